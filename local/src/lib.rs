@@ -1,0 +1,146 @@
+//! The embedded default: the whole API in one process, on a DynamoDB engine (dynoxide)
+//! served over HTTP on loopback inside the same process, so the one storage code path
+//! (aws-sdk-dynamodb) is exactly the one used in AWS.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use switchboard::api::{self, Function, extract::ClientAddr};
+use switchboard::auth::jwt::KeysConfig;
+use switchboard::clock::{Clock, OsRandom, Random, SystemClock};
+use switchboard::config::Config;
+use switchboard::mail::{Mailer, OutboxMailer};
+use switchboard::service::Ctx;
+use switchboard::store::Store;
+use tokio::net::TcpListener;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serve a dynoxide database on a loopback port; returns its endpoint URL.
+pub async fn serve_dynoxide(db: dynoxide::Database, port: u16) -> Result<String, BoxError> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(dynoxide::server::serve_on(listener, db));
+    Ok(format!("http://{addr}"))
+}
+
+/// SDK configuration for a local endpoint: fixed region and dummy credentials, so the SDK
+/// never probes instance metadata.
+pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "switchboard-local",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
+/// Load the signing keys kept in `path`, creating them on first run.
+pub fn load_or_create_keys(path: &Path, random: &dyn Random) -> Result<KeysConfig, BoxError> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return Ok(serde_json::from_str(&text)?);
+    }
+    let keys = KeysConfig::generate(random)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(path, &serde_json::to_string_pretty(&keys)?)?;
+    Ok(keys)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+/// Where the local server keeps its state.
+#[derive(Debug, Clone)]
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    pub fn database(&self) -> PathBuf {
+        self.0.join("dynamodb.sqlite")
+    }
+    pub fn outbox(&self) -> PathBuf {
+        self.0.join("outbox")
+    }
+    pub fn keys(&self) -> PathBuf {
+        self.0.join("signing-keys.json")
+    }
+}
+
+/// Everything needed to serve: the context plus the endpoints it talks to.
+pub struct Local {
+    pub ctx: Arc<Ctx>,
+    pub dynamodb_endpoint: String,
+}
+
+/// Open (or create) the local data folder and build the API context on it.
+pub async fn open(data: &DataDir, config: Config, dynamo_port: u16) -> Result<Local, BoxError> {
+    std::fs::create_dir_all(&data.0)?;
+    let db = dynoxide::Database::new(&data.database().to_string_lossy())?;
+    let endpoint = serve_dynoxide(db, dynamo_port).await?;
+    let sdk = local_sdk_config(&endpoint).await;
+    let store = Store::new(&sdk, &config.table, None);
+    store.create_table_if_missing().await?;
+    let random: Arc<dyn Random> = Arc::new(OsRandom);
+    let keys = load_or_create_keys(&data.keys(), random.as_ref())?;
+    let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::new(data.outbox(), &config.sender));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let ctx = Ctx::new(config, store, mailer, &keys, clock, random)?;
+    Ok(Local {
+        ctx: Arc::new(ctx),
+        dynamodb_endpoint: endpoint,
+    })
+}
+
+async fn peer_addr(mut req: Request, next: Next) -> axum::response::Response {
+    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        req.extensions_mut()
+            .insert(ClientAddr(addr.ip().to_string()));
+    }
+    next.run(req).await
+}
+
+/// The router of every function, plus `/openapi.json`, as the local server serves it.
+pub fn app(ctx: Arc<Ctx>) -> axum::Router {
+    let doc = api::openapi(&Function::ALL);
+    api::router(ctx, &Function::ALL)
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json(doc) }),
+        )
+        .layer(axum::middleware::from_fn(peer_addr))
+}
+
+/// Serve `app` on `listener` until the future resolves.
+pub async fn serve(listener: TcpListener, app: axum::Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}

@@ -1,0 +1,154 @@
+//! HTTP: one router per Lambda function, and all of them merged for the local server. Routes
+//! are registered through utoipa-axum, so the OpenAPI document and the routes served are one
+//! list and cannot drift apart.
+
+pub mod extract;
+pub mod problem;
+mod routes;
+mod telemetry;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::service::Ctx;
+
+pub type AppState = Arc<Ctx>;
+
+/// Every Lambda function of the API. The name is the binary's and, in PascalCase plus
+/// `Function`, the SAM resource's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Register,
+    Login,
+    Refresh,
+    Logout,
+    VerifyEmail,
+    Me,
+    Jwks,
+}
+
+impl Function {
+    pub const ALL: [Function; 7] = [
+        Function::Register,
+        Function::Login,
+        Function::Refresh,
+        Function::Logout,
+        Function::VerifyEmail,
+        Function::Me,
+        Function::Jwks,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Register => "register",
+            Function::Login => "login",
+            Function::Refresh => "refresh",
+            Function::Logout => "logout",
+            Function::VerifyEmail => "verify-email",
+            Function::Me => "me",
+            Function::Jwks => "jwks",
+        }
+    }
+
+    /// The SAM logical id, e.g. `VerifyEmailFunction`.
+    pub fn resource_id(self) -> String {
+        let mut id = String::new();
+        for part in self.name().split('-') {
+            let mut c = part.chars();
+            if let Some(f) = c.next() {
+                id.extend(f.to_uppercase());
+                id.push_str(c.as_str());
+            }
+        }
+        id + "Function"
+    }
+
+    fn routes(self) -> OpenApiRouter<AppState> {
+        match self {
+            Function::Register => routes::auth::register(),
+            Function::Login => routes::auth::login(),
+            Function::Refresh => routes::auth::refresh(),
+            Function::Logout => routes::auth::logout(),
+            Function::VerifyEmail => routes::auth::verify_email(),
+            Function::Me => routes::me::routes(),
+            Function::Jwks => routes::jwks::routes(),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard API", description = "Accounts, organizations and members for a business-messaging platform."),
+    components(schemas(problem::Problem)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn api_router(functions: &[Function]) -> OpenApiRouter<AppState> {
+    functions
+        .iter()
+        .fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), |r, f| {
+            r.merge(f.routes())
+        })
+}
+
+/// The OpenAPI document of the given functions (all of them for the published document).
+pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
+    api_router(functions).into_openapi()
+}
+
+/// The router serving `functions`, with the shared layers: request ids and structured logs
+/// with DynamoDB call counts, problem+json for unknown routes and panics.
+pub fn router(state: AppState, functions: &[Function]) -> Router {
+    let (router, _) = api_router(functions).split_for_parts();
+    router
+        .fallback(|| async {
+            problem::problem(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                "no such route".into(),
+                None,
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            problem::problem(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this route".into(),
+                None,
+            )
+        })
+        .layer(axum::middleware::from_fn(telemetry::trace_request))
+        .layer(CatchPanicLayer::custom(|_| {
+            problem::problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "unexpected error".into(),
+                None,
+            )
+        }))
+        .with_state(state)
+}

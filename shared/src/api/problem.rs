@@ -1,0 +1,93 @@
+//! The one place domain errors become HTTP: RFC 9457 `application/problem+json` bodies with
+//! a stable `code`, and the offending `field` for validation errors.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::error::Error;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:switchboard:problem:<code>`; the codes are listed in docs/errors.md.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable error code.
+    pub code: String,
+    /// The input field at fault, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+pub fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::MalformedBody(_) | Error::InvalidToken => StatusCode::BAD_REQUEST,
+        Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::EmailTaken | Error::Conflict => StatusCode::CONFLICT,
+        Error::InvalidCredentials
+        | Error::Unauthenticated
+        | Error::InvalidRefreshToken
+        | Error::SessionEnded => StatusCode::UNAUTHORIZED,
+        Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Forbidden => StatusCode::FORBIDDEN,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Storage(_) | Error::Mail(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+pub fn problem(status: StatusCode, code: &str, detail: String, field: Option<String>) -> Response {
+    let body = Problem {
+        type_: format!("urn:switchboard:problem:{code}"),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        code: code.to_owned(),
+        field,
+    };
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    resp
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = status_of(&self);
+        // Internal details stay in the logs, not in the response.
+        let detail = match &self {
+            Error::Storage(_) | Error::Mail(_) => {
+                "a backing service is unavailable; retry later".to_owned()
+            }
+            Error::Internal(_) => "unexpected error".to_owned(),
+            other => other.to_string(),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self, code = self.code(), "request failed");
+        }
+        let field = match &self {
+            Error::Validation { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        let mut resp = problem(status, self.code(), detail, field);
+        match &self {
+            Error::TooManyAttempts { retry_after_secs } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            Error::Unauthenticated | Error::SessionEnded => {
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}

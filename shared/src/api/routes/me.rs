@@ -1,0 +1,42 @@
+//! The signed-in user's own view.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::AppState;
+use crate::api::extract::Auth;
+use crate::api::problem::Problem;
+use crate::error::{Error, Result};
+use crate::service::{self, Me};
+use crate::store::Cursor;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me_handler))
+}
+
+/// The user, the organization this client is in, and the organizations they belong to.
+#[utoipa::path(get, path = "/v1/me", tag = "me", params(PageQuery), security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = Problem)))]
+async fn me_handler(
+    State(ctx): State<AppState>,
+    Auth(auth): Auth,
+    query: std::result::Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Me>> {
+    let Query(q) = query.map_err(|e| Error::validation("invalid_query", "query", e.body_text()))?;
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| Cursor::parse(c, "cursor"))
+        .transpose()?;
+    Ok(Json(service::me(&ctx, &auth, cursor.as_ref()).await?))
+}

@@ -1,0 +1,51 @@
+//! One structured log line per request: request id, route, status, latency, user and
+//! organization (recorded by the auth extractor), and the DynamoDB calls the request made.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use crate::store::count_calls;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+pub async fn trace_request(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| ulid::Ulid::new().to_string());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        route = %route,
+        user_id = tracing::field::Empty,
+        org_id = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let (mut resp, calls) = count_calls(next.run(req).instrument(span.clone())).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = resp.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            dynamodb_calls = calls,
+            "request finished"
+        );
+    });
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    resp
+}

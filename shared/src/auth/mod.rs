@@ -1,0 +1,9 @@
+//! Credentials and tokens: argon2id password hashing, opaque single-use secrets, and the
+//! EdDSA-signed access tokens with their public JWKS.
+
+pub mod jwt;
+pub mod password;
+pub mod secret;
+
+pub use jwt::{AccessClaims, KeySet};
+pub use password::PasswordHasher;

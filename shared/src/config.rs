@@ -1,0 +1,128 @@
+//! Configuration, read once at cold start from the environment (set by the SAM template in
+//! AWS, by the local server or tests otherwise).
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::auth::jwt::KeysConfig;
+use crate::auth::{KeySet, PasswordHasher};
+use crate::clock::{Clock, OsRandom, Random, SystemClock};
+use crate::error::{Error, Result};
+use crate::mail::{Mailer, OutboxMailer, SesMailer};
+use crate::service::Ctx;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: String,
+    /// Base of links in emails, e.g. `https://app.example.com`.
+    pub public_url: String,
+    pub issuer: String,
+    pub audience: String,
+    pub sender: String,
+    pub access_ttl: Duration,
+    pub session_ttl: Duration,
+    pub trial_days: i64,
+    pub verify_email_ttl: Duration,
+    /// Largest JSON body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Failed logins per account and client address before attempts are slowed down.
+    pub login_failure_limit: u32,
+    pub login_failure_window: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            table: "switchboard".into(),
+            public_url: "http://127.0.0.1:3000".into(),
+            issuer: "http://127.0.0.1:3000".into(),
+            audience: "switchboard-api".into(),
+            sender: "Switchboard <no-reply@switchboard.example>".into(),
+            access_ttl: Duration::minutes(10),
+            session_ttl: Duration::days(30),
+            trial_days: 14,
+            verify_email_ttl: Duration::hours(48),
+            max_body_bytes: 64 * 1024,
+            login_failure_limit: 5,
+            login_failure_window: Duration::minutes(15),
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    /// Defaults overridden by `SWITCHBOARD_*` variables.
+    pub fn from_env() -> Self {
+        let mut c = Config::default();
+        if let Some(v) = env("SWITCHBOARD_TABLE") {
+            c.table = v;
+        }
+        if let Some(v) = env("SWITCHBOARD_PUBLIC_URL") {
+            c.public_url = v.trim_end_matches('/').to_owned();
+            c.issuer = c.public_url.clone();
+        }
+        if let Some(v) = env("SWITCHBOARD_ISSUER") {
+            c.issuer = v;
+        }
+        if let Some(v) = env("SWITCHBOARD_AUDIENCE") {
+            c.audience = v;
+        }
+        if let Some(v) = env("SWITCHBOARD_SENDER") {
+            c.sender = v;
+        }
+        c
+    }
+}
+
+/// Build the context a Lambda function runs with: AWS clients from the default provider
+/// chain (which honours `AWS_ENDPOINT_URL`), SES for email, signing keys from
+/// `SWITCHBOARD_SIGNING_KEYS` (JSON, resolved from Secrets Manager by the template).
+pub async fn ctx_from_env() -> Result<Ctx> {
+    let config = Config::from_env();
+    let sdk = aws_config::load_from_env().await;
+    let store = Store::new(&sdk, &config.table, None);
+    let mailer: Arc<dyn Mailer> = match env("SWITCHBOARD_OUTBOX_DIR") {
+        Some(dir) => Arc::new(OutboxMailer::new(dir.into(), &config.sender)),
+        None => Arc::new(SesMailer::new(&sdk, None, &config.sender)),
+    };
+    let keys_json = env("SWITCHBOARD_SIGNING_KEYS")
+        .ok_or_else(|| Error::Internal("SWITCHBOARD_SIGNING_KEYS is not set".into()))?;
+    let keys: KeysConfig = serde_json::from_str(&keys_json)
+        .map_err(|e| Error::Internal(format!("SWITCHBOARD_SIGNING_KEYS is not valid JSON: {e}")))?;
+    Ctx::new(
+        config,
+        store,
+        mailer,
+        &keys,
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+    )
+}
+
+impl Ctx {
+    pub fn new(
+        config: Config,
+        store: Store,
+        mailer: Arc<dyn Mailer>,
+        keys: &KeysConfig,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Result<Self> {
+        let keys = KeySet::from_config(keys, &config.issuer, &config.audience)?;
+        let hasher = PasswordHasher::owasp(random.as_ref())?;
+        Ok(Ctx {
+            config,
+            store,
+            mailer,
+            keys,
+            hasher,
+            clock,
+            random,
+        })
+    }
+}

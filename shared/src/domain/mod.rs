@@ -1,0 +1,17 @@
+//! Domain value types. Each parses untrusted input once; holding one proves it is valid.
+
+mod client_type;
+mod email;
+mod ids;
+mod language;
+mod names;
+mod password;
+mod role;
+
+pub use client_type::ClientType;
+pub use email::Email;
+pub use ids::{OrgId, SessionId, UserId};
+pub use language::Language;
+pub use names::{OrgName, PersonName};
+pub use password::Password;
+pub use role::{Role, Roles};

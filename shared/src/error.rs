@@ -1,0 +1,86 @@
+//! The one domain error type. Every failure a caller can see is a variant here with a stable
+//! machine code; `api::problem` is the single place that turns it into HTTP.
+
+use std::fmt;
+
+/// Which input field an error is about, for validation problems.
+pub type Field = &'static str;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that does not parse into a domain value.
+    #[error("{field}: {message}")]
+    Validation {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
+    #[error("malformed request body: {0}")]
+    MalformedBody(String),
+    #[error("request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("the email address is already registered")]
+    EmailTaken,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("too many failed attempts; retry after {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("missing or invalid access token")]
+    Unauthenticated,
+    #[error("invalid or expired refresh token")]
+    InvalidRefreshToken,
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("the resource was changed by someone else; reload and retry")]
+    Conflict,
+    #[error("storage unavailable: {0}")]
+    Storage(String),
+    #[error("email delivery failed: {0}")]
+    Mail(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn validation(
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl fmt::Display,
+    ) -> Self {
+        Error::Validation {
+            code,
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The stable machine code clients switch on. Never rename one: add a new variant instead.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Validation { code, .. } => code,
+            Error::MalformedBody(_) => "malformed_body",
+            Error::BodyTooLarge { .. } => "body_too_large",
+            Error::EmailTaken => "email_taken",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::TooManyAttempts { .. } => "too_many_attempts",
+            Error::Unauthenticated => "unauthenticated",
+            Error::InvalidRefreshToken => "invalid_refresh_token",
+            Error::SessionEnded => "session_ended",
+            Error::InvalidToken => "invalid_token",
+            Error::Forbidden => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict => "conflict",
+            Error::Storage(_) => "storage_unavailable",
+            Error::Mail(_) => "mail_unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,18 @@
+//! Switchboard's common crate: everything the Lambda functions and the local server share.
+//!
+//! Layers, from the outside in: `api` (HTTP: parse → authorize → one service call → map),
+//! `service` (business rules), `store` (DynamoDB) and `mail` (SES or outbox), with `domain`
+//! value types and the one `Error` enum used throughout.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod mail;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+
+pub use error::{Error, Result};

@@ -1,0 +1,29 @@
+//! Outgoing email: rendered from per-language templates, sent through SES in AWS or written
+//! as `.eml` files into an outbox folder locally.
+
+mod outbox;
+mod ses;
+pub mod templates;
+
+pub use outbox::OutboxMailer;
+pub use ses::SesMailer;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::domain::Email;
+use crate::error::Result;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    pub to: Email,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
+pub trait Mailer: Send + Sync + 'static {
+    fn send<'a>(&'a self, msg: &'a OutgoingEmail) -> SendFuture<'a>;
+}

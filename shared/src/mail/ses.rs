@@ -1,0 +1,58 @@
+//! Amazon SES (v1 API, as moto serves it too).
+
+use aws_sdk_ses::types::{Body, Content, Destination, Message};
+
+use super::{Mailer, OutgoingEmail, SendFuture};
+use crate::error::Error;
+
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: aws_sdk_ses::Client,
+    from: String,
+}
+
+impl SesMailer {
+    pub fn new(sdk: &aws_config::SdkConfig, endpoint: Option<&str>, from: &str) -> Self {
+        let mut cfg = aws_sdk_ses::config::Builder::from(sdk);
+        if let Some(url) = endpoint {
+            cfg = cfg.endpoint_url(url);
+        }
+        SesMailer {
+            client: aws_sdk_ses::Client::from_conf(cfg.build()),
+            from: from.to_owned(),
+        }
+    }
+}
+
+fn content(s: &str) -> Result<Content, Error> {
+    Content::builder()
+        .data(s)
+        .charset("UTF-8")
+        .build()
+        .map_err(|e| Error::Mail(e.to_string()))
+}
+
+impl Mailer for SesMailer {
+    fn send<'a>(&'a self, m: &'a OutgoingEmail) -> SendFuture<'a> {
+        Box::pin(async move {
+            let message = Message::builder()
+                .subject(content(&m.subject)?)
+                .body(
+                    Body::builder()
+                        .text(content(&m.text)?)
+                        .html(content(&m.html)?)
+                        .build(),
+                )
+                .build();
+            self.client
+                .send_email()
+                .source(&self.from)
+                .destination(Destination::builder().to_addresses(m.to.as_str()).build())
+                .message(message)
+                .send()
+                .await
+                .map_err(|e| Error::Mail(format!("{e:?}").chars().take(300).collect()))?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,267 @@
+//! Registration, email verification and the signed-in user's own view (`/me`).
+
+use serde::Serialize;
+
+use super::{Authenticated, Ctx};
+use crate::auth::secret;
+use crate::domain::{Email, Language, OrgId, OrgName, Password, PersonName, Role, UserId};
+use crate::error::{Error, Result};
+use crate::mail::templates;
+use crate::store::{
+    ActivityRecord, CredentialRecord, Cursor, MembershipRecord, OrgRecord, OrgStatus, Plan,
+    RegisterRecords, TokenPurpose, TokenRecord, UserRecord,
+};
+
+#[derive(Debug)]
+pub struct RegisterInput {
+    pub email: Email,
+    pub password: Password,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub org_name: OrgName,
+    pub language: Language,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    #[schema(value_type = String)]
+    pub id: UserId,
+    #[schema(value_type = String)]
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub language: Language,
+    pub email_verified: bool,
+}
+
+impl From<&UserRecord> for UserView {
+    fn from(u: &UserRecord) -> Self {
+        UserView {
+            id: u.user_id.clone(),
+            email: u.email.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            language: u.language,
+            email_verified: u.email_verified,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrgView {
+    #[schema(value_type = String)]
+    pub id: OrgId,
+    pub name: String,
+    pub plan: Plan,
+    pub trial_ends_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub status: OrgStatus,
+}
+
+impl From<&OrgRecord> for OrgView {
+    fn from(o: &OrgRecord) -> Self {
+        OrgView {
+            id: o.org_id.clone(),
+            name: o.name.clone(),
+            plan: o.plan,
+            trial_ends_at: o.trial_ends_at,
+            status: o.status,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Registered {
+    pub user: UserView,
+    pub organization: OrgView,
+}
+
+/// Create a login and its first organization, owned by the registrant, on a trial plan.
+pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
+    let now = ctx.now();
+    let password_hash = ctx
+        .hasher
+        .hash(&input.password, ctx.random.as_ref())
+        .await?;
+    let user_id = UserId::new(ctx.ulid());
+    let org_id = OrgId::new(ctx.ulid());
+    let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
+    let user = UserRecord {
+        user_id: user_id.clone(),
+        email: input.email.clone(),
+        first_name: input.first_name.as_str().to_owned(),
+        last_name: input.last_name.as_str().to_owned(),
+        language: input.language,
+        email_verified: false,
+        created_at: now,
+        last_org: Default::default(),
+    };
+    let org = OrgRecord {
+        org_id: org_id.clone(),
+        name: input.org_name.as_str().to_owned(),
+        parent_id: None,
+        root_id: org_id.clone(),
+        depth: 0,
+        plan: Plan::Trial,
+        trial_ends_at: Some(now + chrono::Duration::days(ctx.config.trial_days)),
+        status: OrgStatus::Active,
+        owner_id: user_id.clone(),
+        created_at: now,
+        version: 1,
+    };
+    let records = RegisterRecords {
+        credential: CredentialRecord {
+            user_id: user_id.clone(),
+            email: input.email.clone(),
+            password_hash,
+        },
+        membership: MembershipRecord {
+            user_id: user_id.clone(),
+            org_id: org_id.clone(),
+            roles: vec![Role::Owner, Role::Admin],
+            joined_at: now,
+        },
+        activity: ActivityRecord {
+            activity_id: ctx.ulid().to_string(),
+            org_id: org_id.clone(),
+            actor_id: user_id.clone(),
+            action: "organization.created".into(),
+            target: Some(org_id.to_string()),
+            at: now,
+        },
+        verify_token_hash: token_hash,
+        verify_token: TokenRecord {
+            purpose: TokenPurpose::VerifyEmail,
+            user_id: user_id.clone(),
+            email: input.email.clone(),
+            expires_at: now + ctx.config.verify_email_ttl,
+        },
+        user,
+        org,
+    };
+    ctx.store.register(&records).await?;
+    // The account exists whether or not the email goes out; the user can ask for it again.
+    if let Err(e) = send_verification(ctx, &records.user, &records.org.name, &token).await {
+        tracing::warn!(error = %e, "verification email not sent");
+    }
+    Ok(Registered {
+        user: UserView::from(&records.user),
+        organization: OrgView::from(&records.org),
+    })
+}
+
+async fn send_verification(
+    ctx: &Ctx,
+    user: &UserRecord,
+    org_name: &str,
+    token: &str,
+) -> Result<()> {
+    let link = format!("{}/verify-email?token={token}", ctx.config.public_url);
+    let msg = templates::render(
+        "verify_email",
+        user.language,
+        &user.email,
+        &serde_json::json!({
+            "first_name": user.first_name,
+            "org_name": org_name,
+            "link": link,
+            "hours": ctx.config.verify_email_ttl.num_hours(),
+        }),
+    )?;
+    ctx.mailer.send(&msg).await
+}
+
+/// Consume an email-verification token.
+pub async fn verify_email(ctx: &Ctx, token: &str) -> Result<()> {
+    if !secret::looks_like_secret(token) {
+        return Err(Error::InvalidToken);
+    }
+    let hash = secret::hash(token);
+    let record = ctx
+        .store
+        .get_token(&hash)
+        .await?
+        .ok_or(Error::InvalidToken)?;
+    if record.purpose != TokenPurpose::VerifyEmail || record.expires_at <= ctx.now() {
+        return Err(Error::InvalidToken);
+    }
+    ctx.store.consume_verify_email(&hash, &record).await
+}
+
+/// Send a fresh verification link to the signed-in user, unless already verified.
+pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> {
+    let user = ctx
+        .store
+        .get_user(&auth.user_id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    if user.email_verified {
+        return Ok(());
+    }
+    let (token, hash) = secret::new_secret(ctx.random.as_ref());
+    let record = TokenRecord {
+        purpose: TokenPurpose::VerifyEmail,
+        user_id: user.user_id.clone(),
+        email: user.email.clone(),
+        expires_at: ctx.now() + ctx.config.verify_email_ttl,
+    };
+    ctx.store.put_token(&hash, &record).await?;
+    let org_name = match &auth.session.active_org {
+        Some(o) => ctx
+            .store
+            .get_org(o)
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    send_verification(ctx, &user, &org_name, &token).await
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeOrg {
+    #[serde(flatten)]
+    pub organization: OrgView,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub user: UserView,
+    #[schema(value_type = Option<String>)]
+    pub active_organization: Option<OrgId>,
+    pub organizations: Vec<MeOrg>,
+    /// Present when the user has more organizations than this page holds.
+    pub next_cursor: Option<String>,
+}
+
+/// The signed-in user and a page of the organizations they belong to, with their roles.
+pub async fn me(ctx: &Ctx, auth: &Authenticated, cursor: Option<&Cursor>) -> Result<Me> {
+    let user = ctx
+        .store
+        .get_user(&auth.user_id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let page = ctx.store.memberships(&auth.user_id, 100, cursor).await?;
+    let ids: Vec<OrgId> = page.items.iter().map(|m| m.org_id.clone()).collect();
+    let orgs = if ids.is_empty() {
+        Vec::new()
+    } else {
+        ctx.store.get_orgs(&ids).await?
+    };
+    let organizations = page
+        .items
+        .iter()
+        .filter_map(|m| {
+            orgs.iter().find(|o| o.org_id == m.org_id).map(|o| MeOrg {
+                organization: OrgView::from(o),
+                roles: m.roles.clone(),
+            })
+        })
+        .collect();
+    Ok(Me {
+        user: UserView::from(&user),
+        active_organization: auth.session.active_org.clone(),
+        organizations,
+        next_cursor: page.next.map(|c| c.as_str().to_owned()),
+    })
+}

@@ -1,0 +1,40 @@
+//! Business rules. Each public function is one account operation; handlers call exactly one.
+
+mod accounts;
+mod sessions;
+
+pub use accounts::{
+    Me, MeOrg, RegisterInput, Registered, me, register, resend_verification, verify_email,
+};
+pub use sessions::{
+    Authenticated, LoginInput, TokenPair, authenticate, login, logout, logout_everywhere, refresh,
+};
+
+use std::sync::Arc;
+
+use crate::auth::{KeySet, PasswordHasher};
+use crate::clock::{Clock, Random};
+use crate::config::Config;
+use crate::mail::Mailer;
+use crate::store::Store;
+
+/// Everything an operation needs, built once per cold start.
+pub struct Ctx {
+    pub config: Config,
+    pub store: Store,
+    pub mailer: Arc<dyn Mailer>,
+    pub keys: KeySet,
+    pub hasher: PasswordHasher,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+}
+
+impl Ctx {
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    pub fn ulid(&self) -> ulid::Ulid {
+        crate::clock::new_ulid(self.clock.as_ref(), self.random.as_ref())
+    }
+}

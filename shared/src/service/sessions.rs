@@ -1,0 +1,238 @@
+//! Login, token refresh, logout and the per-request authentication check.
+
+use chrono::Duration;
+use serde::Serialize;
+
+use super::Ctx;
+use crate::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
+use crate::auth::password::Verified;
+use crate::auth::secret;
+use crate::domain::{ClientType, Email, OrgId, Password, Role, SessionId, UserId};
+use crate::error::{Error, Result};
+use crate::store::{MembershipRecord, SessionRecord};
+
+#[derive(Debug)]
+pub struct LoginInput {
+    pub email: Email,
+    pub password: Password,
+    pub client: ClientType,
+    /// The caller's network address: failures are throttled per account and address, so a
+    /// stranger elsewhere cannot lock the real user out.
+    pub client_addr: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Opaque; rotated on every use. Presenting a used one ends the session.
+    pub refresh_token: String,
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrgId>,
+    pub roles: Vec<Role>,
+}
+
+/// A request whose access token verified and whose session is still live.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user_id: UserId,
+    pub session: SessionRecord,
+    pub claims: AccessClaims,
+}
+
+fn throttle_key(email: &Email, addr: &str) -> String {
+    secret::hash(&format!("{email}|{addr}"))
+}
+
+fn block_for(over: u32) -> Duration {
+    // 30 s, doubling per further failure, at most 15 minutes.
+    Duration::seconds((30i64 << over.min(5)).min(900))
+}
+
+pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<TokenPair> {
+    let now = ctx.now();
+    let tkey = throttle_key(&input.email, &input.client_addr);
+    let found = ctx.store.login_lookup(&input.email, &tkey).await?;
+    if let Some(until) = found
+        .throttle
+        .as_ref()
+        .and_then(|t| t.blocked_until)
+        .filter(|u| *u > now)
+    {
+        // Refused before the password is looked at, for known and unknown emails alike.
+        return Err(Error::TooManyAttempts {
+            retry_after_secs: (until - now).num_seconds().max(1) as u64,
+        });
+    }
+    let stored = found.credential.as_ref().map(|c| c.password_hash.as_str());
+    let verified = ctx
+        .hasher
+        .verify(&input.password, stored, ctx.random.as_ref())
+        .await?;
+    let credential = match (verified, found.credential) {
+        (Verified::No, _) | (_, None) => {
+            let limit = ctx.config.login_failure_limit;
+            ctx.store
+                .record_login_failure(
+                    &tkey,
+                    now,
+                    ctx.config.login_failure_window,
+                    limit,
+                    block_for,
+                )
+                .await?;
+            return Err(Error::InvalidCredentials);
+        }
+        (Verified::YesRehash { new_hash }, Some(c)) => {
+            ctx.store
+                .replace_password_hash(&c.email, &c.password_hash, &new_hash)
+                .await?;
+            c
+        }
+        (Verified::Yes, Some(c)) => c,
+    };
+    if found.throttle.is_some() {
+        ctx.store.clear_throttle(&tkey).await?;
+    }
+    let user = ctx
+        .store
+        .get_user(&credential.user_id)
+        .await?
+        .ok_or(Error::InvalidCredentials)?;
+    // Reopen the organization this kind of client used last, if the user still belongs to it.
+    let membership = match user.last_org_for(input.client) {
+        Some(org) => ctx.store.get_membership(&user.user_id, org).await?,
+        None => None,
+    };
+    let membership = match membership {
+        Some(m) => Some(m),
+        None => ctx.store.first_membership(&user.user_id).await?,
+    };
+    let (refresh, refresh_hash) = secret::new_secret(ctx.random.as_ref());
+    let session = SessionRecord {
+        session_id: SessionId::new(ctx.ulid()),
+        user_id: user.user_id.clone(),
+        client: input.client,
+        active_org: membership.as_ref().map(|m| m.org_id.clone()),
+        refresh_hash,
+        prev_refresh_hash: None,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + ctx.config.session_ttl,
+    };
+    ctx.store.put_session(&session).await?;
+    issue(ctx, &session, membership.as_ref(), &refresh)
+}
+
+fn issue(
+    ctx: &Ctx,
+    s: &SessionRecord,
+    m: Option<&MembershipRecord>,
+    refresh_secret: &str,
+) -> Result<TokenPair> {
+    let now = ctx.now();
+    let roles = m.map(|m| m.roles.clone()).unwrap_or_default();
+    let claims = AccessClaims {
+        iss: ctx.keys.issuer().to_owned(),
+        aud: ctx.keys.audience().to_owned(),
+        sub: s.user_id.clone(),
+        sid: s.session_id.clone(),
+        org: s.active_org.clone(),
+        roles: roles.clone(),
+        client: s.client,
+        typ: ACCESS_TOKEN_TYPE.into(),
+        iat: now.timestamp(),
+        exp: (now + ctx.config.access_ttl).timestamp(),
+        jti: ctx.ulid().to_string(),
+    };
+    Ok(TokenPair {
+        access_token: ctx.keys.sign(&claims)?,
+        token_type: "Bearer",
+        expires_in: ctx.config.access_ttl.num_seconds(),
+        refresh_token: format!("{}.{}.{}", s.user_id, s.session_id, refresh_secret),
+        session_id: s.session_id.clone(),
+        organization_id: s.active_org.clone(),
+        roles,
+    })
+}
+
+/// Exchange a refresh token for a new pair. The old refresh token stops working; using it
+/// again is taken as theft and ends the session.
+pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
+    let mut parts = token.splitn(3, '.');
+    let (Some(u), Some(s), Some(secret_text)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(Error::InvalidRefreshToken);
+    };
+    let user = UserId::parse(u, "refresh_token").map_err(|_| Error::InvalidRefreshToken)?;
+    let sid = SessionId::parse(s, "refresh_token").map_err(|_| Error::InvalidRefreshToken)?;
+    if !secret::looks_like_secret(secret_text) {
+        return Err(Error::InvalidRefreshToken);
+    }
+    let now = ctx.now();
+    let session = ctx
+        .store
+        .get_session(&user, &sid)
+        .await?
+        .ok_or(Error::InvalidRefreshToken)?;
+    if session.expires_at <= now {
+        ctx.store.delete_session(&user, &sid).await?;
+        return Err(Error::InvalidRefreshToken);
+    }
+    let presented = secret::hash(secret_text);
+    let reused = session
+        .prev_refresh_hash
+        .as_deref()
+        .is_some_and(|p| secret::hashes_equal(p, &presented));
+    if !secret::hashes_equal(&session.refresh_hash, &presented) {
+        if reused {
+            tracing::warn!(user = %user, session = %sid, "refresh token replayed; ending session");
+            ctx.store.delete_session(&user, &sid).await?;
+        }
+        return Err(Error::InvalidRefreshToken);
+    }
+    let (new_secret, new_hash) = secret::new_secret(ctx.random.as_ref());
+    if !ctx.store.rotate_refresh(&session, &new_hash, now).await? {
+        // A concurrent refresh used this token first: one of the two is a replay.
+        ctx.store.delete_session(&user, &sid).await?;
+        return Err(Error::InvalidRefreshToken);
+    }
+    let membership = match &session.active_org {
+        Some(org) => ctx.store.get_membership(&user, org).await?,
+        None => None,
+    };
+    issue(ctx, &session, membership.as_ref(), &new_secret)
+}
+
+/// Verify a bearer token and that its session is still live: one key lookup, so a revoked
+/// session is refused on the very next request.
+pub async fn authenticate(ctx: &Ctx, bearer: &str) -> Result<Authenticated> {
+    let claims = ctx.keys.verify(bearer, ctx.now().timestamp())?;
+    let session = ctx
+        .store
+        .get_session(&claims.sub, &claims.sid)
+        .await?
+        .ok_or(Error::SessionEnded)?;
+    if session.expires_at <= ctx.now() || session.user_id != claims.sub {
+        return Err(Error::SessionEnded);
+    }
+    Ok(Authenticated {
+        user_id: claims.sub.clone(),
+        session,
+        claims,
+    })
+}
+
+pub async fn logout(ctx: &Ctx, auth: &Authenticated) -> Result<()> {
+    ctx.store
+        .delete_session(&auth.user_id, &auth.session.session_id)
+        .await
+}
+
+/// End every session of the user, this one included. Returns how many ended.
+pub async fn logout_everywhere(ctx: &Ctx, auth: &Authenticated) -> Result<usize> {
+    ctx.store.delete_all_sessions(&auth.user_id).await
+}

@@ -1,0 +1,67 @@
+//! Storage: one DynamoDB table (single-table design) reached only through aws-sdk-dynamodb,
+//! whether the endpoint is AWS, moto or the embedded dynoxide engine.
+//!
+//! Entity modules build their own keys (`keys`) and expose the narrow set of operations the
+//! services need. `docs/data-model.md` lists every access pattern and its round trips.
+
+mod calls;
+mod cursor;
+mod error;
+mod items;
+mod ops;
+mod orgs;
+mod sessions;
+pub mod table;
+mod tokens;
+mod users;
+
+pub use calls::{CallCounter, count_calls};
+pub use cursor::Cursor;
+pub use ops::{Page, QueryDir};
+pub use orgs::{ActivityRecord, MembershipRecord, OrgRecord, OrgStatus, Plan};
+pub use sessions::SessionRecord;
+pub use tokens::{ThrottleRecord, TokenPurpose, TokenRecord};
+pub use users::{CredentialRecord, UserRecord};
+pub use users::{LoginLookup, RegisterRecords};
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+
+/// The handle every repository operation goes through.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: Arc<str>,
+    calls: CallCounter,
+}
+
+impl Store {
+    /// Build a client for `endpoint` (or the SDK's default resolution when `None`, which also
+    /// honours `AWS_ENDPOINT_URL`) that counts every DynamoDB call it makes.
+    pub fn new(sdk: &aws_config::SdkConfig, table: &str, endpoint: Option<&str>) -> Self {
+        let calls = CallCounter::default();
+        let mut cfg = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(calls.clone());
+        if let Some(url) = endpoint {
+            cfg = cfg.endpoint_url(url);
+        }
+        Store {
+            client: Client::from_conf(cfg.build()),
+            table: Arc::from(table),
+            calls,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    /// Total DynamoDB calls made through this store (benchmarks read deltas of it).
+    pub fn calls(&self) -> u64 {
+        self.calls.total()
+    }
+}

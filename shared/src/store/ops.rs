@@ -1,0 +1,250 @@
+//! The handful of generic table operations every entity module builds on.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
+};
+
+use super::Store;
+use super::cursor::Cursor;
+use super::error::{is_condition_failed, storage};
+use super::table::{IndexDef, PRIMARY};
+use crate::error::{Error, Result};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Largest batch DynamoDB accepts per BatchWriteItem / BatchGetItem call.
+const WRITE_BATCH: usize = 25;
+const GET_BATCH: usize = 100;
+/// Unprocessed items are retried with exponential backoff this many times before giving up.
+const BATCH_RETRIES: u32 = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryDir {
+    Forward,
+    Backward,
+}
+
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([
+        (PRIMARY.hash.to_owned(), AttributeValue::S(pk.into())),
+        (PRIMARY.range.to_owned(), AttributeValue::S(sk.into())),
+    ])
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(crate) fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(20u64 << attempt.min(7))
+}
+
+impl Store {
+    /// Strongly consistent read of one item.
+    pub(crate) async fn get_item(&self, pk: &str, sk: &str) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(storage)?;
+        Ok(out.item)
+    }
+
+    /// Put an item only if no item with its key exists. `Ok(false)` when one does.
+    pub async fn put_new(&self, item: Item) -> Result<bool> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(self.table_name())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    /// Items of one partition whose sort key starts with `sk_prefix`, a page at a time, on the
+    /// table or on an index (index reads are eventually consistent, table reads are not).
+    pub async fn query_prefix(
+        &self,
+        index: Option<&IndexDef>,
+        pk: &str,
+        sk_prefix: &str,
+        dir: QueryDir,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Item>> {
+        let keydef = index.map(|i| i.key).unwrap_or(PRIMARY);
+        let start = cursor.map(|c| c.to_key(keydef.hash, pk)).transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(self.table_name())
+            .set_index_name(index.map(|i| i.name.to_owned()))
+            .key_condition_expression("#h = :h AND begins_with(#r, :p)")
+            .expression_attribute_names("#h", keydef.hash)
+            .expression_attribute_names("#r", keydef.range)
+            .expression_attribute_values(":h", s(pk))
+            .expression_attribute_values(":p", s(sk_prefix))
+            .scan_index_forward(dir == QueryDir::Forward)
+            .consistent_read(index.is_none())
+            .limit(limit.clamp(1, 1000))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| {
+                // A forged cursor pointing outside the key range is the caller's fault.
+                if e.as_service_error().map(|s| s.meta().code())
+                    == Some(Some("ValidationException"))
+                    && cursor.is_some()
+                {
+                    Error::validation(
+                        "invalid_cursor",
+                        "cursor",
+                        "does not belong to this listing",
+                    )
+                } else {
+                    storage(e)
+                }
+            })?;
+        let next = out.last_evaluated_key.as_ref().and_then(Cursor::from_key);
+        Ok(Page {
+            items: out.items.unwrap_or_default(),
+            next,
+        })
+    }
+
+    /// Put and delete any number of items in batches of 25, retrying what DynamoDB leaves
+    /// unprocessed. Not atomic: for independent items only (use a transaction otherwise).
+    pub async fn batch_write(&self, puts: Vec<Item>, deletes: Vec<Item>) -> Result<()> {
+        let mut requests: Vec<WriteRequest> = Vec::with_capacity(puts.len() + deletes.len());
+        for item in puts {
+            requests.push(
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .map_err(storage)?,
+                    )
+                    .build(),
+            );
+        }
+        for key in deletes {
+            requests.push(
+                WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(key))
+                            .build()
+                            .map_err(storage)?,
+                    )
+                    .build(),
+            );
+        }
+        for chunk in requests.chunks(WRITE_BATCH) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt > BATCH_RETRIES {
+                    return Err(Error::Storage(format!(
+                        "{} writes left unprocessed after retries",
+                        pending.len()
+                    )));
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table_name(), pending)
+                    .send()
+                    .await
+                    .map_err(storage)?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(self.table_name()))
+                    .unwrap_or_default();
+                attempt += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Strongly consistent reads of many keys, retrying unprocessed keys. Missing items are
+    /// simply absent from the result; order is not preserved.
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(GET_BATCH) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt > BATCH_RETRIES {
+                    return Err(Error::Storage(format!(
+                        "{} reads left unprocessed after retries",
+                        pending.len()
+                    )));
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                let req = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(storage)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(self.table_name(), req)
+                    .send()
+                    .await
+                    .map_err(storage)?;
+                if let Some(mut r) = out.responses {
+                    found.extend(r.remove(self.table_name()).unwrap_or_default());
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut m| m.remove(self.table_name()))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                attempt += 1;
+            }
+        }
+        Ok(found)
+    }
+
+    pub(crate) async fn delete_item(&self, pk: &str, sk: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk, sk)))
+            .send()
+            .await
+            .map_err(storage)?;
+        Ok(())
+    }
+}

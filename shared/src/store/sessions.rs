@@ -1,0 +1,141 @@
+//! Sessions: one per signed-in client. Key `USER#<user>` / `SESSION#<session>`, so the
+//! per-request liveness check is one GetItem and "sign out everywhere" one query.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use super::error::{is_condition_failed, storage};
+use super::items::{from_item, to_item, with_ttl};
+use super::ops::{Item, key, s};
+use super::table::PRIMARY;
+use crate::domain::{ClientType, OrgId, SessionId, UserId};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub client: ClientType,
+    pub active_org: Option<OrgId>,
+    /// SHA-256 of the current refresh token's secret.
+    pub refresh_hash: String,
+    /// SHA-256 of the previous secret: presenting it again means the token was stolen.
+    pub prev_refresh_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    /// Absolute end of the session, whatever the refreshes.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl SessionRecord {
+    pub const SK_PREFIX: &'static str = "SESSION#";
+
+    pub fn pk(user: &UserId) -> String {
+        format!("USER#{user}")
+    }
+    pub fn sk(id: &SessionId) -> String {
+        format!("{}{id}", Self::SK_PREFIX)
+    }
+
+    pub(crate) fn item(&self) -> Result<Item> {
+        Ok(with_ttl(
+            to_item(self, Self::pk(&self.user_id), Self::sk(&self.session_id))?,
+            self.expires_at,
+        ))
+    }
+}
+
+impl Store {
+    pub async fn put_session(&self, session: &SessionRecord) -> Result<()> {
+        if self.put_new(session.item()?).await? {
+            Ok(())
+        } else {
+            Err(Error::Conflict)
+        }
+    }
+
+    /// The per-request liveness check: one strongly consistent key lookup.
+    pub async fn get_session(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+    ) -> Result<Option<SessionRecord>> {
+        self.get_item(&SessionRecord::pk(user), &SessionRecord::sk(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Swap the refresh secret if the presented one is still current. `Ok(false)` when another
+    /// refresh won the race or the session is gone.
+    pub async fn rotate_refresh(
+        &self,
+        session: &SessionRecord,
+        new_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(
+                SessionRecord::pk(&session.user_id),
+                SessionRecord::sk(&session.session_id),
+            )))
+            .update_expression(
+                "SET refresh_hash = :new, prev_refresh_hash = :old, last_used_at = :now",
+            )
+            .condition_expression("attribute_exists(#pk) AND refresh_hash = :old")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_values(":new", s(new_hash))
+            .expression_attribute_values(":old", s(&session.refresh_hash))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    pub async fn delete_session(&self, user: &UserId, id: &SessionId) -> Result<()> {
+        self.delete_item(&SessionRecord::pk(user), &SessionRecord::sk(id))
+            .await
+    }
+
+    /// End every session of a user: one query per 1,000 sessions plus batched deletes.
+    pub async fn delete_all_sessions(&self, user: &UserId) -> Result<usize> {
+        let pk = SessionRecord::pk(user);
+        let mut cursor = None;
+        let mut ended = 0;
+        loop {
+            let page = self
+                .query_prefix(
+                    None,
+                    &pk,
+                    SessionRecord::SK_PREFIX,
+                    super::QueryDir::Forward,
+                    1000,
+                    cursor.as_ref(),
+                )
+                .await?;
+            let keys: Vec<Item> = page
+                .items
+                .iter()
+                .filter_map(|i| {
+                    i.get(PRIMARY.range)
+                        .and_then(|v| v.as_s().ok())
+                        .map(|sk| key(pk.clone(), sk.clone()))
+                })
+                .collect();
+            ended += keys.len();
+            self.batch_write(Vec::new(), keys).await?;
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(ended),
+            }
+        }
+    }
+}

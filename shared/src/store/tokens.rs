@@ -1,0 +1,135 @@
+//! Single-use secrets sent by email, and login-failure throttles.
+//!
+//! Keys: token `TOKEN#<sha256 of the secret>` / `TOKEN`; throttle
+//! `THROTTLE#<sha256 of email and client address>` / `LOGIN`. Both expire through TTL.
+
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use super::error::storage;
+use super::items::{from_item, to_item, with_ttl};
+use super::ops::{Item, key, n, s};
+use crate::domain::{Email, UserId};
+use crate::error::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPurpose {
+    VerifyEmail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub purpose: TokenPurpose,
+    pub user_id: UserId,
+    pub email: Email,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl TokenRecord {
+    pub fn pk(hash: &str) -> String {
+        format!("TOKEN#{hash}")
+    }
+    pub const SK: &'static str = "TOKEN";
+
+    pub(crate) fn item(&self, hash: &str) -> Result<Item> {
+        Ok(with_ttl(
+            to_item(self, Self::pk(hash), Self::SK.to_owned())?,
+            self.expires_at,
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ThrottleRecord {
+    pub failures: u32,
+    pub window_start: Option<DateTime<Utc>>,
+    pub blocked_until: Option<DateTime<Utc>>,
+}
+
+impl ThrottleRecord {
+    pub fn pk(hash: &str) -> String {
+        format!("THROTTLE#{hash}")
+    }
+    pub const SK: &'static str = "LOGIN";
+}
+
+impl Store {
+    pub async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        self.get_item(&TokenRecord::pk(hash), TokenRecord::SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Count one failed login in the throttle window (atomically, so parallel guesses all
+    /// count), and block further attempts for `block` once `limit` is reached.
+    pub async fn record_login_failure(
+        &self,
+        throttle_key: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+        limit: u32,
+        block: impl Fn(u32) -> Duration,
+    ) -> Result<()> {
+        let pk = ThrottleRecord::pk(throttle_key);
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk.clone(), ThrottleRecord::SK)))
+            .update_expression("SET window_start = if_not_exists(window_start, :now), #ttl = :ttl ADD failures :one")
+            .expression_attribute_names("#ttl", super::table::TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":ttl", n((now + window * 4).timestamp()))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(storage)?;
+        let rec: ThrottleRecord = from_item(out.attributes.unwrap_or_default())?;
+        let stale = rec.window_start.is_some_and(|w| now - w > window);
+        let (failures, window_start) = if stale {
+            (1, now)
+        } else {
+            (rec.failures, rec.window_start.unwrap_or(now))
+        };
+        let blocked_until = (failures >= limit).then(|| now + block(failures - limit));
+        if stale || blocked_until.is_some() {
+            let record = ThrottleRecord {
+                failures,
+                window_start: Some(window_start),
+                blocked_until,
+            };
+            let item = with_ttl(
+                to_item(&record, pk, ThrottleRecord::SK.to_owned())?,
+                now + window * 4,
+            );
+            self.client
+                .put_item()
+                .table_name(self.table_name())
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    pub async fn clear_throttle(&self, throttle_key: &str) -> Result<()> {
+        self.delete_item(&ThrottleRecord::pk(throttle_key), ThrottleRecord::SK)
+            .await
+    }
+}
+
+impl Store {
+    pub async fn put_token(&self, hash: &str, token: &TokenRecord) -> Result<()> {
+        if self.put_new(token.item(hash)?).await? {
+            Ok(())
+        } else {
+            Err(crate::Error::Conflict)
+        }
+    }
+}

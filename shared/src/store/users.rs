@@ -1,0 +1,218 @@
+//! Users and their credentials.
+//!
+//! Keys: profile `USER#<user>` / `PROFILE`; credential `EMAIL#<normalized email>` /
+//! `CREDENTIAL`. The credential item doubles as the uniqueness guard for the email address:
+//! it is written with `attribute_not_exists` in the same transaction as the user, so one
+//! address can never belong to two users, and login needs one key lookup to find it.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::{cancelled_conditions, is_condition_failed, storage};
+use super::items::{from_item, to_item};
+use super::ops::{Item, key, s};
+use super::table::PRIMARY;
+use super::{ActivityRecord, MembershipRecord, OrgRecord, Store, ThrottleRecord, TokenRecord};
+use crate::domain::{ClientType, Email, Language, OrgId, UserId};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub user_id: UserId,
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub language: Language,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+    /// The organization each client type used last, reopened at the next login.
+    #[serde(default)]
+    pub last_org: BTreeMap<String, OrgId>,
+}
+
+impl UserRecord {
+    pub fn pk(id: &UserId) -> String {
+        format!("USER#{id}")
+    }
+    pub const SK: &'static str = "PROFILE";
+
+    pub fn last_org_for(&self, client: ClientType) -> Option<&OrgId> {
+        self.last_org.get(client.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CredentialRecord {
+    pub user_id: UserId,
+    pub email: Email,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+impl CredentialRecord {
+    pub fn pk(email: &Email) -> String {
+        format!("EMAIL#{email}")
+    }
+    pub const SK: &'static str = "CREDENTIAL";
+}
+
+/// Everything a registration writes, in one transaction.
+pub struct RegisterRecords {
+    pub credential: CredentialRecord,
+    pub user: UserRecord,
+    pub org: OrgRecord,
+    pub membership: MembershipRecord,
+    pub activity: ActivityRecord,
+    pub verify_token_hash: String,
+    pub verify_token: TokenRecord,
+}
+
+/// What login reads in its first round trip.
+pub struct LoginLookup {
+    pub credential: Option<CredentialRecord>,
+    pub throttle: Option<ThrottleRecord>,
+}
+
+pub(crate) fn tx_put_new(table: &str, item: Item) -> Result<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", PRIMARY.hash)
+        .build()
+        .map_err(storage)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+impl Store {
+    pub(crate) fn tx(
+        &self,
+    ) -> aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder
+    {
+        self.client.transact_write_items()
+    }
+
+    /// Create user, credential, organization, owner membership, activity entry and the email
+    /// verification token atomically. A taken email cancels all of it.
+    pub async fn register(&self, r: &RegisterRecords) -> Result<()> {
+        let t = self.table_name();
+        // The credential (email guard) must stay first: its index identifies a taken email.
+        let items = vec![
+            tx_put_new(
+                t,
+                to_item(
+                    &r.credential,
+                    CredentialRecord::pk(&r.credential.email),
+                    CredentialRecord::SK.into(),
+                )?,
+            )?,
+            tx_put_new(
+                t,
+                to_item(
+                    &r.user,
+                    UserRecord::pk(&r.user.user_id),
+                    UserRecord::SK.into(),
+                )?,
+            )?,
+            tx_put_new(t, r.org.item()?)?,
+            tx_put_new(t, r.membership.item()?)?,
+            tx_put_new(t, r.activity.item()?)?,
+            tx_put_new(t, r.verify_token.item(&r.verify_token_hash)?)?,
+        ];
+        match self.tx().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match cancelled_conditions(&e) {
+                Some(failed) if failed.contains(&0) || failed.is_empty() => Err(Error::EmailTaken),
+                Some(_) => Err(Error::Conflict),
+                None => Err(storage(e)),
+            },
+        }
+    }
+
+    /// Credential and throttle state for a login attempt, in one round trip.
+    pub async fn login_lookup(&self, email: &Email, throttle_key: &str) -> Result<LoginLookup> {
+        let cred_pk = CredentialRecord::pk(email);
+        let items = self
+            .batch_get(vec![
+                key(cred_pk.clone(), CredentialRecord::SK),
+                key(ThrottleRecord::pk(throttle_key), ThrottleRecord::SK),
+            ])
+            .await?;
+        let mut out = LoginLookup {
+            credential: None,
+            throttle: None,
+        };
+        for item in items {
+            let is_cred = item.get(PRIMARY.hash).and_then(|v| v.as_s().ok()) == Some(&cred_pk);
+            if is_cred {
+                out.credential = Some(from_item(item)?);
+            } else {
+                out.throttle = Some(from_item(item)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn get_user(&self, id: &UserId) -> Result<Option<UserRecord>> {
+        self.get_item(&UserRecord::pk(id), UserRecord::SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Replace a password hash (parameter upgrade on login) unless it changed meanwhile.
+    pub async fn replace_password_hash(&self, email: &Email, old: &str, new: &str) -> Result<bool> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(CredentialRecord::pk(email), CredentialRecord::SK)))
+            .update_expression("SET password_hash = :new")
+            .condition_expression("password_hash = :old")
+            .expression_attribute_values(":new", s(new))
+            .expression_attribute_values(":old", s(old))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    /// Consume a verification token and mark the address verified, atomically; the token
+    /// must still exist and the user must still have the address it was sent to.
+    pub async fn consume_verify_email(&self, token_hash: &str, token: &TokenRecord) -> Result<()> {
+        let t = self.table_name();
+        let delete = Delete::builder()
+            .table_name(t)
+            .set_key(Some(key(TokenRecord::pk(token_hash), TokenRecord::SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .build()
+            .map_err(storage)?;
+        let update = Update::builder()
+            .table_name(t)
+            .set_key(Some(key(UserRecord::pk(&token.user_id), UserRecord::SK)))
+            .update_expression("SET email_verified = :t")
+            .condition_expression("email = :e")
+            .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":e", s(token.email.as_str()))
+            .build()
+            .map_err(storage)?;
+        let res = self
+            .tx()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if cancelled_conditions(&e).is_some() => Err(Error::InvalidToken),
+            Err(e) => Err(storage(e)),
+        }
+    }
+}
