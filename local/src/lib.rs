@@ -21,12 +21,33 @@ use tokio::net::TcpListener;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Serve a dynoxide database on a loopback port; returns its endpoint URL.
-pub async fn serve_dynoxide(db: dynoxide::Database, port: u16) -> Result<String, BoxError> {
+/// A dynoxide engine served on loopback inside this process.
+pub struct Engine {
+    pub endpoint: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl Engine {
+    /// Stop serving and wait until every connection (and so every database handle) is gone.
+    pub async fn shutdown(mut self) -> Result<(), BoxError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await??;
+        Ok(())
+    }
+}
+
+/// Serve a dynoxide database on a loopback port (0 = any free one).
+pub async fn serve_dynoxide(db: dynoxide::Database, port: u16) -> Result<Engine, BoxError> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(dynoxide::server::serve_on(listener, db));
-    Ok(format!("http://{addr}"))
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(dynoxide::server::serve_with_shutdown(listener, db, async move {
+        let _ = stopped.await;
+    }));
+    Ok(Engine { endpoint: format!("http://{addr}"), stop: Some(stop), task })
 }
 
 /// SDK configuration for a local endpoint: fixed region and dummy credentials, so the SDK
@@ -34,13 +55,7 @@ pub async fn serve_dynoxide(db: dynoxide::Database, port: u16) -> Result<String,
 pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "switchboard-local",
-        ))
+        .credentials_provider(Credentials::new("local", "local", None, None, "switchboard-local"))
         .endpoint_url(endpoint)
         .load()
         .await
@@ -63,11 +78,7 @@ pub fn load_or_create_keys(path: &Path, random: &dyn Random) -> Result<KeysConfi
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     f.write_all(text.as_bytes())
 }
 
@@ -95,15 +106,15 @@ impl DataDir {
 /// Everything needed to serve: the context plus the endpoints it talks to.
 pub struct Local {
     pub ctx: Arc<Ctx>,
-    pub dynamodb_endpoint: String,
+    pub engine: Engine,
 }
 
 /// Open (or create) the local data folder and build the API context on it.
 pub async fn open(data: &DataDir, config: Config, dynamo_port: u16) -> Result<Local, BoxError> {
     std::fs::create_dir_all(&data.0)?;
     let db = dynoxide::Database::new(&data.database().to_string_lossy())?;
-    let endpoint = serve_dynoxide(db, dynamo_port).await?;
-    let sdk = local_sdk_config(&endpoint).await;
+    let engine = serve_dynoxide(db, dynamo_port).await?;
+    let sdk = local_sdk_config(&engine.endpoint).await;
     let store = Store::new(&sdk, &config.table, None);
     store.create_table_if_missing().await?;
     let random: Arc<dyn Random> = Arc::new(OsRandom);
@@ -111,16 +122,12 @@ pub async fn open(data: &DataDir, config: Config, dynamo_port: u16) -> Result<Lo
     let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::new(data.outbox(), &config.sender));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ctx = Ctx::new(config, store, mailer, &keys, clock, random)?;
-    Ok(Local {
-        ctx: Arc::new(ctx),
-        dynamodb_endpoint: endpoint,
-    })
+    Ok(Local { ctx: Arc::new(ctx), engine })
 }
 
 async fn peer_addr(mut req: Request, next: Next) -> axum::response::Response {
     if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-        req.extensions_mut()
-            .insert(ClientAddr(addr.ip().to_string()));
+        req.extensions_mut().insert(ClientAddr(addr.ip().to_string()));
     }
     next.run(req).await
 }
@@ -129,18 +136,11 @@ async fn peer_addr(mut req: Request, next: Next) -> axum::response::Response {
 pub fn app(ctx: Arc<Ctx>) -> axum::Router {
     let doc = api::openapi(&Function::ALL);
     api::router(ctx, &Function::ALL)
-        .route(
-            "/openapi.json",
-            axum::routing::get(move || async move { axum::Json(doc) }),
-        )
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc) }))
         .layer(axum::middleware::from_fn(peer_addr))
 }
 
 /// Serve `app` on `listener` until the future resolves.
 pub async fn serve(listener: TcpListener, app: axum::Router) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
 }

@@ -24,10 +24,7 @@ async fn main() -> Result<(), local::BoxError> {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match a.as_str() {
             "keygen" => {
-                println!(
-                    "{}",
-                    serde_json::to_string(&KeysConfig::generate(&OsRandom)?)?
-                );
+                println!("{}", serde_json::to_string(&KeysConfig::generate(&OsRandom)?)?);
                 return Ok(());
             }
             "--port" => port = value().parse().unwrap_or_else(|_| usage()),
@@ -46,14 +43,8 @@ async fn main() -> Result<(), local::BoxError> {
     let local = open(&data, config, dynamo_port).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("Switchboard API     http://{}", listener.local_addr()?);
-    println!(
-        "OpenAPI document    http://{}/openapi.json",
-        listener.local_addr()?
-    );
-    println!(
-        "DynamoDB (dynoxide) {}  table {}",
-        local.dynamodb_endpoint, local.ctx.config.table
-    );
+    println!("OpenAPI document    http://{}/openapi.json", listener.local_addr()?);
+    println!("DynamoDB (dynoxide) {}  table {}", local.engine.endpoint, local.ctx.config.table);
     println!("data                {}", data.database().display());
     println!("outbox (email)      {}", data.outbox().display());
     serve(listener, app(local.ctx)).await?;

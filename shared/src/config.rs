@@ -90,18 +90,11 @@ pub async fn ctx_from_env() -> Result<Ctx> {
         Some(dir) => Arc::new(OutboxMailer::new(dir.into(), &config.sender)),
         None => Arc::new(SesMailer::new(&sdk, None, &config.sender)),
     };
-    let keys_json = env("SWITCHBOARD_SIGNING_KEYS")
-        .ok_or_else(|| Error::Internal("SWITCHBOARD_SIGNING_KEYS is not set".into()))?;
+    let keys_json =
+        env("SWITCHBOARD_SIGNING_KEYS").ok_or_else(|| Error::Internal("SWITCHBOARD_SIGNING_KEYS is not set".into()))?;
     let keys: KeysConfig = serde_json::from_str(&keys_json)
         .map_err(|e| Error::Internal(format!("SWITCHBOARD_SIGNING_KEYS is not valid JSON: {e}")))?;
-    Ctx::new(
-        config,
-        store,
-        mailer,
-        &keys,
-        Arc::new(SystemClock),
-        Arc::new(OsRandom),
-    )
+    Ctx::new(config, store, mailer, &keys, Arc::new(SystemClock), Arc::new(OsRandom))
 }
 
 impl Ctx {
@@ -115,14 +108,6 @@ impl Ctx {
     ) -> Result<Self> {
         let keys = KeySet::from_config(keys, &config.issuer, &config.audience)?;
         let hasher = PasswordHasher::owasp(random.as_ref())?;
-        Ok(Ctx {
-            config,
-            store,
-            mailer,
-            keys,
-            hasher,
-            clock,
-            random,
-        })
+        Ok(Ctx { config, store, mailer, keys, hasher, clock, random })
     }
 }

@@ -10,13 +10,11 @@ pub type Field = &'static str;
 pub enum Error {
     /// Input that does not parse into a domain value.
     #[error("{field}: {message}")]
-    Validation {
-        code: &'static str,
-        field: String,
-        message: String,
-    },
+    Validation { code: &'static str, field: String, message: String },
     #[error("malformed request body: {0}")]
     MalformedBody(String),
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
     #[error("request body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("the email address is already registered")]
@@ -48,16 +46,8 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn validation(
-        code: &'static str,
-        field: impl Into<String>,
-        message: impl fmt::Display,
-    ) -> Self {
-        Error::Validation {
-            code,
-            field: field.into(),
-            message: message.to_string(),
-        }
+    pub fn validation(code: &'static str, field: impl Into<String>, message: impl fmt::Display) -> Self {
+        Error::Validation { code, field: field.into(), message: message.to_string() }
     }
 
     /// The stable machine code clients switch on. Never rename one: add a new variant instead.
@@ -66,6 +56,7 @@ impl Error {
             Error::Validation { code, .. } => code,
             Error::MalformedBody(_) => "malformed_body",
             Error::BodyTooLarge { .. } => "body_too_large",
+            Error::UnsupportedMediaType => "unsupported_media_type",
             Error::EmailTaken => "email_taken",
             Error::InvalidCredentials => "invalid_credentials",
             Error::TooManyAttempts { .. } => "too_many_attempts",

@@ -1,1 +1,249 @@
+//! Test harness: the whole API served on loopback over a real DynamoDB engine — an in-process
+//! dynoxide (fresh in-memory database per test) or a moto server (fresh table per test) — with
+//! email read back from where it really went (the outbox folder, or moto's SES endpoint).
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use switchboard::auth::jwt::KeysConfig;
+use switchboard::clock::{Clock, ManualClock, OsRandom, Random};
+use switchboard::config::Config;
+use switchboard::mail::{Mailer, OutboxMailer, SesMailer};
+use switchboard::service::Ctx;
+use switchboard::store::Store;
+
+pub const SENDER: &str = "Switchboard <no-reply@switchboard.test>";
+const SENDER_ADDRESS: &str = "no-reply@switchboard.test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Dynoxide,
+    Moto,
+}
+
+/// The moto server the test script started. Missing → fail loudly with how to get one.
+pub fn moto_endpoint() -> String {
+    match std::env::var("MOTO_ENDPOINT") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "MOTO_ENDPOINT is not set, so the moto half of the suite cannot run. Run `scripts/test.sh` \
+             (it installs moto[server] into .venv and starts it), or install it with \
+             `pip install 'moto[server]'`, start `moto_server -H 127.0.0.1 -p 5000` and set \
+             MOTO_ENDPOINT=http://127.0.0.1:5000."
+        ),
+    }
+}
+
+pub struct TestApp {
+    pub engine: Engine,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub ctx: Arc<Ctx>,
+    pub clock: ManualClock,
+    outbox: Option<PathBuf>,
+    moto: Option<String>,
+    _dynoxide: Option<local::Engine>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceivedEmail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl ReceivedEmail {
+    /// The first URL in the body that contains `needle`.
+    pub fn link(&self, needle: &str) -> Option<String> {
+        let text = self.body.replace("&#x2f;", "/").replace("&#x3d;", "=").replace("&amp;", "&");
+        text.split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+            .find(|w| w.starts_with("http") && w.contains(needle))
+            .map(str::to_owned)
+    }
+}
+
+pub fn unique_email(tag: &str) -> String {
+    format!("{}-{}@example.com", tag.to_lowercase(), ulid::Ulid::new().to_string().to_lowercase())
+}
+
+impl TestApp {
+    pub async fn spawn(engine: Engine) -> TestApp {
+        Self::spawn_with(engine, Config::default()).await
+    }
+
+    pub async fn spawn_with(engine: Engine, mut config: Config) -> TestApp {
+        let random: Arc<dyn Random> = Arc::new(OsRandom);
+        let clock = ManualClock::new(chrono::Utc::now());
+        config.table = format!("sb-test-{}", ulid::Ulid::new().to_string().to_lowercase());
+        config.sender = SENDER.into();
+        let (store, mailer, outbox, moto, dynoxide): (Store, Arc<dyn Mailer>, _, _, _) = match engine {
+            Engine::Dynoxide => {
+                let db = dynoxide::Database::memory().expect("in-memory dynoxide");
+                let eng = local::serve_dynoxide(db, 0).await.expect("serve dynoxide");
+                let sdk = local::local_sdk_config(&eng.endpoint).await;
+                let dir = std::env::temp_dir().join(format!("switchboard-outbox-{}", ulid::Ulid::new()));
+                let mailer = Arc::new(OutboxMailer::new(dir.clone(), SENDER));
+                (Store::new(&sdk, &config.table, None), mailer, Some(dir), None, Some(eng))
+            }
+            Engine::Moto => {
+                let url = moto_endpoint();
+                let sdk = local::local_sdk_config(&url).await;
+                let ses = aws_sdk_ses::Client::new(&sdk);
+                ses.verify_email_identity().email_address(SENDER_ADDRESS).send().await.unwrap_or_else(|e| {
+                    panic!("moto at {url} did not answer ({e:?}); is moto_server running? See scripts/test.sh")
+                });
+                let mailer = Arc::new(SesMailer::new(&sdk, None, SENDER));
+                (Store::new(&sdk, &config.table, None), mailer, None, Some(url), None)
+            }
+        };
+        store.create_table_if_missing().await.expect("create table");
+        let keys = KeysConfig::generate(random.as_ref()).expect("keys");
+        let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
+        let ctx = Arc::new(Ctx::new(config, store, mailer, &keys, clock_dyn, random).expect("ctx"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = local::app(ctx.clone());
+        tokio::spawn(local::serve(listener, app));
+        TestApp { engine, base, http: reqwest::Client::new(), ctx, clock, outbox, moto, _dynoxide: dynoxide }
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        Self::reply(resp).await
+    }
+
+    pub async fn reply(resp: reqwest::Response) -> Reply {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Reply { status, headers, body }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    /// Register a user with an organization; returns (email, password, response body).
+    pub async fn register(&self, tag: &str) -> (String, String, Value) {
+        let email = unique_email(tag);
+        let password = "correct horse battery staple".to_owned();
+        let r = self
+            .post(
+                "/v1/auth/register",
+                serde_json::json!({"email": email, "password": password, "first_name": "Ann", "last_name": "Smith",
+                                   "organization_name": format!("{tag} Inc")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "register: {:?}", r.body);
+        (email, password, r.body)
+    }
+
+    pub async fn login(&self, email: &str, password: &str, client: &str) -> Value {
+        let r = self
+            .post("/v1/auth/login", serde_json::json!({"email": email, "password": password, "client": client}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "login: {:?}", r.body);
+        r.body
+    }
+
+    /// Every email the app sent to `to`, oldest first, read back from where it really went.
+    pub async fn emails_to(&self, to: &str) -> Vec<ReceivedEmail> {
+        let mut out = Vec::new();
+        if let Some(dir) = &self.outbox {
+            let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
+                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                Err(_) => Vec::new(),
+            };
+            names.sort();
+            for p in names {
+                let text = std::fs::read_to_string(&p).expect("read eml");
+                let header = |name: &str| {
+                    text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned()).unwrap_or_default()
+                };
+                if header("To:") == to {
+                    out.push(ReceivedEmail { to: to.into(), subject: header("Subject:"), body: text.clone() });
+                }
+            }
+        }
+        if let Some(url) = &self.moto {
+            let data: Value = self
+                .http
+                .get(format!("{url}/moto-api/data.json"))
+                .send()
+                .await
+                .expect("moto data")
+                .json()
+                .await
+                .expect("moto json");
+            for m in data["ses"]["Message"].as_array().cloned().unwrap_or_default() {
+                let dest = m["destinations"]["ToAddresses"].as_array().cloned().unwrap_or_default();
+                if dest.iter().any(|d| d.as_str() == Some(to)) {
+                    out.push(ReceivedEmail {
+                        to: to.into(),
+                        subject: m["subject"].as_str().unwrap_or_default().into(),
+                        body: m["body"].as_str().unwrap_or_default().into(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Count items in the table whose partition key starts with `prefix` (test inspection only).
+    pub async fn count_items(&self, prefix: &str) -> usize {
+        let mut n = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .ctx
+                .store
+                .client()
+                .scan()
+                .table_name(self.ctx.store.table_name())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            n += out
+                .items()
+                .iter()
+                .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|s| s.starts_with(prefix)))
+                .count();
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return n,
+            }
+        }
+    }
+}

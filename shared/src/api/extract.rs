@@ -18,24 +18,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        let is_json =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
             });
         if !is_json {
-            return Err(Error::MalformedBody(
-                "Content-Type must be application/json".into(),
-            ));
+            return Err(Error::UnsupportedMediaType);
         }
         let limit = state.config.max_body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|_| Error::BodyTooLarge { limit })?;
+        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| Error::BodyTooLarge { limit })?;
         parse_json(&bytes)
     }
 }
@@ -50,18 +41,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<JsonBody<T>, Erro
             if inner.is_data() {
                 // Unknown fields report the parent path; name the field itself.
                 let msg = inner.to_string();
-                let field = ["unknown field `", "missing field `"]
-                    .iter()
-                    .find_map(|p| msg.strip_prefix(p))
-                    .and_then(|r| r.split('`').next())
-                    .map(|f| {
-                        if path == "." {
-                            f.to_owned()
-                        } else {
-                            format!("{path}.{f}")
-                        }
-                    })
-                    .unwrap_or(path);
+                let field = if path == "." {
+                    msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()).unwrap_or(".").to_owned()
+                } else {
+                    path
+                };
                 let msg = msg.split(" at line").next().unwrap_or_default().to_owned();
                 Err(Error::validation("invalid_field", field, msg))
             } else {
@@ -82,10 +66,7 @@ impl FromRequestParts<AppState> for Auth {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .ok_or(Error::Unauthenticated)?;
         let auth = service::authenticate(state, token.trim()).await?;
         let span = tracing::Span::current();
@@ -106,11 +87,7 @@ impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Error> {
-        Ok(parts
-            .extensions
-            .get::<ClientAddr>()
-            .cloned()
-            .unwrap_or_else(|| ClientAddr("unknown".into())))
+        Ok(parts.extensions.get::<ClientAddr>().cloned().unwrap_or_else(|| ClientAddr("unknown".into())))
     }
 }
 

@@ -97,22 +97,13 @@ impl utoipa::Modify for BearerAuth {
         let components = api.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
 }
 
 fn api_router(functions: &[Function]) -> OpenApiRouter<AppState> {
-    functions
-        .iter()
-        .fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), |r, f| {
-            r.merge(f.routes())
-        })
+    functions.iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), |r, f| r.merge(f.routes()))
 }
 
 /// The OpenAPI document of the given functions (all of them for the published document).
@@ -125,14 +116,7 @@ pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState, functions: &[Function]) -> Router {
     let (router, _) = api_router(functions).split_for_parts();
     router
-        .fallback(|| async {
-            problem::problem(
-                StatusCode::NOT_FOUND,
-                "route_not_found",
-                "no such route".into(),
-                None,
-            )
-        })
+        .fallback(|| async { problem::problem(StatusCode::NOT_FOUND, "route_not_found", "no such route".into(), None) })
         .method_not_allowed_fallback(|| async {
             problem::problem(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -143,12 +127,7 @@ pub fn router(state: AppState, functions: &[Function]) -> Router {
         })
         .layer(axum::middleware::from_fn(telemetry::trace_request))
         .layer(CatchPanicLayer::custom(|_| {
-            problem::problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "unexpected error".into(),
-                None,
-            )
+            problem::problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected error".into(), None)
         }))
         .with_state(state)
 }

@@ -29,11 +29,11 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::MalformedBody(_) | Error::InvalidToken => StatusCode::BAD_REQUEST,
         Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::EmailTaken | Error::Conflict => StatusCode::CONFLICT,
-        Error::InvalidCredentials
-        | Error::Unauthenticated
-        | Error::InvalidRefreshToken
-        | Error::SessionEnded => StatusCode::UNAUTHORIZED,
+        Error::InvalidCredentials | Error::Unauthenticated | Error::InvalidRefreshToken | Error::SessionEnded => {
+            StatusCode::UNAUTHORIZED
+        }
         Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Forbidden => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -52,8 +52,7 @@ pub fn problem(status: StatusCode, code: &str, detail: String, field: Option<Str
         field,
     };
     let mut resp = (status, axum::Json(body)).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     resp
 }
 
@@ -62,9 +61,7 @@ impl IntoResponse for Error {
         let status = status_of(&self);
         // Internal details stay in the logs, not in the response.
         let detail = match &self {
-            Error::Storage(_) | Error::Mail(_) => {
-                "a backing service is unavailable; retry later".to_owned()
-            }
+            Error::Storage(_) | Error::Mail(_) => "a backing service is unavailable; retry later".to_owned(),
             Error::Internal(_) => "unexpected error".to_owned(),
             other => other.to_string(),
         };
@@ -83,8 +80,7 @@ impl IntoResponse for Error {
                 }
             }
             Error::Unauthenticated | Error::SessionEnded => {
-                resp.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }

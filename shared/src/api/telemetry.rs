@@ -21,11 +21,7 @@ pub async fn trace_request(req: Request, next: Next) -> Response {
         .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| ulid::Ulid::new().to_string());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,

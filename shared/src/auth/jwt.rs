@@ -53,9 +53,7 @@ impl KeysConfig {
     pub fn generate(random: &dyn Random) -> Result<Self> {
         let seed: [u8; 32] = random_bytes(random);
         let sk = SigningKey::from_bytes(&seed);
-        let der = sk
-            .to_pkcs8_der()
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let der = sk.to_pkcs8_der().map_err(|e| Error::Internal(e.to_string()))?;
         Ok(KeysConfig {
             keys: vec![KeyConfig {
                 kid: kid_for(sk.verifying_key().as_bytes()),
@@ -89,17 +87,14 @@ impl KeySet {
         let mut jwks = Vec::new();
         let mut signing = None;
         for k in &cfg.keys {
-            let der = STANDARD
-                .decode(&k.private_pkcs8)
-                .map_err(|_| bad("key is not base64"))?;
+            let der = STANDARD.decode(&k.private_pkcs8).map_err(|_| bad("key is not base64"))?;
             let sk = <SigningKey as ed25519_dalek::pkcs8::DecodePrivateKey>::from_pkcs8_der(&der)
                 .map_err(|_| bad("key is not an Ed25519 PKCS#8 key"))?;
             let x = URL_SAFE_NO_PAD.encode(sk.verifying_key().as_bytes());
-            verifying.insert(
-                k.kid.clone(),
-                DecodingKey::from_ed_components(&x).map_err(|e| bad(&e.to_string()))?,
+            verifying.insert(k.kid.clone(), DecodingKey::from_ed_components(&x).map_err(|e| bad(&e.to_string()))?);
+            jwks.push(
+                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": k.kid, "alg": "EdDSA", "use": "sig"}),
             );
-            jwks.push(serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": k.kid, "alg": "EdDSA", "use": "sig"}));
             if k.kid == first.kid {
                 signing = Some(EncodingKey::from_ed_der(&der));
             }
@@ -130,8 +125,7 @@ impl KeySet {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.signing_kid.clone());
         header.typ = Some("at+jwt".into());
-        jsonwebtoken::encode(&header, claims, &self.signing)
-            .map_err(|e| Error::Internal(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.signing).map_err(|e| Error::Internal(e.to_string()))
     }
 
     /// Check signature, algorithm, key id, expiry, issuer, audience and token type. The
@@ -141,19 +135,14 @@ impl KeySet {
         if header.alg != Algorithm::EdDSA {
             return Err(Error::Unauthenticated);
         }
-        let key = header
-            .kid
-            .as_ref()
-            .and_then(|k| self.verifying.get(k))
-            .ok_or(Error::Unauthenticated)?;
+        let key = header.kid.as_ref().and_then(|k| self.verifying.get(k)).ok_or(Error::Unauthenticated)?;
         let mut v = Validation::new(Algorithm::EdDSA);
         v.set_issuer(&[&self.issuer]);
         v.set_audience(&[&self.audience]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked below against the injected clock instead.
         v.validate_exp = false;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &v)
-            .map_err(|_| Error::Unauthenticated)?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &v).map_err(|_| Error::Unauthenticated)?;
         let c = data.claims;
         if c.typ != ACCESS_TOKEN_TYPE || c.exp <= now_epoch {
             return Err(Error::Unauthenticated);

@@ -35,16 +35,10 @@ pub enum Verified {
 impl PasswordHasher {
     pub fn new(memory_kib: u32, iterations: u32, lanes: u32, random: &dyn Random) -> Result<Self> {
         if memory_kib < OWASP_MEMORY_KIB || iterations < OWASP_ITERATIONS {
-            return Err(Error::Internal(
-                "argon2 parameters below the OWASP baseline".into(),
-            ));
+            return Err(Error::Internal("argon2 parameters below the OWASP baseline".into()));
         }
-        let params = Params::new(memory_kib, iterations, lanes, None)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        let mut this = PasswordHasher {
-            params,
-            dummy: Arc::from(""),
-        };
+        let params = Params::new(memory_kib, iterations, lanes, None).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut this = PasswordHasher { params, dummy: Arc::from("") };
         let salt: [u8; 16] = random_bytes(random);
         this.dummy = Arc::from(this.hash_sync("dummy password for unknown accounts", &salt)?);
         Ok(this)
@@ -77,12 +71,7 @@ impl PasswordHasher {
 
     /// Verify against `stored`, or against the dummy hash when there is no account, so the
     /// answer takes the same time either way.
-    pub async fn verify(
-        &self,
-        password: &Password,
-        stored: Option<&str>,
-        random: &dyn Random,
-    ) -> Result<Verified> {
+    pub async fn verify(&self, password: &Password, stored: Option<&str>, random: &dyn Random) -> Result<Verified> {
         let target: Arc<str> = stored.map(Arc::from).unwrap_or_else(|| self.dummy.clone());
         let real = stored.is_some();
         let this = self.clone();
@@ -90,19 +79,14 @@ impl PasswordHasher {
         let salt: [u8; 16] = random_bytes(random);
         tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&target).map_err(|e| Error::Internal(e.to_string()))?;
-            let ok = this
-                .argon()
-                .verify_password(pw.expose().as_bytes(), &parsed)
-                .is_ok();
+            let ok = this.argon().verify_password(pw.expose().as_bytes(), &parsed).is_ok();
             if !ok || !real {
                 return Ok(Verified::No);
             }
             if this.is_current(&parsed) {
                 Ok(Verified::Yes)
             } else {
-                Ok(Verified::YesRehash {
-                    new_hash: this.hash_sync(pw.expose(), &salt)?,
-                })
+                Ok(Verified::YesRehash { new_hash: this.hash_sync(pw.expose(), &salt)? })
             }
         })
         .await
@@ -132,15 +116,9 @@ mod tests {
         let pw = Password::parse_new("a long passphrase", "p").unwrap();
         let stored = h.hash(&pw, &r).await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert_eq!(
-            h.verify(&pw, Some(&stored), &r).await.unwrap(),
-            Verified::Yes
-        );
+        assert_eq!(h.verify(&pw, Some(&stored), &r).await.unwrap(), Verified::Yes);
         let wrong = Password::parse_attempt("another one", "p").unwrap();
-        assert_eq!(
-            h.verify(&wrong, Some(&stored), &r).await.unwrap(),
-            Verified::No
-        );
+        assert_eq!(h.verify(&wrong, Some(&stored), &r).await.unwrap(), Verified::No);
         // Unknown account: the dummy never verifies, even with its own password.
         let dummy_pw = Password::parse_attempt("dummy password for unknown accounts", "p").unwrap();
         assert_eq!(h.verify(&dummy_pw, None, &r).await.unwrap(), Verified::No);

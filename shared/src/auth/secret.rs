@@ -28,9 +28,7 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
 
 /// A secret presented by a client is accepted for hashing only if it has the shape we issue.
 pub fn looks_like_secret(s: &str) -> bool {
-    s.len() == 43
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -49,9 +47,6 @@ mod tests {
         assert_eq!(hash(&a), ha);
         assert!(hashes_equal(&ha, &hash(&a)));
         assert!(!hashes_equal(&ha, &hash(&b)));
-        assert_eq!(
-            hash("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -15,11 +15,7 @@ macro_rules! id_type {
             pub fn parse(raw: &str, field: &str) -> Result<Self> {
                 match raw.strip_prefix($prefix) {
                     Some(rest) if ulid::Ulid::from_string(rest).is_ok() => Ok($name(raw.to_owned())),
-                    _ => Err(Error::validation(
-                        "invalid_id",
-                        field,
-                        concat!("is not a ", $what, " id"),
-                    )),
+                    _ => Err(Error::validation("invalid_id", field, concat!("is not a ", $what, " id"))),
                 }
             }
 

@@ -1,18 +1,7 @@
 use crate::error::{Error, Result};
 
 /// A language Switchboard writes email and text in.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     #[default]
@@ -28,9 +17,7 @@ impl Language {
         Self::ALL
             .into_iter()
             .find(|l| l.as_str() == raw.trim().to_lowercase())
-            .ok_or_else(|| {
-                Error::validation("invalid_language", field, "must be one of en, nl, de")
-            })
+            .ok_or_else(|| Error::validation("invalid_language", field, "must be one of en, nl, de"))
     }
 
     pub fn as_str(self) -> &'static str {

@@ -7,18 +7,10 @@ fn parse_name(raw: &str, field: &str, max: usize, code: &'static str) -> Result<
         return Err(Error::validation(code, field, "is required"));
     }
     if name.chars().count() > max {
-        return Err(Error::validation(
-            code,
-            field,
-            format!("is longer than {max} characters"),
-        ));
+        return Err(Error::validation(code, field, format!("is longer than {max} characters")));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::validation(
-            code,
-            field,
-            "contains control characters",
-        ));
+        return Err(Error::validation(code, field, "contains control characters"));
     }
     Ok(name)
 }
@@ -59,14 +51,8 @@ mod tests {
 
     #[test]
     fn trims_and_limits() {
-        assert_eq!(
-            PersonName::parse("  Ann \t Smith ", "f").unwrap().as_str(),
-            "Ann Smith"
-        );
-        assert_eq!(
-            PersonName::parse("   ", "first_name").unwrap_err().code(),
-            "invalid_name"
-        );
+        assert_eq!(PersonName::parse("  Ann \t Smith ", "f").unwrap().as_str(), "Ann Smith");
+        assert_eq!(PersonName::parse("   ", "first_name").unwrap_err().code(), "invalid_name");
         assert!(OrgName::parse(&"x".repeat(121), "org").is_err());
         assert!(OrgName::parse(&"é".repeat(120), "org").is_ok());
         assert!(PersonName::parse("a\u{0}b", "f").is_err());

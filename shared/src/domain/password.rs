@@ -4,11 +4,8 @@ use std::sync::LazyLock;
 use crate::error::{Error, Result};
 
 /// Passwords of 8+ characters from the zxcvbn frequency list (MIT), most common first.
-static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../../data/common-passwords.txt")
-        .lines()
-        .collect()
-});
+static COMMON: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("../../data/common-passwords.txt").lines().collect());
 
 pub const MIN_CHARS: usize = 8;
 pub const MAX_CHARS: usize = 128;
@@ -22,11 +19,7 @@ impl Password {
     pub fn parse_new(raw: &str, field: &str) -> Result<Self> {
         let chars = raw.chars().count();
         if chars < MIN_CHARS {
-            return Err(Error::validation(
-                "weak_password",
-                field,
-                format!("must be at least {MIN_CHARS} characters"),
-            ));
+            return Err(Error::validation("weak_password", field, format!("must be at least {MIN_CHARS} characters")));
         }
         if chars > MAX_CHARS {
             return Err(Error::validation(
@@ -36,11 +29,7 @@ impl Password {
             ));
         }
         if COMMON.contains(raw.to_lowercase().as_str()) {
-            return Err(Error::validation(
-                "weak_password",
-                field,
-                "is too common; choose another",
-            ));
+            return Err(Error::validation("weak_password", field, "is too common; choose another"));
         }
         Ok(Password(raw.to_owned()))
     }
@@ -49,11 +38,7 @@ impl Password {
     /// without locking anyone out, and a huge body cannot make hashing expensive.
     pub fn parse_attempt(raw: &str, field: &str) -> Result<Self> {
         if raw.is_empty() || raw.chars().count() > MAX_CHARS {
-            return Err(Error::validation(
-                "invalid_password",
-                field,
-                "is required and at most 128 characters",
-            ));
+            return Err(Error::validation("invalid_password", field, "is required and at most 128 characters"));
         }
         Ok(Password(raw.to_owned()))
     }
@@ -75,28 +60,12 @@ mod tests {
 
     #[test]
     fn policy() {
-        assert_eq!(
-            Password::parse_new("short", "password").unwrap_err().code(),
-            "weak_password"
-        );
-        assert_eq!(
-            Password::parse_new("Password1", "password")
-                .unwrap_err()
-                .code(),
-            "weak_password"
-        );
-        assert_eq!(
-            Password::parse_new("qwertyuiop", "password")
-                .unwrap_err()
-                .code(),
-            "weak_password"
-        );
+        assert_eq!(Password::parse_new("short", "password").unwrap_err().code(), "weak_password");
+        assert_eq!(Password::parse_new("Password1", "password").unwrap_err().code(), "weak_password");
+        assert_eq!(Password::parse_new("qwertyuiop", "password").unwrap_err().code(), "weak_password");
         assert!(Password::parse_new(&"x".repeat(129), "password").is_err());
         assert!(Password::parse_new("correct horse battery", "password").is_ok());
         assert!(COMMON.len() > 10_000);
-        assert_eq!(
-            format!("{:?}", Password::parse_attempt("secret!!", "p").unwrap()),
-            "Password(<redacted>)"
-        );
+        assert_eq!(format!("{:?}", Password::parse_attempt("secret!!", "p").unwrap()), "Password(<redacted>)");
     }
 }

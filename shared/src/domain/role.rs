@@ -2,17 +2,7 @@ use crate::error::{Error, Result};
 
 /// A role a member holds in an organization. A membership holds one or more.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -33,13 +23,7 @@ impl Role {
         Self::ALL
             .into_iter()
             .find(|r| r.as_str() == raw)
-            .ok_or_else(|| {
-                Error::validation(
-                    "invalid_role",
-                    field,
-                    "must be one of owner, admin, agent, viewer",
-                )
-            })
+            .ok_or_else(|| Error::validation("invalid_role", field, "must be one of owner, admin, agent, viewer"))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -63,11 +47,7 @@ impl Roles {
         v.sort();
         v.dedup();
         if v.is_empty() {
-            return Err(Error::validation(
-                "invalid_role",
-                "roles",
-                "at least one role is required",
-            ));
+            return Err(Error::validation("invalid_role", "roles", "at least one role is required"));
         }
         Ok(Roles(v))
     }

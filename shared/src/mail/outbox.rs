@@ -13,10 +13,7 @@ pub struct OutboxMailer {
 
 impl OutboxMailer {
     pub fn new(dir: PathBuf, from: &str) -> Self {
-        OutboxMailer {
-            dir,
-            from: from.to_owned(),
-        }
+        OutboxMailer { dir, from: from.to_owned() }
     }
 
     pub fn dir(&self) -> &std::path::Path {
@@ -44,18 +41,10 @@ impl Mailer for OutboxMailer {
     fn send<'a>(&'a self, msg: &'a OutgoingEmail) -> SendFuture<'a> {
         Box::pin(async move {
             let now = chrono::Utc::now();
-            tokio::fs::create_dir_all(&self.dir)
-                .await
-                .map_err(|e| Error::Mail(e.to_string()))?;
-            let name = format!(
-                "{}-{}.eml",
-                now.format("%Y%m%dT%H%M%S%.6f"),
-                ulid::Ulid::new()
-            );
+            tokio::fs::create_dir_all(&self.dir).await.map_err(|e| Error::Mail(e.to_string()))?;
+            let name = format!("{}-{}.eml", now.format("%Y%m%dT%H%M%S%.6f"), ulid::Ulid::new());
             let path = self.dir.join(name);
-            tokio::fs::write(&path, to_eml(&self.from, msg, now))
-                .await
-                .map_err(|e| Error::Mail(e.to_string()))?;
+            tokio::fs::write(&path, to_eml(&self.from, msg, now)).await.map_err(|e| Error::Mail(e.to_string()))?;
             tracing::info!(path = %path.display(), "email written to outbox");
             Ok(())
         })

@@ -17,19 +17,12 @@ impl SesMailer {
         if let Some(url) = endpoint {
             cfg = cfg.endpoint_url(url);
         }
-        SesMailer {
-            client: aws_sdk_ses::Client::from_conf(cfg.build()),
-            from: from.to_owned(),
-        }
+        SesMailer { client: aws_sdk_ses::Client::from_conf(cfg.build()), from: from.to_owned() }
     }
 }
 
 fn content(s: &str) -> Result<Content, Error> {
-    Content::builder()
-        .data(s)
-        .charset("UTF-8")
-        .build()
-        .map_err(|e| Error::Mail(e.to_string()))
+    Content::builder().data(s).charset("UTF-8").build().map_err(|e| Error::Mail(e.to_string()))
 }
 
 impl Mailer for SesMailer {
@@ -37,12 +30,7 @@ impl Mailer for SesMailer {
         Box::pin(async move {
             let message = Message::builder()
                 .subject(content(&m.subject)?)
-                .body(
-                    Body::builder()
-                        .text(content(&m.text)?)
-                        .html(content(&m.html)?)
-                        .build(),
-                )
+                .body(Body::builder().text(content(&m.text)?).html(content(&m.html)?).build())
                 .build();
             self.client
                 .send_email()

@@ -37,18 +37,12 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-pub fn render<C: Serialize>(
-    name: &str,
-    lang: Language,
-    to: &Email,
-    ctx: &C,
-) -> Result<OutgoingEmail> {
+pub fn render<C: Serialize>(name: &str, lang: Language, to: &Email, ctx: &C) -> Result<OutgoingEmail> {
     let part = |ext: &str| -> Result<String> {
         let t = ENV
             .get_template(&format!("{name}.{}.{ext}", lang.as_str()))
             .map_err(|e| Error::Internal(format!("template {name}: {e}")))?;
-        t.render(ctx)
-            .map_err(|e| Error::Internal(format!("template {name}: {e}")))
+        t.render(ctx).map_err(|e| Error::Internal(format!("template {name}: {e}")))
     };
     Ok(OutgoingEmail {
         to: to.clone(),

@@ -8,8 +8,8 @@ use crate::domain::{Email, Language, OrgId, OrgName, Password, PersonName, Role,
 use crate::error::{Error, Result};
 use crate::mail::templates;
 use crate::store::{
-    ActivityRecord, CredentialRecord, Cursor, MembershipRecord, OrgRecord, OrgStatus, Plan,
-    RegisterRecords, TokenPurpose, TokenRecord, UserRecord,
+    ActivityRecord, CredentialRecord, Cursor, MembershipRecord, OrgRecord, OrgStatus, Plan, RegisterRecords,
+    TokenPurpose, TokenRecord, UserRecord,
 };
 
 #[derive(Debug)]
@@ -78,10 +78,7 @@ pub struct Registered {
 /// Create a login and its first organization, owned by the registrant, on a trial plan.
 pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
     let now = ctx.now();
-    let password_hash = ctx
-        .hasher
-        .hash(&input.password, ctx.random.as_ref())
-        .await?;
+    let password_hash = ctx.hasher.hash(&input.password, ctx.random.as_ref()).await?;
     let user_id = UserId::new(ctx.ulid());
     let org_id = OrgId::new(ctx.ulid());
     let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
@@ -109,11 +106,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         version: 1,
     };
     let records = RegisterRecords {
-        credential: CredentialRecord {
-            user_id: user_id.clone(),
-            email: input.email.clone(),
-            password_hash,
-        },
+        credential: CredentialRecord { user_id: user_id.clone(), email: input.email.clone(), password_hash },
         membership: MembershipRecord {
             user_id: user_id.clone(),
             org_id: org_id.clone(),
@@ -143,18 +136,10 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
     if let Err(e) = send_verification(ctx, &records.user, &records.org.name, &token).await {
         tracing::warn!(error = %e, "verification email not sent");
     }
-    Ok(Registered {
-        user: UserView::from(&records.user),
-        organization: OrgView::from(&records.org),
-    })
+    Ok(Registered { user: UserView::from(&records.user), organization: OrgView::from(&records.org) })
 }
 
-async fn send_verification(
-    ctx: &Ctx,
-    user: &UserRecord,
-    org_name: &str,
-    token: &str,
-) -> Result<()> {
+async fn send_verification(ctx: &Ctx, user: &UserRecord, org_name: &str, token: &str) -> Result<()> {
     let link = format!("{}/verify-email?token={token}", ctx.config.public_url);
     let msg = templates::render(
         "verify_email",
@@ -176,11 +161,7 @@ pub async fn verify_email(ctx: &Ctx, token: &str) -> Result<()> {
         return Err(Error::InvalidToken);
     }
     let hash = secret::hash(token);
-    let record = ctx
-        .store
-        .get_token(&hash)
-        .await?
-        .ok_or(Error::InvalidToken)?;
+    let record = ctx.store.get_token(&hash).await?.ok_or(Error::InvalidToken)?;
     if record.purpose != TokenPurpose::VerifyEmail || record.expires_at <= ctx.now() {
         return Err(Error::InvalidToken);
     }
@@ -189,11 +170,7 @@ pub async fn verify_email(ctx: &Ctx, token: &str) -> Result<()> {
 
 /// Send a fresh verification link to the signed-in user, unless already verified.
 pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> {
-    let user = ctx
-        .store
-        .get_user(&auth.user_id)
-        .await?
-        .ok_or(Error::Unauthenticated)?;
+    let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
     if user.email_verified {
         return Ok(());
     }
@@ -206,12 +183,7 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
     };
     ctx.store.put_token(&hash, &record).await?;
     let org_name = match &auth.session.active_org {
-        Some(o) => ctx
-            .store
-            .get_org(o)
-            .await?
-            .map(|o| o.name)
-            .unwrap_or_default(),
+        Some(o) => ctx.store.get_org(o).await?.map(|o| o.name).unwrap_or_default(),
         None => String::new(),
     };
     send_verification(ctx, &user, &org_name, &token).await
@@ -236,26 +208,17 @@ pub struct Me {
 
 /// The signed-in user and a page of the organizations they belong to, with their roles.
 pub async fn me(ctx: &Ctx, auth: &Authenticated, cursor: Option<&Cursor>) -> Result<Me> {
-    let user = ctx
-        .store
-        .get_user(&auth.user_id)
-        .await?
-        .ok_or(Error::Unauthenticated)?;
+    let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
     let page = ctx.store.memberships(&auth.user_id, 100, cursor).await?;
     let ids: Vec<OrgId> = page.items.iter().map(|m| m.org_id.clone()).collect();
-    let orgs = if ids.is_empty() {
-        Vec::new()
-    } else {
-        ctx.store.get_orgs(&ids).await?
-    };
+    let orgs = if ids.is_empty() { Vec::new() } else { ctx.store.get_orgs(&ids).await? };
     let organizations = page
         .items
         .iter()
         .filter_map(|m| {
-            orgs.iter().find(|o| o.org_id == m.org_id).map(|o| MeOrg {
-                organization: OrgView::from(o),
-                roles: m.roles.clone(),
-            })
+            orgs.iter()
+                .find(|o| o.org_id == m.org_id)
+                .map(|o| MeOrg { organization: OrgView::from(o), roles: m.roles.clone() })
         })
         .collect();
     Ok(Me {

@@ -3,12 +3,8 @@
 mod accounts;
 mod sessions;
 
-pub use accounts::{
-    Me, MeOrg, RegisterInput, Registered, me, register, resend_verification, verify_email,
-};
-pub use sessions::{
-    Authenticated, LoginInput, TokenPair, authenticate, login, logout, logout_everywhere, refresh,
-};
+pub use accounts::{Me, MeOrg, RegisterInput, Registered, me, register, resend_verification, verify_email};
+pub use sessions::{Authenticated, LoginInput, TokenPair, authenticate, login, logout, logout_everywhere, refresh};
 
 use std::sync::Arc;
 

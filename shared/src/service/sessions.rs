@@ -57,40 +57,20 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<TokenPair> {
     let now = ctx.now();
     let tkey = throttle_key(&input.email, &input.client_addr);
     let found = ctx.store.login_lookup(&input.email, &tkey).await?;
-    if let Some(until) = found
-        .throttle
-        .as_ref()
-        .and_then(|t| t.blocked_until)
-        .filter(|u| *u > now)
-    {
+    if let Some(until) = found.throttle.as_ref().and_then(|t| t.blocked_until).filter(|u| *u > now) {
         // Refused before the password is looked at, for known and unknown emails alike.
-        return Err(Error::TooManyAttempts {
-            retry_after_secs: (until - now).num_seconds().max(1) as u64,
-        });
+        return Err(Error::TooManyAttempts { retry_after_secs: (until - now).num_seconds().max(1) as u64 });
     }
     let stored = found.credential.as_ref().map(|c| c.password_hash.as_str());
-    let verified = ctx
-        .hasher
-        .verify(&input.password, stored, ctx.random.as_ref())
-        .await?;
+    let verified = ctx.hasher.verify(&input.password, stored, ctx.random.as_ref()).await?;
     let credential = match (verified, found.credential) {
         (Verified::No, _) | (_, None) => {
             let limit = ctx.config.login_failure_limit;
-            ctx.store
-                .record_login_failure(
-                    &tkey,
-                    now,
-                    ctx.config.login_failure_window,
-                    limit,
-                    block_for,
-                )
-                .await?;
+            ctx.store.record_login_failure(&tkey, now, ctx.config.login_failure_window, limit, block_for).await?;
             return Err(Error::InvalidCredentials);
         }
         (Verified::YesRehash { new_hash }, Some(c)) => {
-            ctx.store
-                .replace_password_hash(&c.email, &c.password_hash, &new_hash)
-                .await?;
+            ctx.store.replace_password_hash(&c.email, &c.password_hash, &new_hash).await?;
             c
         }
         (Verified::Yes, Some(c)) => c,
@@ -98,11 +78,7 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<TokenPair> {
     if found.throttle.is_some() {
         ctx.store.clear_throttle(&tkey).await?;
     }
-    let user = ctx
-        .store
-        .get_user(&credential.user_id)
-        .await?
-        .ok_or(Error::InvalidCredentials)?;
+    let user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
     // Reopen the organization this kind of client used last, if the user still belongs to it.
     let membership = match user.last_org_for(input.client) {
         Some(org) => ctx.store.get_membership(&user.user_id, org).await?,
@@ -128,12 +104,7 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<TokenPair> {
     issue(ctx, &session, membership.as_ref(), &refresh)
 }
 
-fn issue(
-    ctx: &Ctx,
-    s: &SessionRecord,
-    m: Option<&MembershipRecord>,
-    refresh_secret: &str,
-) -> Result<TokenPair> {
+fn issue(ctx: &Ctx, s: &SessionRecord, m: Option<&MembershipRecord>, refresh_secret: &str) -> Result<TokenPair> {
     let now = ctx.now();
     let roles = m.map(|m| m.roles.clone()).unwrap_or_default();
     let claims = AccessClaims {
@@ -173,20 +144,13 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
         return Err(Error::InvalidRefreshToken);
     }
     let now = ctx.now();
-    let session = ctx
-        .store
-        .get_session(&user, &sid)
-        .await?
-        .ok_or(Error::InvalidRefreshToken)?;
+    let session = ctx.store.get_session(&user, &sid).await?.ok_or(Error::InvalidRefreshToken)?;
     if session.expires_at <= now {
         ctx.store.delete_session(&user, &sid).await?;
         return Err(Error::InvalidRefreshToken);
     }
     let presented = secret::hash(secret_text);
-    let reused = session
-        .prev_refresh_hash
-        .as_deref()
-        .is_some_and(|p| secret::hashes_equal(p, &presented));
+    let reused = session.prev_refresh_hash.as_deref().is_some_and(|p| secret::hashes_equal(p, &presented));
     if !secret::hashes_equal(&session.refresh_hash, &presented) {
         if reused {
             tracing::warn!(user = %user, session = %sid, "refresh token replayed; ending session");
@@ -211,25 +175,15 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
 /// session is refused on the very next request.
 pub async fn authenticate(ctx: &Ctx, bearer: &str) -> Result<Authenticated> {
     let claims = ctx.keys.verify(bearer, ctx.now().timestamp())?;
-    let session = ctx
-        .store
-        .get_session(&claims.sub, &claims.sid)
-        .await?
-        .ok_or(Error::SessionEnded)?;
+    let session = ctx.store.get_session(&claims.sub, &claims.sid).await?.ok_or(Error::SessionEnded)?;
     if session.expires_at <= ctx.now() || session.user_id != claims.sub {
         return Err(Error::SessionEnded);
     }
-    Ok(Authenticated {
-        user_id: claims.sub.clone(),
-        session,
-        claims,
-    })
+    Ok(Authenticated { user_id: claims.sub.clone(), session, claims })
 }
 
 pub async fn logout(ctx: &Ctx, auth: &Authenticated) -> Result<()> {
-    ctx.store
-        .delete_session(&auth.user_id, &auth.session.session_id)
-        .await
+    ctx.store.delete_session(&auth.user_id, &auth.session.session_id).await
 }
 
 /// End every session of the user, this one included. Returns how many ended.

@@ -29,35 +29,20 @@ impl Cursor {
     }
 
     pub(crate) fn from_key(key: &HashMap<String, AttributeValue>) -> Option<Self> {
-        let map: BTreeMap<&str, &str> = key
-            .iter()
-            .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
-            .collect();
+        let map: BTreeMap<&str, &str> =
+            key.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str()))).collect();
         let json = serde_json::to_vec(&map).ok()?;
         Some(Cursor(URL_SAFE_NO_PAD.encode(json)))
     }
 
     /// The start key, provided it belongs to partition `hash_attr = hash_value`.
-    pub(crate) fn to_key(
-        &self,
-        hash_attr: &str,
-        hash_value: &str,
-    ) -> Result<HashMap<String, AttributeValue>> {
-        let bad = || {
-            Error::validation(
-                "invalid_cursor",
-                "cursor",
-                "does not belong to this listing",
-            )
-        };
+    pub(crate) fn to_key(&self, hash_attr: &str, hash_value: &str) -> Result<HashMap<String, AttributeValue>> {
+        let bad = || Error::validation("invalid_cursor", "cursor", "does not belong to this listing");
         let bytes = URL_SAFE_NO_PAD.decode(&self.0).map_err(|_| bad())?;
         let map: BTreeMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         if map.get(hash_attr).map(String::as_str) != Some(hash_value) {
             return Err(bad());
         }
-        Ok(map
-            .into_iter()
-            .map(|(k, v)| (k, AttributeValue::S(v)))
-            .collect())
+        Ok(map.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
     }
 }

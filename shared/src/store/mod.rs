@@ -45,11 +45,7 @@ impl Store {
         if let Some(url) = endpoint {
             cfg = cfg.endpoint_url(url);
         }
-        Store {
-            client: Client::from_conf(cfg.build()),
-            table: Arc::from(table),
-            calls,
-        }
+        Store { client: Client::from_conf(cfg.build()), table: Arc::from(table), calls }
     }
 
     pub fn client(&self) -> &Client {

@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 
 use super::Store;
 use super::cursor::Cursor;
@@ -116,24 +114,16 @@ impl Store {
             .await
             .map_err(|e| {
                 // A forged cursor pointing outside the key range is the caller's fault.
-                if e.as_service_error().map(|s| s.meta().code())
-                    == Some(Some("ValidationException"))
+                if e.as_service_error().map(|s| s.meta().code()) == Some(Some("ValidationException"))
                     && cursor.is_some()
                 {
-                    Error::validation(
-                        "invalid_cursor",
-                        "cursor",
-                        "does not belong to this listing",
-                    )
+                    Error::validation("invalid_cursor", "cursor", "does not belong to this listing")
                 } else {
                     storage(e)
                 }
             })?;
         let next = out.last_evaluated_key.as_ref().and_then(Cursor::from_key);
-        Ok(Page {
-            items: out.items.unwrap_or_default(),
-            next,
-        })
+        Ok(Page { items: out.items.unwrap_or_default(), next })
     }
 
     /// Put and delete any number of items in batches of 25, retrying what DynamoDB leaves
@@ -143,24 +133,14 @@ impl Store {
         for item in puts {
             requests.push(
                 WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item))
-                            .build()
-                            .map_err(storage)?,
-                    )
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().map_err(storage)?)
                     .build(),
             );
         }
         for key in deletes {
             requests.push(
                 WriteRequest::builder()
-                    .delete_request(
-                        DeleteRequest::builder()
-                            .set_key(Some(key))
-                            .build()
-                            .map_err(storage)?,
-                    )
+                    .delete_request(DeleteRequest::builder().set_key(Some(key)).build().map_err(storage)?)
                     .build(),
             );
         }
@@ -169,10 +149,7 @@ impl Store {
             let mut attempt = 0;
             while !pending.is_empty() {
                 if attempt > BATCH_RETRIES {
-                    return Err(Error::Storage(format!(
-                        "{} writes left unprocessed after retries",
-                        pending.len()
-                    )));
+                    return Err(Error::Storage(format!("{} writes left unprocessed after retries", pending.len())));
                 }
                 if attempt > 0 {
                     tokio::time::sleep(backoff(attempt)).await;
@@ -184,10 +161,7 @@ impl Store {
                     .send()
                     .await
                     .map_err(storage)?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(self.table_name()))
-                    .unwrap_or_default();
+                pending = out.unprocessed_items.and_then(|mut m| m.remove(self.table_name())).unwrap_or_default();
                 attempt += 1;
             }
         }
@@ -203,10 +177,7 @@ impl Store {
             let mut attempt = 0;
             while !pending.is_empty() {
                 if attempt > BATCH_RETRIES {
-                    return Err(Error::Storage(format!(
-                        "{} reads left unprocessed after retries",
-                        pending.len()
-                    )));
+                    return Err(Error::Storage(format!("{} reads left unprocessed after retries", pending.len())));
                 }
                 if attempt > 0 {
                     tokio::time::sleep(backoff(attempt)).await;
@@ -216,13 +187,8 @@ impl Store {
                     .consistent_read(true)
                     .build()
                     .map_err(storage)?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(self.table_name(), req)
-                    .send()
-                    .await
-                    .map_err(storage)?;
+                let out =
+                    self.client.batch_get_item().request_items(self.table_name(), req).send().await.map_err(storage)?;
                 if let Some(mut r) = out.responses {
                     found.extend(r.remove(self.table_name()).unwrap_or_default());
                 }

@@ -79,11 +79,7 @@ impl MembershipRecord {
 
     pub(crate) fn item(&self) -> Result<Item> {
         let item = to_item(self, Self::pk(&self.user_id), Self::sk(&self.org_id))?;
-        Ok(with_gsi1(
-            item,
-            Self::gsi1pk(&self.org_id),
-            Self::gsi1sk(&self.user_id),
-        ))
+        Ok(with_gsi1(item, Self::gsi1pk(&self.org_id), Self::gsi1sk(&self.user_id)))
     }
 }
 
@@ -101,24 +97,13 @@ impl ActivityRecord {
     pub const SK_PREFIX: &'static str = "ACT#";
 
     pub(crate) fn item(&self) -> Result<Item> {
-        to_item(
-            self,
-            OrgRecord::pk(&self.org_id),
-            format!("{}{}", Self::SK_PREFIX, self.activity_id),
-        )
+        to_item(self, OrgRecord::pk(&self.org_id), format!("{}{}", Self::SK_PREFIX, self.activity_id))
     }
 }
 
 impl Store {
-    pub async fn get_membership(
-        &self,
-        user: &UserId,
-        org: &OrgId,
-    ) -> Result<Option<MembershipRecord>> {
-        self.get_item(&MembershipRecord::pk(user), &MembershipRecord::sk(org))
-            .await?
-            .map(from_item)
-            .transpose()
+    pub async fn get_membership(&self, user: &UserId, org: &OrgId) -> Result<Option<MembershipRecord>> {
+        self.get_item(&MembershipRecord::pk(user), &MembershipRecord::sk(org)).await?.map(from_item).transpose()
     }
 
     /// Any one membership of a user (the oldest-keyed), for a client with no last organization.
@@ -153,33 +138,16 @@ impl Store {
                 cursor,
             )
             .await?;
-        Ok(super::Page {
-            items: page
-                .items
-                .into_iter()
-                .map(from_item)
-                .collect::<Result<_>>()?,
-            next: page.next,
-        })
+        Ok(super::Page { items: page.items.into_iter().map(from_item).collect::<Result<_>>()?, next: page.next })
     }
 
     /// Many organizations by id in one round trip per 100.
     pub async fn get_orgs(&self, ids: &[OrgId]) -> Result<Vec<OrgRecord>> {
-        let keys = ids
-            .iter()
-            .map(|id| key(OrgRecord::pk(id), OrgRecord::SK))
-            .collect();
-        self.batch_get(keys)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect()
+        let keys = ids.iter().map(|id| key(OrgRecord::pk(id), OrgRecord::SK)).collect();
+        self.batch_get(keys).await?.into_iter().map(from_item).collect()
     }
 
     pub async fn get_org(&self, id: &OrgId) -> Result<Option<OrgRecord>> {
-        self.get_item(&OrgRecord::pk(id), OrgRecord::SK)
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_item(&OrgRecord::pk(id), OrgRecord::SK).await?.map(from_item).transpose()
     }
 }

@@ -39,53 +39,29 @@ impl SessionRecord {
     }
 
     pub(crate) fn item(&self) -> Result<Item> {
-        Ok(with_ttl(
-            to_item(self, Self::pk(&self.user_id), Self::sk(&self.session_id))?,
-            self.expires_at,
-        ))
+        Ok(with_ttl(to_item(self, Self::pk(&self.user_id), Self::sk(&self.session_id))?, self.expires_at))
     }
 }
 
 impl Store {
     pub async fn put_session(&self, session: &SessionRecord) -> Result<()> {
-        if self.put_new(session.item()?).await? {
-            Ok(())
-        } else {
-            Err(Error::Conflict)
-        }
+        if self.put_new(session.item()?).await? { Ok(()) } else { Err(Error::Conflict) }
     }
 
     /// The per-request liveness check: one strongly consistent key lookup.
-    pub async fn get_session(
-        &self,
-        user: &UserId,
-        id: &SessionId,
-    ) -> Result<Option<SessionRecord>> {
-        self.get_item(&SessionRecord::pk(user), &SessionRecord::sk(id))
-            .await?
-            .map(from_item)
-            .transpose()
+    pub async fn get_session(&self, user: &UserId, id: &SessionId) -> Result<Option<SessionRecord>> {
+        self.get_item(&SessionRecord::pk(user), &SessionRecord::sk(id)).await?.map(from_item).transpose()
     }
 
     /// Swap the refresh secret if the presented one is still current. `Ok(false)` when another
     /// refresh won the race or the session is gone.
-    pub async fn rotate_refresh(
-        &self,
-        session: &SessionRecord,
-        new_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
+    pub async fn rotate_refresh(&self, session: &SessionRecord, new_hash: &str, now: DateTime<Utc>) -> Result<bool> {
         let res = self
             .client
             .update_item()
             .table_name(self.table_name())
-            .set_key(Some(key(
-                SessionRecord::pk(&session.user_id),
-                SessionRecord::sk(&session.session_id),
-            )))
-            .update_expression(
-                "SET refresh_hash = :new, prev_refresh_hash = :old, last_used_at = :now",
-            )
+            .set_key(Some(key(SessionRecord::pk(&session.user_id), SessionRecord::sk(&session.session_id))))
+            .update_expression("SET refresh_hash = :new, prev_refresh_hash = :old, last_used_at = :now")
             .condition_expression("attribute_exists(#pk) AND refresh_hash = :old")
             .expression_attribute_names("#pk", PRIMARY.hash)
             .expression_attribute_values(":new", s(new_hash))
@@ -101,8 +77,7 @@ impl Store {
     }
 
     pub async fn delete_session(&self, user: &UserId, id: &SessionId) -> Result<()> {
-        self.delete_item(&SessionRecord::pk(user), &SessionRecord::sk(id))
-            .await
+        self.delete_item(&SessionRecord::pk(user), &SessionRecord::sk(id)).await
     }
 
     /// End every session of a user: one query per 1,000 sessions plus batched deletes.
@@ -112,23 +87,12 @@ impl Store {
         let mut ended = 0;
         loop {
             let page = self
-                .query_prefix(
-                    None,
-                    &pk,
-                    SessionRecord::SK_PREFIX,
-                    super::QueryDir::Forward,
-                    1000,
-                    cursor.as_ref(),
-                )
+                .query_prefix(None, &pk, SessionRecord::SK_PREFIX, super::QueryDir::Forward, 1000, cursor.as_ref())
                 .await?;
             let keys: Vec<Item> = page
                 .items
                 .iter()
-                .filter_map(|i| {
-                    i.get(PRIMARY.range)
-                        .and_then(|v| v.as_s().ok())
-                        .map(|sk| key(pk.clone(), sk.clone()))
-                })
+                .filter_map(|i| i.get(PRIMARY.range).and_then(|v| v.as_s().ok()).map(|sk| key(pk.clone(), sk.clone())))
                 .collect();
             ended += keys.len();
             self.batch_write(Vec::new(), keys).await?;

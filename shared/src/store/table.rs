@@ -3,8 +3,8 @@
 //! TTL attribute.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 
 use super::Store;
@@ -24,19 +24,10 @@ pub struct IndexDef {
     pub key: KeyDef,
 }
 
-pub const PRIMARY: KeyDef = KeyDef {
-    hash: "pk",
-    range: "sk",
-};
+pub const PRIMARY: KeyDef = KeyDef { hash: "pk", range: "sk" };
 
 /// Inverse lookups: an organization's members (and later patterns listed in docs/data-model.md).
-pub const GSI1: IndexDef = IndexDef {
-    name: "gsi1",
-    key: KeyDef {
-        hash: "gsi1pk",
-        range: "gsi1sk",
-    },
-};
+pub const GSI1: IndexDef = IndexDef { name: "gsi1", key: KeyDef { hash: "gsi1pk", range: "gsi1sk" } };
 
 pub const INDEXES: &[IndexDef] = &[GSI1];
 
@@ -44,42 +35,22 @@ pub const INDEXES: &[IndexDef] = &[GSI1];
 pub const TTL_ATTRIBUTE: &str = "ttl";
 
 fn key_schema(k: KeyDef) -> Result<Vec<KeySchemaElement>> {
-    let el = |name: &str, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(t)
-            .build()
-            .map_err(storage)
-    };
-    Ok(vec![
-        el(k.hash, KeyType::Hash)?,
-        el(k.range, KeyType::Range)?,
-    ])
+    let el =
+        |name: &str, t: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(t).build().map_err(storage);
+    Ok(vec![el(k.hash, KeyType::Hash)?, el(k.range, KeyType::Range)?])
 }
 
 fn string_attr(name: &str) -> Result<AttributeDefinition> {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .map_err(storage)
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(storage)
 }
 
 impl Store {
     /// Create the table with its indexes and TTL unless it exists. For local engines and tests;
     /// in AWS the SAM template owns the table.
     pub async fn create_table_if_missing(&self) -> Result<()> {
-        match self
-            .client
-            .describe_table()
-            .table_name(self.table_name())
-            .send()
-            .await
-        {
+        match self.client.describe_table().table_name(self.table_name()).send().await {
             Ok(_) => return Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
             Err(e) => return Err(storage(e)),
         }
         let mut attrs = vec![string_attr(PRIMARY.hash)?, string_attr(PRIMARY.range)?];
@@ -96,11 +67,7 @@ impl Store {
                 GlobalSecondaryIndex::builder()
                     .index_name(idx.name)
                     .set_key_schema(Some(key_schema(idx.key)?))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
                     .build()
                     .map_err(storage)?,
             );
@@ -108,10 +75,7 @@ impl Store {
         match req.set_attribute_definitions(Some(attrs)).send().await {
             Ok(_) => {}
             // Another process created it between describe and create.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
                 return Ok(());
             }
             Err(e) => return Err(storage(e)),
@@ -133,24 +97,11 @@ impl Store {
     }
 
     /// What the engine reports for the table: (key schema, indexes, TTL attribute).
-    pub async fn describe_shape(
-        &self,
-    ) -> Result<(KeyDef, Vec<(String, String, String)>, Option<String>)> {
-        let t = self
-            .client
-            .describe_table()
-            .table_name(self.table_name())
-            .send()
-            .await
-            .map_err(storage)?;
-        let table = t
-            .table
-            .ok_or_else(|| crate::Error::Storage("no table description".into()))?;
+    pub async fn describe_shape(&self) -> Result<(KeyDef, Vec<(String, String, String)>, Option<String>)> {
+        let t = self.client.describe_table().table_name(self.table_name()).send().await.map_err(storage)?;
+        let table = t.table.ok_or_else(|| crate::Error::Storage("no table description".into()))?;
         let find = |ks: &[KeySchemaElement], kt: KeyType| {
-            ks.iter()
-                .find(|k| k.key_type == kt)
-                .map(|k| k.attribute_name.clone())
-                .unwrap_or_default()
+            ks.iter().find(|k| k.key_type == kt).map(|k| k.attribute_name.clone()).unwrap_or_default()
         };
         let ks = table.key_schema.unwrap_or_default();
         let primary = (find(&ks, KeyType::Hash), find(&ks, KeyType::Range));
@@ -160,11 +111,7 @@ impl Store {
             .into_iter()
             .map(|g| {
                 let ks = g.key_schema.unwrap_or_default();
-                (
-                    g.index_name.unwrap_or_default(),
-                    find(&ks, KeyType::Hash),
-                    find(&ks, KeyType::Range),
-                )
+                (g.index_name.unwrap_or_default(), find(&ks, KeyType::Hash), find(&ks, KeyType::Range))
             })
             .collect();
         let ttl = self
@@ -177,17 +124,6 @@ impl Store {
             .time_to_live_description
             .and_then(|d| d.attribute_name);
         let primary_ok = primary.0 == PRIMARY.hash && primary.1 == PRIMARY.range;
-        Ok((
-            if primary_ok {
-                PRIMARY
-            } else {
-                KeyDef {
-                    hash: "?",
-                    range: "?",
-                }
-            },
-            indexes,
-            ttl,
-        ))
+        Ok((if primary_ok { PRIMARY } else { KeyDef { hash: "?", range: "?" } }, indexes, ttl))
     }
 }

@@ -35,10 +35,7 @@ impl TokenRecord {
     pub const SK: &'static str = "TOKEN";
 
     pub(crate) fn item(&self, hash: &str) -> Result<Item> {
-        Ok(with_ttl(
-            to_item(self, Self::pk(hash), Self::SK.to_owned())?,
-            self.expires_at,
-        ))
+        Ok(with_ttl(to_item(self, Self::pk(hash), Self::SK.to_owned())?, self.expires_at))
     }
 }
 
@@ -58,10 +55,7 @@ impl ThrottleRecord {
 
 impl Store {
     pub async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>> {
-        self.get_item(&TokenRecord::pk(hash), TokenRecord::SK)
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_item(&TokenRecord::pk(hash), TokenRecord::SK).await?.map(from_item).transpose()
     }
 
     /// Count one failed login in the throttle window (atomically, so parallel guesses all
@@ -91,45 +85,23 @@ impl Store {
             .map_err(storage)?;
         let rec: ThrottleRecord = from_item(out.attributes.unwrap_or_default())?;
         let stale = rec.window_start.is_some_and(|w| now - w > window);
-        let (failures, window_start) = if stale {
-            (1, now)
-        } else {
-            (rec.failures, rec.window_start.unwrap_or(now))
-        };
+        let (failures, window_start) = if stale { (1, now) } else { (rec.failures, rec.window_start.unwrap_or(now)) };
         let blocked_until = (failures >= limit).then(|| now + block(failures - limit));
         if stale || blocked_until.is_some() {
-            let record = ThrottleRecord {
-                failures,
-                window_start: Some(window_start),
-                blocked_until,
-            };
-            let item = with_ttl(
-                to_item(&record, pk, ThrottleRecord::SK.to_owned())?,
-                now + window * 4,
-            );
-            self.client
-                .put_item()
-                .table_name(self.table_name())
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(storage)?;
+            let record = ThrottleRecord { failures, window_start: Some(window_start), blocked_until };
+            let item = with_ttl(to_item(&record, pk, ThrottleRecord::SK.to_owned())?, now + window * 4);
+            self.client.put_item().table_name(self.table_name()).set_item(Some(item)).send().await.map_err(storage)?;
         }
         Ok(())
     }
 
     pub async fn clear_throttle(&self, throttle_key: &str) -> Result<()> {
-        self.delete_item(&ThrottleRecord::pk(throttle_key), ThrottleRecord::SK)
-            .await
+        self.delete_item(&ThrottleRecord::pk(throttle_key), ThrottleRecord::SK).await
     }
 }
 
 impl Store {
     pub async fn put_token(&self, hash: &str, token: &TokenRecord) -> Result<()> {
-        if self.put_new(token.item(hash)?).await? {
-            Ok(())
-        } else {
-            Err(crate::Error::Conflict)
-        }
+        if self.put_new(token.item(hash)?).await? { Ok(()) } else { Err(crate::Error::Conflict) }
     }
 }

@@ -90,8 +90,7 @@ pub(crate) fn tx_put_new(table: &str, item: Item) -> Result<TransactWriteItem> {
 impl Store {
     pub(crate) fn tx(
         &self,
-    ) -> aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder
-    {
+    ) -> aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder {
         self.client.transact_write_items()
     }
 
@@ -103,20 +102,9 @@ impl Store {
         let items = vec![
             tx_put_new(
                 t,
-                to_item(
-                    &r.credential,
-                    CredentialRecord::pk(&r.credential.email),
-                    CredentialRecord::SK.into(),
-                )?,
+                to_item(&r.credential, CredentialRecord::pk(&r.credential.email), CredentialRecord::SK.into())?,
             )?,
-            tx_put_new(
-                t,
-                to_item(
-                    &r.user,
-                    UserRecord::pk(&r.user.user_id),
-                    UserRecord::SK.into(),
-                )?,
-            )?,
+            tx_put_new(t, to_item(&r.user, UserRecord::pk(&r.user.user_id), UserRecord::SK.into())?)?,
             tx_put_new(t, r.org.item()?)?,
             tx_put_new(t, r.membership.item()?)?,
             tx_put_new(t, r.activity.item()?)?,
@@ -141,10 +129,7 @@ impl Store {
                 key(ThrottleRecord::pk(throttle_key), ThrottleRecord::SK),
             ])
             .await?;
-        let mut out = LoginLookup {
-            credential: None,
-            throttle: None,
-        };
+        let mut out = LoginLookup { credential: None, throttle: None };
         for item in items {
             let is_cred = item.get(PRIMARY.hash).and_then(|v| v.as_s().ok()) == Some(&cred_pk);
             if is_cred {
@@ -157,10 +142,7 @@ impl Store {
     }
 
     pub async fn get_user(&self, id: &UserId) -> Result<Option<UserRecord>> {
-        self.get_item(&UserRecord::pk(id), UserRecord::SK)
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_item(&UserRecord::pk(id), UserRecord::SK).await?.map(from_item).transpose()
     }
 
     /// Replace a password hash (parameter upgrade on login) unless it changed meanwhile.

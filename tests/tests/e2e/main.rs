@@ -1,1 +1,27 @@
+//! End-to-end tests over HTTP. Every test in `both_engines!` runs twice: against an
+//! in-process dynoxide and against moto's server (started by scripts/test.sh).
 
+/// Generate `<test>::dynoxide` and `<test>::moto` for async fns taking an `Engine`.
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn dynoxide() {
+                    super::$name(e2e::Engine::Dynoxide).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn moto() {
+                    super::$name(e2e::Engine::Moto).await
+                }
+            }
+        )*
+    };
+}
+
+mod auth;
+mod errors;
+mod infra;
+mod local_server;
+mod storage;
+mod tokens;

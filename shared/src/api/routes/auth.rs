@@ -46,17 +46,9 @@ async fn register_handler(
         first_name: PersonName::parse(&req.first_name, "first_name")?,
         last_name: PersonName::parse(&req.last_name, "last_name")?,
         org_name: OrgName::parse(&req.organization_name, "organization_name")?,
-        language: req
-            .language
-            .as_deref()
-            .map(|l| Language::parse(l, "language"))
-            .transpose()?
-            .unwrap_or_default(),
+        language: req.language.as_deref().map(|l| Language::parse(l, "language")).transpose()?.unwrap_or_default(),
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(service::register(&ctx, input).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(service::register(&ctx, input).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -114,9 +106,7 @@ async fn refresh_handler(
 }
 
 pub fn logout() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(logout_handler))
-        .routes(routes!(logout_all_handler))
+    OpenApiRouter::new().routes(routes!(logout_handler)).routes(routes!(logout_all_handler))
 }
 
 /// End the current session.
@@ -135,10 +125,7 @@ pub struct SessionsEnded {
 /// End every session of the signed-in user, on every client.
 #[utoipa::path(post, path = "/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = SessionsEnded), (status = 401, body = Problem)))]
-async fn logout_all_handler(
-    State(ctx): State<AppState>,
-    Auth(auth): Auth,
-) -> Result<Json<SessionsEnded>> {
+async fn logout_all_handler(State(ctx): State<AppState>, Auth(auth): Auth) -> Result<Json<SessionsEnded>> {
     let sessions_ended = service::logout_everywhere(&ctx, &auth).await?;
     Ok(Json(SessionsEnded { sessions_ended }))
 }
@@ -150,9 +137,7 @@ pub struct VerifyEmailRequest {
 }
 
 pub fn verify_email() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(verify_email_handler))
-        .routes(routes!(resend_handler))
+    OpenApiRouter::new().routes(routes!(verify_email_handler)).routes(routes!(resend_handler))
 }
 
 /// Confirm an email address with the token from the emailed link.

@@ -17,8 +17,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
     responses((status = 200, description = "JWK Set (RFC 7517)", body = Object)))]
 async fn jwks_handler(State(ctx): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(ctx.keys.jwks().clone()),
-    )
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(ctx.keys.jwks().clone()))
 }

@@ -33,10 +33,6 @@ async fn me_handler(
     query: std::result::Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Me>> {
     let Query(q) = query.map_err(|e| Error::validation("invalid_query", "query", e.body_text()))?;
-    let cursor = q
-        .cursor
-        .as_deref()
-        .map(|c| Cursor::parse(c, "cursor"))
-        .transpose()?;
+    let cursor = q.cursor.as_deref().map(|c| Cursor::parse(c, "cursor")).transpose()?;
     Ok(Json(service::me(&ctx, &auth, cursor.as_ref()).await?))
 }

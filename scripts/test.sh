@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Run every test on a fresh machine: installs the Python tools (moto, cfn-lint) into .venv if
+# missing, lints the SAM template, starts moto on a free loopback port, runs the Rust test
+# suite (each storage/API test runs against dynoxide in-process and against moto), stops moto.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv
+if ! "$venv/bin/python" -c "import moto, cfnlint" 2>/dev/null; then
+  echo "==> installing moto[server] and cfn-lint into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+fi
+
+echo "==> cfn-lint infra/template.yaml"
+"$venv/bin/cfn-lint" infra/template.yaml
+
+port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p target
+"$venv/bin/python" scripts/moto_server_serial.py 127.0.0.1 "$port" > target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
+    break
+  fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then
+    echo "moto failed to start; see target/moto.log" >&2
+    cat target/moto.log >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+export MOTO_ENDPOINT="http://127.0.0.1:$port"
+echo "==> moto at $MOTO_ENDPOINT"
+
+echo "==> cargo test --workspace"
+cargo test --workspace --locked "$@"

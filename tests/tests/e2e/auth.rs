@@ -1,0 +1,188 @@
+//! Registration, email verification, login, refresh, logout and /me.
+
+use e2e::{Engine, TestApp, unique_email};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+both_engines!(
+    register_verify_and_me,
+    duplicate_email_in_other_case_is_409_and_writes_nothing,
+    concurrent_registrations_yield_one_user,
+    login_failures_are_indistinguishable,
+    refresh_rotates_and_replay_ends_the_session,
+    logout_and_logout_everywhere_take_effect_on_next_request,
+    repeated_failures_are_throttled_per_address,
+);
+
+async fn register_verify_and_me(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (email, password, reg) = app.register("Reg").await;
+    assert_eq!(reg["organization"]["plan"], "trial");
+    assert_eq!(reg["user"]["email"], email);
+    assert_eq!(reg["user"]["email_verified"], false);
+
+    let mails = app.emails_to(&email).await;
+    assert_eq!(mails.len(), 1, "one verification email");
+    assert!(mails[0].subject.contains("Reg Inc"), "subject: {}", mails[0].subject);
+    let link = mails[0].link("/verify-email?token=").expect("link in email");
+    let token = link.split("token=").nth(1).expect("token").to_owned();
+
+    assert_eq!(app.post("/v1/auth/verify-email", json!({"token": token})).await.status, StatusCode::NO_CONTENT);
+    let again = app.post("/v1/auth/verify-email", json!({"token": token})).await;
+    assert_eq!((again.status, again.code()), (StatusCode::BAD_REQUEST, "invalid_token"));
+
+    let tokens = app.login(&email, &password, "web").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let me = app.get("/v1/me", access).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["user"]["email_verified"], true);
+    assert_eq!(me.body["active_organization"], reg["organization"]["id"]);
+    let orgs = me.body["organizations"].as_array().unwrap();
+    assert_eq!(orgs.len(), 1);
+    assert_eq!(orgs[0]["name"], "Reg Inc");
+    assert_eq!(orgs[0]["roles"], json!(["owner", "admin"]));
+    assert_eq!(tokens["roles"], json!(["owner", "admin"]));
+}
+
+async fn duplicate_email_in_other_case_is_409_and_writes_nothing(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (email, _, _) = app.register("dup").await;
+    let before = (app.count_items("USER#").await, app.count_items("ORG#").await, app.count_items("TOKEN#").await);
+    let r = app
+        .post(
+            "/v1/auth/register",
+            json!({"email": format!("  {}  ", email.to_uppercase()), "password": "another good passphrase",
+                   "first_name": "Bob", "last_name": "B", "organization_name": "Other"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "email_taken"));
+    assert_eq!(r.headers["content-type"], "application/problem+json");
+    let after = (app.count_items("USER#").await, app.count_items("ORG#").await, app.count_items("TOKEN#").await);
+    assert_eq!(before, after, "a cancelled registration leaves nothing behind");
+    assert_eq!(app.emails_to(&email).await.len(), 1, "no second email");
+}
+
+async fn concurrent_registrations_yield_one_user(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let email = unique_email("race");
+    let variants = [email.clone(), email.to_uppercase(), format!(" {email}"), email.replacen('r', "R", 1)];
+    let attempts = (0..12).map(|i| {
+        let body = json!({"email": variants[i % variants.len()], "password": "race condition winner",
+                          "first_name": "R", "last_name": "C", "organization_name": format!("Org {i}")});
+        app.post("/v1/auth/register", body)
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    let conflicts = results.iter().filter(|r| r.status == StatusCode::CONFLICT).count();
+    assert_eq!((created, conflicts), (1, 11), "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(app.count_items("EMAIL#").await, 1);
+    assert_eq!(app.count_items("ORG#").await, 2, "one organization and its activity entry");
+}
+
+async fn login_failures_are_indistinguishable(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (email, _, _) = app.register("enum").await;
+    let wrong =
+        app.post("/v1/auth/login", json!({"email": email, "password": "not the password", "client": "web"})).await;
+    let unknown = app
+        .post(
+            "/v1/auth/login",
+            json!({"email": unique_email("nobody"), "password": "not the password", "client": "web"}),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!((wrong.status, &wrong.body), (unknown.status, &unknown.body));
+    assert_eq!(wrong.code(), "invalid_credentials");
+}
+
+async fn refresh_rotates_and_replay_ends_the_session(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (email, password, _) = app.register("refresh").await;
+    let first = app.login(&email, &password, "mobile").await;
+    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+
+    let second = app.post("/v1/auth/refresh", json!({"refresh_token": r1})).await;
+    assert_eq!(second.status, StatusCode::OK, "{:?}", second.body);
+    let r2 = second.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2, "rotated");
+    assert_eq!(second.body["session_id"], first["session_id"]);
+    let access2 = second.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/v1/me", &access2).await.status, StatusCode::OK);
+
+    // Replaying the used token is treated as theft: the whole session ends.
+    let replay = app.post("/v1/auth/refresh", json!({"refresh_token": r1})).await;
+    assert_eq!((replay.status, replay.code()), (StatusCode::UNAUTHORIZED, "invalid_refresh_token"));
+    assert_eq!(app.post("/v1/auth/refresh", json!({"refresh_token": r2})).await.status, StatusCode::UNAUTHORIZED);
+    let me = app.get("/v1/me", &access2).await;
+    assert_eq!((me.status, me.code()), (StatusCode::UNAUTHORIZED, "session_ended"));
+
+    // Garbage is refused the same way.
+    for bad in ["", "x.y.z", "usr_.ses_.secret", &format!("{r2}x")] {
+        let r = app.post("/v1/auth/refresh", json!({"refresh_token": bad})).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad:?}");
+    }
+
+    // Past the absolute lifetime a refresh token no longer works.
+    let fresh = app.login(&email, &password, "web").await;
+    app.clock.advance(app.ctx.config.session_ttl + chrono::Duration::seconds(1));
+    let late = app.post("/v1/auth/refresh", json!({"refresh_token": fresh["refresh_token"]})).await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn logout_and_logout_everywhere_take_effect_on_next_request(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (email, password, _) = app.register("logout").await;
+    let web = app.login(&email, &password, "web").await;
+    let web_token = web["access_token"].as_str().unwrap();
+    let r = app.call(Method::POST, "/v1/auth/logout", Some(web_token), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/v1/me", web_token).await.code(), "session_ended");
+    let refresh = app.post("/v1/auth/refresh", json!({"refresh_token": web["refresh_token"]})).await;
+    assert_eq!(refresh.status, StatusCode::UNAUTHORIZED);
+
+    let web = app.login(&email, &password, "web").await;
+    let mobile = app.login(&email, &password, "mobile").await;
+    let desktop = app.login(&email, &password, "desktop").await;
+    let (w, m) = (web["access_token"].as_str().unwrap(), mobile["access_token"].as_str().unwrap());
+    assert_eq!(app.get("/v1/me", m).await.status, StatusCode::OK);
+    let r = app.call(Method::POST, "/v1/auth/logout-all", Some(w), None).await;
+    assert_eq!((r.status, r.body["sessions_ended"].as_u64()), (StatusCode::OK, Some(3)));
+    for t in [w, m, desktop["access_token"].as_str().unwrap()] {
+        assert_eq!(app.get("/v1/me", t).await.code(), "session_ended");
+    }
+}
+
+async fn repeated_failures_are_throttled_per_address(engine: Engine) {
+    use switchboard::domain::{ClientType, Email, Password};
+    use switchboard::service::{LoginInput, login};
+    let app = TestApp::spawn(engine).await;
+    let (email, password, _) = app.register("throttle").await;
+    let attempt = |pw: &str, addr: &str| LoginInput {
+        email: Email::parse(&email, "email").unwrap(),
+        password: Password::parse_attempt(pw, "password").unwrap(),
+        client: ClientType::Web,
+        client_addr: addr.into(),
+    };
+    let limit = app.ctx.config.login_failure_limit;
+    for _ in 0..limit {
+        let e = login(&app.ctx, attempt("wrong guess!", "203.0.113.7")).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_credentials");
+    }
+    // Now even the right password is refused from that address, without being checked...
+    let e = login(&app.ctx, attempt(&password, "203.0.113.7")).await.unwrap_err();
+    assert!(matches!(e, switchboard::Error::TooManyAttempts { retry_after_secs } if retry_after_secs >= 1), "{e:?}");
+    // ...but the real user elsewhere is not locked out.
+    login(&app.ctx, attempt(&password, "198.51.100.20")).await.expect("other address logs in");
+    // The block ends.
+    app.clock.advance(chrono::Duration::minutes(1));
+    login(&app.ctx, attempt(&password, "203.0.113.7")).await.expect("after the block");
+
+    // Over HTTP the refusal is a 429 with Retry-After, for unknown addresses too.
+    let ghost = unique_email("ghost");
+    for _ in 0..limit {
+        app.post("/v1/auth/login", json!({"email": ghost, "password": "whatever pw", "client": "web"})).await;
+    }
+    let r = app.post("/v1/auth/login", json!({"email": ghost, "password": "whatever pw", "client": "web"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
+    assert!(r.headers.get("retry-after").is_some());
+}

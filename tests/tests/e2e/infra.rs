@@ -1,0 +1,119 @@
+//! The SAM template and the code agree: the table's shape, and every route each function
+//! serves (as registered with the router) is declared for that function, and vice versa.
+
+use std::collections::BTreeSet;
+
+use serde_yaml::Value;
+use switchboard::api::{Function, openapi};
+use switchboard::store::table::{INDEXES, PRIMARY, TTL_ATTRIBUTE};
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).expect("read template")).expect("parse template")
+}
+
+fn key_schema(v: &Value) -> (String, String) {
+    let find = |t: &str| {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .find(|k| k["KeyType"].as_str() == Some(t))
+            .and_then(|k| k["AttributeName"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (find("HASH"), find("RANGE"))
+}
+
+#[test]
+fn table_in_template_matches_the_code() {
+    let t = template();
+    let table = &t["Resources"]["Table"]["Properties"];
+    assert_eq!(key_schema(&table["KeySchema"]), (PRIMARY.hash.to_owned(), PRIMARY.range.to_owned()));
+    let gsis: Vec<(String, String, String)> = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let (h, r) = key_schema(&g["KeySchema"]);
+            assert_eq!(g["Projection"]["ProjectionType"].as_str(), Some("ALL"));
+            (g["IndexName"].as_str().unwrap().to_owned(), h, r)
+        })
+        .collect();
+    let declared: Vec<(String, String, String)> =
+        INDEXES.iter().map(|i| (i.name.to_owned(), i.key.hash.to_owned(), i.key.range.to_owned())).collect();
+    assert_eq!(gsis, declared);
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(TTL_ATTRIBUTE));
+    assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(table["DeletionProtectionEnabled"].as_bool(), Some(true));
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+}
+
+fn routes_of(f: Function) -> BTreeSet<(String, String)> {
+    let doc = serde_json::to_value(openapi(&[f])).unwrap();
+    let mut out = BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            out.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_route_is_declared_for_its_function_and_nothing_else_is() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let mut functions_in_template = BTreeSet::new();
+    for (id, r) in resources {
+        if r["Type"].as_str() == Some("AWS::Serverless::Function") {
+            functions_in_template.insert(id.as_str().unwrap().to_owned());
+        }
+    }
+    let expected: BTreeSet<String> = Function::ALL.iter().map(|f| f.resource_id()).collect();
+    assert_eq!(functions_in_template, expected);
+
+    for f in Function::ALL {
+        let r = &t["Resources"][f.resource_id().as_str()];
+        assert_eq!(r["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{f:?}");
+        assert_eq!(r["Metadata"]["BuildProperties"]["Binary"].as_str(), Some(f.name()), "{f:?}");
+        let bin = format!("{}/../functions/src/bin/{}.rs", env!("CARGO_MANIFEST_DIR"), f.name());
+        assert!(std::path::Path::new(&bin).exists(), "binary source {bin}");
+        let declared: BTreeSet<(String, String)> = r["Properties"]["Events"]
+            .as_mapping()
+            .map(|m| {
+                m.values()
+                    .filter(|e| e["Type"].as_str() == Some("HttpApi"))
+                    .map(|e| {
+                        (
+                            e["Properties"]["Method"].as_str().unwrap().to_uppercase(),
+                            e["Properties"]["Path"].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let served = routes_of(f);
+        assert!(!served.is_empty(), "{f:?} serves no route");
+        assert_eq!(declared, served, "routes of {f:?}");
+    }
+    let g = &t["Globals"]["Function"];
+    assert_eq!(g["Architectures"][0].as_str(), Some("arm64"));
+    assert_eq!(g["Runtime"].as_str(), Some("provided.al2023"));
+}
+
+#[test]
+fn published_openapi_document_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+    let current = openapi(&Function::ALL).to_pretty_json().unwrap() + "\n";
+    if std::env::var("UPDATE_OPENAPI").is_ok() {
+        std::fs::write(path, &current).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == current,
+        "docs/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test -p e2e --test e2e published_openapi` and commit it"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&current).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+}
