@@ -72,8 +72,14 @@ async fn main() {
     let email = format!("bench-{}@example.com", ulid::Ulid::new().to_string().to_lowercase());
     let password = "benchmark passphrase";
     let c0 = calls();
-    let (s, _) = post(&http, format!("{base}/v1/auth/register"), json!({"email": email, "password": password,
-        "first_name": "B", "last_name": "M", "organization_name": "Bench"}), None).await;
+    let (s, _) = post(
+        &http,
+        format!("{base}/v1/auth/register"),
+        json!({"email": email, "password": password,
+        "first_name": "B", "last_name": "M", "organization_name": "Bench"}),
+        None,
+    )
+    .await;
     assert_eq!(s, 201);
     trips.push(("register", calls() - c0));
     let login_body = json!({"email": email, "password": password, "client": "web"});
@@ -82,7 +88,13 @@ async fn main() {
     assert_eq!(s, 200);
     trips.push(("login", calls() - c0));
     let c0 = calls();
-    let (s, _) = post(&http, format!("{base}/v1/auth/login"), json!({"email": email, "password": "wrong password", "client": "web"}), None).await;
+    let (s, _) = post(
+        &http,
+        format!("{base}/v1/auth/login"),
+        json!({"email": email, "password": "wrong password", "client": "web"}),
+        None,
+    )
+    .await;
     assert_eq!(s, 401);
     trips.push(("login (wrong password)", calls() - c0));
     let access = pair["access_token"].as_str().expect("access").to_owned();
@@ -91,7 +103,8 @@ async fn main() {
     assert!(r.status().is_success());
     trips.push(("GET /v1/me", calls() - c0));
     let c0 = calls();
-    let (s, pair2) = post(&http, format!("{base}/v1/auth/refresh"), json!({"refresh_token": pair["refresh_token"]}), None).await;
+    let (s, pair2) =
+        post(&http, format!("{base}/v1/auth/refresh"), json!({"refresh_token": pair["refresh_token"]}), None).await;
     assert_eq!(s, 200);
     trips.push(("refresh", calls() - c0));
     let c0 = calls();
@@ -127,12 +140,24 @@ async fn main() {
         // Few enough failures per round that the throttle never engages.
         if i % 5 == 0 {
             let t = Instant::now();
-            post(&http, format!("{base}/v1/auth/login"), json!({"email": email, "password": "wrong password", "client": "web"}), None).await;
+            post(
+                &http,
+                format!("{base}/v1/auth/login"),
+                json!({"email": email, "password": "wrong password", "client": "web"}),
+                None,
+            )
+            .await;
             wrong.push(t.elapsed());
             let (s, _) = post(&http, format!("{base}/v1/auth/login"), login_body.clone(), None).await;
             assert_eq!(s, 200);
             let t = Instant::now();
-            post(&http, format!("{base}/v1/auth/login"), json!({"email": format!("nobody{i}@example.com"), "password": "wrong password", "client": "web"}), None).await;
+            post(
+                &http,
+                format!("{base}/v1/auth/login"),
+                json!({"email": format!("nobody{i}@example.com"), "password": "wrong password", "client": "web"}),
+                None,
+            )
+            .await;
             unknown.push(t.elapsed());
         }
     }
@@ -146,7 +171,11 @@ async fn main() {
 
     println!("Switchboard foundation benchmark (local server, file-backed dynoxide, {CONCURRENCY} clients)");
     println!("argon2id verify (m=19456,t=2,p=1)  median {:>8.2} ms", v.as_secs_f64() * 1e3);
-    println!("login (correct password)            median {:>8.2} ms  = {:.2} x one verify", l.as_secs_f64() * 1e3, l.as_secs_f64() / v.as_secs_f64());
+    println!(
+        "login (correct password)            median {:>8.2} ms  = {:.2} x one verify",
+        l.as_secs_f64() * 1e3,
+        l.as_secs_f64() / v.as_secs_f64()
+    );
     println!("login (wrong password)              median {:>8.2} ms", median(wrong).as_secs_f64() * 1e3);
     println!("login (unknown email)               median {:>8.2} ms", median(unknown).as_secs_f64() * 1e3);
     println!("GET /v1/me (authenticated)          {me_rps:>8.0} req/s");

@@ -12,6 +12,7 @@ both_engines!(
     refresh_rotates_and_replay_ends_the_session,
     logout_and_logout_everywhere_take_effect_on_next_request,
     repeated_failures_are_throttled_per_address,
+    password_hash_is_upgraded_on_login,
 );
 
 async fn register_verify_and_me(engine: Engine) {
@@ -185,4 +186,26 @@ async fn repeated_failures_are_throttled_per_address(engine: Engine) {
     let r = app.post("/v1/auth/login", json!({"email": ghost, "password": "whatever pw", "client": "web"})).await;
     assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
     assert!(r.headers.get("retry-after").is_some());
+}
+
+async fn password_hash_is_upgraded_on_login(engine: Engine) {
+    use switchboard::auth::PasswordHasher;
+    use switchboard::clock::OsRandom;
+    use switchboard::domain::{Email, Password};
+    let app = TestApp::spawn(engine).await;
+    let (email, password, _) = app.register("rehash").await;
+    let addr = Email::parse(&email, "email").unwrap();
+    let stored = || async { app.ctx.store.login_lookup(&addr, "-").await.unwrap().credential.unwrap().password_hash };
+    let original = stored().await;
+    assert!(original.contains("m=19456,t=2,p=1"));
+    // A hash made with other parameters (as if the policy had changed since).
+    let other = PasswordHasher::new(19_456, 3, 1, &OsRandom).unwrap();
+    let old_style = other.hash(&Password::parse_attempt(&password, "p").unwrap(), &OsRandom).await.unwrap();
+    assert!(app.ctx.store.replace_password_hash(&addr, &original, &old_style).await.unwrap());
+    app.login(&email, &password, "web").await;
+    let upgraded = stored().await;
+    assert_ne!(upgraded, old_style);
+    assert!(upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{upgraded}");
+    app.login(&email, &password, "web").await;
+    assert_eq!(stored().await, upgraded, "no rehash when parameters are current");
 }

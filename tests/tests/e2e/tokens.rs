@@ -7,7 +7,7 @@ use switchboard::auth::KeySet;
 use switchboard::auth::jwt::{AccessClaims, KeysConfig};
 use switchboard::clock::OsRandom;
 
-both_engines!(tokens_are_refused_when_they_should_be);
+both_engines!(tokens_are_refused_when_they_should_be, jwks_lets_others_verify_tokens);
 
 fn b64(v: &serde_json::Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
@@ -91,4 +91,24 @@ async fn tokens_are_refused_when_they_should_be(engine: Engine) {
 
 fn jsonwebtoken_kid(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+/// A third party with only the published JWKS verifies our tokens (and checks iss/aud).
+async fn jwks_lets_others_verify_tokens(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (email, password, _) = app.register("jwks").await;
+    let token = app.login(&email, &password, "web").await["access_token"].as_str().unwrap().to_owned();
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        app.http.get(format!("{}/.well-known/jwks.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let kid = jsonwebtoken_kid(&token);
+    let jwk = jwks.find(&kid).expect("kid published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    v.set_issuer(&[&app.ctx.config.issuer]);
+    v.set_audience(&[&app.ctx.config.audience]);
+    let data = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &v).expect("verifies with the JWKS");
+    assert_eq!(data.claims["typ"], "access");
+    assert_eq!(data.header.alg, jsonwebtoken::Algorithm::EdDSA);
+    let lifetime = data.claims["exp"].as_i64().unwrap() - data.claims["iat"].as_i64().unwrap();
+    assert!((300..=900).contains(&lifetime), "access tokens live 5-15 minutes, got {lifetime}s");
 }
