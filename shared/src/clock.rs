@@ -91,9 +91,43 @@ pub fn random_bytes<const N: usize>(r: &dyn Random) -> [u8; N] {
     b
 }
 
-/// A new ULID whose random part comes from the injected source and time from the clock.
-pub fn new_ulid(clock: &dyn Clock, r: &dyn Random) -> ulid::Ulid {
-    let ms = clock.now().timestamp_millis().max(0) as u64;
-    let rnd: [u8; 16] = random_bytes(r);
-    ulid::Ulid::from_parts(ms, u128::from_le_bytes(rnd))
+/// ULIDs from the injected clock and randomness that also sort in the order they were made
+/// within one millisecond (the random part then counts up), so time-ordered keys such as
+/// activity entries keep their order.
+#[derive(Debug, Default)]
+pub struct UlidSource(Mutex<(u64, u128)>);
+
+/// ULIDs keep 80 random bits.
+const RANDOM_MASK: u128 = (1 << 80) - 1;
+
+impl UlidSource {
+    pub fn next(&self, clock: &dyn Clock, r: &dyn Random) -> ulid::Ulid {
+        let ms = clock.now().timestamp_millis().max(0) as u64;
+        let fresh = || {
+            let rnd: [u8; 16] = random_bytes(r);
+            // Leave headroom so the count-up within a millisecond cannot overflow.
+            u128::from_le_bytes(rnd) & (RANDOM_MASK >> 1)
+        };
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (last_ms, last_rnd) = *last;
+        let (ms, rnd) = if ms <= last_ms { (last_ms, (last_rnd + 1) & RANDOM_MASK) } else { (ms, fresh()) };
+        *last = (ms, rnd);
+        ulid::Ulid::from_parts(ms, rnd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulids_sort_in_creation_order_within_a_millisecond() {
+        let clock = ManualClock::new(Utc::now());
+        let (r, src) = (SeededRandom::new(3), UlidSource::default());
+        let ids: Vec<ulid::Ulid> = (0..1000).map(|_| src.next(&clock, &r)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        clock.advance(chrono::Duration::milliseconds(5));
+        let later = src.next(&clock, &r);
+        assert!(later > ids[999] && later.timestamp_ms() == ids[0].timestamp_ms() + 5);
+    }
 }

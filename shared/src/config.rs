@@ -108,6 +108,6 @@ impl Ctx {
     ) -> Result<Self> {
         let keys = KeySet::from_config(keys, &config.issuer, &config.audience)?;
         let hasher = PasswordHasher::owasp(random.as_ref())?;
-        Ok(Ctx { config, store, mailer, keys, hasher, clock, random })
+        Ok(Ctx { config, store, mailer, keys, hasher, clock, random, ulids: Default::default() })
     }
 }

@@ -33,6 +33,8 @@ pub enum Error {
     InvalidToken,
     #[error("not allowed")]
     Forbidden,
+    #[error("the organization is suspended")]
+    OrgSuspended,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the resource was changed by someone else; reload and retry")]
@@ -65,6 +67,7 @@ impl Error {
             Error::SessionEnded => "session_ended",
             Error::InvalidToken => "invalid_token",
             Error::Forbidden => "forbidden",
+            Error::OrgSuspended => "org_suspended",
             Error::NotFound(_) => "not_found",
             Error::Conflict => "conflict",
             Error::Storage(_) => "storage_unavailable",

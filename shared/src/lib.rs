@@ -4,6 +4,7 @@
 //! `service` (business rules), `store` (DynamoDB) and `mail` (SES or outbox), with `domain`
 //! value types and the one `Error` enum used throughout.
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod clock;

@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use switchboard::access::{Manage, Scope};
 use switchboard::auth::jwt::KeysConfig;
 use switchboard::clock::{Clock, ManualClock, OsRandom, Random};
 use switchboard::config::Config;
+use switchboard::domain::{OrgId, Role, UserId};
 use switchboard::mail::{Mailer, OutboxMailer, SesMailer};
 use switchboard::service::Ctx;
-use switchboard::store::Store;
+use switchboard::store::{MembershipRecord, Store};
 
 pub const SENDER: &str = "Switchboard <no-reply@switchboard.test>";
 const SENDER_ADDRESS: &str = "no-reply@switchboard.test";
@@ -45,6 +47,17 @@ pub struct TestApp {
     outbox: Option<PathBuf>,
     moto: Option<String>,
     _dynoxide: Option<local::Engine>,
+}
+
+/// A signed-up user with an access token (for the client it logged in on).
+#[derive(Debug, Clone)]
+pub struct User {
+    pub email: String,
+    pub password: String,
+    pub id: String,
+    /// The organization created at registration.
+    pub org: String,
+    pub access: String,
 }
 
 pub struct Reply {
@@ -175,6 +188,47 @@ impl TestApp {
             .await;
         assert_eq!(r.status, StatusCode::OK, "login: {:?}", r.body);
         r.body
+    }
+
+    /// Register and log in on `client`: the returned user owns one organization.
+    pub async fn signup(&self, tag: &str, client: &str) -> User {
+        let (email, password, reg) = self.register(tag).await;
+        let tokens = self.login(&email, &password, client).await;
+        User {
+            email,
+            password,
+            id: reg["user"]["id"].as_str().unwrap_or_default().to_owned(),
+            org: reg["organization"]["id"].as_str().unwrap_or_default().to_owned(),
+            access: tokens["access_token"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Give `user` a membership in `org` directly in storage (invitations come later).
+    pub async fn add_member(&self, user: &str, org: &str, roles: &[Role], scope: Scope, manage: Manage) {
+        let org = OrgId::parse(org, "org").expect("org id");
+        let record = self.ctx.store.get_org(&org).await.expect("get org").expect("org exists");
+        let m = MembershipRecord {
+            user_id: UserId::parse(user, "user").expect("user id"),
+            org_id: org,
+            org_ancestors: record.ancestors,
+            roles: roles.to_vec(),
+            scope,
+            manage,
+            joined_at: chrono::Utc::now(),
+        };
+        self.ctx.store.put_membership(&m).await.expect("put membership");
+    }
+
+    /// Create a sub-account under `parent` as `token`'s user; returns its id.
+    pub async fn sub_account(&self, token: &str, parent: &str, name: &str) -> String {
+        let r =
+            self.post_auth(&format!("/v1/orgs/{parent}/sub-accounts"), token, serde_json::json!({"name": name})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "create sub-account: {:?}", r.body);
+        r.body["id"].as_str().unwrap_or_default().to_owned()
     }
 
     /// Every email the app sent to `to`, oldest first, read back from where it really went.

@@ -95,3 +95,57 @@ impl FromRequestParts<AppState> for ClientAddr {
 pub fn set_client_addr(req: &mut Request<Body>, addr: String) {
     req.extensions_mut().insert(ClientAddr(addr));
 }
+
+/// The caller's access to the organization named by the `{org_id}` path segment, computed
+/// from their memberships on every request. Handlers turn it into a permit for the one
+/// permission they need.
+pub struct OrgAccess(pub crate::access::Access);
+
+impl FromRequestParts<AppState> for OrgAccess {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let Auth(auth) = Auth::from_request_parts(parts, state).await?;
+        let axum::extract::Path(params) =
+            axum::extract::Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| Error::validation("invalid_id", "org_id", "is not an organization id"))?;
+        let raw = params.get("org_id").map(String::as_str).unwrap_or_default();
+        let org = crate::domain::OrgId::parse(raw, "org_id")?;
+        let access = service::access_to(state, &auth.user_id, &org).await?;
+        Ok(OrgAccess(access))
+    }
+}
+
+/// `?cursor=…&limit=…` of list endpoints.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct PageParams {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i32>,
+}
+
+impl PageParams {
+    pub fn limit(&self) -> i32 {
+        self.limit.unwrap_or(50).clamp(1, 200)
+    }
+
+    pub fn cursor(&self) -> Result<Option<crate::store::Cursor>, Error> {
+        self.cursor.as_deref().map(|c| crate::store::Cursor::parse(c, "cursor")).transpose()
+    }
+}
+
+/// Query-string extraction that fails with problem+json.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| QueryParams(q.0))
+            .map_err(|e| Error::validation("invalid_query", "query", e.body_text()))
+    }
+}

@@ -30,10 +30,15 @@ pub enum Function {
     VerifyEmail,
     Me,
     Jwks,
+    SwitchOrg,
+    CreateOrg,
+    CreateSubAccount,
+    Orgs,
+    Activity,
 }
 
 impl Function {
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 12] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -41,6 +46,11 @@ impl Function {
         Function::VerifyEmail,
         Function::Me,
         Function::Jwks,
+        Function::SwitchOrg,
+        Function::CreateOrg,
+        Function::CreateSubAccount,
+        Function::Orgs,
+        Function::Activity,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +62,11 @@ impl Function {
             Function::VerifyEmail => "verify-email",
             Function::Me => "me",
             Function::Jwks => "jwks",
+            Function::SwitchOrg => "switch-org",
+            Function::CreateOrg => "create-org",
+            Function::CreateSubAccount => "create-sub-account",
+            Function::Orgs => "orgs",
+            Function::Activity => "activity",
         }
     }
 
@@ -77,6 +92,11 @@ impl Function {
             Function::VerifyEmail => routes::auth::verify_email(),
             Function::Me => routes::me::routes(),
             Function::Jwks => routes::jwks::routes(),
+            Function::SwitchOrg => routes::orgs::switch(),
+            Function::CreateOrg => routes::orgs::create_org(),
+            Function::CreateSubAccount => routes::orgs::create_sub_account(),
+            Function::Orgs => routes::orgs::manage(),
+            Function::Activity => routes::orgs::activity(),
         }
     }
 }

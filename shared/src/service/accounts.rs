@@ -52,9 +52,16 @@ pub struct OrgView {
     #[schema(value_type = String)]
     pub id: OrgId,
     pub name: String,
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<OrgId>,
+    /// 0 for a top-level organization.
+    pub depth: u32,
     pub plan: Plan,
     pub trial_ends_at: Option<chrono::DateTime<chrono::Utc>>,
     pub status: OrgStatus,
+    /// Send it back as `version` when changing the organization.
+    pub version: u64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<&OrgRecord> for OrgView {
@@ -62,9 +69,13 @@ impl From<&OrgRecord> for OrgView {
         OrgView {
             id: o.org_id.clone(),
             name: o.name.clone(),
+            parent_id: o.parent_id.clone(),
+            depth: o.depth,
             plan: o.plan,
             trial_ends_at: o.trial_ends_at,
             status: o.status,
+            version: o.version,
+            created_at: o.created_at,
         }
     }
 }
@@ -97,6 +108,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         name: input.org_name.as_str().to_owned(),
         parent_id: None,
         root_id: org_id.clone(),
+        ancestors: Vec::new(),
         depth: 0,
         plan: Plan::Trial,
         trial_ends_at: Some(now + chrono::Duration::days(ctx.config.trial_days)),
@@ -107,12 +119,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
     };
     let records = RegisterRecords {
         credential: CredentialRecord { user_id: user_id.clone(), email: input.email.clone(), password_hash },
-        membership: MembershipRecord {
-            user_id: user_id.clone(),
-            org_id: org_id.clone(),
-            roles: vec![Role::Owner, Role::Admin],
-            joined_at: now,
-        },
+        membership: MembershipRecord::owner(&user_id, &org, now),
         activity: ActivityRecord {
             activity_id: ctx.ulid().to_string(),
             org_id: org_id.clone(),

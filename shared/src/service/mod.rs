@@ -1,9 +1,13 @@
 //! Business rules. Each public function is one account operation; handlers call exactly one.
 
 mod accounts;
+mod my_orgs;
+pub mod orgs;
 mod sessions;
 
-pub use accounts::{Me, MeOrg, RegisterInput, Registered, me, register, resend_verification, verify_email};
+pub use accounts::{Me, MeOrg, OrgView, RegisterInput, Registered, me, register, resend_verification, verify_email};
+pub use my_orgs::{MyOrg, MyOrgsPage, Switched, my_orgs, switch_org};
+pub use orgs::access_to;
 pub use sessions::{Authenticated, LoginInput, TokenPair, authenticate, login, logout, logout_everywhere, refresh};
 
 use std::sync::Arc;
@@ -23,6 +27,7 @@ pub struct Ctx {
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    pub ulids: crate::clock::UlidSource,
 }
 
 impl Ctx {
@@ -31,6 +36,6 @@ impl Ctx {
     }
 
     pub fn ulid(&self) -> ulid::Ulid {
-        crate::clock::new_ulid(self.clock.as_ref(), self.random.as_ref())
+        self.ulids.next(self.clock.as_ref(), self.random.as_ref())
     }
 }

@@ -4,12 +4,14 @@ use chrono::Duration;
 use serde::Serialize;
 
 use super::Ctx;
+use super::orgs::access_to;
+use crate::access::Access;
 use crate::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::auth::password::Verified;
 use crate::auth::secret;
 use crate::domain::{ClientType, Email, OrgId, Password, Role, SessionId, UserId};
 use crate::error::{Error, Result};
-use crate::store::{MembershipRecord, SessionRecord};
+use crate::store::{OrgStatus, SessionRecord};
 
 #[derive(Debug)]
 pub struct LoginInput {
@@ -79,21 +81,13 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<TokenPair> {
         ctx.store.clear_throttle(&tkey).await?;
     }
     let user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
-    // Reopen the organization this kind of client used last, if the user still belongs to it.
-    let membership = match user.last_org_for(input.client) {
-        Some(org) => ctx.store.get_membership(&user.user_id, org).await?,
-        None => None,
-    };
-    let membership = match membership {
-        Some(m) => Some(m),
-        None => ctx.store.first_membership(&user.user_id).await?,
-    };
+    let access = reopen_org(ctx, &user, input.client).await?;
     let (refresh, refresh_hash) = secret::new_secret(ctx.random.as_ref());
     let session = SessionRecord {
         session_id: SessionId::new(ctx.ulid()),
         user_id: user.user_id.clone(),
         client: input.client,
-        active_org: membership.as_ref().map(|m| m.org_id.clone()),
+        active_org: access.as_ref().map(|a| a.org.org_id.clone()),
         refresh_hash,
         prev_refresh_hash: None,
         created_at: now,
@@ -101,27 +95,52 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<TokenPair> {
         expires_at: now + ctx.config.session_ttl,
     };
     ctx.store.put_session(&session).await?;
-    issue(ctx, &session, membership.as_ref(), &refresh)
+    token_pair(ctx, &session, access.as_ref(), &refresh)
 }
 
-fn issue(ctx: &Ctx, s: &SessionRecord, m: Option<&MembershipRecord>, refresh_secret: &str) -> Result<TokenPair> {
+/// The organization a new session starts in: the one this client type used last if the user
+/// can still enter it, else one they belong to directly, else none.
+async fn reopen_org(ctx: &Ctx, user: &crate::store::UserRecord, client: ClientType) -> Result<Option<Access>> {
+    if let Some(org) = user.last_org_for(client) {
+        match access_to(ctx, &user.user_id, org).await {
+            Ok(a) if a.org.status == OrgStatus::Active => return Ok(Some(a)),
+            Ok(_) | Err(Error::Forbidden) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    match ctx.store.first_membership(&user.user_id).await? {
+        Some(m) => match access_to(ctx, &user.user_id, &m.org_id).await {
+            Ok(a) => Ok(Some(a)),
+            Err(Error::Forbidden) => Ok(None),
+            Err(e) => Err(e),
+        },
+        None => Ok(None),
+    }
+}
+
+/// A signed access token for a session, carrying its active organization and roles there.
+pub(crate) fn access_token(ctx: &Ctx, s: &SessionRecord, roles: &[Role]) -> Result<String> {
     let now = ctx.now();
-    let roles = m.map(|m| m.roles.clone()).unwrap_or_default();
     let claims = AccessClaims {
         iss: ctx.keys.issuer().to_owned(),
         aud: ctx.keys.audience().to_owned(),
         sub: s.user_id.clone(),
         sid: s.session_id.clone(),
         org: s.active_org.clone(),
-        roles: roles.clone(),
+        roles: roles.to_vec(),
         client: s.client,
         typ: ACCESS_TOKEN_TYPE.into(),
         iat: now.timestamp(),
         exp: (now + ctx.config.access_ttl).timestamp(),
         jti: ctx.ulid().to_string(),
     };
+    ctx.keys.sign(&claims)
+}
+
+fn token_pair(ctx: &Ctx, s: &SessionRecord, access: Option<&Access>, refresh_secret: &str) -> Result<TokenPair> {
+    let roles: Vec<Role> = access.map(|a| a.roles.iter().copied().collect()).unwrap_or_default();
     Ok(TokenPair {
-        access_token: ctx.keys.sign(&claims)?,
+        access_token: access_token(ctx, s, &roles)?,
         token_type: "Bearer",
         expires_in: ctx.config.access_ttl.num_seconds(),
         refresh_token: format!("{}.{}.{}", s.user_id, s.session_id, refresh_secret),
@@ -164,11 +183,16 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
         ctx.store.delete_session(&user, &sid).await?;
         return Err(Error::InvalidRefreshToken);
     }
-    let membership = match &session.active_org {
-        Some(org) => ctx.store.get_membership(&user, org).await?,
+    // Roles are recomputed from the memberships now: a removed role is gone from this token.
+    let access = match &session.active_org {
+        Some(org) => match access_to(ctx, &user, org).await {
+            Ok(a) => Some(a),
+            Err(Error::Forbidden) => None,
+            Err(e) => return Err(e),
+        },
         None => None,
     };
-    issue(ctx, &session, membership.as_ref(), &new_secret)
+    token_pair(ctx, &session, access.as_ref(), &new_secret)
 }
 
 /// Verify a bearer token and that its session is still live: one key lookup, so a revoked

@@ -13,14 +13,17 @@ mod orgs;
 mod sessions;
 pub mod table;
 mod tokens;
+mod tree;
+mod tx;
 mod users;
 
 pub use calls::{CallCounter, count_calls};
 pub use cursor::Cursor;
 pub use ops::{Page, QueryDir};
-pub use orgs::{ActivityRecord, MembershipRecord, OrgRecord, OrgStatus, Plan};
+pub use orgs::{ActivityRecord, MAX_DEPTH, MembershipRecord, OrgRecord, OrgStatus, Plan};
 pub use sessions::SessionRecord;
 pub use tokens::{ThrottleRecord, TokenPurpose, TokenRecord};
+pub use tree::OrgChange;
 pub use users::{CredentialRecord, UserRecord};
 pub use users::{LoginLookup, RegisterRecords};
 

@@ -1,17 +1,26 @@
-//! Organizations, memberships and the activity log.
+//! Organizations (a tree of sub-accounts), memberships, and the activity feed.
 //!
-//! Keys: organization `ORG#<org>` / `ORG`; membership `USER#<user>` / `MEMBER#<org>` with
-//! GSI1 `ORG#<org>` / `MEMBER#<user>` (an organization's members); activity
-//! `ORG#<org>` / `ACT#<ulid>`.
+//! Keys:
+//! - organization `ORG#<org>` / `ORG`; GSI1 `TREE#<root>` / `<tree path>` (a subtree is a
+//!   prefix query); GSI2 `CHILDREN#<parent>` / `<org>` (direct children);
+//! - membership `USER#<user>` / `MEMBER#<org>`; GSI1 `ORG#<org>` / `MEMBER#<user>`;
+//! - activity `FEED#<org>` / `ACT#<ulid>`, written once for the organization itself and once
+//!   for each ancestor (at most 8 items, in the transaction of the change), so any admin's
+//!   feed over their whole subtree is one time-ordered query.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Store;
 use super::items::{from_item, to_item, with_gsi1};
 use super::ops::{Item, key};
+use super::table::{GSI1, GSI2};
+use super::{Cursor, Page, QueryDir, Store};
+use crate::access::{Manage, Scope};
 use crate::domain::{OrgId, Role, UserId};
 use crate::error::Result;
+
+/// Deepest level below the top organization (0): eight levels in all.
+pub const MAX_DEPTH: u32 = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -33,12 +42,16 @@ pub struct OrgRecord {
     pub name: String,
     pub parent_id: Option<OrgId>,
     pub root_id: OrgId,
+    /// Root first, parent last; empty for a top-level organization. Fixed for life (no moves).
+    #[serde(default)]
+    pub ancestors: Vec<OrgId>,
     pub depth: u32,
     pub plan: Plan,
     pub trial_ends_at: Option<DateTime<Utc>>,
     pub status: OrgStatus,
     pub owner_id: UserId,
     pub created_at: DateTime<Utc>,
+    /// Optimistic-concurrency version, bumped by every change.
     pub version: u64,
 }
 
@@ -48,8 +61,36 @@ impl OrgRecord {
     }
     pub const SK: &'static str = "ORG";
 
+    /// `org_a/org_b/…/self/`: a descendant's path starts with its ancestors' paths.
+    pub fn tree_path(&self) -> String {
+        let mut p = String::new();
+        for id in self.ancestors.iter().chain(std::iter::once(&self.org_id)) {
+            p.push_str(id.as_str());
+            p.push('/');
+        }
+        p
+    }
+
+    pub fn has_ancestor(&self, id: &OrgId) -> bool {
+        self.ancestors.contains(id)
+    }
+
+    /// Ancestors and the organization itself, root first.
+    pub fn lineage(&self) -> impl Iterator<Item = &OrgId> {
+        self.ancestors.iter().chain(std::iter::once(&self.org_id))
+    }
+
     pub(crate) fn item(&self) -> Result<Item> {
-        to_item(self, Self::pk(&self.org_id), Self::SK.to_owned())
+        let mut item = with_gsi1(
+            to_item(self, Self::pk(&self.org_id), Self::SK.to_owned())?,
+            format!("TREE#{}", self.root_id),
+            self.tree_path(),
+        );
+        if let Some(parent) = &self.parent_id {
+            item.insert(GSI2.key.hash.into(), super::ops::s(format!("CHILDREN#{parent}")));
+            item.insert(GSI2.key.range.into(), super::ops::s(self.org_id.as_str()));
+        }
+        Ok(item)
     }
 }
 
@@ -57,7 +98,14 @@ impl OrgRecord {
 pub struct MembershipRecord {
     pub user_id: UserId,
     pub org_id: OrgId,
+    /// The organization's ancestors (root first), so reach can be computed without reading it.
+    #[serde(default)]
+    pub org_ancestors: Vec<OrgId>,
     pub roles: Vec<Role>,
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub manage: Manage,
     pub joined_at: DateTime<Utc>,
 }
 
@@ -77,17 +125,48 @@ impl MembershipRecord {
         format!("{}{user}", Self::SK_PREFIX)
     }
 
+    /// The owner's membership of a new organization.
+    pub fn owner(user: &UserId, org: &OrgRecord, at: DateTime<Utc>) -> Self {
+        MembershipRecord {
+            user_id: user.clone(),
+            org_id: org.org_id.clone(),
+            org_ancestors: org.ancestors.clone(),
+            roles: vec![Role::Owner, Role::Admin],
+            scope: Scope::Subtree,
+            manage: Manage::All,
+            joined_at: at,
+        }
+    }
+
+    /// `org_a/…/org_x/`, the tree path of the membership's organization.
+    pub fn org_tree_path(&self) -> String {
+        let mut p = String::new();
+        for id in self.org_ancestors.iter().chain(std::iter::once(&self.org_id)) {
+            p.push_str(id.as_str());
+            p.push('/');
+        }
+        p
+    }
+
+    /// The top organization of the membership's tree.
+    pub fn root_id(&self) -> &OrgId {
+        self.org_ancestors.first().unwrap_or(&self.org_id)
+    }
+
     pub(crate) fn item(&self) -> Result<Item> {
         let item = to_item(self, Self::pk(&self.user_id), Self::sk(&self.org_id))?;
         Ok(with_gsi1(item, Self::gsi1pk(&self.org_id), Self::gsi1sk(&self.user_id)))
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivityRecord {
     pub activity_id: String,
+    #[schema(value_type = String)]
     pub org_id: OrgId,
+    #[schema(value_type = String)]
     pub actor_id: UserId,
+    /// e.g. `organization.created`, `organization.renamed`, `member.invited`.
     pub action: String,
     pub target: Option<String>,
     pub at: DateTime<Utc>,
@@ -96,8 +175,16 @@ pub struct ActivityRecord {
 impl ActivityRecord {
     pub const SK_PREFIX: &'static str = "ACT#";
 
-    pub(crate) fn item(&self) -> Result<Item> {
-        to_item(self, OrgRecord::pk(&self.org_id), format!("{}{}", Self::SK_PREFIX, self.activity_id))
+    pub fn feed_pk(org: &OrgId) -> String {
+        format!("FEED#{org}")
+    }
+
+    /// One item per feed that shows it: the organization's and each ancestor's.
+    pub(crate) fn items(&self, lineage: &[OrgId]) -> Result<Vec<Item>> {
+        lineage
+            .iter()
+            .map(|feed| to_item(self, Self::feed_pk(feed), format!("{}{}", Self::SK_PREFIX, self.activity_id)))
+            .collect()
     }
 }
 
@@ -106,17 +193,16 @@ impl Store {
         self.get_item(&MembershipRecord::pk(user), &MembershipRecord::sk(org)).await?.map(from_item).transpose()
     }
 
+    /// The user's memberships in `org` and all its ancestors: one round trip (≤ 8 keys).
+    pub async fn lineage_memberships(&self, user: &UserId, org: &OrgRecord) -> Result<Vec<MembershipRecord>> {
+        let keys = org.lineage().map(|o| key(MembershipRecord::pk(user), MembershipRecord::sk(o))).collect();
+        self.batch_get(keys).await?.into_iter().map(from_item).collect()
+    }
+
     /// Any one membership of a user (the oldest-keyed), for a client with no last organization.
     pub async fn first_membership(&self, user: &UserId) -> Result<Option<MembershipRecord>> {
         let page = self
-            .query_prefix(
-                None,
-                &MembershipRecord::pk(user),
-                MembershipRecord::SK_PREFIX,
-                super::QueryDir::Forward,
-                1,
-                None,
-            )
+            .query_prefix(None, &MembershipRecord::pk(user), MembershipRecord::SK_PREFIX, QueryDir::Forward, 1, None)
             .await?;
         page.items.into_iter().next().map(from_item).transpose()
     }
@@ -126,19 +212,33 @@ impl Store {
         &self,
         user: &UserId,
         limit: i32,
-        cursor: Option<&super::Cursor>,
-    ) -> Result<super::Page<MembershipRecord>> {
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<MembershipRecord>> {
         let page = self
             .query_prefix(
                 None,
                 &MembershipRecord::pk(user),
                 MembershipRecord::SK_PREFIX,
-                super::QueryDir::Forward,
+                QueryDir::Forward,
                 limit,
                 cursor,
             )
             .await?;
-        Ok(super::Page { items: page.items.into_iter().map(from_item).collect::<Result<_>>()?, next: page.next })
+        Ok(Page { items: page.items.into_iter().map(from_item).collect::<Result<_>>()?, next: page.next })
+    }
+
+    /// Every membership of a user: one query per 1,000.
+    pub async fn all_memberships(&self, user: &UserId) -> Result<Vec<MembershipRecord>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.memberships(user, 1000, cursor.as_ref()).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
     }
 
     /// Many organizations by id in one round trip per 100.
@@ -149,5 +249,53 @@ impl Store {
 
     pub async fn get_org(&self, id: &OrgId) -> Result<Option<OrgRecord>> {
         self.get_item(&OrgRecord::pk(id), OrgRecord::SK).await?.map(from_item).transpose()
+    }
+
+    /// A page of an organization and its descendants, in tree-path order (an index read, so
+    /// eventually consistent). `root` is the tree's top organization, `path` the organization's
+    /// tree path.
+    pub async fn subtree(
+        &self,
+        root: &OrgId,
+        path: &str,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<OrgRecord>> {
+        let page =
+            self.query_prefix(Some(&GSI1), &format!("TREE#{root}"), path, QueryDir::Forward, limit, cursor).await?;
+        Ok(Page { items: page.items.into_iter().map(from_item).collect::<Result<_>>()?, next: page.next })
+    }
+
+    /// A page of the direct children of `org`, oldest first.
+    pub async fn children(&self, org: &OrgId, limit: i32, cursor: Option<&Cursor>) -> Result<Page<OrgRecord>> {
+        let page = self
+            .query_prefix(Some(&GSI2), &format!("CHILDREN#{org}"), "org_", QueryDir::Forward, limit, cursor)
+            .await?;
+        Ok(Page { items: page.items.into_iter().map(from_item).collect::<Result<_>>()?, next: page.next })
+    }
+
+    /// A page of the activity feed of `org` (its own and its descendants'), newest first.
+    pub async fn activity_feed(
+        &self,
+        org: &OrgId,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<ActivityRecord>> {
+        let page = self
+            .query_prefix(
+                None,
+                &ActivityRecord::feed_pk(org),
+                ActivityRecord::SK_PREFIX,
+                QueryDir::Backward,
+                limit,
+                cursor,
+            )
+            .await?;
+        Ok(Page { items: page.items.into_iter().map(from_item).collect::<Result<_>>()?, next: page.next })
+    }
+
+    /// Add a membership (no transaction: for seeding and tests; invitations use their own).
+    pub async fn put_membership(&self, m: &MembershipRecord) -> Result<()> {
+        self.batch_write(vec![m.item()?], Vec::new()).await
     }
 }

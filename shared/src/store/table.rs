@@ -26,10 +26,13 @@ pub struct IndexDef {
 
 pub const PRIMARY: KeyDef = KeyDef { hash: "pk", range: "sk" };
 
-/// Inverse lookups: an organization's members (and later patterns listed in docs/data-model.md).
+/// Inverse lookups: an organization's members, an organization tree by path.
 pub const GSI1: IndexDef = IndexDef { name: "gsi1", key: KeyDef { hash: "gsi1pk", range: "gsi1sk" } };
 
-pub const INDEXES: &[IndexDef] = &[GSI1];
+/// Direct children of an organization.
+pub const GSI2: IndexDef = IndexDef { name: "gsi2", key: KeyDef { hash: "gsi2pk", range: "gsi2sk" } };
+
+pub const INDEXES: &[IndexDef] = &[GSI1, GSI2];
 
 /// Epoch seconds after which DynamoDB may delete an item (sessions, tokens, throttles).
 pub const TTL_ATTRIBUTE: &str = "ttl";

@@ -7,14 +7,15 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::error::{cancelled_conditions, is_condition_failed, storage};
+use super::error::{is_condition_failed, storage};
 use super::items::{from_item, to_item};
-use super::ops::{Item, key, s};
+use super::ops::{key, s};
 use super::table::PRIMARY;
+use super::tx::{self, TxError};
 use super::{ActivityRecord, MembershipRecord, OrgRecord, Store, ThrottleRecord, TokenRecord};
 use crate::domain::{ClientType, Email, Language, OrgId, UserId};
 use crate::error::{Error, Result};
@@ -76,47 +77,30 @@ pub struct LoginLookup {
     pub throttle: Option<ThrottleRecord>,
 }
 
-pub(crate) fn tx_put_new(table: &str, item: Item) -> Result<TransactWriteItem> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", PRIMARY.hash)
-        .build()
-        .map_err(storage)?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 impl Store {
-    pub(crate) fn tx(
-        &self,
-    ) -> aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder {
-        self.client.transact_write_items()
-    }
-
     /// Create user, credential, organization, owner membership, activity entry and the email
     /// verification token atomically. A taken email cancels all of it.
     pub async fn register(&self, r: &RegisterRecords) -> Result<()> {
         let t = self.table_name();
         // The credential (email guard) must stay first: its index identifies a taken email.
-        let items = vec![
-            tx_put_new(
+        let mut items = vec![
+            tx::put_new(
                 t,
                 to_item(&r.credential, CredentialRecord::pk(&r.credential.email), CredentialRecord::SK.into())?,
             )?,
-            tx_put_new(t, to_item(&r.user, UserRecord::pk(&r.user.user_id), UserRecord::SK.into())?)?,
-            tx_put_new(t, r.org.item()?)?,
-            tx_put_new(t, r.membership.item()?)?,
-            tx_put_new(t, r.activity.item()?)?,
-            tx_put_new(t, r.verify_token.item(&r.verify_token_hash)?)?,
+            tx::put_new(t, to_item(&r.user, UserRecord::pk(&r.user.user_id), UserRecord::SK.into())?)?,
+            tx::put_new(t, r.org.item()?)?,
+            tx::put_new(t, r.membership.item()?)?,
+            tx::put_new(t, r.verify_token.item(&r.verify_token_hash)?)?,
         ];
-        match self.tx().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => match cancelled_conditions(&e) {
-                Some(failed) if failed.contains(&0) || failed.is_empty() => Err(Error::EmailTaken),
-                Some(_) => Err(Error::Conflict),
-                None => Err(storage(e)),
-            },
+        for item in r.activity.items(std::slice::from_ref(&r.org.org_id))? {
+            items.push(tx::put_new(t, item)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(failed)) if failed.is_empty() || failed.contains(&0) => Err(Error::EmailTaken),
+            Err(TxError::Conditions(_)) => Err(Error::Conflict),
+            Err(TxError::Other(e)) => Err(e),
         }
     }
 
@@ -176,25 +160,16 @@ impl Store {
             .expression_attribute_names("#pk", PRIMARY.hash)
             .build()
             .map_err(storage)?;
-        let update = Update::builder()
-            .table_name(t)
-            .set_key(Some(key(UserRecord::pk(&token.user_id), UserRecord::SK)))
+        let update = tx::update_builder(t, key(UserRecord::pk(&token.user_id), UserRecord::SK))
             .update_expression("SET email_verified = :t")
             .condition_expression("email = :e")
             .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-            .expression_attribute_values(":e", s(token.email.as_str()))
-            .build()
-            .map_err(storage)?;
-        let res = self
-            .tx()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if cancelled_conditions(&e).is_some() => Err(Error::InvalidToken),
-            Err(e) => Err(storage(e)),
+            .expression_attribute_values(":e", s(token.email.as_str()));
+        let items = vec![TransactWriteItem::builder().delete(delete).build(), tx::update(update)?];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(_)) => Err(Error::InvalidToken),
+            Err(TxError::Other(e)) => Err(e),
         }
     }
 }

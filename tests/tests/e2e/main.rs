@@ -23,5 +23,6 @@ mod auth;
 mod errors;
 mod infra;
 mod local_server;
+mod orgs;
 mod storage;
 mod tokens;

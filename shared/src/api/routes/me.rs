@@ -8,10 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::AppState;
-use crate::api::extract::Auth;
+use crate::api::extract::{Auth, PageParams, QueryParams};
 use crate::api::problem::Problem;
 use crate::error::{Error, Result};
-use crate::service::{self, Me};
+use crate::service::{self, Me, MyOrgsPage};
 use crate::store::Cursor;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -21,7 +21,18 @@ pub struct PageQuery {
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me_handler))
+    OpenApiRouter::new().routes(routes!(me_handler)).routes(routes!(my_orgs_handler))
+}
+
+/// Every organization the user can enter, directly or through an ancestor, with roles.
+#[utoipa::path(get, path = "/v1/me/organizations", tag = "me", params(PageParams), security(("bearer" = [])),
+    responses((status = 200, body = MyOrgsPage), (status = 401, body = Problem)))]
+async fn my_orgs_handler(
+    State(ctx): State<AppState>,
+    Auth(auth): Auth,
+    QueryParams(q): QueryParams<PageParams>,
+) -> Result<Json<MyOrgsPage>> {
+    Ok(Json(service::my_orgs(&ctx, &auth, q.limit.unwrap_or(100), q.cursor.as_deref()).await?))
 }
 
 /// The user, the organization this client is in, and the organizations they belong to.

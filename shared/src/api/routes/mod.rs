@@ -1,3 +1,4 @@
 pub mod auth;
 pub mod jwks;
 pub mod me;
+pub mod orgs;

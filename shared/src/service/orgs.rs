@@ -1,0 +1,210 @@
+//! Organizations and sub-accounts: create, read, rename, suspend, the tree, the activity feed,
+//! and switching the organization a session works in.
+
+use serde::Serialize;
+
+use super::accounts::OrgView;
+use super::{Authenticated, Ctx};
+use crate::access::{Access, CreateSubAccount, ManageSubAccount, Permission, Permit, ReadActivity, ReadOrg, UpdateOrg};
+use crate::domain::{OrgId, OrgName, Role, UserId};
+use crate::error::{Error, Result};
+use crate::store::{ActivityRecord, Cursor, MAX_DEPTH, MembershipRecord, OrgChange, OrgRecord, OrgStatus, Page, Plan};
+
+/// The user's access to an organization: the organization and the user's memberships along
+/// its path, two round trips whatever the depth. An unknown organization is refused exactly
+/// like a foreign one, so ids cannot be probed.
+pub async fn access_to(ctx: &Ctx, user: &UserId, org: &OrgId) -> Result<Access> {
+    let org = ctx.store.get_org(org).await?.ok_or(Error::Forbidden)?;
+    let memberships = ctx.store.lineage_memberships(user, &org).await?;
+    let access = Access::compute(user, &org, &memberships);
+    if access.can_enter() { Ok(access) } else { Err(Error::Forbidden) }
+}
+
+fn activity(ctx: &Ctx, org: &OrgId, actor: &UserId, action: &str, target: Option<String>) -> ActivityRecord {
+    ActivityRecord {
+        activity_id: ctx.ulid().to_string(),
+        org_id: org.clone(),
+        actor_id: actor.clone(),
+        action: action.to_owned(),
+        target,
+        at: ctx.now(),
+    }
+}
+
+/// Create a top-level organization owned by the caller, on a trial plan; it starts with its
+/// own members, settings and billing.
+pub async fn create_org(ctx: &Ctx, auth: &Authenticated, name: OrgName) -> Result<OrgView> {
+    let now = ctx.now();
+    let id = OrgId::new(ctx.ulid());
+    let org = OrgRecord {
+        org_id: id.clone(),
+        name: name.as_str().to_owned(),
+        parent_id: None,
+        root_id: id.clone(),
+        ancestors: Vec::new(),
+        depth: 0,
+        plan: Plan::Trial,
+        trial_ends_at: Some(now + chrono::Duration::days(ctx.config.trial_days)),
+        status: OrgStatus::Active,
+        owner_id: auth.user_id.clone(),
+        created_at: now,
+        version: 1,
+    };
+    let owner = MembershipRecord::owner(&auth.user_id, &org, now);
+    let act = activity(ctx, &id, &auth.user_id, "organization.created", Some(id.to_string()));
+    ctx.store.create_org(&org, &owner, &act).await?;
+    Ok(OrgView::from(&org))
+}
+
+/// Create a sub-account beneath the permitted organization. Its owner is the creator unless
+/// another member who can enter the parent is named.
+pub async fn create_sub_account(
+    ctx: &Ctx,
+    permit: &Permit<CreateSubAccount>,
+    name: OrgName,
+    owner: Option<UserId>,
+) -> Result<OrgView> {
+    let parent = &permit.org;
+    if parent.depth >= MAX_DEPTH {
+        return Err(Error::validation(
+            "depth_exceeded",
+            "org_id",
+            format!("sub-accounts nest at most {} levels deep", MAX_DEPTH + 1),
+        ));
+    }
+    if parent.status != OrgStatus::Active {
+        return Err(Error::OrgSuspended);
+    }
+    let owner_id = match owner {
+        Some(u) if u != permit.user_id => {
+            let ms = ctx.store.lineage_memberships(&u, parent).await?;
+            if !Access::compute(&u, parent, &ms).can_enter() {
+                return Err(Error::validation(
+                    "not_a_member",
+                    "owner_id",
+                    "is not a member of the parent organization",
+                ));
+            }
+            u
+        }
+        _ => permit.user_id.clone(),
+    };
+    let now = ctx.now();
+    let id = OrgId::new(ctx.ulid());
+    let mut ancestors = parent.ancestors.clone();
+    ancestors.push(parent.org_id.clone());
+    let org = OrgRecord {
+        org_id: id.clone(),
+        name: name.as_str().to_owned(),
+        parent_id: Some(parent.org_id.clone()),
+        root_id: parent.root_id.clone(),
+        ancestors,
+        depth: parent.depth + 1,
+        plan: parent.plan,
+        trial_ends_at: parent.trial_ends_at,
+        status: OrgStatus::Active,
+        owner_id: owner_id.clone(),
+        created_at: now,
+        version: 1,
+    };
+    let membership = MembershipRecord::owner(&owner_id, &org, now);
+    let act = activity(ctx, &id, &permit.user_id, "subaccount.created", Some(id.to_string()));
+    ctx.store.create_org(&org, &membership, &act).await?;
+    Ok(OrgView::from(&org))
+}
+
+pub async fn rename(ctx: &Ctx, permit: &Permit<UpdateOrg>, name: OrgName, expected_version: u64) -> Result<OrgView> {
+    let act =
+        activity(ctx, &permit.org.org_id, &permit.user_id, "organization.renamed", Some(name.as_str().to_owned()));
+    ctx.store.change_org(&permit.org, expected_version, &OrgChange::Rename(name.as_str().to_owned()), &act).await?;
+    let mut org = permit.org.clone();
+    org.name = name.as_str().to_owned();
+    org.version = expected_version + 1;
+    Ok(OrgView::from(&org))
+}
+
+/// Suspend or reactivate a sub-account (an action of an ancestor's admin).
+pub async fn set_status(ctx: &Ctx, permit: &Permit<ManageSubAccount>, status: OrgStatus) -> Result<OrgView> {
+    let org = &permit.org;
+    if org.status == status {
+        return Ok(OrgView::from(org));
+    }
+    let action = match status {
+        OrgStatus::Suspended => "subaccount.suspended",
+        OrgStatus::Active => "subaccount.reactivated",
+    };
+    let act = activity(ctx, &org.org_id, &permit.user_id, action, Some(org.org_id.to_string()));
+    ctx.store.change_org(org, org.version, &OrgChange::Status(status), &act).await?;
+    let mut org = org.clone();
+    org.status = status;
+    org.version += 1;
+    Ok(OrgView::from(&org))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrgPage {
+    pub organizations: Vec<OrgView>,
+    pub next_cursor: Option<String>,
+}
+
+fn org_page(p: Page<OrgRecord>) -> OrgPage {
+    OrgPage {
+        organizations: p.items.iter().map(OrgView::from).collect(),
+        next_cursor: p.next.map(|c| c.as_str().into()),
+    }
+}
+
+pub async fn children(ctx: &Ctx, permit: &Permit<ReadOrg>, limit: i32, cursor: Option<&Cursor>) -> Result<OrgPage> {
+    Ok(org_page(ctx.store.children(&permit.org.org_id, limit, cursor).await?))
+}
+
+/// The organization and all its descendants, in tree order.
+pub async fn subtree(ctx: &Ctx, permit: &Permit<ReadOrg>, limit: i32, cursor: Option<&Cursor>) -> Result<OrgPage> {
+    let org = &permit.org;
+    Ok(org_page(ctx.store.subtree(&org.root_id, &org.tree_path(), limit, cursor).await?))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActivityPage {
+    pub activity: Vec<ActivityRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// Newest first: the organization's own activity and, unless `own_only`, its descendants'.
+pub async fn activity_feed(
+    ctx: &Ctx,
+    permit: &Permit<ReadActivity>,
+    own_only: bool,
+    limit: i32,
+    cursor: Option<&Cursor>,
+) -> Result<ActivityPage> {
+    let page = ctx.store.activity_feed(&permit.org.org_id, limit, cursor).await?;
+    let activity = page.items.into_iter().filter(|a| !own_only || a.org_id == permit.org.org_id).collect();
+    Ok(ActivityPage { activity, next_cursor: page.next.map(|c| c.as_str().into()) })
+}
+
+/// What a user sees of one organization.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrgDetails {
+    pub organization: OrgView,
+    pub roles: Vec<Role>,
+    pub permissions: Vec<Permission>,
+    /// Only the parent's name: a member of a sub-account sees nothing else above it.
+    pub parent_name: Option<String>,
+    /// True when access comes only from a membership in an ancestor.
+    pub inherited: bool,
+}
+
+pub async fn details(ctx: &Ctx, access: &Access, _proof: &Permit<ReadOrg>) -> Result<OrgDetails> {
+    let parent_name = match &access.org.parent_id {
+        Some(p) => ctx.store.get_org(p).await?.map(|o| o.name),
+        None => None,
+    };
+    Ok(OrgDetails {
+        organization: OrgView::from(&access.org),
+        roles: access.roles.iter().copied().collect(),
+        permissions: access.permissions.iter().copied().collect(),
+        parent_name,
+        inherited: access.inherited_only,
+    })
+}

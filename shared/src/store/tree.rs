@@ -1,0 +1,113 @@
+//! Writes to the organization tree: creating organizations and sub-accounts, renaming,
+//! suspending, and switching a session's active organization. Each is one transaction that
+//! also writes its activity entries, so a change and its record exist together or not at all.
+
+use super::ops::{key, s};
+use super::tx::{self, TxError};
+use super::{ActivityRecord, MembershipRecord, OrgRecord, OrgStatus, SessionRecord, Store, UserRecord};
+use crate::domain::{ClientType, OrgId};
+use crate::error::{Error, Result};
+
+/// A change to an organization's own item.
+#[derive(Debug, Clone)]
+pub enum OrgChange {
+    Rename(String),
+    Status(OrgStatus),
+}
+
+fn status_str(s: OrgStatus) -> &'static str {
+    match s {
+        OrgStatus::Active => "active",
+        OrgStatus::Suspended => "suspended",
+    }
+}
+
+impl Store {
+    /// Create `org` with its owner's membership. For a sub-account the parent must exist and
+    /// be active when the transaction commits; a concurrent change to the parent cannot slip
+    /// in between, and nothing shared is updated, so concurrent creations cannot corrupt the tree.
+    pub async fn create_org(&self, org: &OrgRecord, owner: &MembershipRecord, activity: &ActivityRecord) -> Result<()> {
+        let t = self.table_name();
+        let mut items = Vec::new();
+        if let Some(parent) = &org.parent_id {
+            items.push(tx::check(
+                t,
+                key(OrgRecord::pk(parent), OrgRecord::SK),
+                "attribute_exists(#pk) AND #status = :active",
+                &[("#status", "status")],
+                &[(":active", "active")],
+            )?);
+        }
+        items.push(tx::put_new(t, org.item()?)?);
+        items.push(tx::put_new(t, owner.item()?)?);
+        let lineage: Vec<OrgId> = org.lineage().cloned().collect();
+        for item in activity.items(&lineage)? {
+            items.push(tx::put_new(t, item)?);
+        }
+        let with_parent = org.parent_id.is_some();
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(f)) if with_parent && (f.is_empty() || f.contains(&0)) => Err(Error::OrgSuspended),
+            Err(TxError::Conditions(_)) => Err(Error::Conflict),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// Apply `change` if the organization is still at `expected_version`.
+    pub async fn change_org(
+        &self,
+        org: &OrgRecord,
+        expected_version: u64,
+        change: &OrgChange,
+        activity: &ActivityRecord,
+    ) -> Result<()> {
+        let t = self.table_name();
+        let mut b = tx::update_builder(t, key(OrgRecord::pk(&org.org_id), OrgRecord::SK))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", super::ops::n(expected_version as i64))
+            .expression_attribute_values(":one", super::ops::n(1));
+        b = match change {
+            OrgChange::Rename(_) => b
+                .update_expression("SET #name = :x, version = version + :one")
+                .expression_attribute_names("#name", "name"),
+            OrgChange::Status(_) => b
+                .update_expression("SET #status = :x, version = version + :one")
+                .expression_attribute_names("#status", "status"),
+        };
+        let value = match change {
+            OrgChange::Rename(name) => name.clone(),
+            OrgChange::Status(st) => status_str(*st).to_owned(),
+        };
+        let mut items = vec![tx::update(b.expression_attribute_values(":x", s(value)))?];
+        let lineage: Vec<OrgId> = org.lineage().cloned().collect();
+        for item in activity.items(&lineage)? {
+            items.push(tx::put_new(t, item)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(_)) => Err(Error::Conflict),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// Point one session at `org` and remember it as this client type's last organization.
+    pub async fn switch_org(&self, session: &SessionRecord, org: &OrgId, client: ClientType) -> Result<()> {
+        let t = self.table_name();
+        let user = &session.user_id;
+        let session_update =
+            tx::update_builder(t, key(SessionRecord::pk(user), SessionRecord::sk(&session.session_id)))
+                .update_expression("SET active_org = :o")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", super::table::PRIMARY.hash)
+                .expression_attribute_values(":o", s(org.as_str()));
+        let profile_update = tx::update_builder(t, key(UserRecord::pk(user), UserRecord::SK))
+            .update_expression("SET last_org.#c = :o")
+            .expression_attribute_names("#c", client.as_str())
+            .expression_attribute_values(":o", s(org.as_str()));
+        match self.transact(vec![tx::update(session_update)?, tx::update(profile_update)?]).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(_)) => Err(Error::SessionEnded),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Transactions: building blocks for conditional transaction items, and a runner that
+//! retries transaction conflicts and reports which conditions failed.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+
+use super::Store;
+use super::error::storage;
+use super::ops::Item;
+use super::table::PRIMARY;
+use crate::error::Error;
+
+/// Why a transaction did not commit.
+#[derive(Debug)]
+pub(crate) enum TxError {
+    /// These items' conditions failed (an engine that gives no reasons yields an empty list).
+    Conditions(Vec<usize>),
+    Other(Error),
+}
+
+const CONFLICT_RETRIES: u32 = 6;
+
+pub(crate) fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, Error> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", PRIMARY.hash)
+        .build()
+        .map_err(storage)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A condition on an item the transaction does not write. `#pk` is always bound to the hash key.
+pub(crate) fn check(
+    table: &str,
+    key: Item,
+    condition: &str,
+    names: &[(&str, &str)],
+    values: &[(&str, &str)],
+) -> Result<TransactWriteItem, Error> {
+    let mut c = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression(condition)
+        .expression_attribute_names("#pk", PRIMARY.hash);
+    for (k, v) in names {
+        c = c.expression_attribute_names(*k, *v);
+    }
+    for (k, v) in values {
+        c = c.expression_attribute_values(*k, super::ops::s(*v));
+    }
+    Ok(TransactWriteItem::builder().condition_check(c.build().map_err(storage)?).build())
+}
+
+pub(crate) fn update(b: aws_sdk_dynamodb::types::builders::UpdateBuilder) -> Result<TransactWriteItem, Error> {
+    Ok(TransactWriteItem::builder().update(b.build().map_err(storage)?).build())
+}
+
+pub(crate) fn update_builder(table: &str, key: Item) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    Update::builder().table_name(table).set_key(Some(key))
+}
+
+impl Store {
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        let mut attempt = 0;
+        loop {
+            let res = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let e = match res {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
+                // Some engines report a conflict as its own error.
+                let conflict = e.as_service_error().is_some_and(|s| s.is_transaction_in_progress_exception())
+                    || format!("{e:?}").contains("TransactionConflict");
+                if conflict && attempt < CONFLICT_RETRIES {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                    continue;
+                }
+                return Err(TxError::Other(storage(e)));
+            };
+            let reasons = c.cancellation_reasons();
+            let failed: Vec<usize> = reasons
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(i, _)| i)
+                .collect();
+            if !failed.is_empty() || reasons.is_empty() {
+                return Err(TxError::Conditions(failed));
+            }
+            if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) && attempt < CONFLICT_RETRIES {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                continue;
+            }
+            return Err(TxError::Other(storage(e)));
+        }
+    }
+}
