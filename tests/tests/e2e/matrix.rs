@@ -1,0 +1,123 @@
+//! Authorization matrix: every organization route × every role × every target, against the
+//! table below. Targets are relative to the organization M where the caller holds the role
+//! (a subtree membership): M itself, its child C, grandchild G, its sibling S, its parent P,
+//! and an unrelated tenant's organization U. Letters: O owner, A admin, G agent, V viewer;
+//! `-` nobody.
+
+use std::collections::HashMap;
+
+use e2e::{Engine, TestApp, User};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use switchboard::access::{Manage, Scope};
+use switchboard::domain::{OrgId, Role};
+
+const MATRIX: &str = "
+route               own   child  grandchild  sibling  parent  unrelated
+get-org             OAGV  OAGV   OAGV        -        -       -
+children            OAGV  OAGV   OAGV        -        -       -
+subtree             OAGV  OAGV   OAGV        -        -       -
+activity            OA    OA     OA          -        -       -
+rename              OA    OA     OA          -        -       -
+create-sub-account  OA    OA     OA          -        -       -
+suspend             -     OA     OA          -        -       -
+reactivate          -     OA     OA          -        -       -
+switch              OAGV  OAGV   OAGV        -        -       -
+";
+
+const TARGETS: [&str; 6] = ["own", "child", "grandchild", "sibling", "parent", "unrelated"];
+
+both_engines!(authorization_matrix);
+
+fn role_letter(r: Role) -> char {
+    match r {
+        Role::Owner => 'O',
+        Role::Admin => 'A',
+        Role::Agent => 'G',
+        Role::Viewer => 'V',
+    }
+}
+
+async fn request(app: &TestApp, user: &User, route: &str, org: &str) -> StatusCode {
+    let (method, path, body) = match route {
+        "get-org" => (Method::GET, format!("/v1/orgs/{org}"), None),
+        "children" => (Method::GET, format!("/v1/orgs/{org}/children"), None),
+        "subtree" => (Method::GET, format!("/v1/orgs/{org}/subtree"), None),
+        "activity" => (Method::GET, format!("/v1/orgs/{org}/activity"), None),
+        "rename" => {
+            let id = OrgId::parse(org, "org").unwrap();
+            let version = app.ctx.store.get_org(&id).await.unwrap().unwrap().version;
+            (Method::PATCH, format!("/v1/orgs/{org}"), Some(json!({"name": "Renamed", "version": version})))
+        }
+        "create-sub-account" => (Method::POST, format!("/v1/orgs/{org}/sub-accounts"), Some(json!({"name": "Sub"}))),
+        "suspend" => (Method::POST, format!("/v1/orgs/{org}/suspend"), None),
+        "reactivate" => (Method::POST, format!("/v1/orgs/{org}/reactivate"), None),
+        "switch" => (Method::POST, "/v1/auth/switch".into(), Some(json!({"organization_id": org}))),
+        other => panic!("route {other} has no request in the matrix test"),
+    };
+    app.call(method, &path, Some(&user.access), body).await.status
+}
+
+async fn authorization_matrix(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let founder = app.signup("founder", "web").await;
+    let parent = founder.org.clone();
+    let own = app.sub_account(&founder.access, &parent, "M").await;
+    let sibling = app.sub_account(&founder.access, &parent, "S").await;
+    let child = app.sub_account(&founder.access, &own, "C").await;
+    let grandchild = app.sub_account(&founder.access, &child, "G").await;
+    let unrelated = app.signup("stranger", "web").await.org;
+    let target: HashMap<&str, &String> = HashMap::from([
+        ("own", &own),
+        ("child", &child),
+        ("grandchild", &grandchild),
+        ("sibling", &sibling),
+        ("parent", &parent),
+        ("unrelated", &unrelated),
+    ]);
+
+    let mut users = Vec::new();
+    for role in Role::ALL {
+        let user = app.signup(&format!("as-{}", role.as_str()), "web").await;
+        let roles = if role == Role::Owner { vec![Role::Owner, Role::Admin] } else { vec![role] };
+        app.add_member(&user.id, &own, &roles, Scope::Subtree, Manage::All).await;
+
+        // Zero leaks in the listing either.
+        let mine = app.get("/v1/me/organizations?limit=200", &user.access).await;
+        let mut listed: Vec<String> = mine.body["organizations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["organization"]["id"].as_str().unwrap().to_owned())
+            .filter(|id| *id != user.org)
+            .collect();
+        listed.sort();
+        let mut expected = vec![own.clone(), child.clone(), grandchild.clone()];
+        expected.sort();
+        assert_eq!(listed, expected, "{role:?} lists exactly M and beneath");
+        users.push((role, user));
+    }
+
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (role, user) in users {
+        for line in MATRIX.lines().skip(2).filter(|l| !l.trim().is_empty()) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let route = cols[0];
+            for (i, t) in TARGETS.iter().enumerate() {
+                let allowed = cols[i + 1].contains(role_letter(role));
+                let status = request(&app, &user, route, target[t]).await;
+                let ok = if allowed { status.is_success() } else { status == StatusCode::FORBIDDEN };
+                checked += 1;
+                if !ok {
+                    failures.push(format!(
+                        "{route} {t} as {role:?}: expected {}, got {status}",
+                        if allowed { "allow" } else { "403" }
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} cells wrong:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(checked, 9 * 6 * 4);
+}
