@@ -13,12 +13,14 @@ use switchboard::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
 use switchboard::domain::{ClientType, OrgId, Role, SessionId, UserId};
 use switchboard::store::{ActivityRecord, MembershipRecord, OrgRecord, OrgStatus, Plan, SessionRecord};
 
+/// (org index, roles, subtree scope?, manage: None = all, Some(vec) = only those; empty = none)
+type CaseMembership = (usize, Vec<Role>, bool, Option<Vec<usize>>);
+
 #[derive(Debug, Clone)]
 struct Case {
     /// parent index of each organization (None: a top organization).
     parents: Vec<Option<usize>>,
-    /// (org index, roles, subtree scope?, manage: None = all, Some(vec) = only those indexes; empty = none)
-    memberships: Vec<(usize, Vec<Role>, bool, Option<Vec<usize>>)>,
+    memberships: Vec<CaseMembership>,
 }
 
 fn case() -> impl Strategy<Value = Case> {
