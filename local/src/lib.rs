@@ -121,7 +121,7 @@ pub async fn open(data: &DataDir, config: Config, dynamo_port: u16) -> Result<Lo
     let keys = load_or_create_keys(&data.keys(), random.as_ref())?;
     let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::new(data.outbox(), &config.sender));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ctx = Ctx::new(config, store, mailer, &keys, clock, random)?;
+    let ctx = Ctx::new(config, store, mailer, None, &keys, clock, random)?;
     Ok(Local { ctx: Arc::new(ctx), engine })
 }
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{OrgId, Role, UserId};
 use crate::error::{Error, Result};
-use crate::store::{MembershipRecord, OrgRecord};
+use crate::store::{MemberStatus, MembershipRecord, OrgRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -151,7 +151,8 @@ pub fn effective(
     let mut roles = BTreeSet::new();
     let mut permissions = BTreeSet::new();
     let mut direct = false;
-    for m in memberships.iter().filter(|m| m.user_id == *user_id) {
+    // A deactivated membership grants nothing, here or below.
+    for m in memberships.iter().filter(|m| m.user_id == *user_id && m.status == MemberStatus::Active) {
         if m.org_id == *org {
             direct = true;
             roles.extend(m.roles.iter().copied());
@@ -221,6 +222,9 @@ kinds!(
     CreateSubAccount => SubAccountCreate,
     ManageSubAccount => SubAccountManage,
     ReadActivity => ActivityRead,
+    ReadMembers => MembersRead,
+    ManageMembers => MembersManage,
+    TransferOwnership => OwnershipTransfer,
 );
 
 /// Proof, made only by [`Access::permit`], that `user_id` holds `P` on `org`.

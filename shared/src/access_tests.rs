@@ -25,6 +25,7 @@ fn org(n: u128, ancestors: &[u128]) -> OrgRecord {
         owner_id: user(),
         created_at: Utc::now(),
         version: 1,
+        language: Default::default(),
     }
 }
 
@@ -37,6 +38,9 @@ fn member(n: u128, ancestors: &[u128], roles: &[Role], scope: Scope, manage: Man
         scope,
         manage,
         joined_at: Utc::now(),
+        status: Default::default(),
+        member_email: None,
+        member_name: None,
     }
 }
 

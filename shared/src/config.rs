@@ -9,6 +9,7 @@ use crate::auth::jwt::KeysConfig;
 use crate::auth::{KeySet, PasswordHasher};
 use crate::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::error::{Error, Result};
+use crate::mail::queue::{EmailQueue, LocalQueue, SqsQueue};
 use crate::mail::{Mailer, OutboxMailer, SesMailer};
 use crate::service::Ctx;
 use crate::store::Store;
@@ -30,6 +31,16 @@ pub struct Config {
     /// Failed logins per account and client address before attempts are slowed down.
     pub login_failure_limit: u32,
     pub login_failure_window: Duration,
+    /// Seats a new organization starts with (the owner's seat is extra and never counted).
+    pub included_seats: u32,
+    /// Price of one seat, in cents of `currency`, per plan.
+    pub seat_price_trial_cents: u64,
+    pub seat_price_active_cents: u64,
+    pub currency: String,
+    /// Invitations expire after this many days unless the inviter chooses 1–30.
+    pub invitation_days: i64,
+    /// Where invitation emails are queued (SQS in AWS); unset: sent by an in-process worker.
+    pub email_queue_url: Option<String>,
 }
 
 impl Default for Config {
@@ -47,6 +58,12 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             login_failure_limit: 5,
             login_failure_window: Duration::minutes(15),
+            included_seats: 5,
+            seat_price_trial_cents: 2500,
+            seat_price_active_cents: 2500,
+            currency: "EUR".into(),
+            invitation_days: 7,
+            email_queue_url: None,
         }
     }
 }
@@ -75,6 +92,22 @@ impl Config {
         if let Some(v) = env("SWITCHBOARD_SENDER") {
             c.sender = v;
         }
+        if let Some(v) = env("SWITCHBOARD_EMAIL_QUEUE_URL") {
+            c.email_queue_url = Some(v);
+        }
+        let num = |name: &str| env(name).and_then(|v| v.parse::<u64>().ok());
+        if let Some(v) = num("SWITCHBOARD_SEAT_PRICE_TRIAL_CENTS") {
+            c.seat_price_trial_cents = v;
+        }
+        if let Some(v) = num("SWITCHBOARD_SEAT_PRICE_ACTIVE_CENTS") {
+            c.seat_price_active_cents = v;
+        }
+        if let Some(v) = num("SWITCHBOARD_INCLUDED_SEATS") {
+            c.included_seats = v.min(10_000) as u32;
+        }
+        if let Some(v) = env("SWITCHBOARD_CURRENCY") {
+            c.currency = v;
+        }
         c
     }
 }
@@ -94,20 +127,27 @@ pub async fn ctx_from_env() -> Result<Ctx> {
         env("SWITCHBOARD_SIGNING_KEYS").ok_or_else(|| Error::Internal("SWITCHBOARD_SIGNING_KEYS is not set".into()))?;
     let keys: KeysConfig = serde_json::from_str(&keys_json)
         .map_err(|e| Error::Internal(format!("SWITCHBOARD_SIGNING_KEYS is not valid JSON: {e}")))?;
-    Ctx::new(config, store, mailer, &keys, Arc::new(SystemClock), Arc::new(OsRandom))
+    let queue: Option<Arc<dyn EmailQueue>> = match &config.email_queue_url {
+        Some(url) => Some(Arc::new(SqsQueue::new(&sdk, url))),
+        None => None,
+    };
+    Ctx::new(config, store, mailer, queue, &keys, Arc::new(SystemClock), Arc::new(OsRandom))
 }
 
 impl Ctx {
+    /// Without a `queue`, emails are queued to an in-process worker (needs a Tokio runtime).
     pub fn new(
         config: Config,
         store: Store,
         mailer: Arc<dyn Mailer>,
+        queue: Option<Arc<dyn EmailQueue>>,
         keys: &KeysConfig,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Result<Self> {
         let keys = KeySet::from_config(keys, &config.issuer, &config.audience)?;
         let hasher = PasswordHasher::owasp(random.as_ref())?;
-        Ok(Ctx { config, store, mailer, keys, hasher, clock, random, ulids: Default::default() })
+        let queue = queue.unwrap_or_else(|| Arc::new(LocalQueue::start(store.clone(), mailer.clone())));
+        Ok(Ctx { config, store, mailer, queue, keys, hasher, clock, random, ulids: Default::default() })
     }
 }

@@ -35,6 +35,20 @@ pub enum Error {
     Forbidden,
     #[error("the organization is suspended")]
     OrgSuspended,
+    #[error("no free seat: buy {needed} more seat(s) first")]
+    NoFreeSeats { needed: u32 },
+    #[error("only unassigned seats can be removed; {free} seat(s) are unassigned")]
+    SeatsInUse { free: u32 },
+    #[error("this address already has a pending invitation")]
+    AlreadyInvited,
+    #[error("this person is already a member")]
+    AlreadyMember,
+    #[error("this address already has a login: log in and accept the invitation")]
+    LoginRequired,
+    #[error("the invitation was sent to another address than the signed-in account's")]
+    EmailMismatch,
+    #[error("the owner cannot be removed, deactivated or demoted; transfer ownership first")]
+    OwnerProtected,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the resource was changed by someone else; reload and retry")]
@@ -43,6 +57,8 @@ pub enum Error {
     Storage(String),
     #[error("email delivery failed: {0}")]
     Mail(String),
+    #[error("the email service is throttling sends")]
+    MailThrottled,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -68,10 +84,18 @@ impl Error {
             Error::InvalidToken => "invalid_token",
             Error::Forbidden => "forbidden",
             Error::OrgSuspended => "org_suspended",
+            Error::NoFreeSeats { .. } => "no_free_seats",
+            Error::SeatsInUse { .. } => "seats_in_use",
+            Error::AlreadyInvited => "already_invited",
+            Error::AlreadyMember => "already_member",
+            Error::LoginRequired => "login_required",
+            Error::EmailMismatch => "email_mismatch",
+            Error::OwnerProtected => "owner_protected",
             Error::NotFound(_) => "not_found",
             Error::Conflict => "conflict",
             Error::Storage(_) => "storage_unavailable",
             Error::Mail(_) => "mail_unavailable",
+            Error::MailThrottled => "mail_throttled",
             Error::Internal(_) => "internal",
         }
     }

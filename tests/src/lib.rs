@@ -12,6 +12,7 @@ use switchboard::auth::jwt::KeysConfig;
 use switchboard::clock::{Clock, ManualClock, OsRandom, Random};
 use switchboard::config::Config;
 use switchboard::domain::{OrgId, Role, UserId};
+use switchboard::mail::queue::{EmailQueue, Received, SqsQueue, process_batch};
 use switchboard::mail::{Mailer, OutboxMailer, SesMailer};
 use switchboard::service::Ctx;
 use switchboard::store::{MembershipRecord, Store};
@@ -46,6 +47,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     outbox: Option<PathBuf>,
     moto: Option<String>,
+    /// The SQS queue on moto; drained by [`TestApp::run_mail_worker`] as the Lambda worker would.
+    sqs: Option<Arc<SqsQueue>>,
     _dynoxide: Option<local::Engine>,
 }
 
@@ -99,39 +102,54 @@ impl TestApp {
     }
 
     pub async fn spawn_with(engine: Engine, mut config: Config) -> TestApp {
+        if std::env::var_os("TEST_LOG").is_some() {
+            switchboard::telemetry::init();
+        }
         let random: Arc<dyn Random> = Arc::new(OsRandom);
         let clock = ManualClock::new(chrono::Utc::now());
         config.table = format!("sb-test-{}", ulid::Ulid::new().to_string().to_lowercase());
         config.sender = SENDER.into();
-        let (store, mailer, outbox, moto, dynoxide): (Store, Arc<dyn Mailer>, _, _, _) = match engine {
-            Engine::Dynoxide => {
-                let db = dynoxide::Database::memory().expect("in-memory dynoxide");
-                let eng = local::serve_dynoxide(db, 0).await.expect("serve dynoxide");
-                let sdk = local::local_sdk_config(&eng.endpoint).await;
-                let dir = std::env::temp_dir().join(format!("switchboard-outbox-{}", ulid::Ulid::new()));
-                let mailer = Arc::new(OutboxMailer::new(dir.clone(), SENDER));
-                (Store::new(&sdk, &config.table, None), mailer, Some(dir), None, Some(eng))
-            }
-            Engine::Moto => {
-                let url = moto_endpoint();
-                let sdk = local::local_sdk_config(&url).await;
-                let ses = aws_sdk_ses::Client::new(&sdk);
-                ses.verify_email_identity().email_address(SENDER_ADDRESS).send().await.unwrap_or_else(|e| {
-                    panic!("moto at {url} did not answer ({e:?}); is moto_server running? See scripts/test.sh")
-                });
-                let mailer = Arc::new(SesMailer::new(&sdk, None, SENDER));
-                (Store::new(&sdk, &config.table, None), mailer, None, Some(url), None)
-            }
-        };
+        let (store, mailer, outbox, moto, dynoxide, sqs): (Store, Arc<dyn Mailer>, _, _, _, Option<Arc<SqsQueue>>) =
+            match engine {
+                Engine::Dynoxide => {
+                    let db = dynoxide::Database::memory().expect("in-memory dynoxide");
+                    let eng = local::serve_dynoxide(db, 0).await.expect("serve dynoxide");
+                    let sdk = local::local_sdk_config(&eng.endpoint).await;
+                    let dir = std::env::temp_dir().join(format!("switchboard-outbox-{}", ulid::Ulid::new()));
+                    let mailer = Arc::new(OutboxMailer::new(dir.clone(), SENDER));
+                    (Store::new(&sdk, &config.table, None), mailer, Some(dir), None, Some(eng), None)
+                }
+                Engine::Moto => {
+                    let url = moto_endpoint();
+                    let sdk = local::local_sdk_config(&url).await;
+                    let ses = aws_sdk_ses::Client::new(&sdk);
+                    ses.verify_email_identity().email_address(SENDER_ADDRESS).send().await.unwrap_or_else(|e| {
+                        panic!("moto at {url} did not answer ({e:?}); is moto_server running? See scripts/test.sh")
+                    });
+                    let mailer = Arc::new(SesMailer::new(&sdk, None, SENDER));
+                    let sqs = aws_sdk_sqs::Client::new(&sdk);
+                    let queue_url = sqs
+                        .create_queue()
+                        .queue_name(config.table.clone())
+                        .send()
+                        .await
+                        .expect("create SQS queue on moto")
+                        .queue_url
+                        .expect("queue url");
+                    let queue = Arc::new(SqsQueue::new(&sdk, &queue_url));
+                    (Store::new(&sdk, &config.table, None), mailer, None, Some(url), None, Some(queue))
+                }
+            };
         store.create_table_if_missing().await.expect("create table");
         let keys = KeysConfig::generate(random.as_ref()).expect("keys");
         let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
-        let ctx = Arc::new(Ctx::new(config, store, mailer, &keys, clock_dyn, random).expect("ctx"));
+        let queue: Option<Arc<dyn EmailQueue>> = sqs.clone().map(|q| q as Arc<dyn EmailQueue>);
+        let ctx = Arc::new(Ctx::new(config, store, mailer, queue, &keys, clock_dyn, random).expect("ctx"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let app = local::app(ctx.clone());
         tokio::spawn(local::serve(listener, app));
-        TestApp { engine, base, http: reqwest::Client::new(), ctx, clock, outbox, moto, _dynoxide: dynoxide }
+        TestApp { engine, base, http: reqwest::Client::new(), ctx, clock, outbox, moto, sqs, _dynoxide: dynoxide }
     }
 
     pub fn clock_now(&self) -> i64 {
@@ -219,6 +237,9 @@ impl TestApp {
             scope,
             manage,
             joined_at: chrono::Utc::now(),
+            status: Default::default(),
+            member_email: None,
+            member_name: None,
         };
         self.ctx.store.put_membership(&m).await.expect("put membership");
     }
@@ -229,6 +250,54 @@ impl TestApp {
             self.post_auth(&format!("/v1/orgs/{parent}/sub-accounts"), token, serde_json::json!({"name": name})).await;
         assert_eq!(r.status, StatusCode::CREATED, "create sub-account: {:?}", r.body);
         r.body["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Deliver what is queued: on moto, receive from SQS and run the worker's batch code
+    /// (deleting what it delivered); locally the in-process worker is already running.
+    pub async fn run_mail_worker(&self) {
+        let Some(q) = &self.sqs else { return };
+        loop {
+            let out = q
+                .client()
+                .receive_message()
+                .queue_url(q.url())
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return;
+            }
+            let batch: Vec<Received> = messages
+                .iter()
+                .map(|m| Received {
+                    id: m.receipt_handle.clone().unwrap_or_default(),
+                    body: m.body.clone().unwrap_or_default(),
+                    receive_count: 1,
+                })
+                .collect();
+            let retry = process_batch(&self.ctx.store, self.ctx.mailer.as_ref(), batch).await;
+            for m in messages {
+                let handle = m.receipt_handle.unwrap_or_default();
+                if !retry.contains(&handle) {
+                    q.client().delete_message().queue_url(q.url()).receipt_handle(handle).send().await.expect("delete");
+                }
+            }
+        }
+    }
+
+    /// Wait (at most ~5 s) until `n` emails to `to` have arrived, running the worker first.
+    pub async fn wait_emails_to(&self, to: &str, n: usize) -> Vec<ReceivedEmail> {
+        self.run_mail_worker().await;
+        for _ in 0..100 {
+            let got = self.emails_to(to).await;
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.emails_to(to).await
     }
 
     /// Every email the app sent to `to`, oldest first, read back from where it really went.

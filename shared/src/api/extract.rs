@@ -149,3 +149,18 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
             .map_err(|e| Error::validation("invalid_query", "query", e.body_text()))
     }
 }
+
+/// The signed-in caller if an Authorization header is present (it must then be valid).
+pub struct MaybeAuth(pub Option<Authenticated>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            Ok(MaybeAuth(Some(Auth::from_request_parts(parts, state).await?.0)))
+        } else {
+            Ok(MaybeAuth(None))
+        }
+    }
+}

@@ -35,10 +35,14 @@ pub enum Function {
     CreateSubAccount,
     Orgs,
     Activity,
+    Invite,
+    AcceptInvitation,
+    Members,
+    PasswordReset,
 }
 
 impl Function {
-    pub const ALL: [Function; 12] = [
+    pub const ALL: [Function; 16] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -51,6 +55,10 @@ impl Function {
         Function::CreateSubAccount,
         Function::Orgs,
         Function::Activity,
+        Function::Invite,
+        Function::AcceptInvitation,
+        Function::Members,
+        Function::PasswordReset,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +75,10 @@ impl Function {
             Function::CreateSubAccount => "create-sub-account",
             Function::Orgs => "orgs",
             Function::Activity => "activity",
+            Function::Invite => "invite",
+            Function::AcceptInvitation => "accept-invitation",
+            Function::Members => "members",
+            Function::PasswordReset => "password-reset",
         }
     }
 
@@ -97,6 +109,10 @@ impl Function {
             Function::CreateSubAccount => routes::orgs::create_sub_account(),
             Function::Orgs => routes::orgs::manage(),
             Function::Activity => routes::orgs::activity(),
+            Function::Invite => routes::members::invite(),
+            Function::AcceptInvitation => routes::members::accept(),
+            Function::Members => routes::members::manage(),
+            Function::PasswordReset => routes::members::passwords(),
         }
     }
 }

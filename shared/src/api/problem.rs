@@ -30,14 +30,22 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::MalformedBody(_) | Error::InvalidToken => StatusCode::BAD_REQUEST,
         Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        Error::EmailTaken | Error::Conflict => StatusCode::CONFLICT,
+        Error::EmailTaken
+        | Error::Conflict
+        | Error::NoFreeSeats { .. }
+        | Error::SeatsInUse { .. }
+        | Error::AlreadyInvited
+        | Error::AlreadyMember
+        | Error::LoginRequired
+        | Error::OwnerProtected => StatusCode::CONFLICT,
+        Error::EmailMismatch => StatusCode::FORBIDDEN,
         Error::InvalidCredentials | Error::Unauthenticated | Error::InvalidRefreshToken | Error::SessionEnded => {
             StatusCode::UNAUTHORIZED
         }
         Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Forbidden | Error::OrgSuspended => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Storage(_) | Error::Mail(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Storage(_) | Error::Mail(_) | Error::MailThrottled => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -61,7 +69,9 @@ impl IntoResponse for Error {
         let status = status_of(&self);
         // Internal details stay in the logs, not in the response.
         let detail = match &self {
-            Error::Storage(_) | Error::Mail(_) => "a backing service is unavailable; retry later".to_owned(),
+            Error::Storage(_) | Error::Mail(_) | Error::MailThrottled => {
+                "a backing service is unavailable; retry later".to_owned()
+            }
             Error::Internal(_) => "unexpected error".to_owned(),
             other => other.to_string(),
         };

@@ -2,6 +2,7 @@
 //! as `.eml` files into an outbox folder locally.
 
 mod outbox;
+pub mod queue;
 mod ses;
 pub mod templates;
 
@@ -14,7 +15,7 @@ use std::pin::Pin;
 use crate::domain::Email;
 use crate::error::Result;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutgoingEmail {
     pub to: Email,
     pub subject: String,

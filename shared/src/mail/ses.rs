@@ -39,7 +39,16 @@ impl Mailer for SesMailer {
                 .message(message)
                 .send()
                 .await
-                .map_err(|e| Error::Mail(format!("{e:?}").chars().take(300).collect()))?;
+                .map_err(|e| {
+                    use aws_sdk_ses::error::ProvideErrorMetadata;
+                    // SES reports exceeding the send rate as `Throttling` ("Maximum sending rate exceeded").
+                    let code = e.as_service_error().and_then(|s| s.code()).unwrap_or_default();
+                    if code.starts_with("Throttling") {
+                        Error::MailThrottled
+                    } else {
+                        Error::Mail(format!("{e:?}").chars().take(300).collect())
+                    }
+                })?;
             Ok(())
         })
     }

@@ -26,7 +26,7 @@ macro_rules! templates {
     };
 }
 
-const SOURCES: &[(&str, &str)] = templates!["verify_email"];
+const SOURCES: &[(&str, &str)] = templates!["verify_email", "invitation", "password_reset"];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();

@@ -116,10 +116,13 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         owner_id: user_id.clone(),
         created_at: now,
         version: 1,
+        language: input.language,
     };
     let records = RegisterRecords {
         credential: CredentialRecord { user_id: user_id.clone(), email: input.email.clone(), password_hash },
-        membership: MembershipRecord::owner(&user_id, &org, now),
+        membership: MembershipRecord::owner(&user_id, &org, now)
+            .described(&input.email, &format!("{} {}", input.first_name.as_str(), input.last_name.as_str())),
+        seats: crate::store::SeatsRecord::new(ctx.config.included_seats),
         activity: ActivityRecord {
             activity_id: ctx.ulid().to_string(),
             org_id: org_id.clone(),

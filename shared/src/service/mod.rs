@@ -1,8 +1,11 @@
 //! Business rules. Each public function is one account operation; handlers call exactly one.
 
 mod accounts;
+pub mod invitations;
+pub mod members;
 mod my_orgs;
 pub mod orgs;
+pub mod passwords;
 mod sessions;
 
 pub use accounts::{Me, MeOrg, OrgView, RegisterInput, Registered, me, register, resend_verification, verify_email};
@@ -23,6 +26,7 @@ pub struct Ctx {
     pub config: Config,
     pub store: Store,
     pub mailer: Arc<dyn Mailer>,
+    pub queue: Arc<dyn crate::mail::queue::EmailQueue>,
     pub keys: KeySet,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,

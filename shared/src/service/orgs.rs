@@ -8,7 +8,9 @@ use super::{Authenticated, Ctx};
 use crate::access::{Access, CreateSubAccount, ManageSubAccount, Permission, Permit, ReadActivity, ReadOrg, UpdateOrg};
 use crate::domain::{OrgId, OrgName, Role, UserId};
 use crate::error::{Error, Result};
-use crate::store::{ActivityRecord, Cursor, MAX_DEPTH, MembershipRecord, OrgChange, OrgRecord, OrgStatus, Page, Plan};
+use crate::store::{
+    ActivityRecord, Cursor, MAX_DEPTH, MembershipRecord, OrgChange, OrgRecord, OrgStatus, Page, Plan, SeatsRecord,
+};
 
 /// The user's access to an organization: the organization and the user's memberships along
 /// its path, two round trips whatever the depth. An unknown organization is refused exactly
@@ -31,6 +33,13 @@ fn activity(ctx: &Ctx, org: &OrgId, actor: &UserId, action: &str, target: Option
     }
 }
 
+/// The owner's membership, carrying their address and name for the members page.
+async fn described_owner(ctx: &Ctx, user: &UserId, org: &OrgRecord) -> Result<MembershipRecord> {
+    let profile = ctx.store.get_user(user).await?.ok_or(Error::Unauthenticated)?;
+    Ok(MembershipRecord::owner(user, org, ctx.now())
+        .described(&profile.email, &format!("{} {}", profile.first_name, profile.last_name)))
+}
+
 /// Create a top-level organization owned by the caller, on a trial plan; it starts with its
 /// own members, settings and billing.
 pub async fn create_org(ctx: &Ctx, auth: &Authenticated, name: OrgName) -> Result<OrgView> {
@@ -49,10 +58,11 @@ pub async fn create_org(ctx: &Ctx, auth: &Authenticated, name: OrgName) -> Resul
         owner_id: auth.user_id.clone(),
         created_at: now,
         version: 1,
+        language: Default::default(),
     };
-    let owner = MembershipRecord::owner(&auth.user_id, &org, now);
+    let owner = described_owner(ctx, &auth.user_id, &org).await?;
     let act = activity(ctx, &id, &auth.user_id, "organization.created", Some(id.to_string()));
-    ctx.store.create_org(&org, &owner, &act).await?;
+    ctx.store.create_org(&org, &owner, &SeatsRecord::new(ctx.config.included_seats), &act).await?;
     Ok(OrgView::from(&org))
 }
 
@@ -106,10 +116,11 @@ pub async fn create_sub_account(
         owner_id: owner_id.clone(),
         created_at: now,
         version: 1,
+        language: parent.language,
     };
-    let membership = MembershipRecord::owner(&owner_id, &org, now);
+    let membership = described_owner(ctx, &owner_id, &org).await?;
     let act = activity(ctx, &id, &permit.user_id, "subaccount.created", Some(id.to_string()));
-    ctx.store.create_org(&org, &membership, &act).await?;
+    ctx.store.create_org(&org, &membership, &SeatsRecord::new(ctx.config.included_seats), &act).await?;
     Ok(OrgView::from(&org))
 }
 

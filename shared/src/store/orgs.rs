@@ -16,7 +16,7 @@ use super::ops::{Item, key};
 use super::table::{GSI1, GSI2};
 use super::{Cursor, Page, QueryDir, Store};
 use crate::access::{Manage, Scope};
-use crate::domain::{OrgId, Role, UserId};
+use crate::domain::{Email, OrgId, Role, UserId};
 use crate::error::Result;
 
 /// Deepest level below the top organization (0): eight levels in all.
@@ -53,6 +53,9 @@ pub struct OrgRecord {
     pub created_at: DateTime<Utc>,
     /// Optimistic-concurrency version, bumped by every change.
     pub version: u64,
+    /// Language of the organization's emails (invitations).
+    #[serde(default)]
+    pub language: crate::domain::Language,
 }
 
 impl OrgRecord {
@@ -107,6 +110,22 @@ pub struct MembershipRecord {
     #[serde(default)]
     pub manage: Manage,
     pub joined_at: DateTime<Utc>,
+    #[serde(default)]
+    pub status: MemberStatus,
+    /// The member's address and name when they joined, for the members page and its search.
+    #[serde(default)]
+    pub member_email: Option<Email>,
+    #[serde(default)]
+    pub member_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    #[default]
+    Active,
+    /// Cannot log in to or switch into the organization until reactivated.
+    Deactivated,
 }
 
 impl MembershipRecord {
@@ -127,15 +146,33 @@ impl MembershipRecord {
 
     /// The owner's membership of a new organization.
     pub fn owner(user: &UserId, org: &OrgRecord, at: DateTime<Utc>) -> Self {
+        Self::new(user, org, vec![Role::Owner, Role::Admin], Scope::Subtree, at)
+    }
+
+    pub fn new(user: &UserId, org: &OrgRecord, roles: Vec<Role>, scope: Scope, at: DateTime<Utc>) -> Self {
         MembershipRecord {
             user_id: user.clone(),
             org_id: org.org_id.clone(),
             org_ancestors: org.ancestors.clone(),
-            roles: vec![Role::Owner, Role::Admin],
-            scope: Scope::Subtree,
+            roles,
+            scope,
             manage: Manage::All,
             joined_at: at,
+            status: MemberStatus::Active,
+            member_email: None,
+            member_name: None,
         }
+    }
+
+    /// With the member's address and name, for listing and search.
+    pub fn described(mut self, email: &Email, name: &str) -> Self {
+        self.member_email = Some(email.clone());
+        self.member_name = Some(name.to_owned());
+        self
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.roles.contains(&Role::Owner)
     }
 
     /// `org_a/…/org_x/`, the tree path of the membership's organization.
@@ -154,7 +191,14 @@ impl MembershipRecord {
     }
 
     pub(crate) fn item(&self) -> Result<Item> {
-        let item = to_item(self, Self::pk(&self.user_id), Self::sk(&self.org_id))?;
+        let mut item = to_item(self, Self::pk(&self.user_id), Self::sk(&self.org_id))?;
+        let search = format!(
+            "{} {}",
+            self.member_name.as_deref().unwrap_or_default(),
+            self.member_email.as_ref().map(Email::as_str).unwrap_or_default()
+        )
+        .to_lowercase();
+        item.insert("search".into(), super::ops::s(search));
         Ok(with_gsi1(item, Self::gsi1pk(&self.org_id), Self::gsi1sk(&self.user_id)))
     }
 }

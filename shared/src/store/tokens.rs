@@ -18,6 +18,7 @@ use crate::error::Result;
 #[serde(rename_all = "snake_case")]
 pub enum TokenPurpose {
     VerifyEmail,
+    PasswordReset,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

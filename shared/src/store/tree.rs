@@ -26,7 +26,13 @@ impl Store {
     /// Create `org` with its owner's membership. For a sub-account the parent must exist and
     /// be active when the transaction commits; a concurrent change to the parent cannot slip
     /// in between, and nothing shared is updated, so concurrent creations cannot corrupt the tree.
-    pub async fn create_org(&self, org: &OrgRecord, owner: &MembershipRecord, activity: &ActivityRecord) -> Result<()> {
+    pub async fn create_org(
+        &self,
+        org: &OrgRecord,
+        owner: &MembershipRecord,
+        seats: &super::SeatsRecord,
+        activity: &ActivityRecord,
+    ) -> Result<()> {
         let t = self.table_name();
         let mut items = Vec::new();
         if let Some(parent) = &org.parent_id {
@@ -40,6 +46,7 @@ impl Store {
         }
         items.push(tx::put_new(t, org.item()?)?);
         items.push(tx::put_new(t, owner.item()?)?);
+        items.push(tx::put_new(t, seats.item(&org.org_id)?)?);
         let lineage: Vec<OrgId> = org.lineage().cloned().collect();
         for item in activity.items(&lineage)? {
             items.push(tx::put_new(t, item)?);

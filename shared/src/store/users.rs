@@ -69,6 +69,7 @@ pub struct RegisterRecords {
     pub activity: ActivityRecord,
     pub verify_token_hash: String,
     pub verify_token: TokenRecord,
+    pub seats: super::SeatsRecord,
 }
 
 /// What login reads in its first round trip.
@@ -92,6 +93,7 @@ impl Store {
             tx::put_new(t, r.org.item()?)?,
             tx::put_new(t, r.membership.item()?)?,
             tx::put_new(t, r.verify_token.item(&r.verify_token_hash)?)?,
+            tx::put_new(t, r.seats.item(&r.org.org_id)?)?,
         ];
         for item in r.activity.items(std::slice::from_ref(&r.org.org_id))? {
             items.push(tx::put_new(t, item)?);
@@ -146,6 +148,29 @@ impl Store {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failed(&e) => Ok(false),
             Err(e) => Err(storage(e)),
+        }
+    }
+
+    /// Consume a password-reset token and set the new hash, atomically.
+    pub async fn consume_password_reset(&self, token_hash: &str, token: &TokenRecord, new_hash: &str) -> Result<()> {
+        let t = self.table_name();
+        let delete = Delete::builder()
+            .table_name(t)
+            .set_key(Some(key(TokenRecord::pk(token_hash), TokenRecord::SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .build()
+            .map_err(storage)?;
+        let update = tx::update_builder(t, key(CredentialRecord::pk(&token.email), CredentialRecord::SK))
+            .update_expression("SET password_hash = :h")
+            .condition_expression("user_id = :u")
+            .expression_attribute_values(":h", s(new_hash))
+            .expression_attribute_values(":u", s(token.user_id.as_str()));
+        let items = vec![TransactWriteItem::builder().delete(delete).build(), tx::update(update)?];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(_)) => Err(Error::InvalidToken),
+            Err(TxError::Other(e)) => Err(e),
         }
     }
 

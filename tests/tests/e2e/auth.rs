@@ -77,7 +77,7 @@ async fn concurrent_registrations_yield_one_user(engine: Engine) {
     let conflicts = results.iter().filter(|r| r.status == StatusCode::CONFLICT).count();
     assert_eq!((created, conflicts), (1, 11), "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
     assert_eq!(app.count_items("EMAIL#").await, 1);
-    assert_eq!(app.count_items("ORG#").await, 1, "one organization");
+    assert_eq!(app.count_items("ORG#").await, 2, "one organization and its seats");
     assert_eq!(app.count_items("FEED#").await, 1, "one activity entry");
 }
 

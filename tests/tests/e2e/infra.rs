@@ -70,9 +70,18 @@ fn every_route_is_declared_for_its_function_and_nothing_else_is() {
             functions_in_template.insert(id.as_str().unwrap().to_owned());
         }
     }
-    let expected: BTreeSet<String> = Function::ALL.iter().map(|f| f.resource_id()).collect();
+    let mut expected: BTreeSet<String> = Function::ALL.iter().map(|f| f.resource_id()).collect();
+    // Not behind the HTTP API: the SQS email worker.
+    expected.insert("MailWorkerFunction".into());
     assert_eq!(functions_in_template, expected);
 
+    let worker = &t["Resources"]["MailWorkerFunction"];
+    assert_eq!(worker["Metadata"]["BuildProperties"]["Binary"].as_str(), Some("mail-worker"));
+    assert_eq!(worker["Properties"]["Events"]["Queue"]["Type"].as_str(), Some("SQS"));
+    assert!(
+        !t["Resources"]["EmailQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_null(),
+        "a dead-letter queue"
+    );
     for f in Function::ALL {
         let r = &t["Resources"][f.resource_id().as_str()];
         assert_eq!(r["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{f:?}");

@@ -24,6 +24,7 @@ mod errors;
 mod infra;
 mod local_server;
 mod matrix;
+mod members;
 mod orgs;
 mod round_trips;
 mod storage;

@@ -105,6 +105,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             owner_id: founder.clone(),
             created_at: Utc::now(),
             version: 1,
+            language: Default::default(),
         };
         let act = ActivityRecord {
             activity_id: ctx.ulid().to_string(),
@@ -114,7 +115,8 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             target: None,
             at: Utc::now(),
         };
-        ctx.store.create_org(&org, &MembershipRecord::owner(&founder, &org, Utc::now()), &act).await.unwrap();
+        let seats = switchboard::store::SeatsRecord::new(0);
+        ctx.store.create_org(&org, &MembershipRecord::owner(&founder, &org, Utc::now()), &seats, &act).await.unwrap();
         orgs.push(org);
     }
     for (i, roles, subtree, manage) in &c.memberships {
@@ -130,6 +132,9 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
                 Some(v) => Manage::Only(v.iter().map(|o| orgs[*o].org_id.clone()).collect()),
             },
             joined_at: Utc::now(),
+            status: Default::default(),
+            member_email: None,
+            member_name: None,
         };
         ctx.store.put_membership(&m).await.unwrap();
     }

@@ -1,0 +1,189 @@
+//! The outgoing-email queue. Requests never send many emails themselves: they enqueue
+//! rendered messages, and a worker sends them at the pace SES allows, retrying throttling
+//! with backoff. In AWS the queue is SQS (with a dead-letter queue) and the worker the
+//! `mail-worker` Lambda; the embedded default runs the same `deliver` in an in-process task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Mailer, OutgoingEmail, SendFuture};
+use crate::domain::{Email, OrgId};
+use crate::error::{Error, Result};
+use crate::store::{EmailStatus, Store};
+
+/// What to record once a job's email went out or definitely failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationRef {
+    pub org_id: OrgId,
+    pub email: Email,
+    pub token_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailJob {
+    pub message: OutgoingEmail,
+    pub invitation: Option<InvitationRef>,
+}
+
+pub trait EmailQueue: Send + Sync + 'static {
+    fn enqueue<'a>(&'a self, jobs: Vec<EmailJob>) -> SendFuture<'a>;
+}
+
+/// Sends attempted within one delivery before giving the job back to the queue.
+const SEND_ATTEMPTS: u32 = 5;
+
+/// Send one job, retrying throttling with exponential backoff, and record the outcome on the
+/// invitation. `Err` means "try again later" (throttled throughout); `last_chance` turns that
+/// into a recorded failure instead.
+pub async fn deliver(store: &Store, mailer: &dyn Mailer, job: &EmailJob, last_chance: bool) -> Result<()> {
+    let mut attempt = 0;
+    let outcome = loop {
+        match mailer.send(&job.message).await {
+            Ok(()) => break Ok(EmailStatus::Sent),
+            Err(Error::MailThrottled) if attempt + 1 < SEND_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            Err(Error::MailThrottled) if !last_chance => break Err(Error::MailThrottled),
+            Err(e) => {
+                tracing::warn!(error = %e, to = %job.message.to, "email not delivered");
+                break Ok(EmailStatus::Failed);
+            }
+        }
+    };
+    let status = outcome?;
+    if let Some(inv) = &job.invitation {
+        store.set_invitation_email_status(&inv.org_id, &inv.email, &inv.token_hash, status).await?;
+    }
+    Ok(())
+}
+
+/// The embedded default's queue: an in-process channel drained by one worker task.
+pub struct LocalQueue {
+    tx: tokio::sync::mpsc::UnboundedSender<EmailJob>,
+}
+
+impl LocalQueue {
+    /// Start the worker on the current runtime.
+    pub fn start(store: Store, mailer: Arc<dyn Mailer>) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<EmailJob>();
+        tokio::spawn(async move {
+            while let Some(job) = rx.recv().await {
+                if let Err(e) = deliver(&store, mailer.as_ref(), &job, true).await {
+                    tracing::error!(error = %e, "email job failed");
+                }
+            }
+        });
+        LocalQueue { tx }
+    }
+}
+
+impl EmailQueue for LocalQueue {
+    fn enqueue<'a>(&'a self, jobs: Vec<EmailJob>) -> SendFuture<'a> {
+        Box::pin(async move {
+            for job in jobs {
+                self.tx.send(job).map_err(|_| Error::Mail("the local email worker stopped".into()))?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Amazon SQS.
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(sdk: &aws_config::SdkConfig, url: &str) -> Self {
+        SqsQueue { client: aws_sdk_sqs::Client::new(sdk), url: url.to_owned() }
+    }
+
+    pub fn client(&self) -> &aws_sdk_sqs::Client {
+        &self.client
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// SQS takes at most ten messages per batch.
+const SQS_BATCH: usize = 10;
+
+impl EmailQueue for SqsQueue {
+    fn enqueue<'a>(&'a self, jobs: Vec<EmailJob>) -> SendFuture<'a> {
+        Box::pin(async move {
+            for chunk in jobs.chunks(SQS_BATCH) {
+                let mut entries = Vec::with_capacity(chunk.len());
+                for (i, job) in chunk.iter().enumerate() {
+                    let body = serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))?;
+                    entries.push(
+                        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(body)
+                            .build()
+                            .map_err(|e| Error::Mail(e.to_string()))?,
+                    );
+                }
+                let mut pending = entries;
+                for attempt in 0..5u32 {
+                    if pending.is_empty() {
+                        break;
+                    }
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                    }
+                    let out = self
+                        .client
+                        .send_message_batch()
+                        .queue_url(&self.url)
+                        .set_entries(Some(pending.clone()))
+                        .send()
+                        .await
+                        .map_err(|e| Error::Mail(format!("{e:?}").chars().take(300).collect()))?;
+                    let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
+                    pending.retain(|e| failed.contains(&e.id()));
+                }
+                if !pending.is_empty() {
+                    return Err(Error::Mail(format!("{} messages not queued", pending.len())));
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// SQS redelivers a throttled job this many times before it goes to the dead-letter queue
+/// (the template's `maxReceiveCount`); the last delivery records the failure instead.
+pub const MAX_RECEIVES: u32 = 5;
+
+/// One queued message as the worker receives it.
+pub struct Received {
+    pub id: String,
+    pub body: String,
+    pub receive_count: u32,
+}
+
+/// Deliver a batch; returns the ids to hand back to the queue for a later try.
+pub async fn process_batch(store: &Store, mailer: &dyn Mailer, batch: Vec<Received>) -> Vec<String> {
+    let mut retry = Vec::new();
+    for m in batch {
+        let job: EmailJob = match serde_json::from_str(&m.body) {
+            Ok(j) => j,
+            Err(e) => {
+                // Retrying cannot fix a malformed message; drop it loudly.
+                tracing::error!(error = %e, id = %m.id, "malformed email job dropped");
+                continue;
+            }
+        };
+        if let Err(e) = deliver(store, mailer, &job, m.receive_count >= MAX_RECEIVES).await {
+            tracing::warn!(error = %e, id = %m.id, "email job returned to the queue");
+            retry.push(m.id);
+        }
+    }
+    retry
+}

@@ -1,0 +1,358 @@
+//! Inviting people by email, one or many at once, and accepting, resending, editing and
+//! revoking invitations.
+
+use serde::Serialize;
+
+use super::{Authenticated, Ctx};
+use crate::access::{ManageMembers, Permit, Scope};
+use crate::auth::secret;
+use crate::domain::{Email, Language, OrgId, Password, PersonName, Role, Roles, UserId};
+use crate::error::{Error, Result};
+use crate::mail::queue::{EmailJob, InvitationRef};
+use crate::mail::templates;
+use crate::store::{
+    ActivityRecord, CredentialRecord, EmailStatus, InvitationRecord, InviteTokenRecord, MembershipRecord, NewLogin,
+    OrgRecord, UserRecord,
+};
+
+/// Most addresses one request may invite.
+pub const MAX_BATCH: usize = 100;
+
+/// One address to invite, as sent (parsed here so one bad entry does not sink the others).
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteEntry {
+    pub email: String,
+    /// One or more of admin, agent, viewer (ownership is transferred, never invited).
+    pub roles: Vec<String>,
+    /// `org_only` limits the membership to this organization; beneath it by default.
+    pub scope: Option<Scope>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteStatus {
+    Invited,
+    AlreadyMember,
+    AlreadyInvited,
+    Failed,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InviteOutcome {
+    /// As sent (normalized when valid).
+    pub email: String,
+    pub status: InviteStatus,
+    /// For `failed`: the error code (e.g. `invalid_email`, `no_free_seats`, `duplicate_in_request`).
+    pub code: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InviteReport {
+    pub results: Vec<InviteOutcome>,
+    pub invited: usize,
+    /// Seats to buy to invite everyone refused for lack of one.
+    pub seats_to_buy: u32,
+}
+
+fn failed(email: &str, e: &Error) -> InviteOutcome {
+    InviteOutcome {
+        email: email.to_owned(),
+        status: InviteStatus::Failed,
+        code: Some(e.code().into()),
+        reason: Some(e.to_string()),
+    }
+}
+
+fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope)> {
+    let email = Email::parse(&e.email, &format!("invitations[{i}].email"))?;
+    let roles = Roles::parse(&e.roles, &format!("invitations[{i}].roles"))?;
+    if roles.contains(Role::Owner) {
+        return Err(Error::validation(
+            "invalid_role",
+            format!("invitations[{i}].roles"),
+            "ownership is transferred, not invited",
+        ));
+    }
+    Ok((email, roles, e.scope.unwrap_or_default()))
+}
+
+pub(crate) fn activity(ctx: &Ctx, org: &OrgId, actor: &UserId, action: &str, target: Option<String>) -> ActivityRecord {
+    ActivityRecord {
+        activity_id: ctx.ulid().to_string(),
+        org_id: org.clone(),
+        actor_id: actor.clone(),
+        action: action.into(),
+        target,
+        at: ctx.now(),
+    }
+}
+
+fn lineage(org: &OrgRecord) -> Vec<OrgId> {
+    org.lineage().cloned().collect()
+}
+
+fn invitation_email(ctx: &Ctx, org: &OrgRecord, inv: &InvitationRecord, token: &str) -> Result<EmailJob> {
+    let link = format!("{}/accept-invitation?token={token}", ctx.config.public_url);
+    let message = templates::render(
+        "invitation",
+        org.language,
+        &inv.email,
+        &serde_json::json!({
+            "inviter": inv.invited_by_name,
+            "org_name": org.name,
+            "link": link,
+            "expires": inv.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }),
+    )?;
+    Ok(EmailJob {
+        message,
+        invitation: Some(InvitationRef {
+            org_id: inv.org_id.clone(),
+            email: inv.email.clone(),
+            token_hash: inv.token_hash.clone(),
+        }),
+    })
+}
+
+/// Invite up to [`MAX_BATCH`] people. Each address gets its own outcome; each invitation is its
+/// own transaction that takes a seat, so seats can never be oversold. Emails are queued.
+pub async fn invite(
+    ctx: &Ctx,
+    permit: &Permit<ManageMembers>,
+    entries: &[InviteEntry],
+    days: Option<i64>,
+) -> Result<InviteReport> {
+    if entries.len() > MAX_BATCH {
+        return Err(Error::validation(
+            "too_many_invitations",
+            "invitations",
+            format!("at most {MAX_BATCH} per request"),
+        ));
+    }
+    if entries.is_empty() {
+        return Err(Error::validation("invalid_field", "invitations", "at least one invitation is required"));
+    }
+    let days = days.unwrap_or(ctx.config.invitation_days);
+    if !(1..=30).contains(&days) {
+        return Err(Error::validation("invalid_expiry", "expires_in_days", "must be between 1 and 30"));
+    }
+    let org = &permit.org;
+    let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
+    let inviter_name = format!("{} {}", inviter.first_name, inviter.last_name);
+    let mut seen = std::collections::HashSet::new();
+    let mut results = Vec::with_capacity(entries.len());
+    let mut jobs = Vec::new();
+    let mut seats_to_buy = 0u32;
+    for (i, entry) in entries.iter().enumerate() {
+        let (email, roles, scope) = match parse_entry(entry, i) {
+            Ok(v) => v,
+            Err(e) => {
+                results.push(failed(&entry.email, &e));
+                continue;
+            }
+        };
+        if !seen.insert(email.clone()) {
+            let e = Error::validation(
+                "duplicate_in_request",
+                format!("invitations[{i}].email"),
+                "appears earlier in this request",
+            );
+            results.push(failed(email.as_str(), &e));
+            continue;
+        }
+        if ctx.store.is_member_by_email(&email, &org.org_id).await? {
+            results.push(InviteOutcome {
+                email: email.to_string(),
+                status: InviteStatus::AlreadyMember,
+                code: None,
+                reason: None,
+            });
+            continue;
+        }
+        let now = ctx.now();
+        let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
+        let inv = InvitationRecord {
+            org_id: org.org_id.clone(),
+            email: email.clone(),
+            roles: roles.as_slice().to_vec(),
+            scope,
+            invited_by: permit.user_id.clone(),
+            invited_by_name: inviter_name.clone(),
+            sent_at: now,
+            expires_at: now + chrono::Duration::days(days),
+            token_hash,
+            email_status: EmailStatus::Queued,
+        };
+        let token_rec =
+            InviteTokenRecord { org_id: org.org_id.clone(), email: email.clone(), expires_at: inv.expires_at };
+        let act = activity(ctx, &org.org_id, &permit.user_id, "member.invited", Some(email.to_string()));
+        match ctx.store.create_invitation(&inv, &token_rec, &lineage(org), &act).await {
+            Ok(()) => {
+                jobs.push(invitation_email(ctx, org, &inv, &token)?);
+                results.push(InviteOutcome {
+                    email: email.to_string(),
+                    status: InviteStatus::Invited,
+                    code: None,
+                    reason: None,
+                });
+            }
+            Err(Error::AlreadyInvited) => results.push(InviteOutcome {
+                email: email.to_string(),
+                status: InviteStatus::AlreadyInvited,
+                code: None,
+                reason: None,
+            }),
+            Err(e @ Error::NoFreeSeats { .. }) => {
+                seats_to_buy += 1;
+                results.push(failed(email.as_str(), &e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let invited = jobs.len();
+    if !jobs.is_empty() {
+        // Invitations stay pending (and resendable) if queueing fails.
+        if let Err(e) = ctx.queue.enqueue(jobs).await {
+            tracing::error!(error = %e, "invitation emails not queued");
+        }
+    }
+    for r in results.iter_mut().filter(|r| r.code.as_deref() == Some("no_free_seats")) {
+        r.reason = Some(format!("no free seat: buy {seats_to_buy} more seat(s) to invite everyone refused"));
+    }
+    Ok(InviteReport { results, invited, seats_to_buy })
+}
+
+/// A pending invitation by its emailed token, if it is still valid.
+async fn pending_by_token(ctx: &Ctx, token: &str) -> Result<(InvitationRecord, OrgRecord)> {
+    if !secret::looks_like_secret(token) {
+        return Err(Error::InvalidToken);
+    }
+    let hash = secret::hash(token);
+    let t = ctx.store.get_invite_token(&hash).await?.ok_or(Error::InvalidToken)?;
+    let inv = ctx.store.get_invitation(&t.org_id, &t.email).await?.ok_or(Error::InvalidToken)?;
+    if !secret::hashes_equal(&inv.token_hash, &hash) || inv.expires_at <= ctx.now() {
+        return Err(Error::InvalidToken);
+    }
+    let org = ctx.store.get_org(&inv.org_id).await?.ok_or(Error::InvalidToken)?;
+    Ok((inv, org))
+}
+
+/// For a person without a login: the name and password they choose.
+#[derive(Debug)]
+pub struct NewMember {
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub password: Password,
+    pub language: Language,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    #[schema(value_type = String)]
+    pub organization_id: OrgId,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
+    pub roles: Vec<Role>,
+}
+
+/// Accept an invitation: signed in with the invited address, or as a new person choosing a
+/// name and password. Accepting twice, or concurrently, yields one membership.
+pub async fn accept(
+    ctx: &Ctx,
+    token: &str,
+    signed_in: Option<&Authenticated>,
+    new: Option<NewMember>,
+) -> Result<Accepted> {
+    let (inv, org) = pending_by_token(ctx, token).await?;
+    let now = ctx.now();
+    let act_target = Some(inv.email.to_string());
+    match (signed_in, new) {
+        (Some(auth), _) => {
+            let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+            if user.email != inv.email {
+                return Err(Error::EmailMismatch);
+            }
+            let m = MembershipRecord::new(&user.user_id, &org, inv.roles.clone(), inv.scope, now)
+                .described(&user.email, &format!("{} {}", user.first_name, user.last_name));
+            let act = activity(ctx, &org.org_id, &user.user_id, "member.joined", act_target);
+            ctx.store.accept_invitation(&inv, &m, None, &lineage(&org), &act).await?;
+            Ok(Accepted { organization_id: org.org_id, user_id: user.user_id, roles: inv.roles })
+        }
+        (None, Some(n)) => {
+            let user_id = UserId::new(ctx.ulid());
+            let password_hash = ctx.hasher.hash(&n.password, ctx.random.as_ref()).await?;
+            let credential = CredentialRecord { user_id: user_id.clone(), email: inv.email.clone(), password_hash };
+            let user = UserRecord {
+                user_id: user_id.clone(),
+                email: inv.email.clone(),
+                first_name: n.first_name.as_str().into(),
+                last_name: n.last_name.as_str().into(),
+                language: n.language,
+                // The emailed token proves the address.
+                email_verified: true,
+                created_at: now,
+                last_org: Default::default(),
+            };
+            let m = MembershipRecord::new(&user_id, &org, inv.roles.clone(), inv.scope, now)
+                .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));
+            let act = activity(ctx, &org.org_id, &user_id, "member.joined", act_target);
+            let login = NewLogin { credential: &credential, user: &user };
+            ctx.store.accept_invitation(&inv, &m, Some(login), &lineage(&org), &act).await?;
+            Ok(Accepted { organization_id: org.org_id, user_id, roles: inv.roles })
+        }
+        (None, None) => Err(Error::validation(
+            "invalid_field",
+            "password",
+            "a new member chooses first_name, last_name and password; an existing login accepts signed in",
+        )),
+    }
+}
+
+async fn pending(ctx: &Ctx, org: &OrgId, email: &str) -> Result<InvitationRecord> {
+    let email = Email::parse(email, "email")?;
+    ctx.store.get_invitation(org, &email).await?.ok_or(Error::NotFound("invitation"))
+}
+
+/// Send a pending invitation again with a new token (the old link stops working) and a fresh expiry.
+pub async fn resend(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str, days: Option<i64>) -> Result<()> {
+    let old = pending(ctx, &permit.org.org_id, email).await?;
+    let days = days.unwrap_or(ctx.config.invitation_days).clamp(1, 30);
+    let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
+    let now = ctx.now();
+    let new = InvitationRecord {
+        token_hash,
+        sent_at: now,
+        expires_at: now + chrono::Duration::days(days),
+        email_status: EmailStatus::Queued,
+        ..old.clone()
+    };
+    let token_rec =
+        InviteTokenRecord { org_id: new.org_id.clone(), email: new.email.clone(), expires_at: new.expires_at };
+    ctx.store.reissue_invitation(&old, &new, &token_rec).await?;
+    ctx.queue.enqueue(vec![invitation_email(ctx, &permit.org, &new, &token)?]).await
+}
+
+/// Change the roles (and scope) of a pending invitation.
+pub async fn edit(
+    ctx: &Ctx,
+    permit: &Permit<ManageMembers>,
+    email: &str,
+    roles: Roles,
+    scope: Option<Scope>,
+) -> Result<()> {
+    if roles.contains(Role::Owner) {
+        return Err(Error::validation("invalid_role", "roles", "ownership is transferred, not invited"));
+    }
+    let old = pending(ctx, &permit.org.org_id, email).await?;
+    let new = InvitationRecord { roles: roles.as_slice().to_vec(), scope: scope.unwrap_or(old.scope), ..old.clone() };
+    ctx.store.replace_invitation(&old, &new).await
+}
+
+/// Withdraw a pending invitation; its link stops working and its seat is free again.
+pub async fn revoke(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str) -> Result<()> {
+    let inv = pending(ctx, &permit.org.org_id, email).await?;
+    let act = activity(ctx, &permit.org.org_id, &permit.user_id, "invitation.revoked", Some(inv.email.to_string()));
+    ctx.store.revoke_invitation(&inv, &lineage(&permit.org), &act).await
+}

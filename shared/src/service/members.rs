@@ -1,0 +1,357 @@
+//! The members page: active members and pending invitations, editing roles, deactivation,
+//! deletion with reassignment, ownership transfer, and seats.
+
+use serde::Serialize;
+
+use super::invitations::activity;
+use super::{Ctx, passwords};
+use crate::access::{Manage, ManageMembers, Permit, ReadMembers, Scope, TransferOwnership};
+use crate::domain::{OrgId, Role, Roles, UserId};
+use crate::error::{Error, Result};
+use crate::store::{
+    BillingEvent, Cursor, EmailStatus, MemberStatus, MembershipRecord, OrgRecord, OutboxEvent, Plan, SeatDelta,
+    SeatsRecord,
+};
+
+fn lineage(org: &OrgRecord) -> Vec<OrgId> {
+    org.lineage().cloned().collect()
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberView {
+    #[schema(value_type = String)]
+    pub user_id: UserId,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub roles: Vec<Role>,
+    pub scope: Scope,
+    pub manage: Manage,
+    pub status: MemberStatus,
+    pub joined_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&MembershipRecord> for MemberView {
+    fn from(m: &MembershipRecord) -> Self {
+        MemberView {
+            user_id: m.user_id.clone(),
+            email: m.member_email.as_ref().map(|e| e.to_string()),
+            name: m.member_name.clone(),
+            roles: m.roles.clone(),
+            scope: m.scope,
+            manage: m.manage.clone(),
+            status: m.status,
+            joined_at: m.joined_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberPage {
+    pub members: Vec<MemberView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The active tab: members of this organization, searchable by name or address.
+pub async fn members(
+    ctx: &Ctx,
+    permit: &Permit<ReadMembers>,
+    search: Option<&str>,
+    limit: i32,
+    cursor: Option<&Cursor>,
+) -> Result<MemberPage> {
+    let q = search.map(|s| s.trim().to_lowercase());
+    let page = ctx.store.org_members(&permit.org.org_id, q.as_deref(), limit, cursor).await?;
+    Ok(MemberPage {
+        members: page.items.iter().map(MemberView::from).collect(),
+        next_cursor: page.next.map(|c| c.as_str().into()),
+    })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PendingView {
+    pub email: String,
+    pub roles: Vec<Role>,
+    pub scope: Scope,
+    #[schema(value_type = String)]
+    pub invited_by: UserId,
+    pub invited_by_name: String,
+    pub sent_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub expired: bool,
+    pub email_status: EmailStatus,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PendingPage {
+    pub invitations: Vec<PendingView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The pending tab: invitations not yet accepted, searchable by address.
+pub async fn pending(
+    ctx: &Ctx,
+    permit: &Permit<ReadMembers>,
+    search: Option<&str>,
+    limit: i32,
+    cursor: Option<&Cursor>,
+) -> Result<PendingPage> {
+    let q = search.map(|s| s.trim().to_lowercase()).unwrap_or_default();
+    let page = ctx.store.invitations(&permit.org.org_id, limit, cursor).await?;
+    let now = ctx.now();
+    let invitations = page
+        .items
+        .into_iter()
+        .filter(|i| i.email.as_str().contains(&q) || i.invited_by_name.to_lowercase().contains(&q))
+        .map(|i| PendingView {
+            email: i.email.to_string(),
+            roles: i.roles,
+            scope: i.scope,
+            invited_by: i.invited_by,
+            invited_by_name: i.invited_by_name,
+            sent_at: i.sent_at,
+            expires_at: i.expires_at,
+            expired: i.expires_at <= now,
+            email_status: i.email_status,
+        })
+        .collect();
+    Ok(PendingPage { invitations, next_cursor: page.next.map(|c| c.as_str().into()) })
+}
+
+async fn member(ctx: &Ctx, org: &OrgId, user: &UserId) -> Result<MembershipRecord> {
+    ctx.store.get_membership(user, org).await?.ok_or(Error::NotFound("member"))
+}
+
+/// What an admin may change about a member (roles, reach down the tree, change rights).
+#[derive(Debug, Default)]
+pub struct MemberChange {
+    pub roles: Option<Roles>,
+    pub scope: Option<Scope>,
+    pub manage: Option<Manage>,
+}
+
+/// Edit a member: promote to admin, demote, change roles, scope or change rights. Ownership
+/// changes only by transfer.
+pub async fn edit(
+    ctx: &Ctx,
+    permit: &Permit<ManageMembers>,
+    user: &UserId,
+    change: MemberChange,
+) -> Result<MemberView> {
+    let before = member(ctx, &permit.org.org_id, user).await?;
+    let mut after = before.clone();
+    if let Some(roles) = change.roles {
+        if roles.contains(Role::Owner) != before.is_owner() {
+            return Err(if before.is_owner() {
+                Error::OwnerProtected
+            } else {
+                Error::validation("invalid_role", "roles", "ownership is transferred with transfer-ownership")
+            });
+        }
+        if before.is_owner() && !roles.contains(Role::Admin) {
+            return Err(Error::OwnerProtected);
+        }
+        after.roles = roles.as_slice().to_vec();
+    }
+    if let Some(s) = change.scope {
+        after.scope = s;
+    }
+    if let Some(m) = change.manage {
+        after.manage = m;
+    }
+    let act = activity(ctx, &permit.org.org_id, &permit.user_id, "member.roles_changed", Some(user.to_string()));
+    ctx.store.update_membership(&before, &after, None, &lineage(&permit.org), &act).await?;
+    Ok(MemberView::from(&after))
+}
+
+/// Deactivate (cannot log in to or switch into the organization; their sessions in it end at
+/// once) or reactivate a member. A deactivated member keeps their seat.
+pub async fn set_status(
+    ctx: &Ctx,
+    permit: &Permit<ManageMembers>,
+    user: &UserId,
+    status: MemberStatus,
+) -> Result<MemberView> {
+    let before = member(ctx, &permit.org.org_id, user).await?;
+    if before.is_owner() {
+        return Err(Error::OwnerProtected);
+    }
+    if before.status == status {
+        return Ok(MemberView::from(&before));
+    }
+    let after = MembershipRecord { status, ..before.clone() };
+    let action = if status == MemberStatus::Active { "member.reactivated" } else { "member.deactivated" };
+    let act = activity(ctx, &permit.org.org_id, &permit.user_id, action, Some(user.to_string()));
+    ctx.store.update_membership(&before, &after, None, &lineage(&permit.org), &act).await?;
+    if status == MemberStatus::Deactivated {
+        ctx.store.end_sessions_in(user, std::slice::from_ref(&permit.org.org_id)).await?;
+    }
+    Ok(MemberView::from(&after))
+}
+
+/// End every session a member has open in this organization (other organizations' sessions
+/// are theirs to manage).
+pub async fn sign_out(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -> Result<usize> {
+    member(ctx, &permit.org.org_id, user).await?;
+    ctx.store.end_sessions_in(user, std::slice::from_ref(&permit.org.org_id)).await
+}
+
+/// Email the member a password-reset link. Admins never set passwords themselves.
+pub async fn reset_password(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -> Result<()> {
+    member(ctx, &permit.org.org_id, user).await?;
+    let profile = ctx.store.get_user(user).await?.ok_or(Error::NotFound("member"))?;
+    passwords::send_reset(ctx, &profile).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SeatChoice {
+    /// The seat stays paid and free for a replacement.
+    Keep,
+    /// One paid seat fewer.
+    Remove,
+}
+
+/// Delete a member: their conversations, contacts and inboxes go to `reassign_to` (the
+/// messaging service receives the event), their seat is kept free or removed.
+pub async fn delete(
+    ctx: &Ctx,
+    permit: &Permit<ManageMembers>,
+    user: &UserId,
+    reassign_to: &UserId,
+    seat: SeatChoice,
+) -> Result<()> {
+    let m = member(ctx, &permit.org.org_id, user).await?;
+    if m.is_owner() {
+        return Err(Error::OwnerProtected);
+    }
+    if reassign_to == user {
+        return Err(Error::validation("invalid_reassignment", "reassign_to", "must be another member"));
+    }
+    let heir = ctx.store.get_membership(reassign_to, &permit.org.org_id).await?;
+    if heir.is_none_or(|h| h.status != MemberStatus::Active) {
+        return Err(Error::validation(
+            "invalid_reassignment",
+            "reassign_to",
+            "must be an active member of this organization",
+        ));
+    }
+    let seats = match seat {
+        SeatChoice::Keep => SeatDelta { purchased: 0, used: -1, pending: 0 },
+        SeatChoice::Remove => SeatDelta { purchased: -1, used: -1, pending: 0 },
+    };
+    let now = ctx.now();
+    let event = OutboxEvent {
+        event_id: ctx.ulid().to_string(),
+        entity: "event",
+        detail_type: "member.deleted".into(),
+        detail: serde_json::json!({
+            "organization_id": permit.org.org_id, "user_id": user, "reassign_to": reassign_to,
+            "reassign": ["conversations", "contacts", "inboxes"], "seat": if seat == SeatChoice::Keep { "keep" } else { "remove" },
+        }),
+        at: now,
+    };
+    let act = activity(ctx, &permit.org.org_id, &permit.user_id, "member.deleted", Some(user.to_string()));
+    ctx.store.delete_member(&m, seats, &event, &lineage(&permit.org), &act).await?;
+    ctx.store.end_sessions_in(user, std::slice::from_ref(&permit.org.org_id)).await?;
+    Ok(())
+}
+
+/// Make an existing active member the owner; the previous owner stays an admin.
+pub async fn transfer_ownership(ctx: &Ctx, permit: &Permit<TransferOwnership>, to: &UserId) -> Result<()> {
+    let org = &permit.org;
+    let from = member(ctx, &org.org_id, &permit.user_id).await?;
+    let target = ctx.store.get_membership(to, &org.org_id).await?;
+    let Some(target) = target.filter(|t| t.status == MemberStatus::Active && t.user_id != from.user_id) else {
+        return Err(Error::validation("not_a_member", "user_id", "must be another active member of this organization"));
+    };
+    let act = activity(ctx, &org.org_id, &permit.user_id, "ownership.transferred", Some(to.to_string()));
+    ctx.store.transfer_ownership(org, &from, &target, &lineage(org), &act).await
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SeatFigures {
+    /// Paid seats, besides the owner's, which is included.
+    pub purchased: u32,
+    /// Active members (not the owner) and pending invitations.
+    pub used: u32,
+    pub pending: u32,
+    pub free: u32,
+}
+
+pub async fn seats(ctx: &Ctx, permit: &Permit<ReadMembers>) -> Result<SeatFigures> {
+    let SeatsRecord { purchased, used, pending, free } = ctx.store.get_seats(&permit.org.org_id).await?;
+    Ok(SeatFigures { purchased, used, pending, free })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SeatQuote {
+    pub seats: u32,
+    pub unit_price_cents: u64,
+    pub total_cents: u64,
+    pub currency: String,
+}
+
+fn check_count(count: u32) -> Result<()> {
+    if !(1..=1000).contains(&count) {
+        return Err(Error::validation("invalid_count", "count", "must be between 1 and 1000"));
+    }
+    Ok(())
+}
+
+/// What `count` more seats cost on the organization's plan, shown before buying.
+pub fn quote(ctx: &Ctx, org: &OrgRecord, count: u32) -> Result<SeatQuote> {
+    check_count(count)?;
+    let unit = match org.plan {
+        Plan::Trial => ctx.config.seat_price_trial_cents,
+        Plan::Active => ctx.config.seat_price_active_cents,
+    };
+    Ok(SeatQuote {
+        seats: count,
+        unit_price_cents: unit,
+        total_cents: unit * u64::from(count),
+        currency: ctx.config.currency.clone(),
+    })
+}
+
+/// Buy seats: the seats are added and a billing event is recorded for the billing system, atomically.
+pub async fn buy_seats(ctx: &Ctx, permit: &Permit<ManageMembers>, count: u32) -> Result<SeatQuote> {
+    let q = quote(ctx, &permit.org, count)?;
+    let event = billing(ctx, permit, "seats.purchased", count, q.total_cents);
+    ctx.store
+        .change_seats(&permit.org.org_id, SeatDelta { purchased: i64::from(count), used: 0, pending: 0 }, &event)
+        .await?;
+    Ok(q)
+}
+
+/// Remove unassigned seats only.
+pub async fn remove_seats(ctx: &Ctx, permit: &Permit<ManageMembers>, count: u32) -> Result<SeatFigures> {
+    check_count(count)?;
+    let event = billing(ctx, permit, "seats.removed", count, 0);
+    match ctx
+        .store
+        .change_seats(&permit.org.org_id, SeatDelta { purchased: -i64::from(count), used: 0, pending: 0 }, &event)
+        .await
+    {
+        Err(Error::NoFreeSeats { .. }) => {
+            let free = ctx.store.get_seats(&permit.org.org_id).await?.free;
+            return Err(Error::SeatsInUse { free });
+        }
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
+    let SeatsRecord { purchased, used, pending, free } = ctx.store.get_seats(&permit.org.org_id).await?;
+    Ok(SeatFigures { purchased, used, pending, free })
+}
+
+fn billing(ctx: &Ctx, permit: &Permit<ManageMembers>, kind: &str, seats: u32, amount_cents: u64) -> BillingEvent {
+    BillingEvent {
+        event_id: ctx.ulid().to_string(),
+        org_id: permit.org.org_id.clone(),
+        kind: kind.into(),
+        seats,
+        amount_cents,
+        currency: ctx.config.currency.clone(),
+        actor_id: permit.user_id.clone(),
+        at: ctx.now(),
+    }
+}

@@ -1,0 +1,63 @@
+//! Password reset by emailed link: asked for by the person ("forgot password") or by an admin
+//! for a member. Admins never see or set passwords.
+
+use super::Ctx;
+use crate::auth::secret;
+use crate::domain::{Email, Password};
+use crate::error::{Error, Result};
+use crate::mail::queue::EmailJob;
+use crate::mail::templates;
+use crate::store::{TokenPurpose, TokenRecord, UserRecord};
+
+/// Reset links expire after this long.
+pub const RESET_MINUTES: i64 = 60;
+
+/// Create a reset token for `user` and queue the email with its link.
+pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
+    let (token, hash) = secret::new_secret(ctx.random.as_ref());
+    let record = TokenRecord {
+        purpose: TokenPurpose::PasswordReset,
+        user_id: user.user_id.clone(),
+        email: user.email.clone(),
+        expires_at: ctx.now() + chrono::Duration::minutes(RESET_MINUTES),
+    };
+    ctx.store.put_token(&hash, &record).await?;
+    let message = templates::render(
+        "password_reset",
+        user.language,
+        &user.email,
+        &serde_json::json!({
+            "first_name": user.first_name,
+            "link": format!("{}/reset-password?token={token}", ctx.config.public_url),
+            "minutes": RESET_MINUTES,
+        }),
+    )?;
+    ctx.queue.enqueue(vec![EmailJob { message, invitation: None }]).await
+}
+
+/// "Forgot password": the same answer whether or not the address has a login.
+pub async fn forgot(ctx: &Ctx, email: &Email) -> Result<()> {
+    let lookup = ctx.store.login_lookup(email, "-").await?;
+    if let Some(cred) = lookup.credential
+        && let Some(user) = ctx.store.get_user(&cred.user_id).await?
+    {
+        send_reset(ctx, &user).await?;
+    }
+    Ok(())
+}
+
+/// Set a new password with a reset token; every session of the login ends.
+pub async fn reset(ctx: &Ctx, token: &str, password: &Password) -> Result<()> {
+    if !secret::looks_like_secret(token) {
+        return Err(Error::InvalidToken);
+    }
+    let hash = secret::hash(token);
+    let record = ctx.store.get_token(&hash).await?.ok_or(Error::InvalidToken)?;
+    if record.purpose != TokenPurpose::PasswordReset || record.expires_at <= ctx.now() {
+        return Err(Error::InvalidToken);
+    }
+    let new_hash = ctx.hasher.hash(password, ctx.random.as_ref()).await?;
+    ctx.store.consume_password_reset(&hash, &record, &new_hash).await?;
+    ctx.store.delete_all_sessions(&record.user_id).await?;
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! Changes to who belongs to an organization: accepting invitations, listing and editing
+//! members, deactivating, deleting and transferring ownership. Each change is one transaction
+//! with its seat bookkeeping and activity entries.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+
+use super::members::{SeatDelta, seats_update, tx_delete};
+use super::ops::{Item, key, s};
+use super::table::{GSI1, PRIMARY};
+use super::tx::{self, TxError};
+use super::{
+    ActivityRecord, CredentialRecord, Cursor, InvitationRecord, InviteTokenRecord, MemberStatus, MembershipRecord,
+    OrgRecord, Page, SessionRecord, Store, UserRecord,
+};
+use crate::domain::{OrgId, Role, UserId};
+use crate::error::{Error, Result};
+
+/// A new login created by accepting an invitation.
+pub struct NewLogin<'a> {
+    pub credential: &'a CredentialRecord,
+    pub user: &'a UserRecord,
+}
+
+/// An event for other services (the messaging service reassigns conversations and contacts),
+/// written in the transaction of the change and carried out by DynamoDB Streams.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxEvent {
+    pub event_id: String,
+    pub entity: &'static str,
+    pub detail_type: String,
+    pub detail: serde_json::Value,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl OutboxEvent {
+    fn item(&self) -> Result<Item> {
+        super::items::to_item(self, format!("OUTBOX#{}", self.event_id), "EVENT".into())
+    }
+}
+
+fn activity_items(
+    t: &str,
+    a: &ActivityRecord,
+    lineage: &[OrgId],
+) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
+    a.items(lineage)?.into_iter().map(|i| tx::put_new(t, i)).collect()
+}
+
+fn membership_key(user: &UserId, org: &OrgId) -> Item {
+    key(MembershipRecord::pk(user), MembershipRecord::sk(org))
+}
+
+impl Store {
+    /// Turn a pending invitation into a membership: the token must still exist (so two
+    /// acceptances cannot both succeed), the invitation must still carry it, and the person
+    /// must not already be a member. A new person's login is created in the same step.
+    pub async fn accept_invitation(
+        &self,
+        inv: &InvitationRecord,
+        membership: &MembershipRecord,
+        new_login: Option<NewLogin<'_>>,
+        lineage: &[OrgId],
+        activity: &ActivityRecord,
+    ) -> Result<()> {
+        let t = self.table_name();
+        let mut items = vec![
+            tx_delete(t, key(InviteTokenRecord::pk(&inv.token_hash), InviteTokenRecord::SK), None)?,
+            tx_delete(t, key(OrgRecord::pk(&inv.org_id), InvitationRecord::sk(&inv.email)), Some(&inv.token_hash))?,
+            tx::put_new(t, membership.item()?)?,
+            seats_update(t, &inv.org_id, SeatDelta { purchased: 0, used: 0, pending: -1 })?,
+        ];
+        if let Some(l) = &new_login {
+            items.push(tx::put_new(
+                t,
+                super::items::to_item(
+                    l.credential,
+                    CredentialRecord::pk(&l.credential.email),
+                    CredentialRecord::SK.into(),
+                )?,
+            )?);
+            items.push(tx::put_new(
+                t,
+                super::items::to_item(l.user, UserRecord::pk(&l.user.user_id), UserRecord::SK.into())?,
+            )?);
+        }
+        items.extend(activity_items(t, activity, lineage)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(f)) if f.contains(&0) || f.contains(&1) || f.is_empty() => Err(Error::InvalidToken),
+            Err(TxError::Conditions(f)) if f.contains(&2) => Err(Error::AlreadyMember),
+            Err(TxError::Conditions(f)) if f.contains(&4) => Err(Error::LoginRequired),
+            Err(TxError::Conditions(_)) => Err(Error::Conflict),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// A page of an organization's members, optionally only those whose name or address
+    /// contains `search` (lower-case).
+    pub async fn org_members(
+        &self,
+        org: &OrgId,
+        search: Option<&str>,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<MembershipRecord>> {
+        let hash = MembershipRecord::gsi1pk(org);
+        let start = cursor.map(|c| c.to_key(GSI1.key.hash, &hash)).transpose()?;
+        let mut q = self
+            .client
+            .query()
+            .table_name(self.table_name())
+            .index_name(GSI1.name)
+            .key_condition_expression("#h = :h AND begins_with(#r, :p)")
+            .expression_attribute_names("#h", GSI1.key.hash)
+            .expression_attribute_names("#r", GSI1.key.range)
+            .expression_attribute_values(":h", s(&hash))
+            .expression_attribute_values(":p", s(MembershipRecord::SK_PREFIX))
+            .limit(limit.clamp(1, 1000))
+            .set_exclusive_start_key(start);
+        if let Some(text) = search.filter(|t| !t.is_empty()) {
+            q = q
+                .filter_expression("contains(#s, :q)")
+                .expression_attribute_names("#s", "search")
+                .expression_attribute_values(":q", s(text));
+        }
+        let out = q.send().await.map_err(super::error::storage)?;
+        let next = out.last_evaluated_key.as_ref().and_then(Cursor::from_key);
+        let items = out.items.unwrap_or_default().into_iter().map(super::items::from_item).collect::<Result<_>>()?;
+        Ok(Page { items, next })
+    }
+
+    /// Replace a membership (roles, scope, change rights, status) if it is unchanged since read.
+    pub async fn update_membership(
+        &self,
+        before: &MembershipRecord,
+        after: &MembershipRecord,
+        seats: Option<SeatDelta>,
+        lineage: &[OrgId],
+        activity: &ActivityRecord,
+    ) -> Result<()> {
+        let t = self.table_name();
+        let before_roles = AttributeValue::L(before.roles.iter().map(|r| s(r.as_str())).collect());
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(t)
+            .set_item(Some(after.item()?))
+            .condition_expression("attribute_exists(#pk) AND #roles = :roles AND #status = :status")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_names("#roles", "roles")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":roles", before_roles)
+            .expression_attribute_values(":status", s(status_str(before.status)))
+            .build()
+            .map_err(super::error::storage)?;
+        let mut items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build()];
+        if let Some(d) = seats {
+            items.push(seats_update(t, &after.org_id, d)?);
+        }
+        items.extend(activity_items(t, activity, lineage)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(f)) if f.contains(&1) => Err(Error::NoFreeSeats { needed: 1 }),
+            Err(TxError::Conditions(_)) => Err(Error::Conflict),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// Remove a member (never the owner), release or drop their seat, and publish the
+    /// reassignment of what they owned.
+    pub async fn delete_member(
+        &self,
+        m: &MembershipRecord,
+        seats: SeatDelta,
+        event: &OutboxEvent,
+        lineage: &[OrgId],
+        activity: &ActivityRecord,
+    ) -> Result<()> {
+        let t = self.table_name();
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(t)
+            .set_key(Some(membership_key(&m.user_id, &m.org_id)))
+            .condition_expression("attribute_exists(#pk) AND NOT contains(#roles, :owner)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_names("#roles", "roles")
+            .expression_attribute_values(":owner", s(Role::Owner.as_str()))
+            .build()
+            .map_err(super::error::storage)?;
+        let mut items = vec![
+            aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete).build(),
+            seats_update(t, &m.org_id, seats)?,
+            tx::put_new(t, event.item()?)?,
+        ];
+        items.extend(activity_items(t, activity, lineage)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(_)) => Err(Error::Conflict),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// Make `to` the owner of `org` in place of `from`, who stays an admin.
+    pub async fn transfer_ownership(
+        &self,
+        org: &OrgRecord,
+        from: &MembershipRecord,
+        to: &MembershipRecord,
+        lineage: &[OrgId],
+        activity: &ActivityRecord,
+    ) -> Result<()> {
+        let t = self.table_name();
+        let owner_update = tx::update_builder(t, key(OrgRecord::pk(&org.org_id), OrgRecord::SK))
+            .update_expression("SET owner_id = :to, version = version + :one")
+            .condition_expression("owner_id = :from")
+            .expression_attribute_values(":to", s(to.user_id.as_str()))
+            .expression_attribute_values(":from", s(from.user_id.as_str()))
+            .expression_attribute_values(":one", super::ops::n(1));
+        let mut old = from.clone();
+        old.roles.retain(|r| *r != Role::Owner);
+        if !old.roles.contains(&Role::Admin) {
+            old.roles.push(Role::Admin);
+        }
+        let mut new = to.clone();
+        new.roles = vec![Role::Owner, Role::Admin]
+            .into_iter()
+            .chain(to.roles.iter().copied().filter(|r| !matches!(r, Role::Owner | Role::Admin)))
+            .collect();
+        let mut items = vec![tx::update(owner_update)?];
+        for (b, a) in [(from, &old), (to, &new)] {
+            let put = aws_sdk_dynamodb::types::Put::builder()
+                .table_name(t)
+                .set_item(Some(a.item()?))
+                .condition_expression("attribute_exists(#pk) AND #status = :active")
+                .expression_attribute_names("#pk", PRIMARY.hash)
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":active", s(status_str(b.status)))
+                .build()
+                .map_err(super::error::storage)?;
+            items.push(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build());
+        }
+        items.extend(activity_items(t, activity, lineage)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(_)) => Err(Error::Conflict),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// End every session of `user` that is working in `org` (or one of `descendants`' lineage
+    /// below it). Returns how many ended.
+    pub async fn end_sessions_in(&self, user: &UserId, orgs: &[OrgId]) -> Result<usize> {
+        let pk = SessionRecord::pk(user);
+        let mut cursor = None;
+        let mut ended = 0;
+        loop {
+            let page = self
+                .query_prefix(None, &pk, SessionRecord::SK_PREFIX, super::QueryDir::Forward, 1000, cursor.as_ref())
+                .await?;
+            let mut keys = Vec::new();
+            for item in page.items {
+                let session: SessionRecord = super::items::from_item(item)?;
+                if session.active_org.as_ref().is_some_and(|o| orgs.contains(o)) {
+                    keys.push(key(pk.clone(), SessionRecord::sk(&session.session_id)));
+                }
+            }
+            ended += keys.len();
+            self.batch_write(Vec::new(), keys).await?;
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(ended),
+            }
+        }
+    }
+}
+
+fn status_str(s: MemberStatus) -> &'static str {
+    match s {
+        MemberStatus::Active => "active",
+        MemberStatus::Deactivated => "deactivated",
+    }
+}
