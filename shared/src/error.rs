@@ -47,6 +47,8 @@ pub enum Error {
     LoginRequired,
     #[error("the invitation was sent to another address than the signed-in account's")]
     EmailMismatch,
+    #[error("still assigned in: {}; remove them from these lists first", lists.join(", "))]
+    StillAssigned { lists: Vec<&'static str> },
     #[error("the owner cannot be removed, deactivated or demoted; transfer ownership first")]
     OwnerProtected,
     #[error("{0} not found")]
@@ -91,6 +93,7 @@ impl Error {
             Error::LoginRequired => "login_required",
             Error::EmailMismatch => "email_mismatch",
             Error::OwnerProtected => "owner_protected",
+            Error::StillAssigned { .. } => "still_assigned",
             Error::NotFound(_) => "not_found",
             Error::Conflict => "conflict",
             Error::Storage(_) => "storage_unavailable",

@@ -39,10 +39,11 @@ pub enum Function {
     AcceptInvitation,
     Members,
     PasswordReset,
+    Inboxes,
 }
 
 impl Function {
-    pub const ALL: [Function; 16] = [
+    pub const ALL: [Function; 17] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -59,6 +60,7 @@ impl Function {
         Function::AcceptInvitation,
         Function::Members,
         Function::PasswordReset,
+        Function::Inboxes,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +81,7 @@ impl Function {
             Function::AcceptInvitation => "accept-invitation",
             Function::Members => "members",
             Function::PasswordReset => "password-reset",
+            Function::Inboxes => "inboxes",
         }
     }
 
@@ -113,6 +116,7 @@ impl Function {
             Function::AcceptInvitation => routes::members::accept(),
             Function::Members => routes::members::manage(),
             Function::PasswordReset => routes::members::passwords(),
+            Function::Inboxes => routes::inboxes::routes(),
         }
     }
 }

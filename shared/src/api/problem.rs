@@ -22,6 +22,9 @@ pub struct Problem {
     /// The input field at fault, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `still_assigned`: the assignment lists the member is still on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_in: Option<Vec<String>>,
 }
 
 pub fn status_of(e: &Error) -> StatusCode {
@@ -37,7 +40,8 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::AlreadyInvited
         | Error::AlreadyMember
         | Error::LoginRequired
-        | Error::OwnerProtected => StatusCode::CONFLICT,
+        | Error::OwnerProtected
+        | Error::StillAssigned { .. } => StatusCode::CONFLICT,
         Error::EmailMismatch => StatusCode::FORBIDDEN,
         Error::InvalidCredentials | Error::Unauthenticated | Error::InvalidRefreshToken | Error::SessionEnded => {
             StatusCode::UNAUTHORIZED
@@ -51,7 +55,18 @@ pub fn status_of(e: &Error) -> StatusCode {
 }
 
 pub fn problem(status: StatusCode, code: &str, detail: String, field: Option<String>) -> Response {
+    problem_with(status, code, detail, field, None)
+}
+
+fn problem_with(
+    status: StatusCode,
+    code: &str,
+    detail: String,
+    field: Option<String>,
+    assigned_in: Option<Vec<String>>,
+) -> Response {
     let body = Problem {
+        assigned_in,
         type_: format!("urn:switchboard:problem:{code}"),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
@@ -82,7 +97,11 @@ impl IntoResponse for Error {
             Error::Validation { field, .. } => Some(field.clone()),
             _ => None,
         };
-        let mut resp = problem(status, self.code(), detail, field);
+        let assigned_in = match &self {
+            Error::StillAssigned { lists } => Some(lists.iter().map(|l| (*l).to_owned()).collect()),
+            _ => None,
+        };
+        let mut resp = problem_with(status, self.code(), detail, field, assigned_in);
         match &self {
             Error::TooManyAttempts { retry_after_secs } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {

@@ -48,6 +48,7 @@ macro_rules! id_type {
 id_type!(UserId, "usr_", "user");
 id_type!(OrgId, "org_", "organization");
 id_type!(SessionId, "ses_", "session");
+id_type!(InboxId, "inb_", "inbox");
 
 #[cfg(test)]
 mod tests {

@@ -6,12 +6,14 @@ mod ids;
 mod language;
 mod names;
 mod password;
+mod phone;
 mod role;
 
 pub use client_type::ClientType;
 pub use email::Email;
-pub use ids::{OrgId, SessionId, UserId};
+pub use ids::{InboxId, OrgId, SessionId, UserId};
 pub use language::Language;
 pub use names::{OrgName, PersonName};
 pub use password::Password;
+pub use phone::Phone;
 pub use role::{Role, Roles};

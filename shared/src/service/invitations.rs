@@ -6,13 +6,13 @@ use serde::Serialize;
 use super::{Authenticated, Ctx};
 use crate::access::{ManageMembers, Permit, Scope};
 use crate::auth::secret;
-use crate::domain::{Email, Language, OrgId, Password, PersonName, Role, Roles, UserId};
+use crate::domain::{Email, InboxId, Language, OrgId, Password, PersonName, Role, Roles, UserId};
 use crate::error::{Error, Result};
 use crate::mail::queue::{EmailJob, InvitationRef};
 use crate::mail::templates;
 use crate::store::{
-    ActivityRecord, CredentialRecord, EmailStatus, InvitationRecord, InviteTokenRecord, MembershipRecord, NewLogin,
-    OrgRecord, UserRecord,
+    ActivityRecord, Assignments, CredentialRecord, EmailStatus, InboxChoice, InboxMemberRecord, InboxRecord,
+    InvitationRecord, InviteTokenRecord, MembershipRecord, NewLogin, OrgRecord, UserRecord,
 };
 
 /// Most addresses one request may invite.
@@ -27,6 +27,9 @@ pub struct InviteEntry {
     pub roles: Vec<String>,
     /// `org_only` limits the membership to this organization; beneath it by default.
     pub scope: Option<Scope>,
+    /// `{"existing": "inb_…"}` to join an inbox, or `{"new": {"name": "…"}}` for a new one
+    /// whose number the invitee picks when joining.
+    pub inbox: Option<InboxChoice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -162,6 +165,25 @@ pub async fn invite(
             results.push(failed(email.as_str(), &e));
             continue;
         }
+        if let Some(InboxChoice::Existing(id)) = &entry.inbox
+            && ctx.store.get_inbox(&org.org_id, id).await?.is_none()
+        {
+            results.push(failed(
+                email.as_str(),
+                &Error::validation(
+                    "unknown_inbox",
+                    format!("invitations[{i}].inbox"),
+                    "no such inbox in this organization",
+                ),
+            ));
+            continue;
+        }
+        if let Some(InboxChoice::New { name }) = &entry.inbox
+            && let Err(e) = crate::domain::OrgName::parse(name, &format!("invitations[{i}].inbox.new.name"))
+        {
+            results.push(failed(email.as_str(), &e));
+            continue;
+        }
         if ctx.store.is_member_by_email(&email, &org.org_id).await? {
             results.push(InviteOutcome {
                 email: email.to_string(),
@@ -184,6 +206,7 @@ pub async fn invite(
             expires_at: now + chrono::Duration::days(days),
             token_hash,
             email_status: EmailStatus::Queued,
+            inbox: entry.inbox.clone(),
         };
         let token_rec =
             InviteTokenRecord { org_id: org.org_id.clone(), email: email.clone(), expires_at: inv.expires_at };
@@ -255,6 +278,54 @@ pub struct Accepted {
     #[schema(value_type = String)]
     pub user_id: UserId,
     pub roles: Vec<Role>,
+    /// The inbox joined, if the invitation named one.
+    #[schema(value_type = Option<String>)]
+    pub inbox_id: Option<InboxId>,
+    /// True when that inbox is new and waits for its phone number.
+    pub inbox_needs_phone: bool,
+}
+
+/// The inbox records an acceptance writes, if the invitation names an inbox.
+fn inbox_for(ctx: &Ctx, inv: &InvitationRecord, user: &UserId) -> (Option<InboxRecord>, Option<InboxMemberRecord>) {
+    let (new, id) = match &inv.inbox {
+        None => return (None, None),
+        Some(InboxChoice::Existing(id)) => (None, id.clone()),
+        Some(InboxChoice::New { name }) => {
+            let inbox = InboxRecord {
+                inbox_id: InboxId::new(ctx.ulid()),
+                org_id: inv.org_id.clone(),
+                name: name.clone(),
+                phone: None,
+                owner_id: user.clone(),
+                created_at: ctx.now(),
+            };
+            let id = inbox.inbox_id.clone();
+            (Some(inbox), id)
+        }
+    };
+    let member = InboxMemberRecord {
+        inbox_id: id,
+        org_id: inv.org_id.clone(),
+        user_id: user.clone(),
+        assignments: Assignments::ON_JOIN,
+        added_at: ctx.now(),
+    };
+    (new, Some(member))
+}
+
+fn accepted(
+    org: OrgRecord,
+    user_id: UserId,
+    inv: InvitationRecord,
+    inbox: &(Option<InboxRecord>, Option<InboxMemberRecord>),
+) -> Accepted {
+    Accepted {
+        organization_id: org.org_id,
+        user_id,
+        roles: inv.roles,
+        inbox_id: inbox.1.as_ref().map(|m| m.inbox_id.clone()),
+        inbox_needs_phone: inbox.0.is_some(),
+    }
 }
 
 /// Accept an invitation: signed in with the invited address, or as a new person choosing a
@@ -277,8 +348,10 @@ pub async fn accept(
             let m = MembershipRecord::new(&user.user_id, &org, inv.roles.clone(), inv.scope, now)
                 .described(&user.email, &format!("{} {}", user.first_name, user.last_name));
             let act = activity(ctx, &org.org_id, &user.user_id, "member.joined", act_target);
-            ctx.store.accept_invitation(&inv, &m, None, &lineage(&org), &act).await?;
-            Ok(Accepted { organization_id: org.org_id, user_id: user.user_id, roles: inv.roles })
+            let inbox = inbox_for(ctx, &inv, &user.user_id);
+            let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
+            ctx.store.accept_invitation(&inv, &m, None, inbox_ref, &lineage(&org), &act).await?;
+            Ok(accepted(org, user.user_id, inv, &inbox))
         }
         (None, Some(n)) => {
             let user_id = UserId::new(ctx.ulid());
@@ -299,8 +372,10 @@ pub async fn accept(
                 .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));
             let act = activity(ctx, &org.org_id, &user_id, "member.joined", act_target);
             let login = NewLogin { credential: &credential, user: &user };
-            ctx.store.accept_invitation(&inv, &m, Some(login), &lineage(&org), &act).await?;
-            Ok(Accepted { organization_id: org.org_id, user_id, roles: inv.roles })
+            let inbox = inbox_for(ctx, &inv, &user_id);
+            let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
+            ctx.store.accept_invitation(&inv, &m, Some(login), inbox_ref, &lineage(&org), &act).await?;
+            Ok(accepted(org, user_id, inv, &inbox))
         }
         (None, None) => Err(Error::validation(
             "invalid_field",

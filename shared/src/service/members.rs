@@ -251,7 +251,9 @@ pub async fn delete(
         at: now,
     };
     let act = activity(ctx, &permit.org.org_id, &permit.user_id, "member.deleted", Some(user.to_string()));
-    ctx.store.delete_member(&m, seats, &event, &lineage(&permit.org), &act).await?;
+    let owned: Vec<_> =
+        ctx.store.inboxes(&permit.org.org_id).await?.into_iter().filter(|i| i.owner_id == *user).collect();
+    ctx.store.delete_member(&m, seats, &event, &owned, reassign_to, &lineage(&permit.org), &act).await?;
     ctx.store.end_sessions_in(user, std::slice::from_ref(&permit.org.org_id)).await?;
     Ok(())
 }

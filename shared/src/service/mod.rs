@@ -1,6 +1,7 @@
 //! Business rules. Each public function is one account operation; handlers call exactly one.
 
 mod accounts;
+pub mod inboxes;
 pub mod invitations;
 pub mod members;
 mod my_orgs;

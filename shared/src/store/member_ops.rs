@@ -10,8 +10,8 @@ use super::ops::{Item, key, s};
 use super::table::{GSI1, PRIMARY};
 use super::tx::{self, TxError};
 use super::{
-    ActivityRecord, CredentialRecord, Cursor, InvitationRecord, InviteTokenRecord, MemberStatus, MembershipRecord,
-    OrgRecord, Page, SessionRecord, Store, UserRecord,
+    ActivityRecord, CredentialRecord, Cursor, InboxMemberRecord, InboxRecord, InvitationRecord, InviteTokenRecord,
+    MemberStatus, MembershipRecord, OrgRecord, Page, SessionRecord, Store, UserRecord,
 };
 use crate::domain::{OrgId, Role, UserId};
 use crate::error::{Error, Result};
@@ -60,6 +60,7 @@ impl Store {
         inv: &InvitationRecord,
         membership: &MembershipRecord,
         new_login: Option<NewLogin<'_>>,
+        inbox: Option<(Option<&InboxRecord>, &InboxMemberRecord)>,
         lineage: &[OrgId],
         activity: &ActivityRecord,
     ) -> Result<()> {
@@ -83,6 +84,12 @@ impl Store {
                 t,
                 super::items::to_item(l.user, UserRecord::pk(&l.user.user_id), UserRecord::SK.into())?,
             )?);
+        }
+        if let Some((new_inbox, member)) = inbox {
+            if let Some(i) = new_inbox {
+                items.push(tx::put_new(t, i.item()?)?);
+            }
+            items.push(tx::put(t, member.item()?)?);
         }
         items.extend(activity_items(t, activity, lineage)?);
         match self.transact(items).await {
@@ -172,6 +179,8 @@ impl Store {
         m: &MembershipRecord,
         seats: SeatDelta,
         event: &OutboxEvent,
+        owned_inboxes: &[InboxRecord],
+        heir: &UserId,
         lineage: &[OrgId],
         activity: &ActivityRecord,
     ) -> Result<()> {
@@ -190,12 +199,28 @@ impl Store {
             seats_update(t, &m.org_id, seats)?,
             tx::put_new(t, event.item()?)?,
         ];
+        // Inbox ownership moves in the same step (the messaging service moves the rest).
+        for inbox in owned_inboxes {
+            let u = tx::update_builder(t, key(OrgRecord::pk(&inbox.org_id), InboxRecord::sk(&inbox.inbox_id)))
+                .update_expression("SET owner_id = :heir")
+                .condition_expression("owner_id = :gone")
+                .expression_attribute_values(":heir", s(heir.as_str()))
+                .expression_attribute_values(":gone", s(m.user_id.as_str()));
+            items.push(tx::update(u)?);
+        }
         items.extend(activity_items(t, activity, lineage)?);
         match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TxError::Conditions(_)) => Err(Error::Conflict),
-            Err(TxError::Other(e)) => Err(e),
+            Ok(()) => {}
+            Err(TxError::Conditions(_)) => return Err(Error::Conflict),
+            Err(TxError::Other(e)) => return Err(e),
         }
+        // Their inbox memberships go too; idempotent, so a retry finishes the job.
+        let inboxes = self.inboxes(&m.org_id).await?;
+        let keys = inboxes
+            .iter()
+            .map(|i| key(OrgRecord::pk(&m.org_id), InboxMemberRecord::sk(&i.inbox_id, &m.user_id)))
+            .collect();
+        self.batch_write(Vec::new(), keys).await
     }
 
     /// Make `to` the owner of `org` in place of `from`, who stays an admin.

@@ -61,6 +61,20 @@ pub struct InvitationRecord {
     pub expires_at: DateTime<Utc>,
     pub token_hash: String,
     pub email_status: EmailStatus,
+    /// The inbox the invitee joins on accepting, if any.
+    #[serde(default)]
+    pub inbox: Option<InboxChoice>,
+}
+
+/// An existing inbox to join, or a new one the invitee gets (and picks a number for).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxChoice {
+    #[schema(value_type = String)]
+    Existing(crate::domain::InboxId),
+    New {
+        name: String,
+    },
 }
 
 impl InvitationRecord {

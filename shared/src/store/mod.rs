@@ -7,6 +7,7 @@
 mod calls;
 mod cursor;
 mod error;
+mod inboxes;
 mod items;
 mod member_ops;
 mod members;
@@ -21,8 +22,11 @@ mod users;
 
 pub use calls::{CallCounter, count_calls};
 pub use cursor::Cursor;
+pub use inboxes::{Assignments, InboxMemberRecord, InboxRecord};
 pub use member_ops::{NewLogin, OutboxEvent};
-pub use members::{BillingEvent, EmailStatus, InvitationRecord, InviteTokenRecord, SeatDelta, SeatsRecord};
+pub use members::{
+    BillingEvent, EmailStatus, InboxChoice, InvitationRecord, InviteTokenRecord, SeatDelta, SeatsRecord,
+};
 pub use ops::{Page, QueryDir};
 pub use orgs::{ActivityRecord, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan};
 pub use sessions::SessionRecord;

@@ -33,6 +33,11 @@ pub(crate) fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, Erro
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+pub(crate) fn put(table: &str, item: Item) -> Result<TransactWriteItem, Error> {
+    let put = Put::builder().table_name(table).set_item(Some(item)).build().map_err(storage)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
 /// A condition on an item the transaction does not write. `#pk` is always bound to the hash key.
 pub(crate) fn check(
     table: &str,

@@ -21,6 +21,7 @@ macro_rules! both_engines {
 
 mod auth;
 mod errors;
+mod inboxes;
 mod infra;
 mod local_server;
 mod matrix;
