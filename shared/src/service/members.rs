@@ -9,8 +9,8 @@ use crate::access::{Manage, ManageMembers, Permit, ReadMembers, Scope, TransferO
 use crate::domain::{OrgId, Role, Roles, UserId};
 use crate::error::{Error, Result};
 use crate::store::{
-    BillingEvent, Cursor, EmailStatus, MemberStatus, MembershipRecord, OrgRecord, OutboxEvent, Plan, SeatDelta,
-    SeatsRecord,
+    BillingEvent, Cursor, EmailStatus, MemberRemoval, MemberStatus, MembershipRecord, OrgRecord, OutboxEvent, Plan,
+    SeatDelta, SeatsRecord,
 };
 
 fn lineage(org: &OrgRecord) -> Vec<OrgId> {
@@ -253,7 +253,8 @@ pub async fn delete(
     let act = activity(ctx, &permit.org.org_id, &permit.user_id, "member.deleted", Some(user.to_string()));
     let owned: Vec<_> =
         ctx.store.inboxes(&permit.org.org_id).await?.into_iter().filter(|i| i.owner_id == *user).collect();
-    ctx.store.delete_member(&m, seats, &event, &owned, reassign_to, &lineage(&permit.org), &act).await?;
+    let removal = MemberRemoval { membership: &m, seats, event: &event, owned_inboxes: &owned, heir: reassign_to };
+    ctx.store.delete_member(&removal, &lineage(&permit.org), &act).await?;
     ctx.store.end_sessions_in(user, std::slice::from_ref(&permit.org.org_id)).await?;
     Ok(())
 }

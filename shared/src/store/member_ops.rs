@@ -16,6 +16,18 @@ use super::{
 use crate::domain::{OrgId, Role, UserId};
 use crate::error::{Error, Result};
 
+/// What deleting a member changes besides the membership itself.
+#[derive(Clone, Copy)]
+pub struct MemberRemoval<'a> {
+    pub membership: &'a MembershipRecord,
+    pub seats: SeatDelta,
+    /// For the messaging service: reassign conversations and contacts.
+    pub event: &'a OutboxEvent,
+    /// Inboxes the member owns; they pass to `heir`.
+    pub owned_inboxes: &'a [InboxRecord],
+    pub heir: &'a UserId,
+}
+
 /// A new login created by accepting an invitation.
 pub struct NewLogin<'a> {
     pub credential: &'a CredentialRecord,
@@ -176,14 +188,11 @@ impl Store {
     /// reassignment of what they owned.
     pub async fn delete_member(
         &self,
-        m: &MembershipRecord,
-        seats: SeatDelta,
-        event: &OutboxEvent,
-        owned_inboxes: &[InboxRecord],
-        heir: &UserId,
+        removal: &MemberRemoval<'_>,
         lineage: &[OrgId],
         activity: &ActivityRecord,
     ) -> Result<()> {
+        let MemberRemoval { membership: m, seats, event, owned_inboxes, heir } = *removal;
         let t = self.table_name();
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(t)

@@ -23,7 +23,7 @@ mod users;
 pub use calls::{CallCounter, count_calls};
 pub use cursor::Cursor;
 pub use inboxes::{Assignments, InboxMemberRecord, InboxRecord};
-pub use member_ops::{NewLogin, OutboxEvent};
+pub use member_ops::{MemberRemoval, NewLogin, OutboxEvent};
 pub use members::{
     BillingEvent, EmailStatus, InboxChoice, InvitationRecord, InviteTokenRecord, SeatDelta, SeatsRecord,
 };
