@@ -112,13 +112,22 @@ pub struct Access {
     pub permissions: BTreeSet<Permission>,
     /// True when nothing comes from a membership in this organization itself.
     pub inherited_only: bool,
+    /// The person, when `user_id` is a shared account they act in the name of.
+    pub real_user_id: Option<UserId>,
 }
 
 impl Access {
     /// `memberships` may include memberships anywhere; only those on the org's path count.
     pub fn compute(user_id: &UserId, org: &OrgRecord, memberships: &[MembershipRecord]) -> Access {
         let (roles, permissions, direct) = effective(user_id, &org.org_id, &org.ancestors, memberships);
-        Access { user_id: user_id.clone(), org: org.clone(), roles, permissions, inherited_only: !direct }
+        Access {
+            user_id: user_id.clone(),
+            org: org.clone(),
+            roles,
+            permissions,
+            inherited_only: !direct,
+            real_user_id: None,
+        }
     }
 
     /// The user can enter (switch into, list) this organization.
@@ -133,7 +142,12 @@ impl Access {
     /// Proof that the user holds `P::PERMISSION` here, or `Forbidden`.
     pub fn permit<P: PermissionKind>(&self) -> Result<Permit<P>> {
         if self.has(P::PERMISSION) {
-            Ok(Permit { user_id: self.user_id.clone(), org: self.org.clone(), _kind: PhantomData })
+            Ok(Permit {
+                user_id: self.user_id.clone(),
+                real_user_id: self.real_user_id.clone(),
+                org: self.org.clone(),
+                _kind: PhantomData,
+            })
         } else {
             Err(Error::Forbidden)
         }
@@ -231,6 +245,8 @@ kinds!(
 #[derive(Debug)]
 pub struct Permit<P> {
     pub user_id: UserId,
+    /// The person, when `user_id` is a shared account they act in the name of.
+    pub real_user_id: Option<UserId>,
     pub org: OrgRecord,
     _kind: PhantomData<P>,
 }

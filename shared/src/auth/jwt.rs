@@ -28,6 +28,9 @@ pub struct AccessClaims {
     pub org: Option<OrgId>,
     pub roles: Vec<Role>,
     pub client: ClientType,
+    /// The shared account the session acts in the name of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act_as: Option<UserId>,
     pub typ: String,
     pub iat: i64,
     pub exp: i64,

@@ -125,6 +125,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         seats: crate::store::SeatsRecord::new(ctx.config.included_seats),
         activity: ActivityRecord {
             activity_id: ctx.ulid().to_string(),
+            real_actor_id: None,
             org_id: org_id.clone(),
             actor_id: user_id.clone(),
             action: "organization.created".into(),

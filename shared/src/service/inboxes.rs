@@ -2,8 +2,7 @@
 
 use serde::Serialize;
 
-use super::Ctx;
-use super::invitations::activity;
+use super::{Ctx, permit_activity};
 use crate::access::{Access, ManageMembers, Permit, ReadOrg};
 use crate::domain::{InboxId, Phone, UserId};
 use crate::error::{Error, Result};
@@ -24,7 +23,7 @@ pub async fn create(
         owner_id: permit.user_id.clone(),
         created_at: ctx.now(),
     };
-    let act = activity(ctx, &permit.org.org_id, &permit.user_id, "inbox.created", Some(inbox.inbox_id.to_string()));
+    let act = permit_activity(ctx, permit, "inbox.created", Some(inbox.inbox_id.to_string()));
     ctx.store.create_inbox(&inbox, None, &act).await?;
     Ok(inbox)
 }
@@ -56,7 +55,7 @@ pub async fn add_member(
         assignments: Assignments::ON_JOIN,
         added_at: ctx.now(),
     };
-    let act = activity(ctx, &permit.org.org_id, &permit.user_id, "inbox.member_added", Some(user.to_string()));
+    let act = permit_activity(ctx, permit, "inbox.member_added", Some(user.to_string()));
     ctx.store.add_inbox_member(&rec, &act).await?;
     Ok(rec)
 }
@@ -71,7 +70,7 @@ pub async fn set_assignments(
     let mut rec =
         ctx.store.get_inbox_member(&permit.org.org_id, id, user).await?.ok_or(Error::NotFound("inbox member"))?;
     rec.assignments = a;
-    let act = activity(ctx, &permit.org.org_id, &permit.user_id, "inbox.assignments_changed", Some(user.to_string()));
+    let act = permit_activity(ctx, permit, "inbox.assignments_changed", Some(user.to_string()));
     ctx.store.set_assignments(&rec, &act).await?;
     Ok(rec)
 }
@@ -83,7 +82,7 @@ pub async fn remove_member(ctx: &Ctx, permit: &Permit<ManageMembers>, id: &Inbox
     if !rec.assignments.names().is_empty() {
         return Err(Error::StillAssigned { lists: rec.assignments.names() });
     }
-    let act = activity(ctx, &permit.org.org_id, &permit.user_id, "inbox.member_removed", Some(user.to_string()));
+    let act = permit_activity(ctx, permit, "inbox.member_removed", Some(user.to_string()));
     ctx.store.remove_inbox_member(&rec, &act).await
 }
 

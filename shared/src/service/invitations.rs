@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Authenticated, Ctx};
+use super::{Authenticated, Ctx, activity_record, permit_activity};
 use crate::access::{ManageMembers, Permit, Scope};
 use crate::auth::secret;
 use crate::domain::{Email, InboxId, Language, OrgId, Password, PersonName, Role, Roles, UserId};
@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 use crate::mail::queue::{EmailJob, InvitationRef};
 use crate::mail::templates;
 use crate::store::{
-    ActivityRecord, Assignments, CredentialRecord, EmailStatus, InboxChoice, InboxMemberRecord, InboxRecord,
-    InvitationRecord, InviteTokenRecord, MembershipRecord, NewLogin, OrgRecord, UserRecord,
+    Assignments, CredentialRecord, EmailStatus, InboxChoice, InboxMemberRecord, InboxRecord, InvitationRecord,
+    InviteTokenRecord, MembershipRecord, NewLogin, OrgRecord, UserRecord,
 };
 
 /// Most addresses one request may invite.
@@ -79,17 +79,6 @@ fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope)> {
         ));
     }
     Ok((email, roles, e.scope.unwrap_or_default()))
-}
-
-pub(crate) fn activity(ctx: &Ctx, org: &OrgId, actor: &UserId, action: &str, target: Option<String>) -> ActivityRecord {
-    ActivityRecord {
-        activity_id: ctx.ulid().to_string(),
-        org_id: org.clone(),
-        actor_id: actor.clone(),
-        action: action.into(),
-        target,
-        at: ctx.now(),
-    }
 }
 
 fn lineage(org: &OrgRecord) -> Vec<OrgId> {
@@ -210,7 +199,7 @@ pub async fn invite(
         };
         let token_rec =
             InviteTokenRecord { org_id: org.org_id.clone(), email: email.clone(), expires_at: inv.expires_at };
-        let act = activity(ctx, &org.org_id, &permit.user_id, "member.invited", Some(email.to_string()));
+        let act = permit_activity(ctx, permit, "member.invited", Some(email.to_string()));
         match ctx.store.create_invitation(&inv, &token_rec, &lineage(org), &act).await {
             Ok(()) => {
                 jobs.push(invitation_email(ctx, org, &inv, &token)?);
@@ -347,7 +336,7 @@ pub async fn accept(
             }
             let m = MembershipRecord::new(&user.user_id, &org, inv.roles.clone(), inv.scope, now)
                 .described(&user.email, &format!("{} {}", user.first_name, user.last_name));
-            let act = activity(ctx, &org.org_id, &user.user_id, "member.joined", act_target);
+            let act = activity_record(ctx, &org.org_id, &user.user_id, None, "member.joined", act_target);
             let inbox = inbox_for(ctx, &inv, &user.user_id);
             let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
             ctx.store.accept_invitation(&inv, &m, None, inbox_ref, &lineage(&org), &act).await?;
@@ -370,7 +359,7 @@ pub async fn accept(
             };
             let m = MembershipRecord::new(&user_id, &org, inv.roles.clone(), inv.scope, now)
                 .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));
-            let act = activity(ctx, &org.org_id, &user_id, "member.joined", act_target);
+            let act = activity_record(ctx, &org.org_id, &user_id, None, "member.joined", act_target);
             let login = NewLogin { credential: &credential, user: &user };
             let inbox = inbox_for(ctx, &inv, &user_id);
             let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
@@ -428,6 +417,6 @@ pub async fn edit(
 /// Withdraw a pending invitation; its link stops working and its seat is free again.
 pub async fn revoke(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str) -> Result<()> {
     let inv = pending(ctx, &permit.org.org_id, email).await?;
-    let act = activity(ctx, &permit.org.org_id, &permit.user_id, "invitation.revoked", Some(inv.email.to_string()));
+    let act = permit_activity(ctx, permit, "invitation.revoked", Some(inv.email.to_string()));
     ctx.store.revoke_invitation(&inv, &lineage(&permit.org), &act).await
 }

@@ -3,8 +3,7 @@
 
 use serde::Serialize;
 
-use super::invitations::activity;
-use super::{Ctx, passwords};
+use super::{Ctx, passwords, permit_activity};
 use crate::access::{Manage, ManageMembers, Permit, ReadMembers, Scope, TransferOwnership};
 use crate::domain::{OrgId, Role, Roles, UserId};
 use crate::error::{Error, Result};
@@ -158,7 +157,7 @@ pub async fn edit(
     if let Some(m) = change.manage {
         after.manage = m;
     }
-    let act = activity(ctx, &permit.org.org_id, &permit.user_id, "member.roles_changed", Some(user.to_string()));
+    let act = permit_activity(ctx, permit, "member.roles_changed", Some(user.to_string()));
     ctx.store.update_membership(&before, &after, None, &lineage(&permit.org), &act).await?;
     Ok(MemberView::from(&after))
 }
@@ -180,7 +179,7 @@ pub async fn set_status(
     }
     let after = MembershipRecord { status, ..before.clone() };
     let action = if status == MemberStatus::Active { "member.reactivated" } else { "member.deactivated" };
-    let act = activity(ctx, &permit.org.org_id, &permit.user_id, action, Some(user.to_string()));
+    let act = permit_activity(ctx, permit, action, Some(user.to_string()));
     ctx.store.update_membership(&before, &after, None, &lineage(&permit.org), &act).await?;
     if status == MemberStatus::Deactivated {
         ctx.store.end_sessions_in(user, std::slice::from_ref(&permit.org.org_id)).await?;
@@ -250,7 +249,7 @@ pub async fn delete(
         }),
         at: now,
     };
-    let act = activity(ctx, &permit.org.org_id, &permit.user_id, "member.deleted", Some(user.to_string()));
+    let act = permit_activity(ctx, permit, "member.deleted", Some(user.to_string()));
     let owned: Vec<_> =
         ctx.store.inboxes(&permit.org.org_id).await?.into_iter().filter(|i| i.owner_id == *user).collect();
     let removal = MemberRemoval { membership: &m, seats, event: &event, owned_inboxes: &owned, heir: reassign_to };
@@ -267,7 +266,7 @@ pub async fn transfer_ownership(ctx: &Ctx, permit: &Permit<TransferOwnership>, t
     let Some(target) = target.filter(|t| t.status == MemberStatus::Active && t.user_id != from.user_id) else {
         return Err(Error::validation("not_a_member", "user_id", "must be another active member of this organization"));
     };
-    let act = activity(ctx, &org.org_id, &permit.user_id, "ownership.transferred", Some(to.to_string()));
+    let act = permit_activity(ctx, permit, "ownership.transferred", Some(to.to_string()));
     ctx.store.transfer_ownership(org, &from, &target, &lineage(org), &act).await
 }
 

@@ -8,6 +8,7 @@ mod my_orgs;
 pub mod orgs;
 pub mod passwords;
 mod sessions;
+pub mod shared;
 
 pub use accounts::{Me, MeOrg, OrgView, RegisterInput, Registered, me, register, resend_verification, verify_email};
 pub use my_orgs::{MyOrg, MyOrgsPage, Switched, my_orgs, switch_org};
@@ -33,6 +34,37 @@ pub struct Ctx {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub ulids: crate::clock::UlidSource,
+}
+
+/// An activity entry. `actor` is who acted; when a person acts in the name of a shared
+/// account, `actor` is the shared account and `real_actor` the person.
+pub(crate) fn activity_record(
+    ctx: &Ctx,
+    org: &crate::domain::OrgId,
+    actor: &crate::domain::UserId,
+    real_actor: Option<&crate::domain::UserId>,
+    action: &str,
+    target: Option<String>,
+) -> crate::store::ActivityRecord {
+    crate::store::ActivityRecord {
+        activity_id: ctx.ulid().to_string(),
+        org_id: org.clone(),
+        actor_id: actor.clone(),
+        real_actor_id: real_actor.cloned(),
+        action: action.into(),
+        target,
+        at: ctx.now(),
+    }
+}
+
+/// The activity entry of an action a permit allowed, on the permitted organization.
+pub(crate) fn permit_activity<P>(
+    ctx: &Ctx,
+    permit: &crate::access::Permit<P>,
+    action: &str,
+    target: Option<String>,
+) -> crate::store::ActivityRecord {
+    activity_record(ctx, &permit.org.org_id, &permit.user_id, permit.real_user_id.as_ref(), action, target)
 }
 
 impl Ctx {

@@ -11,7 +11,7 @@ use super::accounts::OrgView;
 use super::orgs::access_to;
 use super::{Authenticated, Ctx};
 use crate::access::{Permission, effective, reaches_below};
-use crate::domain::{OrgId, Role};
+use crate::domain::{OrgId, Role, UserId};
 use crate::error::{Error, Result};
 use crate::store::{Cursor, MembershipRecord, OrgRecord, OrgStatus};
 
@@ -144,18 +144,32 @@ pub struct Switched {
     pub organization_id: OrgId,
     pub roles: Vec<Role>,
     pub permissions: Vec<Permission>,
+    /// The shared account the session acts as, if any.
+    #[schema(value_type = Option<String>)]
+    pub acting_as: Option<UserId>,
 }
 
 /// Make `org` the active organization of the caller's session (this client only) and the
 /// organization this client type reopens at the next login.
-pub async fn switch_org(ctx: &Ctx, auth: &Authenticated, org: &OrgId) -> Result<Switched> {
-    let access = access_to(ctx, &auth.user_id, org).await?;
+///
+/// With `act_as`, the session acts in the name of that shared account of the organization,
+/// which the user must be linked to; its roles then apply, and activity records both.
+pub async fn switch_org(ctx: &Ctx, auth: &Authenticated, org: &OrgId, act_as: Option<&UserId>) -> Result<Switched> {
+    let identity = match act_as {
+        Some(shared) => {
+            super::shared::check_link(ctx, &auth.user_id, org, shared).await?;
+            shared
+        }
+        None => &auth.user_id,
+    };
+    let access = access_to(ctx, identity, org).await?;
     if access.org.status == OrgStatus::Suspended {
         return Err(Error::OrgSuspended);
     }
-    ctx.store.switch_org(&auth.session, org, auth.session.client).await?;
+    ctx.store.switch_org(&auth.session, org, auth.session.client, act_as).await?;
     let mut session = auth.session.clone();
     session.active_org = Some(org.clone());
+    session.acting_as = act_as.cloned();
     let roles: Vec<Role> = access.roles.iter().copied().collect();
     let access_token = super::sessions::access_token(ctx, &session, &roles)?;
     Ok(Switched {
@@ -165,5 +179,6 @@ pub async fn switch_org(ctx: &Ctx, auth: &Authenticated, org: &OrgId) -> Result<
         organization_id: org.clone(),
         roles,
         permissions: access.permissions.iter().copied().collect(),
+        acting_as: act_as.cloned(),
     })
 }

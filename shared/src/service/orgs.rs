@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::accounts::OrgView;
-use super::{Authenticated, Ctx};
+use super::{Authenticated, Ctx, activity_record, permit_activity};
 use crate::access::{Access, CreateSubAccount, ManageSubAccount, Permission, Permit, ReadActivity, ReadOrg, UpdateOrg};
 use crate::domain::{OrgId, OrgName, Role, UserId};
 use crate::error::{Error, Result};
@@ -20,17 +20,6 @@ pub async fn access_to(ctx: &Ctx, user: &UserId, org: &OrgId) -> Result<Access> 
     let memberships = ctx.store.lineage_memberships(user, &org).await?;
     let access = Access::compute(user, &org, &memberships);
     if access.can_enter() { Ok(access) } else { Err(Error::Forbidden) }
-}
-
-fn activity(ctx: &Ctx, org: &OrgId, actor: &UserId, action: &str, target: Option<String>) -> ActivityRecord {
-    ActivityRecord {
-        activity_id: ctx.ulid().to_string(),
-        org_id: org.clone(),
-        actor_id: actor.clone(),
-        action: action.to_owned(),
-        target,
-        at: ctx.now(),
-    }
 }
 
 /// The owner's membership, carrying their address and name for the members page.
@@ -61,7 +50,7 @@ pub async fn create_org(ctx: &Ctx, auth: &Authenticated, name: OrgName) -> Resul
         language: Default::default(),
     };
     let owner = described_owner(ctx, &auth.user_id, &org).await?;
-    let act = activity(ctx, &id, &auth.user_id, "organization.created", Some(id.to_string()));
+    let act = activity_record(ctx, &id, &auth.user_id, None, "organization.created", Some(id.to_string()));
     ctx.store.create_org(&org, &owner, &SeatsRecord::new(ctx.config.included_seats), &act).await?;
     Ok(OrgView::from(&org))
 }
@@ -119,14 +108,20 @@ pub async fn create_sub_account(
         language: parent.language,
     };
     let membership = described_owner(ctx, &owner_id, &org).await?;
-    let act = activity(ctx, &id, &permit.user_id, "subaccount.created", Some(id.to_string()));
+    let act = activity_record(
+        ctx,
+        &id,
+        &permit.user_id,
+        permit.real_user_id.as_ref(),
+        "subaccount.created",
+        Some(id.to_string()),
+    );
     ctx.store.create_org(&org, &membership, &SeatsRecord::new(ctx.config.included_seats), &act).await?;
     Ok(OrgView::from(&org))
 }
 
 pub async fn rename(ctx: &Ctx, permit: &Permit<UpdateOrg>, name: OrgName, expected_version: u64) -> Result<OrgView> {
-    let act =
-        activity(ctx, &permit.org.org_id, &permit.user_id, "organization.renamed", Some(name.as_str().to_owned()));
+    let act = permit_activity(ctx, permit, "organization.renamed", Some(name.as_str().to_owned()));
     ctx.store.change_org(&permit.org, expected_version, &OrgChange::Rename(name.as_str().to_owned()), &act).await?;
     let mut org = permit.org.clone();
     org.name = name.as_str().to_owned();
@@ -144,7 +139,7 @@ pub async fn set_status(ctx: &Ctx, permit: &Permit<ManageSubAccount>, status: Or
         OrgStatus::Suspended => "subaccount.suspended",
         OrgStatus::Active => "subaccount.reactivated",
     };
-    let act = activity(ctx, &org.org_id, &permit.user_id, action, Some(org.org_id.to_string()));
+    let act = permit_activity(ctx, permit, action, Some(org.org_id.to_string()));
     ctx.store.change_org(org, org.version, &OrgChange::Status(status), &act).await?;
     let mut org = org.clone();
     org.status = status;

@@ -93,6 +93,7 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<TokenPair> {
         created_at: now,
         last_used_at: now,
         expires_at: now + ctx.config.session_ttl,
+        acting_as: None,
     };
     ctx.store.put_session(&session).await?;
     token_pair(ctx, &session, access.as_ref(), &refresh)
@@ -129,6 +130,7 @@ pub(crate) fn access_token(ctx: &Ctx, s: &SessionRecord, roles: &[Role]) -> Resu
         org: s.active_org.clone(),
         roles: roles.to_vec(),
         client: s.client,
+        act_as: s.acting_as.clone(),
         typ: ACCESS_TOKEN_TYPE.into(),
         iat: now.timestamp(),
         exp: (now + ctx.config.access_ttl).timestamp(),

@@ -14,6 +14,7 @@ mod members;
 mod ops;
 mod orgs;
 mod sessions;
+mod shared;
 pub mod table;
 mod tokens;
 mod tree;
@@ -30,6 +31,7 @@ pub use members::{
 pub use ops::{Page, QueryDir};
 pub use orgs::{ActivityRecord, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan};
 pub use sessions::SessionRecord;
+pub use shared::SharedLinkRecord;
 pub use tokens::{ThrottleRecord, TokenPurpose, TokenRecord};
 pub use tree::OrgChange;
 pub use users::{CredentialRecord, UserRecord};

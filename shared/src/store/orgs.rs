@@ -117,6 +117,9 @@ pub struct MembershipRecord {
     pub member_email: Option<Email>,
     #[serde(default)]
     pub member_name: Option<String>,
+    /// A shared (service) account: linked users may act in its name.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -161,6 +164,7 @@ impl MembershipRecord {
             status: MemberStatus::Active,
             member_email: None,
             member_name: None,
+            shared: false,
         }
     }
 
@@ -210,6 +214,10 @@ pub struct ActivityRecord {
     pub org_id: OrgId,
     #[schema(value_type = String)]
     pub actor_id: UserId,
+    /// The person, when they acted in the name of the shared account `actor_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub real_actor_id: Option<UserId>,
     /// e.g. `organization.created`, `organization.renamed`, `member.invited`.
     pub action: String,
     pub target: Option<String>,

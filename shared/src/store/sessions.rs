@@ -26,6 +26,9 @@ pub struct SessionRecord {
     pub last_used_at: DateTime<Utc>,
     /// Absolute end of the session, whatever the refreshes.
     pub expires_at: DateTime<Utc>,
+    /// The shared account this session acts in the name of, in `active_org`.
+    #[serde(default)]
+    pub acting_as: Option<UserId>,
 }
 
 impl SessionRecord {

@@ -5,7 +5,7 @@
 use super::ops::{key, s};
 use super::tx::{self, TxError};
 use super::{ActivityRecord, MembershipRecord, OrgRecord, OrgStatus, SessionRecord, Store, UserRecord};
-use crate::domain::{ClientType, OrgId};
+use crate::domain::{ClientType, OrgId, UserId};
 use crate::error::{Error, Result};
 
 /// A change to an organization's own item.
@@ -98,15 +98,26 @@ impl Store {
     }
 
     /// Point one session at `org` and remember it as this client type's last organization.
-    pub async fn switch_org(&self, session: &SessionRecord, org: &OrgId, client: ClientType) -> Result<()> {
+    pub async fn switch_org(
+        &self,
+        session: &SessionRecord,
+        org: &OrgId,
+        client: ClientType,
+        acting_as: Option<&UserId>,
+    ) -> Result<()> {
         let t = self.table_name();
         let user = &session.user_id;
         let session_update =
             tx::update_builder(t, key(SessionRecord::pk(user), SessionRecord::sk(&session.session_id)))
-                .update_expression("SET active_org = :o")
                 .condition_expression("attribute_exists(#pk)")
                 .expression_attribute_names("#pk", super::table::PRIMARY.hash)
                 .expression_attribute_values(":o", s(org.as_str()));
+        let session_update = match acting_as {
+            Some(a) => session_update
+                .update_expression("SET active_org = :o, acting_as = :a")
+                .expression_attribute_values(":a", s(a.as_str())),
+            None => session_update.update_expression("SET active_org = :o REMOVE acting_as"),
+        };
         let profile_update = tx::update_builder(t, key(UserRecord::pk(user), UserRecord::SK))
             .update_expression("SET last_org.#c = :o")
             .expression_attribute_names("#c", client.as_str())

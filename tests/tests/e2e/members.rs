@@ -11,6 +11,7 @@ both_engines!(
     member_lifecycle,
     concurrent_acceptance_creates_one_membership,
     forgot_password_answers_alike_and_resets,
+    shared_accounts_are_acted_as_by_linked_people,
 );
 
 fn token_from(link: &str) -> String {
@@ -408,4 +409,59 @@ async fn forgot_password_answers_alike_and_resets(engine: Engine) {
     let r = app.post("/v1/auth/reset-password", json!({"token": token, "password": "yet another phrase"})).await;
     assert_eq!(r.code(), "invalid_token", "single use");
     app.login(&ann.email, "my new secret phrase", "web").await;
+}
+
+async fn shared_accounts_are_acted_as_by_linked_people(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signup("service", "web").await;
+    let webcare = join(&app, &owner, &["admin"]).await;
+    let alice = join(&app, &owner, &["agent"]).await;
+    let bob = join(&app, &owner, &["agent"]).await;
+    let m = format!("/v1/orgs/{}/members/{}", owner.org, webcare.id);
+
+    let r = app.post_auth(&format!("{m}/links"), &owner.access, json!({"user_id": alice.id})).await;
+    assert_eq!(r.code(), "not_shared", "only shared accounts take links");
+    let r = app.call(Method::PUT, &format!("{m}/shared"), Some(&owner.access), Some(json!({"shared": true}))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app.post_auth(&format!("{m}/links"), &owner.access, json!({"user_id": alice.id})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let mine = app.get("/v1/me/shared-accounts", &alice.access).await;
+    assert_eq!(mine.body["links"][0]["shared_user_id"], webcare.id);
+
+    // Bob is not linked; Alice switches into the shared account without its password.
+    let r = app
+        .post_auth("/v1/auth/switch", &bob.access, json!({"organization_id": owner.org, "act_as": webcare.id}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .post_auth("/v1/auth/switch", &alice.access, json!({"organization_id": owner.org, "act_as": webcare.id}))
+        .await;
+    assert_eq!((r.status, r.body["acting_as"].as_str()), (StatusCode::OK, Some(webcare.id.as_str())), "{:?}", r.body);
+    assert_eq!(r.body["roles"], json!(["admin"]), "the shared account's roles apply");
+    let acting = r.body["access_token"].as_str().unwrap().to_owned();
+    let claims = app.ctx.keys.verify(&acting, app.clock_now()).unwrap();
+    assert_eq!(claims.act_as.map(|a| a.to_string()), Some(webcare.id.clone()));
+
+    // Acting in its name: allowed what the shared account may do, and recorded with both names.
+    let r = app.post_auth(&format!("/v1/orgs/{}/inboxes", owner.org), &acting, json!({"name": "Webcare"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let inbox = r.body["inbox_id"].as_str().unwrap().to_owned();
+    let r = app.post_auth(&format!("/v1/orgs/{}/seats/quote", owner.org), &acting, json!({"count": 1})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // The shared account joins the inbox to read its feed (admins see inbox activity as members only).
+    app.post_auth(&format!("/v1/orgs/{}/inboxes/{inbox}/members", owner.org), &acting, json!({"user_id": webcare.id}))
+        .await;
+    let feed = app.get(&format!("/v1/orgs/{}/inboxes/{inbox}/activity", owner.org), &acting).await;
+    let created =
+        feed.body["activity"].as_array().unwrap().iter().find(|a| a["action"] == "inbox.created").cloned().unwrap();
+    assert_eq!(
+        (created["actor_id"].as_str(), created["real_actor_id"].as_str()),
+        (Some(webcare.id.as_str()), Some(alice.id.as_str()))
+    );
+
+    // Unlinking takes effect on the next request.
+    let r = app.call(Method::DELETE, &format!("{m}/links/{}", alice.id), Some(&owner.access), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app.post_auth(&format!("/v1/orgs/{}/seats/quote", owner.org), &acting, json!({"count": 1})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }

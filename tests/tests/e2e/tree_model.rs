@@ -111,6 +111,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             activity_id: ctx.ulid().to_string(),
             org_id: id.clone(),
             actor_id: founder.clone(),
+            real_actor_id: None,
             action: "organization.created".into(),
             target: None,
             at: Utc::now(),
@@ -135,6 +136,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             status: Default::default(),
             member_email: None,
             member_name: None,
+            shared: false,
         };
         ctx.store.put_membership(&m).await.unwrap();
     }
@@ -150,6 +152,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
         created_at: now,
         last_used_at: now,
         expires_at: now + chrono::Duration::hours(1),
+        acting_as: None,
     };
     ctx.store.put_session(&session).await.unwrap();
     let token = ctx
@@ -162,6 +165,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             org: None,
             roles: vec![],
             client: ClientType::Api,
+            act_as: None,
             typ: ACCESS_TOKEN_TYPE.into(),
             iat: now.timestamp(),
             exp: (now + chrono::Duration::minutes(5)).timestamp(),

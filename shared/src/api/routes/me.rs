@@ -21,7 +21,17 @@ pub struct PageQuery {
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me_handler)).routes(routes!(my_orgs_handler))
+    OpenApiRouter::new().routes(routes!(me_handler)).routes(routes!(my_orgs_handler)).routes(routes!(my_shared_handler))
+}
+
+/// The shared accounts the user can switch into (with `act_as` on switch).
+#[utoipa::path(get, path = "/v1/me/shared-accounts", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = crate::service::shared::Links), (status = 401, body = Problem)))]
+async fn my_shared_handler(
+    State(ctx): State<AppState>,
+    Auth(auth): Auth,
+) -> Result<Json<crate::service::shared::Links>> {
+    Ok(Json(crate::service::shared::mine(&ctx, &auth).await?))
 }
 
 /// Every organization the user can enter, directly or through an ancestor, with roles.

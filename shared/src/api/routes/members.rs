@@ -19,7 +19,8 @@ use crate::service::members::{
     self, MemberChange, MemberPage, MemberView, PendingPage, SeatChoice, SeatFigures, SeatQuote,
 };
 use crate::service::passwords;
-use crate::store::{Cursor, MemberStatus};
+use crate::service::shared::{self, Links};
+use crate::store::{Cursor, MemberStatus, SharedLinkRecord};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -118,6 +119,9 @@ pub fn manage() -> OpenApiRouter<AppState> {
         .routes(routes!(quote_handler))
         .routes(routes!(purchase_handler))
         .routes(routes!(remove_seats_handler))
+        .routes(routes!(shared_handler))
+        .routes(routes!(link_handler, links_handler))
+        .routes(routes!(unlink_handler))
 }
 
 /// Active members, searchable by name or address.
@@ -419,5 +423,80 @@ async fn forgot_handler(State(ctx): State<AppState>, JsonBody(req): JsonBody<For
 async fn reset_handler(State(ctx): State<AppState>, JsonBody(req): JsonBody<ResetRequest>) -> Result<StatusCode> {
     let password = Password::parse_new(&req.password, "password")?;
     passwords::reset(&ctx, &req.token, &password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharedFlag {
+    shared: bool,
+}
+
+/// Mark a member as a shared account (linked users may act as it), or back to personal.
+#[utoipa::path(put, path = "/v1/orgs/{org_id}/members/{user_id}/shared", tag = "members", params(MemberPath),
+    request_body = SharedFlag, security(("bearer" = [])), responses((status = 204), (status = 409, body = Problem)))]
+async fn shared_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    Path(p): Path<MemberPath>,
+    JsonBody(req): JsonBody<SharedFlag>,
+) -> Result<StatusCode> {
+    let permit = access.permit::<ManageMembers>()?;
+    shared::set_shared(&ctx, &permit, &user_param(&p)?, req.shared).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    user_id: String,
+}
+
+/// Link a person to a shared account.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/members/{user_id}/links", tag = "members", params(MemberPath),
+    request_body = LinkRequest, security(("bearer" = [])), responses((status = 201, body = SharedLinkRecord), (status = 422, body = Problem)))]
+async fn link_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    Path(p): Path<MemberPath>,
+    JsonBody(req): JsonBody<LinkRequest>,
+) -> Result<(StatusCode, Json<SharedLinkRecord>)> {
+    let permit = access.permit::<ManageMembers>()?;
+    let person = UserId::parse(&req.user_id, "user_id")?;
+    Ok((StatusCode::CREATED, Json(shared::link(&ctx, &permit, &user_param(&p)?, &person).await?)))
+}
+
+/// The people linked to a shared account.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/members/{user_id}/links", tag = "members", params(MemberPath),
+    security(("bearer" = [])), responses((status = 200, body = Links)))]
+async fn links_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    Path(p): Path<MemberPath>,
+) -> Result<Json<Links>> {
+    let permit = access.permit::<ManageMembers>()?;
+    Ok(Json(shared::links(&ctx, &permit, &user_param(&p)?).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct LinkPath {
+    #[allow(dead_code)]
+    org_id: String,
+    user_id: String,
+    linked_id: String,
+}
+
+/// Unlink a person from a shared account; their sessions acting as it are refused at once.
+#[utoipa::path(delete, path = "/v1/orgs/{org_id}/members/{user_id}/links/{linked_id}", tag = "members", params(LinkPath),
+    security(("bearer" = [])), responses((status = 204), (status = 404, body = Problem)))]
+async fn unlink_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    Path(p): Path<LinkPath>,
+) -> Result<StatusCode> {
+    let permit = access.permit::<ManageMembers>()?;
+    let shared_id = UserId::parse(&p.user_id, "user_id")?;
+    shared::unlink(&ctx, &permit, &shared_id, &UserId::parse(&p.linked_id, "linked_id")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

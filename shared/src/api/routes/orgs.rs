@@ -179,6 +179,8 @@ async fn activity_handler(
 #[serde(deny_unknown_fields)]
 pub struct SwitchRequest {
     organization_id: String,
+    /// A shared account of that organization to act as (the caller must be linked to it).
+    act_as: Option<String>,
 }
 
 pub fn switch() -> OpenApiRouter<AppState> {
@@ -194,5 +196,6 @@ async fn switch_handler(
     JsonBody(req): JsonBody<SwitchRequest>,
 ) -> Result<Json<service::Switched>> {
     let org = crate::domain::OrgId::parse(&req.organization_id, "organization_id")?;
-    Ok(Json(service::switch_org(&ctx, &auth, &org).await?))
+    let act_as = req.act_as.as_deref().map(|a| UserId::parse(a, "act_as")).transpose()?;
+    Ok(Json(service::switch_org(&ctx, &auth, &org, act_as.as_ref()).await?))
 }
