@@ -192,11 +192,13 @@ async fn main() {
     let (s, _) = post(&http, format!("{base}/v1/orgs/{org}/seats/purchase"), json!({"count": 100}), Some(&token)).await;
     assert_eq!(s, 200);
     let tag = ulid::Ulid::new().to_string().to_lowercase();
-    let entries: Vec<Value> = (0..100).map(|i| json!({"email": format!("invitee{i}-{tag}@example.com"), "roles": ["agent"]})).collect();
+    let entries: Vec<Value> =
+        (0..100).map(|i| json!({"email": format!("invitee{i}-{tag}@example.com"), "roles": ["agent"]})).collect();
     let outbox_before = std::fs::read_dir(dir.outbox()).map(|d| d.count()).unwrap_or(0);
     let c0 = calls();
     let t = Instant::now();
-    let (s, report) = post(&http, format!("{base}/v1/orgs/{org}/invitations"), json!({"invitations": entries}), Some(&token)).await;
+    let (s, report) =
+        post(&http, format!("{base}/v1/orgs/{org}/invitations"), json!({"invitations": entries}), Some(&token)).await;
     let invite_time = t.elapsed();
     let invite_calls = calls() - c0;
     assert_eq!((s, report["invited"].as_u64()), (200, Some(100)));
@@ -205,10 +207,22 @@ async fn main() {
     }
     let all_sent = t.elapsed();
     let c0 = calls();
-    let (s, _) = post(&http, format!("{base}/v1/orgs/{org}/invitations"), json!({"invitations": [{"email": format!("one-{tag}@example.com"), "roles": ["agent"]}]}), Some(&token)).await;
+    let (s, _) = post(
+        &http,
+        format!("{base}/v1/orgs/{org}/invitations"),
+        json!({"invitations": [{"email": format!("one-{tag}@example.com"), "roles": ["agent"]}]}),
+        Some(&token),
+    )
+    .await;
     assert_eq!(s, 200);
     let one_calls = calls() - c0;
-    println!("invite 100 people in one request: {:.0} ms (response), {:.0} ms until all 100 emails were in the outbox", invite_time.as_secs_f64() * 1e3, all_sent.as_secs_f64() * 1e3);
-    println!("  DynamoDB round trips: {invite_calls} for 100 (request overhead included); {one_calls} for a request inviting one");
+    println!(
+        "invite 100 people in one request: {:.0} ms (response), {:.0} ms until all 100 emails were in the outbox",
+        invite_time.as_secs_f64() * 1e3,
+        all_sent.as_secs_f64() * 1e3
+    );
+    println!(
+        "  DynamoDB round trips: {invite_calls} for 100 (request overhead included); {one_calls} for a request inviting one"
+    );
     let _ = std::fs::remove_dir_all(&dir.0);
 }

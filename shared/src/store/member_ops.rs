@@ -11,7 +11,7 @@ use super::table::{GSI1, PRIMARY};
 use super::tx::{self, TxError};
 use super::{
     ActivityRecord, CredentialRecord, Cursor, InboxMemberRecord, InboxRecord, InvitationRecord, InviteTokenRecord,
-    MemberStatus, MembershipRecord, OrgRecord, Page, SessionRecord, Store, UserRecord,
+    MemberStatus, MembershipRecord, OrgRecord, Page, Store, UserRecord,
 };
 use crate::domain::{OrgId, Role, UserId};
 use crate::error::{Error, Result};
@@ -279,30 +279,9 @@ impl Store {
         }
     }
 
-    /// End every session of `user` that is working in `org` (or one of `descendants`' lineage
-    /// below it). Returns how many ended.
+    /// End every session of `user` that is working in one of `orgs`. Returns how many ended.
     pub async fn end_sessions_in(&self, user: &UserId, orgs: &[OrgId]) -> Result<usize> {
-        let pk = SessionRecord::pk(user);
-        let mut cursor = None;
-        let mut ended = 0;
-        loop {
-            let page = self
-                .query_prefix(None, &pk, SessionRecord::SK_PREFIX, super::QueryDir::Forward, 1000, cursor.as_ref())
-                .await?;
-            let mut keys = Vec::new();
-            for item in page.items {
-                let session: SessionRecord = super::items::from_item(item)?;
-                if session.active_org.as_ref().is_some_and(|o| orgs.contains(o)) {
-                    keys.push(key(pk.clone(), SessionRecord::sk(&session.session_id)));
-                }
-            }
-            ended += keys.len();
-            self.batch_write(Vec::new(), keys).await?;
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(ended),
-            }
-        }
+        self.end_sessions(user, |s| s.active_org.as_ref().is_some_and(|o| orgs.contains(o))).await
     }
 }
 

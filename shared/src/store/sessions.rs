@@ -85,6 +85,11 @@ impl Store {
 
     /// End every session of a user: one query per 1,000 sessions plus batched deletes.
     pub async fn delete_all_sessions(&self, user: &UserId) -> Result<usize> {
+        self.end_sessions(user, |_| true).await
+    }
+
+    /// End the sessions of `user` that `which` selects. Returns how many ended.
+    pub async fn end_sessions(&self, user: &UserId, which: impl Fn(&SessionRecord) -> bool) -> Result<usize> {
         let pk = SessionRecord::pk(user);
         let mut cursor = None;
         let mut ended = 0;
@@ -92,11 +97,13 @@ impl Store {
             let page = self
                 .query_prefix(None, &pk, SessionRecord::SK_PREFIX, super::QueryDir::Forward, 1000, cursor.as_ref())
                 .await?;
-            let keys: Vec<Item> = page
-                .items
-                .iter()
-                .filter_map(|i| i.get(PRIMARY.range).and_then(|v| v.as_s().ok()).map(|sk| key(pk.clone(), sk.clone())))
-                .collect();
+            let mut keys: Vec<Item> = Vec::new();
+            for item in page.items {
+                let session: SessionRecord = from_item(item)?;
+                if which(&session) {
+                    keys.push(key(pk.clone(), SessionRecord::sk(&session.session_id)));
+                }
+            }
             ended += keys.len();
             self.batch_write(Vec::new(), keys).await?;
             match page.next {

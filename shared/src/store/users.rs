@@ -153,43 +153,40 @@ impl Store {
 
     /// Consume a password-reset token and set the new hash, atomically.
     pub async fn consume_password_reset(&self, token_hash: &str, token: &TokenRecord, new_hash: &str) -> Result<()> {
-        let t = self.table_name();
-        let delete = Delete::builder()
-            .table_name(t)
-            .set_key(Some(key(TokenRecord::pk(token_hash), TokenRecord::SK)))
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PRIMARY.hash)
-            .build()
-            .map_err(storage)?;
-        let update = tx::update_builder(t, key(CredentialRecord::pk(&token.email), CredentialRecord::SK))
-            .update_expression("SET password_hash = :h")
-            .condition_expression("user_id = :u")
-            .expression_attribute_values(":h", s(new_hash))
-            .expression_attribute_values(":u", s(token.user_id.as_str()));
-        let items = vec![TransactWriteItem::builder().delete(delete).build(), tx::update(update)?];
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TxError::Conditions(_)) => Err(Error::InvalidToken),
-            Err(TxError::Other(e)) => Err(e),
-        }
+        let update =
+            tx::update_builder(self.table_name(), key(CredentialRecord::pk(&token.email), CredentialRecord::SK))
+                .update_expression("SET password_hash = :h")
+                .condition_expression("user_id = :u")
+                .expression_attribute_values(":h", s(new_hash))
+                .expression_attribute_values(":u", s(token.user_id.as_str()));
+        self.consume_token_with(token_hash, update).await
     }
 
-    /// Consume a verification token and mark the address verified, atomically; the token
-    /// must still exist and the user must still have the address it was sent to.
+    /// Consume a verification token and mark the address verified, atomically; the user must
+    /// still have the address it was sent to.
     pub async fn consume_verify_email(&self, token_hash: &str, token: &TokenRecord) -> Result<()> {
-        let t = self.table_name();
-        let delete = Delete::builder()
-            .table_name(t)
-            .set_key(Some(key(TokenRecord::pk(token_hash), TokenRecord::SK)))
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PRIMARY.hash)
-            .build()
-            .map_err(storage)?;
-        let update = tx::update_builder(t, key(UserRecord::pk(&token.user_id), UserRecord::SK))
+        let update = tx::update_builder(self.table_name(), key(UserRecord::pk(&token.user_id), UserRecord::SK))
             .update_expression("SET email_verified = :t")
             .condition_expression("email = :e")
             .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
             .expression_attribute_values(":e", s(token.email.as_str()));
+        self.consume_token_with(token_hash, update).await
+    }
+
+    /// Delete a single-use token (it must still exist) and apply `update`, in one transaction:
+    /// a token that was used, or an update whose condition fails, changes nothing.
+    async fn consume_token_with(
+        &self,
+        token_hash: &str,
+        update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    ) -> Result<()> {
+        let delete = Delete::builder()
+            .table_name(self.table_name())
+            .set_key(Some(key(TokenRecord::pk(token_hash), TokenRecord::SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .build()
+            .map_err(storage)?;
         let items = vec![TransactWriteItem::builder().delete(delete).build(), tx::update(update)?];
         match self.transact(items).await {
             Ok(()) => Ok(()),

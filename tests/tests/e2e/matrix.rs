@@ -75,8 +75,12 @@ async fn request(app: &TestApp, user: &User, route: &str, org: &str) -> StatusCo
         "create-inbox" => (Method::POST, format!("/v1/orgs/{org}/inboxes"), Some(json!({"name": "Matrix line"}))),
         // The caller edits themselves: allowed means past authorization (a 404 where they hold
         // the role only through an ancestor is still "allowed").
-        "edit-member" => (Method::PATCH, format!("/v1/orgs/{org}/members/{}", user.id), Some(json!({"scope": "subtree"}))),
-        "transfer-ownership" => (Method::POST, format!("/v1/orgs/{org}/transfer-ownership"), Some(json!({"user_id": user.id}))),
+        "edit-member" => {
+            (Method::PATCH, format!("/v1/orgs/{org}/members/{}", user.id), Some(json!({"scope": "subtree"})))
+        }
+        "transfer-ownership" => {
+            (Method::POST, format!("/v1/orgs/{org}/transfer-ownership"), Some(json!({"user_id": user.id})))
+        }
         other => panic!("route {other} has no request in the matrix test"),
     };
     app.call(method, &path, Some(&user.access), body).await.status
