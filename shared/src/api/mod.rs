@@ -40,10 +40,11 @@ pub enum Function {
     Members,
     PasswordReset,
     Inboxes,
+    Profile,
 }
 
 impl Function {
-    pub const ALL: [Function; 17] = [
+    pub const ALL: [Function; 18] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -61,6 +62,7 @@ impl Function {
         Function::Members,
         Function::PasswordReset,
         Function::Inboxes,
+        Function::Profile,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,6 +84,7 @@ impl Function {
             Function::Members => "members",
             Function::PasswordReset => "password-reset",
             Function::Inboxes => "inboxes",
+            Function::Profile => "profile",
         }
     }
 
@@ -117,6 +120,7 @@ impl Function {
             Function::Members => routes::members::manage(),
             Function::PasswordReset => routes::members::passwords(),
             Function::Inboxes => routes::inboxes::routes(),
+            Function::Profile => routes::profile::routes(),
         }
     }
 }

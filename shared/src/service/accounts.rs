@@ -32,6 +32,9 @@ pub struct UserView {
     pub last_name: String,
     pub language: Language,
     pub email_verified: bool,
+    pub job_title: Option<String>,
+    /// E.164.
+    pub mobile: Option<String>,
 }
 
 impl From<&UserRecord> for UserView {
@@ -43,6 +46,8 @@ impl From<&UserRecord> for UserView {
             last_name: u.last_name.clone(),
             language: u.language,
             email_verified: u.email_verified,
+            job_title: u.job_title.clone(),
+            mobile: u.mobile.as_ref().map(|p| p.as_str().to_owned()),
         }
     }
 }
@@ -102,6 +107,8 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         email_verified: false,
         created_at: now,
         last_org: Default::default(),
+        job_title: None,
+        mobile: None,
     };
     let org = OrgRecord {
         org_id: org_id.clone(),

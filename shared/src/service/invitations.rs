@@ -356,6 +356,8 @@ pub async fn accept(
                 email_verified: true,
                 created_at: now,
                 last_org: Default::default(),
+                job_title: None,
+                mobile: None,
             };
             let m = MembershipRecord::new(&user_id, &org, inv.roles.clone(), inv.scope, now)
                 .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));

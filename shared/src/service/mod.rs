@@ -1,12 +1,13 @@
 //! Business rules. Each public function is one account operation; handlers call exactly one.
 
-mod accounts;
+pub mod accounts;
 pub mod inboxes;
 pub mod invitations;
 pub mod members;
 mod my_orgs;
 pub mod orgs;
 pub mod passwords;
+pub mod profile;
 mod sessions;
 pub mod shared;
 

@@ -34,7 +34,7 @@ pub use sessions::SessionRecord;
 pub use shared::SharedLinkRecord;
 pub use tokens::{ThrottleRecord, TokenPurpose, TokenRecord};
 pub use tree::OrgChange;
-pub use users::{CredentialRecord, UserRecord};
+pub use users::{CredentialRecord, ProfileChange, UserRecord};
 pub use users::{LoginLookup, RegisterRecords};
 
 use std::sync::Arc;

@@ -83,6 +83,23 @@ impl Store {
         self.delete_item(&SessionRecord::pk(user), &SessionRecord::sk(id)).await
     }
 
+    /// A user's sessions (one query per 1,000).
+    pub async fn list_sessions(&self, user: &UserId) -> Result<Vec<SessionRecord>> {
+        let pk = SessionRecord::pk(user);
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .query_prefix(None, &pk, SessionRecord::SK_PREFIX, super::QueryDir::Forward, 1000, cursor.as_ref())
+                .await?;
+            out.extend(page.items.into_iter().map(from_item).collect::<Result<Vec<SessionRecord>>>()?);
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// End every session of a user: one query per 1,000 sessions plus batched deletes.
     pub async fn delete_all_sessions(&self, user: &UserId) -> Result<usize> {
         self.end_sessions(user, |_| true).await
@@ -91,25 +108,15 @@ impl Store {
     /// End the sessions of `user` that `which` selects. Returns how many ended.
     pub async fn end_sessions(&self, user: &UserId, which: impl Fn(&SessionRecord) -> bool) -> Result<usize> {
         let pk = SessionRecord::pk(user);
-        let mut cursor = None;
-        let mut ended = 0;
-        loop {
-            let page = self
-                .query_prefix(None, &pk, SessionRecord::SK_PREFIX, super::QueryDir::Forward, 1000, cursor.as_ref())
-                .await?;
-            let mut keys: Vec<Item> = Vec::new();
-            for item in page.items {
-                let session: SessionRecord = from_item(item)?;
-                if which(&session) {
-                    keys.push(key(pk.clone(), SessionRecord::sk(&session.session_id)));
-                }
-            }
-            ended += keys.len();
-            self.batch_write(Vec::new(), keys).await?;
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(ended),
-            }
-        }
+        let keys: Vec<Item> = self
+            .list_sessions(user)
+            .await?
+            .iter()
+            .filter(|s| which(s))
+            .map(|s| key(pk.clone(), SessionRecord::sk(&s.session_id)))
+            .collect();
+        let ended = keys.len();
+        self.batch_write(Vec::new(), keys).await?;
+        Ok(ended)
     }
 }

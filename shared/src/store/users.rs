@@ -32,6 +32,11 @@ pub struct UserRecord {
     /// The organization each client type used last, reopened at the next login.
     #[serde(default)]
     pub last_org: BTreeMap<String, OrgId>,
+    #[serde(default)]
+    pub job_title: Option<String>,
+    /// E.164.
+    #[serde(default)]
+    pub mobile: Option<crate::domain::Phone>,
 }
 
 impl UserRecord {
@@ -193,5 +198,81 @@ impl Store {
             Err(TxError::Conditions(_)) => Err(Error::InvalidToken),
             Err(TxError::Other(e)) => Err(e),
         }
+    }
+}
+
+/// Changes a person makes to their own profile.
+#[derive(Debug, Default)]
+pub struct ProfileChange {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub job_title: Option<Option<String>>,
+    pub mobile: Option<Option<crate::domain::Phone>>,
+    pub language: Option<Language>,
+}
+
+impl Store {
+    /// Apply a profile change, then refresh the name copied onto each membership (for the
+    /// members pages and their search): one update per organization the person belongs to.
+    pub async fn update_profile(&self, user: &UserRecord, change: &ProfileChange) -> Result<UserRecord> {
+        let mut after = user.clone();
+        if let Some(v) = &change.first_name {
+            after.first_name = v.clone();
+        }
+        if let Some(v) = &change.last_name {
+            after.last_name = v.clone();
+        }
+        if let Some(v) = &change.job_title {
+            after.job_title = v.clone();
+        }
+        if let Some(v) = &change.mobile {
+            after.mobile = v.clone();
+        }
+        if let Some(v) = change.language {
+            after.language = v;
+        }
+        let item = to_item(&after, UserRecord::pk(&user.user_id), UserRecord::SK.into())?;
+        let res = self
+            .client
+            .put_item()
+            .table_name(self.table_name())
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .send()
+            .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if is_condition_failed(&e) => return Err(Error::NotFound("user")),
+            Err(e) => return Err(storage(e)),
+        }
+        if after.first_name != user.first_name || after.last_name != user.last_name {
+            let name = format!("{} {}", after.first_name, after.last_name);
+            for m in self.all_memberships(&user.user_id).await? {
+                // Only the copied name changes, so a concurrent role change is never overwritten.
+                let search =
+                    format!("{name} {}", m.member_email.as_ref().map(Email::as_str).unwrap_or_default()).to_lowercase();
+                let res = self
+                    .client
+                    .update_item()
+                    .table_name(self.table_name())
+                    .set_key(Some(key(super::MembershipRecord::pk(&m.user_id), super::MembershipRecord::sk(&m.org_id))))
+                    .update_expression("SET member_name = :n, #s = :s")
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#pk", PRIMARY.hash)
+                    .expression_attribute_names("#s", "search")
+                    .expression_attribute_values(":n", s(&name))
+                    .expression_attribute_values(":s", s(search))
+                    .send()
+                    .await;
+                match res {
+                    Ok(_) => {}
+                    // Left the organization meanwhile.
+                    Err(e) if is_condition_failed(&e) => {}
+                    Err(e) => return Err(storage(e)),
+                }
+            }
+        }
+        Ok(after)
     }
 }

@@ -27,6 +27,7 @@ mod local_server;
 mod matrix;
 mod members;
 mod orgs;
+mod profile;
 mod round_trips;
 mod storage;
 mod tokens;

@@ -4,3 +4,4 @@ pub mod jwks;
 pub mod me;
 pub mod members;
 pub mod orgs;
+pub mod profile;

@@ -1,0 +1,86 @@
+//! Personal settings: profile, password, and the person's own sessions.
+
+use serde::Serialize;
+
+use super::{Authenticated, Ctx};
+use crate::auth::password::Verified;
+use crate::domain::{ClientType, OrgId, Password, SessionId};
+use crate::error::{Error, Result};
+use crate::store::{ProfileChange, SessionRecord};
+
+pub async fn update(ctx: &Ctx, auth: &Authenticated, change: &ProfileChange) -> Result<super::accounts::UserView> {
+    let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    let after = ctx.store.update_profile(&user, change).await?;
+    Ok(super::accounts::UserView::from(&after))
+}
+
+/// Change one's password; the current one is required. Other sessions end when asked to.
+pub async fn change_password(
+    ctx: &Ctx,
+    auth: &Authenticated,
+    current: &Password,
+    new: &Password,
+    end_others: bool,
+) -> Result<usize> {
+    let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    let cred = ctx.store.login_lookup(&user.email, "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    match ctx.hasher.verify(current, Some(&cred.password_hash), ctx.random.as_ref()).await? {
+        Verified::No => {
+            return Err(Error::validation("wrong_password", "current_password", "is not your current password"));
+        }
+        Verified::Yes | Verified::YesRehash { .. } => {}
+    }
+    let new_hash = ctx.hasher.hash(new, ctx.random.as_ref()).await?;
+    if !ctx.store.replace_password_hash(&user.email, &cred.password_hash, &new_hash).await? {
+        return Err(Error::Conflict);
+    }
+    if end_others {
+        let me = auth.session.session_id.clone();
+        return ctx.store.end_sessions(&auth.user_id, |s| s.session_id != me).await;
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    pub client: ClientType,
+    #[schema(value_type = Option<String>)]
+    pub active_organization: Option<OrgId>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_used_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The session making this request.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Sessions {
+    pub sessions: Vec<SessionView>,
+}
+
+pub async fn sessions(ctx: &Ctx, auth: &Authenticated) -> Result<Sessions> {
+    let now = ctx.now();
+    let list: Vec<SessionRecord> = ctx.store.list_sessions(&auth.user_id).await?;
+    Ok(Sessions {
+        sessions: list
+            .into_iter()
+            .filter(|s| s.expires_at > now)
+            .map(|s| SessionView {
+                current: s.session_id == auth.session.session_id,
+                session_id: s.session_id,
+                client: s.client,
+                active_organization: s.active_org,
+                created_at: s.created_at,
+                last_used_at: s.last_used_at,
+                expires_at: s.expires_at,
+            })
+            .collect(),
+    })
+}
+
+pub async fn end_session(ctx: &Ctx, auth: &Authenticated, id: &SessionId) -> Result<()> {
+    ctx.store.get_session(&auth.user_id, id).await?.ok_or(Error::NotFound("session"))?;
+    ctx.store.delete_session(&auth.user_id, id).await
+}
