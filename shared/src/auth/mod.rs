@@ -4,6 +4,7 @@
 pub mod jwt;
 pub mod password;
 pub mod secret;
+pub mod totp;
 
 pub use jwt::{AccessClaims, KeySet};
 pub use password::PasswordHasher;
