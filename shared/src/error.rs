@@ -49,6 +49,12 @@ pub enum Error {
     EmailMismatch,
     #[error("still assigned in: {}; remove them from these lists first", lists.join(", "))]
     StillAssigned { lists: Vec<&'static str> },
+    #[error("two-factor authentication is already on")]
+    TwoFactorAlreadyOn,
+    #[error("two-factor authentication is not on")]
+    TwoFactorOff,
+    #[error("wrong or already used code")]
+    InvalidCode,
     #[error("the owner cannot be removed, deactivated or demoted; transfer ownership first")]
     OwnerProtected,
     #[error("{0} not found")]
@@ -93,6 +99,9 @@ impl Error {
             Error::LoginRequired => "login_required",
             Error::EmailMismatch => "email_mismatch",
             Error::OwnerProtected => "owner_protected",
+            Error::TwoFactorAlreadyOn => "two_factor_on",
+            Error::TwoFactorOff => "two_factor_off",
+            Error::InvalidCode => "invalid_code",
             Error::StillAssigned { .. } => "still_assigned",
             Error::NotFound(_) => "not_found",
             Error::Conflict => "conflict",

@@ -41,10 +41,11 @@ pub enum Function {
     PasswordReset,
     Inboxes,
     Profile,
+    TwoFactor,
 }
 
 impl Function {
-    pub const ALL: [Function; 18] = [
+    pub const ALL: [Function; 19] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -63,6 +64,7 @@ impl Function {
         Function::PasswordReset,
         Function::Inboxes,
         Function::Profile,
+        Function::TwoFactor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,6 +87,7 @@ impl Function {
             Function::PasswordReset => "password-reset",
             Function::Inboxes => "inboxes",
             Function::Profile => "profile",
+            Function::TwoFactor => "two-factor",
         }
     }
 
@@ -104,7 +107,7 @@ impl Function {
     fn routes(self) -> OpenApiRouter<AppState> {
         match self {
             Function::Register => routes::auth::register(),
-            Function::Login => routes::auth::login(),
+            Function::Login => routes::auth::login().merge(routes::two_factor::login_step()),
             Function::Refresh => routes::auth::refresh(),
             Function::Logout => routes::auth::logout(),
             Function::VerifyEmail => routes::auth::verify_email(),
@@ -121,6 +124,7 @@ impl Function {
             Function::PasswordReset => routes::members::passwords(),
             Function::Inboxes => routes::inboxes::routes(),
             Function::Profile => routes::profile::routes(),
+            Function::TwoFactor => routes::two_factor::routes(),
         }
     }
 }

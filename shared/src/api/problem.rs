@@ -41,11 +41,15 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::AlreadyMember
         | Error::LoginRequired
         | Error::OwnerProtected
+        | Error::TwoFactorAlreadyOn
+        | Error::TwoFactorOff
         | Error::StillAssigned { .. } => StatusCode::CONFLICT,
         Error::EmailMismatch => StatusCode::FORBIDDEN,
-        Error::InvalidCredentials | Error::Unauthenticated | Error::InvalidRefreshToken | Error::SessionEnded => {
-            StatusCode::UNAUTHORIZED
-        }
+        Error::InvalidCredentials
+        | Error::InvalidCode
+        | Error::Unauthenticated
+        | Error::InvalidRefreshToken
+        | Error::SessionEnded => StatusCode::UNAUTHORIZED,
         Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Forbidden | Error::OrgSuspended => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,

@@ -109,6 +109,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         last_org: Default::default(),
         job_title: None,
         mobile: None,
+        totp: None,
     };
     let org = OrgRecord {
         org_id: org_id.clone(),
@@ -145,6 +146,8 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
             user_id: user_id.clone(),
             email: input.email.clone(),
             expires_at: now + ctx.config.verify_email_ttl,
+            client: None,
+            attempts: 0,
         },
         user,
         org,
@@ -198,6 +201,8 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
         user_id: user.user_id.clone(),
         email: user.email.clone(),
         expires_at: ctx.now() + ctx.config.verify_email_ttl,
+        client: None,
+        attempts: 0,
     };
     ctx.store.put_token(&hash, &record).await?;
     let org_name = match &auth.session.active_org {

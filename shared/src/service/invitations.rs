@@ -358,6 +358,7 @@ pub async fn accept(
                 last_org: Default::default(),
                 job_title: None,
                 mobile: None,
+                totp: None,
             };
             let m = MembershipRecord::new(&user_id, &org, inv.roles.clone(), inv.scope, now)
                 .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));

@@ -10,11 +10,15 @@ pub mod passwords;
 pub mod profile;
 mod sessions;
 pub mod shared;
+pub mod two_factor;
 
 pub use accounts::{Me, MeOrg, OrgView, RegisterInput, Registered, me, register, resend_verification, verify_email};
 pub use my_orgs::{MyOrg, MyOrgsPage, Switched, my_orgs, switch_org};
 pub use orgs::access_to;
-pub use sessions::{Authenticated, LoginInput, TokenPair, authenticate, login, logout, logout_everywhere, refresh};
+pub use sessions::{
+    Authenticated, LoginInput, LoginOutcome, SecondFactorChallenge, TokenPair, authenticate, login, logout,
+    logout_everywhere, refresh,
+};
 
 use std::sync::Arc;
 

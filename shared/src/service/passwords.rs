@@ -20,6 +20,8 @@ pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
         user_id: user.user_id.clone(),
         email: user.email.clone(),
         expires_at: ctx.now() + chrono::Duration::minutes(RESET_MINUTES),
+        client: None,
+        attempts: 0,
     };
     ctx.store.put_token(&hash, &record).await?;
     let message = templates::render(

@@ -55,7 +55,7 @@ fn block_for(over: u32) -> Duration {
     Duration::seconds((30i64 << over.min(5)).min(900))
 }
 
-pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<TokenPair> {
+pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     let now = ctx.now();
     let tkey = throttle_key(&input.email, &input.client_addr);
     let found = ctx.store.login_lookup(&input.email, &tkey).await?;
@@ -81,12 +81,54 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<TokenPair> {
         ctx.store.clear_throttle(&tkey).await?;
     }
     let user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
-    let access = reopen_org(ctx, &user, input.client).await?;
+    if user.totp.as_ref().is_some_and(|t| t.enabled) {
+        return Ok(LoginOutcome::SecondFactor(challenge(ctx, &user, input.client).await?));
+    }
+    Ok(LoginOutcome::Tokens(start_session(ctx, &user, input.client).await?))
+}
+
+/// What login answers: tokens, or (two-factor on) a challenge for the code.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginOutcome {
+    Tokens(TokenPair),
+    SecondFactor(SecondFactorChallenge),
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SecondFactorChallenge {
+    /// Always true: send `mfa_token` with a code to `/v1/auth/login/2fa`.
+    pub mfa_required: bool,
+    pub mfa_token: String,
+    pub expires_in: i64,
+}
+
+/// Challenges expire after this long and allow five wrong codes.
+const CHALLENGE_MINUTES: i64 = 5;
+
+async fn challenge(ctx: &Ctx, user: &crate::store::UserRecord, client: ClientType) -> Result<SecondFactorChallenge> {
+    let (token, hash) = secret::new_secret(ctx.random.as_ref());
+    let record = crate::store::TokenRecord {
+        purpose: crate::store::TokenPurpose::MfaChallenge,
+        user_id: user.user_id.clone(),
+        email: user.email.clone(),
+        expires_at: ctx.now() + Duration::minutes(CHALLENGE_MINUTES),
+        client: Some(client),
+        attempts: 0,
+    };
+    ctx.store.put_token(&hash, &record).await?;
+    Ok(SecondFactorChallenge { mfa_required: true, mfa_token: token, expires_in: CHALLENGE_MINUTES * 60 })
+}
+
+/// Open a session for `user` on `client`, in the organization this client type used last.
+pub(crate) async fn start_session(ctx: &Ctx, user: &crate::store::UserRecord, client: ClientType) -> Result<TokenPair> {
+    let now = ctx.now();
+    let access = reopen_org(ctx, user, client).await?;
     let (refresh, refresh_hash) = secret::new_secret(ctx.random.as_ref());
     let session = SessionRecord {
         session_id: SessionId::new(ctx.ulid()),
         user_id: user.user_id.clone(),
-        client: input.client,
+        client,
         active_org: access.as_ref().map(|a| a.org.org_id.clone()),
         refresh_hash,
         prev_refresh_hash: None,

@@ -18,6 +18,7 @@ mod shared;
 pub mod table;
 mod tokens;
 mod tree;
+mod two_factor;
 mod tx;
 mod users;
 
@@ -34,7 +35,7 @@ pub use sessions::SessionRecord;
 pub use shared::SharedLinkRecord;
 pub use tokens::{ThrottleRecord, TokenPurpose, TokenRecord};
 pub use tree::OrgChange;
-pub use users::{CredentialRecord, ProfileChange, UserRecord};
+pub use users::{CredentialRecord, ProfileChange, TotpState, UserRecord};
 pub use users::{LoginLookup, RegisterRecords};
 
 use std::sync::Arc;

@@ -19,6 +19,8 @@ use crate::error::Result;
 pub enum TokenPurpose {
     VerifyEmail,
     PasswordReset,
+    /// The second login step, after the password, for a login with two-factor on.
+    MfaChallenge,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,6 +29,11 @@ pub struct TokenRecord {
     pub user_id: UserId,
     pub email: Email,
     pub expires_at: DateTime<Utc>,
+    /// For a login challenge: the client logging in, and wrong codes so far.
+    #[serde(default)]
+    pub client: Option<crate::domain::ClientType>,
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 impl TokenRecord {

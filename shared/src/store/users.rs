@@ -37,6 +37,22 @@ pub struct UserRecord {
     /// E.164.
     #[serde(default)]
     pub mobile: Option<crate::domain::Phone>,
+    /// Two-factor authentication, once enrolment started.
+    #[serde(default)]
+    pub totp: Option<TotpState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotpState {
+    /// Base64 of the 20-byte secret.
+    pub secret: String,
+    /// False until confirmed with a first code.
+    pub enabled: bool,
+    /// The last 30-second step whose code was used: each code works once.
+    pub last_step: i64,
+    /// SHA-256 of each unused recovery code.
+    #[serde(default)]
+    pub recovery: BTreeMap<String, bool>,
 }
 
 impl UserRecord {

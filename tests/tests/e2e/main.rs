@@ -32,3 +32,4 @@ mod round_trips;
 mod storage;
 mod tokens;
 mod tree_model;
+mod two_factor;

@@ -13,7 +13,7 @@ use crate::api::extract::{Auth, ClientAddr, JsonBody};
 use crate::api::problem::Problem;
 use crate::domain::{ClientType, Email, Language, OrgName, Password, PersonName};
 use crate::error::Result;
-use crate::service::{self, LoginInput, RegisterInput, Registered, TokenPair};
+use crate::service::{self, LoginInput, LoginOutcome, RegisterInput, Registered, TokenPair};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,14 +65,14 @@ pub fn login() -> OpenApiRouter<AppState> {
 
 /// Start a session for one client; it reopens the organization this client type used last.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair),
+    responses((status = 200, description = "tokens, or a second-factor challenge when two-factor is on", body = LoginOutcome),
               (status = 401, description = "unknown email or wrong password (indistinguishable)", body = Problem),
               (status = 429, description = "too many failures from this address", body = Problem)))]
 async fn login_handler(
     State(ctx): State<AppState>,
     addr: ClientAddr,
     JsonBody(req): JsonBody<LoginRequest>,
-) -> Result<Json<TokenPair>> {
+) -> Result<Json<LoginOutcome>> {
     let input = LoginInput {
         email: Email::parse(&req.email, "email")?,
         password: Password::parse_attempt(&req.password, "password")?,

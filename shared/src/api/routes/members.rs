@@ -122,6 +122,7 @@ pub fn manage() -> OpenApiRouter<AppState> {
         .routes(routes!(shared_handler))
         .routes(routes!(link_handler, links_handler))
         .routes(routes!(unlink_handler))
+        .routes(routes!(reset_2fa_handler))
 }
 
 /// Active members, searchable by name or address.
@@ -498,5 +499,18 @@ async fn unlink_handler(
     let permit = access.permit::<ManageMembers>()?;
     let shared_id = UserId::parse(&p.user_id, "user_id")?;
     shared::unlink(&ctx, &permit, &shared_id, &UserId::parse(&p.linked_id, "linked_id")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reset a member's two-factor authentication (a lost phone); their sessions end.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/members/{user_id}/reset-2fa", tag = "members", params(MemberPath),
+    security(("bearer" = [])), responses((status = 204), (status = 404, body = Problem)))]
+async fn reset_2fa_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    Path(p): Path<MemberPath>,
+) -> Result<StatusCode> {
+    let permit = access.permit::<ManageMembers>()?;
+    crate::service::two_factor::reset_for_member(&ctx, &permit, &user_param(&p)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

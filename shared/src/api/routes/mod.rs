@@ -5,3 +5,4 @@ pub mod me;
 pub mod members;
 pub mod orgs;
 pub mod profile;
+pub mod two_factor;

@@ -1,0 +1,148 @@
+//! Two-factor authentication with TOTP: enrol, confirm, the second login step, recovery
+//! codes, turning it off, and an admin's reset for a member.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+
+use super::{Authenticated, Ctx, TokenPair, permit_activity};
+use crate::access::{ManageMembers, Permit};
+use crate::auth::password::Verified;
+use crate::auth::{secret, totp};
+use crate::clock::random_bytes;
+use crate::domain::{Password, UserId};
+use crate::error::{Error, Result};
+use crate::store::{TokenPurpose, TotpState, UserRecord};
+
+pub const RECOVERY_CODES: usize = 10;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Enrolment {
+    /// Shown once: scan it into an authenticator app, then confirm with a first code.
+    pub otpauth_uri: String,
+    pub secret: String,
+}
+
+fn secret_of(state: &TotpState) -> Result<Vec<u8>> {
+    STANDARD.decode(&state.secret).map_err(|e| Error::Internal(e.to_string()))
+}
+
+async fn me(ctx: &Ctx, auth: &Authenticated) -> Result<UserRecord> {
+    ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)
+}
+
+/// Start enrolment: a new secret from the CSPRNG, not yet in force.
+pub async fn enroll(ctx: &Ctx, auth: &Authenticated) -> Result<Enrolment> {
+    let user = me(ctx, auth).await?;
+    let raw: [u8; 20] = random_bytes(ctx.random.as_ref());
+    let state = TotpState { secret: STANDARD.encode(raw), enabled: false, last_step: 0, recovery: Default::default() };
+    ctx.store.begin_totp(&user.user_id, &state).await?;
+    Ok(Enrolment {
+        otpauth_uri: totp::otpauth_uri(&raw, "Switchboard", user.email.as_str()),
+        secret: totp::base32(&raw),
+    })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecoveryCodes {
+    /// Shown once; each works once instead of a code.
+    pub recovery_codes: Vec<String>,
+}
+
+fn recovery_code(ctx: &Ctx) -> String {
+    let raw: [u8; 10] = random_bytes(ctx.random.as_ref());
+    let t = totp::base32(&raw).to_lowercase();
+    format!("{}-{}", &t[..8], &t[8..16])
+}
+
+fn normalize_recovery(code: &str) -> String {
+    code.trim().to_lowercase().replace(' ', "")
+}
+
+/// Confirm enrolment with a first code: two-factor is on from now, and the recovery codes are shown once.
+pub async fn confirm(ctx: &Ctx, auth: &Authenticated, code: &str) -> Result<RecoveryCodes> {
+    let user = me(ctx, auth).await?;
+    let state = user.totp.ok_or(Error::TwoFactorOff)?;
+    if state.enabled {
+        return Err(Error::TwoFactorAlreadyOn);
+    }
+    let step = totp::verify(&secret_of(&state)?, code, ctx.now().timestamp(), None).ok_or(Error::InvalidCode)?;
+    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code(ctx)).collect();
+    let hashes: Vec<String> = codes.iter().map(|c| secret::hash(&normalize_recovery(c))).collect();
+    ctx.store.enable_totp(&user.user_id, &state.secret, step, &hashes).await?;
+    Ok(RecoveryCodes { recovery_codes: codes })
+}
+
+/// Check a code (once per step) or spend a recovery code.
+async fn check_second_factor(ctx: &Ctx, user: &UserRecord, code: Option<&str>, recovery: Option<&str>) -> Result<()> {
+    let state = user.totp.as_ref().filter(|t| t.enabled).ok_or(Error::TwoFactorOff)?;
+    match (code, recovery) {
+        (Some(code), _) => {
+            let step = totp::verify(&secret_of(state)?, code.trim(), ctx.now().timestamp(), Some(state.last_step))
+                .ok_or(Error::InvalidCode)?;
+            if ctx.store.use_totp_step(&user.user_id, step).await? { Ok(()) } else { Err(Error::InvalidCode) }
+        }
+        (None, Some(r)) => {
+            let hash = secret::hash(&normalize_recovery(r));
+            if ctx.store.use_recovery_code(&user.user_id, &hash).await? { Ok(()) } else { Err(Error::InvalidCode) }
+        }
+        (None, None) => Err(Error::validation("invalid_field", "code", "a code or a recovery code is required")),
+    }
+}
+
+/// The second login step: the challenge from the password step and a code (or recovery code).
+pub async fn login_second_factor(
+    ctx: &Ctx,
+    mfa_token: &str,
+    code: Option<&str>,
+    recovery: Option<&str>,
+) -> Result<TokenPair> {
+    if !secret::looks_like_secret(mfa_token) {
+        return Err(Error::InvalidToken);
+    }
+    let hash = secret::hash(mfa_token);
+    let challenge = ctx.store.get_token(&hash).await?.ok_or(Error::InvalidToken)?;
+    if challenge.purpose != TokenPurpose::MfaChallenge || challenge.expires_at <= ctx.now() {
+        return Err(Error::InvalidToken);
+    }
+    let user = ctx.store.get_user(&challenge.user_id).await?.ok_or(Error::InvalidToken)?;
+    if let Err(e) = check_second_factor(ctx, &user, code, recovery).await {
+        if matches!(e, Error::InvalidCode) && !ctx.store.challenge_failed(&hash).await? {
+            // Out of tries: the challenge is gone; start again with the password.
+            return Err(Error::InvalidToken);
+        }
+        return Err(e);
+    }
+    if !ctx.store.consume_challenge(&hash).await? {
+        return Err(Error::InvalidToken);
+    }
+    let client = challenge.client.ok_or(Error::InvalidToken)?;
+    super::sessions::start_session(ctx, &user, client).await
+}
+
+/// Turn two-factor off: the password and a current code (or a recovery code) are required.
+pub async fn disable(
+    ctx: &Ctx,
+    auth: &Authenticated,
+    password: &Password,
+    code: Option<&str>,
+    recovery: Option<&str>,
+) -> Result<()> {
+    let user = me(ctx, auth).await?;
+    let cred = ctx.store.login_lookup(&user.email, "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    if ctx.hasher.verify(password, Some(&cred.password_hash), ctx.random.as_ref()).await? == Verified::No {
+        return Err(Error::validation("wrong_password", "password", "is not your current password"));
+    }
+    check_second_factor(ctx, &user, code, recovery).await?;
+    ctx.store.clear_totp(&user.user_id).await
+}
+
+/// An admin's reset of a member's two-factor (a lost phone): cleared, and the member's sessions end.
+pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -> Result<()> {
+    ctx.store.get_membership(user, &permit.org.org_id).await?.ok_or(Error::NotFound("member"))?;
+    let act = permit_activity(ctx, permit, "member.two_factor_reset", Some(user.to_string()));
+    let lineage: Vec<crate::domain::OrgId> = permit.org.lineage().cloned().collect();
+    ctx.store.reset_totp(user, &lineage, &act).await?;
+    ctx.store.delete_all_sessions(user).await?;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Two-factor state on the user's profile item, changed only by conditional updates: a code
+//! or recovery code is accepted once even under concurrent logins.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::error::{is_condition_failed, storage};
+use super::ops::{key, n, s};
+use super::{Store, TokenRecord, TotpState, UserRecord};
+use crate::domain::UserId;
+use crate::error::{Error, Result};
+
+impl Store {
+    async fn update_totp(
+        &self,
+        user: &UserId,
+        update: &str,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+        names: &[(&str, &str)],
+    ) -> Result<bool> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(UserRecord::pk(user), UserRecord::SK)))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (k, v) in values {
+            req = req.expression_attribute_values(k, v);
+        }
+        for (k, v) in names {
+            req = req.expression_attribute_names(*k, *v);
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    /// Start (or restart) enrolment, unless two-factor is already on.
+    pub async fn begin_totp(&self, user: &UserId, state: &TotpState) -> Result<()> {
+        let value = AttributeValue::M(serde_dynamo::to_item(state).map_err(storage)?);
+        let ok = self
+            .update_totp(
+                user,
+                "SET totp = :t",
+                // A profile written without two-factor holds `totp` as NULL (or not at all).
+                "attribute_not_exists(totp) OR attribute_type(totp, :null) OR totp.enabled = :no",
+                vec![(":t", value), (":no", AttributeValue::Bool(false)), (":null", s("NULL"))],
+                &[],
+            )
+            .await?;
+        if ok { Ok(()) } else { Err(Error::TwoFactorAlreadyOn) }
+    }
+
+    /// Turn two-factor on with the first code's step and the recovery codes' hashes.
+    pub async fn enable_totp(&self, user: &UserId, secret: &str, step: i64, recovery: &[String]) -> Result<()> {
+        let map = recovery.iter().map(|h| (h.clone(), AttributeValue::Bool(true))).collect();
+        let ok = self
+            .update_totp(
+                user,
+                "SET totp.enabled = :yes, totp.last_step = :s, totp.recovery = :r",
+                "totp.enabled = :no AND totp.secret = :secret",
+                vec![
+                    (":yes", AttributeValue::Bool(true)),
+                    (":no", AttributeValue::Bool(false)),
+                    (":s", n(step)),
+                    (":r", AttributeValue::M(map)),
+                    (":secret", s(secret)),
+                ],
+                &[],
+            )
+            .await?;
+        if ok { Ok(()) } else { Err(Error::Conflict) }
+    }
+
+    /// Record that the code of `step` was used; false if it (or a later one) already was.
+    pub async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool> {
+        self.update_totp(
+            user,
+            "SET totp.last_step = :s",
+            "totp.enabled = :yes AND totp.last_step < :s",
+            vec![(":s", n(step)), (":yes", AttributeValue::Bool(true))],
+            &[],
+        )
+        .await
+    }
+
+    /// Spend a recovery code; false if it does not exist (or was just spent).
+    pub async fn use_recovery_code(&self, user: &UserId, hash: &str) -> Result<bool> {
+        self.update_totp(
+            user,
+            "REMOVE totp.recovery.#h",
+            "attribute_exists(totp.recovery.#h) AND totp.enabled = :yes",
+            vec![(":yes", AttributeValue::Bool(true))],
+            &[("#h", hash)],
+        )
+        .await
+    }
+
+    pub async fn clear_totp(&self, user: &UserId) -> Result<()> {
+        self.update_totp(user, "REMOVE totp", "attribute_exists(pk)", vec![], &[]).await?;
+        Ok(())
+    }
+
+    /// Count a wrong code against a login challenge; false once it has had its five tries.
+    pub async fn challenge_failed(&self, hash: &str) -> Result<bool> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(TokenRecord::pk(hash), TokenRecord::SK)))
+            .update_expression("ADD attempts :one")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(attempts) OR attempts < :max)")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(4))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => {
+                self.delete_item(&TokenRecord::pk(hash), TokenRecord::SK).await?;
+                Ok(false)
+            }
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    /// Use up a login challenge; false if it was already used.
+    pub async fn consume_challenge(&self, hash: &str) -> Result<bool> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(TokenRecord::pk(hash), TokenRecord::SK)))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(storage(e)),
+        }
+    }
+}
+
+impl Store {
+    /// An admin's reset: two-factor off and the activity entry, in one transaction.
+    pub async fn reset_totp(
+        &self,
+        user: &UserId,
+        lineage: &[crate::domain::OrgId],
+        activity: &super::ActivityRecord,
+    ) -> Result<()> {
+        let t = self.table_name();
+        let update = super::tx::update_builder(t, key(UserRecord::pk(user), UserRecord::SK))
+            .update_expression("REMOVE totp")
+            .condition_expression("attribute_exists(pk)");
+        let mut items = vec![super::tx::update(update)?];
+        for item in activity.items(lineage)? {
+            items.push(super::tx::put_new(t, item)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(super::tx::TxError::Conditions(_)) => Err(Error::NotFound("member")),
+            Err(super::tx::TxError::Other(e)) => Err(e),
+        }
+    }
+}
