@@ -49,6 +49,10 @@ pub enum Error {
     EmailMismatch,
     #[error("still assigned in: {}; remove them from these lists first", lists.join(", "))]
     StillAssigned { lists: Vec<&'static str> },
+    #[error("a change to this address is already pending for another login")]
+    EmailPending,
+    #[error("this is already your address")]
+    SameEmail,
     #[error("two-factor authentication is already on")]
     TwoFactorAlreadyOn,
     #[error("two-factor authentication is not on")]
@@ -100,6 +104,8 @@ impl Error {
             Error::EmailMismatch => "email_mismatch",
             Error::OwnerProtected => "owner_protected",
             Error::TwoFactorAlreadyOn => "two_factor_on",
+            Error::EmailPending => "email_pending",
+            Error::SameEmail => "same_email",
             Error::TwoFactorOff => "two_factor_off",
             Error::InvalidCode => "invalid_code",
             Error::StillAssigned { .. } => "still_assigned",

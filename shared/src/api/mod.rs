@@ -42,10 +42,11 @@ pub enum Function {
     Inboxes,
     Profile,
     TwoFactor,
+    ChangeEmail,
 }
 
 impl Function {
-    pub const ALL: [Function; 19] = [
+    pub const ALL: [Function; 20] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -65,6 +66,7 @@ impl Function {
         Function::Inboxes,
         Function::Profile,
         Function::TwoFactor,
+        Function::ChangeEmail,
     ];
 
     pub fn name(self) -> &'static str {
@@ -88,6 +90,7 @@ impl Function {
             Function::Inboxes => "inboxes",
             Function::Profile => "profile",
             Function::TwoFactor => "two-factor",
+            Function::ChangeEmail => "change-email",
         }
     }
 
@@ -125,6 +128,7 @@ impl Function {
             Function::Inboxes => routes::inboxes::routes(),
             Function::Profile => routes::profile::routes(),
             Function::TwoFactor => routes::two_factor::routes(),
+            Function::ChangeEmail => routes::email_change::routes(),
         }
     }
 }

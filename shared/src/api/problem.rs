@@ -42,6 +42,8 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::LoginRequired
         | Error::OwnerProtected
         | Error::TwoFactorAlreadyOn
+        | Error::EmailPending
+        | Error::SameEmail
         | Error::TwoFactorOff
         | Error::StillAssigned { .. } => StatusCode::CONFLICT,
         Error::EmailMismatch => StatusCode::FORBIDDEN,

@@ -26,7 +26,8 @@ macro_rules! templates {
     };
 }
 
-const SOURCES: &[(&str, &str)] = templates!["verify_email", "invitation", "password_reset"];
+const SOURCES: &[(&str, &str)] =
+    templates!["verify_email", "invitation", "password_reset", "email_change_verify", "email_change_notice"];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();

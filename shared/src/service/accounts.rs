@@ -148,6 +148,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
             expires_at: now + ctx.config.verify_email_ttl,
             client: None,
             attempts: 0,
+            previous_email: None,
         },
         user,
         org,
@@ -203,6 +204,7 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
         expires_at: ctx.now() + ctx.config.verify_email_ttl,
         client: None,
         attempts: 0,
+        previous_email: None,
     };
     ctx.store.put_token(&hash, &record).await?;
     let org_name = match &auth.session.active_org {

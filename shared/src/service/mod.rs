@@ -1,6 +1,7 @@
 //! Business rules. Each public function is one account operation; handlers call exactly one.
 
 pub mod accounts;
+pub mod email_change;
 pub mod inboxes;
 pub mod invitations;
 pub mod members;

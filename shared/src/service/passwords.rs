@@ -22,6 +22,7 @@ pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
         expires_at: ctx.now() + chrono::Duration::minutes(RESET_MINUTES),
         client: None,
         attempts: 0,
+        previous_email: None,
     };
     ctx.store.put_token(&hash, &record).await?;
     let message = templates::render(

@@ -115,6 +115,7 @@ async fn challenge(ctx: &Ctx, user: &crate::store::UserRecord, client: ClientTyp
         expires_at: ctx.now() + Duration::minutes(CHALLENGE_MINUTES),
         client: Some(client),
         attempts: 0,
+        previous_email: None,
     };
     ctx.store.put_token(&hash, &record).await?;
     Ok(SecondFactorChallenge { mfa_required: true, mfa_token: token, expires_in: CHALLENGE_MINUTES * 60 })

@@ -74,7 +74,12 @@ pub async fn confirm(ctx: &Ctx, auth: &Authenticated, code: &str) -> Result<Reco
 }
 
 /// Check a code (once per step) or spend a recovery code.
-async fn check_second_factor(ctx: &Ctx, user: &UserRecord, code: Option<&str>, recovery: Option<&str>) -> Result<()> {
+pub(crate) async fn check_second_factor(
+    ctx: &Ctx,
+    user: &UserRecord,
+    code: Option<&str>,
+    recovery: Option<&str>,
+) -> Result<()> {
     let state = user.totp.as_ref().filter(|t| t.enabled).ok_or(Error::TwoFactorOff)?;
     match (code, recovery) {
         (Some(code), _) => {

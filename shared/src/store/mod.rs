@@ -6,6 +6,7 @@
 
 mod calls;
 mod cursor;
+mod email_change;
 mod error;
 mod inboxes;
 mod items;

@@ -21,6 +21,8 @@ pub enum TokenPurpose {
     PasswordReset,
     /// The second login step, after the password, for a login with two-factor on.
     MfaChallenge,
+    /// Confirms a new address for a login (`email` is the new one).
+    ChangeEmail,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +36,9 @@ pub struct TokenRecord {
     pub client: Option<crate::domain::ClientType>,
     #[serde(default)]
     pub attempts: u32,
+    /// For an address change: the address being replaced.
+    #[serde(default)]
+    pub previous_email: Option<Email>,
 }
 
 impl TokenRecord {

@@ -263,32 +263,41 @@ impl Store {
             Err(e) => return Err(storage(e)),
         }
         if after.first_name != user.first_name || after.last_name != user.last_name {
-            let name = format!("{} {}", after.first_name, after.last_name);
-            for m in self.all_memberships(&user.user_id).await? {
-                // Only the copied name changes, so a concurrent role change is never overwritten.
-                let search =
-                    format!("{name} {}", m.member_email.as_ref().map(Email::as_str).unwrap_or_default()).to_lowercase();
-                let res = self
-                    .client
-                    .update_item()
-                    .table_name(self.table_name())
-                    .set_key(Some(key(super::MembershipRecord::pk(&m.user_id), super::MembershipRecord::sk(&m.org_id))))
-                    .update_expression("SET member_name = :n, #s = :s")
-                    .condition_expression("attribute_exists(#pk)")
-                    .expression_attribute_names("#pk", PRIMARY.hash)
-                    .expression_attribute_names("#s", "search")
-                    .expression_attribute_values(":n", s(&name))
-                    .expression_attribute_values(":s", s(search))
-                    .send()
-                    .await;
-                match res {
-                    Ok(_) => {}
-                    // Left the organization meanwhile.
-                    Err(e) if is_condition_failed(&e) => {}
-                    Err(e) => return Err(storage(e)),
-                }
-            }
+            self.refresh_member_copies(&after).await?;
         }
         Ok(after)
+    }
+}
+
+impl Store {
+    /// Copy the person's current name and address onto each of their memberships (for the
+    /// members pages and their search): one update of only those attributes per organization,
+    /// so a concurrent role change is never overwritten.
+    pub async fn refresh_member_copies(&self, user: &UserRecord) -> Result<()> {
+        let name = format!("{} {}", user.first_name, user.last_name);
+        let search = format!("{name} {}", user.email).to_lowercase();
+        for m in self.all_memberships(&user.user_id).await? {
+            let res = self
+                .client
+                .update_item()
+                .table_name(self.table_name())
+                .set_key(Some(key(super::MembershipRecord::pk(&m.user_id), super::MembershipRecord::sk(&m.org_id))))
+                .update_expression("SET member_name = :n, member_email = :e, #s = :s")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", PRIMARY.hash)
+                .expression_attribute_names("#s", "search")
+                .expression_attribute_values(":n", s(&name))
+                .expression_attribute_values(":e", s(user.email.as_str()))
+                .expression_attribute_values(":s", s(&search))
+                .send()
+                .await;
+            match res {
+                Ok(_) => {}
+                // Left the organization meanwhile.
+                Err(e) if is_condition_failed(&e) => {}
+                Err(e) => return Err(storage(e)),
+            }
+        }
+        Ok(())
     }
 }

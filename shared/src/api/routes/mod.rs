@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod email_change;
 pub mod inboxes;
 pub mod jwks;
 pub mod me;

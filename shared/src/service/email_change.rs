@@ -1,0 +1,82 @@
+//! Changing one's own email address: password (and a code, with two-factor on) to ask, a
+//! link to the new address to confirm, a notice to the old one.
+
+use super::{Authenticated, Ctx};
+use crate::auth::password::Verified;
+use crate::auth::secret;
+use crate::domain::{Email, Password};
+use crate::error::{Error, Result};
+use crate::mail::queue::EmailJob;
+use crate::mail::templates;
+use crate::store::{TokenPurpose, TokenRecord};
+
+/// Confirmation links expire after this long.
+pub const LINK_MINUTES: i64 = 30;
+
+/// Ask to move the login to `new`. The answer does not say whether `new` has a login.
+pub async fn request(
+    ctx: &Ctx,
+    auth: &Authenticated,
+    new: &Email,
+    password: &Password,
+    code: Option<&str>,
+) -> Result<()> {
+    let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    if *new == user.email {
+        return Err(Error::SameEmail);
+    }
+    let cred = ctx.store.login_lookup(&user.email, "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    if ctx.hasher.verify(password, Some(&cred.password_hash), ctx.random.as_ref()).await? == Verified::No {
+        return Err(Error::validation("wrong_password", "password", "is not your current password"));
+    }
+    if user.totp.as_ref().is_some_and(|t| t.enabled) {
+        super::two_factor::check_second_factor(ctx, &user, Some(code.unwrap_or_default()), None).await?;
+    }
+    let now = ctx.now();
+    let expires = now + chrono::Duration::minutes(LINK_MINUTES);
+    ctx.store.reserve_pending_email(new, &user.user_id, expires, now).await?;
+    let (token, hash) = secret::new_secret(ctx.random.as_ref());
+    let record = TokenRecord {
+        purpose: TokenPurpose::ChangeEmail,
+        user_id: user.user_id.clone(),
+        email: new.clone(),
+        expires_at: expires,
+        client: None,
+        attempts: 0,
+        previous_email: Some(user.email.clone()),
+    };
+    ctx.store.put_token(&hash, &record).await?;
+    let vars = serde_json::json!({
+        "first_name": user.first_name,
+        "new_email": new,
+        "link": format!("{}/confirm-email?token={token}", ctx.config.public_url),
+        "minutes": LINK_MINUTES,
+    });
+    let confirm = templates::render("email_change_verify", user.language, new, &vars)?;
+    let notice = templates::render("email_change_notice", user.language, &user.email, &vars)?;
+    ctx.queue
+        .enqueue(vec![EmailJob { message: confirm, invitation: None }, EmailJob { message: notice, invitation: None }])
+        .await
+}
+
+/// Confirm with the link's token, signed in as the same login: the address (and its
+/// uniqueness guard) moves in one transaction.
+pub async fn confirm(ctx: &Ctx, auth: &Authenticated, token: &str) -> Result<super::accounts::UserView> {
+    if !secret::looks_like_secret(token) {
+        return Err(Error::InvalidToken);
+    }
+    let hash = secret::hash(token);
+    let record = ctx.store.get_token(&hash).await?.ok_or(Error::InvalidToken)?;
+    if record.purpose != TokenPurpose::ChangeEmail || record.expires_at <= ctx.now() || record.user_id != auth.user_id {
+        return Err(Error::InvalidToken);
+    }
+    let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    if record.previous_email.as_ref() != Some(&user.email) {
+        return Err(Error::InvalidToken);
+    }
+    let cred = ctx.store.login_lookup(&user.email, "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    ctx.store.change_email(&hash, &record, &cred).await?;
+    let after = crate::store::UserRecord { email: record.email.clone(), email_verified: true, ..user };
+    ctx.store.refresh_member_copies(&after).await?;
+    Ok(super::accounts::UserView::from(&after))
+}
