@@ -43,6 +43,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::OwnerProtected
         | Error::TwoFactorAlreadyOn
         | Error::EmailPending
+        | Error::MergeTooLarge { .. }
         | Error::SameEmail
         | Error::TwoFactorOff
         | Error::StillAssigned { .. } => StatusCode::CONFLICT,

@@ -110,6 +110,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         job_title: None,
         mobile: None,
         totp: None,
+        merged_into: None,
     };
     let org = OrgRecord {
         org_id: org_id.clone(),

@@ -1,6 +1,8 @@
 //! Changing one's own email address: password (and a code, with two-factor on) to ask, a
 //! link to the new address to confirm, a notice to the old one.
 
+use serde::Serialize;
+
 use super::{Authenticated, Ctx};
 use crate::auth::password::Verified;
 use crate::auth::secret;
@@ -59,9 +61,18 @@ pub async fn request(
         .await
 }
 
-/// Confirm with the link's token, signed in as the same login: the address (and its
-/// uniqueness guard) moves in one transaction.
-pub async fn confirm(ctx: &Ctx, auth: &Authenticated, token: &str) -> Result<super::accounts::UserView> {
+/// What confirming did: the address moved, or the login was merged into the one that had it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Confirmed {
+    Changed(super::accounts::UserView),
+    Merged(super::merge::Merged),
+}
+
+/// Confirm with the link's token, signed in as the same login. If the address is free, it
+/// (and its uniqueness guard) moves in one transaction; if another login has it, the link
+/// proved control of both, and this login merges into that one.
+pub async fn confirm(ctx: &Ctx, auth: &Authenticated, token: &str, main_code: Option<&str>) -> Result<Confirmed> {
     if !secret::looks_like_secret(token) {
         return Err(Error::InvalidToken);
     }
@@ -75,8 +86,11 @@ pub async fn confirm(ctx: &Ctx, auth: &Authenticated, token: &str) -> Result<sup
         return Err(Error::InvalidToken);
     }
     let cred = ctx.store.login_lookup(&user.email, "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    if let Some(main) = ctx.store.login_lookup(&record.email, "-").await?.credential {
+        return Ok(Confirmed::Merged(super::merge::merge(ctx, &user, &cred, &main, &hash, &record, main_code).await?));
+    }
     ctx.store.change_email(&hash, &record, &cred).await?;
     let after = crate::store::UserRecord { email: record.email.clone(), email_verified: true, ..user };
     ctx.store.refresh_member_copies(&after).await?;
-    Ok(super::accounts::UserView::from(&after))
+    Ok(Confirmed::Changed(super::accounts::UserView::from(&after)))
 }

@@ -359,6 +359,7 @@ pub async fn accept(
                 job_title: None,
                 mobile: None,
                 totp: None,
+                merged_into: None,
             };
             let m = MembershipRecord::new(&user_id, &org, inv.roles.clone(), inv.scope, now)
                 .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));

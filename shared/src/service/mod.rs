@@ -5,6 +5,7 @@ pub mod email_change;
 pub mod inboxes;
 pub mod invitations;
 pub mod members;
+pub mod merge;
 mod my_orgs;
 pub mod orgs;
 pub mod passwords;

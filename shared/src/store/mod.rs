@@ -12,6 +12,7 @@ mod inboxes;
 mod items;
 mod member_ops;
 mod members;
+mod merge;
 mod ops;
 mod orgs;
 mod sessions;
@@ -30,6 +31,7 @@ pub use member_ops::{MemberRemoval, NewLogin, OutboxEvent};
 pub use members::{
     BillingEvent, EmailStatus, InboxChoice, InvitationRecord, InviteTokenRecord, SeatDelta, SeatsRecord,
 };
+pub use merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
 pub use ops::{Page, QueryDir};
 pub use orgs::{ActivityRecord, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan};
 pub use sessions::SessionRecord;

@@ -34,7 +34,7 @@ impl SharedLinkRecord {
         key(format!("USER#{person}"), format!("{}{org}#{shared}", Self::SK_PREFIX))
     }
 
-    fn item(&self) -> Result<Item> {
+    pub(crate) fn item(&self) -> Result<Item> {
         let item = to_item(
             self,
             format!("USER#{}", self.linked_user_id),

@@ -40,6 +40,9 @@ pub struct UserRecord {
     /// Two-factor authentication, once enrolment started.
     #[serde(default)]
     pub totp: Option<TotpState>,
+    /// Set when this login was merged into another: it can no longer be used.
+    #[serde(default)]
+    pub merged_into: Option<UserId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

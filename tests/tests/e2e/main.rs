@@ -27,6 +27,7 @@ mod infra;
 mod local_server;
 mod matrix;
 mod members;
+mod merge;
 mod orgs;
 mod profile;
 mod round_trips;

@@ -13,8 +13,7 @@ use crate::api::extract::{Auth, JsonBody};
 use crate::api::problem::Problem;
 use crate::domain::{Email, Password};
 use crate::error::Result;
-use crate::service::accounts::UserView;
-use crate::service::email_change;
+use crate::service::email_change::{self, Confirmed};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(request_handler)).routes(routes!(confirm_handler))
@@ -48,15 +47,18 @@ async fn request_handler(
 #[serde(deny_unknown_fields)]
 pub struct ConfirmEmailRequest {
     token: String,
+    /// When the address belongs to another login with two-factor on: a code of that login.
+    code: Option<String>,
 }
 
 /// Confirm the new address with the emailed link's token (signed in as the same login).
 #[utoipa::path(post, path = "/v1/me/email/confirm", tag = "me", request_body = ConfirmEmailRequest, security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, description = "the address changed, or this login merged into the one that had it", body = Confirmed),
+              (status = 400, body = Problem), (status = 409, body = Problem)))]
 async fn confirm_handler(
     State(ctx): State<AppState>,
     Auth(auth): Auth,
     JsonBody(req): JsonBody<ConfirmEmailRequest>,
-) -> Result<Json<UserView>> {
-    Ok(Json(email_change::confirm(&ctx, &auth, &req.token).await?))
+) -> Result<Json<Confirmed>> {
+    Ok(Json(email_change::confirm(&ctx, &auth, &req.token, req.code.as_deref()).await?))
 }

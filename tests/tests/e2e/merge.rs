@@ -1,0 +1,109 @@
+//! Merging a login into another: organizations, roles, ownership, inboxes, invitations and
+//! sessions move in one step; an interrupted merge leaves the old state and completes when run again.
+
+use e2e::{Engine, TestApp, unique_email};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use switchboard::access::{Manage, Scope};
+use switchboard::auth::secret;
+use switchboard::domain::{Email, Role, UserId};
+
+both_engines!(merge_two_logins);
+
+async fn merge_two_logins(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let main = app.signup("main", "web").await;
+    let second = app.post_auth("/v1/orgs", &main.access, json!({"name": "Main Two"})).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old = app.signup("old", "web").await;
+    let old_mobile = app.login(&old.email, &old.password, "mobile").await["access_token"].as_str().unwrap().to_owned();
+    // Shared organization: main owns it, old is an agent there.
+    app.add_member(&old.id, &main.org, &[Role::Agent], Scope::Subtree, Manage::All).await;
+    // Old owns its organization, with an inbox it owns and an invitation it sent.
+    let inbox = app
+        .post_auth(&format!("/v1/orgs/{}/inboxes", old.org), &old.access, json!({"name": "Old line"}))
+        .await
+        .body["inbox_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post_auth(&format!("/v1/orgs/{}/inboxes/{inbox}/members", old.org), &old.access, json!({"user_id": old.id}))
+        .await;
+    let invitee = unique_email("pending");
+    app.post_auth(
+        &format!("/v1/orgs/{}/invitations", old.org),
+        &old.access,
+        json!({"invitations": [{"email": invitee, "roles": ["viewer"]}]}),
+    )
+    .await;
+
+    // Logged in as the old login, move its address onto the main login's address.
+    let r =
+        app.post_auth("/v1/me/email", &old.access, json!({"new_email": main.email, "password": old.password})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let link = app
+        .wait_emails_to(&main.email, 2)
+        .await
+        .iter()
+        .find_map(|m| m.link("/confirm-email?token="))
+        .expect("link to the main address");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+
+    // Interrupted: planned, then something changes before the commit.
+    let ctx = &app.ctx;
+    let old_user = ctx.store.get_user(&UserId::parse(&old.id, "u").unwrap()).await.unwrap().unwrap();
+    let main_user = ctx.store.get_user(&UserId::parse(&main.id, "u").unwrap()).await.unwrap().unwrap();
+    let old_cred =
+        ctx.store.login_lookup(&Email::parse(&old.email, "e").unwrap(), "-").await.unwrap().credential.unwrap();
+    let hash = secret::hash(&token);
+    let record = ctx.store.get_token(&hash).await.unwrap().unwrap();
+    let plan = switchboard::service::merge::plan(ctx, &old_user, &old_cred, &main_user, &hash, &record).await.unwrap();
+    app.add_member(&main.id, &main.org, &[Role::Owner, Role::Admin, Role::Viewer], Scope::Subtree, Manage::All).await;
+    let err = ctx.store.commit_merge(&plan).await.unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    // Nothing moved: the old login still works and still has its organizations.
+    let still = app.get("/v1/me/organizations", &old.access).await;
+    assert_eq!(still.body["organizations"].as_array().unwrap().len(), 2);
+    assert_eq!(app.get("/v1/me", &old_mobile).await.status, StatusCode::OK);
+
+    // Run again: it completes.
+    let r = app.post_auth("/v1/me/email/confirm", &old.access, json!({"token": token})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!((r.body["merged_into"].as_str(), r.body["organizations"].as_u64()), (Some(main.id.as_str()), Some(2)));
+
+    // The old login is gone: its sessions on both clients, and its password.
+    assert_eq!(app.get("/v1/me", &old.access).await.code(), "session_ended");
+    assert_eq!(app.get("/v1/me", &old_mobile).await.code(), "session_ended");
+    let r = app.post("/v1/auth/login", json!({"email": old.email, "password": old.password, "client": "web"})).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    // One list of organizations, with the union of roles where both were members.
+    let mine = app.get("/v1/me/organizations", &main.access).await;
+    let orgs = mine.body["organizations"].as_array().unwrap();
+    let roles_in = |id: &str| orgs.iter().find(|o| o["organization"]["id"] == id).map(|o| o["roles"].clone());
+    assert_eq!(roles_in(&main.org), Some(json!(["owner", "admin", "agent", "viewer"])));
+    assert_eq!(roles_in(&old.org), Some(json!(["owner", "admin"])));
+    assert!(roles_in(&second).is_some());
+    let details = app.get(&format!("/v1/orgs/{}", old.org), &main.access).await;
+    assert_eq!(details.body["organization"]["id"], old.org);
+    let o = ctx.store.get_org(&switchboard::domain::OrgId::parse(&old.org, "o").unwrap()).await.unwrap().unwrap();
+    assert_eq!(o.owner_id.as_str(), main.id, "ownership moved");
+
+    // Inbox ownership and membership, the pending invitation, and the activity follow.
+    let inboxes = app.get(&format!("/v1/orgs/{}/inboxes", old.org), &main.access).await;
+    assert_eq!(inboxes.body["inboxes"][0]["owner_id"], main.id);
+    assert_eq!(
+        app.get(&format!("/v1/orgs/{}/inboxes/{inbox}/activity", old.org), &main.access).await.status,
+        StatusCode::OK
+    );
+    let pending = app.get(&format!("/v1/orgs/{}/invitations", old.org), &main.access).await;
+    assert_eq!(pending.body["invitations"][0]["invited_by"], main.id);
+    let feed = app.get(&format!("/v1/orgs/{}/activity", old.org), &main.access).await;
+    assert_eq!(feed.body["activity"][0]["action"], "login.merged");
+    let members = app.get(&format!("/v1/orgs/{}/members", old.org), &main.access).await;
+    assert_eq!(members.body["members"].as_array().unwrap().len(), 1, "one member: the main login");
+    let r = app.call(Method::GET, "/v1/me", Some(&main.access), None).await;
+    assert_eq!(r.body["user"]["email"], main.email);
+}
