@@ -50,7 +50,7 @@ fn throttle_key(email: &Email, addr: &str) -> String {
     secret::hash(&format!("{email}|{addr}"))
 }
 
-fn block_for(over: u32) -> Duration {
+pub(crate) fn block_for(over: u32) -> Duration {
     // 30 s, doubling per further failure, at most 15 minutes.
     Duration::seconds((30i64 << over.min(5)).min(900))
 }

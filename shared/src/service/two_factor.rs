@@ -73,13 +73,36 @@ pub async fn confirm(ctx: &Ctx, auth: &Authenticated, code: &str) -> Result<Reco
     Ok(RecoveryCodes { recovery_codes: codes })
 }
 
-/// Check a code (once per step) or spend a recovery code.
+/// Wrong codes per login before codes are refused for a while, wherever they are entered
+/// (login, turning two-factor off, changing the address).
+const CODE_FAILURE_LIMIT: u32 = 5;
+
+fn code_throttle_key(user: &UserRecord) -> String {
+    secret::hash(&format!("second-factor|{}", user.user_id))
+}
+
+/// Check a code (once per step) or spend a recovery code. Wrong guesses are counted per
+/// login; after five in 15 minutes, codes are refused for 30 s, doubling.
 pub(crate) async fn check_second_factor(
     ctx: &Ctx,
     user: &UserRecord,
     code: Option<&str>,
     recovery: Option<&str>,
 ) -> Result<()> {
+    let key = code_throttle_key(user);
+    let now = ctx.now();
+    if let Some(until) = ctx.store.get_throttle(&key).await?.and_then(|t| t.blocked_until).filter(|u| *u > now) {
+        return Err(Error::TooManyAttempts { retry_after_secs: (until - now).num_seconds().max(1) as u64 });
+    }
+    let result = check_code(ctx, user, code, recovery).await;
+    if matches!(result, Err(Error::InvalidCode)) {
+        let window = ctx.config.login_failure_window;
+        ctx.store.record_login_failure(&key, now, window, CODE_FAILURE_LIMIT, super::sessions::block_for).await?;
+    }
+    result
+}
+
+async fn check_code(ctx: &Ctx, user: &UserRecord, code: Option<&str>, recovery: Option<&str>) -> Result<()> {
     let state = user.totp.as_ref().filter(|t| t.enabled).ok_or(Error::TwoFactorOff)?;
     match (code, recovery) {
         (Some(code), _) => {

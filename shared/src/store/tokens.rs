@@ -108,6 +108,10 @@ impl Store {
         Ok(())
     }
 
+    pub async fn get_throttle(&self, throttle_key: &str) -> Result<Option<ThrottleRecord>> {
+        self.get_item(&ThrottleRecord::pk(throttle_key), ThrottleRecord::SK).await?.map(from_item).transpose()
+    }
+
     pub async fn clear_throttle(&self, throttle_key: &str) -> Result<()> {
         self.delete_item(&ThrottleRecord::pk(throttle_key), ThrottleRecord::SK).await
     }
