@@ -64,3 +64,32 @@ async fn change_own_email(engine: Engine) {
     assert_eq!((r.status, r.body["email"].as_str()), (StatusCode::OK, Some(target.as_str())));
     assert!(r.body["merged_into"].is_string());
 }
+
+both_engines!(concurrent_changes_to_one_address);
+
+async fn concurrent_changes_to_one_address(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let mut people = Vec::new();
+    for i in 0..6 {
+        people.push(app.signup(&format!("racer{i}"), "web").await);
+    }
+    let target = unique_email("contested");
+    let asks = people
+        .iter()
+        .map(|p| app.post_auth("/v1/me/email", &p.access, json!({"new_email": target, "password": p.password})));
+    let results = futures::future::join_all(asks).await;
+    let accepted = results.iter().filter(|r| r.status == StatusCode::ACCEPTED).count();
+    let pending = results.iter().filter(|r| r.code() == "email_pending").count();
+    assert_eq!((accepted, pending), (1, 5), "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    let winner = people.iter().zip(&results).find(|(_, r)| r.status == StatusCode::ACCEPTED).unwrap().0;
+    let token = app.wait_emails_to(&target, 1).await[0]
+        .link("/confirm-email?token=")
+        .unwrap()
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let r = app.post_auth("/v1/me/email/confirm", &winner.access, json!({"token": token})).await;
+    assert_eq!(r.body["email"], target);
+    assert_eq!(app.count_items("EMAIL#").await, 6, "six logins, six addresses");
+}

@@ -112,3 +112,63 @@ async fn merge_two_logins(engine: Engine) {
     let r = app.call(Method::GET, "/v1/me", Some(&main.access), None).await;
     assert_eq!(r.body["user"]["email"], main.email);
 }
+
+both_engines!(merge_requires_both_second_factors);
+
+fn totp_code(secret_b32: &str, at: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret_b32.to_owned()).to_bytes().unwrap();
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes).unwrap().generate(at as u64)
+}
+
+async fn enable_two_factor(app: &TestApp, token: &str) -> String {
+    use switchboard::clock::Clock;
+    let secret = app.post_auth("/v1/me/2fa", token, json!({})).await.body["secret"].as_str().unwrap().to_owned();
+    let r = app
+        .post_auth("/v1/me/2fa/confirm", token, json!({"code": totp_code(&secret, app.clock.now().timestamp())}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    secret
+}
+
+async fn merge_requires_both_second_factors(engine: Engine) {
+    use switchboard::clock::Clock;
+    let app = TestApp::spawn(engine).await;
+    let main = app.signup("main2fa", "web").await;
+    let main_mobile =
+        app.login(&main.email, &main.password, "mobile").await["access_token"].as_str().unwrap().to_owned();
+    let old = app.signup("old2fa", "web").await;
+    let main_secret = enable_two_factor(&app, &main.access).await;
+    let old_secret = enable_two_factor(&app, &old.access).await;
+    app.clock.advance(chrono::Duration::seconds(30));
+    let now = app.clock.now().timestamp();
+
+    // Asking needs the old login's password and code.
+    let r =
+        app.post_auth("/v1/me/email", &old.access, json!({"new_email": main.email, "password": old.password})).await;
+    assert_eq!(r.code(), "invalid_code");
+    let r = app
+        .post_auth(
+            "/v1/me/email",
+            &old.access,
+            json!({"new_email": main.email, "password": old.password, "code": totp_code(&old_secret, now)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let link = app.wait_emails_to(&main.email, 2).await.iter().find_map(|m| m.link("/confirm-email?token=")).unwrap();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+
+    // Confirming a merge needs the main login's code too.
+    let r = app.post_auth("/v1/me/email/confirm", &old.access, json!({"token": token})).await;
+    assert_eq!(r.code(), "invalid_code");
+    let r = app
+        .post_auth("/v1/me/email/confirm", &old.access, json!({"token": token, "code": totp_code(&main_secret, now)}))
+        .await;
+    assert_eq!((r.status, r.body["merged_into"].as_str()), (StatusCode::OK, Some(main.id.as_str())), "{:?}", r.body);
+
+    // The main login's own sessions on web and mobile go on; the old one's end.
+    assert_eq!(app.get("/v1/me", &main.access).await.status, StatusCode::OK);
+    assert_eq!(app.get("/v1/me", &main_mobile).await.status, StatusCode::OK);
+    assert_eq!(app.get("/v1/me", &old.access).await.code(), "session_ended");
+    let orgs = app.get("/v1/me/organizations", &main_mobile).await;
+    assert_eq!(orgs.body["organizations"].as_array().unwrap().len(), 2);
+}
