@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, 
 
 use super::Store;
 use super::cursor::Cursor;
-use super::error::{is_condition_failed, storage};
+use super::error::storage;
 use super::table::{IndexDef, PRIMARY};
 use crate::error::{Error, Result};
 
@@ -76,11 +76,7 @@ impl Store {
             .expression_attribute_names("#pk", PRIMARY.hash)
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage(e)),
-        }
+        super::error::applied(res)
     }
 
     /// Items of one partition whose sort key starts with `sk_prefix`, a page at a time, on the

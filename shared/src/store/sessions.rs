@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use super::error::{is_condition_failed, storage};
 use super::items::{from_item, to_item, with_ttl};
 use super::ops::{Item, key, s};
 use super::table::PRIMARY;
@@ -72,11 +71,7 @@ impl Store {
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage(e)),
-        }
+        super::error::applied(res)
     }
 
     pub async fn delete_session(&self, user: &UserId, id: &SessionId) -> Result<()> {

@@ -31,11 +31,7 @@ impl Store {
         for (k, v) in names {
             req = req.expression_attribute_names(*k, *v);
         }
-        match req.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage(e)),
-        }
+        super::error::applied(req.send().await)
     }
 
     /// Start (or restart) enrolment, unless two-factor is already on.
@@ -137,11 +133,7 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage(e)),
-        }
+        super::error::applied(res)
     }
 }
 

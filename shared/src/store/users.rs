@@ -168,11 +168,7 @@ impl Store {
             .expression_attribute_values(":old", s(old))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(storage(e)),
-        }
+        super::error::applied(res)
     }
 
     /// Consume a password-reset token and set the new hash, atomically.
