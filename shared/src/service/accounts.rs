@@ -98,20 +98,15 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
     let user_id = UserId::new(ctx.ulid());
     let org_id = OrgId::new(ctx.ulid());
     let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
-    let user = UserRecord {
-        user_id: user_id.clone(),
-        email: input.email.clone(),
-        first_name: input.first_name.as_str().to_owned(),
-        last_name: input.last_name.as_str().to_owned(),
-        language: input.language,
-        email_verified: false,
-        created_at: now,
-        last_org: Default::default(),
-        job_title: None,
-        mobile: None,
-        totp: None,
-        merged_into: None,
-    };
+    let user = UserRecord::new(
+        user_id.clone(),
+        input.email.clone(),
+        input.first_name.as_str(),
+        input.last_name.as_str(),
+        input.language,
+        false,
+        now,
+    );
     let org = OrgRecord {
         org_id: org_id.clone(),
         name: input.org_name.as_str().to_owned(),

@@ -346,21 +346,16 @@ pub async fn accept(
             let user_id = UserId::new(ctx.ulid());
             let password_hash = ctx.hasher.hash(&n.password, ctx.random.as_ref()).await?;
             let credential = CredentialRecord { user_id: user_id.clone(), email: inv.email.clone(), password_hash };
-            let user = UserRecord {
-                user_id: user_id.clone(),
-                email: inv.email.clone(),
-                first_name: n.first_name.as_str().into(),
-                last_name: n.last_name.as_str().into(),
-                language: n.language,
-                // The emailed token proves the address.
-                email_verified: true,
-                created_at: now,
-                last_org: Default::default(),
-                job_title: None,
-                mobile: None,
-                totp: None,
-                merged_into: None,
-            };
+            // Verified: the emailed token proves the address.
+            let user = UserRecord::new(
+                user_id.clone(),
+                inv.email.clone(),
+                n.first_name.as_str(),
+                n.last_name.as_str(),
+                n.language,
+                true,
+                now,
+            );
             let m = MembershipRecord::new(&user_id, &org, inv.roles.clone(), inv.scope, now)
                 .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));
             let act = activity_record(ctx, &org.org_id, &user_id, None, "member.joined", act_target);

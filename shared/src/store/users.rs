@@ -59,6 +59,32 @@ pub struct TotpState {
 }
 
 impl UserRecord {
+    /// A new login's profile, with nothing optional set yet.
+    pub fn new(
+        user_id: UserId,
+        email: Email,
+        first_name: &str,
+        last_name: &str,
+        language: Language,
+        email_verified: bool,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        UserRecord {
+            user_id,
+            email,
+            first_name: first_name.to_owned(),
+            last_name: last_name.to_owned(),
+            language,
+            email_verified,
+            created_at,
+            last_org: Default::default(),
+            job_title: None,
+            mobile: None,
+            totp: None,
+            merged_into: None,
+        }
+    }
+
     pub fn pk(id: &UserId) -> String {
         format!("USER#{id}")
     }
