@@ -81,10 +81,6 @@ fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope)> {
     Ok((email, roles, e.scope.unwrap_or_default()))
 }
 
-fn lineage(org: &OrgRecord) -> Vec<OrgId> {
-    org.lineage().cloned().collect()
-}
-
 fn invitation_email(ctx: &Ctx, org: &OrgRecord, inv: &InvitationRecord, token: &str) -> Result<EmailJob> {
     let link = format!("{}/accept-invitation?token={token}", ctx.config.public_url);
     let message = templates::render(
@@ -200,7 +196,7 @@ pub async fn invite(
         let token_rec =
             InviteTokenRecord { org_id: org.org_id.clone(), email: email.clone(), expires_at: inv.expires_at };
         let act = permit_activity(ctx, permit, "member.invited", Some(email.to_string()));
-        match ctx.store.create_invitation(&inv, &token_rec, &lineage(org), &act).await {
+        match ctx.store.create_invitation(&inv, &token_rec, &org.lineage_ids(), &act).await {
             Ok(()) => {
                 jobs.push(invitation_email(ctx, org, &inv, &token)?);
                 results.push(InviteOutcome {
@@ -339,7 +335,7 @@ pub async fn accept(
             let act = activity_record(ctx, &org.org_id, &user.user_id, None, "member.joined", act_target);
             let inbox = inbox_for(ctx, &inv, &user.user_id);
             let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
-            ctx.store.accept_invitation(&inv, &m, None, inbox_ref, &lineage(&org), &act).await?;
+            ctx.store.accept_invitation(&inv, &m, None, inbox_ref, &org.lineage_ids(), &act).await?;
             Ok(accepted(org, user.user_id, inv, &inbox))
         }
         (None, Some(n)) => {
@@ -362,7 +358,7 @@ pub async fn accept(
             let login = NewLogin { credential: &credential, user: &user };
             let inbox = inbox_for(ctx, &inv, &user_id);
             let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
-            ctx.store.accept_invitation(&inv, &m, Some(login), inbox_ref, &lineage(&org), &act).await?;
+            ctx.store.accept_invitation(&inv, &m, Some(login), inbox_ref, &org.lineage_ids(), &act).await?;
             Ok(accepted(org, user_id, inv, &inbox))
         }
         (None, None) => Err(Error::validation(
@@ -417,5 +413,5 @@ pub async fn edit(
 pub async fn revoke(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str) -> Result<()> {
     let inv = pending(ctx, &permit.org.org_id, email).await?;
     let act = permit_activity(ctx, permit, "invitation.revoked", Some(inv.email.to_string()));
-    ctx.store.revoke_invitation(&inv, &lineage(&permit.org), &act).await
+    ctx.store.revoke_invitation(&inv, &permit.org.lineage_ids(), &act).await
 }

@@ -12,10 +12,6 @@ use crate::store::{
     SeatDelta, SeatsRecord,
 };
 
-fn lineage(org: &OrgRecord) -> Vec<OrgId> {
-    org.lineage().cloned().collect()
-}
-
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     #[schema(value_type = String)]
@@ -158,7 +154,7 @@ pub async fn edit(
         after.manage = m;
     }
     let act = permit_activity(ctx, permit, "member.roles_changed", Some(user.to_string()));
-    ctx.store.update_membership(&before, &after, None, &lineage(&permit.org), &act).await?;
+    ctx.store.update_membership(&before, &after, None, &permit.org.lineage_ids(), &act).await?;
     Ok(MemberView::from(&after))
 }
 
@@ -180,7 +176,7 @@ pub async fn set_status(
     let after = MembershipRecord { status, ..before.clone() };
     let action = if status == MemberStatus::Active { "member.reactivated" } else { "member.deactivated" };
     let act = permit_activity(ctx, permit, action, Some(user.to_string()));
-    ctx.store.update_membership(&before, &after, None, &lineage(&permit.org), &act).await?;
+    ctx.store.update_membership(&before, &after, None, &permit.org.lineage_ids(), &act).await?;
     if status == MemberStatus::Deactivated {
         ctx.store.end_sessions_in(user, std::slice::from_ref(&permit.org.org_id)).await?;
     }
@@ -253,7 +249,7 @@ pub async fn delete(
     let owned: Vec<_> =
         ctx.store.inboxes(&permit.org.org_id).await?.into_iter().filter(|i| i.owner_id == *user).collect();
     let removal = MemberRemoval { membership: &m, seats, event: &event, owned_inboxes: &owned, heir: reassign_to };
-    ctx.store.delete_member(&removal, &lineage(&permit.org), &act).await?;
+    ctx.store.delete_member(&removal, &permit.org.lineage_ids(), &act).await?;
     ctx.store.end_sessions_in(user, std::slice::from_ref(&permit.org.org_id)).await?;
     Ok(())
 }
@@ -267,7 +263,7 @@ pub async fn transfer_ownership(ctx: &Ctx, permit: &Permit<TransferOwnership>, t
         return Err(Error::validation("not_a_member", "user_id", "must be another active member of this organization"));
     };
     let act = permit_activity(ctx, permit, "ownership.transferred", Some(to.to_string()));
-    ctx.store.transfer_ownership(org, &from, &target, &lineage(org), &act).await
+    ctx.store.transfer_ownership(org, &from, &target, &org.lineage_ids(), &act).await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

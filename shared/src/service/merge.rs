@@ -64,15 +64,8 @@ pub async fn plan(
         };
         plan.memberships.push((m.clone(), before, after));
         let org = &m.org_id;
-        let mut cursor = None;
-        loop {
-            let page = ctx.store.invitations(org, 1000, cursor.as_ref()).await?;
-            plan.invitations.extend(page.items.into_iter().filter(|i| i.invited_by == old.user_id));
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
+        plan.invitations
+            .extend(ctx.store.all_invitations(org).await?.into_iter().filter(|i| i.invited_by == old.user_id));
         for inbox in ctx.store.inboxes(org).await? {
             if let Some(im) = ctx.store.get_inbox_member(org, &inbox.inbox_id, &old.user_id).await? {
                 let main_im = ctx.store.get_inbox_member(org, &inbox.inbox_id, &main.user_id).await?;
@@ -96,7 +89,7 @@ pub async fn plan(
             target: Some(format!("{} into {}", old.user_id, main.user_id)),
             at: ctx.now(),
         };
-        plan.activity.push((activity, org.lineage().cloned().collect()));
+        plan.activity.push((activity, org.lineage_ids()));
     }
     plan.sessions = ctx.store.list_sessions(&old.user_id).await?;
     plan.links = ctx.store.links_of_person(&old.user_id).await?;

@@ -35,7 +35,7 @@ pub async fn set_shared(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId
     let after = MembershipRecord { shared, ..before.clone() };
     let action = if shared { "member.marked_shared" } else { "member.unmarked_shared" };
     let act = permit_activity(ctx, permit, action, Some(user.to_string()));
-    let lineage: Vec<OrgId> = permit.org.lineage().cloned().collect();
+    let lineage = permit.org.lineage_ids();
     ctx.store.update_membership(&before, &after, None, &lineage, &act).await?;
     if !shared {
         let links = ctx.store.links_of_shared(&permit.org.org_id, user).await?;

@@ -169,7 +169,7 @@ pub async fn disable(
 pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -> Result<()> {
     ctx.store.get_membership(user, &permit.org.org_id).await?.ok_or(Error::NotFound("member"))?;
     let act = permit_activity(ctx, permit, "member.two_factor_reset", Some(user.to_string()));
-    let lineage: Vec<crate::domain::OrgId> = permit.org.lineage().cloned().collect();
+    let lineage = permit.org.lineage_ids();
     ctx.store.reset_totp(user, &lineage, &act).await?;
     ctx.store.delete_all_sessions(user).await?;
     Ok(())

@@ -108,25 +108,7 @@ impl Store {
     }
 
     pub async fn inboxes(&self, org: &OrgId) -> Result<Vec<InboxRecord>> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .query_prefix(
-                    None,
-                    &OrgRecord::pk(org),
-                    InboxRecord::SK_PREFIX,
-                    QueryDir::Forward,
-                    1000,
-                    cursor.as_ref(),
-                )
-                .await?;
-            out.extend(page.items.into_iter().map(from_item).collect::<Result<Vec<InboxRecord>>>()?);
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        self.query_all(&OrgRecord::pk(org), InboxRecord::SK_PREFIX).await
     }
 
     pub async fn get_inbox_member(

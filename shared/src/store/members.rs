@@ -253,6 +253,11 @@ impl Store {
         }
     }
 
+    /// Every pending invitation of an organization.
+    pub async fn all_invitations(&self, org: &OrgId) -> Result<Vec<InvitationRecord>> {
+        self.query_all(&OrgRecord::pk(org), InvitationRecord::SK_PREFIX).await
+    }
+
     /// Rewrite a pending invitation (same token) if it has not changed hands meanwhile.
     pub async fn replace_invitation(&self, old: &InvitationRecord, new: &InvitationRecord) -> Result<()> {
         let res = self

@@ -122,6 +122,23 @@ impl Store {
         Ok(Page { items: out.items.unwrap_or_default(), next })
     }
 
+    /// Every item of one partition whose sort key starts with `sk_prefix` (strongly consistent),
+    /// one query per 1,000, converted to `T`.
+    pub(crate) async fn query_all<T: serde::de::DeserializeOwned>(&self, pk: &str, sk_prefix: &str) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.query_prefix(None, pk, sk_prefix, QueryDir::Forward, 1000, cursor.as_ref()).await?;
+            for item in page.items {
+                out.push(super::items::from_item(item)?);
+            }
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Put and delete any number of items in batches of 25, retrying what DynamoDB leaves
     /// unprocessed. Not atomic: for independent items only (use a transaction otherwise).
     pub async fn batch_write(&self, puts: Vec<Item>, deletes: Vec<Item>) -> Result<()> {

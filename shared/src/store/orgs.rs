@@ -83,6 +83,11 @@ impl OrgRecord {
         self.ancestors.iter().chain(std::iter::once(&self.org_id))
     }
 
+    /// [`Self::lineage`] as owned ids: the feeds an activity entry here is written to.
+    pub fn lineage_ids(&self) -> Vec<OrgId> {
+        self.lineage().cloned().collect()
+    }
+
     pub(crate) fn item(&self) -> Result<Item> {
         let mut item = with_gsi1(
             to_item(self, Self::pk(&self.org_id), Self::SK.to_owned())?,
@@ -281,16 +286,7 @@ impl Store {
 
     /// Every membership of a user: one query per 1,000.
     pub async fn all_memberships(&self, user: &UserId) -> Result<Vec<MembershipRecord>> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.memberships(user, 1000, cursor.as_ref()).await?;
-            out.extend(page.items);
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        self.query_all(&MembershipRecord::pk(user), MembershipRecord::SK_PREFIX).await
     }
 
     /// Many organizations by id in one round trip per 100.

@@ -80,19 +80,7 @@ impl Store {
 
     /// A user's sessions (one query per 1,000).
     pub async fn list_sessions(&self, user: &UserId) -> Result<Vec<SessionRecord>> {
-        let pk = SessionRecord::pk(user);
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .query_prefix(None, &pk, SessionRecord::SK_PREFIX, super::QueryDir::Forward, 1000, cursor.as_ref())
-                .await?;
-            out.extend(page.items.into_iter().map(from_item).collect::<Result<Vec<SessionRecord>>>()?);
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        self.query_all(&SessionRecord::pk(user), SessionRecord::SK_PREFIX).await
     }
 
     /// End every session of a user: one query per 1,000 sessions plus batched deletes.

@@ -47,7 +47,7 @@ impl Store {
         items.push(tx::put_new(t, org.item()?)?);
         items.push(tx::put_new(t, owner.item()?)?);
         items.push(tx::put_new(t, seats.item(&org.org_id)?)?);
-        let lineage: Vec<OrgId> = org.lineage().cloned().collect();
+        let lineage = org.lineage_ids();
         for item in activity.items(&lineage)? {
             items.push(tx::put_new(t, item)?);
         }
@@ -86,7 +86,7 @@ impl Store {
             OrgChange::Status(st) => status_str(*st).to_owned(),
         };
         let mut items = vec![tx::update(b.expression_attribute_values(":x", s(value)))?];
-        let lineage: Vec<OrgId> = org.lineage().cloned().collect();
+        let lineage = org.lineage_ids();
         for item in activity.items(&lineage)? {
             items.push(tx::put_new(t, item)?);
         }
