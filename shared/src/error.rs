@@ -49,8 +49,8 @@ pub enum Error {
     EmailMismatch,
     #[error("still assigned in: {}; remove them from these lists first", lists.join(", "))]
     StillAssigned { lists: Vec<&'static str> },
-    #[error("this merge moves too much for one step ({items} items); contact support")]
-    MergeTooLarge { items: usize },
+    #[error("a merge of logins is in progress; retry in a moment")]
+    MergeInProgress,
     #[error("a change to this address is already pending for another login")]
     EmailPending,
     #[error("this is already your address")]
@@ -107,7 +107,7 @@ impl Error {
             Error::OwnerProtected => "owner_protected",
             Error::TwoFactorAlreadyOn => "two_factor_on",
             Error::EmailPending => "email_pending",
-            Error::MergeTooLarge { .. } => "merge_too_large",
+            Error::MergeInProgress => "merge_in_progress",
             Error::SameEmail => "same_email",
             Error::TwoFactorOff => "two_factor_off",
             Error::InvalidCode => "invalid_code",

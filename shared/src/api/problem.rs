@@ -43,7 +43,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::OwnerProtected
         | Error::TwoFactorAlreadyOn
         | Error::EmailPending
-        | Error::MergeTooLarge { .. }
+        | Error::MergeInProgress
         | Error::SameEmail
         | Error::TwoFactorOff
         | Error::StillAssigned { .. } => StatusCode::CONFLICT,
@@ -114,6 +114,9 @@ impl IntoResponse for Error {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }
+            }
+            Error::MergeInProgress => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
             }
             Error::Unauthenticated | Error::SessionEnded => {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -229,7 +229,13 @@ pub struct Me {
 
 /// The signed-in user and a page of the organizations they belong to, with their roles.
 pub async fn me(ctx: &Ctx, auth: &Authenticated, cursor: Option<&Cursor>) -> Result<Me> {
-    let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    let mut user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    if user.merging_from.is_some() {
+        if let Some(lock) = ctx.store.get_merge_lock(&auth.user_id).await? {
+            super::merge::settle(ctx, &lock).await?;
+        }
+        user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    }
     let page = ctx.store.memberships(&auth.user_id, 100, cursor).await?;
     let ids: Vec<OrgId> = page.items.iter().map(|m| m.org_id.clone()).collect();
     let orgs = if ids.is_empty() { Vec::new() } else { ctx.store.get_orgs(&ids).await? };

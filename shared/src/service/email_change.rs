@@ -87,7 +87,8 @@ pub async fn confirm(ctx: &Ctx, auth: &Authenticated, token: &str, main_code: Op
     }
     let cred = ctx.store.login_lookup(&user.email, "-").await?.credential.ok_or(Error::Unauthenticated)?;
     if let Some(main) = ctx.store.login_lookup(&record.email, "-").await?.credential {
-        return Ok(Confirmed::Merged(super::merge::merge(ctx, &user, &cred, &main, &hash, &record, main_code).await?));
+        let proof = super::merge::Proof { old_credential: &cred, token_hash: &hash, token: &record };
+        return Ok(Confirmed::Merged(super::merge::merge(ctx, &user, &proof, &main, main_code).await?));
     }
     ctx.store.change_email(&hash, &record, &cred).await?;
     let after = crate::store::UserRecord { email: record.email.clone(), email_verified: true, ..user };

@@ -1,13 +1,16 @@
-//! Merging a login into another one the person also controls: proven by the link sent to the
+//! Merging a login into another the person also controls: proven by the link sent to the
 //! main login's address (and both logins' second factor where on). Everything the old login
-//! held moves in one transaction; the old login ends.
+//! held moves in one transaction, or, when that exceeds 100 items, in a job that locks both
+//! logins until it is done (see `store/merge_job.rs`); the old login ends.
 
 use serde::Serialize;
 
 use super::Ctx;
 use crate::domain::{OrgId, Role, UserId};
 use crate::error::{Error, Result};
-use crate::store::{ActivityRecord, CredentialRecord, MembershipRecord, MergePlan, TokenRecord, UserRecord};
+use crate::store::{
+    ActivityRecord, CredentialRecord, MembershipRecord, MergeLockRecord, MergePlan, MergeSide, TokenRecord, UserRecord,
+};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Merged {
@@ -26,30 +29,34 @@ fn union_roles(a: &[Role], b: &[Role]) -> Vec<Role> {
     v
 }
 
-/// Read everything the merge moves. Round trips: a handful, plus one or two per organization
-/// the old login belongs to (its invitations and inboxes).
-pub async fn plan(
-    ctx: &Ctx,
-    old: &UserRecord,
-    old_cred: &CredentialRecord,
-    main: &UserRecord,
-    token_hash: &str,
-    token: &TokenRecord,
-) -> Result<MergePlan> {
+/// The proof that starts a merge: the old login's credential and the verification token.
+pub struct Proof<'a> {
+    pub old_credential: &'a CredentialRecord,
+    pub token_hash: &'a str,
+    pub token: &'a TokenRecord,
+}
+
+/// How long a runner holds a merge job before the next reader may take it over.
+const LEASE_SECS: i64 = 60;
+
+/// Read everything the merge moves (what is left of it, when resuming a job: no proof).
+/// Round trips: a handful, plus one or two per organization the old login belongs to.
+pub async fn plan(ctx: &Ctx, old: &UserRecord, main: &UserRecord, proof: Option<&Proof<'_>>) -> Result<MergePlan> {
     let old_ms = ctx.store.all_memberships(&old.user_id).await?;
     let org_ids: Vec<OrgId> = old_ms.iter().map(|m| m.org_id.clone()).collect();
     let orgs = if org_ids.is_empty() { Vec::new() } else { ctx.store.get_orgs(&org_ids).await? };
     let main_name = format!("{} {}", main.first_name, main.last_name);
     let mut plan = MergePlan {
-        token_hash: token_hash.to_owned(),
-        token: Some(token.clone()),
-        old_credential: Some(old_cred.clone()),
+        token_hash: proof.map(|p| p.token_hash.to_owned()).unwrap_or_default(),
+        token: proof.map(|p| p.token.clone()),
+        old_credential: proof.map(|p| p.old_credential.clone()),
         old_user: Some(old.clone()),
         main_user: Some(main.clone()),
         ..MergePlan::default()
     };
+    let mut main_ms = ctx.store.memberships_in(&main.user_id, &org_ids).await?;
     for m in &old_ms {
-        let before = ctx.store.get_membership(&main.user_id, &m.org_id).await?;
+        let before = main_ms.remove(&m.org_id);
         let after = match &before {
             Some(b) => MembershipRecord {
                 roles: union_roles(&b.roles, &m.roles),
@@ -100,10 +107,8 @@ pub async fn plan(
 pub async fn merge(
     ctx: &Ctx,
     old: &UserRecord,
-    old_cred: &CredentialRecord,
+    proof: &Proof<'_>,
     main_cred: &CredentialRecord,
-    token_hash: &str,
-    token: &TokenRecord,
     main_code: Option<&str>,
 ) -> Result<Merged> {
     let main = ctx.store.get_user(&main_cred.user_id).await?.ok_or(Error::InvalidToken)?;
@@ -114,12 +119,73 @@ pub async fn merge(
     if main.totp.as_ref().is_some_and(|t| t.enabled) {
         super::two_factor::check_second_factor(ctx, &main, Some(main_code.unwrap_or_default()), None).await?;
     }
-    let plan = plan(ctx, old, old_cred, &main, token_hash, token).await?;
-    ctx.store.commit_merge(&plan).await?;
-    ctx.store.refresh_member_copies(&main).await?;
-    Ok(Merged {
-        merged_into: main.user_id.clone(),
-        email: main.email.to_string(),
-        organizations: plan.memberships.len(),
-    })
+    let plan = plan(ctx, old, &main, Some(proof)).await?;
+    let organizations = plan.memberships.len();
+    // Moved memberships carry the main login's name and address from the plan: no refresh.
+    if !ctx.store.commit_merge(&plan).await? {
+        begin_job(ctx, &plan).await?;
+        run_job_from(ctx, &main, old, Some(plan), usize::MAX).await?;
+    }
+    Ok(Merged { merged_into: main.user_id.clone(), email: main.email.to_string(), organizations })
+}
+
+/// The first step of a merge too large for one transaction: the proof is consumed, the old
+/// login ends, both logins are locked; this runner holds the job.
+pub async fn begin_job(ctx: &Ctx, plan: &MergePlan) -> Result<()> {
+    let now = ctx.now();
+    ctx.store.begin_merge_job(plan, now, now + chrono::Duration::seconds(LEASE_SECS)).await
+}
+
+/// Move what is left, `max_steps` transactions at most, then unlock both logins if all moved.
+/// Plans again when something changed meanwhile. `Ok(true)` when the merge is complete.
+pub async fn run_job(ctx: &Ctx, main_id: &UserId, old_id: &UserId, max_steps: usize) -> Result<bool> {
+    let main = ctx.store.get_user(main_id).await?.ok_or(Error::NotFound("login"))?;
+    let old = ctx.store.get_user(old_id).await?.ok_or(Error::NotFound("login"))?;
+    run_job_from(ctx, &main, &old, None, max_steps).await
+}
+
+/// `run_job`, starting from a plan already made (by the runner that began the job).
+async fn run_job_from(
+    ctx: &Ctx,
+    main: &UserRecord,
+    old: &UserRecord,
+    mut planned: Option<MergePlan>,
+    max_steps: usize,
+) -> Result<bool> {
+    let (main_id, old_id) = (&main.user_id, &old.user_id);
+    for _ in 0..5 {
+        let plan = match planned.take() {
+            Some(p) => p,
+            None => plan(ctx, old, main, None).await?,
+        };
+        match ctx.store.continue_merge_job(&plan, main_id, old_id, max_steps).await {
+            Ok(false) => return Ok(false),
+            Ok(true) => {
+                ctx.store.finish_merge_job(main_id, old_id).await?;
+                return Ok(true);
+            }
+            Err(Error::Conflict) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::MergeInProgress)
+}
+
+/// A reader found a merge lock on `user`'s memberships. The old login has ended; for the main
+/// login, a job whose runner stopped (lease over) is taken over and completed here, so the
+/// person's next request finishes it; one still being run answers `merge_in_progress`.
+pub async fn settle(ctx: &Ctx, lock: &MergeLockRecord) -> Result<()> {
+    if lock.side == MergeSide::Source {
+        return Err(Error::SessionEnded);
+    }
+    let now = ctx.now();
+    let until = now + chrono::Duration::seconds(LEASE_SECS);
+    if !ctx.store.take_merge_lease(&lock.main_user_id, now, until).await? {
+        return Err(Error::MergeInProgress);
+    }
+    if run_job(ctx, &lock.main_user_id, &lock.old_user_id, usize::MAX).await? {
+        Ok(())
+    } else {
+        Err(Error::MergeInProgress)
+    }
 }

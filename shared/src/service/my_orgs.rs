@@ -73,7 +73,13 @@ fn plan_walk(ms: &[MembershipRecord]) -> (Vec<&MembershipRecord>, Vec<&Membershi
 pub async fn my_orgs(ctx: &Ctx, auth: &Authenticated, limit: i32, cursor: Option<&str>) -> Result<MyOrgsPage> {
     let limit = limit.clamp(1, 200);
     let user = &auth.user_id;
-    let ms = ctx.store.all_memberships(user).await?;
+    let ms = match ctx.store.memberships_and_lock(user).await? {
+        (ms, None) => ms,
+        (_, Some(lock)) => {
+            super::merge::settle(ctx, &lock).await?;
+            ctx.store.all_memberships(user).await?
+        }
+    };
     let (roots, singles) = plan_walk(&ms);
     let mut at = cursor.map(WalkCursor::parse).transpose()?.unwrap_or_default();
     let mut found: Vec<OrgRecord> = Vec::new();

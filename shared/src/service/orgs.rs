@@ -15,11 +15,19 @@ use crate::store::{
 /// The user's access to an organization: the organization and the user's memberships along
 /// its path, two round trips whatever the depth. An unknown organization is refused exactly
 /// like a foreign one, so ids cannot be probed.
-pub async fn access_to(ctx: &Ctx, user: &UserId, org: &OrgId) -> Result<Access> {
-    let org = ctx.store.get_org(org).await?.ok_or(Error::Forbidden)?;
-    let memberships = ctx.store.lineage_memberships(user, &org).await?;
-    let access = Access::compute(user, &org, &memberships);
-    if access.can_enter() { Ok(access) } else { Err(Error::Forbidden) }
+pub async fn access_to(ctx: &Ctx, user: &UserId, org_id: &OrgId) -> Result<Access> {
+    // A second pass only after completing a stalled merge of logins (which may move ownership).
+    for _ in 0..2 {
+        let org = ctx.store.get_org(org_id).await?.ok_or(Error::Forbidden)?;
+        let (memberships, lock) = ctx.store.lineage_memberships(user, &org).await?;
+        if let Some(lock) = lock {
+            super::merge::settle(ctx, &lock).await?;
+            continue;
+        }
+        let access = Access::compute(user, &org, &memberships);
+        return if access.can_enter() { Ok(access) } else { Err(Error::Forbidden) };
+    }
+    Err(Error::MergeInProgress)
 }
 
 /// The owner's membership, carrying their address and name for the members page.
@@ -76,7 +84,7 @@ pub async fn create_sub_account(
     }
     let owner_id = match owner {
         Some(u) if u != permit.user_id => {
-            let ms = ctx.store.lineage_memberships(&u, parent).await?;
+            let (ms, _) = ctx.store.lineage_memberships(&u, parent).await?;
             if !Access::compute(&u, parent, &ms).can_enter() {
                 return Err(Error::validation(
                     "not_a_member",

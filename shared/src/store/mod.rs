@@ -13,6 +13,7 @@ mod items;
 mod member_ops;
 mod members;
 mod merge;
+mod merge_job;
 mod ops;
 mod orgs;
 mod sessions;
@@ -32,6 +33,7 @@ pub use members::{
     BillingEvent, EmailStatus, InboxChoice, InvitationRecord, InviteTokenRecord, SeatDelta, SeatsRecord,
 };
 pub use merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
+pub use merge_job::{MergeLockRecord, MergeSide};
 pub use ops::{Page, QueryDir};
 pub use orgs::{ActivityRecord, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan};
 pub use sessions::SessionRecord;

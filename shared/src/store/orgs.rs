@@ -8,10 +8,13 @@
 //!   for each ancestor (at most 8 items, in the transaction of the change), so any admin's
 //!   feed over their whole subtree is one time-ordered query.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::items::{from_item, to_item, with_gsi1};
+use super::merge_job::{MergeLockRecord, split_lock};
 use super::ops::{Item, key};
 use super::table::{GSI1, GSI2};
 use super::{Cursor, Page, QueryDir, Store};
@@ -250,10 +253,17 @@ impl Store {
         self.get_item(&MembershipRecord::pk(user), &MembershipRecord::sk(org)).await?.map(from_item).transpose()
     }
 
-    /// The user's memberships in `org` and all its ancestors: one round trip (≤ 8 keys).
-    pub async fn lineage_memberships(&self, user: &UserId, org: &OrgRecord) -> Result<Vec<MembershipRecord>> {
-        let keys = org.lineage().map(|o| key(MembershipRecord::pk(user), MembershipRecord::sk(o))).collect();
-        self.batch_get(keys).await?.into_iter().map(from_item).collect()
+    /// The user's memberships in `org` and all its ancestors, and the lock of a merge of
+    /// logins in progress, if any: one round trip (≤ 9 keys).
+    pub async fn lineage_memberships(
+        &self,
+        user: &UserId,
+        org: &OrgRecord,
+    ) -> Result<(Vec<MembershipRecord>, Option<MergeLockRecord>)> {
+        let mut keys: Vec<_> =
+            org.lineage().map(|o| key(MembershipRecord::pk(user), MembershipRecord::sk(o))).collect();
+        keys.push(key(MergeLockRecord::pk(user), MergeLockRecord::SK));
+        split_lock(self.batch_get(keys).await?)
     }
 
     /// Any one membership of a user (the oldest-keyed), for a client with no last organization.
@@ -261,7 +271,7 @@ impl Store {
         let page = self
             .query_prefix(None, &MembershipRecord::pk(user), MembershipRecord::SK_PREFIX, QueryDir::Forward, 1, None)
             .await?;
-        page.items.into_iter().next().map(from_item).transpose()
+        page.items.into_iter().find(|i| !MergeLockRecord::is_lock(i)).map(from_item).transpose()
     }
 
     /// One page of a user's memberships (one query, strongly consistent).
@@ -281,12 +291,46 @@ impl Store {
                 cursor,
             )
             .await?;
-        Ok(Page { items: page.items.into_iter().map(from_item).collect::<Result<_>>()?, next: page.next })
+        Ok(Page { items: split_lock(page.items)?.0, next: page.next })
+    }
+
+    /// The user's memberships among `orgs`, by organization: one round trip per 100.
+    pub async fn memberships_in(&self, user: &UserId, orgs: &[OrgId]) -> Result<BTreeMap<OrgId, MembershipRecord>> {
+        let keys = orgs.iter().map(|o| key(MembershipRecord::pk(user), MembershipRecord::sk(o))).collect();
+        let found: Vec<MembershipRecord> = split_lock(self.batch_get(keys).await?)?.0;
+        Ok(found.into_iter().map(|m| (m.org_id.clone(), m)).collect())
     }
 
     /// Every membership of a user: one query per 1,000.
     pub async fn all_memberships(&self, user: &UserId) -> Result<Vec<MembershipRecord>> {
-        self.query_all(&MembershipRecord::pk(user), MembershipRecord::SK_PREFIX).await
+        Ok(self.memberships_and_lock(user).await?.0)
+    }
+
+    /// Every membership of a user and the lock of a merge of logins in progress, if any (it
+    /// sorts after the memberships, in the same range): one query per 1,000.
+    pub async fn memberships_and_lock(
+        &self,
+        user: &UserId,
+    ) -> Result<(Vec<MembershipRecord>, Option<MergeLockRecord>)> {
+        let mut items = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .query_prefix(
+                    None,
+                    &MembershipRecord::pk(user),
+                    MembershipRecord::SK_PREFIX,
+                    QueryDir::Forward,
+                    1000,
+                    cursor.as_ref(),
+                )
+                .await?;
+            items.extend(page.items);
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return split_lock(items),
+            }
+        }
     }
 
     /// Many organizations by id in one round trip per 100.

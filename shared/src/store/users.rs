@@ -43,6 +43,9 @@ pub struct UserRecord {
     /// Set when this login was merged into another: it can no longer be used.
     #[serde(default)]
     pub merged_into: Option<UserId>,
+    /// Set while a merge job moves another login into this one (cleared when it finishes).
+    #[serde(default)]
+    pub merging_from: Option<UserId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,6 +85,7 @@ impl UserRecord {
             mobile: None,
             totp: None,
             merged_into: None,
+            merging_from: None,
         }
     }
 

@@ -28,6 +28,7 @@ mod local_server;
 mod matrix;
 mod members;
 mod merge;
+mod merge_job;
 mod orgs;
 mod profile;
 mod round_trips;

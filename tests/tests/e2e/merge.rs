@@ -7,6 +7,7 @@ use serde_json::json;
 use switchboard::access::{Manage, Scope};
 use switchboard::auth::secret;
 use switchboard::domain::{Email, Role, UserId};
+use switchboard::service::merge;
 
 both_engines!(merge_two_logins);
 
@@ -59,7 +60,8 @@ async fn merge_two_logins(engine: Engine) {
         ctx.store.login_lookup(&Email::parse(&old.email, "e").unwrap(), "-").await.unwrap().credential.unwrap();
     let hash = secret::hash(&token);
     let record = ctx.store.get_token(&hash).await.unwrap().unwrap();
-    let plan = switchboard::service::merge::plan(ctx, &old_user, &old_cred, &main_user, &hash, &record).await.unwrap();
+    let proof = merge::Proof { old_credential: &old_cred, token_hash: &hash, token: &record };
+    let plan = merge::plan(ctx, &old_user, &main_user, Some(&proof)).await.unwrap();
     app.add_member(&main.id, &main.org, &[Role::Owner, Role::Admin, Role::Viewer], Scope::Subtree, Manage::All).await;
     let err = ctx.store.commit_merge(&plan).await.unwrap_err();
     assert_eq!(err.code(), "conflict");
