@@ -130,6 +130,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         activity: ActivityRecord {
             activity_id: ctx.ulid().to_string(),
             real_actor_id: None,
+            merged_actor_id: None,
             org_id: org_id.clone(),
             actor_id: user_id.clone(),
             action: "organization.created".into(),

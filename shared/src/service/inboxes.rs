@@ -116,6 +116,7 @@ pub async fn activity_feed(
     if ctx.store.get_inbox_member(&access.org.org_id, id, &access.user_id).await?.is_none() {
         return Err(Error::Forbidden);
     }
-    let page = ctx.store.inbox_activity(id, limit, cursor).await?;
+    let mut page = ctx.store.inbox_activity(id, limit, cursor).await?;
+    super::attribution::attribute(ctx, &mut page.items).await?;
     Ok(InboxActivity { activity: page.items, next_cursor: page.next.map(|c| c.as_str().into()) })
 }

@@ -92,6 +92,7 @@ pub async fn plan(ctx: &Ctx, old: &UserRecord, main: &UserRecord, proof: Option<
             org_id: org.org_id.clone(),
             actor_id: main.user_id.clone(),
             real_actor_id: None,
+            merged_actor_id: None,
             action: "login.merged".into(),
             target: Some(format!("{} into {}", old.user_id, main.user_id)),
             at: ctx.now(),

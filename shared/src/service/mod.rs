@@ -1,6 +1,7 @@
 //! Business rules. Each public function is one account operation; handlers call exactly one.
 
 pub mod accounts;
+pub mod attribution;
 pub mod email_change;
 pub mod inboxes;
 pub mod invitations;
@@ -58,6 +59,7 @@ pub(crate) fn activity_record(
         org_id: org.clone(),
         actor_id: actor.clone(),
         real_actor_id: real_actor.cloned(),
+        merged_actor_id: None,
         action: action.into(),
         target,
         at: ctx.now(),

@@ -193,7 +193,9 @@ pub async fn activity_feed(
     cursor: Option<&Cursor>,
 ) -> Result<ActivityPage> {
     let page = ctx.store.activity_feed(&permit.org.org_id, limit, cursor).await?;
-    let activity = page.items.into_iter().filter(|a| !own_only || a.org_id == permit.org.org_id).collect();
+    let mut activity: Vec<ActivityRecord> =
+        page.items.into_iter().filter(|a| !own_only || a.org_id == permit.org.org_id).collect();
+    super::attribution::attribute(ctx, &mut activity).await?;
     Ok(ActivityPage { activity, next_cursor: page.next.map(|c| c.as_str().into()) })
 }
 

@@ -222,6 +222,10 @@ pub struct ActivityRecord {
     pub org_id: OrgId,
     #[schema(value_type = String)]
     pub actor_id: UserId,
+    /// The login that acted, when it has since been merged into `actor_id` (set when read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub merged_actor_id: Option<UserId>,
     /// The person, when they acted in the name of the shared account `actor_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]

@@ -181,6 +181,12 @@ impl Store {
         Ok(out)
     }
 
+    /// Many profiles in one round trip per 100; missing ones are absent.
+    pub async fn get_users(&self, ids: &[UserId]) -> Result<Vec<UserRecord>> {
+        let keys = ids.iter().map(|id| key(UserRecord::pk(id), UserRecord::SK)).collect();
+        self.batch_get(keys).await?.into_iter().map(from_item).collect()
+    }
+
     pub async fn get_user(&self, id: &UserId) -> Result<Option<UserRecord>> {
         self.get_item(&UserRecord::pk(id), UserRecord::SK).await?.map(from_item).transpose()
     }

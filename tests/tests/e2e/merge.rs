@@ -109,6 +109,13 @@ async fn merge_two_logins(engine: Engine) {
     assert_eq!(pending.body["invitations"][0]["invited_by"], main.id);
     let feed = app.get(&format!("/v1/orgs/{}/activity", old.org), &main.access).await;
     assert_eq!(feed.body["activity"][0]["action"], "login.merged");
+    // What the old login did before is attributed to the main login, the original kept.
+    let created = feed.body["activity"].as_array().unwrap().iter().find(|a| a["action"] == "organization.created");
+    let created = created.expect("the old login created its organization");
+    assert_eq!((created["actor_id"].as_str(), created["merged_actor_id"].as_str()), (Some(&*main.id), Some(&*old.id)));
+    let main_created = app.get(&format!("/v1/orgs/{}/activity", main.org), &main.access).await;
+    let own = main_created.body["activity"].as_array().unwrap().iter().find(|a| a["action"] == "organization.created");
+    assert!(own.is_some_and(|a| a.get("merged_actor_id").is_none()), "main's own entries are untouched");
     let members = app.get(&format!("/v1/orgs/{}/members", old.org), &main.access).await;
     assert_eq!(members.body["members"].as_array().unwrap().len(), 1, "one member: the main login");
     let r = app.call(Method::GET, "/v1/me", Some(&main.access), None).await;

@@ -112,6 +112,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             org_id: id.clone(),
             actor_id: founder.clone(),
             real_actor_id: None,
+            merged_actor_id: None,
             action: "organization.created".into(),
             target: None,
             at: Utc::now(),
