@@ -10,7 +10,8 @@ impl Phone {
     pub fn parse(raw: &str, field: &str) -> Result<Self> {
         let trimmed = raw.trim();
         let bad = || Error::validation("invalid_phone", field, "must be an international number such as +31201234567");
-        let rest = trimmed.strip_prefix('+').ok_or_else(bad)?;
+        // `00` is the international call prefix most of Europe dials instead of `+`.
+        let rest = trimmed.strip_prefix('+').or_else(|| trimmed.strip_prefix("00")).ok_or_else(bad)?;
         let mut digits = String::with_capacity(15);
         for c in rest.chars() {
             match c {
@@ -50,6 +51,7 @@ mod tests {
     #[test]
     fn e164() {
         assert_eq!(Phone::parse(" +31 (20) 123-4567 ", "p").unwrap().as_str(), "+31201234567");
+        assert_eq!(Phone::parse("0049 30 1234567", "p").unwrap().as_str(), "+49301234567");
         for bad in ["0201234567", "+0201234567", "+31", "+1234567890123456", "+31 20 abc", ""] {
             assert_eq!(Phone::parse(bad, "phone").unwrap_err().code(), "invalid_phone", "{bad}");
         }
