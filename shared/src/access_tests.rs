@@ -41,6 +41,7 @@ fn member(n: u128, ancestors: &[u128], roles: &[Role], scope: Scope, manage: Man
         status: Default::default(),
         member_email: None,
         member_name: None,
+        member_login: None,
         shared: false,
     }
 }

@@ -55,6 +55,8 @@ pub enum Error {
     EmailPending,
     #[error("this is already your address")]
     SameEmail,
+    #[error("this login has no email address (it logs in with a username)")]
+    NoEmail,
     #[error("two-factor authentication is already on")]
     TwoFactorAlreadyOn,
     #[error("two-factor authentication is not on")]
@@ -108,6 +110,7 @@ impl Error {
             Error::TwoFactorAlreadyOn => "two_factor_on",
             Error::EmailPending => "email_pending",
             Error::MergeInProgress => "merge_in_progress",
+            Error::NoEmail => "no_email",
             Error::SameEmail => "same_email",
             Error::TwoFactorOff => "two_factor_off",
             Error::InvalidCode => "invalid_code",

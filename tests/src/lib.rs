@@ -240,6 +240,7 @@ impl TestApp {
             status: Default::default(),
             member_email: None,
             member_name: None,
+            member_login: None,
             shared: false,
         };
         self.ctx.store.put_membership(&m).await.expect("put membership");

@@ -44,6 +44,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::TwoFactorAlreadyOn
         | Error::EmailPending
         | Error::MergeInProgress
+        | Error::NoEmail
         | Error::SameEmail
         | Error::TwoFactorOff
         | Error::StillAssigned { .. } => StatusCode::CONFLICT,

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{Authenticated, Ctx};
 use crate::auth::secret;
-use crate::domain::{Email, Language, OrgId, OrgName, Password, PersonName, Role, UserId};
+use crate::domain::{Email, Language, LoginName, OrgId, OrgName, Password, PersonName, Role, UserId};
 use crate::error::{Error, Result};
 use crate::mail::templates;
 use crate::store::{
@@ -26,8 +26,11 @@ pub struct RegisterInput {
 pub struct UserView {
     #[schema(value_type = String)]
     pub id: UserId,
-    #[schema(value_type = String)]
-    pub email: Email,
+    /// Absent for a login with a username only.
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Email>,
+    /// `logindomain\username`, for a login without an address.
+    pub username: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub language: Language,
@@ -42,6 +45,7 @@ impl From<&UserRecord> for UserView {
         UserView {
             id: u.user_id.clone(),
             email: u.email.clone(),
+            username: u.username.clone(),
             first_name: u.first_name.clone(),
             last_name: u.last_name.clone(),
             language: u.language,
@@ -100,7 +104,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
     let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
     let user = UserRecord::new(
         user_id.clone(),
-        input.email.clone(),
+        &LoginName::Email(input.email.clone()),
         input.first_name.as_str(),
         input.last_name.as_str(),
         input.language,
@@ -123,7 +127,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         language: input.language,
     };
     let records = RegisterRecords {
-        credential: CredentialRecord { user_id: user_id.clone(), email: input.email.clone(), password_hash },
+        credential: CredentialRecord::for_login(&user_id, &LoginName::Email(input.email.clone()), password_hash),
         membership: MembershipRecord::owner(&user_id, &org, now)
             .described(&input.email, &format!("{} {}", input.first_name.as_str(), input.last_name.as_str())),
         seats: crate::store::SeatsRecord::new(ctx.config.included_seats),
@@ -141,7 +145,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         verify_token: TokenRecord {
             purpose: TokenPurpose::VerifyEmail,
             user_id: user_id.clone(),
-            email: input.email.clone(),
+            email: Some(input.email.clone()),
             expires_at: now + ctx.config.verify_email_ttl,
             client: None,
             attempts: 0,
@@ -163,7 +167,7 @@ async fn send_verification(ctx: &Ctx, user: &UserRecord, org_name: &str, token: 
     let msg = templates::render(
         "verify_email",
         user.language,
-        &user.email,
+        user.address()?,
         &serde_json::json!({
             "first_name": user.first_name,
             "org_name": org_name,
@@ -197,7 +201,7 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
     let record = TokenRecord {
         purpose: TokenPurpose::VerifyEmail,
         user_id: user.user_id.clone(),
-        email: user.email.clone(),
+        email: Some(user.address()?.clone()),
         expires_at: ctx.now() + ctx.config.verify_email_ttl,
         client: None,
         attempts: 0,

@@ -24,10 +24,12 @@ pub async fn request(
     code: Option<&str>,
 ) -> Result<()> {
     let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
-    if *new == user.email {
+    // A login with a username only keeps it: its credential is keyed by the username.
+    let current = user.address()?;
+    if new == current {
         return Err(Error::SameEmail);
     }
-    let cred = ctx.store.login_lookup(&user.email, "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    let cred = ctx.store.login_lookup(current.as_str(), "-").await?.credential.ok_or(Error::Unauthenticated)?;
     if ctx.hasher.verify(password, Some(&cred.password_hash), ctx.random.as_ref()).await? == Verified::No {
         return Err(Error::validation("wrong_password", "password", "is not your current password"));
     }
@@ -41,11 +43,11 @@ pub async fn request(
     let record = TokenRecord {
         purpose: TokenPurpose::ChangeEmail,
         user_id: user.user_id.clone(),
-        email: new.clone(),
+        email: Some(new.clone()),
         expires_at: expires,
         client: None,
         attempts: 0,
-        previous_email: Some(user.email.clone()),
+        previous_email: Some(current.clone()),
     };
     ctx.store.put_token(&hash, &record).await?;
     let vars = serde_json::json!({
@@ -55,7 +57,7 @@ pub async fn request(
         "minutes": LINK_MINUTES,
     });
     let confirm = templates::render("email_change_verify", user.language, new, &vars)?;
-    let notice = templates::render("email_change_notice", user.language, &user.email, &vars)?;
+    let notice = templates::render("email_change_notice", user.language, current, &vars)?;
     ctx.queue
         .enqueue(vec![EmailJob { message: confirm, invitation: None }, EmailJob { message: notice, invitation: None }])
         .await
@@ -82,16 +84,17 @@ pub async fn confirm(ctx: &Ctx, auth: &Authenticated, token: &str, main_code: Op
         return Err(Error::InvalidToken);
     }
     let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
-    if record.previous_email.as_ref() != Some(&user.email) {
+    if record.previous_email.as_ref() != user.email.as_ref() {
         return Err(Error::InvalidToken);
     }
-    let cred = ctx.store.login_lookup(&user.email, "-").await?.credential.ok_or(Error::Unauthenticated)?;
-    if let Some(main) = ctx.store.login_lookup(&record.email, "-").await?.credential {
+    let cred = ctx.store.login_lookup(user.login_key(), "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    let new = record.email.clone().ok_or(Error::InvalidToken)?;
+    if let Some(main) = ctx.store.login_lookup(new.as_str(), "-").await?.credential {
         let proof = super::merge::Proof { old_credential: &cred, token_hash: &hash, token: &record };
         return Ok(Confirmed::Merged(super::merge::merge(ctx, &user, &proof, &main, main_code).await?));
     }
     ctx.store.change_email(&hash, &record, &cred).await?;
-    let after = crate::store::UserRecord { email: record.email.clone(), email_verified: true, ..user };
+    let after = crate::store::UserRecord { email: Some(new), email_verified: true, ..user };
     ctx.store.refresh_member_copies(&after).await?;
     Ok(Confirmed::Changed(super::accounts::UserView::from(&after)))
 }

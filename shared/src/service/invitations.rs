@@ -327,11 +327,11 @@ pub async fn accept(
     match (signed_in, new) {
         (Some(auth), _) => {
             let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
-            if user.email != inv.email {
+            if user.email.as_ref() != Some(&inv.email) {
                 return Err(Error::EmailMismatch);
             }
             let m = MembershipRecord::new(&user.user_id, &org, inv.roles.clone(), inv.scope, now)
-                .described(&user.email, &format!("{} {}", user.first_name, user.last_name));
+                .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));
             let act = activity_record(ctx, &org.org_id, &user.user_id, None, "member.joined", act_target);
             let inbox = inbox_for(ctx, &inv, &user.user_id);
             let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
@@ -341,11 +341,12 @@ pub async fn accept(
         (None, Some(n)) => {
             let user_id = UserId::new(ctx.ulid());
             let password_hash = ctx.hasher.hash(&n.password, ctx.random.as_ref()).await?;
-            let credential = CredentialRecord { user_id: user_id.clone(), email: inv.email.clone(), password_hash };
+            let login = crate::domain::LoginName::Email(inv.email.clone());
+            let credential = CredentialRecord::for_login(&user_id, &login, password_hash);
             // Verified: the emailed token proves the address.
             let user = UserRecord::new(
                 user_id.clone(),
-                inv.email.clone(),
+                &login,
                 n.first_name.as_str(),
                 n.last_name.as_str(),
                 n.language,

@@ -67,7 +67,7 @@ pub async fn plan(ctx: &Ctx, old: &UserRecord, main: &UserRecord, proof: Option<
                 },
                 ..b.clone()
             },
-            None => MembershipRecord { user_id: main.user_id.clone(), ..m.clone() }.described(&main.email, &main_name),
+            None => MembershipRecord { user_id: main.user_id.clone(), ..m.clone() }.described_login(main, &main_name),
         };
         plan.memberships.push((m.clone(), before, after));
         let org = &m.org_id;
@@ -127,7 +127,7 @@ pub async fn merge(
         begin_job(ctx, &plan).await?;
         run_job_from(ctx, &main, old, Some(plan), usize::MAX).await?;
     }
-    Ok(Merged { merged_into: main.user_id.clone(), email: main.email.to_string(), organizations })
+    Ok(Merged { merged_into: main.user_id.clone(), email: main.login_key().to_owned(), organizations })
 }
 
 /// The first step of a merge too large for one transaction: the proof is consumed, the old

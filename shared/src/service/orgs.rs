@@ -34,7 +34,7 @@ pub async fn access_to(ctx: &Ctx, user: &UserId, org_id: &OrgId) -> Result<Acces
 async fn described_owner(ctx: &Ctx, user: &UserId, org: &OrgRecord) -> Result<MembershipRecord> {
     let profile = ctx.store.get_user(user).await?.ok_or(Error::Unauthenticated)?;
     Ok(MembershipRecord::owner(user, org, ctx.now())
-        .described(&profile.email, &format!("{} {}", profile.first_name, profile.last_name)))
+        .described_login(&profile, &format!("{} {}", profile.first_name, profile.last_name)))
 }
 
 /// Create a top-level organization owned by the caller, on a trial plan; it starts with its

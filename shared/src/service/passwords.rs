@@ -18,7 +18,7 @@ pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
     let record = TokenRecord {
         purpose: TokenPurpose::PasswordReset,
         user_id: user.user_id.clone(),
-        email: user.email.clone(),
+        email: Some(user.address()?.clone()),
         expires_at: ctx.now() + chrono::Duration::minutes(RESET_MINUTES),
         client: None,
         attempts: 0,
@@ -28,7 +28,7 @@ pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
     let message = templates::render(
         "password_reset",
         user.language,
-        &user.email,
+        user.address()?,
         &serde_json::json!({
             "first_name": user.first_name,
             "link": format!("{}/reset-password?token={token}", ctx.config.public_url),
@@ -40,7 +40,7 @@ pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
 
 /// "Forgot password": the same answer whether or not the address has a login.
 pub async fn forgot(ctx: &Ctx, email: &Email) -> Result<()> {
-    let lookup = ctx.store.login_lookup(email, "-").await?;
+    let lookup = ctx.store.login_lookup(email.as_str(), "-").await?;
     if let Some(cred) = lookup.credential
         && let Some(user) = ctx.store.get_user(&cred.user_id).await?
     {

@@ -23,7 +23,7 @@ pub async fn change_password(
     end_others: bool,
 ) -> Result<usize> {
     let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
-    let cred = ctx.store.login_lookup(&user.email, "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    let cred = ctx.store.login_lookup(user.login_key(), "-").await?.credential.ok_or(Error::Unauthenticated)?;
     match ctx.hasher.verify(current, Some(&cred.password_hash), ctx.random.as_ref()).await? {
         Verified::No => {
             return Err(Error::validation("wrong_password", "current_password", "is not your current password"));
@@ -31,7 +31,7 @@ pub async fn change_password(
         Verified::Yes | Verified::YesRehash { .. } => {}
     }
     let new_hash = ctx.hasher.hash(new, ctx.random.as_ref()).await?;
-    if !ctx.store.replace_password_hash(&user.email, &cred.password_hash, &new_hash).await? {
+    if !ctx.store.replace_password_hash(user.login_key(), &cred.password_hash, &new_hash).await? {
         return Err(Error::Conflict);
     }
     if end_others {

@@ -9,13 +9,14 @@ use crate::access::Access;
 use crate::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::auth::password::Verified;
 use crate::auth::secret;
-use crate::domain::{ClientType, Email, OrgId, Password, Role, SessionId, UserId};
+use crate::domain::{ClientType, LoginName, OrgId, Password, Role, SessionId, UserId};
 use crate::error::{Error, Result};
 use crate::store::{OrgStatus, SessionRecord};
 
 #[derive(Debug)]
 pub struct LoginInput {
-    pub email: Email,
+    /// An address, or `logindomain\username`.
+    pub login: LoginName,
     pub password: Password,
     pub client: ClientType,
     /// The caller's network address: failures are throttled per account and address, so a
@@ -46,8 +47,8 @@ pub struct Authenticated {
     pub claims: AccessClaims,
 }
 
-fn throttle_key(email: &Email, addr: &str) -> String {
-    secret::hash(&format!("{email}|{addr}"))
+fn throttle_key(login: &str, addr: &str) -> String {
+    secret::hash(&format!("{login}|{addr}"))
 }
 
 pub(crate) fn block_for(over: u32) -> Duration {
@@ -57,8 +58,9 @@ pub(crate) fn block_for(over: u32) -> Duration {
 
 pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     let now = ctx.now();
-    let tkey = throttle_key(&input.email, &input.client_addr);
-    let found = ctx.store.login_lookup(&input.email, &tkey).await?;
+    let login = input.login.as_key();
+    let tkey = throttle_key(&login, &input.client_addr);
+    let found = ctx.store.login_lookup(&login, &tkey).await?;
     if let Some(until) = found.throttle.as_ref().and_then(|t| t.blocked_until).filter(|u| *u > now) {
         // Refused before the password is looked at, for known and unknown emails alike.
         return Err(Error::TooManyAttempts { retry_after_secs: (until - now).num_seconds().max(1) as u64 });
@@ -72,7 +74,7 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
             return Err(Error::InvalidCredentials);
         }
         (Verified::YesRehash { new_hash }, Some(c)) => {
-            ctx.store.replace_password_hash(&c.email, &c.password_hash, &new_hash).await?;
+            ctx.store.replace_password_hash(&c.login, &c.password_hash, &new_hash).await?;
             c
         }
         (Verified::Yes, Some(c)) => c,

@@ -37,10 +37,7 @@ pub async fn enroll(ctx: &Ctx, auth: &Authenticated) -> Result<Enrolment> {
     let raw: [u8; 20] = random_bytes(ctx.random.as_ref());
     let state = TotpState { secret: STANDARD.encode(raw), enabled: false, last_step: 0, recovery: Default::default() };
     ctx.store.begin_totp(&user.user_id, &state).await?;
-    Ok(Enrolment {
-        otpauth_uri: totp::otpauth_uri(&raw, "Switchboard", user.email.as_str()),
-        secret: totp::base32(&raw),
-    })
+    Ok(Enrolment { otpauth_uri: totp::otpauth_uri(&raw, "Switchboard", user.login_key()), secret: totp::base32(&raw) })
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -157,7 +154,7 @@ pub async fn disable(
     recovery: Option<&str>,
 ) -> Result<()> {
     let user = me(ctx, auth).await?;
-    let cred = ctx.store.login_lookup(&user.email, "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    let cred = ctx.store.login_lookup(user.login_key(), "-").await?.credential.ok_or(Error::Unauthenticated)?;
     if ctx.hasher.verify(password, Some(&cred.password_hash), ctx.random.as_ref()).await? == Verified::No {
         return Err(Error::validation("wrong_password", "password", "is not your current password"));
     }

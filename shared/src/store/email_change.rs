@@ -63,9 +63,9 @@ impl Store {
         credential: &CredentialRecord,
     ) -> Result<()> {
         let t = self.table_name();
-        let old = &credential.email;
-        let new = &token.email;
-        let moved = CredentialRecord { email: new.clone(), ..credential.clone() };
+        let old = &credential.login;
+        let new = token.email.as_ref().ok_or(crate::error::Error::InvalidToken)?;
+        let moved = CredentialRecord { login: new.as_str().to_owned(), ..credential.clone() };
         let delete_token = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(t)
             .set_key(Some(key(TokenRecord::pk(token_hash), TokenRecord::SK)))
@@ -75,7 +75,7 @@ impl Store {
             .map_err(storage)?;
         let delete_old = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(t)
-            .set_key(Some(key(CredentialRecord::pk(old), CredentialRecord::SK)))
+            .set_key(Some(key(CredentialRecord::pk_of(old), CredentialRecord::SK)))
             .condition_expression("user_id = :u")
             .expression_attribute_values(":u", s(credential.user_id.as_str()))
             .build()

@@ -88,7 +88,7 @@ impl Store {
                 t,
                 super::items::to_item(
                     l.credential,
-                    CredentialRecord::pk(&l.credential.email),
+                    CredentialRecord::pk_of(&l.credential.login),
                     CredentialRecord::SK.into(),
                 )?,
             )?);

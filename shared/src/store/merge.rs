@@ -69,6 +69,10 @@ fn roles_value(m: &MembershipRecord) -> AttributeValue {
     AttributeValue::L(m.roles.iter().map(|r| s(r.as_str())).collect())
 }
 
+fn token_email(token: &TokenRecord) -> Result<&crate::domain::Email> {
+    token.email.as_ref().ok_or(Error::InvalidToken)
+}
+
 impl MergePlan {
     /// The items that end the old login and consume the proof; empty when resuming a job
     /// whose first step already did.
@@ -84,7 +88,7 @@ impl MergePlan {
             {
                 let d = aws_sdk_dynamodb::types::Delete::builder()
                     .table_name(t)
-                    .set_key(Some(key(CredentialRecord::pk(&cred.email), CredentialRecord::SK)))
+                    .set_key(Some(key(CredentialRecord::pk_of(&cred.login), CredentialRecord::SK)))
                     .condition_expression("user_id = :u")
                     .expression_attribute_values(":u", s(old.user_id.as_str()))
                     .build()
@@ -100,12 +104,12 @@ impl MergePlan {
                     )
                     .expression_attribute_values(":null", s("NULL"))
                     .expression_attribute_values(":main", s(main.user_id.as_str()))
-                    .expression_attribute_values(":e", s(old.email.as_str())),
+                    .expression_attribute_values(":e", s(old.address()?.as_str())),
             )?,
             {
                 let d = aws_sdk_dynamodb::types::Delete::builder()
                     .table_name(t)
-                    .set_key(Some(key(format!("PENDINGEMAIL#{}", token.email), "PENDING")))
+                    .set_key(Some(key(format!("PENDINGEMAIL#{}", token_email(token)?), "PENDING")))
                     .build()
                     .map_err(storage)?;
                 TransactWriteItem::builder().delete(d).build()

@@ -125,6 +125,9 @@ pub struct MembershipRecord {
     pub member_email: Option<Email>,
     #[serde(default)]
     pub member_name: Option<String>,
+    /// `logindomain\username` of a login without an address.
+    #[serde(default)]
+    pub member_login: Option<String>,
     /// A shared (service) account: linked users may act in its name.
     #[serde(default)]
     pub shared: bool,
@@ -172,6 +175,7 @@ impl MembershipRecord {
             status: MemberStatus::Active,
             member_email: None,
             member_name: None,
+            member_login: None,
             shared: false,
         }
     }
@@ -180,6 +184,15 @@ impl MembershipRecord {
     pub fn described(mut self, email: &Email, name: &str) -> Self {
         self.member_email = Some(email.clone());
         self.member_name = Some(name.to_owned());
+        self
+    }
+
+    /// With the login's address (or, for a username login, just its name; the username is
+    /// found through the search text).
+    pub fn described_login(mut self, user: &super::UserRecord, name: &str) -> Self {
+        self.member_email = user.email.clone();
+        self.member_name = Some(name.to_owned());
+        self.member_login = user.username.clone();
         self
     }
 
@@ -205,9 +218,10 @@ impl MembershipRecord {
     pub(crate) fn item(&self) -> Result<Item> {
         let mut item = to_item(self, Self::pk(&self.user_id), Self::sk(&self.org_id))?;
         let search = format!(
-            "{} {}",
+            "{} {} {}",
             self.member_name.as_deref().unwrap_or_default(),
-            self.member_email.as_ref().map(Email::as_str).unwrap_or_default()
+            self.member_email.as_ref().map(Email::as_str).unwrap_or_default(),
+            self.member_login.as_deref().unwrap_or_default()
         )
         .to_lowercase();
         item.insert("search".into(), super::ops::s(search));

@@ -29,7 +29,9 @@ pub enum TokenPurpose {
 pub struct TokenRecord {
     pub purpose: TokenPurpose,
     pub user_id: UserId,
-    pub email: Email,
+    /// The address the token was sent to (or, for a change, the new one); none for a login
+    /// challenge of a login with a username only.
+    pub email: Option<Email>,
     pub expires_at: DateTime<Utc>,
     /// For a login challenge: the client logging in, and wrong codes so far.
     #[serde(default)]

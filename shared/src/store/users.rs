@@ -17,13 +17,16 @@ use super::ops::{key, s};
 use super::table::PRIMARY;
 use super::tx::{self, TxError};
 use super::{ActivityRecord, MembershipRecord, OrgRecord, Store, ThrottleRecord, TokenRecord};
-use crate::domain::{ClientType, Email, Language, OrgId, UserId};
+use crate::domain::{ClientType, Email, Language, LoginName, OrgId, UserId};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRecord {
     pub user_id: UserId,
-    pub email: Email,
+    pub email: Option<Email>,
+    /// `logindomain\username`, for a login without an address (it logs in with this).
+    #[serde(default)]
+    pub username: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub language: Language,
@@ -65,16 +68,21 @@ impl UserRecord {
     /// A new login's profile, with nothing optional set yet.
     pub fn new(
         user_id: UserId,
-        email: Email,
+        login: &LoginName,
         first_name: &str,
         last_name: &str,
         language: Language,
         email_verified: bool,
         created_at: DateTime<Utc>,
     ) -> Self {
+        let (email, username) = match login {
+            LoginName::Email(e) => (Some(e.clone()), None),
+            LoginName::Username { .. } => (None, Some(login.as_key())),
+        };
         UserRecord {
             user_id,
             email,
+            username,
             first_name: first_name.to_owned(),
             last_name: last_name.to_owned(),
             language,
@@ -94,6 +102,16 @@ impl UserRecord {
     }
     pub const SK: &'static str = "PROFILE";
 
+    /// What this person logs in with, in its stored form (the credential's key).
+    pub fn login_key(&self) -> &str {
+        self.email.as_ref().map(Email::as_str).or(self.username.as_deref()).unwrap_or_default()
+    }
+
+    /// The address to write to; a login with a username only has none.
+    pub fn address(&self) -> Result<&Email> {
+        self.email.as_ref().ok_or(Error::NoEmail)
+    }
+
     pub fn last_org_for(&self, client: ClientType) -> Option<&OrgId> {
         self.last_org.get(client.as_str())
     }
@@ -102,14 +120,24 @@ impl UserRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CredentialRecord {
     pub user_id: UserId,
-    pub email: Email,
+    /// What the person logs in with: a normalized address, or `logindomain\username`.
+    #[serde(alias = "email")]
+    pub login: String,
     /// Argon2id PHC string.
     pub password_hash: String,
 }
 
 impl CredentialRecord {
     pub fn pk(email: &Email) -> String {
-        format!("EMAIL#{email}")
+        Self::pk_of(email.as_str())
+    }
+    /// The key of a login name in its stored form: addresses never contain `\`, usernames
+    /// always do, so the two cannot collide.
+    pub fn pk_of(login: &str) -> String {
+        if login.contains('\\') { format!("LOGIN#{login}") } else { format!("EMAIL#{login}") }
+    }
+    pub fn for_login(user_id: &UserId, login: &LoginName, password_hash: String) -> Self {
+        CredentialRecord { user_id: user_id.clone(), login: login.as_key(), password_hash }
     }
     pub const SK: &'static str = "CREDENTIAL";
 }
@@ -141,7 +169,7 @@ impl Store {
         let mut items = vec![
             tx::put_new(
                 t,
-                to_item(&r.credential, CredentialRecord::pk(&r.credential.email), CredentialRecord::SK.into())?,
+                to_item(&r.credential, CredentialRecord::pk_of(&r.credential.login), CredentialRecord::SK.into())?,
             )?,
             tx::put_new(t, to_item(&r.user, UserRecord::pk(&r.user.user_id), UserRecord::SK.into())?)?,
             tx::put_new(t, r.org.item()?)?,
@@ -161,8 +189,8 @@ impl Store {
     }
 
     /// Credential and throttle state for a login attempt, in one round trip.
-    pub async fn login_lookup(&self, email: &Email, throttle_key: &str) -> Result<LoginLookup> {
-        let cred_pk = CredentialRecord::pk(email);
+    pub async fn login_lookup(&self, login: &str, throttle_key: &str) -> Result<LoginLookup> {
+        let cred_pk = CredentialRecord::pk_of(login);
         let items = self
             .batch_get(vec![
                 key(cred_pk.clone(), CredentialRecord::SK),
@@ -192,12 +220,12 @@ impl Store {
     }
 
     /// Replace a password hash (parameter upgrade on login) unless it changed meanwhile.
-    pub async fn replace_password_hash(&self, email: &Email, old: &str, new: &str) -> Result<bool> {
+    pub async fn replace_password_hash(&self, login: &str, old: &str, new: &str) -> Result<bool> {
         let res = self
             .client
             .update_item()
             .table_name(self.table_name())
-            .set_key(Some(key(CredentialRecord::pk(email), CredentialRecord::SK)))
+            .set_key(Some(key(CredentialRecord::pk_of(login), CredentialRecord::SK)))
             .update_expression("SET password_hash = :new")
             .condition_expression("password_hash = :old")
             .expression_attribute_values(":new", s(new))
@@ -209,12 +237,14 @@ impl Store {
 
     /// Consume a password-reset token and set the new hash, atomically.
     pub async fn consume_password_reset(&self, token_hash: &str, token: &TokenRecord, new_hash: &str) -> Result<()> {
-        let update =
-            tx::update_builder(self.table_name(), key(CredentialRecord::pk(&token.email), CredentialRecord::SK))
-                .update_expression("SET password_hash = :h")
-                .condition_expression("user_id = :u")
-                .expression_attribute_values(":h", s(new_hash))
-                .expression_attribute_values(":u", s(token.user_id.as_str()));
+        let update = tx::update_builder(
+            self.table_name(),
+            key(CredentialRecord::pk(token_address(token)?), CredentialRecord::SK),
+        )
+        .update_expression("SET password_hash = :h")
+        .condition_expression("user_id = :u")
+        .expression_attribute_values(":h", s(new_hash))
+        .expression_attribute_values(":u", s(token.user_id.as_str()));
         self.consume_token_with(token_hash, update).await
     }
 
@@ -225,7 +255,7 @@ impl Store {
             .update_expression("SET email_verified = :t")
             .condition_expression("email = :e")
             .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-            .expression_attribute_values(":e", s(token.email.as_str()));
+            .expression_attribute_values(":e", s(token_address(token)?.as_str()));
         self.consume_token_with(token_hash, update).await
     }
 
@@ -310,20 +340,22 @@ impl Store {
     /// so a concurrent role change is never overwritten.
     pub async fn refresh_member_copies(&self, user: &UserRecord) -> Result<()> {
         let name = format!("{} {}", user.first_name, user.last_name);
-        let search = format!("{name} {}", user.email).to_lowercase();
+        let search = format!("{name} {}", user.login_key()).to_lowercase();
         for m in self.all_memberships(&user.user_id).await? {
             let res = self
                 .client
                 .update_item()
                 .table_name(self.table_name())
                 .set_key(Some(key(super::MembershipRecord::pk(&m.user_id), super::MembershipRecord::sk(&m.org_id))))
-                .update_expression("SET member_name = :n, member_email = :e, #s = :s")
+                .update_expression(if user.email.is_some() {
+                    "SET member_name = :n, member_email = :e, #s = :s"
+                } else {
+                    "SET member_name = :n, #s = :s"
+                })
                 .condition_expression("attribute_exists(#pk)")
                 .expression_attribute_names("#pk", PRIMARY.hash)
                 .expression_attribute_names("#s", "search")
-                .expression_attribute_values(":n", s(&name))
-                .expression_attribute_values(":e", s(user.email.as_str()))
-                .expression_attribute_values(":s", s(&search))
+                .set_expression_attribute_values(Some(member_copy_values(user, &name, &search)))
                 .send()
                 .await;
             match res {
@@ -335,4 +367,20 @@ impl Store {
         }
         Ok(())
     }
+}
+
+fn token_address(token: &TokenRecord) -> Result<&Email> {
+    token.email.as_ref().ok_or(Error::InvalidToken)
+}
+
+fn member_copy_values(
+    user: &UserRecord,
+    name: &str,
+    search: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    let mut v = std::collections::HashMap::from([(":n".to_owned(), s(name)), (":s".to_owned(), s(search))]);
+    if let Some(e) = &user.email {
+        v.insert(":e".to_owned(), s(e.as_str()));
+    }
+    v
 }

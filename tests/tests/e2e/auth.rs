@@ -155,12 +155,12 @@ async fn logout_and_logout_everywhere_take_effect_on_next_request(engine: Engine
 }
 
 async fn repeated_failures_are_throttled_per_address(engine: Engine) {
-    use switchboard::domain::{ClientType, Email, Password};
+    use switchboard::domain::{ClientType, LoginName, Password};
     use switchboard::service::{LoginInput, login};
     let app = TestApp::spawn(engine).await;
     let (email, password, _) = app.register("throttle").await;
     let attempt = |pw: &str, addr: &str| LoginInput {
-        email: Email::parse(&email, "email").unwrap(),
+        login: LoginName::parse(&email, "email").unwrap(),
         password: Password::parse_attempt(pw, "password").unwrap(),
         client: ClientType::Web,
         client_addr: addr.into(),
@@ -196,13 +196,14 @@ async fn password_hash_is_upgraded_on_login(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let (email, password, _) = app.register("rehash").await;
     let addr = Email::parse(&email, "email").unwrap();
-    let stored = || async { app.ctx.store.login_lookup(&addr, "-").await.unwrap().credential.unwrap().password_hash };
+    let addr = addr.as_str();
+    let stored = || async { app.ctx.store.login_lookup(addr, "-").await.unwrap().credential.unwrap().password_hash };
     let original = stored().await;
     assert!(original.contains("m=19456,t=2,p=1"));
     // A hash made with other parameters (as if the policy had changed since).
     let other = PasswordHasher::new(19_456, 3, 1, &OsRandom).unwrap();
     let old_style = other.hash(&Password::parse_attempt(&password, "p").unwrap(), &OsRandom).await.unwrap();
-    assert!(app.ctx.store.replace_password_hash(&addr, &original, &old_style).await.unwrap());
+    assert!(app.ctx.store.replace_password_hash(addr, &original, &old_style).await.unwrap());
     app.login(&email, &password, "web").await;
     let upgraded = stored().await;
     assert_ne!(upgraded, old_style);

@@ -137,6 +137,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             status: Default::default(),
             member_email: None,
             member_name: None,
+            member_login: None,
             shared: false,
         };
         ctx.store.put_membership(&m).await.unwrap();

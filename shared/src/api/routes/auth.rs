@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use crate::api::AppState;
 use crate::api::extract::{Auth, ClientAddr, JsonBody};
 use crate::api::problem::Problem;
-use crate::domain::{ClientType, Email, Language, OrgName, Password, PersonName};
+use crate::domain::{ClientType, Email, Language, LoginName, OrgName, Password, PersonName};
 use crate::error::Result;
 use crate::service::{self, LoginInput, LoginOutcome, RegisterInput, Registered, TokenPair};
 
@@ -54,7 +54,9 @@ async fn register_handler(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    email: String,
+    /// An email address, or `logindomain\username` for a login without one.
+    #[serde(alias = "email")]
+    login: String,
     password: String,
     client: ClientType,
 }
@@ -74,7 +76,7 @@ async fn login_handler(
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<LoginOutcome>> {
     let input = LoginInput {
-        email: Email::parse(&req.email, "email")?,
+        login: LoginName::parse(&req.login, "login")?,
         password: Password::parse_attempt(&req.password, "password")?,
         client: req.client,
         client_addr: addr.0,
