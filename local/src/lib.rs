@@ -101,6 +101,9 @@ impl DataDir {
     pub fn keys(&self) -> PathBuf {
         self.0.join("signing-keys.json")
     }
+    pub fn uploads(&self) -> PathBuf {
+        self.0.join("uploads")
+    }
 }
 
 /// Everything needed to serve: the context plus the endpoints it talks to.
@@ -121,7 +124,9 @@ pub async fn open(data: &DataDir, config: Config, dynamo_port: u16) -> Result<Lo
     let keys = load_or_create_keys(&data.keys(), random.as_ref())?;
     let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::new(data.outbox(), &config.sender));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ctx = Ctx::new(config, store, mailer, None, &keys, clock, random)?;
+    let mut ctx = Ctx::new(config, store, mailer, None, &keys, clock, random)?;
+    // Uploads on disk (the local server answers the presigned PUTs); imports run in process.
+    ctx.files = switchboard::files::FileStore::Disk { dir: data.uploads() };
     Ok(Local { ctx: Arc::new(ctx), engine })
 }
 

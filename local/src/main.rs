@@ -40,6 +40,9 @@ async fn main() -> Result<(), local::BoxError> {
         config.public_url = format!("http://127.0.0.1:{port}");
         config.issuer = config.public_url.clone();
     }
+    if std::env::var("SWITCHBOARD_API_URL").is_err() {
+        config.api_url = format!("http://127.0.0.1:{port}");
+    }
     let local = open(&data, config, dynamo_port).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("Switchboard API     http://{}", listener.local_addr()?);

@@ -26,6 +26,7 @@ fn org(n: u128, ancestors: &[u128]) -> OrgRecord {
         created_at: Utc::now(),
         version: 1,
         language: Default::default(),
+        login_domain: None,
     }
 }
 

@@ -41,6 +41,13 @@ pub struct Config {
     pub invitation_days: i64,
     /// Where invitation emails are queued (SQS in AWS); unset: sent by an in-process worker.
     pub email_queue_url: Option<String>,
+    /// This API's own base URL (the local server's upload endpoint is under it).
+    pub api_url: String,
+    /// Where import jobs are queued (SQS in AWS); unset: run by an in-process worker.
+    pub import_queue_url: Option<String>,
+    /// The S3 bucket for uploaded import files; unset: a folder (`uploads_dir`).
+    pub uploads_bucket: Option<String>,
+    pub uploads_dir: std::path::PathBuf,
 }
 
 impl Default for Config {
@@ -64,6 +71,10 @@ impl Default for Config {
             currency: "EUR".into(),
             invitation_days: 7,
             email_queue_url: None,
+            api_url: "http://127.0.0.1:3000".into(),
+            import_queue_url: None,
+            uploads_bucket: None,
+            uploads_dir: std::env::temp_dir().join("switchboard-uploads"),
         }
     }
 }
@@ -94,6 +105,14 @@ impl Config {
         }
         if let Some(v) = env("SWITCHBOARD_EMAIL_QUEUE_URL") {
             c.email_queue_url = Some(v);
+        }
+        if let Some(v) = env("SWITCHBOARD_API_URL") {
+            c.api_url = v.trim_end_matches('/').to_owned();
+        }
+        c.import_queue_url = env("SWITCHBOARD_IMPORT_QUEUE_URL");
+        c.uploads_bucket = env("SWITCHBOARD_UPLOADS_BUCKET");
+        if let Some(v) = env("SWITCHBOARD_UPLOADS_DIR") {
+            c.uploads_dir = v.into();
         }
         let num = |name: &str| env(name).and_then(|v| v.parse::<u64>().ok());
         if let Some(v) = num("SWITCHBOARD_SEAT_PRICE_TRIAL_CENTS") {
@@ -131,7 +150,20 @@ pub async fn ctx_from_env() -> Result<Ctx> {
         Some(url) => Some(Arc::new(SqsQueue::new(&sdk, url))),
         None => None,
     };
-    Ctx::new(config, store, mailer, queue, &keys, Arc::new(SystemClock), Arc::new(OsRandom))
+    let files = match &config.uploads_bucket {
+        Some(bucket) => crate::files::FileStore::s3(&sdk, bucket, None),
+        None => crate::files::FileStore::Disk { dir: config.uploads_dir.clone() },
+    };
+    let imports = match &config.import_queue_url {
+        Some(url) => {
+            crate::service::imports::ImportQueue::Sqs { client: aws_sdk_sqs::Client::new(&sdk), url: url.clone() }
+        }
+        None => crate::service::imports::ImportQueue::InProcess,
+    };
+    let mut ctx = Ctx::new(config, store, mailer, queue, &keys, Arc::new(SystemClock), Arc::new(OsRandom))?;
+    ctx.files = files;
+    ctx.imports = imports;
+    Ok(ctx)
 }
 
 impl Ctx {
@@ -148,6 +180,19 @@ impl Ctx {
         let keys = KeySet::from_config(keys, &config.issuer, &config.audience)?;
         let hasher = PasswordHasher::owasp(random.as_ref())?;
         let queue = queue.unwrap_or_else(|| Arc::new(LocalQueue::start(store.clone(), mailer.clone())));
-        Ok(Ctx { config, store, mailer, queue, keys, hasher, clock, random, ulids: Default::default() })
+        let files = crate::files::FileStore::Disk { dir: config.uploads_dir.clone() };
+        Ok(Ctx {
+            config,
+            store,
+            mailer,
+            queue,
+            keys,
+            hasher,
+            clock,
+            random,
+            ulids: Default::default(),
+            files,
+            imports: crate::service::imports::ImportQueue::InProcess,
+        })
     }
 }

@@ -57,6 +57,8 @@ pub enum Error {
     SameEmail,
     #[error("this login has no email address (it logs in with a username)")]
     NoEmail,
+    #[error("another organization uses this login domain")]
+    LoginDomainTaken,
     #[error("two-factor authentication is already on")]
     TwoFactorAlreadyOn,
     #[error("two-factor authentication is not on")]
@@ -111,6 +113,7 @@ impl Error {
             Error::EmailPending => "email_pending",
             Error::MergeInProgress => "merge_in_progress",
             Error::NoEmail => "no_email",
+            Error::LoginDomainTaken => "login_domain_taken",
             Error::SameEmail => "same_email",
             Error::TwoFactorOff => "two_factor_off",
             Error::InvalidCode => "invalid_code",

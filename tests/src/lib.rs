@@ -12,6 +12,7 @@ use switchboard::auth::jwt::KeysConfig;
 use switchboard::clock::{Clock, ManualClock, OsRandom, Random};
 use switchboard::config::Config;
 use switchboard::domain::{OrgId, Role, UserId};
+use switchboard::files::FileStore;
 use switchboard::mail::queue::{EmailQueue, Received, SqsQueue, process_batch};
 use switchboard::mail::{Mailer, OutboxMailer, SesMailer};
 use switchboard::service::Ctx;
@@ -101,7 +102,20 @@ impl TestApp {
         Self::spawn_with(engine, Config::default()).await
     }
 
-    pub async fn spawn_with(engine: Engine, mut config: Config) -> TestApp {
+    pub async fn spawn_with(engine: Engine, config: Config) -> TestApp {
+        Self::spawn_full(engine, config, switchboard::service::imports::ImportQueue::InProcess).await
+    }
+
+    /// With import jobs held until the test runs them (`ImportQueue::Held`).
+    pub async fn spawn_holding_imports(engine: Engine, config: Config) -> TestApp {
+        Self::spawn_full(engine, config, switchboard::service::imports::ImportQueue::Held).await
+    }
+
+    async fn spawn_full(
+        engine: Engine,
+        mut config: Config,
+        imports: switchboard::service::imports::ImportQueue,
+    ) -> TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
             switchboard::telemetry::init();
         }
@@ -109,6 +123,10 @@ impl TestApp {
         let clock = ManualClock::new(chrono::Utc::now());
         config.table = format!("sb-test-{}", ulid::Ulid::new().to_string().to_lowercase());
         config.sender = SENDER.into();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        config.api_url = base.clone();
+        let files;
         let (store, mailer, outbox, moto, dynoxide, sqs): (Store, Arc<dyn Mailer>, _, _, _, Option<Arc<SqsQueue>>) =
             match engine {
                 Engine::Dynoxide => {
@@ -117,6 +135,7 @@ impl TestApp {
                     let sdk = local::local_sdk_config(&eng.endpoint).await;
                     let dir = std::env::temp_dir().join(format!("switchboard-outbox-{}", ulid::Ulid::new()));
                     let mailer = Arc::new(OutboxMailer::new(dir.clone(), SENDER));
+                    files = FileStore::Disk { dir: dir.with_extension("uploads") };
                     (Store::new(&sdk, &config.table, None), mailer, Some(dir), None, Some(eng), None)
                 }
                 Engine::Moto => {
@@ -137,6 +156,12 @@ impl TestApp {
                         .queue_url
                         .expect("queue url");
                     let queue = Arc::new(SqsQueue::new(&sdk, &queue_url));
+                    // Uploads go to S3 on moto, through real presigned URLs.
+                    let s3 = FileStore::s3(&sdk, &config.table, Some(&url));
+                    if let FileStore::S3 { client, bucket } = &s3 {
+                        client.create_bucket().bucket(bucket).send().await.expect("create S3 bucket on moto");
+                    }
+                    files = s3;
                     (Store::new(&sdk, &config.table, None), mailer, None, Some(url), None, Some(queue))
                 }
             };
@@ -144,9 +169,10 @@ impl TestApp {
         let keys = KeysConfig::generate(random.as_ref()).expect("keys");
         let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
         let queue: Option<Arc<dyn EmailQueue>> = sqs.clone().map(|q| q as Arc<dyn EmailQueue>);
-        let ctx = Arc::new(Ctx::new(config, store, mailer, queue, &keys, clock_dyn, random).expect("ctx"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut ctx = Ctx::new(config, store, mailer, queue, &keys, clock_dyn, random).expect("ctx");
+        ctx.files = files;
+        ctx.imports = imports;
+        let ctx = Arc::new(ctx);
         let app = local::app(ctx.clone());
         tokio::spawn(local::serve(listener, app));
         TestApp { engine, base, http: reqwest::Client::new(), ctx, clock, outbox, moto, sqs, _dynoxide: dynoxide }

@@ -43,10 +43,11 @@ pub enum Function {
     Profile,
     TwoFactor,
     ChangeEmail,
+    ImportUsers,
 }
 
 impl Function {
-    pub const ALL: [Function; 20] = [
+    pub const ALL: [Function; 21] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -67,6 +68,7 @@ impl Function {
         Function::Profile,
         Function::TwoFactor,
         Function::ChangeEmail,
+        Function::ImportUsers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +93,7 @@ impl Function {
             Function::Profile => "profile",
             Function::TwoFactor => "two-factor",
             Function::ChangeEmail => "change-email",
+            Function::ImportUsers => "import-users",
         }
     }
 
@@ -129,6 +132,7 @@ impl Function {
             Function::Profile => routes::profile::routes(),
             Function::TwoFactor => routes::two_factor::routes(),
             Function::ChangeEmail => routes::email_change::routes(),
+            Function::ImportUsers => routes::imports::routes(),
         }
     }
 }

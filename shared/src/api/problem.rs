@@ -45,6 +45,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::EmailPending
         | Error::MergeInProgress
         | Error::NoEmail
+        | Error::LoginDomainTaken
         | Error::SameEmail
         | Error::TwoFactorOff
         | Error::StillAssigned { .. } => StatusCode::CONFLICT,

@@ -96,11 +96,30 @@ impl LoginName {
         }
     }
 
-    /// The form stored and shown: the normalized address, or `domain\username`.
-    pub fn as_key(&self) -> String {
+    /// As typed, normalized: the address, or `domain\username`.
+    pub fn display(&self) -> String {
         match self {
             LoginName::Email(e) => e.as_str().to_owned(),
             LoginName::Username { domain, username } => format!("{}\\{}", domain.as_str(), username.as_str()),
+        }
+    }
+}
+
+/// What a credential is stored under: an address, or a username within the organization that
+/// owns the login domain. Keyed by the organization's id, not the domain's name, so that
+/// renaming the login domain leaves every username login working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginKey {
+    Email(super::Email),
+    Username { org: super::OrgId, username: Username },
+}
+
+impl LoginKey {
+    /// `address` or `org_id\username` (ids and addresses never contain `\`).
+    pub fn as_string(&self) -> String {
+        match self {
+            LoginKey::Email(e) => e.as_str().to_owned(),
+            LoginKey::Username { org, username } => format!("{org}\\{}", username.as_str()),
         }
     }
 }
@@ -112,7 +131,7 @@ mod tests {
     #[test]
     fn parses_both_forms() {
         let n = LoginName::parse(" Acme\\J.Smith ", "login").unwrap();
-        assert_eq!(n.as_key(), "acme\\j.smith");
+        assert_eq!(n.display(), "acme\\j.smith");
         assert!(matches!(LoginName::parse("ann@example.com", "login").unwrap(), LoginName::Email(_)));
         for bad in ["\\ann", "acme\\", "-acme\\ann", "acme\\a b", "a\\ann", "acme\\x\\y"] {
             assert!(LoginName::parse(bad, "login").is_err(), "{bad}");

@@ -14,7 +14,7 @@ pub use client_type::ClientType;
 pub use email::Email;
 pub use ids::{InboxId, OrgId, SessionId, UserId};
 pub use language::Language;
-pub use login_name::{LoginDomain, LoginName, Username};
+pub use login_name::{LoginDomain, LoginKey, LoginName, Username};
 pub use names::{OrgName, PersonName};
 pub use password::Password;
 pub use phone::Phone;

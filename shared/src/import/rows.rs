@@ -84,6 +84,10 @@ pub fn validate(row: &Row, mapping: &Mapping, domain: Option<&LoginDomain>) -> R
         }
         _ => None,
     };
+    if email.is_none() && password.is_none() {
+        // Nobody to email an invitation to: the file has to give the password.
+        return Err(fail(Field::Password, "password_required", "a person without an email address needs a password"));
+    }
     Ok(ImportRow { number: row.number, login, email, first_name, last_name, phone, password })
 }
 

@@ -90,7 +90,7 @@ fn rows_are_validated_and_normalized() {
     let row = |cells: &[&str]| Row { number: 7, cells: cells.iter().map(|c| cell_text(c.to_string())).collect() };
     let ok = validate(&row(&[" Ann@Example.COM ", "  Ann  ", "0031 6 1234 5678", ""]), &mapping, None).ok().unwrap();
     assert_eq!(
-        (ok.login.as_key(), ok.first_name.as_str(), ok.phone.map(|p| p.as_str().to_owned())),
+        (ok.login.display(), ok.first_name.as_str(), ok.phone.map(|p| p.as_str().to_owned())),
         ("ann@example.com".into(), "Ann", Some("+31612345678".into()))
     );
     let code = |cells: &[&str]| validate(&row(cells), &mapping, None).err().map(|f| (f.code, f.field));

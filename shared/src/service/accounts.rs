@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{Authenticated, Ctx};
 use crate::auth::secret;
-use crate::domain::{Email, Language, LoginName, OrgId, OrgName, Password, PersonName, Role, UserId};
+use crate::domain::{Email, Language, LoginKey, OrgId, OrgName, Password, PersonName, Role, UserId};
 use crate::error::{Error, Result};
 use crate::mail::templates;
 use crate::store::{
@@ -71,6 +71,9 @@ pub struct OrgView {
     /// Send it back as `version` when changing the organization.
     pub version: u64,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// People without an address log in as `login_domain\username`.
+    #[schema(value_type = Option<String>)]
+    pub login_domain: Option<crate::domain::LoginDomain>,
 }
 
 impl From<&OrgRecord> for OrgView {
@@ -85,6 +88,7 @@ impl From<&OrgRecord> for OrgView {
             status: o.status,
             version: o.version,
             created_at: o.created_at,
+            login_domain: o.login_domain.clone(),
         }
     }
 }
@@ -104,7 +108,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
     let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
     let user = UserRecord::new(
         user_id.clone(),
-        &LoginName::Email(input.email.clone()),
+        &LoginKey::Email(input.email.clone()),
         input.first_name.as_str(),
         input.last_name.as_str(),
         input.language,
@@ -125,9 +129,10 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         created_at: now,
         version: 1,
         language: input.language,
+        login_domain: None,
     };
     let records = RegisterRecords {
-        credential: CredentialRecord::for_login(&user_id, &LoginName::Email(input.email.clone()), password_hash),
+        credential: CredentialRecord::for_login(&user_id, &LoginKey::Email(input.email.clone()), password_hash),
         membership: MembershipRecord::owner(&user_id, &org, now)
             .described(&input.email, &format!("{} {}", input.first_name.as_str(), input.last_name.as_str())),
         seats: crate::store::SeatsRecord::new(ctx.config.included_seats),
@@ -234,12 +239,9 @@ pub struct Me {
 
 /// The signed-in user and a page of the organizations they belong to, with their roles.
 pub async fn me(ctx: &Ctx, auth: &Authenticated, cursor: Option<&Cursor>) -> Result<Me> {
-    let mut user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
     if user.merging_from.is_some() {
-        if let Some(lock) = ctx.store.get_merge_lock(&auth.user_id).await? {
-            super::merge::settle(ctx, &lock).await?;
-        }
-        user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+        return Err(Error::MergeInProgress);
     }
     let page = ctx.store.memberships(&auth.user_id, 100, cursor).await?;
     let ids: Vec<OrgId> = page.items.iter().map(|m| m.org_id.clone()).collect();

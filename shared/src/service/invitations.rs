@@ -81,7 +81,7 @@ fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope)> {
     Ok((email, roles, e.scope.unwrap_or_default()))
 }
 
-fn invitation_email(ctx: &Ctx, org: &OrgRecord, inv: &InvitationRecord, token: &str) -> Result<EmailJob> {
+pub(crate) fn invitation_email(ctx: &Ctx, org: &OrgRecord, inv: &InvitationRecord, token: &str) -> Result<EmailJob> {
     let link = format!("{}/accept-invitation?token={token}", ctx.config.public_url);
     let message = templates::render(
         "invitation",
@@ -341,7 +341,7 @@ pub async fn accept(
         (None, Some(n)) => {
             let user_id = UserId::new(ctx.ulid());
             let password_hash = ctx.hasher.hash(&n.password, ctx.random.as_ref()).await?;
-            let login = crate::domain::LoginName::Email(inv.email.clone());
+            let login = crate::domain::LoginKey::Email(inv.email.clone());
             let credential = CredentialRecord::for_login(&user_id, &login, password_hash);
             // Verified: the emailed token proves the address.
             let user = UserRecord::new(
@@ -378,6 +378,12 @@ async fn pending(ctx: &Ctx, org: &OrgId, email: &str) -> Result<InvitationRecord
 /// Send a pending invitation again with a new token (the old link stops working) and a fresh expiry.
 pub async fn resend(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str, days: Option<i64>) -> Result<()> {
     let old = pending(ctx, &permit.org.org_id, email).await?;
+    let job = reissue(ctx, &permit.org, &old, days).await?;
+    ctx.queue.enqueue(vec![job]).await
+}
+
+/// A new token for a pending invitation (the old link stops working) and its email, to queue.
+pub(crate) async fn reissue(ctx: &Ctx, org: &OrgRecord, old: &InvitationRecord, days: Option<i64>) -> Result<EmailJob> {
     let days = days.unwrap_or(ctx.config.invitation_days).clamp(1, 30);
     let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
     let now = ctx.now();
@@ -390,8 +396,8 @@ pub async fn resend(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str, days
     };
     let token_rec =
         InviteTokenRecord { org_id: new.org_id.clone(), email: new.email.clone(), expires_at: new.expires_at };
-    ctx.store.reissue_invitation(&old, &new, &token_rec).await?;
-    ctx.queue.enqueue(vec![invitation_email(ctx, &permit.org, &new, &token)?]).await
+    ctx.store.reissue_invitation(old, &new, &token_rec).await?;
+    invitation_email(ctx, org, &new, &token)
 }
 
 /// Change the roles (and scope) of a pending invitation.

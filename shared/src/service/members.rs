@@ -274,11 +274,13 @@ pub struct SeatFigures {
     pub used: u32,
     pub pending: u32,
     pub free: u32,
+    /// Held by imports in progress: they become used as rows are imported, or free again.
+    pub reserved: u32,
 }
 
 pub async fn seats(ctx: &Ctx, permit: &Permit<ReadMembers>) -> Result<SeatFigures> {
-    let SeatsRecord { purchased, used, pending, free } = ctx.store.get_seats(&permit.org.org_id).await?;
-    Ok(SeatFigures { purchased, used, pending, free })
+    let SeatsRecord { purchased, used, pending, free, reserved } = ctx.store.get_seats(&permit.org.org_id).await?;
+    Ok(SeatFigures { purchased, used, pending, free, reserved })
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -337,8 +339,8 @@ pub async fn remove_seats(ctx: &Ctx, permit: &Permit<ManageMembers>, count: u32)
         Err(e) => return Err(e),
         Ok(()) => {}
     }
-    let SeatsRecord { purchased, used, pending, free } = ctx.store.get_seats(&permit.org.org_id).await?;
-    Ok(SeatFigures { purchased, used, pending, free })
+    let SeatsRecord { purchased, used, pending, free, reserved } = ctx.store.get_seats(&permit.org.org_id).await?;
+    Ok(SeatFigures { purchased, used, pending, free, reserved })
 }
 
 fn billing(ctx: &Ctx, permit: &Permit<ManageMembers>, kind: &str, seats: u32, amount_cents: u64) -> BillingEvent {

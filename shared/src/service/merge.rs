@@ -172,17 +172,25 @@ async fn run_job_from(
     Err(Error::MergeInProgress)
 }
 
-/// A reader found a merge lock on `user`'s memberships. The old login has ended; for the main
-/// login, a job whose runner stopped (lease over) is taken over and completed here, so the
-/// person's next request finishes it; one still being run answers `merge_in_progress`.
-pub async fn settle(ctx: &Ctx, lock: &MergeLockRecord) -> Result<()> {
-    if lock.side == MergeSide::Source {
-        return Err(Error::SessionEnded);
+/// What a reader answers when it finds a merge lock on a person's memberships: the old
+/// login has ended; the main login waits for the job. Readers never write (most functions
+/// may only read); the job is completed by the person's next login (`resume`).
+pub fn locked(lock: &MergeLockRecord) -> Error {
+    match lock.side {
+        MergeSide::Source => Error::SessionEnded,
+        MergeSide::Target => Error::MergeInProgress,
     }
+}
+
+/// At login of a main login with a merge job pending: take over the job if its runner's lease
+/// ran out and complete it, so the merged state is there when the session starts. One still
+/// being run answers `merge_in_progress`.
+pub async fn resume(ctx: &Ctx, main: &UserRecord) -> Result<()> {
+    let Some(lock) = ctx.store.get_merge_lock(&main.user_id).await? else { return Ok(()) };
     let now = ctx.now();
     let until = now + chrono::Duration::seconds(LEASE_SECS);
-    if !ctx.store.take_merge_lease(&lock.main_user_id, now, until).await? {
-        return Err(Error::MergeInProgress);
+    if lock.side != MergeSide::Target || !ctx.store.take_merge_lease(&main.user_id, now, until).await? {
+        return Err(locked(&lock));
     }
     if run_job(ctx, &lock.main_user_id, &lock.old_user_id, usize::MAX).await? {
         Ok(())

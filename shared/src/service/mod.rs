@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod attribution;
 pub mod email_change;
+pub mod imports;
 pub mod inboxes;
 pub mod invitations;
 pub mod members;
@@ -42,6 +43,10 @@ pub struct Ctx {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub ulids: crate::clock::UlidSource,
+    /// Uploaded import files.
+    pub files: crate::files::FileStore,
+    /// Where accepted import jobs go to be run.
+    pub imports: imports::ImportQueue,
 }
 
 /// An activity entry. `actor` is who acted; when a person acts in the name of a shared

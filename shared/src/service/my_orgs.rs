@@ -75,10 +75,7 @@ pub async fn my_orgs(ctx: &Ctx, auth: &Authenticated, limit: i32, cursor: Option
     let user = &auth.user_id;
     let ms = match ctx.store.memberships_and_lock(user).await? {
         (ms, None) => ms,
-        (_, Some(lock)) => {
-            super::merge::settle(ctx, &lock).await?;
-            ctx.store.all_memberships(user).await?
-        }
+        (_, Some(lock)) => return Err(super::merge::locked(&lock)),
     };
     let (roots, singles) = plan_walk(&ms);
     let mut at = cursor.map(WalkCursor::parse).transpose()?.unwrap_or_default();

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::accounts::OrgView;
 use super::{Authenticated, Ctx, activity_record, permit_activity};
 use crate::access::{Access, CreateSubAccount, ManageSubAccount, Permission, Permit, ReadActivity, ReadOrg, UpdateOrg};
-use crate::domain::{OrgId, OrgName, Role, UserId};
+use crate::domain::{LoginDomain, OrgId, OrgName, Role, UserId};
 use crate::error::{Error, Result};
 use crate::store::{
     ActivityRecord, Cursor, MAX_DEPTH, MembershipRecord, OrgChange, OrgRecord, OrgStatus, Page, Plan, SeatsRecord,
@@ -16,18 +16,13 @@ use crate::store::{
 /// its path, two round trips whatever the depth. An unknown organization is refused exactly
 /// like a foreign one, so ids cannot be probed.
 pub async fn access_to(ctx: &Ctx, user: &UserId, org_id: &OrgId) -> Result<Access> {
-    // A second pass only after completing a stalled merge of logins (which may move ownership).
-    for _ in 0..2 {
-        let org = ctx.store.get_org(org_id).await?.ok_or(Error::Forbidden)?;
-        let (memberships, lock) = ctx.store.lineage_memberships(user, &org).await?;
-        if let Some(lock) = lock {
-            super::merge::settle(ctx, &lock).await?;
-            continue;
-        }
-        let access = Access::compute(user, &org, &memberships);
-        return if access.can_enter() { Ok(access) } else { Err(Error::Forbidden) };
+    let org = ctx.store.get_org(org_id).await?.ok_or(Error::Forbidden)?;
+    let (memberships, lock) = ctx.store.lineage_memberships(user, &org).await?;
+    if let Some(lock) = lock {
+        return Err(super::merge::locked(&lock));
     }
-    Err(Error::MergeInProgress)
+    let access = Access::compute(user, &org, &memberships);
+    if access.can_enter() { Ok(access) } else { Err(Error::Forbidden) }
 }
 
 /// The owner's membership, carrying their address and name for the members page.
@@ -56,6 +51,7 @@ pub async fn create_org(ctx: &Ctx, auth: &Authenticated, name: OrgName) -> Resul
         created_at: now,
         version: 1,
         language: Default::default(),
+        login_domain: None,
     };
     let owner = described_owner(ctx, &auth.user_id, &org).await?;
     let act = activity_record(ctx, &id, &auth.user_id, None, "organization.created", Some(id.to_string()));
@@ -114,6 +110,7 @@ pub async fn create_sub_account(
         created_at: now,
         version: 1,
         language: parent.language,
+        login_domain: None,
     };
     let membership = described_owner(ctx, &owner_id, &org).await?;
     let act = activity_record(
@@ -133,6 +130,24 @@ pub async fn rename(ctx: &Ctx, permit: &Permit<UpdateOrg>, name: OrgName, expect
     ctx.store.change_org(&permit.org, expected_version, &OrgChange::Rename(name.as_str().to_owned()), &act).await?;
     let mut org = permit.org.clone();
     org.name = name.as_str().to_owned();
+    org.version = expected_version + 1;
+    Ok(OrgView::from(&org))
+}
+
+/// Set, change or clear the organization's login domain (unique among all organizations).
+/// Username logins are stored under the organization, not the domain's name, so they keep
+/// working when it changes; with the domain cleared they cannot log in until one is set again.
+pub async fn set_login_domain(
+    ctx: &Ctx,
+    permit: &Permit<UpdateOrg>,
+    domain: Option<LoginDomain>,
+    expected_version: u64,
+) -> Result<OrgView> {
+    let action = if domain.is_some() { "organization.login_domain_set" } else { "organization.login_domain_cleared" };
+    let act = permit_activity(ctx, permit, action, domain.as_ref().map(|d| d.as_str().to_owned()));
+    ctx.store.set_login_domain(&permit.org, expected_version, domain.as_ref(), &act).await?;
+    let mut org = permit.org.clone();
+    org.login_domain = domain;
     org.version = expected_version + 1;
     Ok(OrgView::from(&org))
 }

@@ -9,7 +9,7 @@ use crate::access::Access;
 use crate::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::auth::password::Verified;
 use crate::auth::secret;
-use crate::domain::{ClientType, LoginName, OrgId, Password, Role, SessionId, UserId};
+use crate::domain::{ClientType, LoginKey, LoginName, OrgId, Password, Role, SessionId, UserId};
 use crate::error::{Error, Result};
 use crate::store::{OrgStatus, SessionRecord};
 
@@ -58,8 +58,15 @@ pub(crate) fn block_for(over: u32) -> Duration {
 
 pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     let now = ctx.now();
-    let login = input.login.as_key();
-    let tkey = throttle_key(&login, &input.client_addr);
+    let login = match &input.login {
+        LoginName::Email(e) => e.as_str().to_owned(),
+        LoginName::Username { domain, username } => match ctx.store.login_domain_owner(domain).await? {
+            Some(org) => LoginKey::Username { org, username: username.clone() }.as_string(),
+            // No such domain: a key no credential has, so it fails like a wrong password.
+            None => format!("-\\{}", username.as_str()),
+        },
+    };
+    let tkey = throttle_key(&input.login.display(), &input.client_addr);
     let found = ctx.store.login_lookup(&login, &tkey).await?;
     if let Some(until) = found.throttle.as_ref().and_then(|t| t.blocked_until).filter(|u| *u > now) {
         // Refused before the password is looked at, for known and unknown emails alike.
@@ -82,7 +89,11 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     if found.throttle.is_some() {
         ctx.store.clear_throttle(&tkey).await?;
     }
-    let user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
+    let mut user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
+    if user.merging_from.is_some() {
+        super::merge::resume(ctx, &user).await?;
+        user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
+    }
     if user.totp.as_ref().is_some_and(|t| t.enabled) {
         return Ok(LoginOutcome::SecondFactor(challenge(ctx, &user, input.client).await?));
     }

@@ -26,13 +26,16 @@ pub struct SeatsRecord {
     pub used: u32,
     pub pending: u32,
     pub free: u32,
+    /// Taken off `free` by running imports, until their rows use them or give them back.
+    #[serde(default)]
+    pub reserved: u32,
 }
 
 impl SeatsRecord {
     pub const SK: &'static str = "SEATS";
 
     pub fn new(purchased: u32) -> Self {
-        SeatsRecord { purchased, used: 0, pending: 0, free: purchased }
+        SeatsRecord { purchased, used: 0, pending: 0, free: purchased, reserved: 0 }
     }
 
     pub(crate) fn item(&self, org: &OrgId) -> Result<Item> {

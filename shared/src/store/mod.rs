@@ -8,8 +8,10 @@ mod calls;
 mod cursor;
 mod email_change;
 mod error;
+mod imports;
 mod inboxes;
 mod items;
+mod login_domains;
 mod member_ops;
 mod members;
 mod merge;
@@ -27,7 +29,12 @@ mod users;
 
 pub use calls::{CallCounter, count_calls};
 pub use cursor::Cursor;
+pub use imports::{
+    ImportCounts, ImportJobRecord, ImportRowRecord, JobStatus, RowConflict, RowEffect, RowOutcome, UploadRecord,
+    UploadStatus,
+};
 pub use inboxes::{Assignments, InboxMemberRecord, InboxRecord};
+pub use login_domains::LoginDomainRecord;
 pub use member_ops::{MemberRemoval, NewLogin, OutboxEvent};
 pub use members::{
     BillingEvent, EmailStatus, InboxChoice, InvitationRecord, InviteTokenRecord, SeatDelta, SeatsRecord,

@@ -59,6 +59,9 @@ pub struct OrgRecord {
     /// Language of the organization's emails (invitations).
     #[serde(default)]
     pub language: crate::domain::Language,
+    /// People without an address log in as `login_domain\username`.
+    #[serde(default)]
+    pub login_domain: Option<crate::domain::LoginDomain>,
 }
 
 impl OrgRecord {

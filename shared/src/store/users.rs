@@ -17,14 +17,14 @@ use super::ops::{key, s};
 use super::table::PRIMARY;
 use super::tx::{self, TxError};
 use super::{ActivityRecord, MembershipRecord, OrgRecord, Store, ThrottleRecord, TokenRecord};
-use crate::domain::{ClientType, Email, Language, LoginName, OrgId, UserId};
+use crate::domain::{ClientType, Email, Language, LoginKey, OrgId, UserId};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRecord {
     pub user_id: UserId,
     pub email: Option<Email>,
-    /// `logindomain\username`, for a login without an address (it logs in with this).
+    /// `org_id\username` (see `LoginKey`), for a login without an address.
     #[serde(default)]
     pub username: Option<String>,
     pub first_name: String,
@@ -68,7 +68,7 @@ impl UserRecord {
     /// A new login's profile, with nothing optional set yet.
     pub fn new(
         user_id: UserId,
-        login: &LoginName,
+        login: &LoginKey,
         first_name: &str,
         last_name: &str,
         language: Language,
@@ -76,8 +76,8 @@ impl UserRecord {
         created_at: DateTime<Utc>,
     ) -> Self {
         let (email, username) = match login {
-            LoginName::Email(e) => (Some(e.clone()), None),
-            LoginName::Username { .. } => (None, Some(login.as_key())),
+            LoginKey::Email(e) => (Some(e.clone()), None),
+            LoginKey::Username { .. } => (None, Some(login.as_string())),
         };
         UserRecord {
             user_id,
@@ -136,8 +136,8 @@ impl CredentialRecord {
     pub fn pk_of(login: &str) -> String {
         if login.contains('\\') { format!("LOGIN#{login}") } else { format!("EMAIL#{login}") }
     }
-    pub fn for_login(user_id: &UserId, login: &LoginName, password_hash: String) -> Self {
-        CredentialRecord { user_id: user_id.clone(), login: login.as_key(), password_hash }
+    pub fn for_login(user_id: &UserId, login: &LoginKey, password_hash: String) -> Self {
+        CredentialRecord { user_id: user_id.clone(), login: login.as_string(), password_hash }
     }
     pub const SK: &'static str = "CREDENTIAL";
 }

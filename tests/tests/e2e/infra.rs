@@ -71,17 +71,24 @@ fn every_route_is_declared_for_its_function_and_nothing_else_is() {
         }
     }
     let mut expected: BTreeSet<String> = Function::ALL.iter().map(|f| f.resource_id()).collect();
-    // Not behind the HTTP API: the SQS email worker.
+    // Not behind the HTTP API: the SQS workers for emails and imports.
     expected.insert("MailWorkerFunction".into());
+    expected.insert("ImportWorkerFunction".into());
     assert_eq!(functions_in_template, expected);
 
-    let worker = &t["Resources"]["MailWorkerFunction"];
-    assert_eq!(worker["Metadata"]["BuildProperties"]["Binary"].as_str(), Some("mail-worker"));
-    assert_eq!(worker["Properties"]["Events"]["Queue"]["Type"].as_str(), Some("SQS"));
-    assert!(
-        !t["Resources"]["EmailQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_null(),
-        "a dead-letter queue"
-    );
+    for (worker, binary, queue) in
+        [("MailWorkerFunction", "mail-worker", "EmailQueue"), ("ImportWorkerFunction", "import-worker", "ImportQueue")]
+    {
+        let w = &t["Resources"][worker];
+        assert_eq!(w["Metadata"]["BuildProperties"]["Binary"].as_str(), Some(binary));
+        assert_eq!(w["Properties"]["Events"]["Queue"]["Type"].as_str(), Some("SQS"));
+        assert!(
+            !t["Resources"][queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_null(),
+            "{queue} has a dead-letter queue"
+        );
+        let bin = format!("{}/../functions/src/bin/{binary}.rs", env!("CARGO_MANIFEST_DIR"));
+        assert!(std::path::Path::new(&bin).exists(), "binary source {bin}");
+    }
     for f in Function::ALL {
         let r = &t["Resources"][f.resource_id().as_str()];
         assert_eq!(r["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{f:?}");

@@ -22,6 +22,7 @@ macro_rules! both_engines {
 mod auth;
 mod email_change;
 mod errors;
+mod imports;
 mod inboxes;
 mod infra;
 mod local_server;

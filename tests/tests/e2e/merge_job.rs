@@ -1,5 +1,5 @@
 //! Merges too large for one transaction run as a job: both logins are locked while it runs,
-//! a runner that dies midway leaves no visible half-state, and the person's next request
+//! a runner that dies midway leaves no visible half-state, and the person's next login
 //! completes it.
 
 use e2e::{Engine, TestApp, User};
@@ -88,11 +88,19 @@ async fn large_merge_resumes_after_its_runner_dies(engine: Engine) {
     let r = app.post("/v1/auth/login", json!({"email": old.email, "password": old.password, "client": "web"})).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
-    // Once the dead runner's lease is over, the person's next request completes the merge.
+    // Logging in while the runner may still be at work waits; once its lease is over, the
+    // person's next login completes the merge.
+    let login = json!({"login": main.email, "password": main.password, "client": "web"});
+    assert_eq!(app.post("/v1/auth/login", login.clone()).await.code(), "merge_in_progress");
     app.clock.advance(chrono::Duration::seconds(61));
     let calls = ctx.store.calls();
+    let r = app.post("/v1/auth/login", login).await;
+    println!(
+        "{engine:?}: login resuming a merge job (35 memberships): {} DynamoDB round trips",
+        ctx.store.calls() - calls
+    );
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let mine = app.get("/v1/me/organizations", &main.access).await;
-    println!("{engine:?}: resuming a merge job (35 memberships): {} DynamoDB round trips", ctx.store.calls() - calls);
     assert_eq!(mine.status, StatusCode::OK, "{:?}", mine.body);
     assert_eq!(mine.body["organizations"].as_array().unwrap().len(), 36);
     assert!(owners(&app, &orgs).await.iter().all(|o| *o == main.id));

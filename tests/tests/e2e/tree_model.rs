@@ -106,6 +106,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             created_at: Utc::now(),
             version: 1,
             language: Default::default(),
+            login_domain: None,
         };
         let act = ActivityRecord {
             activity_id: ctx.ulid().to_string(),

@@ -1,5 +1,6 @@
 pub mod auth;
 pub mod email_change;
+pub mod imports;
 pub mod inboxes;
 pub mod jwks;
 pub mod me;

@@ -12,7 +12,7 @@ use crate::access::{CreateSubAccount, ManageSubAccount, ReadActivity, ReadOrg, U
 use crate::api::AppState;
 use crate::api::extract::{Auth, JsonBody, OrgAccess, PageParams, QueryParams};
 use crate::api::problem::Problem;
-use crate::domain::{OrgName, UserId};
+use crate::domain::{LoginDomain, OrgName, UserId};
 use crate::error::Result;
 use crate::service::orgs::{self, ActivityPage, OrgDetails, OrgPage};
 use crate::service::{self, OrgView};
@@ -74,6 +74,33 @@ pub fn manage() -> OpenApiRouter<AppState> {
         .routes(routes!(subtree_handler))
         .routes(routes!(suspend_handler))
         .routes(routes!(reactivate_handler))
+        .routes(routes!(login_domain_handler))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginDomainRequest {
+    /// e.g. `acme`; `null` clears it.
+    login_domain: Option<String>,
+    /// The `version` last read; a concurrent change makes this request fail with 409.
+    version: u64,
+}
+
+/// Set the organization's login domain: people without an email address log in as
+/// `logindomain\username`. Unique among all organizations.
+#[utoipa::path(put, path = "/v1/orgs/{org_id}/login-domain", tag = "organizations", params(("org_id" = String, Path)),
+    request_body = LoginDomainRequest, security(("bearer" = [])),
+    responses((status = 200, body = OrgView), (status = 403, body = Problem),
+              (status = 409, description = "taken by another organization, or a concurrent change", body = Problem),
+              (status = 422, body = Problem)))]
+async fn login_domain_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    JsonBody(req): JsonBody<LoginDomainRequest>,
+) -> Result<Json<OrgView>> {
+    let permit = access.permit::<UpdateOrg>()?;
+    let domain = req.login_domain.as_deref().map(|d| LoginDomain::parse(d, "login_domain")).transpose()?;
+    Ok(Json(orgs::set_login_domain(&ctx, &permit, domain, req.version).await?))
 }
 
 /// An organization as the caller sees it, with their roles and permissions there.
