@@ -310,3 +310,64 @@ async fn presigned_uploads_and_files_from_real_writers(engine: Engine) {
         app.post_auth(&format!("/v1/orgs/{}/imports/uploads", admin.org), &viewer.access, json!({"size": 10})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+both_engines!(login_domains_are_unique_and_renamable);
+
+async fn login_domains_are_unique_and_renamable(engine: Engine) {
+    let app = TestApp::spawn_with(engine, seats(5)).await;
+    let (a, b) = (app.signup("doma", "web").await, app.signup("domb", "web").await);
+    let set_in = |org: &str, user: &User, domain: Value, version: Value| {
+        let path = format!("/v1/orgs/{org}/login-domain");
+        let token = user.access.clone();
+        let app = &app;
+        async move {
+            app.call(
+                reqwest::Method::PUT,
+                &path,
+                Some(&token),
+                Some(json!({"login_domain": domain, "version": version})),
+            )
+            .await
+        }
+    };
+    let set = |user: &User, domain: Value, version: Value| set_in(&user.org, user, domain, version);
+    let name = format!("dom{}", &ulid::Ulid::new().to_string().to_lowercase()[18..]);
+    let r = set(&a, json!(name.to_uppercase()), json!(1)).await;
+    assert_eq!((r.status, r.body["login_domain"].as_str()), (StatusCode::OK, Some(name.as_str())), "{:?}", r.body);
+    // Taken by another organization; a stale version; not a domain.
+    assert_eq!(set(&b, json!(name), json!(1)).await.code(), "login_domain_taken");
+    assert_eq!(set(&a, json!("other"), json!(1)).await.code(), "conflict");
+    let r = set(&a, json!("-bad-"), json!(2)).await;
+    assert_eq!(
+        (r.status, r.code(), r.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_login_domain", Some("login_domain"))
+    );
+    // A viewer may not change it.
+    let viewer = app.signup("domviewer", "web").await;
+    app.add_member(
+        &viewer.id,
+        &a.org,
+        &[switchboard::domain::Role::Viewer],
+        switchboard::access::Scope::Subtree,
+        switchboard::access::Manage::All,
+    )
+    .await;
+    let r = set_in(&a.org, &viewer, json!("mine"), json!(2)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+
+    // A username login made under the domain keeps working when the domain is renamed, and
+    // the old name is free for others.
+    let csv = "username,first name,password\nkim,Kim,Kims-eigen-wachtwoord-1\n".to_owned();
+    let upload_id = upload(&app, &a, csv.into_bytes()).await;
+    let start = json!({"upload_id": upload_id, "mapping": {"username": "A", "first_name": "B", "password": "C"}, "start_row": 2});
+    let r = app.post_auth(&format!("/v1/orgs/{}/imports", a.org), &a.access, start).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let done = wait_done(&app, &a, r.body["job_id"].as_str().unwrap()).await;
+    assert_eq!(done["counts"]["created"], 1, "{done:?}");
+    let renamed = format!("{name}x");
+    assert_eq!(set(&a, json!(renamed), json!(2)).await.status, StatusCode::OK);
+    let login = |domain: &str| json!({"login": format!("{domain}\\kim"), "password": "Kims-eigen-wachtwoord-1", "client": "web"});
+    assert_eq!(app.post("/v1/auth/login", login(&renamed)).await.status, StatusCode::OK);
+    assert_eq!(app.post("/v1/auth/login", login(&name)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(set(&b, json!(name), json!(1)).await.status, StatusCode::OK);
+}
