@@ -111,7 +111,8 @@ impl TestApp {
         Self::spawn_full(engine, config, switchboard::service::imports::ImportQueue::Held).await
     }
 
-    async fn spawn_full(
+    /// With import jobs sent to `imports` (e.g. an SQS queue on moto).
+    pub async fn spawn_full(
         engine: Engine,
         mut config: Config,
         imports: switchboard::service::imports::ImportQueue,

@@ -371,3 +371,42 @@ async fn login_domains_are_unique_and_renamable(engine: Engine) {
     assert_eq!(app.post("/v1/auth/login", login(&name)).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(set(&b, json!(name), json!(1)).await.status, StatusCode::OK);
 }
+
+/// The AWS path: the job travels through SQS to the worker (as `import-worker` runs it); a run
+/// that nears its deadline stops at a checkpoint and sends the job on.
+#[tokio::test]
+async fn jobs_travel_through_sqs_and_long_runs_are_sent_on() {
+    use switchboard::service::imports::{ImportQueue, JobMessage};
+    let sdk = local::local_sdk_config(&e2e::moto_endpoint()).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let name = format!("imports-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let url = sqs.create_queue().queue_name(name).send().await.expect("queue").queue_url.expect("url");
+    let queue = ImportQueue::Sqs { client: sqs.clone(), url: url.clone() };
+    let app = TestApp::spawn_full(Engine::Moto, seats(200), queue).await;
+    let admin = app.signup("sqs", "web").await;
+    let rows = 150;
+    let csv: String = std::iter::once("email,first name\n".to_owned())
+        .chain((0..rows).map(|i| format!("{},Q{i}\n", unique_email("q"))))
+        .collect();
+    let upload_id = upload(&app, &admin, csv.into_bytes()).await;
+    let start = json!({"upload_id": upload_id, "mapping": {"email": "A", "first_name": "B"}, "start_row": 2});
+    let r = app.post_auth(&format!("/v1/orgs/{}/imports", admin.org), &admin.access, start).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let receive = || async {
+        let out = sqs.receive_message().queue_url(&url).wait_time_seconds(1).send().await.expect("receive");
+        let m = out.messages.unwrap_or_default().into_iter().next().expect("a job message");
+        sqs.delete_message().queue_url(&url).receipt_handle(m.receipt_handle.unwrap_or_default()).send().await.unwrap();
+        serde_json::from_str::<JobMessage>(&m.body.unwrap_or_default()).expect("job message")
+    };
+    // A worker with 30 s left stops after its first chunk and sends the job on.
+    let msg = receive().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    assert_eq!(run_job(&app.ctx, &msg.org_id, &msg.job_id, Some(deadline)).await.unwrap(), RunOutcome::Paused);
+    let part = app.get(&format!("/v1/orgs/{}/imports/{}", admin.org, msg.job_id), &admin.access).await.body;
+    assert_eq!(part["done"], 100, "{part:?}");
+    app.ctx.imports.enqueue(&app.ctx, msg).await.unwrap();
+    let msg = receive().await;
+    assert_eq!(run_job(&app.ctx, &msg.org_id, &msg.job_id, None).await.unwrap(), RunOutcome::Finished);
+    let done = wait_done(&app, &admin, &msg.job_id).await;
+    assert_eq!((done["counts"]["invited"].as_u64(), done["done"].as_u64()), (Some(rows), Some(rows)), "{done:?}");
+}
