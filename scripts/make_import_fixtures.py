@@ -115,6 +115,15 @@ def hostile(good):
         OOXMLFile(f).encrypt("secret", enc)
     with open(h("hostile-password.xlsx"), "wb") as f:
         f.write(enc.getvalue())
+    # An XLS with one value far out (row 60000, column GR): calamine would size its grid to it.
+    tmp = tempfile.mkdtemp()
+    far = openpyxl.Workbook()
+    far.active.append(["email", "first name"])
+    far.active["GR60000"] = "far away"
+    src = os.path.join(tmp, "far.xlsx")
+    far.save(src)
+    soffice(src, "xls", tmp)
+    shutil.copy(os.path.join(tmp, "far.xls"), h("hostile-far-cell.xls"))
     # Not UTF-8 and not Windows-1252 either: UTF-8 with damage.
     with open(h("hostile-invalid-utf8.csv"), "wb") as f:
         f.write("email,first_name\nann@example.com,Zoë\n".encode() + b"bob@example.com,Bj\xf6rn\n")

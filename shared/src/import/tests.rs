@@ -192,7 +192,7 @@ fn formulas_in_workbooks_are_never_taken_as_values() {
 
 #[test]
 fn hostile_files_fail_cleanly() {
-    let cases: [(&[u8], &str); 7] = [
+    let cases: [(&[u8], &str); 8] = [
         (fixture!("hostile-bomb.xlsx"), "zip_limits"),
         (fixture!("hostile-truncated.xlsx"), "unreadable_file"),
         (fixture!("hostile-macro.xlsm"), "macro_workbook"),
@@ -201,6 +201,8 @@ fn hostile_files_fail_cleanly() {
         (fixture!("hostile-dimension.xlsx"), "sheet_too_large"),
         // Found by the fuzzer: calamine 0.38 panics on it (an assertion); we answer an error.
         (fixture!("fuzz-calamine-assert.xls"), "unreadable_file"),
+        // Refused before calamine would size its grid to the far cell.
+        (fixture!("hostile-far-cell.xls"), "sheet_too_large"),
     ];
     for (bytes, code) in cases {
         let got = Workbook::open(bytes).and_then(|b| b.for_each_row(None, |_| true));
