@@ -192,7 +192,7 @@ fn formulas_in_workbooks_are_never_taken_as_values() {
 
 #[test]
 fn hostile_files_fail_cleanly() {
-    let cases: [(&[u8], &str); 8] = [
+    let cases: [(&[u8], &str); 9] = [
         (fixture!("hostile-bomb.xlsx"), "zip_limits"),
         (fixture!("hostile-truncated.xlsx"), "unreadable_file"),
         (fixture!("hostile-macro.xlsm"), "macro_workbook"),
@@ -203,6 +203,9 @@ fn hostile_files_fail_cleanly() {
         (fixture!("fuzz-calamine-assert.xls"), "unreadable_file"),
         // Refused before calamine would size its grid to the far cell.
         (fixture!("hostile-far-cell.xls"), "sheet_too_large"),
+        // Found by the fuzzer: a damaged file whose DIMENSIONS record made calamine reserve
+        // terabytes (an abort, not a panic); now refused before calamine opens it.
+        (fixture!("fuzz-huge-allocation.xls"), "unreadable_file"),
     ];
     for (bytes, code) in cases {
         let got = Workbook::open(bytes).and_then(|b| b.for_each_row(None, |_| true));
