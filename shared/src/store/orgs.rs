@@ -302,17 +302,21 @@ impl Store {
         limit: i32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<MembershipRecord>> {
-        let page = self
-            .query_prefix(
-                None,
-                &MembershipRecord::pk(user),
-                MembershipRecord::SK_PREFIX,
-                QueryDir::Forward,
-                limit,
-                cursor,
-            )
-            .await?;
+        let page = self.membership_items(user, limit, cursor).await?;
         Ok(Page { items: split_lock(page.items)?.0, next: page.next })
+    }
+
+    /// A page of the raw items of a user's membership range (memberships and a merge lock).
+    async fn membership_items(&self, user: &UserId, limit: i32, cursor: Option<&Cursor>) -> Result<Page<Item>> {
+        self.query_prefix(
+            None,
+            &MembershipRecord::pk(user),
+            MembershipRecord::SK_PREFIX,
+            QueryDir::Forward,
+            limit,
+            cursor,
+        )
+        .await
     }
 
     /// The user's memberships among `orgs`, by organization: one round trip per 100.
@@ -336,16 +340,7 @@ impl Store {
         let mut items = Vec::new();
         let mut cursor = None;
         loop {
-            let page = self
-                .query_prefix(
-                    None,
-                    &MembershipRecord::pk(user),
-                    MembershipRecord::SK_PREFIX,
-                    QueryDir::Forward,
-                    1000,
-                    cursor.as_ref(),
-                )
-                .await?;
+            let page = self.membership_items(user, 1000, cursor.as_ref()).await?;
             items.extend(page.items);
             match page.next {
                 Some(c) => cursor = Some(c),
