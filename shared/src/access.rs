@@ -15,9 +15,9 @@ use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{OrgId, Role, UserId};
+use crate::domain::{OrgId, Role, SessionId, UserId};
 use crate::error::{Error, Result};
-use crate::store::{MemberStatus, MembershipRecord, OrgRecord};
+use crate::store::{MemberStatus, MembershipRecord, OrgRecord, OrgStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -98,8 +98,35 @@ pub enum Manage {
     Only(Vec<OrgId>),
 }
 
-fn is_admin(roles: &[Role]) -> bool {
+pub(crate) fn is_admin(roles: &[Role]) -> bool {
     roles.iter().any(|r| matches!(r, Role::Owner | Role::Admin))
+}
+
+/// What besides memberships decides access to an organization.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Standing<'a> {
+    /// The topmost suspended organization of the lineage (the organization or an ancestor).
+    /// At and below it memberships grant nothing: a suspended sub-account's own people are
+    /// locked out, while admins above it still see it (and may reactivate it).
+    pub suspended: Option<&'a OrgId>,
+    /// The asking session. A membership whose sessions were revoked after it began (sign-out,
+    /// deactivation) grants it nothing; `None` for a session being opened.
+    pub session: Option<&'a SessionId>,
+}
+
+impl<'a> Standing<'a> {
+    /// The standing of `org` given the records of its ancestors (any order; missing ones
+    /// count as active).
+    pub fn of(org: &'a OrgRecord, ancestors: &'a [OrgRecord], session: Option<&'a SessionId>) -> Self {
+        let suspended = org.lineage().find(|id| {
+            if *id == &org.org_id {
+                org.status == OrgStatus::Suspended
+            } else {
+                ancestors.iter().any(|a| &a.org_id == *id && a.status == OrgStatus::Suspended)
+            }
+        });
+        Standing { suspended, session }
+    }
 }
 
 /// A user's effective access to one organization, computed from their memberships in it and
@@ -114,19 +141,35 @@ pub struct Access {
     pub inherited_only: bool,
     /// The person, when `user_id` is a shared account they act in the name of.
     pub real_user_id: Option<UserId>,
+    /// Which descendants the user may change: what they may hand on to others below.
+    pub reach: Reach,
+    /// The organization or an ancestor is suspended: only admins above it see it.
+    pub suspended: bool,
+}
+
+/// The user's effective roles and permissions on one organization.
+#[derive(Debug, Clone, Default)]
+pub struct Effective {
+    pub roles: BTreeSet<Role>,
+    pub permissions: BTreeSet<Permission>,
+    /// A membership in the organization itself counts.
+    pub direct: bool,
+    pub reach: Reach,
 }
 
 impl Access {
     /// `memberships` may include memberships anywhere; only those on the org's path count.
-    pub fn compute(user_id: &UserId, org: &OrgRecord, memberships: &[MembershipRecord]) -> Access {
-        let (roles, permissions, direct) = effective(user_id, &org.org_id, &org.ancestors, memberships);
+    pub fn compute(user_id: &UserId, org: &OrgRecord, memberships: &[MembershipRecord], standing: Standing) -> Access {
+        let e = effective(user_id, &org.org_id, &org.ancestors, memberships, standing);
         Access {
             user_id: user_id.clone(),
             org: org.clone(),
-            roles,
-            permissions,
-            inherited_only: !direct,
+            roles: e.roles,
+            permissions: e.permissions,
+            inherited_only: !e.direct,
             real_user_id: None,
+            reach: e.reach,
+            suspended: standing.suspended.is_some(),
         }
     }
 
@@ -146,6 +189,7 @@ impl Access {
                 user_id: self.user_id.clone(),
                 real_user_id: self.real_user_id.clone(),
                 org: self.org.clone(),
+                grantor: Grantor { permissions: self.permissions.clone(), reach: self.reach.clone() },
                 _kind: PhantomData,
             })
         } else {
@@ -154,32 +198,67 @@ impl Access {
     }
 }
 
-/// Roles, permissions, and whether a direct membership exists, for the organization `org`
-/// whose ancestors (root first) are `ancestors`.
+/// Roles, permissions, whether a direct membership exists and the right to change below, for
+/// the organization `org` whose ancestors (root first) are `ancestors`.
 pub fn effective(
     user_id: &UserId,
     org: &OrgId,
     ancestors: &[OrgId],
     memberships: &[MembershipRecord],
-) -> (BTreeSet<Role>, BTreeSet<Permission>, bool) {
-    let mut roles = BTreeSet::new();
-    let mut permissions = BTreeSet::new();
-    let mut direct = false;
+    standing: Standing,
+) -> Effective {
+    let mut e = Effective { reach: Reach::none(), ..Effective::default() };
+    // Lineage position of the topmost suspended organization: memberships there or below count for nothing.
+    let lineage_len = ancestors.len() + 1;
+    let suspended_at = standing
+        .suspended
+        .map(|s| if s == org { ancestors.len() } else { ancestors.iter().position(|a| a == s).unwrap_or(0) });
+    let position = |m: &MembershipRecord| {
+        if m.org_id == *org { Some(ancestors.len()) } else { ancestors.iter().position(|a| *a == m.org_id) }
+    };
+    // Session ids are ULIDs: they sort by when the session began.
+    let revoked = |m: &MembershipRecord| match (&m.sessions_before, standing.session) {
+        (Some(before), Some(session)) => session < before,
+        _ => false,
+    };
     // A deactivated membership grants nothing, here or below.
-    for m in memberships.iter().filter(|m| m.user_id == *user_id && m.status == MemberStatus::Active) {
-        if m.org_id == *org {
-            direct = true;
-            roles.extend(m.roles.iter().copied());
+    for m in memberships.iter().filter(|m| m.user_id == *user_id && m.status == MemberStatus::Active && !revoked(m)) {
+        let Some(pos) = position(m) else { continue };
+        if suspended_at.is_some_and(|s| pos >= s) {
+            continue;
+        }
+        if pos + 1 == lineage_len {
+            e.direct = true;
+            e.roles.extend(m.roles.iter().copied());
             for r in &m.roles {
-                permissions.extend(role_permissions(*r).iter().copied());
+                e.permissions.extend(role_permissions(*r).iter().copied());
             }
-        } else if ancestors.contains(&m.org_id) {
-            let (r, p) = inherited(m, org, ancestors);
-            roles.extend(r);
-            permissions.extend(p);
+            e.reach.add(direct_reach(m));
+        } else {
+            let (r, p, may_change) = inherited(m, org, ancestors, suspended_at.is_some());
+            e.roles.extend(r);
+            e.permissions.extend(p);
+            if may_change {
+                e.reach = Reach::All;
+            }
         }
     }
-    (roles, permissions, direct)
+    e
+}
+
+/// What a membership in the organization itself lets its holder change beneath it.
+fn direct_reach(m: &MembershipRecord) -> Reach {
+    if m.is_owner() {
+        return Reach::All;
+    }
+    if !is_admin(&m.roles) || m.scope != Scope::Subtree {
+        return Reach::none();
+    }
+    match &m.manage {
+        Manage::All => Reach::All,
+        Manage::None => Reach::none(),
+        Manage::Only(ids) => Reach::Only(ids.iter().cloned().collect()),
+    }
 }
 
 /// Whether a membership reaches the descendants of its organization at all.
@@ -187,14 +266,22 @@ pub fn reaches_below(m: &MembershipRecord) -> bool {
     m.scope == Scope::Subtree || is_admin(&m.roles)
 }
 
-fn inherited(m: &MembershipRecord, target: &OrgId, target_ancestors: &[OrgId]) -> (Vec<Role>, Vec<Permission>) {
+/// What a membership in an ancestor gives on `target`: roles, permissions, and whether its
+/// holder may change `target`. In a suspended subtree only the admins above it count.
+fn inherited(
+    m: &MembershipRecord,
+    target: &OrgId,
+    target_ancestors: &[OrgId],
+    suspended: bool,
+) -> (Vec<Role>, Vec<Permission>, bool) {
     let admin = is_admin(&m.roles);
     let mut roles = Vec::new();
     let mut perms: Vec<Permission> = Vec::new();
+    let mut may_change = false;
     if admin {
         roles.push(Role::Admin);
         perms.extend(ADMIN_VISIBILITY);
-        let may_change = m.scope == Scope::Subtree
+        may_change = m.scope == Scope::Subtree
             && match &m.manage {
                 Manage::All => true,
                 Manage::None => false,
@@ -204,13 +291,13 @@ fn inherited(m: &MembershipRecord, target: &OrgId, target_ancestors: &[OrgId]) -
             perms.extend(ADMIN_CHANGE_BELOW);
         }
     }
-    if m.scope == Scope::Subtree {
+    if m.scope == Scope::Subtree && !suspended {
         for r in m.roles.iter().filter(|r| !matches!(r, Role::Owner | Role::Admin)) {
             roles.push(*r);
             perms.extend(role_permissions(*r));
         }
     }
-    (roles, perms)
+    (roles, perms, may_change)
 }
 
 /// A permission as a type, so a service function can demand proof of exactly it.
@@ -248,8 +335,13 @@ pub struct Permit<P> {
     /// The person, when `user_id` is a shared account they act in the name of.
     pub real_user_id: Option<UserId>,
     pub org: OrgRecord,
+    /// What the holder may hand on: checked by every grant they make.
+    pub(crate) grantor: Grantor,
     _kind: PhantomData<P>,
 }
+
+mod grants;
+pub use grants::{Grant, Grantor, Reach};
 
 #[cfg(test)]
 #[path = "access_tests.rs"]

@@ -57,6 +57,8 @@ pub enum Error {
     SameEmail,
     #[error("this login has no email address (it logs in with a username)")]
     NoEmail,
+    #[error("verify your email address first")]
+    EmailUnverified,
     #[error("another organization uses this login domain")]
     LoginDomainTaken,
     #[error("two-factor authentication is already on")]
@@ -65,6 +67,10 @@ pub enum Error {
     TwoFactorOff,
     #[error("wrong or already used code")]
     InvalidCode,
+    #[error("this hands on rights you do not hold yourself")]
+    GrantExceedsRights,
+    #[error("your own roles and rights are changed by another admin")]
+    OwnAccess,
     #[error("the owner cannot be removed, deactivated or demoted; transfer ownership first")]
     OwnerProtected,
     #[error("{0} not found")]
@@ -109,10 +115,13 @@ impl Error {
             Error::LoginRequired => "login_required",
             Error::EmailMismatch => "email_mismatch",
             Error::OwnerProtected => "owner_protected",
+            Error::GrantExceedsRights => "grant_exceeds_rights",
+            Error::OwnAccess => "own_access",
             Error::TwoFactorAlreadyOn => "two_factor_on",
             Error::EmailPending => "email_pending",
             Error::MergeInProgress => "merge_in_progress",
             Error::NoEmail => "no_email",
+            Error::EmailUnverified => "email_unverified",
             Error::LoginDomainTaken => "login_domain_taken",
             Error::SameEmail => "same_email",
             Error::TwoFactorOff => "two_factor_off",

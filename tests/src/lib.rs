@@ -269,6 +269,7 @@ impl TestApp {
             member_name: None,
             member_login: None,
             shared: false,
+            sessions_before: None,
         };
         self.ctx.store.put_membership(&m).await.expect("put membership");
     }

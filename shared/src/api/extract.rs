@@ -112,16 +112,17 @@ impl FromRequestParts<AppState> for OrgAccess {
                 .map_err(|_| Error::validation("invalid_id", "org_id", "is not an organization id"))?;
         let raw = params.get("org_id").map(String::as_str).unwrap_or_default();
         let org = crate::domain::OrgId::parse(raw, "org_id")?;
+        let started = Some(&auth.session.session_id);
         let access = match &auth.session.acting_as {
             // Acting as a shared account: its access applies, while the link still exists.
             Some(shared) => {
                 let active = auth.session.active_org.as_ref().ok_or(Error::Forbidden)?;
                 service::shared::check_link(state, &auth.user_id, active, shared).await?;
-                let mut access = service::access_to(state, shared, &org).await?;
+                let mut access = service::access_to(state, shared, &org, started).await?;
                 access.real_user_id = Some(auth.user_id.clone());
                 access
             }
-            None => service::access_to(state, &auth.user_id, &org).await?,
+            None => service::access_to(state, &auth.user_id, &org, started).await?,
         };
         Ok(OrgAccess(access))
     }
@@ -129,6 +130,7 @@ impl FromRequestParts<AppState> for OrgAccess {
 
 /// `?cursor=…&limit=…` of list endpoints.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -2,6 +2,7 @@
 //! are registered through utoipa-axum, so the OpenAPI document and the routes served are one
 //! list and cannot drift apart.
 
+mod contract;
 pub mod extract;
 pub mod problem;
 mod routes;
@@ -125,8 +126,8 @@ impl Function {
             Function::Orgs => routes::orgs::manage(),
             Function::Activity => routes::orgs::activity(),
             Function::Invite => routes::members::invite(),
-            Function::AcceptInvitation => routes::members::accept(),
-            Function::Members => routes::members::manage(),
+            Function::AcceptInvitation => routes::members::accept().merge(routes::invitee::routes()),
+            Function::Members => routes::members::manage().merge(routes::membership::routes()),
             Function::PasswordReset => routes::members::passwords(),
             Function::Inboxes => routes::inboxes::routes(),
             Function::Profile => routes::profile::routes(),
@@ -164,7 +165,9 @@ fn api_router(functions: &[Function]) -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the given functions (all of them for the published document).
 pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
-    api_router(functions).into_openapi()
+    let mut doc = api_router(functions).into_openapi();
+    contract::complete_document(&mut doc);
+    doc
 }
 
 /// The router serving `functions`, with the shared layers: request ids and structured logs

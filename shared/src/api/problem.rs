@@ -45,11 +45,12 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::EmailPending
         | Error::MergeInProgress
         | Error::NoEmail
+        | Error::EmailUnverified
         | Error::LoginDomainTaken
         | Error::SameEmail
         | Error::TwoFactorOff
         | Error::StillAssigned { .. } => StatusCode::CONFLICT,
-        Error::EmailMismatch => StatusCode::FORBIDDEN,
+        Error::EmailMismatch | Error::GrantExceedsRights | Error::OwnAccess => StatusCode::FORBIDDEN,
         Error::InvalidCredentials
         | Error::InvalidCode
         | Error::Unauthenticated

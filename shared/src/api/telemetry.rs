@@ -43,5 +43,8 @@ pub async fn trace_request(req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
+    // Answers carry tokens, secrets and personal data: no cache may keep them (RFC 6749
+    // §5.1). A route with public content (the JWKS) says so itself.
+    resp.headers_mut().entry(axum::http::header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     resp
 }

@@ -155,6 +155,7 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
             client: None,
             attempts: 0,
             previous_email: None,
+            throttle_keys: Vec::new(),
         },
         user,
         org,
@@ -211,6 +212,7 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
         client: None,
         attempts: 0,
         previous_email: None,
+        throttle_keys: Vec::new(),
     };
     ctx.store.put_token(&hash, &record).await?;
     let org_name = match &auth.session.active_org {

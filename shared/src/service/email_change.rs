@@ -29,7 +29,7 @@ pub async fn request(
     if new == current {
         return Err(Error::SameEmail);
     }
-    let cred = ctx.store.login_lookup(current.as_str(), "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    let cred = ctx.store.login_lookup(current.as_str(), &[]).await?.credential.ok_or(Error::Unauthenticated)?;
     if ctx.hasher.verify(password, Some(&cred.password_hash), ctx.random.as_ref()).await? == Verified::No {
         return Err(Error::validation("wrong_password", "password", "is not your current password"));
     }
@@ -48,6 +48,7 @@ pub async fn request(
         client: None,
         attempts: 0,
         previous_email: Some(current.clone()),
+        throttle_keys: Vec::new(),
     };
     ctx.store.put_token(&hash, &record).await?;
     let vars = serde_json::json!({
@@ -87,9 +88,9 @@ pub async fn confirm(ctx: &Ctx, auth: &Authenticated, token: &str, main_code: Op
     if record.previous_email.as_ref() != user.email.as_ref() {
         return Err(Error::InvalidToken);
     }
-    let cred = ctx.store.login_lookup(user.login_key(), "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    let cred = ctx.store.login_lookup(user.login_key(), &[]).await?.credential.ok_or(Error::Unauthenticated)?;
     let new = record.email.clone().ok_or(Error::InvalidToken)?;
-    if let Some(main) = ctx.store.login_lookup(new.as_str(), "-").await?.credential {
+    if let Some(main) = ctx.store.login_lookup(new.as_str(), &[]).await?.credential {
         let proof = super::merge::Proof { old_credential: &cred, token_hash: &hash, token: &record };
         return Ok(Confirmed::Merged(super::merge::merge(ctx, &user, &proof, &main, main_code).await?));
     }

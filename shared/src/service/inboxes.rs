@@ -3,10 +3,10 @@
 use serde::Serialize;
 
 use super::{Ctx, permit_activity};
-use crate::access::{Access, ManageMembers, Permit, ReadOrg};
+use crate::access::{Access, ManageMembers, Permit, ReadMembers, ReadOrg};
 use crate::domain::{InboxId, Phone, UserId};
 use crate::error::{Error, Result};
-use crate::store::{ActivityRecord, Assignments, Cursor, InboxMemberRecord, InboxRecord, MemberStatus};
+use crate::store::{ActivityRecord, Assignments, Cursor, InboxMemberRecord, InboxRecord, MemberStatus, OutboxEvent};
 
 pub async fn create(
     ctx: &Ctx,
@@ -73,6 +73,27 @@ pub async fn set_assignments(
     let act = permit_activity(ctx, permit, "inbox.assignments_changed", Some(user.to_string()));
     ctx.store.set_assignments(&rec, &act).await?;
     Ok(rec)
+}
+
+/// The members of an inbox, with the four assignment flags of each.
+pub async fn members(ctx: &Ctx, permit: &Permit<ReadMembers>, id: &InboxId) -> Result<Vec<InboxMemberRecord>> {
+    ctx.store.get_inbox(&permit.org.org_id, id).await?.ok_or(Error::NotFound("inbox"))?;
+    ctx.store.inbox_members(&permit.org.org_id, id).await
+}
+
+/// Delete an inbox: its members leave it and the messaging service is told (an event in the
+/// same transaction) to close or move its conversations.
+pub async fn delete(ctx: &Ctx, permit: &Permit<ManageMembers>, id: &InboxId) -> Result<()> {
+    let inbox = ctx.store.get_inbox(&permit.org.org_id, id).await?.ok_or(Error::NotFound("inbox"))?;
+    let event = OutboxEvent {
+        event_id: ctx.ulid().to_string(),
+        entity: "event",
+        detail_type: "inbox.deleted".into(),
+        detail: serde_json::json!({"organization_id": inbox.org_id, "inbox_id": inbox.inbox_id, "phone": inbox.phone}),
+        at: ctx.now(),
+    };
+    let act = permit_activity(ctx, permit, "inbox.deleted", Some(inbox.inbox_id.to_string()));
+    ctx.store.delete_inbox(&inbox, &event, &permit.org.lineage_ids(), &act).await
 }
 
 /// Remove a member from an inbox (not from the organization). Refused, naming the lists,

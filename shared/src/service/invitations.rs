@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::{Authenticated, Ctx, activity_record, permit_activity};
-use crate::access::{ManageMembers, Permit, Scope};
+use super::{Authenticated, Ctx, activity_record, grants, permit_activity};
+use crate::access::{Grant, Manage, ManageMembers, Permit, Scope};
 use crate::auth::secret;
 use crate::domain::{Email, InboxId, Language, OrgId, Password, PersonName, Role, Roles, UserId};
 use crate::error::{Error, Result};
@@ -27,6 +27,9 @@ pub struct InviteEntry {
     pub roles: Vec<String>,
     /// `org_only` limits the membership to this organization; beneath it by default.
     pub scope: Option<Scope>,
+    /// For admins: which sub-accounts they may change (all by default). Never more than the
+    /// inviter may change.
+    pub manage: Option<Manage>,
     /// `{"existing": "inb_…"}` to join an inbox, or `{"new": {"name": "…"}}` for a new one
     /// whose number the invitee picks when joining.
     pub inbox: Option<InboxChoice>,
@@ -68,7 +71,7 @@ fn failed(email: &str, e: &Error) -> InviteOutcome {
     }
 }
 
-fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope)> {
+fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope, Manage)> {
     let email = Email::parse(&e.email, &format!("invitations[{i}].email"))?;
     let roles = Roles::parse(&e.roles, &format!("invitations[{i}].roles"))?;
     if roles.contains(Role::Owner) {
@@ -78,7 +81,7 @@ fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope)> {
             "ownership is transferred, not invited",
         ));
     }
-    Ok((email, roles, e.scope.unwrap_or_default()))
+    Ok((email, roles, e.scope.unwrap_or_default(), e.manage.clone().unwrap_or_default()))
 }
 
 pub(crate) fn invitation_email(ctx: &Ctx, org: &OrgRecord, inv: &InvitationRecord, token: &str) -> Result<EmailJob> {
@@ -134,13 +137,18 @@ pub async fn invite(
     let mut jobs = Vec::new();
     let mut seats_to_buy = 0u32;
     for (i, entry) in entries.iter().enumerate() {
-        let (email, roles, scope) = match parse_entry(entry, i) {
+        let (email, roles, scope, manage) = match parse_entry(entry, i) {
             Ok(v) => v,
             Err(e) => {
                 results.push(failed(&entry.email, &e));
                 continue;
             }
         };
+        let grant = Grant { roles: roles.as_slice(), scope, manage: &manage };
+        if let Err(e) = grants::check_grant(ctx, permit, grant, &format!("invitations[{i}].manage")).await {
+            results.push(failed(email.as_str(), &e));
+            continue;
+        }
         if !seen.insert(email.clone()) {
             let e = Error::validation(
                 "duplicate_in_request",
@@ -185,6 +193,7 @@ pub async fn invite(
             email: email.clone(),
             roles: roles.as_slice().to_vec(),
             scope,
+            manage,
             invited_by: permit.user_id.clone(),
             invited_by_name: inviter_name.clone(),
             sent_at: now,
@@ -233,7 +242,7 @@ pub async fn invite(
 }
 
 /// A pending invitation by its emailed token, if it is still valid.
-async fn pending_by_token(ctx: &Ctx, token: &str) -> Result<(InvitationRecord, OrgRecord)> {
+pub(crate) async fn pending_by_token(ctx: &Ctx, token: &str) -> Result<(InvitationRecord, OrgRecord)> {
     if !secret::looks_like_secret(token) {
         return Err(Error::InvalidToken);
     }
@@ -330,13 +339,7 @@ pub async fn accept(
             if user.email.as_ref() != Some(&inv.email) {
                 return Err(Error::EmailMismatch);
             }
-            let m = MembershipRecord::new(&user.user_id, &org, inv.roles.clone(), inv.scope, now)
-                .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));
-            let act = activity_record(ctx, &org.org_id, &user.user_id, None, "member.joined", act_target);
-            let inbox = inbox_for(ctx, &inv, &user.user_id);
-            let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
-            ctx.store.accept_invitation(&inv, &m, None, inbox_ref, &org.lineage_ids(), &act).await?;
-            Ok(accepted(org, user.user_id, inv, &inbox))
+            join(ctx, inv, org, &user).await
         }
         (None, Some(n)) => {
             let user_id = UserId::new(ctx.ulid());
@@ -354,6 +357,7 @@ pub async fn accept(
                 now,
             );
             let m = MembershipRecord::new(&user_id, &org, inv.roles.clone(), inv.scope, now)
+                .managing(inv.manage.clone())
                 .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));
             let act = activity_record(ctx, &org.org_id, &user_id, None, "member.joined", act_target);
             let login = NewLogin { credential: &credential, user: &user };
@@ -368,6 +372,19 @@ pub async fn accept(
             "a new member chooses first_name, last_name and password; an existing login accepts signed in",
         )),
     }
+}
+
+/// An existing login joins through an invitation to its own address.
+pub(crate) async fn join(ctx: &Ctx, inv: InvitationRecord, org: OrgRecord, user: &UserRecord) -> Result<Accepted> {
+    let now = ctx.now();
+    let m = MembershipRecord::new(&user.user_id, &org, inv.roles.clone(), inv.scope, now)
+        .managing(inv.manage.clone())
+        .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));
+    let act = activity_record(ctx, &org.org_id, &user.user_id, None, "member.joined", Some(inv.email.to_string()));
+    let inbox = inbox_for(ctx, &inv, &user.user_id);
+    let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
+    ctx.store.accept_invitation(&inv, &m, None, inbox_ref, &org.lineage_ids(), &act).await?;
+    Ok(accepted(org, user.user_id.clone(), inv, &inbox))
 }
 
 async fn pending(ctx: &Ctx, org: &OrgId, email: &str) -> Result<InvitationRecord> {
@@ -407,12 +424,21 @@ pub async fn edit(
     email: &str,
     roles: Roles,
     scope: Option<Scope>,
+    manage: Option<Manage>,
 ) -> Result<()> {
     if roles.contains(Role::Owner) {
         return Err(Error::validation("invalid_role", "roles", "ownership is transferred, not invited"));
     }
     let old = pending(ctx, &permit.org.org_id, email).await?;
-    let new = InvitationRecord { roles: roles.as_slice().to_vec(), scope: scope.unwrap_or(old.scope), ..old.clone() };
+    let manage = match manage {
+        Some(m) => m,
+        None if crate::access::is_admin(roles.as_slice()) => old.manage.clone(),
+        None => Manage::All,
+    };
+    let new =
+        InvitationRecord { roles: roles.as_slice().to_vec(), scope: scope.unwrap_or(old.scope), manage, ..old.clone() };
+    grants::check_grant(ctx, permit, Grant { roles: &new.roles, scope: new.scope, manage: &new.manage }, "manage")
+        .await?;
     ctx.store.replace_invitation(&old, &new).await
 }
 

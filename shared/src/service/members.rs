@@ -3,13 +3,13 @@
 
 use serde::Serialize;
 
-use super::{Ctx, passwords, permit_activity};
-use crate::access::{Manage, ManageMembers, Permit, ReadMembers, Scope, TransferOwnership};
-use crate::domain::{OrgId, Role, Roles, UserId};
+use super::{Ctx, grants, passwords, permit_activity};
+use crate::access::{Grant, Manage, ManageMembers, Permit, ReadMembers, Scope, TransferOwnership};
+use crate::domain::{Email, OrgId, Role, Roles, SessionId, UserId};
 use crate::error::{Error, Result};
 use crate::store::{
-    BillingEvent, Cursor, EmailStatus, MemberRemoval, MemberStatus, MembershipRecord, OrgRecord, OutboxEvent, Plan,
-    SeatDelta, SeatsRecord,
+    BillingEvent, Cursor, EmailStatus, InvitationRecord, MemberRemoval, MemberStatus, MembershipRecord, OrgRecord,
+    OutboxEvent, Plan, SeatDelta, SeatsRecord,
 };
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -67,6 +67,7 @@ pub struct PendingView {
     pub email: String,
     pub roles: Vec<Role>,
     pub scope: Scope,
+    pub manage: Manage,
     #[schema(value_type = String)]
     pub invited_by: UserId,
     pub invited_by_name: String,
@@ -97,19 +98,67 @@ pub async fn pending(
         .items
         .into_iter()
         .filter(|i| i.email.as_str().contains(&q) || i.invited_by_name.to_lowercase().contains(&q))
-        .map(|i| PendingView {
-            email: i.email.to_string(),
-            roles: i.roles,
-            scope: i.scope,
-            invited_by: i.invited_by,
-            invited_by_name: i.invited_by_name,
-            sent_at: i.sent_at,
-            expires_at: i.expires_at,
-            expired: i.expires_at <= now,
-            email_status: i.email_status,
-        })
+        .map(|i| pending_view(i, now))
         .collect();
     Ok(PendingPage { invitations, next_cursor: page.next.map(|c| c.as_str().into()) })
+}
+
+/// One member of this organization.
+pub async fn member_view(ctx: &Ctx, permit: &Permit<ReadMembers>, user: &UserId) -> Result<MemberView> {
+    Ok(MemberView::from(&member(ctx, &permit.org.org_id, user).await?))
+}
+
+/// One pending invitation of this organization.
+pub async fn invitation_view(ctx: &Ctx, permit: &Permit<ReadMembers>, email: &Email) -> Result<PendingView> {
+    let inv = ctx.store.get_invitation(&permit.org.org_id, email).await?.ok_or(Error::NotFound("invitation"))?;
+    Ok(pending_view(inv, ctx.now()))
+}
+
+fn pending_view(i: InvitationRecord, now: chrono::DateTime<chrono::Utc>) -> PendingView {
+    PendingView {
+        email: i.email.to_string(),
+        roles: i.roles,
+        scope: i.scope,
+        manage: i.manage,
+        invited_by: i.invited_by,
+        invited_by_name: i.invited_by_name,
+        sent_at: i.sent_at,
+        expires_at: i.expires_at,
+        expired: i.expires_at <= now,
+        email_status: i.email_status,
+    }
+}
+
+/// Leave an organization one is a member of (never its owner, who transfers ownership first).
+/// The seat stays paid and free; inboxes they owned go to the owner; their sessions there end.
+pub async fn leave(ctx: &Ctx, access: &crate::access::Access) -> Result<()> {
+    let org = &access.org;
+    let user = &access.user_id;
+    let m = ctx.store.get_membership(user, &org.org_id).await?.ok_or(Error::validation(
+        "not_a_member",
+        "org_id",
+        "access here comes from a parent organization: leave that one instead",
+    ))?;
+    if m.is_owner() {
+        return Err(Error::OwnerProtected);
+    }
+    let event = OutboxEvent {
+        event_id: ctx.ulid().to_string(),
+        entity: "event",
+        detail_type: "member.left".into(),
+        detail: serde_json::json!({
+            "organization_id": org.org_id, "user_id": user, "reassign_to": org.owner_id,
+            "reassign": ["conversations", "contacts", "inboxes"], "seat": "keep",
+        }),
+        at: ctx.now(),
+    };
+    let act = super::activity_record(ctx, &org.org_id, user, access.real_user_id.as_ref(), "member.left", None);
+    let owned: Vec<_> = ctx.store.inboxes(&org.org_id).await?.into_iter().filter(|i| i.owner_id == *user).collect();
+    let seats = SeatDelta { purchased: 0, used: -1, pending: 0 };
+    let removal = MemberRemoval { membership: &m, seats, event: &event, owned_inboxes: &owned, heir: &org.owner_id };
+    ctx.store.delete_member(&removal, &org.lineage_ids(), &act).await?;
+    ctx.store.end_sessions_in(user, std::slice::from_ref(&org.org_id)).await?;
+    Ok(())
 }
 
 async fn member(ctx: &Ctx, org: &OrgId, user: &UserId) -> Result<MembershipRecord> {
@@ -133,26 +182,29 @@ pub async fn edit(
     change: MemberChange,
 ) -> Result<MemberView> {
     let before = member(ctx, &permit.org.org_id, user).await?;
+    grants::check_not_self(permit, &before)?;
+    if before.is_owner() {
+        // The owner's rights are fixed until ownership is transferred.
+        return Err(Error::OwnerProtected);
+    }
+    grants::check_member(ctx, permit, &before).await?;
     let mut after = before.clone();
     if let Some(roles) = change.roles {
-        if roles.contains(Role::Owner) != before.is_owner() {
-            return Err(if before.is_owner() {
-                Error::OwnerProtected
-            } else {
-                Error::validation("invalid_role", "roles", "ownership is transferred with transfer-ownership")
-            });
-        }
-        if before.is_owner() && !roles.contains(Role::Admin) {
-            return Err(Error::OwnerProtected);
+        if roles.contains(Role::Owner) {
+            return Err(Error::validation("invalid_role", "roles", "ownership is transferred with transfer-ownership"));
         }
         after.roles = roles.as_slice().to_vec();
     }
     if let Some(s) = change.scope {
         after.scope = s;
     }
-    if let Some(m) = change.manage {
-        after.manage = m;
+    match change.manage {
+        Some(m) => after.manage = m,
+        // Change rights belong to admins: a demoted admin's restriction has nothing left to restrict.
+        None if !crate::access::is_admin(&after.roles) => after.manage = Manage::All,
+        None => {}
     }
+    grants::check_grant(ctx, permit, Grant::of(&after), "manage").await?;
     let act = permit_activity(ctx, permit, "member.roles_changed", Some(user.to_string()));
     ctx.store.update_membership(&before, &after, None, &permit.org.lineage_ids(), &act).await?;
     Ok(MemberView::from(&after))
@@ -170,10 +222,16 @@ pub async fn set_status(
     if before.is_owner() {
         return Err(Error::OwnerProtected);
     }
+    grants::check_not_self(permit, &before)?;
+    grants::check_member(ctx, permit, &before).await?;
     if before.status == status {
         return Ok(MemberView::from(&before));
     }
-    let after = MembershipRecord { status, ..before.clone() };
+    let mut after = MembershipRecord { status, ..before.clone() };
+    if status == MemberStatus::Deactivated {
+        // Reactivation later must not bring today's tokens back to life.
+        after.sessions_before = Some(SessionId::new(ctx.ulid()));
+    }
     let action = if status == MemberStatus::Active { "member.reactivated" } else { "member.deactivated" };
     let act = permit_activity(ctx, permit, action, Some(user.to_string()));
     ctx.store.update_membership(&before, &after, None, &permit.org.lineage_ids(), &act).await?;
@@ -183,11 +241,17 @@ pub async fn set_status(
     Ok(MemberView::from(&after))
 }
 
-/// End every session a member has open in this organization (other organizations' sessions
-/// are theirs to manage).
+/// Sign a member out of this organization: no token issued before now works here any more,
+/// whichever organization its session is in (their sessions elsewhere keep working there).
+/// Sessions working in this organization end. Returns how many sessions lost it.
 pub async fn sign_out(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -> Result<usize> {
-    member(ctx, &permit.org.org_id, user).await?;
-    ctx.store.end_sessions_in(user, std::slice::from_ref(&permit.org.org_id)).await
+    let before = member(ctx, &permit.org.org_id, user).await?;
+    grants::check_member(ctx, permit, &before).await?;
+    let watermark = SessionId::new(ctx.ulid());
+    let after = MembershipRecord { sessions_before: Some(watermark.clone()), ..before.clone() };
+    let act = permit_activity(ctx, permit, "member.signed_out", Some(user.to_string()));
+    ctx.store.update_membership(&before, &after, None, &permit.org.lineage_ids(), &act).await?;
+    ctx.store.revoke_sessions_in(user, &permit.org.org_id, &watermark).await
 }
 
 /// Email the member a password-reset link. Admins never set passwords themselves.
@@ -219,6 +283,7 @@ pub async fn delete(
     if m.is_owner() {
         return Err(Error::OwnerProtected);
     }
+    grants::check_member(ctx, permit, &m).await?;
     if reassign_to == user {
         return Err(Error::validation("invalid_reassignment", "reassign_to", "must be another member"));
     }

@@ -3,9 +3,11 @@
 pub mod accounts;
 pub mod attribution;
 pub mod email_change;
+mod grants;
 pub mod imports;
 pub mod inboxes;
 pub mod invitations;
+pub mod invitee;
 pub mod members;
 pub mod merge;
 mod my_orgs;

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::accounts::OrgView;
 use super::orgs::access_to;
 use super::{Authenticated, Ctx};
-use crate::access::{Permission, effective, reaches_below};
+use crate::access::{Effective, Permission, Standing, effective, reaches_below};
 use crate::domain::{OrgId, Role, UserId};
 use crate::error::{Error, Result};
-use crate::store::{Cursor, MembershipRecord, OrgRecord, OrgStatus};
+use crate::store::{Cursor, MembershipRecord, OrgRecord};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MyOrg {
@@ -103,34 +103,47 @@ pub async fn my_orgs(ctx: &Ctx, auth: &Authenticated, limit: i32, cursor: Option
         next = Some(at.encode()?);
     }
 
-    let reachable: BTreeSet<&OrgId> = found.iter().map(|o| &o.org_id).collect();
-    let enterable =
-        |id: &OrgId, ancestors: &[OrgId]| effective(user, id, ancestors, &ms).1.contains(&Permission::OrgRead);
-    let hidden_parents: Vec<OrgId> = found
+    // The ancestors of what was found that the walk did not bring (suspension above locks a
+    // subtree; unreachable parents are shown by name): one batch read, none for a tree's owner.
+    let reachable: BTreeMap<&OrgId, &OrgRecord> = found.iter().map(|o| (&o.org_id, o)).collect();
+    let missing: Vec<OrgId> = found
         .iter()
-        .filter_map(|o| {
-            let p = o.parent_id.as_ref()?;
-            let grand = &o.ancestors[..o.ancestors.len().saturating_sub(1)];
-            (!reachable.contains(p) && !enterable(p, grand)).then(|| p.clone())
-        })
+        .flat_map(|o| o.ancestors.iter())
+        .filter(|a| !reachable.contains_key(a))
+        .cloned()
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let names: BTreeMap<OrgId, String> = if hidden_parents.is_empty() {
-        BTreeMap::new()
-    } else {
-        ctx.store.get_orgs(&hidden_parents).await?.into_iter().map(|o| (o.org_id, o.name)).collect()
+    let above = if missing.is_empty() { Vec::new() } else { ctx.store.get_orgs(&missing).await? };
+    let started = Some(&auth.session.session_id);
+    let standing_of = |o: &OrgRecord| -> Effective {
+        let ancestors: Vec<OrgRecord> = o
+            .ancestors
+            .iter()
+            .filter_map(|a| reachable.get(a).copied().or_else(|| above.iter().find(|x| &x.org_id == a)))
+            .cloned()
+            .collect();
+        effective(user, &o.org_id, &o.ancestors, &ms, Standing::of(o, &ancestors, started))
     };
     let organizations = found
         .iter()
         .filter_map(|o| {
-            let (roles, permissions, direct) = effective(user, &o.org_id, &o.ancestors, &ms);
-            permissions.contains(&Permission::OrgRead).then(|| MyOrg {
-                organization: OrgView::from(o),
-                roles: roles.into_iter().collect(),
-                permissions: permissions.into_iter().collect(),
-                inherited: !direct,
-                parent_name: o.parent_id.as_ref().and_then(|p| names.get(p).cloned()),
+            let e = standing_of(o);
+            e.permissions.contains(&Permission::OrgRead).then(|| {
+                let parent_name = o
+                    .parent_id
+                    .as_ref()
+                    .filter(|p| !reachable.contains_key(p))
+                    .and_then(|p| above.iter().find(|x| &x.org_id == p))
+                    .filter(|p| !standing_of(p).permissions.contains(&Permission::OrgRead))
+                    .map(|p| p.name.clone());
+                MyOrg {
+                    organization: OrgView::from(o),
+                    roles: e.roles.into_iter().collect(),
+                    permissions: e.permissions.into_iter().collect(),
+                    inherited: !e.direct,
+                    parent_name,
+                }
             })
         })
         .collect();
@@ -165,8 +178,8 @@ pub async fn switch_org(ctx: &Ctx, auth: &Authenticated, org: &OrgId, act_as: Op
         }
         None => &auth.user_id,
     };
-    let access = access_to(ctx, identity, org).await?;
-    if access.org.status == OrgStatus::Suspended {
+    let access = access_to(ctx, identity, org, Some(&auth.session.session_id)).await?;
+    if access.suspended {
         return Err(Error::OrgSuspended);
     }
     ctx.store.switch_org(&auth.session, org, auth.session.client, act_as).await?;

@@ -5,24 +5,37 @@ use serde::Serialize;
 
 use super::accounts::OrgView;
 use super::{Authenticated, Ctx, activity_record, permit_activity};
-use crate::access::{Access, CreateSubAccount, ManageSubAccount, Permission, Permit, ReadActivity, ReadOrg, UpdateOrg};
-use crate::domain::{LoginDomain, OrgId, OrgName, Role, UserId};
+use crate::access::{
+    Access, CreateSubAccount, ManageSubAccount, Permission, Permit, ReadActivity, ReadOrg, Standing, UpdateOrg,
+};
+use crate::domain::{LoginDomain, OrgId, OrgName, Role, SessionId, UserId};
 use crate::error::{Error, Result};
 use crate::store::{
     ActivityRecord, Cursor, MAX_DEPTH, MembershipRecord, OrgChange, OrgRecord, OrgStatus, Page, Plan, SeatsRecord,
 };
 
-/// The user's access to an organization: the organization and the user's memberships along
-/// its path, two round trips whatever the depth. An unknown organization is refused exactly
-/// like a foreign one, so ids cannot be probed.
-pub async fn access_to(ctx: &Ctx, user: &UserId, org_id: &OrgId) -> Result<Access> {
+/// The user's access to an organization: the organization, then the user's memberships along
+/// its path with the ancestors' records, two round trips whatever the depth. An unknown
+/// organization is refused exactly like a foreign one, so ids cannot be probed.
+/// `session` is the asking session (`None` for one being opened).
+pub async fn access_to(ctx: &Ctx, user: &UserId, org_id: &OrgId, session: Option<&SessionId>) -> Result<Access> {
     let org = ctx.store.get_org(org_id).await?.ok_or(Error::Forbidden)?;
-    let (memberships, lock) = ctx.store.lineage_memberships(user, &org).await?;
-    if let Some(lock) = lock {
+    let lineage = ctx.store.lineage(user, &org).await?;
+    if let Some(lock) = lineage.lock {
         return Err(super::merge::locked(&lock));
     }
-    let access = Access::compute(user, &org, &memberships);
-    if access.can_enter() { Ok(access) } else { Err(Error::Forbidden) }
+    let standing = Standing::of(&org, &lineage.ancestors, session);
+    let access = Access::compute(user, &org, &lineage.memberships, standing);
+    if access.can_enter() {
+        return Ok(access);
+    }
+    // Its own people are told why; anyone else learns nothing about it.
+    let unsuspended = Standing { suspended: None, ..standing };
+    if standing.suspended.is_some() && Access::compute(user, &org, &lineage.memberships, unsuspended).can_enter() {
+        Err(Error::OrgSuspended)
+    } else {
+        Err(Error::Forbidden)
+    }
 }
 
 /// The owner's membership, carrying their address and name for the members page.
@@ -80,13 +93,16 @@ pub async fn create_sub_account(
     }
     let owner_id = match owner {
         Some(u) if u != permit.user_id => {
-            let (ms, _) = ctx.store.lineage_memberships(&u, parent).await?;
-            if !Access::compute(&u, parent, &ms).can_enter() {
-                return Err(Error::validation(
-                    "not_a_member",
-                    "owner_id",
-                    "is not a member of the parent organization",
-                ));
+            match access_to(ctx, &u, &parent.org_id, None).await {
+                Ok(_) => {}
+                Err(Error::Forbidden | Error::OrgSuspended) => {
+                    return Err(Error::validation(
+                        "not_a_member",
+                        "owner_id",
+                        "is not a member of the parent organization",
+                    ));
+                }
+                Err(e) => return Err(e),
             }
             u
         }

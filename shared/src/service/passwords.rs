@@ -23,6 +23,7 @@ pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
         client: None,
         attempts: 0,
         previous_email: None,
+        throttle_keys: Vec::new(),
     };
     ctx.store.put_token(&hash, &record).await?;
     let message = templates::render(
@@ -40,7 +41,7 @@ pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
 
 /// "Forgot password": the same answer whether or not the address has a login.
 pub async fn forgot(ctx: &Ctx, email: &Email) -> Result<()> {
-    let lookup = ctx.store.login_lookup(email.as_str(), "-").await?;
+    let lookup = ctx.store.login_lookup(email.as_str(), &[]).await?;
     if let Some(cred) = lookup.credential
         && let Some(user) = ctx.store.get_user(&cred.user_id).await?
     {
@@ -62,5 +63,9 @@ pub async fn reset(ctx: &Ctx, token: &str, password: &Password) -> Result<()> {
     let new_hash = ctx.hasher.hash(password, ctx.random.as_ref()).await?;
     ctx.store.consume_password_reset(&hash, &record, &new_hash).await?;
     ctx.store.delete_all_sessions(&record.user_id).await?;
+    if let Some(email) = &record.email {
+        // The owner proved the address: a lock-out built up by someone guessing ends here.
+        ctx.store.clear_throttles(&[super::sessions::account_throttle_key(email.as_str())]).await?;
+    }
     Ok(())
 }

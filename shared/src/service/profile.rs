@@ -23,7 +23,7 @@ pub async fn change_password(
     end_others: bool,
 ) -> Result<usize> {
     let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
-    let cred = ctx.store.login_lookup(user.login_key(), "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    let cred = ctx.store.login_lookup(user.login_key(), &[]).await?.credential.ok_or(Error::Unauthenticated)?;
     match ctx.hasher.verify(current, Some(&cred.password_hash), ctx.random.as_ref()).await? {
         Verified::No => {
             return Err(Error::validation("wrong_password", "current_password", "is not your current password"));

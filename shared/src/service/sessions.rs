@@ -11,7 +11,7 @@ use crate::auth::password::Verified;
 use crate::auth::secret;
 use crate::domain::{ClientType, LoginKey, LoginName, OrgId, Password, Role, SessionId, UserId};
 use crate::error::{Error, Result};
-use crate::store::{OrgStatus, SessionRecord};
+use crate::store::{MemberStatus, SessionRecord};
 
 #[derive(Debug)]
 pub struct LoginInput {
@@ -51,10 +51,38 @@ fn throttle_key(login: &str, addr: &str) -> String {
     secret::hash(&format!("{login}|{addr}"))
 }
 
+/// The throttle of a login across every address (`|` never ends a client address).
+pub(crate) fn account_throttle_key(login: &str) -> String {
+    secret::hash(&format!("{login}|"))
+}
+
 pub(crate) fn block_for(over: u32) -> Duration {
     // 30 s, doubling per further failure, at most 15 minutes.
     Duration::seconds((30i64 << over.min(5)).min(900))
 }
+
+/// Consecutive failures (from any address) a login may have before password logins stop
+/// until its password is reset (NIST SP 800-63B §5.2.2 allows at most 100).
+pub const ACCOUNT_FAILURE_LIMIT: u32 = 100;
+/// Consecutive failures from anywhere before each further one delays the next attempt.
+const ACCOUNT_DELAY_AFTER: u32 = 10;
+
+/// The account-wide delay after `failures` consecutive failures: none for the first ten,
+/// then 1 s doubling per failure up to an hour, so a distributed guesser gets ~100 tries in
+/// three days; at the limit, until a password reset (or 30 days without another failure).
+/// The owner is never locked out for good: a reset link always works and clears it.
+fn account_block(failures: u32) -> Option<Duration> {
+    if failures >= ACCOUNT_FAILURE_LIMIT {
+        Some(ACCOUNT_THROTTLE_KEPT)
+    } else if failures >= ACCOUNT_DELAY_AFTER {
+        Some(Duration::seconds((1i64 << (failures - ACCOUNT_DELAY_AFTER).min(12)).min(3600)))
+    } else {
+        None
+    }
+}
+
+/// How long consecutive failures are remembered without another.
+const ACCOUNT_THROTTLE_KEPT: Duration = Duration::days(30);
 
 pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     let now = ctx.now();
@@ -67,17 +95,22 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
         },
     };
     let tkey = throttle_key(&input.login.display(), &input.client_addr);
-    let found = ctx.store.login_lookup(&login, &tkey).await?;
-    if let Some(until) = found.throttle.as_ref().and_then(|t| t.blocked_until).filter(|u| *u > now) {
-        // Refused before the password is looked at, for known and unknown emails alike.
+    let akey = account_throttle_key(&input.login.display());
+    let found = ctx.store.login_lookup(&login, &[&tkey, &akey]).await?;
+    let blocked = found.throttles.values().filter_map(|t| t.blocked_until).filter(|u| *u > now).max();
+    if let Some(until) = blocked {
+        // Refused before the password is looked at, for known and unknown logins alike.
         return Err(Error::TooManyAttempts { retry_after_secs: (until - now).num_seconds().max(1) as u64 });
     }
     let stored = found.credential.as_ref().map(|c| c.password_hash.as_str());
     let verified = ctx.hasher.verify(&input.password, stored, ctx.random.as_ref()).await?;
     let credential = match (verified, found.credential) {
         (Verified::No, _) | (_, None) => {
-            let limit = ctx.config.login_failure_limit;
-            ctx.store.record_login_failure(&tkey, now, ctx.config.login_failure_window, limit, block_for).await?;
+            let (limit, window) = (ctx.config.login_failure_limit, ctx.config.login_failure_window);
+            futures::try_join!(
+                ctx.store.record_login_failure(&tkey, now, window, limit, block_for),
+                ctx.store.record_failure(&akey, now, None, ACCOUNT_THROTTLE_KEPT, account_block),
+            )?;
             return Err(Error::InvalidCredentials);
         }
         (Verified::YesRehash { new_hash }, Some(c)) => {
@@ -86,16 +119,18 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
         }
         (Verified::Yes, Some(c)) => c,
     };
-    if found.throttle.is_some() {
-        ctx.store.clear_throttle(&tkey).await?;
-    }
+    let throttles: Vec<String> = found.throttles.into_keys().collect();
     let mut user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
     if user.merging_from.is_some() {
         super::merge::resume(ctx, &user).await?;
         user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
     }
     if user.totp.as_ref().is_some_and(|t| t.enabled) {
-        return Ok(LoginOutcome::SecondFactor(challenge(ctx, &user, input.client).await?));
+        // The failure counts stand until the second factor is completed too.
+        return Ok(LoginOutcome::SecondFactor(challenge(ctx, &user, input.client, throttles).await?));
+    }
+    if !throttles.is_empty() {
+        ctx.store.clear_throttles(&throttles).await?;
     }
     Ok(LoginOutcome::Tokens(start_session(ctx, &user, input.client).await?))
 }
@@ -119,7 +154,12 @@ pub struct SecondFactorChallenge {
 /// Challenges expire after this long and allow five wrong codes.
 const CHALLENGE_MINUTES: i64 = 5;
 
-async fn challenge(ctx: &Ctx, user: &crate::store::UserRecord, client: ClientType) -> Result<SecondFactorChallenge> {
+async fn challenge(
+    ctx: &Ctx,
+    user: &crate::store::UserRecord,
+    client: ClientType,
+    throttle_keys: Vec<String>,
+) -> Result<SecondFactorChallenge> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
     let record = crate::store::TokenRecord {
         purpose: crate::store::TokenPurpose::MfaChallenge,
@@ -129,6 +169,7 @@ async fn challenge(ctx: &Ctx, user: &crate::store::UserRecord, client: ClientTyp
         client: Some(client),
         attempts: 0,
         previous_email: None,
+        throttle_keys,
     };
     ctx.store.put_token(&hash, &record).await?;
     Ok(SecondFactorChallenge { mfa_required: true, mfa_token: token, expires_in: CHALLENGE_MINUTES * 60 })
@@ -156,22 +197,50 @@ pub(crate) async fn start_session(ctx: &Ctx, user: &crate::store::UserRecord, cl
 }
 
 /// The organization a new session starts in: the one this client type used last if the user
-/// can still enter it, else one they belong to directly, else none.
+/// can still enter it and it is active, else another such organization they belong to
+/// directly, else none.
 async fn reopen_org(ctx: &Ctx, user: &crate::store::UserRecord, client: ClientType) -> Result<Option<Access>> {
-    if let Some(org) = user.last_org_for(client) {
-        match access_to(ctx, &user.user_id, org).await {
-            Ok(a) if a.org.status == OrgStatus::Active => return Ok(Some(a)),
-            Ok(_) | Err(Error::Forbidden) => {}
-            Err(e) => return Err(e),
+    let last = user.last_org_for(client);
+    if let Some(org) = last
+        && let Some(a) = workable(ctx, &user.user_id, org, None).await?
+    {
+        return Ok(Some(a));
+    }
+    fallback_org(ctx, &user.user_id, last, None).await
+}
+
+/// Candidates tried before giving up: a login with that many unusable memberships in a row
+/// starts without an organization and switches.
+const FALLBACK_TRIES: usize = 3;
+
+/// An organization the user belongs to directly, can enter and that is active, other than
+/// `except`: one query for the memberships, then two round trips per candidate tried.
+async fn fallback_org(
+    ctx: &Ctx,
+    user: &UserId,
+    except: Option<&OrgId>,
+    session: Option<&SessionId>,
+) -> Result<Option<Access>> {
+    let page = ctx.store.memberships(user, 25, None).await?;
+    let candidates = page
+        .items
+        .iter()
+        .filter(|m| m.status == MemberStatus::Active && Some(&m.org_id) != except)
+        .take(FALLBACK_TRIES);
+    for m in candidates {
+        if let Some(a) = workable(ctx, user, &m.org_id, session).await? {
+            return Ok(Some(a));
         }
     }
-    match ctx.store.first_membership(&user.user_id).await? {
-        Some(m) => match access_to(ctx, &user.user_id, &m.org_id).await {
-            Ok(a) => Ok(Some(a)),
-            Err(Error::Forbidden) => Ok(None),
-            Err(e) => Err(e),
-        },
-        None => Ok(None),
+    Ok(None)
+}
+
+/// The user's access to `org` if a session may work in it now: enterable and not suspended.
+async fn workable(ctx: &Ctx, user: &UserId, org: &OrgId, session: Option<&SessionId>) -> Result<Option<Access>> {
+    match access_to(ctx, user, org, session).await {
+        Ok(a) if !a.suspended => Ok(Some(a)),
+        Ok(_) | Err(Error::Forbidden | Error::OrgSuspended) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -235,21 +304,32 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
         }
         return Err(Error::InvalidRefreshToken);
     }
+    // Every token states the truth when issued: the organization is recomputed from the
+    // memberships now, and one the session can no longer work in gives way to another.
+    let started = Some(&sid);
+    let identity = session.acting_as.as_ref().unwrap_or(&user);
+    let mut access = match &session.active_org {
+        Some(org) => workable(ctx, identity, org, started).await?,
+        None => None,
+    };
+    if let (Some(org), Some(shared)) = (&session.active_org, &session.acting_as)
+        && access.is_some()
+        && super::shared::check_link(ctx, &user, org, shared).await.is_err()
+    {
+        access = None;
+    }
+    let mut session = session;
+    if access.is_none() && (session.active_org.is_some() || session.acting_as.is_some()) {
+        access = fallback_org(ctx, &user, session.active_org.as_ref(), started).await?;
+        session.active_org = access.as_ref().map(|a| a.org.org_id.clone());
+        session.acting_as = None;
+    }
     let (new_secret, new_hash) = secret::new_secret(ctx.random.as_ref());
     if !ctx.store.rotate_refresh(&session, &new_hash, now).await? {
         // A concurrent refresh used this token first: one of the two is a replay.
         ctx.store.delete_session(&user, &sid).await?;
         return Err(Error::InvalidRefreshToken);
     }
-    // Roles are recomputed from the memberships now: a removed role is gone from this token.
-    let access = match &session.active_org {
-        Some(org) => match access_to(ctx, &user, org).await {
-            Ok(a) => Some(a),
-            Err(Error::Forbidden) => None,
-            Err(e) => return Err(e),
-        },
-        None => None,
-    };
     token_pair(ctx, &session, access.as_ref(), &new_secret)
 }
 

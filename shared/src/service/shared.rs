@@ -29,6 +29,7 @@ pub async fn set_shared(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId
     if before.is_owner() {
         return Err(Error::OwnerProtected);
     }
+    super::grants::check_member(ctx, permit, &before).await?;
     if before.shared == shared {
         return Ok(());
     }
@@ -55,9 +56,15 @@ pub async fn link(
     if person == shared {
         return Err(Error::validation("invalid_link", "user_id", "a shared account is not linked to itself"));
     }
-    super::access_to(ctx, person, &permit.org.org_id)
-        .await
-        .map_err(|_| Error::validation("not_a_member", "user_id", "is not a member of this organization"))?;
+    match super::access_to(ctx, person, &permit.org.org_id, None).await {
+        Ok(_) => {}
+        Err(Error::Forbidden | Error::OrgSuspended) => {
+            return Err(Error::validation("not_a_member", "user_id", "is not a member of this organization"));
+        }
+        Err(e) => return Err(e),
+    }
+    // Acting as the shared account is holding its rights: the linker must hold them too.
+    super::grants::check_member(ctx, permit, &m).await?;
     let link = SharedLinkRecord {
         org_id: permit.org.org_id.clone(),
         shared_user_id: shared.clone(),

@@ -141,6 +141,10 @@ pub async fn login_second_factor(
     if !ctx.store.consume_challenge(&hash).await? {
         return Err(Error::InvalidToken);
     }
+    if !challenge.throttle_keys.is_empty() {
+        // Password and second factor both passed: the failures before were not this person's.
+        ctx.store.clear_throttles(&challenge.throttle_keys).await?;
+    }
     let client = challenge.client.ok_or(Error::InvalidToken)?;
     super::sessions::start_session(ctx, &user, client).await
 }
@@ -154,7 +158,7 @@ pub async fn disable(
     recovery: Option<&str>,
 ) -> Result<()> {
     let user = me(ctx, auth).await?;
-    let cred = ctx.store.login_lookup(user.login_key(), "-").await?.credential.ok_or(Error::Unauthenticated)?;
+    let cred = ctx.store.login_lookup(user.login_key(), &[]).await?.credential.ok_or(Error::Unauthenticated)?;
     if ctx.hasher.verify(password, Some(&cred.password_hash), ctx.random.as_ref()).await? == Verified::No {
         return Err(Error::validation("wrong_password", "password", "is not your current password"));
     }

@@ -111,6 +111,48 @@ impl Store {
         self.query_all(&OrgRecord::pk(org), InboxRecord::SK_PREFIX).await
     }
 
+    /// The members of one inbox with their list flags: one query per 1,000.
+    pub async fn inbox_members(&self, org: &OrgId, inbox: &InboxId) -> Result<Vec<InboxMemberRecord>> {
+        self.query_all(&OrgRecord::pk(org), &format!("INBOXMEMBER#{inbox}#")).await
+    }
+
+    /// Delete an inbox with its event for the messaging service (which moves its
+    /// conversations) and the activity entry, in one transaction; then its member items
+    /// (idempotent, so repeating the deletion of a half-deleted inbox finishes it).
+    pub async fn delete_inbox(
+        &self,
+        inbox: &InboxRecord,
+        event: &super::OutboxEvent,
+        lineage: &[OrgId],
+        activity: &ActivityRecord,
+    ) -> Result<()> {
+        let t = self.table_name();
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(t)
+            .set_key(Some(key(OrgRecord::pk(&inbox.org_id), InboxRecord::sk(&inbox.inbox_id))))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", super::table::PRIMARY.hash)
+            .build()
+            .map_err(super::error::storage)?;
+        let mut items = vec![
+            aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete).build(),
+            tx::put_new(t, event.item()?)?,
+        ];
+        items.extend(super::member_ops::activity_items(t, activity, lineage)?);
+        match self.transact(items).await {
+            Ok(()) => {}
+            Err(TxError::Conditions(_)) => return Err(Error::NotFound("inbox")),
+            Err(TxError::Other(e)) => return Err(e),
+        }
+        let keys = self
+            .inbox_members(&inbox.org_id, &inbox.inbox_id)
+            .await?
+            .iter()
+            .map(|m| key(OrgRecord::pk(&m.org_id), InboxMemberRecord::sk(&m.inbox_id, &m.user_id)))
+            .collect();
+        self.batch_write(Vec::new(), keys).await
+    }
+
     pub async fn get_inbox_member(
         &self,
         org: &OrgId,

@@ -46,12 +46,12 @@ pub struct OutboxEvent {
 }
 
 impl OutboxEvent {
-    fn item(&self) -> Result<Item> {
+    pub(crate) fn item(&self) -> Result<Item> {
         super::items::to_item(self, format!("OUTBOX#{}", self.event_id), "EVENT".into())
     }
 }
 
-fn activity_items(
+pub(crate) fn activity_items(
     t: &str,
     a: &ActivityRecord,
     lineage: &[OrgId],
@@ -282,6 +282,21 @@ impl Store {
     /// End every session of `user` that is working in one of `orgs`. Returns how many ended.
     pub async fn end_sessions_in(&self, user: &UserId, orgs: &[OrgId]) -> Result<usize> {
         self.end_sessions(user, |s| s.active_org.as_ref().is_some_and(|o| orgs.contains(o))).await
+    }
+
+    /// After a membership's sessions begun before `watermark` were revoked: end the sessions
+    /// working in `org` and count the revoked ones (all lost `org`). One query, one batch.
+    pub async fn revoke_sessions_in(
+        &self,
+        user: &UserId,
+        org: &OrgId,
+        watermark: &crate::domain::SessionId,
+    ) -> Result<usize> {
+        let sessions = self.list_sessions(user).await?;
+        let revoked = sessions.iter().filter(|s| s.session_id < *watermark).count();
+        let ending: Vec<_> = sessions.iter().filter(|s| s.active_org.as_ref() == Some(org)).collect();
+        self.delete_sessions(&ending).await?;
+        Ok(revoked)
     }
 }
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::items::{from_item, to_item, with_ttl};
 use super::ops::{Item, key, n};
+use super::table::GSI2;
 use super::tx::{self, TxError};
 use super::{ActivityRecord, Cursor, OrgRecord, Page, QueryDir, Store};
 use crate::access::Scope;
@@ -58,6 +59,9 @@ pub struct InvitationRecord {
     pub roles: Vec<Role>,
     #[serde(default)]
     pub scope: Scope,
+    /// Change rights the invitee gets as an admin.
+    #[serde(default)]
+    pub manage: crate::access::Manage,
     pub invited_by: UserId,
     pub invited_by_name: String,
     pub sent_at: DateTime<Utc>,
@@ -87,8 +91,16 @@ impl InvitationRecord {
         format!("{}{email}", Self::SK_PREFIX)
     }
 
+    /// GSI2 partition of the invitations to one address, across organizations.
+    pub fn gsi2pk(email: &Email) -> String {
+        format!("INVITED#{email}")
+    }
+
     pub(crate) fn item(&self) -> Result<Item> {
-        to_item(self, OrgRecord::pk(&self.org_id), Self::sk(&self.email))
+        let mut item = to_item(self, OrgRecord::pk(&self.org_id), Self::sk(&self.email))?;
+        item.insert(GSI2.key.hash.into(), super::ops::s(Self::gsi2pk(&self.email)));
+        item.insert(GSI2.key.range.into(), super::ops::s(self.org_id.as_str()));
+        Ok(item)
     }
 }
 
@@ -205,6 +217,15 @@ impl Store {
 
     pub async fn get_invitation(&self, org: &OrgId, email: &Email) -> Result<Option<InvitationRecord>> {
         self.get_item(&OrgRecord::pk(org), &InvitationRecord::sk(email)).await?.map(from_item).transpose()
+    }
+
+    /// Pending invitations to `email` in every organization (an index read, so eventually
+    /// consistent): one query of at most 100.
+    pub async fn invitations_to(&self, email: &Email) -> Result<Vec<InvitationRecord>> {
+        let page = self
+            .query_prefix(Some(&GSI2), &InvitationRecord::gsi2pk(email), "org_", QueryDir::Forward, 100, None)
+            .await?;
+        page.items.into_iter().map(from_item).collect()
     }
 
     pub async fn get_invite_token(&self, hash: &str) -> Result<Option<InviteTokenRecord>> {

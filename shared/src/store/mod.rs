@@ -42,7 +42,7 @@ pub use members::{
 pub use merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
 pub use merge_job::{MergeLockRecord, MergeSide};
 pub use ops::{Page, QueryDir};
-pub use orgs::{ActivityRecord, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan};
+pub use orgs::{ActivityRecord, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan};
 pub use sessions::SessionRecord;
 pub use shared::SharedLinkRecord;
 pub use tokens::{ThrottleRecord, TokenPurpose, TokenRecord};

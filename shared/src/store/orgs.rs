@@ -134,6 +134,11 @@ pub struct MembershipRecord {
     /// A shared (service) account: linked users may act in its name.
     #[serde(default)]
     pub shared: bool,
+    /// Sessions begun before this point (a session id minted when the member was signed out
+    /// or deactivated) get nothing from the membership: read by every access check, so it
+    /// applies on the next request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_before: Option<crate::domain::SessionId>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -180,7 +185,14 @@ impl MembershipRecord {
             member_name: None,
             member_login: None,
             shared: false,
+            sessions_before: None,
         }
+    }
+
+    /// With change rights below (for admins).
+    pub fn managing(mut self, manage: Manage) -> Self {
+        self.manage = manage;
+        self
     }
 
     /// With the member's address and name, for listing and search.
@@ -269,22 +281,34 @@ impl ActivityRecord {
     }
 }
 
+/// What [`Store::lineage`] reads.
+#[derive(Debug)]
+pub struct Lineage {
+    pub memberships: Vec<MembershipRecord>,
+    pub lock: Option<MergeLockRecord>,
+    /// The organization's ancestors' records, in no particular order.
+    pub ancestors: Vec<OrgRecord>,
+}
+
 impl Store {
     pub async fn get_membership(&self, user: &UserId, org: &OrgId) -> Result<Option<MembershipRecord>> {
         self.get_item(&MembershipRecord::pk(user), &MembershipRecord::sk(org)).await?.map(from_item).transpose()
     }
 
-    /// The user's memberships in `org` and all its ancestors, and the lock of a merge of
-    /// logins in progress, if any: one round trip (≤ 9 keys).
-    pub async fn lineage_memberships(
-        &self,
-        user: &UserId,
-        org: &OrgRecord,
-    ) -> Result<(Vec<MembershipRecord>, Option<MergeLockRecord>)> {
+    /// What decides the user's access to `org`: their memberships in it and its ancestors,
+    /// the ancestors' records (a suspended one locks its subtree) and the lock of a merge of
+    /// logins in progress, if any: one round trip (≤ 16 keys).
+    pub async fn lineage(&self, user: &UserId, org: &OrgRecord) -> Result<Lineage> {
         let mut keys: Vec<_> =
             org.lineage().map(|o| key(MembershipRecord::pk(user), MembershipRecord::sk(o))).collect();
         keys.push(key(MergeLockRecord::pk(user), MergeLockRecord::SK));
-        split_lock(self.batch_get(keys).await?)
+        keys.extend(org.ancestors.iter().map(|a| key(OrgRecord::pk(a), OrgRecord::SK)));
+        let (orgs, rest): (Vec<Item>, Vec<Item>) = self.batch_get(keys).await?.into_iter().partition(|i| {
+            i.get(super::table::PRIMARY.range).and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == OrgRecord::SK)
+        });
+        let (memberships, lock) = split_lock(rest)?;
+        let ancestors = orgs.into_iter().map(from_item).collect::<Result<_>>()?;
+        Ok(Lineage { memberships, lock, ancestors })
     }
 
     /// Any one membership of a user (the oldest-keyed), for a client with no last organization.

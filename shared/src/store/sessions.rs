@@ -55,23 +55,40 @@ impl Store {
         self.get_item(&SessionRecord::pk(user), &SessionRecord::sk(id)).await?.map(from_item).transpose()
     }
 
-    /// Swap the refresh secret if the presented one is still current. `Ok(false)` when another
+    /// Swap the refresh secret if the presented one is still current, and record the
+    /// organization (and shared account) the session now works in. `Ok(false)` when another
     /// refresh won the race or the session is gone.
     pub async fn rotate_refresh(&self, session: &SessionRecord, new_hash: &str, now: DateTime<Utc>) -> Result<bool> {
-        let res = self
+        let mut set = "SET refresh_hash = :new, prev_refresh_hash = :old, last_used_at = :now".to_owned();
+        let mut remove = Vec::new();
+        let mut req = self
             .client
             .update_item()
             .table_name(self.table_name())
             .set_key(Some(key(SessionRecord::pk(&session.user_id), SessionRecord::sk(&session.session_id))))
-            .update_expression("SET refresh_hash = :new, prev_refresh_hash = :old, last_used_at = :now")
             .condition_expression("attribute_exists(#pk) AND refresh_hash = :old")
             .expression_attribute_names("#pk", PRIMARY.hash)
             .expression_attribute_values(":new", s(new_hash))
             .expression_attribute_values(":old", s(&session.refresh_hash))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .send()
-            .await;
-        super::error::applied(res)
+            .expression_attribute_values(":now", s(now.to_rfc3339()));
+        match &session.active_org {
+            Some(o) => {
+                set.push_str(", active_org = :org");
+                req = req.expression_attribute_values(":org", s(o.as_str()));
+            }
+            None => remove.push("active_org"),
+        }
+        match &session.acting_as {
+            Some(a) => {
+                set.push_str(", acting_as = :act");
+                req = req.expression_attribute_values(":act", s(a.as_str()));
+            }
+            None => remove.push("acting_as"),
+        }
+        if !remove.is_empty() {
+            set = format!("{set} REMOVE {}", remove.join(", "));
+        }
+        super::error::applied(req.update_expression(set).send().await)
     }
 
     pub async fn delete_session(&self, user: &UserId, id: &SessionId) -> Result<()> {
@@ -90,16 +107,16 @@ impl Store {
 
     /// End the sessions of `user` that `which` selects. Returns how many ended.
     pub async fn end_sessions(&self, user: &UserId, which: impl Fn(&SessionRecord) -> bool) -> Result<usize> {
-        let pk = SessionRecord::pk(user);
-        let keys: Vec<Item> = self
-            .list_sessions(user)
-            .await?
-            .iter()
-            .filter(|s| which(s))
-            .map(|s| key(pk.clone(), SessionRecord::sk(&s.session_id)))
-            .collect();
-        let ended = keys.len();
-        self.batch_write(Vec::new(), keys).await?;
-        Ok(ended)
+        let sessions = self.list_sessions(user).await?;
+        let ending: Vec<&SessionRecord> = sessions.iter().filter(|s| which(s)).collect();
+        self.delete_sessions(&ending).await?;
+        Ok(ending.len())
+    }
+
+    /// Delete these sessions (batched).
+    pub(crate) async fn delete_sessions(&self, sessions: &[&SessionRecord]) -> Result<()> {
+        let keys: Vec<Item> =
+            sessions.iter().map(|s| key(SessionRecord::pk(&s.user_id), SessionRecord::sk(&s.session_id))).collect();
+        self.batch_write(Vec::new(), keys).await
     }
 }

@@ -41,6 +41,9 @@ pub struct TokenRecord {
     /// For an address change: the address being replaced.
     #[serde(default)]
     pub previous_email: Option<Email>,
+    /// For a login challenge: the login-failure throttles its completion clears.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub throttle_keys: Vec<String>,
 }
 
 impl TokenRecord {
@@ -73,15 +76,16 @@ impl Store {
         self.get_item(&TokenRecord::pk(hash), TokenRecord::SK).await?.map(from_item).transpose()
     }
 
-    /// Count one failed login in the throttle window (atomically, so parallel guesses all
-    /// count), and block further attempts for `block` once `limit` is reached.
-    pub async fn record_login_failure(
+    /// Count one failure (atomically, so parallel guesses all count) and block further
+    /// attempts for as long as `block` says for the count reached. With a `window`, counts
+    /// older than it start over; without one they run until cleared (consecutive failures).
+    pub async fn record_failure(
         &self,
         throttle_key: &str,
         now: DateTime<Utc>,
-        window: Duration,
-        limit: u32,
-        block: impl Fn(u32) -> Duration,
+        window: Option<Duration>,
+        keep: Duration,
+        block: impl Fn(u32) -> Option<Duration>,
     ) -> Result<()> {
         let pk = ThrottleRecord::pk(throttle_key);
         let out = self
@@ -92,30 +96,45 @@ impl Store {
             .update_expression("SET window_start = if_not_exists(window_start, :now), #ttl = :ttl ADD failures :one")
             .expression_attribute_names("#ttl", super::table::TTL_ATTRIBUTE)
             .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":ttl", n((now + window * 4).timestamp()))
+            .expression_attribute_values(":ttl", n((now + keep).timestamp()))
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(storage)?;
         let rec: ThrottleRecord = from_item(out.attributes.unwrap_or_default())?;
-        let stale = rec.window_start.is_some_and(|w| now - w > window);
+        let stale = window.is_some_and(|w| rec.window_start.is_some_and(|start| now - start > w));
         let (failures, window_start) = if stale { (1, now) } else { (rec.failures, rec.window_start.unwrap_or(now)) };
-        let blocked_until = (failures >= limit).then(|| now + block(failures - limit));
+        let blocked_until = block(failures).map(|d| now + d);
         if stale || blocked_until.is_some() {
             let record = ThrottleRecord { failures, window_start: Some(window_start), blocked_until };
-            let item = with_ttl(to_item(&record, pk, ThrottleRecord::SK.to_owned())?, now + window * 4);
+            let item = with_ttl(to_item(&record, pk, ThrottleRecord::SK.to_owned())?, now + keep);
             self.client.put_item().table_name(self.table_name()).set_item(Some(item)).send().await.map_err(storage)?;
         }
         Ok(())
     }
 
-    pub async fn get_throttle(&self, throttle_key: &str) -> Result<Option<ThrottleRecord>> {
-        self.get_item(&ThrottleRecord::pk(throttle_key), ThrottleRecord::SK).await?.map(from_item).transpose()
+    /// [`Self::record_failure`] within a window: `limit` failures in it block for `block(over)`.
+    pub async fn record_login_failure(
+        &self,
+        throttle_key: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+        limit: u32,
+        block: impl Fn(u32) -> Duration,
+    ) -> Result<()> {
+        let policy = |failures: u32| (failures >= limit).then(|| block(failures - limit));
+        self.record_failure(throttle_key, now, Some(window), window * 4, policy).await
     }
 
-    pub async fn clear_throttle(&self, throttle_key: &str) -> Result<()> {
-        self.delete_item(&ThrottleRecord::pk(throttle_key), ThrottleRecord::SK).await
+    /// Clear several throttles (batched).
+    pub async fn clear_throttles(&self, throttle_keys: &[String]) -> Result<()> {
+        let keys = throttle_keys.iter().map(|t| key(ThrottleRecord::pk(t), ThrottleRecord::SK)).collect();
+        self.batch_write(Vec::new(), keys).await
+    }
+
+    pub async fn get_throttle(&self, throttle_key: &str) -> Result<Option<ThrottleRecord>> {
+        self.get_item(&ThrottleRecord::pk(throttle_key), ThrottleRecord::SK).await?.map(from_item).transpose()
     }
 }
 

@@ -157,7 +157,8 @@ pub struct RegisterRecords {
 /// What login reads in its first round trip.
 pub struct LoginLookup {
     pub credential: Option<CredentialRecord>,
-    pub throttle: Option<ThrottleRecord>,
+    /// The throttles asked for that exist, by throttle key.
+    pub throttles: std::collections::BTreeMap<String, ThrottleRecord>,
 }
 
 impl Store {
@@ -189,21 +190,17 @@ impl Store {
     }
 
     /// Credential and throttle state for a login attempt, in one round trip.
-    pub async fn login_lookup(&self, login: &str, throttle_key: &str) -> Result<LoginLookup> {
+    pub async fn login_lookup(&self, login: &str, throttle_keys: &[&str]) -> Result<LoginLookup> {
         let cred_pk = CredentialRecord::pk_of(login);
-        let items = self
-            .batch_get(vec![
-                key(cred_pk.clone(), CredentialRecord::SK),
-                key(ThrottleRecord::pk(throttle_key), ThrottleRecord::SK),
-            ])
-            .await?;
-        let mut out = LoginLookup { credential: None, throttle: None };
-        for item in items {
-            let is_cred = item.get(PRIMARY.hash).and_then(|v| v.as_s().ok()) == Some(&cred_pk);
-            if is_cred {
+        let mut keys = vec![key(cred_pk.clone(), CredentialRecord::SK)];
+        keys.extend(throttle_keys.iter().map(|t| key(ThrottleRecord::pk(t), ThrottleRecord::SK)));
+        let mut out = LoginLookup { credential: None, throttles: Default::default() };
+        for item in self.batch_get(keys).await? {
+            let pk = item.get(PRIMARY.hash).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if pk == cred_pk {
                 out.credential = Some(from_item(item)?);
-            } else {
-                out.throttle = Some(from_item(item)?);
+            } else if let Some(t) = pk.strip_prefix("THROTTLE#") {
+                out.throttles.insert(t.to_owned(), from_item(item)?);
             }
         }
         Ok(out)

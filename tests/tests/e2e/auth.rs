@@ -12,6 +12,8 @@ both_engines!(
     refresh_rotates_and_replay_ends_the_session,
     logout_and_logout_everywhere_take_effect_on_next_request,
     repeated_failures_are_throttled_per_address,
+    distributed_guessing_is_limited_account_wide,
+    answers_with_secrets_are_never_cached,
     password_hash_is_upgraded_on_login,
 );
 
@@ -189,6 +191,58 @@ async fn repeated_failures_are_throttled_per_address(engine: Engine) {
     assert!(r.headers.get("retry-after").is_some());
 }
 
+async fn distributed_guessing_is_limited_account_wide(engine: Engine) {
+    use switchboard::domain::{ClientType, LoginName, Password};
+    use switchboard::service::{LoginInput, login};
+    let app = TestApp::spawn(engine).await;
+    let (email, password, _) = app.register("spread").await;
+    let attempt = |pw: &str, n: u32| LoginInput {
+        login: LoginName::parse(&email, "email").unwrap(),
+        password: Password::parse_attempt(pw, "password").unwrap(),
+        client: ClientType::Web,
+        client_addr: format!("198.18.{}.{}", n / 250, n % 250 + 1),
+    };
+    // Ten guesses from ten addresses: no per-address block applies, and from the tenth on each
+    // further failure delays the next attempt from anywhere.
+    for n in 0..10 {
+        assert_eq!(login(&app.ctx, attempt("wrong guess!", n)).await.unwrap_err().code(), "invalid_credentials");
+    }
+    let e = login(&app.ctx, attempt(&password, 1000)).await.unwrap_err();
+    assert!(matches!(e, switchboard::Error::TooManyAttempts { retry_after_secs: 1 }), "{e:?}");
+    // The delay passes; the owner's success clears the count.
+    app.clock.advance(chrono::Duration::seconds(2));
+    login(&app.ctx, attempt(&password, 1000)).await.expect("the owner after the delay");
+    for n in 0..9 {
+        login(&app.ctx, attempt("wrong again", 2000 + n)).await.unwrap_err();
+    }
+    login(&app.ctx, attempt(&password, 1001)).await.expect("nine failures after a success: no delay yet");
+
+    // A patient guesser who waits out every delay gets 100 consecutive failures, then none.
+    let mut failures = 0;
+    let mut n = 3000;
+    while failures < 100 {
+        n += 1;
+        match login(&app.ctx, attempt("patient guess", n)).await {
+            Err(switchboard::Error::InvalidCredentials) => failures += 1,
+            Err(switchboard::Error::TooManyAttempts { retry_after_secs }) => {
+                app.clock.advance(chrono::Duration::seconds(retry_after_secs as i64));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    app.clock.advance(chrono::Duration::hours(6));
+    let e = login(&app.ctx, attempt(&password, 9999)).await.unwrap_err();
+    assert_eq!(e.code(), "too_many_attempts", "after 100 failures the password alone no longer opens it");
+    // The real owner resets the password by email, which clears it.
+    app.post("/v1/auth/forgot-password", json!({"email": email})).await;
+    let mails = app.wait_emails_to(&email.to_lowercase(), 2).await;
+    let link = mails.iter().rev().find_map(|m| m.link("/reset-password?token=")).expect("reset link");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let r = app.post("/v1/auth/reset-password", json!({"token": token, "password": "a brand new passphrase"})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    login(&app.ctx, attempt("a brand new passphrase", 9999)).await.expect("the reset clears the account-wide block");
+}
+
 async fn password_hash_is_upgraded_on_login(engine: Engine) {
     use switchboard::auth::PasswordHasher;
     use switchboard::clock::OsRandom;
@@ -197,7 +251,7 @@ async fn password_hash_is_upgraded_on_login(engine: Engine) {
     let (email, password, _) = app.register("rehash").await;
     let addr = Email::parse(&email, "email").unwrap();
     let addr = addr.as_str();
-    let stored = || async { app.ctx.store.login_lookup(addr, "-").await.unwrap().credential.unwrap().password_hash };
+    let stored = || async { app.ctx.store.login_lookup(addr, &[]).await.unwrap().credential.unwrap().password_hash };
     let original = stored().await;
     assert!(original.contains("m=19456,t=2,p=1"));
     // A hash made with other parameters (as if the policy had changed since).
@@ -210,4 +264,21 @@ async fn password_hash_is_upgraded_on_login(engine: Engine) {
     assert!(upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{upgraded}");
     app.login(&email, &password, "web").await;
     assert_eq!(stored().await, upgraded, "no rehash when parameters are current");
+}
+
+async fn answers_with_secrets_are_never_cached(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (email, password, _) = app.register("nostore").await;
+    let login = app.post("/v1/auth/login", json!({"email": email, "password": password, "client": "web"})).await;
+    let refresh = app.post("/v1/auth/refresh", json!({"refresh_token": login.body["refresh_token"]})).await;
+    let access = refresh.body["access_token"].as_str().unwrap().to_owned();
+    let enrol = app.post_auth("/v1/me/2fa", &access, json!({"password": password})).await;
+    assert!(enrol.body["otpauth_uri"].is_string(), "{:?}", enrol.body);
+    let failed =
+        app.post("/v1/auth/login", json!({"email": email, "password": "not the password", "client": "web"})).await;
+    for (what, r) in [("login", &login), ("refresh", &refresh), ("2fa enrolment", &enrol), ("an error", &failed)] {
+        assert_eq!(r.headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "{what}");
+    }
+    let jwks = app.http.get(format!("{}/.well-known/jwks.json", app.base)).send().await.unwrap();
+    assert_eq!(jwks.headers()["cache-control"], "public, max-age=300", "public keys may be cached");
 }

@@ -22,6 +22,8 @@ macro_rules! both_engines {
 mod auth;
 mod email_change;
 mod errors;
+mod everyday;
+mod grants;
 mod imports;
 mod inboxes;
 mod infra;

@@ -314,9 +314,10 @@ async fn member_lifecycle(engine: Engine) {
     let back = app.login(&mo.email, &mo.password, "mobile").await;
     assert_eq!(back["organization_id"], owner.org);
 
-    // Sign out all of a member's clients in this organization.
+    // Sign out: every session begun so far (the web one elsewhere, the mobile one here) loses
+    // this organization.
     let r = app.post_auth(&format!("{base}/sign-out"), &owner.access, json!({})).await;
-    assert_eq!(r.body["sessions_ended"], 1);
+    assert_eq!(r.body["sessions_ended"], 2);
     assert_eq!(app.get("/v1/me", back["access_token"].as_str().unwrap()).await.code(), "session_ended");
 
     // Reset password: the member gets a link; the admin never sets it.

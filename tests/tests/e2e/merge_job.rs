@@ -68,7 +68,7 @@ async fn large_merge_resumes_after_its_runner_dies(engine: Engine) {
     let old_user = ctx.store.get_user(&old_id).await.unwrap().unwrap();
     let main_user = ctx.store.get_user(&main_id).await.unwrap().unwrap();
     let old_cred =
-        ctx.store.login_lookup(Email::parse(&old.email, "e").unwrap().as_str(), "-").await.unwrap().credential.unwrap();
+        ctx.store.login_lookup(Email::parse(&old.email, "e").unwrap().as_str(), &[]).await.unwrap().credential.unwrap();
     let hash = secret::hash(&token);
     let record = ctx.store.get_token(&hash).await.unwrap().unwrap();
     let proof = merge::Proof { old_credential: &old_cred, token_hash: &hash, token: &record };

@@ -140,6 +140,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             member_name: None,
             member_login: None,
             shared: false,
+            sessions_before: None,
         };
         ctx.store.put_membership(&m).await.unwrap();
     }

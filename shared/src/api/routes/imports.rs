@@ -149,6 +149,7 @@ async fn report_handler(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
     token: String,
 }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::{ManageMembers, ReadOrg};
+use crate::access::{ManageMembers, ReadMembers, ReadOrg};
 use crate::api::AppState;
 use crate::api::extract::{JsonBody, OrgAccess, PageParams, QueryParams};
 use crate::api::problem::Problem;
@@ -21,7 +21,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_handler, list_handler))
         .routes(routes!(phone_handler))
-        .routes(routes!(add_member_handler))
+        .routes(routes!(add_member_handler, inbox_members_handler))
+        .routes(routes!(delete_handler))
         .routes(routes!(remove_member_handler))
         .routes(routes!(assignments_handler))
         .routes(routes!(activity_handler))
@@ -132,18 +133,61 @@ async fn remove_member_handler(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The four assignment lists, as a request (unknown fields refused like every other body).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentsRequest {
+    conversation_assignment: bool,
+    ring_group: bool,
+    ivr: bool,
+    call_distribution: bool,
+}
+
 /// Put a member on or off the inbox's assignment lists.
 #[utoipa::path(put, path = "/v1/orgs/{org_id}/inboxes/{inbox_id}/members/{user_id}/assignments", tag = "inboxes",
-    params(InboxMemberPath), request_body = Assignments, security(("bearer" = [])), responses((status = 200, body = InboxMemberRecord)))]
+    params(InboxMemberPath), request_body = AssignmentsRequest, security(("bearer" = [])), responses((status = 200, body = InboxMemberRecord)))]
 async fn assignments_handler(
     State(ctx): State<AppState>,
     OrgAccess(access): OrgAccess,
     Path(p): Path<InboxMemberPath>,
-    JsonBody(req): JsonBody<Assignments>,
+    JsonBody(req): JsonBody<AssignmentsRequest>,
 ) -> Result<Json<InboxMemberRecord>> {
     let permit = access.permit::<ManageMembers>()?;
     let id = InboxId::parse(&p.inbox_id, "inbox_id")?;
-    Ok(Json(inboxes::set_assignments(&ctx, &permit, &id, &UserId::parse(&p.user_id, "user_id")?, req).await?))
+    let AssignmentsRequest { conversation_assignment, ring_group, ivr, call_distribution } = req;
+    let lists = Assignments { conversation_assignment, ring_group, ivr, call_distribution };
+    Ok(Json(inboxes::set_assignments(&ctx, &permit, &id, &UserId::parse(&p.user_id, "user_id")?, lists).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboxMembers {
+    members: Vec<InboxMemberRecord>,
+}
+
+/// The members of an inbox with their four assignment flags.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/inboxes/{inbox_id}/members", tag = "inboxes", params(InboxPath),
+    security(("bearer" = [])), responses((status = 200, body = InboxMembers), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn inbox_members_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    Path(p): Path<InboxPath>,
+) -> Result<Json<InboxMembers>> {
+    let permit = access.permit::<ReadMembers>()?;
+    let id = InboxId::parse(&p.inbox_id, "inbox_id")?;
+    Ok(Json(InboxMembers { members: inboxes::members(&ctx, &permit, &id).await? }))
+}
+
+/// Delete an inbox; its members leave it and the messaging service is told.
+#[utoipa::path(delete, path = "/v1/orgs/{org_id}/inboxes/{inbox_id}", tag = "inboxes", params(InboxPath),
+    security(("bearer" = [])), responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn delete_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    Path(p): Path<InboxPath>,
+) -> Result<StatusCode> {
+    let permit = access.permit::<ManageMembers>()?;
+    inboxes::delete(&ctx, &permit, &InboxId::parse(&p.inbox_id, "inbox_id")?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// An inbox's activity: for its members only (admins add themselves first).

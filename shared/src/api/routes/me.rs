@@ -15,6 +15,7 @@ use crate::service::{self, Me, MyOrgsPage};
 use crate::store::Cursor;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

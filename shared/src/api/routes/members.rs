@@ -87,6 +87,7 @@ async fn accept_handler(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     cursor: Option<String>,
     limit: Option<i32>,
@@ -154,6 +155,7 @@ async fn pending_handler(
 pub struct EditInvitationRequest {
     roles: Vec<String>,
     scope: Option<Scope>,
+    manage: Option<Manage>,
 }
 
 /// Change a pending invitation's roles.
@@ -168,7 +170,7 @@ async fn edit_invitation_handler(
 ) -> Result<StatusCode> {
     let permit = access.permit::<ManageMembers>()?;
     let roles = Roles::parse(&req.roles, "roles")?;
-    invitations::edit(&ctx, &permit, &p.email, roles, req.scope).await?;
+    invitations::edit(&ctx, &permit, &p.email, roles, req.scope, req.manage).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -176,6 +176,7 @@ async fn reactivate_handler(State(ctx): State<AppState>, OrgAccess(access): OrgA
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ActivityParams {
     cursor: Option<String>,
     limit: Option<i32>,

@@ -339,6 +339,9 @@ pub async fn start(ctx: &Arc<Ctx>, permit: &Permit<ManageMembers>, req: StartReq
     if roles.contains(&crate::domain::Role::Owner) {
         return Err(Error::validation("invalid_role", "roles", "ownership is transferred, not imported"));
     }
+    let everywhere = crate::access::Manage::All;
+    let grant = crate::access::Grant { roles: &roles, scope: Default::default(), manage: &everywhere };
+    super::grants::check_grant(ctx, permit, grant, "roles").await?;
     let (_, bytes) = load(ctx, &org.org_id, &req.upload_id).await?;
     let known = known_logins(ctx, &org.org_id).await?;
     let preview_req =

@@ -441,6 +441,7 @@ async fn attempt(
         email: email.clone(),
         roles: job.roles.clone(),
         scope: Default::default(),
+        manage: Default::default(),
         invited_by: job.created_by.clone(),
         invited_by_name: job.created_by_name.clone(),
         sent_at: now,

@@ -1,0 +1,66 @@
+//! The parts of the OpenAPI document that hold for every route, added in one place so that no
+//! route can forget them: errors are `application/problem+json`; a route behind a bearer token
+//! answers 401; a route with a body answers 400, 413, 415 and 422; a route with parameters 422;
+//! every route may answer 429 and 503 (with `Retry-After`) and a `default` problem.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
+
+use super::problem::PROBLEM_JSON;
+
+fn problem(description: &str) -> RefOr<Response> {
+    let content = Content::new(Some(Ref::from_schema_name("Problem")));
+    RefOr::T(ResponseBuilder::new().description(description).content(PROBLEM_JSON, content).build())
+}
+
+fn add(op: &mut Operation, status: &str, description: &str) {
+    op.responses.responses.entry(status.to_owned()).or_insert_with(|| problem(description));
+}
+
+fn complete(op: &mut Operation) {
+    // Errors already documented by a route are served as problem+json, not application/json.
+    for (status, resp) in op.responses.responses.iter_mut() {
+        if let (RefOr::T(r), true) = (resp, status.starts_with('4') || status.starts_with('5')) {
+            if let Some(c) = r.content.shift_remove("application/json") {
+                r.content.insert(PROBLEM_JSON.to_owned(), c);
+            }
+        }
+    }
+    if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+        add(op, "401", "missing, invalid or expired access token, or an ended session");
+    }
+    if op.request_body.is_some() {
+        add(op, "400", "malformed body");
+        add(op, "413", "body too large");
+        add(op, "415", "unsupported content type");
+        add(op, "422", "invalid input; `field` names it");
+    }
+    if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+        add(op, "422", "invalid input; `field` names it");
+    }
+    add(op, "429", "too many attempts; see Retry-After");
+    add(op, "503", "a backing service is unavailable; retry later");
+    add(op, "default", "an error, as problem+json with a stable `code`");
+}
+
+/// Apply the rules above to every operation of `doc`.
+pub fn complete_document(doc: &mut OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            complete(op);
+        }
+    }
+}

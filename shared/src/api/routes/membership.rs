@@ -1,0 +1,72 @@
+//! One member, one pending invitation, and leaving an organization (served by the members
+//! function beside the members page's lists).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::access::ReadMembers;
+use crate::api::AppState;
+use crate::api::extract::OrgAccess;
+use crate::api::problem::Problem;
+use crate::domain::{Email, UserId};
+use crate::error::Result;
+use crate::service::members::{self, MemberView, PendingView};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(member_handler))
+        .routes(routes!(invitation_handler))
+        .routes(routes!(leave_handler))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OneMember {
+    #[allow(dead_code)]
+    org_id: String,
+    user_id: String,
+}
+
+/// One member: roles, reach, change rights, status.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/members/{user_id}", tag = "members", params(OneMember),
+    security(("bearer" = [])), responses((status = 200, body = MemberView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn member_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    Path(p): Path<OneMember>,
+) -> Result<Json<MemberView>> {
+    let permit = access.permit::<ReadMembers>()?;
+    Ok(Json(members::member_view(&ctx, &permit, &UserId::parse(&p.user_id, "user_id")?).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OneInvitation {
+    #[allow(dead_code)]
+    org_id: String,
+    email: String,
+}
+
+/// One pending invitation.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/invitations/{email}", tag = "members", params(OneInvitation),
+    security(("bearer" = [])), responses((status = 200, body = PendingView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn invitation_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    Path(p): Path<OneInvitation>,
+) -> Result<Json<PendingView>> {
+    let permit = access.permit::<ReadMembers>()?;
+    Ok(Json(members::invitation_view(&ctx, &permit, &Email::parse(&p.email, "email")?).await?))
+}
+
+/// Leave the organization (any member but the owner). Their seat stays paid and free.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/leave", tag = "members", params(("org_id" = String, Path)),
+    security(("bearer" = [])), responses((status = 204), (status = 403, body = Problem), (status = 409, body = Problem)))]
+async fn leave_handler(State(ctx): State<AppState>, OrgAccess(access): OrgAccess) -> Result<StatusCode> {
+    members::leave(&ctx, &access).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
