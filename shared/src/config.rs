@@ -48,6 +48,8 @@ pub struct Config {
     /// The S3 bucket for uploaded import files; unset: a folder (`uploads_dir`).
     pub uploads_bucket: Option<String>,
     pub uploads_dir: std::path::PathBuf,
+    /// Password-reset requests one client address may make per hour before 429.
+    pub email_requests_per_client_hour: u32,
 }
 
 impl Default for Config {
@@ -75,6 +77,7 @@ impl Default for Config {
             import_queue_url: None,
             uploads_bucket: None,
             uploads_dir: std::env::temp_dir().join("switchboard-uploads"),
+            email_requests_per_client_hour: 20,
         }
     }
 }
@@ -160,9 +163,17 @@ pub async fn ctx_from_env() -> Result<Ctx> {
         }
         None => crate::service::imports::ImportQueue::InProcess,
     };
+    let requests = match &config.email_queue_url {
+        Some(url) => crate::service::email_requests::RequestQueue::Sqs {
+            client: aws_sdk_sqs::Client::new(&sdk),
+            url: url.clone(),
+        },
+        None => crate::service::email_requests::RequestQueue::InProcess,
+    };
     let mut ctx = Ctx::new(config, store, mailer, queue, &keys, Arc::new(SystemClock), Arc::new(OsRandom))?;
     ctx.files = files;
     ctx.imports = imports;
+    ctx.email_requests = requests;
     Ok(ctx)
 }
 
@@ -193,6 +204,7 @@ impl Ctx {
             ulids: Default::default(),
             files,
             imports: crate::service::imports::ImportQueue::InProcess,
+            email_requests: crate::service::email_requests::RequestQueue::InProcess,
         })
     }
 }

@@ -80,7 +80,7 @@ async fn main() {
         None,
     )
     .await;
-    assert_eq!(s, 201);
+    assert_eq!(s, 202);
     trips.push(("register", calls() - c0));
     let login_body = json!({"email": email, "password": password, "client": "web"});
     let c0 = calls();

@@ -13,7 +13,7 @@ use switchboard::clock::{Clock, ManualClock, OsRandom, Random};
 use switchboard::config::Config;
 use switchboard::domain::{OrgId, Role, UserId};
 use switchboard::files::FileStore;
-use switchboard::mail::queue::{EmailQueue, Received, SqsQueue, process_batch};
+use switchboard::mail::queue::{EmailQueue, Received, SqsQueue};
 use switchboard::mail::{Mailer, OutboxMailer, SesMailer};
 use switchboard::service::Ctx;
 use switchboard::store::{MembershipRecord, Store};
@@ -86,11 +86,21 @@ pub struct ReceivedEmail {
 impl ReceivedEmail {
     /// The first URL in the body that contains `needle`.
     pub fn link(&self, needle: &str) -> Option<String> {
-        let text = self.body.replace("&#x2f;", "/").replace("&#x3d;", "=").replace("&amp;", "&");
+        let text = self.body.replace("&amp;", "&");
         text.split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
             .find(|w| w.starts_with("http") && w.contains(needle))
             .map(str::to_owned)
     }
+}
+
+/// A message as a mail client reads it: the first recipient, the decoded subject, and the
+/// decoded text and HTML parts (for finding links). `None` for bytes that are not a message.
+pub fn parse_email(bytes: &[u8]) -> Option<ReceivedEmail> {
+    let m = mail_parser::MessageParser::default().parse(bytes)?;
+    let to = m.to()?.first()?.address()?.to_owned();
+    let text = m.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+    let html = m.body_html(0).map(|t| t.into_owned()).unwrap_or_default();
+    Some(ReceivedEmail { to, subject: m.subject().unwrap_or_default().to_owned(), body: format!("{text}\n{html}") })
 }
 
 pub fn unique_email(tag: &str) -> String {
@@ -173,6 +183,12 @@ impl TestApp {
         let mut ctx = Ctx::new(config, store, mailer, queue, &keys, clock_dyn, random).expect("ctx");
         ctx.files = files;
         ctx.imports = imports;
+        if let Some(q) = &sqs {
+            ctx.email_requests = switchboard::service::email_requests::RequestQueue::Sqs {
+                client: q.client().clone(),
+                url: q.url().to_owned(),
+            };
+        }
         let ctx = Arc::new(ctx);
         let app = local::app(ctx.clone());
         tokio::spawn(local::serve(listener, app));
@@ -223,7 +239,7 @@ impl TestApp {
                                    "organization_name": format!("{tag} Inc")}),
             )
             .await;
-        assert_eq!(r.status, StatusCode::CREATED, "register: {:?}", r.body);
+        assert_eq!(r.status, StatusCode::ACCEPTED, "register: {:?}", r.body);
         (email, password, r.body)
     }
 
@@ -235,16 +251,19 @@ impl TestApp {
         r.body
     }
 
-    /// Register and log in on `client`: the returned user owns one organization.
+    /// Register and log in on `client`: the returned user owns one organization. (The
+    /// registration answer names neither, so that it cannot tell a new address from a taken one.)
     pub async fn signup(&self, tag: &str, client: &str) -> User {
-        let (email, password, reg) = self.register(tag).await;
+        let (email, password, _) = self.register(tag).await;
         let tokens = self.login(&email, &password, client).await;
+        let access = tokens["access_token"].as_str().unwrap_or_default().to_owned();
+        let me = self.get("/v1/me", &access).await;
         User {
             email,
             password,
-            id: reg["user"]["id"].as_str().unwrap_or_default().to_owned(),
-            org: reg["organization"]["id"].as_str().unwrap_or_default().to_owned(),
-            access: tokens["access_token"].as_str().unwrap_or_default().to_owned(),
+            id: me.body["user"]["id"].as_str().unwrap_or_default().to_owned(),
+            org: tokens["organization_id"].as_str().unwrap_or_default().to_owned(),
+            access,
         }
     }
 
@@ -307,7 +326,7 @@ impl TestApp {
                     receive_count: 1,
                 })
                 .collect();
-            let retry = process_batch(&self.ctx.store, self.ctx.mailer.as_ref(), batch).await;
+            let retry = switchboard::service::email_requests::process_batch(&self.ctx, batch).await;
             for m in messages {
                 let handle = m.receipt_handle.unwrap_or_default();
                 if !retry.contains(&handle) {
@@ -330,24 +349,17 @@ impl TestApp {
         self.emails_to(to).await
     }
 
-    /// Every email the app sent to `to`, oldest first, read back from where it really went.
+    /// Every email the app sent to `to`, oldest first, read back from where it really went
+    /// (the outbox's `.eml` files, or the raw messages moto's SES received) and parsed as MIME.
     pub async fn emails_to(&self, to: &str) -> Vec<ReceivedEmail> {
-        let mut out = Vec::new();
+        let mut raw: Vec<Vec<u8>> = Vec::new();
         if let Some(dir) = &self.outbox {
             let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
                 Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
                 Err(_) => Vec::new(),
             };
             names.sort();
-            for p in names {
-                let text = std::fs::read_to_string(&p).expect("read eml");
-                let header = |name: &str| {
-                    text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned()).unwrap_or_default()
-                };
-                if header("To:") == to {
-                    out.push(ReceivedEmail { to: to.into(), subject: header("Subject:"), body: text.clone() });
-                }
-            }
+            raw.extend(names.iter().map(|p| std::fs::read(p).expect("read eml")));
         }
         if let Some(url) = &self.moto {
             let data: Value = self
@@ -359,18 +371,11 @@ impl TestApp {
                 .json()
                 .await
                 .expect("moto json");
-            for m in data["ses"]["Message"].as_array().cloned().unwrap_or_default() {
-                let dest = m["destinations"]["ToAddresses"].as_array().cloned().unwrap_or_default();
-                if dest.iter().any(|d| d.as_str() == Some(to)) {
-                    out.push(ReceivedEmail {
-                        to: to.into(),
-                        subject: m["subject"].as_str().unwrap_or_default().into(),
-                        body: m["body"].as_str().unwrap_or_default().into(),
-                    });
-                }
+            for m in data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default() {
+                raw.push(m["raw_data"].as_str().unwrap_or_default().as_bytes().to_vec());
             }
         }
-        out
+        raw.iter().filter_map(|bytes| parse_email(bytes)).filter(|m| m.to == to).collect()
     }
 
     /// Count items in the table whose partition key starts with `prefix` (test inspection only).

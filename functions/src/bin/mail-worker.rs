@@ -1,11 +1,13 @@
-//! The email worker: drains the SQS email queue at the pace SES allows. Throttled jobs are
+//! The email worker: drains the SQS email queue at the pace SES allows, deciding the requests
+//! whose email depends on whether an address has a login. Throttled jobs are
 //! reported as batch-item failures, so SQS retries them (and dead-letters them eventually).
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
-use switchboard::mail::queue::{Received, process_batch};
+use switchboard::mail::queue::Received;
+use switchboard::service::email_requests::process_batch;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -28,7 +30,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                         .unwrap_or(1),
                 })
                 .collect();
-            let retry = process_batch(&ctx.store, ctx.mailer.as_ref(), batch).await;
+            let retry = process_batch(&ctx, batch).await;
             let mut response = SqsBatchResponse::default();
             response.batch_item_failures = retry
                 .into_iter()

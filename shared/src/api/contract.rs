@@ -21,10 +21,10 @@ fn add(op: &mut Operation, status: &str, description: &str) {
 fn complete(op: &mut Operation) {
     // Errors already documented by a route are served as problem+json, not application/json.
     for (status, resp) in op.responses.responses.iter_mut() {
-        if let (RefOr::T(r), true) = (resp, status.starts_with('4') || status.starts_with('5')) {
-            if let Some(c) = r.content.shift_remove("application/json") {
-                r.content.insert(PROBLEM_JSON.to_owned(), c);
-            }
+        if let (RefOr::T(r), true) = (resp, status.starts_with('4') || status.starts_with('5'))
+            && let Some(c) = r.content.shift_remove("application/json")
+        {
+            r.content.insert(PROBLEM_JSON.to_owned(), c);
         }
     }
     if op.security.as_ref().is_some_and(|s| !s.is_empty()) {

@@ -1,6 +1,7 @@
 //! Outgoing email: rendered from per-language templates, sent through SES in AWS or written
 //! as `.eml` files into an outbox folder locally.
 
+pub mod mime;
 mod outbox;
 pub mod queue;
 mod ses;
@@ -21,6 +22,9 @@ pub struct OutgoingEmail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The language it is written in (its `Content-Language`).
+    #[serde(default)]
+    pub language: crate::domain::Language,
 }
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;

@@ -21,30 +21,16 @@ impl OutboxMailer {
     }
 }
 
-const BOUNDARY: &str = "switchboard-alternative";
-
-pub fn to_eml(from: &str, m: &OutgoingEmail, date: chrono::DateTime<chrono::Utc>) -> String {
-    format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date}\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/alternative; boundary=\"{BOUNDARY}\"\r\n\r\n\
-         --{BOUNDARY}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\
-         --{BOUNDARY}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--{BOUNDARY}--\r\n",
-        to = m.to,
-        subject = m.subject,
-        date = date.to_rfc2822(),
-        text = m.text,
-        html = m.html,
-    )
-}
-
 impl Mailer for OutboxMailer {
     fn send<'a>(&'a self, msg: &'a OutgoingEmail) -> SendFuture<'a> {
         Box::pin(async move {
             let now = chrono::Utc::now();
+            let id = ulid::Ulid::new();
+            let raw = super::mime::render(&self.from, msg, &id.to_string(), now.timestamp())?;
             tokio::fs::create_dir_all(&self.dir).await.map_err(|e| Error::Mail(e.to_string()))?;
-            let name = format!("{}-{}.eml", now.format("%Y%m%dT%H%M%S%.6f"), ulid::Ulid::new());
+            let name = format!("{}-{id}.eml", now.format("%Y%m%dT%H%M%S%.6f"));
             let path = self.dir.join(name);
-            tokio::fs::write(&path, to_eml(&self.from, msg, now)).await.map_err(|e| Error::Mail(e.to_string()))?;
+            tokio::fs::write(&path, raw).await.map_err(|e| Error::Mail(e.to_string()))?;
             tracing::info!(path = %path.display(), "email written to outbox");
             Ok(())
         })

@@ -1,6 +1,7 @@
-//! Amazon SES (v1 API, as moto serves it too).
+//! Amazon SES (v1 API, as moto serves it too): the raw MIME message the outbox would write.
 
-use aws_sdk_ses::types::{Body, Content, Destination, Message};
+use aws_sdk_ses::primitives::Blob;
+use aws_sdk_ses::types::RawMessage;
 
 use super::{Mailer, OutgoingEmail, SendFuture};
 use crate::error::Error;
@@ -21,22 +22,17 @@ impl SesMailer {
     }
 }
 
-fn content(s: &str) -> Result<Content, Error> {
-    Content::builder().data(s).charset("UTF-8").build().map_err(|e| Error::Mail(e.to_string()))
-}
-
 impl Mailer for SesMailer {
     fn send<'a>(&'a self, m: &'a OutgoingEmail) -> SendFuture<'a> {
         Box::pin(async move {
-            let message = Message::builder()
-                .subject(content(&m.subject)?)
-                .body(Body::builder().text(content(&m.text)?).html(content(&m.html)?).build())
-                .build();
+            let raw =
+                super::mime::render(&self.from, m, &ulid::Ulid::new().to_string(), chrono::Utc::now().timestamp())?;
+            let message = RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| Error::Mail(e.to_string()))?;
             self.client
-                .send_email()
+                .send_raw_email()
                 .source(&self.from)
-                .destination(Destination::builder().to_addresses(m.to.as_str()).build())
-                .message(message)
+                .destinations(m.to.as_str())
+                .raw_message(message)
                 .send()
                 .await
                 .map_err(|e| {

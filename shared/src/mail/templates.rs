@@ -26,17 +26,55 @@ macro_rules! templates {
     };
 }
 
-const SOURCES: &[(&str, &str)] =
-    templates!["verify_email", "invitation", "password_reset", "email_change_verify", "email_change_notice"];
+const SOURCES: &[(&str, &str)] = templates![
+    "verify_email",
+    "invitation",
+    "password_reset",
+    "email_change_verify",
+    "email_change_notice",
+    "registration_attempt"
+];
+
+/// HTML escaping of the five characters that need it, and no others: minijinja's default also
+/// escapes `/`, which writes links as `https:&#x2f;&#x2f;…`, legal HTML that mail clients and
+/// link scanners handle badly.
+fn html_formatter(
+    out: &mut minijinja::Output,
+    state: &minijinja::State,
+    value: &minijinja::Value,
+) -> std::result::Result<(), minijinja::Error> {
+    if state.auto_escape() != minijinja::AutoEscape::Html || value.is_safe() {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let text = value.to_string();
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    out.write_str(&escaped).map_err(minijinja::Error::from)
+}
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
+    env.set_formatter(html_formatter);
     for (name, src) in SOURCES {
         // A broken template fails the unit test below; at run time it surfaces as a render error.
         let _ = env.add_template(name, src);
     }
     env
 });
+
+/// Every template's name (each exists in every language).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    SOURCES.iter().filter_map(|(n, _)| n.strip_suffix(".en.subject"))
+}
 
 pub fn render<C: Serialize>(name: &str, lang: Language, to: &Email, ctx: &C) -> Result<OutgoingEmail> {
     let part = |ext: &str| -> Result<String> {
@@ -50,6 +88,7 @@ pub fn render<C: Serialize>(name: &str, lang: Language, to: &Email, ctx: &C) -> 
         subject: part("subject")?.trim().to_owned(),
         text: part("txt")?,
         html: part("html")?,
+        language: lang,
     })
 }
 

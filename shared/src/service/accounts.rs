@@ -1,11 +1,14 @@
 //! Registration, email verification and the signed-in user's own view (`/me`).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::{Authenticated, Ctx};
 use crate::auth::secret;
 use crate::domain::{Email, Language, LoginKey, OrgId, OrgName, Password, PersonName, Role, UserId};
 use crate::error::{Error, Result};
+use crate::mail::queue::EmailJob;
 use crate::mail::templates;
 use crate::store::{
     ActivityRecord, CredentialRecord, Cursor, MembershipRecord, OrgRecord, OrgStatus, Plan, RegisterRecords,
@@ -93,14 +96,20 @@ impl From<&OrgRecord> for OrgView {
     }
 }
 
+/// The answer to a registration, the same whether the address was new or already had a
+/// login (so it reveals nothing): sign in, and verify the address from the email.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Registered {
-    pub user: UserView,
-    pub organization: OrgView,
+    /// The address as normalized.
+    pub email: String,
+    /// Always `check_email`.
+    pub next: &'static str,
 }
 
-/// Create a login and its first organization, owned by the registrant, on a trial plan.
-pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
+/// Create a login and its first organization, owned by the registrant, on a trial plan. An
+/// address that has a login gets the same answer after the same work (a hash, a refused
+/// transaction, one queued email), and its owner an email saying how to sign in instead.
+pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered> {
     let now = ctx.now();
     let password_hash = ctx.hasher.hash(&input.password, ctx.random.as_ref()).await?;
     let user_id = UserId::new(ctx.ulid());
@@ -160,12 +169,35 @@ pub async fn register(ctx: &Ctx, input: RegisterInput) -> Result<Registered> {
         user,
         org,
     };
-    ctx.store.register(&records).await?;
+    let email = input.email.clone();
+    let queued = match ctx.store.register(&records).await {
+        Ok(()) => send_verification(ctx, &records.user, &records.org.name, &token).await,
+        Err(Error::EmailTaken) => {
+            let attempt = super::email_requests::EmailRequest::RegistrationAttempt { email: email.clone() };
+            super::email_requests::submit(ctx, attempt).await
+        }
+        Err(e) => return Err(e),
+    };
     // The account exists whether or not the email goes out; the user can ask for it again.
-    if let Err(e) = send_verification(ctx, &records.user, &records.org.name, &token).await {
-        tracing::warn!(error = %e, "verification email not sent");
+    if let Err(e) = queued {
+        tracing::warn!(error = %e, "registration email not queued");
     }
-    Ok(Registered { user: UserView::from(&records.user), organization: OrgView::from(&records.org) })
+    Ok(Registered { email: email.to_string(), next: "check_email" })
+}
+
+/// For the owner of an address someone tried to register with: how to sign in instead.
+pub(crate) fn registration_attempt_email(ctx: &Ctx, user: &UserRecord) -> Result<EmailJob> {
+    let message = templates::render(
+        "registration_attempt",
+        user.language,
+        user.address()?,
+        &serde_json::json!({
+            "first_name": user.first_name,
+            "login_link": format!("{}/login", ctx.config.public_url),
+            "reset_link": format!("{}/forgot-password", ctx.config.public_url),
+        }),
+    )?;
+    Ok(EmailJob { message, invitation: None })
 }
 
 async fn send_verification(ctx: &Ctx, user: &UserRecord, org_name: &str, token: &str) -> Result<()> {
@@ -181,7 +213,7 @@ async fn send_verification(ctx: &Ctx, user: &UserRecord, org_name: &str, token: 
             "hours": ctx.config.verify_email_ttl.num_hours(),
         }),
     )?;
-    ctx.mailer.send(&msg).await
+    ctx.queue.enqueue(vec![EmailJob { message: msg, invitation: None }]).await
 }
 
 /// Consume an email-verification token.
@@ -203,6 +235,7 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
     if user.email_verified {
         return Ok(());
     }
+    super::email_requests::limit_address(ctx, "verify", user.address()?).await?;
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
     let record = TokenRecord {
         purpose: TokenPurpose::VerifyEmail,

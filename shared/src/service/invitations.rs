@@ -395,6 +395,7 @@ async fn pending(ctx: &Ctx, org: &OrgId, email: &str) -> Result<InvitationRecord
 /// Send a pending invitation again with a new token (the old link stops working) and a fresh expiry.
 pub async fn resend(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str, days: Option<i64>) -> Result<()> {
     let old = pending(ctx, &permit.org.org_id, email).await?;
+    super::email_requests::limit_address(ctx, "invitation", &old.email).await?;
     let job = reissue(ctx, &permit.org, &old, days).await?;
     ctx.queue.enqueue(vec![job]).await
 }

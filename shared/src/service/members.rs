@@ -246,6 +246,7 @@ pub async fn set_status(
 /// Sessions working in this organization end. Returns how many sessions lost it.
 pub async fn sign_out(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -> Result<usize> {
     let before = member(ctx, &permit.org.org_id, user).await?;
+    grants::check_not_self(permit, &before)?;
     grants::check_member(ctx, permit, &before).await?;
     let watermark = SessionId::new(ctx.ulid());
     let after = MembershipRecord { sessions_before: Some(watermark.clone()), ..before.clone() };
@@ -256,7 +257,8 @@ pub async fn sign_out(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) 
 
 /// Email the member a password-reset link. Admins never set passwords themselves.
 pub async fn reset_password(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -> Result<()> {
-    member(ctx, &permit.org.org_id, user).await?;
+    let m = member(ctx, &permit.org.org_id, user).await?;
+    grants::check_not_self(permit, &m)?;
     let profile = ctx.store.get_user(user).await?.ok_or(Error::NotFound("member"))?;
     passwords::send_reset(ctx, &profile).await
 }
@@ -283,6 +285,7 @@ pub async fn delete(
     if m.is_owner() {
         return Err(Error::OwnerProtected);
     }
+    grants::check_not_self(permit, &m)?;
     grants::check_member(ctx, permit, &m).await?;
     if reassign_to == user {
         return Err(Error::validation("invalid_reassignment", "reassign_to", "must be another member"));

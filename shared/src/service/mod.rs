@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod attribution;
 pub mod email_change;
+pub mod email_requests;
 mod grants;
 pub mod imports;
 pub mod inboxes;
@@ -49,6 +50,8 @@ pub struct Ctx {
     pub files: crate::files::FileStore,
     /// Where accepted import jobs go to be run.
     pub imports: imports::ImportQueue,
+    /// Where emails the worker must decide on go (the email queue in AWS).
+    pub email_requests: email_requests::RequestQueue,
 }
 
 /// An activity entry. `actor` is who acted; when a person acts in the name of a shared

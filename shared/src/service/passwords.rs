@@ -1,6 +1,8 @@
 //! Password reset by emailed link: asked for by the person ("forgot password") or by an admin
 //! for a member. Admins never see or set passwords.
 
+use std::sync::Arc;
+
 use super::Ctx;
 use crate::auth::secret;
 use crate::domain::{Email, Password};
@@ -12,8 +14,15 @@ use crate::store::{TokenPurpose, TokenRecord, UserRecord};
 /// Reset links expire after this long.
 pub const RESET_MINUTES: i64 = 60;
 
-/// Create a reset token for `user` and queue the email with its link.
+/// Create a reset token for `user` and queue the email with its link (an admin's request for
+/// a member, who is known to them).
 pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
+    let job = reset_email(ctx, user).await?;
+    ctx.queue.enqueue(vec![job]).await
+}
+
+/// A new reset token for `user` and the email carrying its link.
+pub(crate) async fn reset_email(ctx: &Ctx, user: &UserRecord) -> Result<EmailJob> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
     let record = TokenRecord {
         purpose: TokenPurpose::PasswordReset,
@@ -36,18 +45,16 @@ pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
             "minutes": RESET_MINUTES,
         }),
     )?;
-    ctx.queue.enqueue(vec![EmailJob { message, invitation: None }]).await
+    Ok(EmailJob { message, invitation: None })
 }
 
-/// "Forgot password": the same answer whether or not the address has a login.
-pub async fn forgot(ctx: &Ctx, email: &Email) -> Result<()> {
-    let lookup = ctx.store.login_lookup(email.as_str(), &[]).await?;
-    if let Some(cred) = lookup.credential
-        && let Some(user) = ctx.store.get_user(&cred.user_id).await?
-    {
-        send_reset(ctx, &user).await?;
-    }
-    Ok(())
+/// "Forgot password": the same answer, the same work, whether or not the address has a
+/// login. The request is counted per client address, then handed to the email worker, which
+/// decides (and limits emails per address).
+pub async fn forgot(ctx: &Arc<Ctx>, email: &Email, client_addr: &str) -> Result<()> {
+    super::email_requests::limit_client(ctx, "reset", client_addr).await?;
+    super::email_requests::submit(ctx, super::email_requests::EmailRequest::PasswordReset { email: email.clone() })
+        .await
 }
 
 /// Set a new password with a reset token; every session of the login ends.

@@ -168,7 +168,10 @@ pub async fn disable(
 
 /// An admin's reset of a member's two-factor (a lost phone): cleared, and the member's sessions end.
 pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -> Result<()> {
-    ctx.store.get_membership(user, &permit.org.org_id).await?.ok_or(Error::NotFound("member"))?;
+    let m = ctx.store.get_membership(user, &permit.org.org_id).await?.ok_or(Error::NotFound("member"))?;
+    // One's own second factor is turned off with the password and a code, never this way.
+    super::grants::check_not_self(permit, &m)?;
+    super::grants::check_member(ctx, permit, &m).await?;
     let act = permit_activity(ctx, permit, "member.two_factor_reset", Some(user.to_string()));
     let lineage = permit.org.lineage_ids();
     ctx.store.reset_totp(user, &lineage, &act).await?;

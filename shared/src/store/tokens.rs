@@ -76,23 +76,13 @@ impl Store {
         self.get_item(&TokenRecord::pk(hash), TokenRecord::SK).await?.map(from_item).transpose()
     }
 
-    /// Count one failure (atomically, so parallel guesses all count) and block further
-    /// attempts for as long as `block` says for the count reached. With a `window`, counts
-    /// older than it start over; without one they run until cleared (consecutive failures).
-    pub async fn record_failure(
-        &self,
-        throttle_key: &str,
-        now: DateTime<Utc>,
-        window: Option<Duration>,
-        keep: Duration,
-        block: impl Fn(u32) -> Option<Duration>,
-    ) -> Result<()> {
-        let pk = ThrottleRecord::pk(throttle_key);
+    /// Add one to a counter (atomically, so parallel requests all count); its state after.
+    async fn bump(&self, counter_key: &str, now: DateTime<Utc>, keep: Duration) -> Result<ThrottleRecord> {
         let out = self
             .client
             .update_item()
             .table_name(self.table_name())
-            .set_key(Some(key(pk.clone(), ThrottleRecord::SK)))
+            .set_key(Some(key(ThrottleRecord::pk(counter_key), ThrottleRecord::SK)))
             .update_expression("SET window_start = if_not_exists(window_start, :now), #ttl = :ttl ADD failures :one")
             .expression_attribute_names("#ttl", super::table::TTL_ATTRIBUTE)
             .expression_attribute_values(":now", s(now.to_rfc3339()))
@@ -102,14 +92,33 @@ impl Store {
             .send()
             .await
             .map_err(storage)?;
-        let rec: ThrottleRecord = from_item(out.attributes.unwrap_or_default())?;
+        from_item(out.attributes.unwrap_or_default())
+    }
+
+    async fn put_throttle(&self, counter_key: &str, record: &ThrottleRecord, until: DateTime<Utc>) -> Result<()> {
+        let item = with_ttl(to_item(record, ThrottleRecord::pk(counter_key), ThrottleRecord::SK.to_owned())?, until);
+        self.client.put_item().table_name(self.table_name()).set_item(Some(item)).send().await.map_err(storage)?;
+        Ok(())
+    }
+
+    /// Count one failure and block further attempts for as long as `block` says for the count
+    /// reached. With a `window`, counts older than it start over; without one they run until
+    /// cleared (consecutive failures).
+    pub async fn record_failure(
+        &self,
+        throttle_key: &str,
+        now: DateTime<Utc>,
+        window: Option<Duration>,
+        keep: Duration,
+        block: impl Fn(u32) -> Option<Duration>,
+    ) -> Result<()> {
+        let rec = self.bump(throttle_key, now, keep).await?;
         let stale = window.is_some_and(|w| rec.window_start.is_some_and(|start| now - start > w));
         let (failures, window_start) = if stale { (1, now) } else { (rec.failures, rec.window_start.unwrap_or(now)) };
         let blocked_until = block(failures).map(|d| now + d);
         if stale || blocked_until.is_some() {
             let record = ThrottleRecord { failures, window_start: Some(window_start), blocked_until };
-            let item = with_ttl(to_item(&record, pk, ThrottleRecord::SK.to_owned())?, now + keep);
-            self.client.put_item().table_name(self.table_name()).set_item(Some(item)).send().await.map_err(storage)?;
+            self.put_throttle(throttle_key, &record, now + keep).await?;
         }
         Ok(())
     }
@@ -125,6 +134,24 @@ impl Store {
     ) -> Result<()> {
         let policy = |failures: u32| (failures >= limit).then(|| block(failures - limit));
         self.record_failure(throttle_key, now, Some(window), window * 4, policy).await
+    }
+
+    /// Count one event in a window (atomically) and return the count so far and when the
+    /// window began; a window older than `window` starts over at 1.
+    pub async fn count_in_window(
+        &self,
+        counter_key: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<(u32, DateTime<Utc>)> {
+        let rec = self.bump(counter_key, now, window * 2).await?;
+        let started = rec.window_start.unwrap_or(now);
+        if now - started <= window {
+            return Ok((rec.failures, started));
+        }
+        let fresh = ThrottleRecord { failures: 1, window_start: Some(now), blocked_until: None };
+        self.put_throttle(counter_key, &fresh, now + window * 2).await?;
+        Ok((1, now))
     }
 
     /// Clear several throttles (batched).

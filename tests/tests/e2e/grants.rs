@@ -85,6 +85,13 @@ async fn grant_rules(engine: Engine) {
         ("409", "owner_protected"),
     );
 
+    // Acting on oneself through the member routes: the second factor is turned off with the
+    // password and a code, sessions end with logout, never this way.
+    for action in ["reset-2fa", "sign-out", "reset-password", "deactivate"] {
+        let r = w.app.post_auth(&format!("/v1/orgs/{}/members/{}/{action}", w.m, f.id), &f.access, json!({})).await;
+        check(&format!("{action} oneself"), (r.status.as_u16().to_string(), r.code().into()), ("403", "own_access"));
+    }
+
     // Invitations.
     check(
         "invite admin (manage all by default)",

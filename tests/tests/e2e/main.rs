@@ -28,6 +28,7 @@ mod imports;
 mod inboxes;
 mod infra;
 mod local_server;
+mod mail;
 mod matrix;
 mod members;
 mod merge;

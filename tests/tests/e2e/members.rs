@@ -11,6 +11,7 @@ both_engines!(
     member_lifecycle,
     concurrent_acceptance_creates_one_membership,
     forgot_password_answers_alike_and_resets,
+    reset_emails_are_limited_per_address_and_per_client,
     shared_accounts_are_acted_as_by_linked_people,
 );
 
@@ -410,6 +411,35 @@ async fn forgot_password_answers_alike_and_resets(engine: Engine) {
     let r = app.post("/v1/auth/reset-password", json!({"token": token, "password": "yet another phrase"})).await;
     assert_eq!(r.code(), "invalid_token", "single use");
     app.login(&ann.email, "my new secret phrase", "web").await;
+}
+
+async fn reset_emails_are_limited_per_address_and_per_client(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let ann = app.signup("bomb", "web").await;
+    app.wait_emails_to(&ann.email, 1).await;
+    // Eight requests for one address in a burst: the answers are alike, at most three emails go out.
+    for _ in 0..8 {
+        assert_eq!(
+            app.post("/v1/auth/forgot-password", json!({"email": ann.email})).await.status,
+            StatusCode::ACCEPTED
+        );
+    }
+    app.wait_emails_to(&ann.email, 10).await;
+    let resets = app.emails_to(&ann.email).await.iter().filter(|m| m.link("/reset-password?token=").is_some()).count();
+    assert_eq!(resets, switchboard::service::email_requests::PER_ADDRESS_PER_HOUR as usize);
+    // An hour later the address may ask again.
+    app.clock.advance(chrono::Duration::minutes(61));
+    app.post("/v1/auth/forgot-password", json!({"email": ann.email})).await;
+    let mails = app.wait_emails_to(&ann.email, 5).await;
+    assert_eq!(mails.iter().filter(|m| m.link("/reset-password?token=").is_some()).count(), 4);
+    // One client address asking for many addresses is stopped with 429, known or not.
+    let limit = app.ctx.config.email_requests_per_client_hour as usize;
+    let mut statuses = Vec::new();
+    for _ in 0..limit + 2 {
+        statuses.push(app.post("/v1/auth/forgot-password", json!({"email": unique_email("spray")})).await.status);
+    }
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(refused, 3, "{limit} an hour, one of them used just above: {statuses:?}");
 }
 
 async fn shared_accounts_are_acted_as_by_linked_people(engine: Engine) {

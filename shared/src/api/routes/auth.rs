@@ -32,10 +32,10 @@ pub fn register() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(register_handler))
 }
 
-/// Create a login and its first organization (a 14-day trial) owned by the registrant.
+/// Create a login and its first organization (a 14-day trial) owned by the registrant. The
+/// answer is the same for an address that already has a login (its owner is emailed instead).
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = Registered), (status = 409, description = "email taken", body = Problem),
-              (status = 422, body = Problem)))]
+    responses((status = 202, body = Registered), (status = 422, body = Problem)))]
 async fn register_handler(
     State(ctx): State<AppState>,
     JsonBody(req): JsonBody<RegisterRequest>,
@@ -48,7 +48,7 @@ async fn register_handler(
         org_name: OrgName::parse(&req.organization_name, "organization_name")?,
         language: req.language.as_deref().map(|l| Language::parse(l, "language")).transpose()?.unwrap_or_default(),
     };
-    Ok((StatusCode::CREATED, Json(service::register(&ctx, input).await?)))
+    Ok((StatusCode::ACCEPTED, Json(service::register(&ctx, input).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

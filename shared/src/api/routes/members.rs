@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use crate::access::{Manage, ManageMembers, ReadMembers, Scope, TransferOwnership};
 use crate::api::AppState;
-use crate::api::extract::{JsonBody, MaybeAuth, OrgAccess, QueryParams};
+use crate::api::extract::{ClientAddr, JsonBody, MaybeAuth, OrgAccess, QueryParams};
 use crate::api::problem::Problem;
 use crate::domain::{Email, Language, Password, PersonName, Roles, UserId};
 use crate::error::Result;
@@ -415,8 +415,12 @@ pub fn passwords() -> OpenApiRouter<AppState> {
 
 /// Ask for a password-reset link. The answer is the same whether or not the address has a login.
 #[utoipa::path(post, path = "/v1/auth/forgot-password", tag = "auth", request_body = ForgotRequest, responses((status = 202)))]
-async fn forgot_handler(State(ctx): State<AppState>, JsonBody(req): JsonBody<ForgotRequest>) -> Result<StatusCode> {
-    passwords::forgot(&ctx, &Email::parse(&req.email, "email")?).await?;
+async fn forgot_handler(
+    State(ctx): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    JsonBody(req): JsonBody<ForgotRequest>,
+) -> Result<StatusCode> {
+    passwords::forgot(&ctx, &Email::parse(&req.email, "email")?, &addr).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -1,0 +1,58 @@
+//! Every outgoing message as real MIME, built by a well-kept crate (mail-builder): RFC 2047
+//! encoded headers, `Date`, `Message-ID`, `Content-Language`, multipart/alternative text and
+//! HTML with proper transfer encodings. The outbox writes these bytes; SES sends the same.
+
+use mail_builder::MessageBuilder;
+use mail_builder::headers::text::Text;
+
+use super::OutgoingEmail;
+use crate::error::{Error, Result};
+
+/// `Name <address>` or a bare address, as configured for the sender.
+fn split_sender(from: &str) -> (Option<String>, String) {
+    match (from.rfind('<'), from.trim_end().strip_suffix('>')) {
+        (Some(i), Some(rest)) if i < rest.len() => {
+            let name = from[..i].trim().trim_matches('"').trim();
+            let addr = rest[i + 1..].trim().to_owned();
+            ((!name.is_empty()).then(|| name.to_owned()), addr)
+        }
+        _ => (None, from.trim().to_owned()),
+    }
+}
+
+/// The raw message: `id` becomes the local part of its Message-ID (at the sender's domain),
+/// `date` its Date (Unix seconds).
+pub fn render(from: &str, m: &OutgoingEmail, id: &str, date: i64) -> Result<Vec<u8>> {
+    let (name, addr) = split_sender(from);
+    let domain = addr.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_else(|| "localhost".into());
+    let builder = MessageBuilder::new();
+    let builder = match name {
+        Some(n) => builder.from((n, addr)),
+        None => builder.from(addr),
+    };
+    builder
+        .to(m.to.as_str().to_owned())
+        .subject(m.subject.clone())
+        .date(date)
+        .message_id(format!("{id}@{domain}"))
+        .header("Content-Language", Text::new(m.language.as_str()))
+        .text_body(m.text.clone())
+        .html_body(m.html.clone())
+        .write_to_vec()
+        .map_err(|e| Error::Mail(format!("building the message: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn senders_split_into_name_and_address() {
+        assert_eq!(
+            split_sender("Switchboard <no-reply@x.example>"),
+            (Some("Switchboard".into()), "no-reply@x.example".into())
+        );
+        assert_eq!(split_sender("\"Acme, Inc\" <a@b.c>"), (Some("Acme, Inc".into()), "a@b.c".into()));
+        assert_eq!(split_sender("a@b.c"), (None, "a@b.c".into()));
+    }
+}

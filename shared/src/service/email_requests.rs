@@ -1,0 +1,154 @@
+//! Emails whose sending depends on whether an address has a login. The request that asks for
+//! one only hands the request to the email queue, the same work for every address, and the
+//! worker decides, so neither the answer nor its timing tells whether the address exists.
+//! The worker also limits how many such emails one address receives.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::Ctx;
+use crate::auth::secret;
+use crate::domain::Email;
+use crate::error::{Error, Result};
+use crate::mail::queue::{EmailJob, Received, deliver};
+
+/// Emails of one kind an address receives per hour at most; more requests are dropped
+/// (silently: the requester must not learn the address exists).
+pub const PER_ADDRESS_PER_HOUR: u32 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EmailRequest {
+    /// "Forgot password": a reset link if the address has a login.
+    PasswordReset { email: Email },
+    /// Someone registered with an address that has a login: tell its owner how to sign in.
+    RegistrationAttempt { email: Email },
+}
+
+impl EmailRequest {
+    fn kind(&self) -> &'static str {
+        match self {
+            EmailRequest::PasswordReset { .. } => "reset",
+            EmailRequest::RegistrationAttempt { .. } => "registration",
+        }
+    }
+
+    fn email(&self) -> &Email {
+        match self {
+            EmailRequest::PasswordReset { email } | EmailRequest::RegistrationAttempt { email } => email,
+        }
+    }
+}
+
+/// A queued message: a request for the worker to decide, or an email ready to send (the
+/// shape every message had before requests existed, so old messages still parse).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum QueueItem {
+    Request { request: EmailRequest },
+    Email(EmailJob),
+}
+
+/// Where requests go: the SQS email queue the mail worker drains, or a task of this process.
+#[derive(Clone)]
+pub enum RequestQueue {
+    Sqs { client: aws_sdk_sqs::Client, url: String },
+    InProcess,
+}
+
+/// Refuse a client address that asked for more than the configured number of one kind an
+/// hour (`Config::email_requests_per_client_hour`).
+pub(crate) async fn limit_client(ctx: &Ctx, kind: &str, client_addr: &str) -> Result<()> {
+    let key = secret::hash(&format!("email-request|{kind}|{client_addr}"));
+    let window = chrono::Duration::hours(1);
+    let (count, started) = ctx.store.count_in_window(&key, ctx.now(), window).await?;
+    if count > ctx.config.email_requests_per_client_hour {
+        let retry = (started + window - ctx.now()).num_seconds().max(1) as u64;
+        return Err(Error::TooManyAttempts { retry_after_secs: retry });
+    }
+    Ok(())
+}
+
+/// Refuse a further email of one kind to an address the caller already knows (their own, or
+/// an invitation's) past [`PER_ADDRESS_PER_HOUR`].
+pub(crate) async fn limit_address(ctx: &Ctx, kind: &str, email: &Email) -> Result<()> {
+    let key = secret::hash(&format!("email-to|{kind}|{email}"));
+    let window = chrono::Duration::hours(1);
+    let (count, started) = ctx.store.count_in_window(&key, ctx.now(), window).await?;
+    if count > PER_ADDRESS_PER_HOUR {
+        let retry = (started + window - ctx.now()).num_seconds().max(1) as u64;
+        return Err(Error::TooManyAttempts { retry_after_secs: retry });
+    }
+    Ok(())
+}
+
+/// Hand a request to the worker.
+pub async fn submit(ctx: &Arc<Ctx>, request: EmailRequest) -> Result<()> {
+    match &ctx.email_requests {
+        RequestQueue::Sqs { client, url } => {
+            let body =
+                serde_json::to_string(&QueueItem::Request { request }).map_err(|e| Error::Internal(e.to_string()))?;
+            client
+                .send_message()
+                .queue_url(url)
+                .message_body(body)
+                .send()
+                .await
+                .map_err(|e| Error::Mail(format!("email queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))?;
+        }
+        RequestQueue::InProcess => {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                if let Err(e) = fulfil(&ctx, &request).await {
+                    tracing::error!(error = %e, kind = request.kind(), "email request failed");
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Decide and send: nothing for an address without a login or over its hourly limit.
+async fn fulfil(ctx: &Ctx, request: &EmailRequest) -> Result<()> {
+    let email = request.email();
+    let Some(cred) = ctx.store.login_lookup(email.as_str(), &[]).await?.credential else {
+        return Ok(());
+    };
+    let Some(user) = ctx.store.get_user(&cred.user_id).await?.filter(|u| u.merged_into.is_none()) else {
+        return Ok(());
+    };
+    let key = secret::hash(&format!("email-to|{}|{email}", request.kind()));
+    let (count, _) = ctx.store.count_in_window(&key, ctx.now(), chrono::Duration::hours(1)).await?;
+    if count > PER_ADDRESS_PER_HOUR {
+        tracing::warn!(kind = request.kind(), "email request over the per-address limit dropped");
+        return Ok(());
+    }
+    let job = match request {
+        EmailRequest::PasswordReset { .. } => super::passwords::reset_email(ctx, &user).await?,
+        EmailRequest::RegistrationAttempt { .. } => super::accounts::registration_attempt_email(ctx, &user)?,
+    };
+    deliver(&ctx.store, ctx.mailer.as_ref(), &job, true).await
+}
+
+/// The mail worker's batch: requests are decided here, emails sent. Returns the ids to hand
+/// back to the queue for a later try.
+pub async fn process_batch(ctx: &Ctx, batch: Vec<Received>) -> Vec<String> {
+    let mut emails = Vec::new();
+    let mut retry = Vec::new();
+    for m in batch {
+        match serde_json::from_str::<QueueItem>(&m.body) {
+            Ok(QueueItem::Request { request }) => {
+                if let Err(e) = fulfil(ctx, &request).await {
+                    tracing::warn!(error = %e, id = %m.id, "email request returned to the queue");
+                    retry.push(m.id);
+                }
+            }
+            Ok(QueueItem::Email(_)) => emails.push(m),
+            // Retrying cannot fix a malformed message; drop it loudly.
+            Err(e) => tracing::error!(error = %e, id = %m.id, "malformed email queue message dropped"),
+        }
+    }
+    retry.extend(crate::mail::queue::process_batch(&ctx.store, ctx.mailer.as_ref(), emails).await);
+    retry
+}
