@@ -46,5 +46,5 @@ echo "==> schemathesis against $base"
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
   --exclude-path-regex '^/v1/auth/(logout|logout-all)$|^/v1/me/sessions/|^/v1/me/2fa|^/v1/me/email|^/v1/me/password$' \
-  --max-examples "${ST_MAX_EXAMPLES:-15}" --max-time "${ST_MAX_TIME:-600}" --workers 2 \
+  --max-examples "${ST_MAX_EXAMPLES:-15}" --max-time "${ST_MAX_TIME:-300}" --workers 2 \
   --generation-with-security-parameters false --request-timeout 10 --seed "${ST_SEED:-20261201}" --no-color "$@"
