@@ -27,17 +27,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PreviewRequest {
+pub struct InvitationPreviewRequest {
     token: String,
 }
 
 /// What an invitation link offers, for its holder: organization, inviter, expiry, and whether
 /// the address already has a login. The token travels in the body, never in a URL.
-#[utoipa::path(post, path = "/v1/invitations/preview", tag = "members", request_body = PreviewRequest,
+#[utoipa::path(post, path = "/v1/invitations/preview", tag = "members", request_body = InvitationPreviewRequest,
     responses((status = 200, body = InvitationPreview), (status = 400, description = "invalid, used, revoked or expired token", body = Problem)))]
 async fn preview_handler(
     State(ctx): State<AppState>,
-    JsonBody(req): JsonBody<PreviewRequest>,
+    JsonBody(req): JsonBody<InvitationPreviewRequest>,
 ) -> Result<Json<InvitationPreview>> {
     Ok(Json(invitee::preview(&ctx, &req.token).await?))
 }
