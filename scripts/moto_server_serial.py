@@ -5,11 +5,15 @@ that copy when a condition fails. With moto_server's default threaded mode, a fa
 transaction can therefore restore a snapshot taken before a concurrent request's writes,
 silently undoing them (seen in our concurrent-registration test: two "winners", or a winner
 whose items vanished). DynamoDB isolates transactions; serving requests one at a time gives
-moto the same observable semantics. Everything else is moto_server as shipped.
+moto the same observable semantics. Everything else is moto_server as shipped, plus one read-only path for the tests:
+`/_switchboard/ses-raw-messages` lists the raw messages moto's SES received (destinations and
+MIME text). moto's own `/moto-api/data.json` serializes every model instance of every service,
+every DynamoDB item included, so reading email through it grows with the whole run.
 
 usage: moto_server_serial.py HOST PORT
 """
 
+import json
 import sys
 
 from werkzeug.serving import run_simple
@@ -18,9 +22,35 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from moto.server import MotoRequestHandler
 
 
+SES_RAW = "/_switchboard/ses-raw-messages"
+
+
+def ses_raw_messages() -> list:
+    from moto.ses.models import ses_backends
+
+    out = []
+    for _account, regions in ses_backends.items():
+        for _region, backend in regions.items():
+            for m in backend.sent_messages:
+                if hasattr(m, "raw_data"):
+                    out.append({"destinations": m.destinations, "raw_data": m.raw_data})
+    return out
+
+
+def with_ses_reader(app):
+    def wrapped(environ, start_response):
+        if environ.get("PATH_INFO") == SES_RAW:
+            body = json.dumps(ses_raw_messages()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return app(environ, start_response)
+
+    return wrapped
+
+
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
-    app = DomainDispatcherApplication(create_backend_app)
+    app = with_ses_reader(DomainDispatcherApplication(create_backend_app))
     run_simple(host, port, app, threaded=False, request_handler=MotoRequestHandler)
 
 

@@ -362,16 +362,17 @@ impl TestApp {
             raw.extend(names.iter().map(|p| std::fs::read(p).expect("read eml")));
         }
         if let Some(url) = &self.moto {
+            // scripts/moto_server_serial.py serves SES's received raw messages alone.
             let data: Value = self
                 .http
-                .get(format!("{url}/moto-api/data.json"))
+                .get(format!("{url}/_switchboard/ses-raw-messages"))
                 .send()
                 .await
-                .expect("moto data")
+                .expect("moto SES messages (start moto with scripts/moto_server_serial.py)")
                 .json()
                 .await
                 .expect("moto json");
-            for m in data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default() {
+            for m in data.as_array().cloned().unwrap_or_default() {
                 raw.push(m["raw_data"].as_str().unwrap_or_default().as_bytes().to_vec());
             }
         }
