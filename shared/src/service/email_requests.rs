@@ -57,30 +57,35 @@ pub enum RequestQueue {
     InProcess,
 }
 
+/// Count one event under `key` in the current hour; the seconds until the hour ends when the
+/// count is now over `limit`.
+async fn over_hourly(ctx: &Ctx, key: &str, limit: u32) -> Result<Option<u64>> {
+    let window = chrono::Duration::hours(1);
+    let (count, started) = ctx.store.count_in_window(&secret::hash(key), ctx.now(), window).await?;
+    Ok((count > limit).then(|| (started + window - ctx.now()).num_seconds().max(1) as u64))
+}
+
+fn address_key(kind: &str, email: &Email) -> String {
+    format!("email-to|{kind}|{email}")
+}
+
 /// Refuse a client address that asked for more than the configured number of one kind an
 /// hour (`Config::email_requests_per_client_hour`).
 pub(crate) async fn limit_client(ctx: &Ctx, kind: &str, client_addr: &str) -> Result<()> {
-    let key = secret::hash(&format!("email-request|{kind}|{client_addr}"));
-    let window = chrono::Duration::hours(1);
-    let (count, started) = ctx.store.count_in_window(&key, ctx.now(), window).await?;
-    if count > ctx.config.email_requests_per_client_hour {
-        let retry = (started + window - ctx.now()).num_seconds().max(1) as u64;
-        return Err(Error::TooManyAttempts { retry_after_secs: retry });
+    let key = format!("email-request|{kind}|{client_addr}");
+    match over_hourly(ctx, &key, ctx.config.email_requests_per_client_hour).await? {
+        Some(retry_after_secs) => Err(Error::TooManyAttempts { retry_after_secs }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Refuse a further email of one kind to an address the caller already knows (their own, or
 /// an invitation's) past [`PER_ADDRESS_PER_HOUR`].
 pub(crate) async fn limit_address(ctx: &Ctx, kind: &str, email: &Email) -> Result<()> {
-    let key = secret::hash(&format!("email-to|{kind}|{email}"));
-    let window = chrono::Duration::hours(1);
-    let (count, started) = ctx.store.count_in_window(&key, ctx.now(), window).await?;
-    if count > PER_ADDRESS_PER_HOUR {
-        let retry = (started + window - ctx.now()).num_seconds().max(1) as u64;
-        return Err(Error::TooManyAttempts { retry_after_secs: retry });
+    match over_hourly(ctx, &address_key(kind, email), PER_ADDRESS_PER_HOUR).await? {
+        Some(retry_after_secs) => Err(Error::TooManyAttempts { retry_after_secs }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Hand a request to the worker.
@@ -118,9 +123,7 @@ async fn fulfil(ctx: &Ctx, request: &EmailRequest) -> Result<()> {
     let Some(user) = ctx.store.get_user(&cred.user_id).await?.filter(|u| u.merged_into.is_none()) else {
         return Ok(());
     };
-    let key = secret::hash(&format!("email-to|{}|{email}", request.kind()));
-    let (count, _) = ctx.store.count_in_window(&key, ctx.now(), chrono::Duration::hours(1)).await?;
-    if count > PER_ADDRESS_PER_HOUR {
+    if over_hourly(ctx, &address_key(request.kind(), email), PER_ADDRESS_PER_HOUR).await?.is_some() {
         tracing::warn!(kind = request.kind(), "email request over the per-address limit dropped");
         return Ok(());
     }

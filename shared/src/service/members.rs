@@ -142,22 +142,39 @@ pub async fn leave(ctx: &Ctx, access: &crate::access::Access) -> Result<()> {
     if m.is_owner() {
         return Err(Error::OwnerProtected);
     }
+    let act = super::activity_record(ctx, &org.org_id, user, access.real_user_id.as_ref(), "member.left", None);
+    remove(ctx, org, &m, &org.owner_id, SeatChoice::Keep, &act).await
+}
+
+/// Take a member out of the organization: their inboxes go to `heir`, the messaging service
+/// is told (in the same transaction) to move their conversations and contacts, their seat is
+/// kept free or removed, and their sessions working there end.
+async fn remove(
+    ctx: &Ctx,
+    org: &OrgRecord,
+    m: &MembershipRecord,
+    heir: &UserId,
+    seat: SeatChoice,
+    act: &crate::store::ActivityRecord,
+) -> Result<()> {
+    let seats = match seat {
+        SeatChoice::Keep => SeatDelta { purchased: 0, used: -1, pending: 0 },
+        SeatChoice::Remove => SeatDelta { purchased: -1, used: -1, pending: 0 },
+    };
     let event = OutboxEvent {
         event_id: ctx.ulid().to_string(),
         entity: "event",
-        detail_type: "member.left".into(),
+        detail_type: act.action.clone(),
         detail: serde_json::json!({
-            "organization_id": org.org_id, "user_id": user, "reassign_to": org.owner_id,
-            "reassign": ["conversations", "contacts", "inboxes"], "seat": "keep",
+            "organization_id": org.org_id, "user_id": m.user_id, "reassign_to": heir,
+            "reassign": ["conversations", "contacts", "inboxes"], "seat": if seat == SeatChoice::Keep { "keep" } else { "remove" },
         }),
         at: ctx.now(),
     };
-    let act = super::activity_record(ctx, &org.org_id, user, access.real_user_id.as_ref(), "member.left", None);
-    let owned: Vec<_> = ctx.store.inboxes(&org.org_id).await?.into_iter().filter(|i| i.owner_id == *user).collect();
-    let seats = SeatDelta { purchased: 0, used: -1, pending: 0 };
-    let removal = MemberRemoval { membership: &m, seats, event: &event, owned_inboxes: &owned, heir: &org.owner_id };
-    ctx.store.delete_member(&removal, &org.lineage_ids(), &act).await?;
-    ctx.store.end_sessions_in(user, std::slice::from_ref(&org.org_id)).await?;
+    let owned: Vec<_> = ctx.store.inboxes(&org.org_id).await?.into_iter().filter(|i| i.owner_id == m.user_id).collect();
+    let removal = MemberRemoval { membership: m, seats, event: &event, owned_inboxes: &owned, heir };
+    ctx.store.delete_member(&removal, &org.lineage_ids(), act).await?;
+    ctx.store.end_sessions_in(&m.user_id, std::slice::from_ref(&org.org_id)).await?;
     Ok(())
 }
 
@@ -298,28 +315,8 @@ pub async fn delete(
             "must be an active member of this organization",
         ));
     }
-    let seats = match seat {
-        SeatChoice::Keep => SeatDelta { purchased: 0, used: -1, pending: 0 },
-        SeatChoice::Remove => SeatDelta { purchased: -1, used: -1, pending: 0 },
-    };
-    let now = ctx.now();
-    let event = OutboxEvent {
-        event_id: ctx.ulid().to_string(),
-        entity: "event",
-        detail_type: "member.deleted".into(),
-        detail: serde_json::json!({
-            "organization_id": permit.org.org_id, "user_id": user, "reassign_to": reassign_to,
-            "reassign": ["conversations", "contacts", "inboxes"], "seat": if seat == SeatChoice::Keep { "keep" } else { "remove" },
-        }),
-        at: now,
-    };
     let act = permit_activity(ctx, permit, "member.deleted", Some(user.to_string()));
-    let owned: Vec<_> =
-        ctx.store.inboxes(&permit.org.org_id).await?.into_iter().filter(|i| i.owner_id == *user).collect();
-    let removal = MemberRemoval { membership: &m, seats, event: &event, owned_inboxes: &owned, heir: reassign_to };
-    ctx.store.delete_member(&removal, &permit.org.lineage_ids(), &act).await?;
-    ctx.store.end_sessions_in(user, std::slice::from_ref(&permit.org.org_id)).await?;
-    Ok(())
+    remove(ctx, &permit.org, &m, reassign_to, seat, &act).await
 }
 
 /// Make an existing active member the owner; the previous owner stays an admin.

@@ -207,7 +207,7 @@ async fn resend_handler(
 pub struct InvitePath {
     #[allow(dead_code)]
     org_id: String,
-    email: String,
+    pub(super) email: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -218,7 +218,7 @@ pub struct MemberPath {
     user_id: String,
 }
 
-fn user_param(p: &MemberPath) -> Result<UserId> {
+pub(super) fn user_param(p: &MemberPath) -> Result<UserId> {
     UserId::parse(&p.user_id, "user_id")
 }
 

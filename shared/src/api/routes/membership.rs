@@ -4,15 +4,15 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::members::{InvitePath, MemberPath, user_param};
 use crate::access::ReadMembers;
 use crate::api::AppState;
 use crate::api::extract::OrgAccess;
 use crate::api::problem::Problem;
-use crate::domain::{Email, UserId};
+use crate::domain::Email;
 use crate::error::Result;
 use crate::service::members::{self, MemberView, PendingView};
 
@@ -23,41 +23,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(leave_handler))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct OneMember {
-    #[allow(dead_code)]
-    org_id: String,
-    user_id: String,
-}
-
 /// One member: roles, reach, change rights, status.
-#[utoipa::path(get, path = "/v1/orgs/{org_id}/members/{user_id}", tag = "members", params(OneMember),
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/members/{user_id}", tag = "members", params(MemberPath),
     security(("bearer" = [])), responses((status = 200, body = MemberView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn member_handler(
     State(ctx): State<AppState>,
     OrgAccess(access): OrgAccess,
-    Path(p): Path<OneMember>,
+    Path(p): Path<MemberPath>,
 ) -> Result<Json<MemberView>> {
     let permit = access.permit::<ReadMembers>()?;
-    Ok(Json(members::member_view(&ctx, &permit, &UserId::parse(&p.user_id, "user_id")?).await?))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct OneInvitation {
-    #[allow(dead_code)]
-    org_id: String,
-    email: String,
+    Ok(Json(members::member_view(&ctx, &permit, &user_param(&p)?).await?))
 }
 
 /// One pending invitation.
-#[utoipa::path(get, path = "/v1/orgs/{org_id}/invitations/{email}", tag = "members", params(OneInvitation),
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/invitations/{email}", tag = "members", params(InvitePath),
     security(("bearer" = [])), responses((status = 200, body = PendingView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn invitation_handler(
     State(ctx): State<AppState>,
     OrgAccess(access): OrgAccess,
-    Path(p): Path<OneInvitation>,
+    Path(p): Path<InvitePath>,
 ) -> Result<Json<PendingView>> {
     let permit = access.permit::<ReadMembers>()?;
     Ok(Json(members::invitation_view(&ctx, &permit, &Email::parse(&p.email, "email")?).await?))
