@@ -6,6 +6,7 @@ use serde_json::json;
 
 both_engines!(
     register_verify_and_me,
+    a_lost_verification_email_can_be_sent_again,
     a_taken_address_gets_the_same_answer_and_its_owner_an_email,
     concurrent_registrations_yield_one_user,
     login_failures_are_indistinguishable,
@@ -44,6 +45,23 @@ async fn register_verify_and_me(engine: Engine) {
     assert_eq!(orgs[0]["name"], "Reg Inc");
     assert_eq!(orgs[0]["roles"], json!(["owner", "admin"]));
     assert_eq!(tokens["roles"], json!(["owner", "admin"]));
+}
+
+async fn a_lost_verification_email_can_be_sent_again(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (email, password, _) = app.register("Resend").await;
+    assert_eq!(app.wait_emails_to(&email, 1).await.len(), 1);
+    let tokens = app.login(&email, &password, "web").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let r = app.post_auth("/v1/auth/verify-email/resend", access, json!({})).await;
+    assert!(r.status.is_success(), "resend: {:?}", r.body);
+    let mails = app.wait_emails_to(&email, 2).await;
+    assert_eq!(mails.len(), 2, "a second verification email");
+    // The newer link verifies the address.
+    let link = mails.iter().filter_map(|m| m.link("/verify-email?token=")).next_back().expect("link");
+    let token = link.split("token=").nth(1).expect("token").to_owned();
+    assert_eq!(app.post("/v1/auth/verify-email", json!({"token": token})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/v1/me", access).await.body["user"]["email_verified"], true);
 }
 
 async fn a_taken_address_gets_the_same_answer_and_its_owner_an_email(engine: Engine) {
@@ -259,7 +277,7 @@ async fn password_hash_is_upgraded_on_login(engine: Engine) {
     let original = stored().await;
     assert!(original.contains("m=19456,t=2,p=1"));
     // A hash made with other parameters (as if the policy had changed since).
-    let other = PasswordHasher::new(19_456, 3, 1, &OsRandom).unwrap();
+    let other = PasswordHasher::new(19_456, 3, 1).unwrap();
     let old_style = other.hash(&Password::parse_attempt(&password, "p").unwrap(), &OsRandom).await.unwrap();
     assert!(app.ctx.store.replace_password_hash(addr, &original, &old_style).await.unwrap());
     app.login(&email, &password, "web").await;

@@ -1,4 +1,0 @@
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::run(switchboard::api::Function::Jwks).await
-}
