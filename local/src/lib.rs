@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
+use aws_config::SdkConfig;
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use switchboard::api::{self, Function, extract::ClientAddr};
@@ -53,12 +52,7 @@ pub async fn serve_dynoxide(db: dynoxide::Database, port: u16) -> Result<Engine,
 /// SDK configuration for a local endpoint: fixed region and dummy credentials, so the SDK
 /// never probes instance metadata.
 pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "switchboard-local"))
-        .endpoint_url(endpoint)
-        .load()
-        .await
+    switchboard::aws::local_sdk_config(endpoint)
 }
 
 /// Load the signing keys kept in `path`, creating them on first run.

@@ -137,9 +137,9 @@ impl Config {
 /// Build the context a Lambda function runs with: AWS clients from the default provider
 /// chain (which honours `AWS_ENDPOINT_URL`), SES for email, signing keys from
 /// `SWITCHBOARD_SIGNING_KEYS` (JSON, resolved from Secrets Manager by the template).
-pub async fn ctx_from_env() -> Result<Ctx> {
+pub fn ctx_from_env() -> Result<Ctx> {
     let config = Config::from_env();
-    let sdk = aws_config::load_from_env().await;
+    let sdk = crate::aws::sdk_config_from_env();
     let store = Store::new(&sdk, &config.table, None);
     let mailer: Arc<dyn Mailer> = match env("SWITCHBOARD_OUTBOX_DIR") {
         Some(dir) => Arc::new(OutboxMailer::new(dir.into(), &config.sender)),
@@ -149,8 +149,10 @@ pub async fn ctx_from_env() -> Result<Ctx> {
         env("SWITCHBOARD_SIGNING_KEYS").ok_or_else(|| Error::Internal("SWITCHBOARD_SIGNING_KEYS is not set".into()))?;
     let keys: KeysConfig = serde_json::from_str(&keys_json)
         .map_err(|e| Error::Internal(format!("SWITCHBOARD_SIGNING_KEYS is not valid JSON: {e}")))?;
+    // One SQS client (built on first use) for every queue this function sends to.
+    let sqs = crate::aws::sqs(&sdk);
     let queue: Option<Arc<dyn EmailQueue>> = match &config.email_queue_url {
-        Some(url) => Some(Arc::new(SqsQueue::new(&sdk, url))),
+        Some(url) => Some(Arc::new(SqsQueue::with_client(sqs.clone(), url))),
         None => None,
     };
     let files = match &config.uploads_bucket {
@@ -158,16 +160,11 @@ pub async fn ctx_from_env() -> Result<Ctx> {
         None => crate::files::FileStore::Disk { dir: config.uploads_dir.clone() },
     };
     let imports = match &config.import_queue_url {
-        Some(url) => {
-            crate::service::imports::ImportQueue::Sqs { client: aws_sdk_sqs::Client::new(&sdk), url: url.clone() }
-        }
+        Some(url) => crate::service::imports::ImportQueue::Sqs { client: sqs.clone(), url: url.clone() },
         None => crate::service::imports::ImportQueue::InProcess,
     };
     let requests = match &config.email_queue_url {
-        Some(url) => crate::service::email_requests::RequestQueue::Sqs {
-            client: aws_sdk_sqs::Client::new(&sdk),
-            url: url.clone(),
-        },
+        Some(url) => crate::service::email_requests::RequestQueue::Sqs { client: sqs.clone(), url: url.clone() },
         None => crate::service::email_requests::RequestQueue::InProcess,
     };
     let mut ctx = Ctx::new(config, store, mailer, queue, &keys, Arc::new(SystemClock), Arc::new(OsRandom))?;
@@ -189,7 +186,7 @@ impl Ctx {
         random: Arc<dyn Random>,
     ) -> Result<Self> {
         let keys = KeySet::from_config(keys, &config.issuer, &config.audience)?;
-        let hasher = PasswordHasher::owasp(random.as_ref())?;
+        let hasher = PasswordHasher::owasp()?;
         let queue = queue.unwrap_or_else(|| Arc::new(LocalQueue::start(store.clone(), mailer.clone())));
         let files = crate::files::FileStore::Disk { dir: config.uploads_dir.clone() };
         Ok(Ctx {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 #[derive(Clone)]
 pub enum FileStore {
-    S3 { client: aws_sdk_s3::Client, bucket: String },
+    S3 { client: crate::aws::Lazy<aws_sdk_s3::Client>, bucket: String },
     Disk { dir: PathBuf },
 }
 
@@ -42,11 +42,26 @@ fn safe_key(key: &str) -> Result<&str> {
 
 impl FileStore {
     pub fn s3(sdk: &aws_config::SdkConfig, bucket: &str, endpoint: Option<&str>) -> Self {
-        let mut b = aws_sdk_s3::config::Builder::from(sdk);
-        if let Some(url) = endpoint {
-            b = b.endpoint_url(url).force_path_style(true);
-        }
-        FileStore::S3 { client: aws_sdk_s3::Client::from_conf(b.build()), bucket: bucket.to_owned() }
+        let client = match endpoint {
+            // Local engines answer on one host: bucket in the path, not the host name.
+            Some(url) => {
+                let sdk = sdk.clone().into_builder().endpoint_url(url).build();
+                crate::aws::Lazy::new(&sdk, |sdk| {
+                    aws_sdk_s3::Client::from_conf(
+                        aws_sdk_s3::config::Builder::from(sdk)
+                            .force_path_style(true)
+                            .interceptor(crate::aws::ActionRecorder)
+                            .build(),
+                    )
+                })
+            }
+            None => crate::aws::Lazy::new(sdk, |sdk| {
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(sdk).interceptor(crate::aws::ActionRecorder).build(),
+                )
+            }),
+        };
+        FileStore::S3 { client, bucket: bucket.to_owned() }
     }
 
     fn path(dir: &std::path::Path, key: &str) -> Result<PathBuf> {
@@ -57,6 +72,7 @@ impl FileStore {
         match self {
             FileStore::S3 { client, bucket } => {
                 client
+                    .get()
                     .put_object()
                     .bucket(bucket)
                     .key(safe_key(key)?)
@@ -83,7 +99,7 @@ impl FileStore {
     pub async fn size(&self, key: &str) -> Result<Option<u64>> {
         match self {
             FileStore::S3 { client, bucket } => {
-                match client.head_object().bucket(bucket).key(safe_key(key)?).send().await {
+                match client.get().head_object().bucket(bucket).key(safe_key(key)?).send().await {
                     Ok(h) => Ok(Some(h.content_length().unwrap_or_default().max(0) as u64)),
                     Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
                     Err(e) => Err(storage(aws_sdk_s3::error::DisplayErrorContext(e))),
@@ -105,7 +121,7 @@ impl FileStore {
         }
         match self {
             FileStore::S3 { client, bucket } => {
-                let out = client.get_object().bucket(bucket).key(safe_key(key)?).send().await.map_err(storage)?;
+                let out = client.get().get_object().bucket(bucket).key(safe_key(key)?).send().await.map_err(storage)?;
                 let bytes = out.body.collect().await.map_err(storage)?.into_bytes();
                 if bytes.len() as u64 > max {
                     return Err(Error::validation("file_too_large", "file", format!("files are at most {max} bytes")));
@@ -126,6 +142,7 @@ impl FileStore {
                 let config = PresigningConfig::expires_in(ttl).map_err(storage)?;
                 // The length is signed: S3 refuses a body of any other size.
                 let req = client
+                    .get()
                     .put_object()
                     .bucket(bucket)
                     .key(safe_key(key)?)

@@ -2,6 +2,8 @@
 //! dynoxide (fresh in-memory database per test) or a moto server (fresh table per test) — with
 //! email read back from where it really went (the outbox folder, or moto's SES endpoint).
 
+pub mod lambda_host;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -51,6 +53,8 @@ pub struct TestApp {
     /// The SQS queue on moto; drained by [`TestApp::run_mail_worker`] as the Lambda worker would.
     sqs: Option<Arc<SqsQueue>>,
     _dynoxide: Option<local::Engine>,
+    /// The signing keys, for running a function binary against the same data.
+    pub keys: KeysConfig,
 }
 
 /// A signed-up user with an access token (for the client it logged in on).
@@ -170,7 +174,7 @@ impl TestApp {
                     // Uploads go to S3 on moto, through real presigned URLs.
                     let s3 = FileStore::s3(&sdk, &config.table, Some(&url));
                     if let FileStore::S3 { client, bucket } = &s3 {
-                        client.create_bucket().bucket(bucket).send().await.expect("create S3 bucket on moto");
+                        client.get().create_bucket().bucket(bucket).send().await.expect("create S3 bucket on moto");
                     }
                     files = s3;
                     (Store::new(&sdk, &config.table, None), mailer, None, Some(url), None, Some(queue))
@@ -185,14 +189,19 @@ impl TestApp {
         ctx.imports = imports;
         if let Some(q) = &sqs {
             ctx.email_requests = switchboard::service::email_requests::RequestQueue::Sqs {
-                client: q.client().clone(),
+                client: q.lazy_client(),
                 url: q.url().to_owned(),
             };
         }
         let ctx = Arc::new(ctx);
         let app = local::app(ctx.clone());
         tokio::spawn(local::serve(listener, app));
-        TestApp { engine, base, http: reqwest::Client::new(), ctx, clock, outbox, moto, sqs, _dynoxide: dynoxide }
+        TestApp { engine, base, http: reqwest::Client::new(), ctx, clock, outbox, moto, sqs, _dynoxide: dynoxide, keys }
+    }
+
+    /// Where the table lives (dynoxide's or moto's HTTP endpoint).
+    pub fn dynamodb_endpoint(&self) -> Option<String> {
+        self._dynoxide.as_ref().map(|e| e.endpoint.clone()).or_else(|| self.moto.clone())
     }
 
     pub fn clock_now(&self) -> i64 {
@@ -326,7 +335,11 @@ impl TestApp {
                     receive_count: 1,
                 })
                 .collect();
-            let retry = switchboard::service::email_requests::process_batch(&self.ctx, batch).await;
+            let retry = switchboard::aws::as_function(
+                "mail-worker",
+                switchboard::service::email_requests::process_batch(&self.ctx, batch),
+            )
+            .await;
             for m in messages {
                 let handle = m.receipt_handle.unwrap_or_default();
                 if !retry.contains(&handle) {

@@ -91,6 +91,10 @@ impl FromRequestParts<AppState> for ClientAddr {
     }
 }
 
+/// The host's id for this invocation (Lambda's request id), logged with the request.
+#[derive(Debug, Clone)]
+pub struct InvocationId(pub String);
+
 /// Used by hosts to attach the address before routing.
 pub fn set_client_addr(req: &mut Request<Body>, addr: String) {
     req.extensions_mut().insert(ClientAddr(addr));

@@ -72,6 +72,10 @@ impl Function {
         Function::ImportUsers,
     ];
 
+    pub fn from_name(name: &str) -> Option<Function> {
+        Function::ALL.into_iter().find(|f| f.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Function::Register => "register",
@@ -173,7 +177,16 @@ pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
 /// The router serving `functions`, with the shared layers: request ids and structured logs
 /// with DynamoDB call counts, problem+json for unknown routes and panics.
 pub fn router(state: AppState, functions: &[Function]) -> Router {
-    let (router, _) = api_router(functions).split_for_parts();
+    // Each function's requests run as that function: the IAM check attributes AWS calls by it.
+    let served = functions.iter().fold(OpenApiRouter::new(), |r, &f| {
+        let name = f.name();
+        r.merge(f.routes().layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                crate::aws::as_function(name, next.run(req))
+            },
+        )))
+    });
+    let (router, _) = served.split_for_parts();
     router
         .fallback(|| async { problem::problem(StatusCode::NOT_FOUND, "route_not_found", "no such route".into(), None) })
         .method_not_allowed_fallback(|| async {

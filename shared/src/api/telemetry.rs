@@ -1,5 +1,6 @@
-//! One structured log line per request: request id, route, status, latency, user and
-//! organization (recorded by the auth extractor), and the DynamoDB calls the request made.
+//! One structured log line per request: request ids (ours and the host's), function, route,
+//! status, latency, user and organization (recorded by the auth extractor), the DynamoDB calls
+//! the request made and the capacity they consumed, and whether it was a cold start.
 
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use crate::api::extract::InvocationId;
 use crate::store::count_calls;
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -22,21 +24,27 @@ pub async fn trace_request(req: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| ulid::Ulid::new().to_string());
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let invocation = req.extensions().get::<InvocationId>().map(|i| i.0.clone()).unwrap_or_default();
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
+        aws_request_id = %invocation,
+        function = crate::telemetry::function(),
         method = %req.method(),
         route = %route,
         user_id = tracing::field::Empty,
         org_id = tracing::field::Empty,
     );
     let started = Instant::now();
-    let (mut resp, calls) = count_calls(next.run(req).instrument(span.clone())).await;
+    let (mut resp, usage) = count_calls(next.run(req).instrument(span.clone())).await;
+    let cold_start = crate::telemetry::take_cold_start();
     span.in_scope(|| {
         tracing::info!(
             status = resp.status().as_u16(),
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            dynamodb_calls = calls,
+            dynamodb_calls = usage.calls,
+            consumed_capacity = usage.capacity_units,
+            cold_start,
             "request finished"
         );
     });

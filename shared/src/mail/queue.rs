@@ -69,13 +69,13 @@ impl LocalQueue {
     /// Start the worker on the current runtime.
     pub fn start(store: Store, mailer: Arc<dyn Mailer>) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<EmailJob>();
-        tokio::spawn(async move {
+        tokio::spawn(crate::aws::as_function("mail-worker", async move {
             while let Some(job) = rx.recv().await {
                 if let Err(e) = deliver(&store, mailer.as_ref(), &job, true).await {
                     tracing::error!(error = %e, "email job failed");
                 }
             }
-        });
+        }));
         LocalQueue { tx }
     }
 }
@@ -93,17 +93,25 @@ impl EmailQueue for LocalQueue {
 
 /// Amazon SQS.
 pub struct SqsQueue {
-    client: aws_sdk_sqs::Client,
+    client: crate::aws::SqsClient,
     url: String,
 }
 
 impl SqsQueue {
     pub fn new(sdk: &aws_config::SdkConfig, url: &str) -> Self {
-        SqsQueue { client: aws_sdk_sqs::Client::new(sdk), url: url.to_owned() }
+        SqsQueue { client: crate::aws::sqs(sdk), url: url.to_owned() }
+    }
+
+    pub fn with_client(client: crate::aws::SqsClient, url: &str) -> Self {
+        SqsQueue { client, url: url.to_owned() }
     }
 
     pub fn client(&self) -> &aws_sdk_sqs::Client {
-        &self.client
+        self.client.get()
+    }
+
+    pub fn lazy_client(&self) -> crate::aws::SqsClient {
+        self.client.clone()
     }
 
     pub fn url(&self) -> &str {
@@ -139,6 +147,7 @@ impl EmailQueue for SqsQueue {
                     }
                     let out = self
                         .client
+                        .get()
                         .send_message_batch()
                         .queue_url(&self.url)
                         .set_entries(Some(pending.clone()))

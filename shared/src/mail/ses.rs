@@ -8,17 +8,24 @@ use crate::error::Error;
 
 #[derive(Debug, Clone)]
 pub struct SesMailer {
-    client: aws_sdk_ses::Client,
+    client: crate::aws::Lazy<aws_sdk_ses::Client>,
     from: String,
 }
 
 impl SesMailer {
     pub fn new(sdk: &aws_config::SdkConfig, endpoint: Option<&str>, from: &str) -> Self {
-        let mut cfg = aws_sdk_ses::config::Builder::from(sdk);
+        let mut sdk = sdk.clone();
         if let Some(url) = endpoint {
-            cfg = cfg.endpoint_url(url);
+            sdk = sdk.into_builder().endpoint_url(url).build();
         }
-        SesMailer { client: aws_sdk_ses::Client::from_conf(cfg.build()), from: from.to_owned() }
+        SesMailer {
+            client: crate::aws::Lazy::new(&sdk, |sdk| {
+                aws_sdk_ses::Client::from_conf(
+                    aws_sdk_ses::config::Builder::from(sdk).interceptor(crate::aws::ActionRecorder).build(),
+                )
+            }),
+            from: from.to_owned(),
+        }
     }
 }
 
@@ -29,6 +36,7 @@ impl Mailer for SesMailer {
                 super::mime::render(&self.from, m, &ulid::Ulid::new().to_string(), chrono::Utc::now().timestamp())?;
             let message = RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| Error::Mail(e.to_string()))?;
             self.client
+                .get()
                 .send_raw_email()
                 .source(&self.from)
                 .destinations(m.to.as_str())

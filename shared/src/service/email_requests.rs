@@ -53,7 +53,7 @@ enum QueueItem {
 /// Where requests go: the SQS email queue the mail worker drains, or a task of this process.
 #[derive(Clone)]
 pub enum RequestQueue {
-    Sqs { client: aws_sdk_sqs::Client, url: String },
+    Sqs { client: crate::aws::SqsClient, url: String },
     InProcess,
 }
 
@@ -95,6 +95,7 @@ pub async fn submit(ctx: &Arc<Ctx>, request: EmailRequest) -> Result<()> {
             let body =
                 serde_json::to_string(&QueueItem::Request { request }).map_err(|e| Error::Internal(e.to_string()))?;
             client
+                .get()
                 .send_message()
                 .queue_url(url)
                 .message_body(body)
@@ -104,11 +105,12 @@ pub async fn submit(ctx: &Arc<Ctx>, request: EmailRequest) -> Result<()> {
         }
         RequestQueue::InProcess => {
             let ctx = ctx.clone();
-            tokio::spawn(async move {
+            // In AWS the mail worker fulfils it; attributed to it for the IAM check.
+            tokio::spawn(crate::aws::as_function("mail-worker", async move {
                 if let Err(e) = fulfil(&ctx, &request).await {
                     tracing::error!(error = %e, kind = request.kind(), "email request failed");
                 }
-            });
+            }));
         }
     }
     Ok(())

@@ -27,7 +27,7 @@ mod two_factor;
 mod tx;
 mod users;
 
-pub use calls::{CallCounter, count_calls};
+pub use calls::{CallCounter, Usage, count_calls};
 pub use cursor::Cursor;
 pub use imports::{
     ImportCounts, ImportJobRecord, ImportRowRecord, JobStatus, RowConflict, RowEffect, RowOutcome, UploadRecord,
@@ -54,6 +54,12 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 
+use crate::error::Result;
+
+/// A key no entity uses (entity keys are `KIND#id`); the IAM policy of a function that reads
+/// nothing else may allow reading just this one (`dynamodb:LeadingKeys`).
+pub const WARM_UP_KEY: &str = "WARMUP";
+
 /// The handle every repository operation goes through.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -67,11 +73,27 @@ impl Store {
     /// honours `AWS_ENDPOINT_URL`) that counts every DynamoDB call it makes.
     pub fn new(sdk: &aws_config::SdkConfig, table: &str, endpoint: Option<&str>) -> Self {
         let calls = CallCounter::default();
-        let mut cfg = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(calls.clone());
+        let mut cfg = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(calls.clone())
+            .interceptor(crate::aws::ActionRecorder);
         if let Some(url) = endpoint {
             cfg = cfg.endpoint_url(url);
         }
         Store { client: Client::from_conf(cfg.build()), table: Arc::from(table), calls }
+    }
+
+    /// One cheap read (a key that never exists) that opens the connection later calls reuse.
+    pub async fn warm_up(&self) -> Result<()> {
+        self.client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(ops::key(WARM_UP_KEY, WARM_UP_KEY)))
+            .projection_expression("#k")
+            .expression_attribute_names("#k", table::PRIMARY.hash)
+            .send()
+            .await
+            .map_err(error::storage)?;
+        Ok(())
     }
 
     pub fn client(&self) -> &Client {

@@ -378,9 +378,9 @@ async fn login_domains_are_unique_and_renamable(engine: Engine) {
 async fn jobs_travel_through_sqs_and_long_runs_are_sent_on() {
     use switchboard::service::imports::{ImportQueue, JobMessage};
     let sdk = local::local_sdk_config(&e2e::moto_endpoint()).await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sqs = switchboard::aws::sqs(&sdk);
     let name = format!("imports-{}", ulid::Ulid::new().to_string().to_lowercase());
-    let url = sqs.create_queue().queue_name(name).send().await.expect("queue").queue_url.expect("url");
+    let url = sqs.get().create_queue().queue_name(name).send().await.expect("queue").queue_url.expect("url");
     let queue = ImportQueue::Sqs { client: sqs.clone(), url: url.clone() };
     let app = TestApp::spawn_full(Engine::Moto, seats(200), queue).await;
     let admin = app.signup("sqs", "web").await;
@@ -393,9 +393,15 @@ async fn jobs_travel_through_sqs_and_long_runs_are_sent_on() {
     let r = app.post_auth(&format!("/v1/orgs/{}/imports", admin.org), &admin.access, start).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let receive = || async {
-        let out = sqs.receive_message().queue_url(&url).wait_time_seconds(1).send().await.expect("receive");
+        let out = sqs.get().receive_message().queue_url(&url).wait_time_seconds(1).send().await.expect("receive");
         let m = out.messages.unwrap_or_default().into_iter().next().expect("a job message");
-        sqs.delete_message().queue_url(&url).receipt_handle(m.receipt_handle.unwrap_or_default()).send().await.unwrap();
+        sqs.get()
+            .delete_message()
+            .queue_url(&url)
+            .receipt_handle(m.receipt_handle.unwrap_or_default())
+            .send()
+            .await
+            .unwrap();
         serde_json::from_str::<JobMessage>(&m.body.unwrap_or_default()).expect("job message")
     };
     // A worker with 30 s left stops after its first chunk and sends the job on.

@@ -31,7 +31,7 @@ pub const PRESIGN_MINUTES: u64 = 15;
 #[derive(Clone)]
 pub enum ImportQueue {
     Sqs {
-        client: aws_sdk_sqs::Client,
+        client: crate::aws::SqsClient,
         url: String,
     },
     InProcess,
@@ -52,18 +52,19 @@ impl ImportQueue {
         match self {
             ImportQueue::Sqs { client, url } => {
                 let body = serde_json::to_string(&msg).map_err(|e| Error::Internal(e.to_string()))?;
-                client.send_message().queue_url(url).message_body(body).send().await.map_err(|e| {
+                client.get().send_message().queue_url(url).message_body(body).send().await.map_err(|e| {
                     Error::Storage(format!("import queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))
                 })?;
             }
             ImportQueue::Held => {}
             ImportQueue::InProcess => {
                 let ctx = ctx.clone();
-                tokio::spawn(async move {
+                // In AWS the import worker runs it; attributed to it for the IAM check.
+                tokio::spawn(crate::aws::as_function("import-worker", async move {
                     if let Err(e) = run_job(&ctx, &msg.org_id, &msg.job_id, None).await {
                         tracing::error!(error = %e, job = %msg.job_id, "import job failed to run");
                     }
-                });
+                }));
             }
         }
         Ok(())
