@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run every test on a fresh machine: installs the Python tools (moto, cfn-lint) into .venv if
 # missing, lints the SAM template, starts moto on a free loopback port, runs the Rust test
-# suite (each storage/API test runs against dynoxide in-process and against moto), stops moto.
+# suite (each storage/API test runs against dynoxide in-process and against moto) recording
+# the AWS actions each function calls, checks the template's IAM policies against them, and
+# stops moto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,5 +36,15 @@ done
 export MOTO_ENDPOINT="http://127.0.0.1:$port"
 echo "==> moto at $MOTO_ENDPOINT"
 
+# Every AWS call the functions make is recorded (function, action), then held against the
+# template's IAM policies by a test that runs after the suite.
+actions="$PWD/target/aws-actions.tsv"
+rm -f "$actions"
+export SWITCHBOARD_RECORD_ACTIONS="$actions"
+
 echo "==> cargo test --workspace"
 cargo test --workspace --locked "$@"
+
+echo "==> IAM policies grant what the functions were seen calling"
+cargo test -p e2e --test e2e --locked -- --ignored --exact --nocapture \
+  deploy::iam_policies_grant_every_action_each_function_was_seen_calling

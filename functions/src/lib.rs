@@ -1,16 +1,124 @@
-//! The Lambda entry point every function binary shares: set up logging and the AWS clients
-//! once per cold start, then serve that function's routes.
+//! The Lambda entry point every function shares. One binary serves every account operation:
+//! which one it is comes from the function's `Handler` (Lambda passes it as `_HANDLER`), so SAM
+//! builds the code once while each function keeps its own routes, role and settings.
+
+#![recursion_limit = "256"]
+
+mod workers;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
-use switchboard::api::{self, Function, extract::ClientAddr};
+use switchboard::api::extract::{ClientAddr, InvocationId};
+use switchboard::api::{self, Function};
+use switchboard::service::Ctx;
 
-pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
-    switchboard::telemetry::init();
-    let ctx = switchboard::config::ctx_from_env().await?;
-    let router = api::router(Arc::new(ctx), &[function]);
+/// What a function runs: the HTTP routes of one operation, or a queue worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Api(Function),
+    MailWorker,
+    ImportWorker,
+}
+
+impl Handler {
+    pub fn parse(name: &str) -> Option<Handler> {
+        match name {
+            "mail-worker" => Some(Handler::MailWorker),
+            "import-worker" => Some(Handler::ImportWorker),
+            _ => Function::from_name(name).map(Handler::Api),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Handler::Api(f) => f.name(),
+            Handler::MailWorker => "mail-worker",
+            Handler::ImportWorker => "import-worker",
+        }
+    }
+
+    /// Every handler: the API functions, then the workers.
+    pub fn all() -> impl Iterator<Item = Handler> {
+        Function::ALL.into_iter().map(Handler::Api).chain([Handler::MailWorker, Handler::ImportWorker])
+    }
+
+    /// `SWITCHBOARD_HANDLER` (for running the binary by hand), else Lambda's `_HANDLER`.
+    pub fn from_env() -> Result<Handler, String> {
+        let name = std::env::var("SWITCHBOARD_HANDLER")
+            .or_else(|_| std::env::var("_HANDLER"))
+            .map_err(|_| "neither SWITCHBOARD_HANDLER nor _HANDLER is set".to_owned())?;
+        Handler::parse(&name).ok_or_else(|| {
+            let known: Vec<_> = Handler::all().map(Handler::name).collect();
+            format!("unknown handler {name:?}; expected one of {}", known.join(", "))
+        })
+    }
+
+    /// Whether requests of this handler read or write the table (the JWKS never does).
+    fn uses_table(self) -> bool {
+        self != Handler::Api(Function::Jwks)
+    }
+}
+
+/// The longest a cold start waits for its first DynamoDB connection; past it the first request
+/// connects instead, as it would without the warm-up.
+const WARM_UP_BUDGET: Duration = Duration::from_secs(2);
+
+/// Open (and TLS-handshake) the DynamoDB connection the first request will reuse, while Lambda
+/// is still in its init phase rather than on a caller's time.
+async fn warm_up(ctx: &Ctx) {
+    let started = Instant::now();
+    match tokio::time::timeout(WARM_UP_BUDGET, ctx.store.warm_up()).await {
+        Ok(Ok(())) => {
+            tracing::info!(warm_up_ms = started.elapsed().as_secs_f64() * 1000.0, "dynamodb connection ready")
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "dynamodb warm-up failed; the first request will connect"),
+        Err(_) => tracing::warn!("dynamodb warm-up timed out; the first request will connect"),
+    }
+}
+
+pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
+    let started = Instant::now();
+    switchboard::telemetry::init_function(handler.name());
+    let logging = started.elapsed();
+    let ctx = Arc::new(switchboard::config::ctx_from_env()?);
+    let context = started.elapsed();
+    if handler.uses_table() && std::env::var("SWITCHBOARD_WARM_UP").as_deref() != Ok("off") {
+        warm_up(&ctx).await;
+    }
+    let warmed = started.elapsed();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    // Where a cold start's time goes, once per execution environment.
+    let log_init = |ready: Duration| {
+        tracing::info!(
+            function = handler.name(),
+            logging_ms = ms(logging),
+            context_ms = ms(context - logging),
+            warm_up_ms = ms(warmed - context),
+            routes_ms = ms(ready - warmed),
+            "initialized"
+        )
+    };
+    match handler {
+        Handler::Api(function) => {
+            let router = api::router(ctx, &[function]);
+            log_init(started.elapsed());
+            serve(router).await
+        }
+        Handler::MailWorker => {
+            log_init(started.elapsed());
+            workers::mail(ctx).await
+        }
+        Handler::ImportWorker => {
+            log_init(started.elapsed());
+            workers::imports(ctx).await
+        }
+    }
+}
+
+async fn serve(router: axum::Router) -> Result<(), lambda_runtime::Error> {
     let app = tower::ServiceBuilder::new()
         .map_request(|mut req: Request| {
             // API Gateway's view of the caller, used to throttle login failures per address.
@@ -20,6 +128,10 @@ pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
             };
             if let Some(a) = addr {
                 req.extensions_mut().insert(ClientAddr(a));
+            }
+            let id = req.lambda_context_ref().map(|c| c.request_id.clone());
+            if let Some(id) = id {
+                req.extensions_mut().insert(InvocationId(id));
             }
             req
         })

@@ -20,6 +20,7 @@ macro_rules! both_engines {
 }
 
 mod auth;
+mod deploy;
 mod email_change;
 mod errors;
 mod everyday;
