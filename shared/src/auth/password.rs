@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 
 use crate::clock::{Random, random_bytes};
 use crate::domain::Password;
@@ -52,16 +55,21 @@ impl PasswordHasher {
         Self::new(OWASP_MEMORY_KIB, OWASP_ITERATIONS, OWASP_LANES)
     }
 
-    fn argon(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
-    }
-
     fn hash_sync(&self, password: &str, salt: &[u8]) -> Result<String> {
-        let salt = SaltString::encode_b64(salt).map_err(|e| Error::Internal(e.to_string()))?;
-        self.argon()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| Error::Internal(e.to_string()))
+        let salt = SaltString::encode_b64(salt).map_err(internal)?;
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        let mut raw_salt = [0u8; 64];
+        let raw_salt = salt.decode_b64(&mut raw_salt).map_err(internal)?;
+        derive(&self.params, password.as_bytes(), raw_salt, &mut out)?;
+        let p = &self.params;
+        Ok(format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            p.m_cost(),
+            p.t_cost(),
+            p.p_cost(),
+            salt.as_str(),
+            Output::new(&out).map_err(internal)?
+        ))
     }
 
     pub async fn hash(&self, password: &Password, random: &dyn Random) -> Result<String> {
@@ -82,8 +90,8 @@ impl PasswordHasher {
         let pw = password.clone();
         let salt: [u8; 16] = random_bytes(random);
         tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&target).map_err(|e| Error::Internal(e.to_string()))?;
-            let ok = this.argon().verify_password(pw.expose().as_bytes(), &parsed).is_ok();
+            let parsed = PasswordHash::new(&target).map_err(internal)?;
+            let ok = matches_hash(&parsed, pw.expose().as_bytes())?;
             if !ok || !real {
                 return Ok(Verified::No);
             }
@@ -106,6 +114,43 @@ impl PasswordHasher {
             && p.t_cost() == self.params.t_cost()
             && p.p_cost() == self.params.p_cost()
     }
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(e.to_string())
+}
+
+thread_local! {
+    /// The argon2 block array, kept per blocking thread: allocating 19 MiB afresh for every
+    /// hash made each one fault in new pages (slow in a microVM) and grew the allocator's
+    /// arenas by a copy per thread it ran on.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Argon2id of `password` and `salt` at `params` into `out`, in this thread's block array.
+fn derive(params: &Params, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<()> {
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.len() < params.block_count() {
+            blocks.resize(params.block_count(), Block::default());
+        }
+        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..]).map_err(internal)
+    })
+}
+
+/// Whether `password` hashes to `stored` (an argon2id PHC string, at its own parameters).
+fn matches_hash(stored: &PasswordHash<'_>, password: &[u8]) -> Result<bool> {
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else { return Ok(false) };
+    if stored.algorithm.as_str() != "argon2id" {
+        return Ok(false);
+    }
+    let params = Params::try_from(stored).map_err(internal)?;
+    let mut raw_salt = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut raw_salt).map_err(internal)?;
+    let mut out = vec![0u8; expected.len()];
+    derive(&params, password, raw_salt, &mut out)?;
+    Ok(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
 }
 
 #[cfg(test)]
@@ -139,5 +184,24 @@ mod tests {
             other => panic!("expected a rehash, got {other:?}"),
         }
         assert!(PasswordHasher::new(4096, 1, 1).is_err());
+    }
+
+    /// Hashes stored by the argon2 crate's own hasher verify here, and ours verify there.
+    #[tokio::test]
+    async fn interoperates_with_the_argon2_crates_phc_strings() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let r = SeededRandom::new(2);
+        let h = PasswordHasher::owasp().unwrap();
+        let pw = Password::parse_new("another long passphrase", "p").unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, h.params.clone())
+            .hash_password(pw.expose().as_bytes(), &SaltString::encode_b64(&[7u8; 16]).unwrap())
+            .unwrap()
+            .to_string();
+        assert_eq!(h.verify(&pw, Some(&theirs), &r).await.unwrap(), Verified::Yes);
+        let ours = h.hash(&pw, &r).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(pw.expose().as_bytes(), &parsed).is_ok());
+        let wrong = Password::parse_attempt("not it", "p").unwrap();
+        assert_eq!(h.verify(&wrong, Some(&theirs), &r).await.unwrap(), Verified::No);
     }
 }
