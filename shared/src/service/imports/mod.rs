@@ -193,6 +193,7 @@ pub struct PreviewRequest {
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub mapping: Option<BTreeMap<Field, String>>,
     /// The first row to import (1-based); the one after the header when absent.
+    #[schema(minimum = 1, maximum = 1048576)]
     pub start_row: Option<u32>,
 }
 
@@ -253,6 +254,9 @@ pub async fn preview(
     upload_id: &str,
     req: PreviewRequest,
 ) -> Result<Preview> {
+    if let Some(row) = req.start_row {
+        check_start_row(row)?;
+    }
     let org = &permit.org;
     let (_, bytes) = load(ctx, &org.org_id, upload_id).await?;
     let domain = org.login_domain.clone();
@@ -287,6 +291,7 @@ pub struct StartRequest {
     #[schema(value_type = BTreeMap<String, String>)]
     pub mapping: BTreeMap<Field, String>,
     /// The first row to import (1-based).
+    #[schema(minimum = 1, maximum = 1048576)]
     pub start_row: u32,
     /// Roles of the imported members (default: agent).
     pub roles: Option<Vec<String>>,
@@ -325,14 +330,23 @@ impl From<&ImportJobRecord> for JobView {
     }
 }
 
+/// The most rows a spreadsheet has (XLSX's limit); larger CSV files are refused on upload.
+const MAX_START_ROW: u32 = 1_048_576;
+
+fn check_start_row(row: u32) -> Result<()> {
+    if (1..=MAX_START_ROW).contains(&row) {
+        Ok(())
+    } else {
+        Err(Error::validation("invalid_start_row", "start_row", "rows are numbered from 1 to 1048576"))
+    }
+}
+
 /// Accept an import: everything is checked and the seats it needs are reserved before 202;
 /// a shortage refuses it whole with the number to buy.
 pub async fn start(ctx: &Arc<Ctx>, permit: &Permit<ManageMembers>, req: StartRequest) -> Result<JobView> {
     let org = &permit.org;
     let mapping = Mapping::parse(&req.mapping, org.login_domain.is_some())?;
-    if req.start_row == 0 {
-        return Err(Error::validation("invalid_start_row", "start_row", "rows are numbered from 1"));
-    }
+    check_start_row(req.start_row)?;
     let roles = match &req.roles {
         Some(r) => crate::domain::Roles::parse(r, "roles")?.as_slice().to_vec(),
         None => vec![crate::domain::Role::Agent],
