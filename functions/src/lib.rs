@@ -72,7 +72,7 @@ async fn warm_up(ctx: &Ctx) {
     let started = Instant::now();
     match tokio::time::timeout(WARM_UP_BUDGET, ctx.store.warm_up()).await {
         Ok(Ok(())) => {
-            tracing::info!(warm_up_ms = started.elapsed().as_secs_f64() * 1000.0, "dynamodb connection ready")
+            tracing::debug!(warm_up_ms = started.elapsed().as_secs_f64() * 1000.0, "dynamodb connection ready")
         }
         Ok(Err(e)) => tracing::warn!(error = %e, "dynamodb warm-up failed; the first request will connect"),
         Err(_) => tracing::warn!("dynamodb warm-up timed out; the first request will connect"),

@@ -134,8 +134,8 @@ impl Config {
     }
 }
 
-/// Build the context a Lambda function runs with: AWS clients from the default provider
-/// chain (which honours `AWS_ENDPOINT_URL`), SES for email, signing keys from
+/// Build the context a Lambda function runs with: AWS clients configured from Lambda's
+/// variables (`crate::aws`, which honours `AWS_ENDPOINT_URL`), built on first use, SES for email, signing keys from
 /// `SWITCHBOARD_SIGNING_KEYS` (JSON, resolved from Secrets Manager by the template).
 pub fn ctx_from_env() -> Result<Ctx> {
     let config = Config::from_env();

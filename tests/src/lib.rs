@@ -52,7 +52,7 @@ pub struct TestApp {
     moto: Option<String>,
     /// The SQS queue on moto; drained by [`TestApp::run_mail_worker`] as the Lambda worker would.
     sqs: Option<Arc<SqsQueue>>,
-    _dynoxide: Option<local::Engine>,
+    dynoxide: Option<local::Engine>,
     /// The signing keys, for running a function binary against the same data.
     pub keys: KeysConfig,
 }
@@ -196,12 +196,12 @@ impl TestApp {
         let ctx = Arc::new(ctx);
         let app = local::app(ctx.clone());
         tokio::spawn(local::serve(listener, app));
-        TestApp { engine, base, http: reqwest::Client::new(), ctx, clock, outbox, moto, sqs, _dynoxide: dynoxide, keys }
+        TestApp { engine, base, http: reqwest::Client::new(), ctx, clock, outbox, moto, sqs, dynoxide, keys }
     }
 
     /// Where the table lives (dynoxide's or moto's HTTP endpoint).
     pub fn dynamodb_endpoint(&self) -> Option<String> {
-        self._dynoxide.as_ref().map(|e| e.endpoint.clone()).or_else(|| self.moto.clone())
+        self.dynoxide.as_ref().map(|e| e.endpoint.clone()).or_else(|| self.moto.clone())
     }
 
     pub fn clock_now(&self) -> i64 {

@@ -163,8 +163,17 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The routes of `functions` and their document. Each function's requests run as that
+/// function: the IAM check attributes AWS calls by it.
 fn api_router(functions: &[Function]) -> OpenApiRouter<AppState> {
-    functions.iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), |r, f| r.merge(f.routes()))
+    functions.iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), |r, &f| {
+        let name = f.name();
+        r.merge(f.routes().layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                crate::aws::as_function(name, next.run(req))
+            },
+        )))
+    })
 }
 
 /// The OpenAPI document of the given functions (all of them for the published document).
@@ -177,16 +186,7 @@ pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
 /// The router serving `functions`, with the shared layers: request ids and structured logs
 /// with DynamoDB call counts, problem+json for unknown routes and panics.
 pub fn router(state: AppState, functions: &[Function]) -> Router {
-    // Each function's requests run as that function: the IAM check attributes AWS calls by it.
-    let served = functions.iter().fold(OpenApiRouter::new(), |r, &f| {
-        let name = f.name();
-        r.merge(f.routes().layer(axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                crate::aws::as_function(name, next.run(req))
-            },
-        )))
-    });
-    let (router, _) = served.split_for_parts();
+    let (router, _) = api_router(functions).split_for_parts();
     router
         .fallback(|| async { problem::problem(StatusCode::NOT_FOUND, "route_not_found", "no such route".into(), None) })
         .method_not_allowed_fallback(|| async {

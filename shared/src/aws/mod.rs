@@ -1,5 +1,5 @@
-//! AWS plumbing every binary shares: one HTTP client (rustls on ring, Mozilla's roots compiled
-//! in, so a cold start never reads the system's certificate files), an SDK configuration read
+//! AWS plumbing every binary shares: one HTTP client (rustls on ring, the roots compiled in, so
+//! a cold start never reads the system's certificate files), an SDK configuration read
 //! from the Lambda environment without probing profile files or instance metadata, and clients
 //! built on first use, so a function pays only for the services it calls.
 
@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
@@ -91,16 +94,7 @@ fn timeouts() -> TimeoutConfig {
 /// when pointed at a local engine.
 pub fn sdk_config_from_env() -> SdkConfig {
     let region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into());
-    let mut b = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region))
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            EnvironmentVariableCredentialsProvider::new(),
-        ))
-        .http_client(http_client())
-        .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(aws_smithy_async::rt::sleep::TokioSleep::new()))
-        .time_source(aws_smithy_async::time::SharedTimeSource::default())
-        .retry_config(RetryConfig::standard())
+    let mut b = base_config(region, SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
         .timeout_config(timeouts());
     if let Some(url) = env("AWS_ENDPOINT_URL") {
         b = b.endpoint_url(url);
@@ -110,18 +104,20 @@ pub fn sdk_config_from_env() -> SdkConfig {
 
 /// Configuration for a local engine (dynoxide, moto): fixed region and credentials.
 pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
+    let local = aws_credential_types::Credentials::new("local", "local", None, None, "switchboard-local");
+    base_config("us-east-1".into(), SharedCredentialsProvider::new(local)).endpoint_url(endpoint).build()
+}
+
+/// What every configuration shares: the one HTTP client, Tokio's sleep, standard retries.
+fn base_config(region: String, credentials: SharedCredentialsProvider) -> aws_types::sdk_config::Builder {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_credential_types::Credentials::new("local", "local", None, None, "switchboard-local"),
-        ))
+        .region(Region::new(region))
+        .credentials_provider(credentials)
         .http_client(http_client())
-        .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(aws_smithy_async::rt::sleep::TokioSleep::new()))
-        .time_source(aws_smithy_async::time::SharedTimeSource::default())
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .time_source(SharedTimeSource::default())
         .retry_config(RetryConfig::standard())
-        .endpoint_url(endpoint)
-        .build()
 }
 
 /// A client built the first time it is used.
