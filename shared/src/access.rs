@@ -145,6 +145,9 @@ pub struct Access {
     pub reach: Reach,
     /// The organization or an ancestor is suspended: only admins above it see it.
     pub suspended: bool,
+    /// The ancestors' records (any order), read with the memberships: their settings are
+    /// what the organization inherits.
+    pub ancestors: Vec<OrgRecord>,
 }
 
 /// The user's effective roles and permissions on one organization.
@@ -170,12 +173,18 @@ impl Access {
             real_user_id: None,
             reach: e.reach,
             suspended: standing.suspended.is_some(),
+            ancestors: Vec::new(),
         }
     }
 
     /// The user can enter (switch into, list) this organization.
     pub fn can_enter(&self) -> bool {
         self.permissions.contains(&OrgRead)
+    }
+
+    /// An owner or admin here, directly or through an ancestor.
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| matches!(r, Role::Owner | Role::Admin))
     }
 
     pub fn has(&self, p: Permission) -> bool {
@@ -189,6 +198,7 @@ impl Access {
                 user_id: self.user_id.clone(),
                 real_user_id: self.real_user_id.clone(),
                 org: self.org.clone(),
+                ancestors: self.ancestors.clone(),
                 grantor: Grantor { permissions: self.permissions.clone(), reach: self.reach.clone() },
                 _kind: PhantomData,
             })
@@ -335,6 +345,8 @@ pub struct Permit<P> {
     /// The person, when `user_id` is a shared account they act in the name of.
     pub real_user_id: Option<UserId>,
     pub org: OrgRecord,
+    /// The organization's ancestors' records, for what it inherits.
+    pub ancestors: Vec<OrgRecord>,
     /// What the holder may hand on: checked by every grant they make.
     pub(crate) grantor: Grantor,
     _kind: PhantomData<P>,

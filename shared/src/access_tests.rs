@@ -27,6 +27,7 @@ fn org(n: u128, ancestors: &[u128]) -> OrgRecord {
         version: 1,
         language: Default::default(),
         login_domain: None,
+        company: Default::default(),
     }
 }
 

@@ -73,6 +73,32 @@ pub enum Error {
     OwnAccess,
     #[error("the owner cannot be removed, deactivated or demoted; transfer ownership first")]
     OwnerProtected,
+    #[error("the settings changed since they were read (If-Match is stale); reload and retry")]
+    PreconditionFailed,
+    #[error("send If-Match with the ETag of the settings you read")]
+    PreconditionRequired,
+    #[error("{key} is locked by an organization above this one")]
+    SettingLocked { key: &'static str },
+    #[error("another organization has verified this domain")]
+    DomainTaken,
+    #[error("this domain is already verified")]
+    DomainAlreadyVerified,
+    #[error("the DNS record was not found: publish TXT {record} with the value given, then retry")]
+    DomainUnverified { record: String },
+    #[error("DNS lookup failed: {0}")]
+    DnsUnavailable(String),
+    #[error("{field}: the address is not on one of the organization's approved company domains")]
+    DomainNotApproved { field: String },
+    #[error("this organization requires two-factor authentication: turn it on first")]
+    TwoFactorRequired,
+    #[error("this organization does not allow this client type")]
+    ClientDisabled,
+    #[error("this organization does not accept people joining by their address")]
+    JoinNotAllowed,
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("text message delivery failed: {0}")]
+    Sms(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the resource was changed by someone else; reload and retry")]
@@ -127,6 +153,19 @@ impl Error {
             Error::TwoFactorOff => "two_factor_off",
             Error::InvalidCode => "invalid_code",
             Error::StillAssigned { .. } => "still_assigned",
+            Error::PreconditionFailed => "precondition_failed",
+            Error::PreconditionRequired => "precondition_required",
+            Error::SettingLocked { .. } => "setting_locked",
+            Error::DomainTaken => "domain_taken",
+            Error::DomainAlreadyVerified => "domain_already_verified",
+            Error::DomainUnverified { .. } => "domain_unverified",
+            Error::DnsUnavailable(_) => "dns_unavailable",
+            Error::DomainNotApproved { .. } => "domain_not_approved",
+            Error::TwoFactorRequired => "two_factor_required",
+            Error::ClientDisabled => "client_disabled",
+            Error::JoinNotAllowed => "join_not_allowed",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Sms(_) => "sms_unavailable",
             Error::NotFound(_) => "not_found",
             Error::Conflict => "conflict",
             Error::Storage(_) => "storage_unavailable",

@@ -128,6 +128,9 @@ impl FromRequestParts<AppState> for OrgAccess {
             }
             None => service::access_to(state, &auth.user_id, &org, started).await?,
         };
+        // The organization's policies (two-factor required, disabled clients) apply to every
+        // request, not only to the token's issue.
+        service::settings::admit(&access, &auth.session)?;
         Ok(OrgAccess(access))
     }
 }

@@ -45,10 +45,11 @@ pub enum Function {
     TwoFactor,
     ChangeEmail,
     ImportUsers,
+    Settings,
 }
 
 impl Function {
-    pub const ALL: [Function; 21] = [
+    pub const ALL: [Function; 22] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -70,6 +71,7 @@ impl Function {
         Function::TwoFactor,
         Function::ChangeEmail,
         Function::ImportUsers,
+        Function::Settings,
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
@@ -99,6 +101,7 @@ impl Function {
             Function::TwoFactor => "two-factor",
             Function::ChangeEmail => "change-email",
             Function::ImportUsers => "import-users",
+            Function::Settings => "settings",
         }
     }
 
@@ -138,6 +141,7 @@ impl Function {
             Function::TwoFactor => routes::two_factor::routes(),
             Function::ChangeEmail => routes::email_change::routes(),
             Function::ImportUsers => routes::imports::routes(),
+            Function::Settings => routes::settings::routes(),
         }
     }
 }

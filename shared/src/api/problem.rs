@@ -49,7 +49,17 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::LoginDomainTaken
         | Error::SameEmail
         | Error::TwoFactorOff
-        | Error::StillAssigned { .. } => StatusCode::CONFLICT,
+        | Error::StillAssigned { .. }
+        | Error::DomainTaken
+        | Error::DomainAlreadyVerified => StatusCode::CONFLICT,
+        Error::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+        Error::DomainUnverified { .. } | Error::DomainNotApproved { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::SettingLocked { .. } | Error::TwoFactorRequired | Error::ClientDisabled | Error::JoinNotAllowed => {
+            StatusCode::FORBIDDEN
+        }
+        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::DnsUnavailable(_) | Error::Sms(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::EmailMismatch | Error::GrantExceedsRights | Error::OwnAccess => StatusCode::FORBIDDEN,
         Error::InvalidCredentials
         | Error::InvalidCode
@@ -94,7 +104,7 @@ impl IntoResponse for Error {
         let status = status_of(&self);
         // Internal details stay in the logs, not in the response.
         let detail = match &self {
-            Error::Storage(_) | Error::Mail(_) | Error::MailThrottled => {
+            Error::Storage(_) | Error::Mail(_) | Error::MailThrottled | Error::Sms(_) => {
                 "a backing service is unavailable; retry later".to_owned()
             }
             Error::Internal(_) => "unexpected error".to_owned(),
@@ -104,7 +114,8 @@ impl IntoResponse for Error {
             tracing::error!(error = %self, code = self.code(), "request failed");
         }
         let field = match &self {
-            Error::Validation { field, .. } => Some(field.clone()),
+            Error::Validation { field, .. } | Error::DomainNotApproved { field } => Some(field.clone()),
+            Error::SettingLocked { key } => Some((*key).to_owned()),
             _ => None,
         };
         let assigned_in = match &self {
@@ -113,7 +124,7 @@ impl IntoResponse for Error {
         };
         let mut resp = problem_with(status, self.code(), detail, field, assigned_in);
         match &self {
-            Error::TooManyAttempts { retry_after_secs } => {
+            Error::TooManyAttempts { retry_after_secs } | Error::RateLimited { retry_after_secs } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }

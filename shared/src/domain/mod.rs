@@ -1,6 +1,8 @@
 //! Domain value types. Each parses untrusted input once; holding one proves it is valid.
 
 mod client_type;
+mod country;
+mod domain_name;
 mod email;
 mod ids;
 mod language;
@@ -9,13 +11,16 @@ mod names;
 mod password;
 mod phone;
 mod role;
+pub mod settings;
 
 pub use client_type::ClientType;
+pub use country::Country;
+pub use domain_name::{DomainName, OwnedDomain};
 pub use email::Email;
 pub use ids::{InboxId, OrgId, SessionId, UserId};
 pub use language::Language;
 pub use login_name::{LoginDomain, LoginKey, LoginName, Username};
-pub use names::{OrgName, PersonName};
+pub use names::{Alias, OrgName, PersonName, fold_for_search};
 pub use password::Password;
 pub use phone::Phone;
 pub use role::{Role, Roles};

@@ -45,9 +45,56 @@ impl OrgName {
     }
 }
 
+/// A name as searched: letters and digits lower-cased with accents removed, every other run
+/// of characters one space ("Café  De-Ster" → "cafe de ster").
+pub fn fold_for_search(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::with_capacity(raw.len());
+    let mut gap = false;
+    for c in raw.nfkd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.extend(c.to_lowercase());
+        } else {
+            gap = true;
+        }
+    }
+    out
+}
+
+/// Another name an organization is known by.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Alias(String);
+
+impl Alias {
+    pub fn parse(raw: &str, field: &str) -> Result<Self> {
+        let name = parse_name(raw, field, super::settings::ALIAS_MAX, "invalid_alias")?;
+        if fold_for_search(&name).chars().count() < 2 {
+            return Err(Error::validation("invalid_alias", field, "needs at least two letters or digits"));
+        }
+        Ok(Alias(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folding_ignores_case_accents_and_punctuation() {
+        assert_eq!(fold_for_search("  Café  De-Ster "), "cafe de ster");
+        assert_eq!(fold_for_search("MÜNCHENER Rück"), "munchener ruck");
+        assert_eq!(fold_for_search("ﬁrma"), "firma");
+        assert_eq!(Alias::parse("É", "alias").unwrap_err().code(), "invalid_alias");
+    }
 
     #[test]
     fn trims_and_limits() {

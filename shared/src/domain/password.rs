@@ -43,6 +43,10 @@ impl Password {
         Ok(Password(raw.to_owned()))
     }
 
+    pub fn char_count(&self) -> usize {
+        self.0.chars().count()
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

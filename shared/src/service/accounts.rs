@@ -139,6 +139,7 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
         version: 1,
         language: input.language,
         login_domain: None,
+        company: Default::default(),
     };
     let records = RegisterRecords {
         credential: CredentialRecord::for_login(&user_id, &LoginKey::Email(input.email.clone()), password_hash),

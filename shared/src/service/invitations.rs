@@ -84,6 +84,7 @@ fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope, Manage
     Ok((email, roles, e.scope.unwrap_or_default(), e.manage.clone().unwrap_or_default()))
 }
 
+/// `org` carries the language to write in (the effective default language).
 pub(crate) fn invitation_email(ctx: &Ctx, org: &OrgRecord, inv: &InvitationRecord, token: &str) -> Result<EmailJob> {
     let link = format!("{}/accept-invitation?token={token}", ctx.config.public_url);
     let message = templates::render(
@@ -129,7 +130,10 @@ pub async fn invite(
     if !(1..=30).contains(&days) {
         return Err(Error::validation("invalid_expiry", "expires_in_days", "must be between 1 and 30"));
     }
-    let org = &permit.org;
+    let effective = super::settings::of_permit(permit);
+    let mut org_view = permit.org.clone();
+    org_view.language = effective.language();
+    let org = &org_view;
     let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
     let inviter_name = format!("{} {}", inviter.first_name, inviter.last_name);
     let mut seen = std::collections::HashSet::new();
@@ -146,6 +150,10 @@ pub async fn invite(
         };
         let grant = Grant { roles: roles.as_slice(), scope, manage: &manage };
         if let Err(e) = grants::check_grant(ctx, permit, grant, &format!("invitations[{i}].manage")).await {
+            results.push(failed(email.as_str(), &e));
+            continue;
+        }
+        if let Err(e) = effective.check_coworker(&email, &format!("invitations[{i}].email")) {
             results.push(failed(email.as_str(), &e));
             continue;
         }
@@ -262,7 +270,8 @@ pub struct NewMember {
     pub first_name: PersonName,
     pub last_name: PersonName,
     pub password: Password,
-    pub language: Language,
+    /// Their choice; the organization's default language otherwise.
+    pub language: Option<Language>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -342,6 +351,9 @@ pub async fn accept(
             join(ctx, inv, org, &user).await
         }
         (None, Some(n)) => {
+            let effective = super::settings::resolve(ctx, &org).await?;
+            effective.check_password(&n.password, "password")?;
+            let language = n.language.unwrap_or(effective.language());
             let user_id = UserId::new(ctx.ulid());
             let password_hash = ctx.hasher.hash(&n.password, ctx.random.as_ref()).await?;
             let login = crate::domain::LoginKey::Email(inv.email.clone());
@@ -352,7 +364,7 @@ pub async fn accept(
                 &login,
                 n.first_name.as_str(),
                 n.last_name.as_str(),
-                n.language,
+                language,
                 true,
                 now,
             );
@@ -415,7 +427,9 @@ pub(crate) async fn reissue(ctx: &Ctx, org: &OrgRecord, old: &InvitationRecord, 
     let token_rec =
         InviteTokenRecord { org_id: new.org_id.clone(), email: new.email.clone(), expires_at: new.expires_at };
     ctx.store.reissue_invitation(old, &new, &token_rec).await?;
-    invitation_email(ctx, org, &new, &token)
+    let mut org = org.clone();
+    org.language = super::settings::resolve(ctx, &org).await?.language();
+    invitation_email(ctx, &org, &new, &token)
 }
 
 /// Change the roles (and scope) of a pending invitation.

@@ -16,6 +16,7 @@ pub mod orgs;
 pub mod passwords;
 pub mod profile;
 mod sessions;
+pub mod settings;
 pub mod shared;
 pub mod two_factor;
 

@@ -182,6 +182,7 @@ pub async fn switch_org(ctx: &Ctx, auth: &Authenticated, org: &OrgId, act_as: Op
     if access.suspended {
         return Err(Error::OrgSuspended);
     }
+    super::settings::admit(&access, &auth.session)?;
     ctx.store.switch_org(&auth.session, org, auth.session.client, act_as).await?;
     let mut session = auth.session.clone();
     session.active_org = Some(org.clone());

@@ -25,8 +25,9 @@ pub async fn access_to(ctx: &Ctx, user: &UserId, org_id: &OrgId, session: Option
         return Err(super::merge::locked(&lock));
     }
     let standing = Standing::of(&org, &lineage.ancestors, session);
-    let access = Access::compute(user, &org, &lineage.memberships, standing);
+    let mut access = Access::compute(user, &org, &lineage.memberships, standing);
     if access.can_enter() {
+        access.ancestors = lineage.ancestors;
         return Ok(access);
     }
     // Its own people are told why; anyone else learns nothing about it.
@@ -41,13 +42,23 @@ pub async fn access_to(ctx: &Ctx, user: &UserId, org_id: &OrgId, session: Option
 /// The owner's membership, carrying their address and name for the members page.
 async fn described_owner(ctx: &Ctx, user: &UserId, org: &OrgRecord) -> Result<MembershipRecord> {
     let profile = ctx.store.get_user(user).await?.ok_or(Error::Unauthenticated)?;
-    Ok(MembershipRecord::owner(user, org, ctx.now())
-        .described_login(&profile, &format!("{} {}", profile.first_name, profile.last_name)))
+    Ok(owner_of(ctx, &profile, org))
+}
+
+fn owner_of(ctx: &Ctx, profile: &crate::store::UserRecord, org: &OrgRecord) -> MembershipRecord {
+    MembershipRecord::owner(&profile.user_id, org, ctx.now())
+        .described_login(profile, &format!("{} {}", profile.first_name, profile.last_name))
 }
 
 /// Create a top-level organization owned by the caller, on a trial plan; it starts with its
-/// own members, settings and billing.
-pub async fn create_org(ctx: &Ctx, auth: &Authenticated, name: OrgName) -> Result<OrgView> {
+/// own members, settings and billing. Its language is the one given, else the creator's.
+pub async fn create_org(
+    ctx: &Ctx,
+    auth: &Authenticated,
+    name: OrgName,
+    language: Option<crate::domain::Language>,
+) -> Result<OrgView> {
+    let profile = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
     let now = ctx.now();
     let id = OrgId::new(ctx.ulid());
     let org = OrgRecord {
@@ -63,10 +74,11 @@ pub async fn create_org(ctx: &Ctx, auth: &Authenticated, name: OrgName) -> Resul
         owner_id: auth.user_id.clone(),
         created_at: now,
         version: 1,
-        language: Default::default(),
+        language: language.unwrap_or(profile.language),
         login_domain: None,
+        company: Default::default(),
     };
-    let owner = described_owner(ctx, &auth.user_id, &org).await?;
+    let owner = owner_of(ctx, &profile, &org);
     let act = activity_record(ctx, &id, &auth.user_id, None, "organization.created", Some(id.to_string()));
     ctx.store.create_org(&org, &owner, &SeatsRecord::new(ctx.config.included_seats), &act).await?;
     Ok(OrgView::from(&org))
@@ -127,6 +139,7 @@ pub async fn create_sub_account(
         version: 1,
         language: parent.language,
         login_domain: None,
+        company: Default::default(),
     };
     let membership = described_owner(ctx, &owner_id, &org).await?;
     let act = activity_record(

@@ -37,6 +37,18 @@ pub struct TokenPair {
     #[schema(value_type = Option<String>)]
     pub organization_id: Option<OrgId>,
     pub roles: Vec<Role>,
+    /// The organization this client used last, when its policy kept the session out of it:
+    /// `two_factor_required` (turn two-factor on, log in again) or `client_disabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
+}
+
+/// Why a session did not start in an organization.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Refusal {
+    #[schema(value_type = String)]
+    pub organization_id: OrgId,
+    pub code: &'static str,
 }
 
 /// A request whose access token verified and whose session is still live.
@@ -132,7 +144,7 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     if !throttles.is_empty() {
         ctx.store.clear_throttles(&throttles).await?;
     }
-    Ok(LoginOutcome::Tokens(start_session(ctx, &user, input.client).await?))
+    Ok(LoginOutcome::Tokens(start_session(ctx, &user, input.client, false).await?))
 }
 
 /// What login answers: tokens, or (two-factor on) a challenge for the code.
@@ -176,9 +188,16 @@ async fn challenge(
 }
 
 /// Open a session for `user` on `client`, in the organization this client type used last.
-pub(crate) async fn start_session(ctx: &Ctx, user: &crate::store::UserRecord, client: ClientType) -> Result<TokenPair> {
+/// `second_factor`: the login passed one.
+pub(crate) async fn start_session(
+    ctx: &Ctx,
+    user: &crate::store::UserRecord,
+    client: ClientType,
+    second_factor: bool,
+) -> Result<TokenPair> {
     let now = ctx.now();
-    let access = reopen_org(ctx, user, client).await?;
+    let gate = Gate { client, second_factor };
+    let (access, refused) = reopen_org(ctx, user, gate).await?;
     let (refresh, refresh_hash) = secret::new_secret(ctx.random.as_ref());
     let session = SessionRecord {
         session_id: SessionId::new(ctx.ulid()),
@@ -191,22 +210,42 @@ pub(crate) async fn start_session(ctx: &Ctx, user: &crate::store::UserRecord, cl
         last_used_at: now,
         expires_at: now + ctx.config.session_ttl,
         acting_as: None,
+        second_factor,
     };
     ctx.store.put_session(&session).await?;
-    token_pair(ctx, &session, access.as_ref(), &refresh)
+    let mut pair = token_pair(ctx, &session, access.as_ref(), &refresh)?;
+    pair.refused = refused;
+    Ok(pair)
+}
+
+/// What an organization's policies look at when a session works in it.
+#[derive(Debug, Clone, Copy)]
+struct Gate {
+    client: ClientType,
+    second_factor: bool,
 }
 
 /// The organization a new session starts in: the one this client type used last if the user
 /// can still enter it and it is active, else another such organization they belong to
 /// directly, else none.
-async fn reopen_org(ctx: &Ctx, user: &crate::store::UserRecord, client: ClientType) -> Result<Option<Access>> {
-    let last = user.last_org_for(client);
-    if let Some(org) = last
-        && let Some(a) = workable(ctx, &user.user_id, org, None).await?
-    {
-        return Ok(Some(a));
+async fn reopen_org(
+    ctx: &Ctx,
+    user: &crate::store::UserRecord,
+    gate: Gate,
+) -> Result<(Option<Access>, Option<Refusal>)> {
+    let last = user.last_org_for(gate.client);
+    let mut refused = None;
+    if let Some(org) = last {
+        match workable(ctx, &user.user_id, org, None, gate).await {
+            Ok(Some(a)) => return Ok((Some(a), None)),
+            Ok(None) => {}
+            Err(e @ (Error::TwoFactorRequired | Error::ClientDisabled)) => {
+                refused = Some(Refusal { organization_id: org.clone(), code: e.code() });
+            }
+            Err(e) => return Err(e),
+        }
     }
-    fallback_org(ctx, &user.user_id, last, None).await
+    Ok((fallback_org(ctx, &user.user_id, last, None, gate).await?, refused))
 }
 
 /// Candidates tried before giving up: a login with that many unusable memberships in a row
@@ -220,6 +259,7 @@ async fn fallback_org(
     user: &UserId,
     except: Option<&OrgId>,
     session: Option<&SessionId>,
+    gate: Gate,
 ) -> Result<Option<Access>> {
     let page = ctx.store.memberships(user, 25, None).await?;
     let candidates = page
@@ -228,17 +268,29 @@ async fn fallback_org(
         .filter(|m| m.status == MemberStatus::Active && Some(&m.org_id) != except)
         .take(FALLBACK_TRIES);
     for m in candidates {
-        if let Some(a) = workable(ctx, user, &m.org_id, session).await? {
-            return Ok(Some(a));
+        match workable(ctx, user, &m.org_id, session, gate).await {
+            Ok(Some(a)) => return Ok(Some(a)),
+            Ok(None) | Err(Error::TwoFactorRequired | Error::ClientDisabled) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(None)
 }
 
-/// The user's access to `org` if a session may work in it now: enterable and not suspended.
-async fn workable(ctx: &Ctx, user: &UserId, org: &OrgId, session: Option<&SessionId>) -> Result<Option<Access>> {
+/// The user's access to `org` if a session may work in it now: enterable, not suspended,
+/// and admitted by its policies (their refusal is the error).
+async fn workable(
+    ctx: &Ctx,
+    user: &UserId,
+    org: &OrgId,
+    session: Option<&SessionId>,
+    gate: Gate,
+) -> Result<Option<Access>> {
     match access_to(ctx, user, org, session).await {
-        Ok(a) if !a.suspended => Ok(Some(a)),
+        Ok(a) if !a.suspended => {
+            super::settings::admit_client(&a, gate.client, gate.second_factor)?;
+            Ok(Some(a))
+        }
         Ok(_) | Err(Error::Forbidden | Error::OrgSuspended) => Ok(None),
         Err(e) => Err(e),
     }
@@ -274,6 +326,7 @@ fn token_pair(ctx: &Ctx, s: &SessionRecord, access: Option<&Access>, refresh_sec
         session_id: s.session_id.clone(),
         organization_id: s.active_org.clone(),
         roles,
+        refused: None,
     })
 }
 
@@ -308,8 +361,12 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
     // memberships now, and one the session can no longer work in gives way to another.
     let started = Some(&sid);
     let identity = session.acting_as.as_ref().unwrap_or(&user);
+    let gate = Gate { client: session.client, second_factor: session.second_factor };
     let mut access = match &session.active_org {
-        Some(org) => workable(ctx, identity, org, started).await?,
+        Some(org) => match workable(ctx, identity, org, started, gate).await {
+            Err(Error::TwoFactorRequired | Error::ClientDisabled) => None,
+            other => other?,
+        },
         None => None,
     };
     if let (Some(org), Some(shared)) = (&session.active_org, &session.acting_as)
@@ -320,7 +377,7 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
     }
     let mut session = session;
     if access.is_none() && (session.active_org.is_some() || session.acting_as.is_some()) {
-        access = fallback_org(ctx, &user, session.active_org.as_ref(), started).await?;
+        access = fallback_org(ctx, &user, session.active_org.as_ref(), started, gate).await?;
         session.active_org = access.as_ref().map(|a| a.org.org_id.clone());
         session.acting_as = None;
     }

@@ -67,6 +67,8 @@ pub async fn confirm(ctx: &Ctx, auth: &Authenticated, code: &str) -> Result<Reco
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code(ctx)).collect();
     let hashes: Vec<String> = codes.iter().map(|c| secret::hash(&normalize_recovery(c))).collect();
     ctx.store.enable_totp(&user.user_id, &state.secret, step, &hashes).await?;
+    // This session proved the new factor: organizations requiring two-factor admit it.
+    ctx.store.mark_second_factor(&auth.user_id, &auth.session.session_id).await?;
     Ok(RecoveryCodes { recovery_codes: codes })
 }
 
@@ -146,7 +148,7 @@ pub async fn login_second_factor(
         ctx.store.clear_throttles(&challenge.throttle_keys).await?;
     }
     let client = challenge.client.ok_or(Error::InvalidToken)?;
-    super::sessions::start_session(ctx, &user, client).await
+    super::sessions::start_session(ctx, &user, client, true).await
 }
 
 /// Turn two-factor off: the password and a current code (or a recovery code) are required.

@@ -6,6 +6,8 @@
 
 mod calls;
 mod cursor;
+mod directory;
+mod domains;
 mod email_change;
 mod error;
 mod imports;
@@ -19,6 +21,7 @@ mod merge_job;
 mod ops;
 mod orgs;
 mod sessions;
+mod settings;
 mod shared;
 pub mod table;
 mod tokens;
@@ -29,6 +32,8 @@ mod users;
 
 pub use calls::{CallCounter, Usage, count_calls};
 pub use cursor::Cursor;
+pub use directory::{JoinRequestRecord, NameEntryRecord};
+pub use domains::{DomainClaimRecord, DomainGuardRecord, DomainKind};
 pub use imports::{
     ImportCounts, ImportJobRecord, ImportRowRecord, JobStatus, RowConflict, RowEffect, RowOutcome, UploadRecord,
     UploadStatus,
@@ -42,7 +47,9 @@ pub use members::{
 pub use merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
 pub use merge_job::{MergeLockRecord, MergeSide};
 pub use ops::{Page, QueryDir};
-pub use orgs::{ActivityRecord, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan};
+pub use orgs::{
+    ActivityRecord, CompanyFields, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan,
+};
 pub use sessions::SessionRecord;
 pub use shared::SharedLinkRecord;
 pub use tokens::{ThrottleRecord, TokenPurpose, TokenRecord};

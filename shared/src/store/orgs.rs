@@ -62,6 +62,30 @@ pub struct OrgRecord {
     /// People without an address log in as `login_domain\username`.
     #[serde(default)]
     pub login_domain: Option<crate::domain::LoginDomain>,
+    /// Company settings, locks, verified domains and aliases (top-level attributes).
+    #[serde(flatten)]
+    pub company: CompanyFields,
+}
+
+/// What the company settings keep on the organization's item, so that the access check's
+/// read of the lineage brings every ancestor's settings along at no extra round trip.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CompanyFields {
+    /// The settings this organization sets itself; unset ones inherit.
+    #[serde(default)]
+    pub settings: crate::domain::settings::OrgSettings,
+    /// Settings fixed for every organization beneath this one.
+    #[serde(default)]
+    pub locks: crate::domain::settings::Locks,
+    /// Bumped by every change of `settings` or `locks`: the settings document's ETag.
+    #[serde(default)]
+    pub settings_version: u64,
+    /// Verified company domains (each owned through its guard item).
+    #[serde(default)]
+    pub company_domains: Vec<crate::domain::DomainName>,
+    /// Other names the organization is known by (top-level organizations only).
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 impl OrgRecord {

@@ -28,6 +28,10 @@ pub struct SessionRecord {
     /// The shared account this session acts in the name of, in `active_org`.
     #[serde(default)]
     pub acting_as: Option<UserId>,
+    /// The login passed a second factor (or turned two-factor on in this session):
+    /// organizations that require two-factor admit only such sessions.
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 impl SessionRecord {
@@ -89,6 +93,22 @@ impl Store {
             set = format!("{set} REMOVE {}", remove.join(", "));
         }
         super::error::applied(req.update_expression(set).send().await)
+    }
+
+    /// Note that this session's login now has a second factor (two-factor turned on in it).
+    pub async fn mark_second_factor(&self, user: &UserId, id: &SessionId) -> Result<()> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(SessionRecord::pk(user), SessionRecord::sk(id))))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .update_expression("SET second_factor = :t")
+            .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .send()
+            .await;
+        super::error::applied(res).map(|_| ())
     }
 
     pub async fn delete_session(&self, user: &UserId, id: &SessionId) -> Result<()> {

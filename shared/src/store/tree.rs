@@ -47,6 +47,11 @@ impl Store {
         items.push(tx::put_new(t, org.item()?)?);
         items.push(tx::put_new(t, owner.item()?)?);
         items.push(tx::put_new(t, seats.item(&org.org_id)?)?);
+        for entry in super::directory::name_entries(org, &org.name, &org.company.aliases) {
+            if let Some(item) = entry.item()? {
+                items.push(tx::put(t, item)?);
+            }
+        }
         let lineage = org.lineage_ids();
         for item in activity.items(&lineage)? {
             items.push(tx::put_new(t, item)?);
@@ -86,6 +91,9 @@ impl Store {
             OrgChange::Status(st) => status_str(*st).to_owned(),
         };
         let mut items = vec![tx::update(b.expression_attribute_values(":x", s(value)))?];
+        if let OrgChange::Rename(name) = change {
+            items.extend(rename_entries(t, org, name)?);
+        }
         let lineage = org.lineage_ids();
         for item in activity.items(&lineage)? {
             items.push(tx::put_new(t, item)?);
@@ -93,6 +101,43 @@ impl Store {
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// Replace a top-level organization's aliases (and their search entries) if its settings
+    /// are still at `expected_version`; the settings version moves on.
+    pub async fn set_aliases(
+        &self,
+        org: &OrgRecord,
+        expected_version: u64,
+        aliases: &[String],
+        activity: &ActivityRecord,
+    ) -> Result<()> {
+        let t = self.table_name();
+        let condition = if expected_version == 0 {
+            "attribute_exists(#pk) AND (attribute_not_exists(settings_version) OR settings_version = :v)"
+        } else {
+            "attribute_exists(#pk) AND settings_version = :v"
+        };
+        let list = aws_sdk_dynamodb::types::AttributeValue::L(aliases.iter().map(s).collect());
+        let update = tx::update_builder(t, key(OrgRecord::pk(&org.org_id), OrgRecord::SK))
+            .condition_expression(condition)
+            .update_expression("SET aliases = :a, settings_version = :next")
+            .expression_attribute_names("#pk", super::table::PRIMARY.hash)
+            .expression_attribute_values(":v", super::ops::n(expected_version as i64))
+            .expression_attribute_values(":next", super::ops::n(expected_version as i64 + 1))
+            .expression_attribute_values(":a", list);
+        let mut items = vec![tx::update(update)?];
+        let old = super::directory::name_entries(org, &org.name, &org.company.aliases);
+        let new = super::directory::name_entries(org, &org.name, aliases);
+        items.extend(entry_changes(t, &old, &new)?);
+        for item in activity.items(&org.lineage_ids())? {
+            items.push(tx::put_new(t, item)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(_)) => Err(Error::PreconditionFailed),
             Err(TxError::Other(e)) => Err(e),
         }
     }
@@ -128,4 +173,43 @@ impl Store {
             Err(TxError::Other(e)) => Err(e),
         }
     }
+}
+
+/// The search entries a rename deletes and writes.
+fn rename_entries(t: &str, org: &OrgRecord, name: &str) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
+    let old = super::directory::name_entries(org, &org.name, &[]);
+    let new = super::directory::name_entries(org, name, &[]);
+    entry_changes(t, &old, &new)
+}
+
+/// Deletes of entries in `old` but not `new`, puts of the others in `new`.
+fn entry_changes(
+    t: &str,
+    old: &[super::NameEntryRecord],
+    new: &[super::NameEntryRecord],
+) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
+    let keys = |v: &[super::NameEntryRecord]| -> Vec<super::ops::Item> {
+        v.iter().filter_map(|e| super::NameEntryRecord::keys(&e.org_id, &e.name)).collect()
+    };
+    let (old_keys, new_keys) = (keys(old), keys(new));
+    let mut items = Vec::new();
+    for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+        let d = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(t)
+            .set_key(Some(k.clone()))
+            .build()
+            .map_err(super::error::storage)?;
+        items.push(aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(d).build());
+    }
+    let mut seen = Vec::new();
+    for e in new {
+        if let Some(item) = e.item()?
+            && let Some(k) = super::NameEntryRecord::keys(&e.org_id, &e.name)
+            && !seen.contains(&k)
+        {
+            seen.push(k);
+            items.push(tx::put(t, item)?);
+        }
+    }
+    Ok(items)
 }

@@ -107,6 +107,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             version: 1,
             language: Default::default(),
             login_domain: None,
+            company: Default::default(),
         };
         let act = ActivityRecord {
             activity_id: ctx.ulid().to_string(),
@@ -157,6 +158,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
         last_used_at: now,
         expires_at: now + chrono::Duration::hours(1),
         acting_as: None,
+        second_factor: false,
     };
     ctx.store.put_session(&session).await.unwrap();
     let token = ctx

@@ -78,7 +78,7 @@ async fn accept_handler(
             first_name: PersonName::parse(req.first_name.as_deref().unwrap_or_default(), "first_name")?,
             last_name: PersonName::parse(req.last_name.as_deref().unwrap_or_default(), "last_name")?,
             password: Password::parse_new(pw, "password")?,
-            language: req.language.as_deref().map(|l| Language::parse(l, "language")).transpose()?.unwrap_or_default(),
+            language: req.language.as_deref().map(|l| Language::parse(l, "language")).transpose()?,
         }),
         _ => None,
     };

@@ -9,4 +9,5 @@ pub mod members;
 pub mod membership;
 pub mod orgs;
 pub mod profile;
+pub mod settings;
 pub mod two_factor;

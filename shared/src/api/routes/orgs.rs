@@ -22,6 +22,8 @@ use crate::store::OrgStatus;
 #[serde(deny_unknown_fields)]
 pub struct CreateOrgRequest {
     name: String,
+    /// `en`, `nl` or `de`: the organization's default language (the creator's when absent).
+    language: Option<String>,
 }
 
 pub fn create_org() -> OpenApiRouter<AppState> {
@@ -37,7 +39,8 @@ async fn create_org_handler(
     JsonBody(req): JsonBody<CreateOrgRequest>,
 ) -> Result<(StatusCode, Json<OrgView>)> {
     let name = OrgName::parse(&req.name, "name")?;
-    Ok((StatusCode::CREATED, Json(orgs::create_org(&ctx, &auth, name).await?)))
+    let language = req.language.as_deref().map(|l| crate::domain::Language::parse(l, "language")).transpose()?;
+    Ok((StatusCode::CREATED, Json(orgs::create_org(&ctx, &auth, name, language).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

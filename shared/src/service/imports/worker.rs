@@ -49,6 +49,7 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     }
     let mut job = ctx.store.get_import_job(org_id, job_id).await?.ok_or(Error::NotFound("import"))?;
     let org = ctx.store.get_org(org_id).await?.ok_or(Error::NotFound("organization"))?;
+    let org = crate::service::settings::with_effective(ctx, org).await?;
     let bytes = match super::load(ctx, org_id, &job.upload_id).await {
         Ok((_, b)) => b,
         Err(e) => return fail(ctx, &mut job, &e).await,
@@ -386,6 +387,12 @@ async fn attempt(
         MembershipRecord::new(&user.user_id, org, job.roles.clone(), Default::default(), now)
             .described_login(user, &format!("{} {}", user.first_name, user.last_name))
     };
+    if let Some(e) = &row.email
+        && !crate::service::settings::effective(org, &[]).allows_coworker(e)
+    {
+        let r = skipped(n, display, "domain_not_approved", "not on one of the organization's approved company domains");
+        return record(ctx, job, r).await.map(Ok);
+    }
     if let Some(user_id) = k.logins.get(id) {
         if k.members.contains(user_id) {
             let r = skipped(n, display, "already_member", "already a member of this organization");

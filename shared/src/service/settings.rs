@@ -1,0 +1,318 @@
+//! Company settings down the tree: an organization's own values, what it inherits from its
+//! nearest ancestor that sets one, locks that fix a value for a whole subtree, the policy
+//! document every member's client reads, and enforcing the policies this service decides.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Ctx, permit_activity};
+use crate::access::{Access, Permit, UpdateOrg};
+use crate::domain::settings::{Locks, OrgSettings, PASSWORD_MIN_RANGE, SettingKey, SettingsChange};
+use crate::domain::{Alias, ClientType, DomainName, Email, Language, OrgId};
+use crate::error::{Error, Result};
+use crate::store::{OrgRecord, SessionRecord};
+
+/// The settings in force for one organization, and where each comes from.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub values: OrgSettings,
+    /// The organization whose value applies, per setting (absent: the system default).
+    pub source: BTreeMap<SettingKey, OrgId>,
+    /// Settings an ancestor fixed, and which ancestor.
+    pub locked_by: BTreeMap<SettingKey, OrgId>,
+    /// Verified company domains of the organization and its ancestors.
+    pub company_domains: Vec<DomainName>,
+}
+
+/// Resolve `org`'s settings from its own and its ancestors' (any order, missing ones skipped):
+/// per setting the nearest value set, unless an ancestor locked it (the topmost lock wins,
+/// with that ancestor's own effective value).
+pub fn effective(org: &OrgRecord, ancestors: &[OrgRecord]) -> Effective {
+    let chain: Vec<&OrgRecord> = org
+        .ancestors
+        .iter()
+        .filter_map(|id| ancestors.iter().find(|a| &a.org_id == id))
+        .chain(std::iter::once(org))
+        .collect();
+    let root_language = chain.first().map(|o| o.language).unwrap_or_default();
+    let mut values = OrgSettings::system_defaults(root_language);
+    let mut source = BTreeMap::new();
+    let mut locked_by = BTreeMap::new();
+    for &key in SettingKey::ALL {
+        for (i, o) in chain.iter().enumerate() {
+            if locked_by.contains_key(&key) {
+                break;
+            }
+            if o.company.settings.is_set(key) {
+                values.copy_from(&o.company.settings, key);
+                source.insert(key, o.org_id.clone());
+            }
+            let is_self = i + 1 == chain.len();
+            if !is_self && o.company.locks.contains(&key) {
+                locked_by.insert(key, o.org_id.clone());
+            }
+        }
+    }
+    let mut company_domains: Vec<DomainName> =
+        chain.iter().flat_map(|o| o.company.company_domains.iter().cloned()).collect();
+    company_domains.sort();
+    company_domains.dedup();
+    Effective { values, source, locked_by, company_domains }
+}
+
+impl Effective {
+    pub fn language(&self) -> Language {
+        self.values.default_language.unwrap_or_default()
+    }
+
+    /// Whether `email` may be a coworker here under the company-domains policy.
+    pub fn allows_coworker(&self, email: &Email) -> bool {
+        !self.values.coworkers_on_company_domains_only.unwrap_or(false)
+            || self.company_domains.iter().any(|d| d.as_str() == email.domain())
+    }
+
+    /// Refuse `email` under the company-domains policy, naming `field`.
+    pub fn check_coworker(&self, email: &Email, field: &str) -> Result<()> {
+        if self.allows_coworker(email) { Ok(()) } else { Err(Error::DomainNotApproved { field: field.to_owned() }) }
+    }
+
+    pub fn min_password_length(&self) -> usize {
+        usize::from(self.values.min_password_length.unwrap_or(*PASSWORD_MIN_RANGE.start()))
+    }
+
+    /// A new password chosen for a member of this organization meets its rule.
+    pub fn check_password(&self, password: &crate::domain::Password, field: &str) -> Result<()> {
+        let min = self.min_password_length();
+        if password.char_count() < min {
+            return Err(Error::validation(
+                "password_too_short",
+                field,
+                format!("this organization requires at least {min} characters"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The effective settings of an organization read without an access check: its ancestors in
+/// one round trip (none for a top-level organization).
+pub async fn resolve(ctx: &Ctx, org: &OrgRecord) -> Result<Effective> {
+    let ancestors = if org.ancestors.is_empty() { Vec::new() } else { ctx.store.get_orgs(&org.ancestors).await? };
+    Ok(effective(org, &ancestors))
+}
+
+/// The organization as a worker without an access check uses it: its language and company
+/// domains are the effective ones, and the company-domains policy is the one in force.
+pub async fn with_effective(ctx: &Ctx, mut org: OrgRecord) -> Result<OrgRecord> {
+    let e = resolve(ctx, &org).await?;
+    org.language = e.language();
+    org.company.company_domains = e.company_domains;
+    org.company.settings.coworkers_on_company_domains_only = e.values.coworkers_on_company_domains_only;
+    Ok(org)
+}
+
+/// The effective settings of an organization reached through an access check.
+pub fn of_access(access: &Access) -> Effective {
+    effective(&access.org, &access.ancestors)
+}
+
+pub fn of_permit<P>(permit: &Permit<P>) -> Effective {
+    effective(&permit.org, &permit.ancestors)
+}
+
+/// Whether this session may work in the organization under its policies: admins always keep
+/// every client; two-factor, when required, binds admins too.
+pub fn admit(access: &Access, session: &SessionRecord) -> Result<()> {
+    admit_client(access, session.client, session.second_factor)
+}
+
+pub fn admit_client(access: &Access, client: ClientType, second_factor: bool) -> Result<()> {
+    let e = of_access(access);
+    if e.values.two_factor_required.unwrap_or(false) && !second_factor {
+        return Err(Error::TwoFactorRequired);
+    }
+    let disabled = e.values.disabled_clients.as_ref().is_some_and(|d| d.contains(&client));
+    if disabled && !access.is_admin() {
+        return Err(Error::ClientDisabled);
+    }
+    Ok(())
+}
+
+/// The settings document admins read and change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SettingsDoc {
+    #[schema(value_type = String)]
+    pub organization_id: OrgId,
+    /// Sent back in `If-Match` to change them (also the `ETag` header).
+    pub etag: String,
+    /// What this organization sets itself.
+    pub own: OrgSettings,
+    /// What applies here: own, inherited or system defaults.
+    pub effective: OrgSettings,
+    /// Per setting, the organization whose value applies (absent: the system default).
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub inherited_from: BTreeMap<SettingKey, OrgId>,
+    /// Settings an ancestor fixed, and which one; they cannot be changed here.
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub locked_by: BTreeMap<SettingKey, OrgId>,
+    /// Settings this organization fixes for every organization beneath it.
+    pub locks: Locks,
+    /// Other names it is known by (top-level organizations).
+    pub aliases: Vec<String>,
+    /// Verified company domains, its own and its ancestors'.
+    #[schema(value_type = Vec<String>)]
+    pub company_domains: Vec<DomainName>,
+}
+
+pub fn etag_of(version: u64) -> String {
+    format!("\"s{version}\"")
+}
+
+/// The version an `If-Match` value names, or 412 for one that names no version of ours.
+pub fn version_of(if_match: &str) -> Result<u64> {
+    if_match
+        .trim()
+        .strip_prefix("W/")
+        .unwrap_or(if_match.trim())
+        .strip_prefix("\"s")
+        .and_then(|r| r.strip_suffix('"'))
+        .and_then(|v| v.parse().ok())
+        .ok_or(Error::PreconditionFailed)
+}
+
+fn doc(org: &OrgRecord, ancestors: &[OrgRecord]) -> SettingsDoc {
+    let e = effective(org, ancestors);
+    SettingsDoc {
+        organization_id: org.org_id.clone(),
+        etag: etag_of(org.company.settings_version),
+        own: org.company.settings.clone(),
+        effective: e.values,
+        inherited_from: e.source.into_iter().filter(|(_, o)| o != &org.org_id).collect(),
+        locked_by: e.locked_by,
+        locks: org.company.locks.clone(),
+        aliases: org.company.aliases.clone(),
+        company_domains: e.company_domains,
+    }
+}
+
+pub fn read(permit: &Permit<UpdateOrg>) -> SettingsDoc {
+    doc(&permit.org, &permit.ancestors)
+}
+
+/// Change settings and, optionally, replace the locks this organization sets for its subtree.
+pub async fn change(
+    ctx: &Ctx,
+    permit: &Permit<UpdateOrg>,
+    expected_version: u64,
+    change: SettingsChange,
+    locks: Option<Locks>,
+) -> Result<SettingsDoc> {
+    let org = &permit.org;
+    if org.company.settings_version != expected_version {
+        return Err(Error::PreconditionFailed);
+    }
+    let current = effective(org, &permit.ancestors);
+    for key in change.keys() {
+        if current.locked_by.contains_key(&key) {
+            return Err(Error::SettingLocked { key: key.as_str() });
+        }
+    }
+    let mut settings = org.company.settings.clone();
+    let mut changed: Vec<&str> = settings.apply(change).into_iter().map(SettingKey::as_str).collect();
+    let locks = locks.unwrap_or_else(|| org.company.locks.clone());
+    if locks != org.company.locks {
+        changed.push("locks");
+    }
+    if changed.is_empty() {
+        return Ok(doc(org, &permit.ancestors));
+    }
+    let act = permit_activity(ctx, permit, "organization.settings_changed", Some(changed.join(",")));
+    ctx.store.put_settings(org, expected_version, &settings, &locks, &act).await?;
+    let mut after = org.clone();
+    after.company.settings = settings;
+    after.company.locks = locks;
+    after.company.settings_version = expected_version + 1;
+    Ok(doc(&after, &permit.ancestors))
+}
+
+/// Replace a top-level organization's aliases.
+pub async fn set_aliases(
+    ctx: &Ctx,
+    permit: &Permit<UpdateOrg>,
+    expected_version: u64,
+    aliases: Vec<Alias>,
+) -> Result<SettingsDoc> {
+    let org = &permit.org;
+    if org.parent_id.is_some() {
+        return Err(Error::validation(
+            "not_top_level",
+            "aliases",
+            "only top-level organizations are found by name, so only they have aliases",
+        ));
+    }
+    if org.company.settings_version != expected_version {
+        return Err(Error::PreconditionFailed);
+    }
+    let mut list: Vec<String> = Vec::new();
+    for a in aliases {
+        if !list.iter().any(|l| crate::domain::fold_for_search(l) == crate::domain::fold_for_search(a.as_str())) {
+            list.push(a.as_str().to_owned());
+        }
+    }
+    if list == org.company.aliases {
+        return Ok(doc(org, &permit.ancestors));
+    }
+    let act = permit_activity(ctx, permit, "organization.aliases_changed", Some(list.join(", ")));
+    ctx.store.set_aliases(org, expected_version, &list, &act).await?;
+    let mut after = org.clone();
+    after.company.aliases = list;
+    after.company.settings_version = expected_version + 1;
+    Ok(doc(&after, &permit.ancestors))
+}
+
+/// What every member's client reads: the flags the messaging clients enforce and the rules
+/// that apply to the reader.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PolicyDoc {
+    #[schema(value_type = String)]
+    pub organization_id: OrgId,
+    pub disclaimer: Option<String>,
+    pub default_language: Language,
+    pub mobile_pin_required: bool,
+    pub export_conversations_pdf: bool,
+    pub group_chat_by_email: bool,
+    pub message_content_in_mobile_notifications: bool,
+    pub message_content_in_emails: bool,
+    pub like_messages: bool,
+    pub delete_own_messages: bool,
+    pub two_factor_required: bool,
+    pub min_password_length: u8,
+    /// Client types disabled for members other than admins.
+    pub disabled_clients: Vec<ClientType>,
+    /// Client types the reader may use here (admins: all).
+    pub allowed_clients: Vec<ClientType>,
+}
+
+pub fn policy(access: &Access, _proof: &Permit<crate::access::ReadOrg>) -> PolicyDoc {
+    let e = of_access(access);
+    let v = &e.values;
+    let disabled: Vec<ClientType> = v.disabled_clients.iter().flatten().copied().collect();
+    let allowed = ClientType::ALL.into_iter().filter(|c| access.is_admin() || !disabled.contains(c)).collect();
+    PolicyDoc {
+        organization_id: access.org.org_id.clone(),
+        disclaimer: v.disclaimer.clone(),
+        default_language: e.language(),
+        mobile_pin_required: v.mobile_pin_required.unwrap_or(false),
+        export_conversations_pdf: v.export_conversations_pdf.unwrap_or(true),
+        group_chat_by_email: v.group_chat_by_email.unwrap_or(true),
+        message_content_in_mobile_notifications: v.message_content_in_mobile_notifications.unwrap_or(true),
+        message_content_in_emails: v.message_content_in_emails.unwrap_or(true),
+        like_messages: v.like_messages.unwrap_or(true),
+        delete_own_messages: v.delete_own_messages.unwrap_or(true),
+        two_factor_required: v.two_factor_required.unwrap_or(false),
+        min_password_length: v.min_password_length.unwrap_or(*PASSWORD_MIN_RANGE.start()),
+        disabled_clients: disabled,
+        allowed_clients: allowed,
+    }
+}

@@ -1,0 +1,113 @@
+//! Finding one's company at registration, and joining it: an index of top-level
+//! organizations' names and aliases, folded (lower case, no accents) for prefix search, and
+//! the requests of people asking to join.
+//!
+//! Keys:
+//! - name entry `FIND#<first two folded characters>` / `<folded name>#<org>` (one per name and
+//!   alias of a top-level organization, written with the change that sets it);
+//! - join request `ORG#<org>` / `JOINREQ#<user>` (TTL 30 days).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::items::{from_item, to_item, with_ttl};
+use super::ops::{Item, key};
+use super::{OrgRecord, QueryDir, Store};
+use crate::domain::{Email, OrgId, UserId, fold_for_search};
+use crate::error::Result;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NameEntryRecord {
+    pub org_id: OrgId,
+    /// The name or alias as written.
+    pub name: String,
+    pub alias: bool,
+}
+
+impl NameEntryRecord {
+    /// `None` for a name with nothing to search by (no letters or digits).
+    pub fn keys(org: &OrgId, name: &str) -> Option<Item> {
+        let folded = fold_for_search(name);
+        let bucket: String = folded.chars().take(2).collect();
+        if bucket.is_empty() {
+            return None;
+        }
+        Some(key(format!("FIND#{bucket}"), format!("{folded}#{org}")))
+    }
+
+    pub(crate) fn item(&self) -> Result<Option<Item>> {
+        let Some(k) = Self::keys(&self.org_id, &self.name) else { return Ok(None) };
+        let mut item: Item = serde_dynamo::to_item(self).map_err(super::error::storage)?;
+        item.extend(k);
+        Ok(Some(item))
+    }
+}
+
+/// The index entries of a top-level organization: its name and aliases (none for a sub-account).
+pub(crate) fn name_entries(org: &OrgRecord, name: &str, aliases: &[String]) -> Vec<NameEntryRecord> {
+    if org.parent_id.is_some() {
+        return Vec::new();
+    }
+    let mut v = vec![NameEntryRecord { org_id: org.org_id.clone(), name: name.to_owned(), alias: false }];
+    v.extend(aliases.iter().map(|a| NameEntryRecord { org_id: org.org_id.clone(), name: a.clone(), alias: true }));
+    v
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JoinRequestRecord {
+    #[schema(value_type = String)]
+    pub org_id: OrgId,
+    #[schema(value_type = String)]
+    pub user_id: UserId,
+    #[schema(value_type = String)]
+    pub email: Email,
+    pub name: String,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl JoinRequestRecord {
+    pub fn sk(user: &UserId) -> String {
+        format!("JOINREQ#{user}")
+    }
+    pub const SK_PREFIX: &'static str = "JOINREQ#";
+
+    pub(crate) fn item(&self) -> Result<Item> {
+        Ok(with_ttl(to_item(self, OrgRecord::pk(&self.org_id), Self::sk(&self.user_id))?, self.expires_at))
+    }
+}
+
+impl Store {
+    /// Name entries whose folded name starts with `prefix` (already folded, ≥ 2 characters):
+    /// one query.
+    pub async fn find_names(&self, prefix: &str, limit: i32) -> Result<Vec<NameEntryRecord>> {
+        let bucket: String = prefix.chars().take(2).collect();
+        let page = self.query_prefix(None, &format!("FIND#{bucket}"), prefix, QueryDir::Forward, limit, None).await?;
+        page.items.into_iter().map(from_item).collect()
+    }
+
+    /// Ask to join (replacing an earlier request of the same person).
+    pub async fn put_join_request(&self, r: &JoinRequestRecord) -> Result<()> {
+        self.batch_write(vec![r.item()?], Vec::new()).await
+    }
+
+    pub async fn get_join_request(&self, org: &OrgId, user: &UserId) -> Result<Option<JoinRequestRecord>> {
+        self.get_item(&OrgRecord::pk(org), &JoinRequestRecord::sk(user)).await?.map(from_item).transpose()
+    }
+
+    pub async fn join_requests(
+        &self,
+        org: &OrgId,
+        limit: i32,
+        cursor: Option<&super::Cursor>,
+    ) -> Result<super::Page<JoinRequestRecord>> {
+        let page = self
+            .query_prefix(None, &OrgRecord::pk(org), JoinRequestRecord::SK_PREFIX, QueryDir::Forward, limit, cursor)
+            .await?;
+        Ok(super::Page { items: page.items.into_iter().map(from_item).collect::<Result<_>>()?, next: page.next })
+    }
+
+    pub async fn delete_join_request(&self, org: &OrgId, user: &UserId) -> Result<()> {
+        self.delete_item(&OrgRecord::pk(org), &JoinRequestRecord::sk(user)).await
+    }
+}
