@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
-use switchboard::api::extract::{ClientAddr, InvocationId};
+use switchboard::api::extract::{ClientAddr, IamCaller, InvocationId};
 use switchboard::api::{self, Function};
 use switchboard::service::Ctx;
 
@@ -128,6 +128,16 @@ async fn serve(router: axum::Router) -> Result<(), lambda_runtime::Error> {
             };
             if let Some(a) = addr {
                 req.extensions_mut().insert(ClientAddr(a));
+            }
+            // The IAM principal API Gateway verified, on routes whose authorizer is AWS_IAM.
+            let iam = match req.request_context_ref() {
+                Some(RequestContext::ApiGatewayV2(c)) => {
+                    c.authorizer.as_ref().and_then(|a| a.iam.as_ref()).and_then(|i| i.user_arn.clone())
+                }
+                _ => None,
+            };
+            if let Some(arn) = iam {
+                req.extensions_mut().insert(IamCaller(arn));
             }
             let id = req.lambda_context_ref().map(|c| c.request_id.clone());
             if let Some(id) = id {

@@ -50,6 +50,12 @@ pub struct Config {
     pub uploads_dir: std::path::PathBuf,
     /// Password-reset requests one client address may make per hour before 429.
     pub email_requests_per_client_hour: u32,
+    /// Company searches one client address may make per hour before 429.
+    pub directory_searches_per_client_hour: u32,
+    /// The messaging service's IAM role (ARN): the only caller of its internal routes in AWS.
+    pub messaging_service_role: Option<String>,
+    /// The shared token the messaging service presents to the embedded default instead.
+    pub service_token: Option<String>,
 }
 
 impl Default for Config {
@@ -78,6 +84,9 @@ impl Default for Config {
             uploads_bucket: None,
             uploads_dir: std::env::temp_dir().join("switchboard-uploads"),
             email_requests_per_client_hour: 20,
+            directory_searches_per_client_hour: 60,
+            messaging_service_role: None,
+            service_token: None,
         }
     }
 }
@@ -127,6 +136,8 @@ impl Config {
         if let Some(v) = num("SWITCHBOARD_INCLUDED_SEATS") {
             c.included_seats = v.min(10_000) as u32;
         }
+        c.messaging_service_role = env("SWITCHBOARD_MESSAGING_SERVICE_ROLE");
+        c.service_token = env("SWITCHBOARD_SERVICE_TOKEN");
         if let Some(v) = env("SWITCHBOARD_CURRENCY") {
             c.currency = v;
         }
@@ -167,7 +178,13 @@ pub fn ctx_from_env() -> Result<Ctx> {
         Some(url) => crate::service::email_requests::RequestQueue::Sqs { client: sqs.clone(), url: url.clone() },
         None => crate::service::email_requests::RequestQueue::InProcess,
     };
+    let sms = match env("SWITCHBOARD_SMS_OUTBOX_DIR") {
+        Some(dir) => crate::sms::SmsSender::Outbox { dir: dir.into() },
+        None => crate::sms::SmsSender::sns(&sdk),
+    };
     let mut ctx = Ctx::new(config, store, mailer, queue, &keys, Arc::new(SystemClock), Arc::new(OsRandom))?;
+    ctx.dns = crate::dns::Dns::from_env()?;
+    ctx.sms = sms;
     ctx.files = files;
     ctx.imports = imports;
     ctx.email_requests = requests;
@@ -202,6 +219,8 @@ impl Ctx {
             files,
             imports: crate::service::imports::ImportQueue::InProcess,
             email_requests: crate::service::email_requests::RequestQueue::InProcess,
+            dns: crate::dns::Dns::default(),
+            sms: crate::sms::SmsSender::Outbox { dir: std::env::temp_dir().join("switchboard-sms") },
         })
     }
 }

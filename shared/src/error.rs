@@ -95,8 +95,6 @@ pub enum Error {
     ClientDisabled,
     #[error("this organization does not accept people joining by their address")]
     JoinNotAllowed,
-    #[error("too many requests; retry after {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
     #[error("text message delivery failed: {0}")]
     Sms(String),
     #[error("{0} not found")]
@@ -164,7 +162,6 @@ impl Error {
             Error::TwoFactorRequired => "two_factor_required",
             Error::ClientDisabled => "client_disabled",
             Error::JoinNotAllowed => "join_not_allowed",
-            Error::RateLimited { .. } => "rate_limited",
             Error::Sms(_) => "sms_unavailable",
             Error::NotFound(_) => "not_found",
             Error::Conflict => "conflict",

@@ -10,12 +10,14 @@ pub mod auth;
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod dns;
 pub mod domain;
 pub mod error;
 pub mod files;
 pub mod import;
 pub mod mail;
 pub mod service;
+pub mod sms;
 pub mod store;
 pub mod telemetry;
 

@@ -95,6 +95,38 @@ impl FromRequestParts<AppState> for ClientAddr {
 #[derive(Debug, Clone)]
 pub struct InvocationId(pub String);
 
+/// The AWS principal that signed the request, as API Gateway verified it (routes with the
+/// `AWS_IAM` authorizer); attached by the Lambda host.
+#[derive(Debug, Clone)]
+pub struct IamCaller(pub String);
+
+/// A call from the messaging service, never from a user: in AWS the route is IAM-authorized
+/// and the verified principal must be the configured one (assumed-role ARNs name the role);
+/// the embedded default takes the shared token it was started with.
+pub struct ServiceCaller;
+
+impl FromRequestParts<AppState> for ServiceCaller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if let Some(IamCaller(arn)) = parts.extensions.get::<IamCaller>() {
+            let role = |expected: &str| {
+                arn == expected
+                    || arn.contains(&format!(":assumed-role/{}/", expected.rsplit('/').next().unwrap_or(expected)))
+            };
+            return match &state.config.messaging_service_role {
+                Some(expected) if role(expected) => Ok(ServiceCaller),
+                _ => Err(Error::Forbidden),
+            };
+        }
+        let presented = parts.headers.get("x-switchboard-service-token").and_then(|v| v.to_str().ok());
+        match (&state.config.service_token, presented) {
+            (Some(expected), Some(given)) if crate::auth::secret::hashes_equal(expected, given) => Ok(ServiceCaller),
+            _ => Err(Error::Forbidden),
+        }
+    }
+}
+
 /// Used by hosts to attach the address before routing.
 pub fn set_client_addr(req: &mut Request<Body>, addr: String) {
     req.extensions_mut().insert(ClientAddr(addr));

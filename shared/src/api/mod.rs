@@ -46,10 +46,15 @@ pub enum Function {
     ChangeEmail,
     ImportUsers,
     Settings,
+    Domains,
+    EmailToSmsLookup,
+    Directory,
+    CreateUser,
+    MobileVerification,
 }
 
 impl Function {
-    pub const ALL: [Function; 22] = [
+    pub const ALL: [Function; 27] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -72,6 +77,11 @@ impl Function {
         Function::ChangeEmail,
         Function::ImportUsers,
         Function::Settings,
+        Function::Domains,
+        Function::EmailToSmsLookup,
+        Function::Directory,
+        Function::CreateUser,
+        Function::MobileVerification,
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
@@ -102,6 +112,11 @@ impl Function {
             Function::ChangeEmail => "change-email",
             Function::ImportUsers => "import-users",
             Function::Settings => "settings",
+            Function::Domains => "domains",
+            Function::EmailToSmsLookup => "email-to-sms-lookup",
+            Function::Directory => "directory",
+            Function::CreateUser => "create-user",
+            Function::MobileVerification => "mobile-verification",
         }
     }
 
@@ -142,6 +157,11 @@ impl Function {
             Function::ChangeEmail => routes::email_change::routes(),
             Function::ImportUsers => routes::imports::routes(),
             Function::Settings => routes::settings::routes(),
+            Function::Domains => routes::domains::routes(),
+            Function::EmailToSmsLookup => routes::domains::sender_lookup(),
+            Function::Directory => routes::directory::routes(),
+            Function::CreateUser => routes::directory::create_user(),
+            Function::MobileVerification => routes::directory::mobile(),
         }
     }
 }

@@ -58,7 +58,6 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::SettingLocked { .. } | Error::TwoFactorRequired | Error::ClientDisabled | Error::JoinNotAllowed => {
             StatusCode::FORBIDDEN
         }
-        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::DnsUnavailable(_) | Error::Sms(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::EmailMismatch | Error::GrantExceedsRights | Error::OwnAccess => StatusCode::FORBIDDEN,
         Error::InvalidCredentials
@@ -124,7 +123,7 @@ impl IntoResponse for Error {
         };
         let mut resp = problem_with(status, self.code(), detail, field, assigned_in);
         match &self {
-            Error::TooManyAttempts { retry_after_secs } | Error::RateLimited { retry_after_secs } => {
+            Error::TooManyAttempts { retry_after_secs } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }

@@ -69,6 +69,14 @@ fn address_key(kind: &str, email: &Email) -> String {
     format!("email-to|{kind}|{email}")
 }
 
+/// Count one event under `key` this hour; 429 once more than `limit` were counted.
+pub(crate) async fn limit_hourly(ctx: &Ctx, key: &str, limit: u32) -> Result<()> {
+    match over_hourly(ctx, key, limit).await? {
+        Some(retry_after_secs) => Err(Error::TooManyAttempts { retry_after_secs }),
+        None => Ok(()),
+    }
+}
+
 /// Refuse a client address that asked for more than the configured number of one kind an
 /// hour (`Config::email_requests_per_client_hour`).
 pub(crate) async fn limit_client(ctx: &Ctx, kind: &str, client_addr: &str) -> Result<()> {

@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod attribution;
+pub mod directory;
+pub mod domains;
 pub mod email_change;
 pub mod email_requests;
 mod grants;
@@ -14,6 +16,7 @@ pub mod merge;
 mod my_orgs;
 pub mod orgs;
 pub mod passwords;
+pub mod people;
 pub mod profile;
 mod sessions;
 pub mod settings;
@@ -53,6 +56,10 @@ pub struct Ctx {
     pub imports: imports::ImportQueue,
     /// Where emails the worker must decide on go (the email queue in AWS).
     pub email_requests: email_requests::RequestQueue,
+    /// Where domain verification looks up TXT records.
+    pub dns: crate::dns::Dns,
+    /// Where text messages (verification codes) go: SNS in AWS, a folder otherwise.
+    pub sms: crate::sms::SmsSender,
 }
 
 /// An activity entry. `actor` is who acted; when a person acts in the name of a shared

@@ -110,4 +110,53 @@ impl Store {
     pub async fn delete_join_request(&self, org: &OrgId, user: &UserId) -> Result<()> {
         self.delete_item(&OrgRecord::pk(org), &JoinRequestRecord::sk(user)).await
     }
+
+    /// Add a member directly (joined by domain, approved request, created by an admin),
+    /// taking a free seat; with a new login for a person who had none; consuming the join
+    /// request it answers, if any. One transaction.
+    pub async fn add_member(
+        &self,
+        membership: &super::MembershipRecord,
+        new_login: Option<super::NewLogin<'_>>,
+        answered: Option<&JoinRequestRecord>,
+        lineage: &[OrgId],
+        activity: &super::ActivityRecord,
+    ) -> Result<()> {
+        use super::tx::{self, TxError};
+        let t = self.table_name();
+        let org = &membership.org_id;
+        let mut items = vec![
+            super::members::seats_update(t, org, super::members::SeatDelta { purchased: 0, used: 1, pending: 0 })?,
+            tx::put_new(t, membership.item()?)?,
+        ];
+        if let Some(l) = &new_login {
+            let login_key = super::CredentialRecord::pk_of(&l.credential.login);
+            items.push(tx::put_new(t, to_item(l.credential, login_key, super::CredentialRecord::SK.into())?)?);
+            items.push(tx::put_new(
+                t,
+                to_item(l.user, super::UserRecord::pk(&l.user.user_id), super::UserRecord::SK.into())?,
+            )?);
+        }
+        if let Some(r) = answered {
+            // Answered once: a concurrent approval or a withdrawal makes this one fail.
+            let d = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(t)
+                .set_key(Some(key(OrgRecord::pk(&r.org_id), JoinRequestRecord::sk(&r.user_id))))
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", super::table::PRIMARY.hash)
+                .build()
+                .map_err(super::error::storage)?;
+            items.push(aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(d).build());
+        }
+        items.extend(super::member_ops::activity_items(t, activity, lineage)?);
+        let with_login = new_login.is_some();
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Conditions(f)) if f.contains(&0) => Err(crate::error::Error::NoFreeSeats { needed: 1 }),
+            Err(TxError::Conditions(f)) if f.contains(&1) => Err(crate::error::Error::AlreadyMember),
+            Err(TxError::Conditions(f)) if with_login && f.contains(&2) => Err(crate::error::Error::EmailTaken),
+            Err(TxError::Conditions(_)) => Err(crate::error::Error::Conflict),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
 }

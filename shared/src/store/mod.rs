@@ -18,6 +18,7 @@ mod member_ops;
 mod members;
 mod merge;
 mod merge_job;
+mod mobile;
 mod ops;
 mod orgs;
 mod sessions;
@@ -46,6 +47,7 @@ pub use members::{
 };
 pub use merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
 pub use merge_job::{MergeLockRecord, MergeSide};
+pub use mobile::MobileCodeRecord;
 pub use ops::{Page, QueryDir};
 pub use orgs::{
     ActivityRecord, CompanyFields, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan,

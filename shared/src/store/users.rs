@@ -40,6 +40,9 @@ pub struct UserRecord {
     /// E.164.
     #[serde(default)]
     pub mobile: Option<crate::domain::Phone>,
+    /// When `mobile` was proven by a code sent to it (cleared when the number changes).
+    #[serde(default)]
+    pub mobile_verified_at: Option<DateTime<Utc>>,
     /// Two-factor authentication, once enrolment started.
     #[serde(default)]
     pub totp: Option<TotpState>,
@@ -91,6 +94,7 @@ impl UserRecord {
             last_org: Default::default(),
             job_title: None,
             mobile: None,
+            mobile_verified_at: None,
             totp: None,
             merged_into: None,
             merging_from: None,
@@ -304,6 +308,10 @@ impl Store {
             after.job_title = v.clone();
         }
         if let Some(v) = &change.mobile {
+            if after.mobile != *v {
+                // A new number is unproven.
+                after.mobile_verified_at = None;
+            }
             after.mobile = v.clone();
         }
         if let Some(v) = change.language {

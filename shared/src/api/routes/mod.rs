@@ -1,4 +1,6 @@
 pub mod auth;
+pub mod directory;
+pub mod domains;
 pub mod email_change;
 pub mod imports;
 pub mod inboxes;

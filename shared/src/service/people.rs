@@ -1,0 +1,165 @@
+//! An admin creating a user directly, and a person proving their mobile number by a code
+//! sent to it by SMS.
+
+use chrono::Duration;
+use serde::Serialize;
+
+use super::{Authenticated, Ctx, permit_activity};
+use crate::access::{Grant, ManageMembers, Permit, Scope};
+use crate::auth::secret;
+use crate::domain::{Email, LoginKey, Password, PersonName, Phone, Roles, UserId, Username};
+use crate::error::{Error, Result};
+use crate::store::{CredentialRecord, MembershipRecord, MobileCodeRecord, NewLogin, UserRecord};
+
+#[derive(Debug)]
+pub struct NewUser {
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    /// An address, or a username under the organization's login domain.
+    pub login: NewUserLogin,
+    pub password: Option<Password>,
+    pub mobile: Option<Phone>,
+    pub roles: Roles,
+}
+
+#[derive(Debug)]
+pub enum NewUserLogin {
+    Email(Email),
+    Username(Username),
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedUser {
+    #[schema(value_type = String)]
+    pub user_id: UserId,
+    /// False when an existing login with this address was added as a member instead.
+    pub created: bool,
+    /// A link to set their password was emailed.
+    pub password_link_sent: bool,
+}
+
+/// Create a member at once (taking a seat): a new login, or an existing one with the address
+/// (its password untouched). Email logins receive a link to set or reset their password.
+pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUser) -> Result<CreatedUser> {
+    let org = &permit.org;
+    let effective = super::settings::of_permit(permit);
+    let grant = Grant { roles: input.roles.as_slice(), scope: Scope::Subtree, manage: &Default::default() };
+    super::grants::check_grant(ctx, permit, grant, "roles").await?;
+    let key = match &input.login {
+        NewUserLogin::Email(e) => {
+            effective.check_coworker(e, "email")?;
+            LoginKey::Email(e.clone())
+        }
+        NewUserLogin::Username(u) => {
+            if org.login_domain.is_none() {
+                return Err(Error::validation(
+                    "login_domain_required",
+                    "username",
+                    "set the organization's login domain before creating users without an address",
+                ));
+            }
+            if input.password.is_none() {
+                return Err(Error::validation(
+                    "password_required",
+                    "password",
+                    "a user without an email address needs a password",
+                ));
+            }
+            LoginKey::Username { org: org.org_id.clone(), username: u.clone() }
+        }
+    };
+    if let Some(p) = &input.password {
+        effective.check_password(p, "password")?;
+    }
+    let display = format!("{} {}", input.first_name.as_str(), input.last_name.as_str());
+    let act = permit_activity(ctx, permit, "member.created", Some(key.as_string()));
+    let existing = ctx.store.credentials(&[key.as_string()]).await?.into_iter().next();
+    if let Some(c) = existing {
+        let user = ctx.store.get_user(&c.user_id).await?.ok_or(Error::Conflict)?;
+        let m = MembershipRecord::new(&user.user_id, org, input.roles.as_slice().to_vec(), Scope::Subtree, ctx.now())
+            .described_login(&user, &format!("{} {}", user.first_name, user.last_name));
+        ctx.store.add_member(&m, None, None, &org.lineage_ids(), &act).await?;
+        return Ok(CreatedUser { user_id: user.user_id, created: false, password_link_sent: false });
+    }
+    let user_id = UserId::new(ctx.ulid());
+    let password = match &input.password {
+        Some(p) => p.clone(),
+        // Nobody knows it: the person sets their own through the emailed link.
+        None => Password::parse_new(&secret::new_secret(ctx.random.as_ref()).0, "password")?,
+    };
+    let hash = ctx.hasher.hash(&password, ctx.random.as_ref()).await?;
+    let credential = CredentialRecord::for_login(&user_id, &key, hash);
+    let mut user = UserRecord::new(
+        user_id.clone(),
+        &key,
+        input.first_name.as_str(),
+        input.last_name.as_str(),
+        effective.language(),
+        false,
+        ctx.now(),
+    );
+    user.mobile = input.mobile;
+    let m = MembershipRecord::new(&user_id, org, input.roles.as_slice().to_vec(), Scope::Subtree, ctx.now())
+        .described_login(&user, &display);
+    let login = NewLogin { credential: &credential, user: &user };
+    ctx.store.add_member(&m, Some(login), None, &org.lineage_ids(), &act).await?;
+    let sent = user.email.is_some();
+    if sent {
+        super::passwords::send_reset(ctx, &user).await?;
+    }
+    Ok(CreatedUser { user_id, created: true, password_link_sent: sent })
+}
+
+/// Codes expire after this long and allow this many wrong tries.
+pub const MOBILE_CODE_MINUTES: i64 = 10;
+pub const MOBILE_CODE_TRIES: u32 = 5;
+/// Codes one person (or one number) may be sent per hour.
+pub const MOBILE_CODES_PER_HOUR: u32 = 5;
+
+fn code_hash(user: &UserId, code: &str) -> String {
+    secret::hash(&format!("mobile|{user}|{code}"))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CodeSent {
+    /// The number it went to.
+    pub mobile: String,
+    pub expires_in: i64,
+}
+
+/// Send a six-digit code to the profile's mobile number.
+pub async fn send_mobile_code(ctx: &Ctx, auth: &Authenticated) -> Result<CodeSent> {
+    let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+    let phone = user
+        .mobile
+        .clone()
+        .ok_or_else(|| Error::validation("no_mobile", "mobile", "set a mobile number on your profile first"))?;
+    super::email_requests::limit_hourly(ctx, &format!("sms-user|{}", user.user_id), MOBILE_CODES_PER_HOUR).await?;
+    super::email_requests::limit_hourly(ctx, &format!("sms-number|{}", phone.as_str()), MOBILE_CODES_PER_HOUR).await?;
+    let code = format!("{:06}", u64::from_le_bytes(crate::clock::random_bytes::<8>(ctx.random.as_ref())) % 1_000_000);
+    let record = MobileCodeRecord {
+        user_id: user.user_id.clone(),
+        phone: phone.clone(),
+        code_hash: code_hash(&user.user_id, &code),
+        expires_at: ctx.now() + Duration::minutes(MOBILE_CODE_MINUTES),
+        attempts: 0,
+    };
+    ctx.store.put_mobile_code(&record).await?;
+    let text = format!("Your Switchboard code is {code}. It expires in {MOBILE_CODE_MINUTES} minutes.");
+    ctx.sms.send(&phone, &text, &ctx.ulid().to_string()).await?;
+    Ok(CodeSent { mobile: phone.as_str().to_owned(), expires_in: MOBILE_CODE_MINUTES * 60 })
+}
+
+/// Check a code: right, the number is verified; wrong, one of five tries is spent.
+pub async fn verify_mobile_code(ctx: &Ctx, auth: &Authenticated, code: &str) -> Result<()> {
+    let record = ctx.store.get_mobile_code(&auth.user_id).await?.ok_or(Error::InvalidCode)?;
+    if record.expires_at <= ctx.now() || record.attempts >= MOBILE_CODE_TRIES {
+        return Err(Error::InvalidCode);
+    }
+    let presented = code_hash(&auth.user_id, code.trim());
+    if !secret::hashes_equal(&presented, &record.code_hash) {
+        ctx.store.count_mobile_attempt(&record, MOBILE_CODE_TRIES).await?;
+        return Err(Error::InvalidCode);
+    }
+    ctx.store.confirm_mobile(&record, MOBILE_CODE_TRIES, ctx.now()).await
+}
