@@ -7,7 +7,8 @@ silently undoing them (seen in our concurrent-registration test: two "winners", 
 whose items vanished). DynamoDB isolates transactions; serving requests one at a time gives
 moto the same observable semantics. Everything else is moto_server as shipped, plus one read-only path for the tests:
 `/_switchboard/ses-raw-messages` lists the raw messages moto's SES received (destinations and
-MIME text). moto's own `/moto-api/data.json` serializes every model instance of every service,
+MIME text), and `/_switchboard/sns-sms-messages` the text messages moto's SNS was asked to
+send to phone numbers (moto keeps them but has no endpoint for them). moto's own `/moto-api/data.json` serializes every model instance of every service,
 every DynamoDB item included, so reading email through it grows with the whole run.
 
 usage: moto_server_serial.py HOST PORT
@@ -23,6 +24,7 @@ from moto.server import MotoRequestHandler
 
 
 SES_RAW = "/_switchboard/ses-raw-messages"
+SNS_SMS = "/_switchboard/sns-sms-messages"
 
 
 def ses_raw_messages() -> list:
@@ -37,10 +39,22 @@ def ses_raw_messages() -> list:
     return out
 
 
+def sns_sms_messages() -> list:
+    from moto.sns.models import sns_backends
+
+    out = []
+    for _account, regions in sns_backends.items():
+        for _region, backend in regions.items():
+            for message_id, (phone, text) in backend.sms_messages.items():
+                out.append({"message_id": message_id, "phone_number": phone, "message": text})
+    return out
+
+
 def with_ses_reader(app):
     def wrapped(environ, start_response):
-        if environ.get("PATH_INFO") == SES_RAW:
-            body = json.dumps(ses_raw_messages()).encode()
+        path = environ.get("PATH_INFO")
+        if path in (SES_RAW, SNS_SMS):
+            body = json.dumps(ses_raw_messages() if path == SES_RAW else sns_sms_messages()).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         return app(environ, start_response)

@@ -2,6 +2,7 @@
 //! dynoxide (fresh in-memory database per test) or a moto server (fresh table per test) — with
 //! email read back from where it really went (the outbox folder, or moto's SES endpoint).
 
+pub mod dns_server;
 pub mod lambda_host;
 
 use std::path::PathBuf;
@@ -55,6 +56,12 @@ pub struct TestApp {
     dynoxide: Option<local::Engine>,
     /// The signing keys, for running a function binary against the same data.
     pub keys: KeysConfig,
+    /// The DNS server the API looks TXT records up on.
+    pub dns: dns_server::DnsServer,
+    /// The token the messaging service presents to the internal routes.
+    pub service_token: String,
+    /// Where text messages go on dynoxide (moto's SNS keeps them otherwise).
+    sms_outbox: Option<PathBuf>,
 }
 
 /// A signed-up user with an access token (for the client it logged in on).
@@ -193,10 +200,40 @@ impl TestApp {
                 url: q.url().to_owned(),
             };
         }
+        let dns = dns_server::DnsServer::start().await;
+        ctx.dns = switchboard::dns::Dns::Servers(vec![dns.addr]);
+        let sms_outbox = match &moto {
+            Some(url) => {
+                let sdk = local::local_sdk_config(url).await;
+                ctx.sms = switchboard::sms::SmsSender::sns(&sdk);
+                None
+            }
+            None => {
+                let dir = std::env::temp_dir().join(format!("switchboard-sms-{}", ulid::Ulid::new()));
+                ctx.sms = switchboard::sms::SmsSender::Outbox { dir: dir.clone() };
+                Some(dir)
+            }
+        };
+        let service_token = ulid::Ulid::new().to_string();
+        ctx.config.service_token = Some(service_token.clone());
         let ctx = Arc::new(ctx);
         let app = local::app(ctx.clone());
         tokio::spawn(local::serve(listener, app));
-        TestApp { engine, base, http: reqwest::Client::new(), ctx, clock, outbox, moto, sqs, dynoxide, keys }
+        TestApp {
+            engine,
+            base,
+            http: reqwest::Client::new(),
+            ctx,
+            clock,
+            outbox,
+            moto,
+            sqs,
+            dynoxide,
+            keys,
+            dns,
+            service_token,
+            sms_outbox,
+        }
     }
 
     /// Where the table lives (dynoxide's or moto's HTTP endpoint).
@@ -390,6 +427,44 @@ impl TestApp {
             }
         }
         raw.iter().filter_map(|bytes| parse_email(bytes)).filter(|m| m.to == to).collect()
+    }
+
+    /// The text messages sent to `phone`, oldest first: from the outbox folder, or from
+    /// moto's SNS (through scripts/moto_server_serial.py).
+    pub async fn sms_to(&self, phone: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(dir) = &self.sms_outbox {
+            let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
+                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                Err(_) => Vec::new(),
+            };
+            names.sort();
+            for p in names {
+                let text = std::fs::read_to_string(&p).expect("read sms");
+                if let Some((to, body)) = text.split_once('\n')
+                    && to == phone
+                {
+                    out.push(body.to_owned());
+                }
+            }
+        }
+        if let Some(url) = &self.moto {
+            let data: Value = self
+                .http
+                .get(format!("{url}/_switchboard/sns-sms-messages"))
+                .send()
+                .await
+                .expect("moto SNS messages (start moto with scripts/moto_server_serial.py)")
+                .json()
+                .await
+                .expect("moto json");
+            for m in data.as_array().cloned().unwrap_or_default() {
+                if m["phone_number"] == phone {
+                    out.push(m["message"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+        }
+        out
     }
 
     /// Count items in the table whose partition key starts with `prefix` (test inspection only).

@@ -29,7 +29,9 @@ impl Store {
         let locks = serde_dynamo::to_attribute_value(locks).map_err(super::error::storage)?;
         let update = tx::update_builder(t, key(OrgRecord::pk(&org.org_id), OrgRecord::SK))
             .condition_expression(condition)
-            .update_expression("SET settings = :s, locks = :l, settings_version = :next")
+            .update_expression("SET #settings = :s, #locks = :l, settings_version = :next")
+            .expression_attribute_names("#settings", "settings")
+            .expression_attribute_names("#locks", "locks")
             .expression_attribute_names("#pk", super::table::PRIMARY.hash)
             .expression_attribute_values(":v", n(expected_version as i64))
             .expression_attribute_values(":next", n(expected_version as i64 + 1))

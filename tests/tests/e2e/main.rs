@@ -37,6 +37,7 @@ mod merge_job;
 mod orgs;
 mod profile;
 mod round_trips;
+mod settings;
 mod storage;
 mod tokens;
 mod tree_model;
