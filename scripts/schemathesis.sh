@@ -41,10 +41,13 @@ PY
 # past authorization into validation and the business rules.
 config="$data/schemathesis.toml"
 printf '[parameters]\n"path.org_id" = "%s"\n' "$org" > "$config"
+# Domain verification looks TXT records up over DNS, which this machine has no server for (it
+# would answer 503 after the lookup times out); the e2e suite verifies against a DNS server on
+# loopback (tests/src/dns_server.rs).
 echo "==> schemathesis against $base"
 "$venv/bin/st" --config-file "$config" run docs/openapi.json --url "$base" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
-  --exclude-path-regex '^/v1/auth/(logout|logout-all)$|^/v1/me/sessions/|^/v1/me/2fa|^/v1/me/email|^/v1/me/password$' \
+  --exclude-path-regex '^/v1/auth/(logout|logout-all)$|^/v1/me/sessions/|^/v1/me/2fa|^/v1/me/email|^/v1/me/password$|^/v1/orgs/[^/]+/(domains|email-to-sms-domains)/[^/]+/verify$' \
   --max-examples "${ST_MAX_EXAMPLES:-15}" --max-time "${ST_MAX_TIME:-300}" --workers 2 \
   --generation-with-security-parameters false --request-timeout 10 --seed "${ST_SEED:-20261201}" --no-color "$@"
