@@ -8,6 +8,16 @@ use super::{ActivityRecord, OrgRecord, Store};
 use crate::domain::settings::{Locks, OrgSettings};
 use crate::error::{Error, Result};
 
+/// The condition that the organization's settings are still at `expected` (organizations
+/// created before settings existed have no version: that is version 0).
+pub(crate) fn version_condition(expected: u64) -> &'static str {
+    if expected == 0 {
+        "attribute_exists(#pk) AND (attribute_not_exists(settings_version) OR settings_version = :v)"
+    } else {
+        "attribute_exists(#pk) AND settings_version = :v"
+    }
+}
+
 impl Store {
     /// Replace the organization's own settings and locks if they are still at
     /// `expected_version` (the ETag the admin read), with the activity entry.
@@ -20,11 +30,7 @@ impl Store {
         activity: &ActivityRecord,
     ) -> Result<()> {
         let t = self.table_name();
-        let condition = if expected_version == 0 {
-            "attribute_exists(#pk) AND (attribute_not_exists(settings_version) OR settings_version = :v)"
-        } else {
-            "attribute_exists(#pk) AND settings_version = :v"
-        };
+        let condition = version_condition(expected_version);
         let settings = serde_dynamo::to_attribute_value(settings).map_err(super::error::storage)?;
         let locks = serde_dynamo::to_attribute_value(locks).map_err(super::error::storage)?;
         let update = tx::update_builder(t, key(OrgRecord::pk(&org.org_id), OrgRecord::SK))

@@ -115,11 +115,7 @@ impl Store {
         activity: &ActivityRecord,
     ) -> Result<()> {
         let t = self.table_name();
-        let condition = if expected_version == 0 {
-            "attribute_exists(#pk) AND (attribute_not_exists(settings_version) OR settings_version = :v)"
-        } else {
-            "attribute_exists(#pk) AND settings_version = :v"
-        };
+        let condition = super::settings::version_condition(expected_version);
         let list = aws_sdk_dynamodb::types::AttributeValue::L(aliases.iter().map(s).collect());
         let update = tx::update_builder(t, key(OrgRecord::pk(&org.org_id), OrgRecord::SK))
             .condition_expression(condition)
