@@ -116,6 +116,12 @@ impl Error {
         Error::Validation { code, field: field.into(), message: message.to_string() }
     }
 
+    /// An organization's policy keeping a session out (two-factor required, client disabled),
+    /// as opposed to having no access at all.
+    pub fn is_policy_refusal(&self) -> bool {
+        matches!(self, Error::TwoFactorRequired | Error::ClientDisabled)
+    }
+
     /// The stable machine code clients switch on. Never rename one: add a new variant instead.
     pub fn code(&self) -> &'static str {
         match self {

@@ -114,6 +114,16 @@ pub fn parse_email(bytes: &[u8]) -> Option<ReceivedEmail> {
     Some(ReceivedEmail { to, subject: m.subject().unwrap_or_default().to_owned(), body: format!("{text}\n{html}") })
 }
 
+/// The files of an outbox folder, oldest first (their names start with when they were written).
+fn files_in(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
 pub fn unique_email(tag: &str) -> String {
     format!("{}-{}@example.com", tag.to_lowercase(), ulid::Ulid::new().to_string().to_lowercase())
 }
@@ -404,12 +414,7 @@ impl TestApp {
     pub async fn emails_to(&self, to: &str) -> Vec<ReceivedEmail> {
         let mut raw: Vec<Vec<u8>> = Vec::new();
         if let Some(dir) = &self.outbox {
-            let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
-                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-                Err(_) => Vec::new(),
-            };
-            names.sort();
-            raw.extend(names.iter().map(|p| std::fs::read(p).expect("read eml")));
+            raw.extend(files_in(dir).iter().map(|p| std::fs::read(p).expect("read eml")));
         }
         if let Some(url) = &self.moto {
             // scripts/moto_server_serial.py serves SES's received raw messages alone.
@@ -434,12 +439,7 @@ impl TestApp {
     pub async fn sms_to(&self, phone: &str) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(dir) = &self.sms_outbox {
-            let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
-                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-                Err(_) => Vec::new(),
-            };
-            names.sort();
-            for p in names {
+            for p in files_in(dir) {
                 let text = std::fs::read_to_string(&p).expect("read sms");
                 if let Some((to, body)) = text.split_once('\n')
                     && to == phone

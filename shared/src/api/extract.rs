@@ -110,12 +110,8 @@ impl FromRequestParts<AppState> for ServiceCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         if let Some(IamCaller(arn)) = parts.extensions.get::<IamCaller>() {
-            let role = |expected: &str| {
-                arn == expected
-                    || arn.contains(&format!(":assumed-role/{}/", expected.rsplit('/').next().unwrap_or(expected)))
-            };
             return match &state.config.messaging_service_role {
-                Some(expected) if role(expected) => Ok(ServiceCaller),
+                Some(role) if is_session_of(arn, role) => Ok(ServiceCaller),
                 _ => Err(Error::Forbidden),
             };
         }
@@ -125,6 +121,20 @@ impl FromRequestParts<AppState> for ServiceCaller {
             _ => Err(Error::Forbidden),
         }
     }
+}
+
+/// Whether `caller` (as API Gateway reports it) is the role `role_arn` itself or a session of
+/// it: `arn:<partition>:iam::<account>:role/<path/>name` signs as
+/// `arn:<partition>:sts::<account>:assumed-role/<name>/<session>`. The account is compared
+/// too, so a same-named role elsewhere does not pass.
+fn is_session_of(caller: &str, role_arn: &str) -> bool {
+    if caller == role_arn {
+        return true;
+    }
+    let Some((prefix, path)) = role_arn.split_once(":role/") else { return false };
+    let Some((partition, account)) = prefix.split_once(":iam::") else { return false };
+    let name = path.rsplit('/').next().unwrap_or(path);
+    caller.starts_with(&format!("{partition}:sts::{account}:assumed-role/{name}/"))
 }
 
 /// Used by hosts to attach the address before routing.
@@ -213,5 +223,18 @@ impl FromRequestParts<AppState> for MaybeAuth {
         } else {
             Ok(MaybeAuth(None))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_role_session_is_matched_with_its_account() {
+        let role = "arn:aws:iam::111122223333:role/service/messaging";
+        assert!(super::is_session_of("arn:aws:sts::111122223333:assumed-role/messaging/i-0abc", role));
+        assert!(super::is_session_of(role, role));
+        assert!(!super::is_session_of("arn:aws:sts::999988887777:assumed-role/messaging/i-0abc", role));
+        assert!(!super::is_session_of("arn:aws:sts::111122223333:assumed-role/messaging-admin/x", role));
+        assert!(!super::is_session_of("arn:aws:iam::111122223333:user/messaging", role));
     }
 }

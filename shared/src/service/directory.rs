@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Authenticated, Ctx, activity_record, permit_activity};
 use crate::access::{ManageMembers, Permit, Scope};
 use crate::domain::settings::{JoinMode, JoinRole};
-use crate::domain::{OrgId, UserId, fold_for_search};
+use crate::domain::{Email, OrgId, UserId, fold_for_search};
 use crate::error::{Error, Result};
 use crate::store::{DomainKind, JoinRequestRecord, MembershipRecord, OrgRecord, OrgStatus, UserRecord};
 
@@ -37,16 +37,15 @@ pub struct FoundPage {
     pub organizations: Vec<FoundOrg>,
 }
 
-/// The person asking: a verified address is required, it is what a join is judged on.
-async fn verified_person(ctx: &Ctx, auth: &Authenticated) -> Result<UserRecord> {
+/// The person asking and their address: a verified one is required, it is what a join is
+/// judged on.
+async fn verified_person(ctx: &Ctx, auth: &Authenticated) -> Result<(UserRecord, Email)> {
     let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
-    if user.email.is_none() {
-        return Err(Error::NoEmail);
-    }
+    let email = user.email.clone().ok_or(Error::NoEmail)?;
     if !user.email_verified {
         return Err(Error::EmailUnverified);
     }
-    Ok(user)
+    Ok((user, email))
 }
 
 fn join_mode(org: &OrgRecord) -> JoinMode {
@@ -64,8 +63,7 @@ pub async fn find(ctx: &Ctx, auth: &Authenticated, client_addr: &str, name: Opti
         ctx.config.directory_searches_per_client_hour,
     )
     .await?;
-    let user = verified_person(ctx, auth).await?;
-    let email = user.email.as_ref().ok_or(Error::NoEmail)?;
+    let (_, email) = verified_person(ctx, auth).await?;
     let domain = crate::domain::DomainName::parse(email.domain(), "email").ok();
     let by_domain = match &domain {
         Some(d) => ctx.store.domain_owner(DomainKind::Company, d).await?.map(|g| g.org_id),
@@ -129,8 +127,7 @@ pub struct JoinAnswer {
 /// Ask to join `org_id` with one's verified address. Refused alike for an unknown
 /// organization, one that accepts no joins, and an address off its verified domains.
 pub async fn join(ctx: &Ctx, auth: &Authenticated, org_id: &OrgId) -> Result<JoinAnswer> {
-    let user = verified_person(ctx, auth).await?;
-    let email = user.email.clone().ok_or(Error::NoEmail)?;
+    let (user, email) = verified_person(ctx, auth).await?;
     let org = ctx.store.get_org(org_id).await?.ok_or(Error::JoinNotAllowed)?;
     let effective = super::settings::resolve(ctx, &org).await?;
     let mode = effective.values.join_mode.unwrap_or(JoinMode::Off);

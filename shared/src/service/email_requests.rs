@@ -81,19 +81,13 @@ pub(crate) async fn limit_hourly(ctx: &Ctx, key: &str, limit: u32) -> Result<()>
 /// hour (`Config::email_requests_per_client_hour`).
 pub(crate) async fn limit_client(ctx: &Ctx, kind: &str, client_addr: &str) -> Result<()> {
     let key = format!("email-request|{kind}|{client_addr}");
-    match over_hourly(ctx, &key, ctx.config.email_requests_per_client_hour).await? {
-        Some(retry_after_secs) => Err(Error::TooManyAttempts { retry_after_secs }),
-        None => Ok(()),
-    }
+    limit_hourly(ctx, &key, ctx.config.email_requests_per_client_hour).await
 }
 
 /// Refuse a further email of one kind to an address the caller already knows (their own, or
 /// an invitation's) past [`PER_ADDRESS_PER_HOUR`].
 pub(crate) async fn limit_address(ctx: &Ctx, kind: &str, email: &Email) -> Result<()> {
-    match over_hourly(ctx, &address_key(kind, email), PER_ADDRESS_PER_HOUR).await? {
-        Some(retry_after_secs) => Err(Error::TooManyAttempts { retry_after_secs }),
-        None => Ok(()),
-    }
+    limit_hourly(ctx, &address_key(kind, email), PER_ADDRESS_PER_HOUR).await
 }
 
 /// Hand a request to the worker.

@@ -84,12 +84,18 @@ fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope, Manage
     Ok((email, roles, e.scope.unwrap_or_default(), e.manage.clone().unwrap_or_default()))
 }
 
-/// `org` carries the language to write in (the effective default language).
-pub(crate) fn invitation_email(ctx: &Ctx, org: &OrgRecord, inv: &InvitationRecord, token: &str) -> Result<EmailJob> {
+/// The invitation's email, in `language` (the organization's effective default language).
+pub(crate) fn invitation_email(
+    ctx: &Ctx,
+    org: &OrgRecord,
+    language: Language,
+    inv: &InvitationRecord,
+    token: &str,
+) -> Result<EmailJob> {
     let link = format!("{}/accept-invitation?token={token}", ctx.config.public_url);
     let message = templates::render(
         "invitation",
-        org.language,
+        language,
         &inv.email,
         &serde_json::json!({
             "inviter": inv.invited_by_name,
@@ -131,9 +137,7 @@ pub async fn invite(
         return Err(Error::validation("invalid_expiry", "expires_in_days", "must be between 1 and 30"));
     }
     let effective = super::settings::of_permit(permit);
-    let mut org_view = permit.org.clone();
-    org_view.language = effective.language();
-    let org = &org_view;
+    let org = &permit.org;
     let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
     let inviter_name = format!("{} {}", inviter.first_name, inviter.last_name);
     let mut seen = std::collections::HashSet::new();
@@ -215,7 +219,7 @@ pub async fn invite(
         let act = permit_activity(ctx, permit, "member.invited", Some(email.to_string()));
         match ctx.store.create_invitation(&inv, &token_rec, &org.lineage_ids(), &act).await {
             Ok(()) => {
-                jobs.push(invitation_email(ctx, org, &inv, &token)?);
+                jobs.push(invitation_email(ctx, org, effective.language(), &inv, &token)?);
                 results.push(InviteOutcome {
                     email: email.to_string(),
                     status: InviteStatus::Invited,
@@ -408,12 +412,19 @@ async fn pending(ctx: &Ctx, org: &OrgId, email: &str) -> Result<InvitationRecord
 pub async fn resend(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str, days: Option<i64>) -> Result<()> {
     let old = pending(ctx, &permit.org.org_id, email).await?;
     super::email_requests::limit_address(ctx, "invitation", &old.email).await?;
-    let job = reissue(ctx, &permit.org, &old, days).await?;
+    let language = super::settings::of_permit(permit).language();
+    let job = reissue(ctx, &permit.org, language, &old, days).await?;
     ctx.queue.enqueue(vec![job]).await
 }
 
 /// A new token for a pending invitation (the old link stops working) and its email, to queue.
-pub(crate) async fn reissue(ctx: &Ctx, org: &OrgRecord, old: &InvitationRecord, days: Option<i64>) -> Result<EmailJob> {
+pub(crate) async fn reissue(
+    ctx: &Ctx,
+    org: &OrgRecord,
+    language: Language,
+    old: &InvitationRecord,
+    days: Option<i64>,
+) -> Result<EmailJob> {
     let days = days.unwrap_or(ctx.config.invitation_days).clamp(1, 30);
     let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
     let now = ctx.now();
@@ -427,9 +438,7 @@ pub(crate) async fn reissue(ctx: &Ctx, org: &OrgRecord, old: &InvitationRecord, 
     let token_rec =
         InviteTokenRecord { org_id: new.org_id.clone(), email: new.email.clone(), expires_at: new.expires_at };
     ctx.store.reissue_invitation(old, &new, &token_rec).await?;
-    let mut org = org.clone();
-    org.language = super::settings::resolve(ctx, &org).await?.language();
-    invitation_email(ctx, &org, &new, &token)
+    invitation_email(ctx, org, language, &new, &token)
 }
 
 /// Change the roles (and scope) of a pending invitation.

@@ -239,7 +239,7 @@ async fn reopen_org(
         match workable(ctx, &user.user_id, org, None, gate).await {
             Ok(Some(a)) => return Ok((Some(a), None)),
             Ok(None) => {}
-            Err(e @ (Error::TwoFactorRequired | Error::ClientDisabled)) => {
+            Err(e) if e.is_policy_refusal() => {
                 refused = Some(Refusal { organization_id: org.clone(), code: e.code() });
             }
             Err(e) => return Err(e),
@@ -270,7 +270,8 @@ async fn fallback_org(
     for m in candidates {
         match workable(ctx, user, &m.org_id, session, gate).await {
             Ok(Some(a)) => return Ok(Some(a)),
-            Ok(None) | Err(Error::TwoFactorRequired | Error::ClientDisabled) => {}
+            Ok(None) => {}
+            Err(e) if e.is_policy_refusal() => {}
             Err(e) => return Err(e),
         }
     }
@@ -364,7 +365,7 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
     let gate = Gate { client: session.client, second_factor: session.second_factor };
     let mut access = match &session.active_org {
         Some(org) => match workable(ctx, identity, org, started, gate).await {
-            Err(Error::TwoFactorRequired | Error::ClientDisabled) => None,
+            Err(e) if e.is_policy_refusal() => None,
             other => other?,
         },
         None => None,

@@ -61,6 +61,12 @@ pub fn effective(org: &OrgRecord, ancestors: &[OrgRecord]) -> Effective {
     Effective { values, source, locked_by, company_domains }
 }
 
+/// A flag of the effective settings: resolution starts from the system defaults, which set
+/// every flag, so `None` does not occur.
+fn on(flag: Option<bool>) -> bool {
+    flag.unwrap_or_default()
+}
+
 impl Effective {
     pub fn language(&self) -> Language {
         self.values.default_language.unwrap_or_default()
@@ -68,7 +74,7 @@ impl Effective {
 
     /// Whether `email` may be a coworker here under the company-domains policy.
     pub fn allows_coworker(&self, email: &Email) -> bool {
-        !self.values.coworkers_on_company_domains_only.unwrap_or(false)
+        !on(self.values.coworkers_on_company_domains_only)
             || self.company_domains.iter().any(|d| d.as_str() == email.domain())
     }
 
@@ -77,14 +83,14 @@ impl Effective {
         if self.allows_coworker(email) { Ok(()) } else { Err(Error::DomainNotApproved { field: field.to_owned() }) }
     }
 
-    pub fn min_password_length(&self) -> usize {
-        usize::from(self.values.min_password_length.unwrap_or(*PASSWORD_MIN_RANGE.start()))
+    pub fn min_password_length(&self) -> u8 {
+        self.values.min_password_length.unwrap_or(*PASSWORD_MIN_RANGE.start())
     }
 
     /// A new password chosen for a member of this organization meets its rule.
     pub fn check_password(&self, password: &crate::domain::Password, field: &str) -> Result<()> {
         let min = self.min_password_length();
-        if password.char_count() < min {
+        if password.char_count() < usize::from(min) {
             return Err(Error::validation(
                 "password_too_short",
                 field,
@@ -100,16 +106,6 @@ impl Effective {
 pub async fn resolve(ctx: &Ctx, org: &OrgRecord) -> Result<Effective> {
     let ancestors = if org.ancestors.is_empty() { Vec::new() } else { ctx.store.get_orgs(&org.ancestors).await? };
     Ok(effective(org, &ancestors))
-}
-
-/// The organization as a worker without an access check uses it: its language and company
-/// domains are the effective ones, and the company-domains policy is the one in force.
-pub async fn with_effective(ctx: &Ctx, mut org: OrgRecord) -> Result<OrgRecord> {
-    let e = resolve(ctx, &org).await?;
-    org.language = e.language();
-    org.company.company_domains = e.company_domains;
-    org.company.settings.coworkers_on_company_domains_only = e.values.coworkers_on_company_domains_only;
-    Ok(org)
 }
 
 /// The effective settings of an organization reached through an access check.
@@ -129,7 +125,7 @@ pub fn admit(access: &Access, session: &SessionRecord) -> Result<()> {
 
 pub fn admit_client(access: &Access, client: ClientType, second_factor: bool) -> Result<()> {
     let e = of_access(access);
-    if e.values.two_factor_required.unwrap_or(false) && !second_factor {
+    if on(e.values.two_factor_required) && !second_factor {
         return Err(Error::TwoFactorRequired);
     }
     let disabled = e.values.disabled_clients.as_ref().is_some_and(|d| d.contains(&client));
@@ -303,15 +299,15 @@ pub fn policy(access: &Access, _proof: &Permit<crate::access::ReadOrg>) -> Polic
         organization_id: access.org.org_id.clone(),
         disclaimer: v.disclaimer.clone(),
         default_language: e.language(),
-        mobile_pin_required: v.mobile_pin_required.unwrap_or(false),
-        export_conversations_pdf: v.export_conversations_pdf.unwrap_or(true),
-        group_chat_by_email: v.group_chat_by_email.unwrap_or(true),
-        message_content_in_mobile_notifications: v.message_content_in_mobile_notifications.unwrap_or(true),
-        message_content_in_emails: v.message_content_in_emails.unwrap_or(true),
-        like_messages: v.like_messages.unwrap_or(true),
-        delete_own_messages: v.delete_own_messages.unwrap_or(true),
-        two_factor_required: v.two_factor_required.unwrap_or(false),
-        min_password_length: v.min_password_length.unwrap_or(*PASSWORD_MIN_RANGE.start()),
+        mobile_pin_required: on(v.mobile_pin_required),
+        export_conversations_pdf: on(v.export_conversations_pdf),
+        group_chat_by_email: on(v.group_chat_by_email),
+        message_content_in_mobile_notifications: on(v.message_content_in_mobile_notifications),
+        message_content_in_emails: on(v.message_content_in_emails),
+        like_messages: on(v.like_messages),
+        delete_own_messages: on(v.delete_own_messages),
+        two_factor_required: on(v.two_factor_required),
+        min_password_length: e.min_password_length(),
         disabled_clients: disabled,
         allowed_clients: allowed,
     }

@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::items::{from_item, to_item, with_ttl};
 use super::ops::{Item, key};
+use super::tx::{self, TxError};
 use super::{OrgRecord, QueryDir, Store};
 use crate::domain::{Email, OrgId, UserId, fold_for_search};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NameEntryRecord {
@@ -122,7 +123,6 @@ impl Store {
         lineage: &[OrgId],
         activity: &super::ActivityRecord,
     ) -> Result<()> {
-        use super::tx::{self, TxError};
         let t = self.table_name();
         let org = &membership.org_id;
         let mut items = vec![
@@ -130,12 +130,7 @@ impl Store {
             tx::put_new(t, membership.item()?)?,
         ];
         if let Some(l) = &new_login {
-            let login_key = super::CredentialRecord::pk_of(&l.credential.login);
-            items.push(tx::put_new(t, to_item(l.credential, login_key, super::CredentialRecord::SK.into())?)?);
-            items.push(tx::put_new(
-                t,
-                to_item(l.user, super::UserRecord::pk(&l.user.user_id), super::UserRecord::SK.into())?,
-            )?);
+            items.extend(l.items(t)?);
         }
         if let Some(r) = answered {
             // Answered once: a concurrent approval or a withdrawal makes this one fail.
@@ -152,10 +147,10 @@ impl Store {
         let with_login = new_login.is_some();
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&0) => Err(crate::error::Error::NoFreeSeats { needed: 1 }),
-            Err(TxError::Conditions(f)) if f.contains(&1) => Err(crate::error::Error::AlreadyMember),
-            Err(TxError::Conditions(f)) if with_login && f.contains(&2) => Err(crate::error::Error::EmailTaken),
-            Err(TxError::Conditions(_)) => Err(crate::error::Error::Conflict),
+            Err(TxError::Conditions(f)) if f.contains(&0) => Err(Error::NoFreeSeats { needed: 1 }),
+            Err(TxError::Conditions(f)) if f.contains(&1) => Err(Error::AlreadyMember),
+            Err(TxError::Conditions(f)) if with_login && f.contains(&2) => Err(Error::EmailTaken),
+            Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }
     }

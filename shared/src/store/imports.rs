@@ -388,18 +388,7 @@ impl Store {
         let mut items = vec![tx::put_new(t, row.item(job)?)?];
         match effect {
             RowEffect::Created { credential, user, membership } => {
-                items.push(tx::put_new(
-                    t,
-                    to_item(
-                        *credential,
-                        super::CredentialRecord::pk_of(&credential.login),
-                        super::CredentialRecord::SK.into(),
-                    )?,
-                )?);
-                items.push(tx::put_new(
-                    t,
-                    to_item(*user, super::UserRecord::pk(&user.user_id), super::UserRecord::SK.into())?,
-                )?);
+                items.extend(super::NewLogin { credential, user }.items(t)?);
                 items.push(tx::put_new(t, membership.item()?)?);
             }
             RowEffect::Added { membership } => items.push(tx::put_new(t, membership.item()?)?),

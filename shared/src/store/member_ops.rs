@@ -34,6 +34,20 @@ pub struct NewLogin<'a> {
     pub user: &'a UserRecord,
 }
 
+impl NewLogin<'_> {
+    /// The credential and the profile, each put only if new (the credential is the login's guard).
+    pub(crate) fn items(&self, t: &str) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
+        let login_key = CredentialRecord::pk_of(&self.credential.login);
+        Ok(vec![
+            tx::put_new(t, super::items::to_item(self.credential, login_key, CredentialRecord::SK.into())?)?,
+            tx::put_new(
+                t,
+                super::items::to_item(self.user, UserRecord::pk(&self.user.user_id), UserRecord::SK.into())?,
+            )?,
+        ])
+    }
+}
+
 /// An event for other services (the messaging service reassigns conversations and contacts),
 /// written in the transaction of the change and carried out by DynamoDB Streams.
 #[derive(Debug, Clone, Serialize)]
@@ -84,18 +98,7 @@ impl Store {
             seats_update(t, &inv.org_id, SeatDelta { purchased: 0, used: 0, pending: -1 })?,
         ];
         if let Some(l) = &new_login {
-            items.push(tx::put_new(
-                t,
-                super::items::to_item(
-                    l.credential,
-                    CredentialRecord::pk_of(&l.credential.login),
-                    CredentialRecord::SK.into(),
-                )?,
-            )?);
-            items.push(tx::put_new(
-                t,
-                super::items::to_item(l.user, UserRecord::pk(&l.user.user_id), UserRecord::SK.into())?,
-            )?);
+            items.extend(l.items(t)?);
         }
         if let Some((new_inbox, member)) = inbox {
             if let Some(i) = new_inbox {

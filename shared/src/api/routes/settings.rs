@@ -146,11 +146,7 @@ fn contact(c: ContactInput) -> Result<Contact> {
 
 /// Parse a nested `Option<Option<raw>>` field with `f`.
 fn each<R, T>(v: Option<Option<R>>, f: impl FnOnce(R) -> Result<T>) -> Result<Option<Option<T>>> {
-    match v {
-        None => Ok(None),
-        Some(None) => Ok(Some(None)),
-        Some(Some(r)) => f(r).map(|t| Some(Some(t))),
-    }
+    v.map(|inner| inner.map(f).transpose()).transpose()
 }
 
 impl SettingsPatch {

@@ -18,6 +18,7 @@ use crate::import::rows::{ImportRow, RowFailure, validate};
 use crate::import::{Row, Workbook};
 use crate::mail::queue::EmailJob;
 use crate::service::Ctx;
+use crate::service::settings::Effective;
 use crate::store::{
     CredentialRecord, EmailStatus, ImportCounts, ImportJobRecord, ImportRowRecord, InvitationRecord, InviteTokenRecord,
     JobStatus, MembershipRecord, OrgRecord, RowConflict, RowEffect, RowOutcome, UserRecord,
@@ -49,7 +50,7 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     }
     let mut job = ctx.store.get_import_job(org_id, job_id).await?.ok_or(Error::NotFound("import"))?;
     let org = ctx.store.get_org(org_id).await?.ok_or(Error::NotFound("organization"))?;
-    let org = crate::service::settings::with_effective(ctx, org).await?;
+    let settings = crate::service::settings::resolve(ctx, &org).await?;
     let bytes = match super::load(ctx, org_id, &job.upload_id).await {
         Ok((_, b)) => b,
         Err(e) => return fail(ctx, &mut job, &e).await,
@@ -78,7 +79,7 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     let mut seen: HashSet<String> = HashSet::new();
     let mut paused = false;
     while let Some(rows) = rx.recv().await {
-        process_chunk(ctx, &org, &mut job, rows, &mut seen).await?;
+        process_chunk(ctx, &org, &settings, &mut job, rows, &mut seen).await?;
         if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < Duration::from_secs(60)) {
             paused = true;
             break;
@@ -168,6 +169,7 @@ enum Plan {
 async fn process_chunk(
     ctx: &Arc<Ctx>,
     org: &OrgRecord,
+    settings: &Effective,
     job: &mut ImportJobRecord,
     rows: Vec<Row>,
     seen: &mut HashSet<String>,
@@ -201,7 +203,7 @@ async fn process_chunk(
                 && let Ok(Some(email)) = res.as_ref().map(|r| r.email.clone())
                 && let Some(inv) = ctx.store.get_invitation(&org.org_id, &email).await?
             {
-                emails.push(crate::service::invitations::reissue(ctx, org, &inv, None).await?);
+                emails.push(crate::service::invitations::reissue(ctx, org, settings.language(), &inv, None).await?);
             }
             continue;
         }
@@ -263,7 +265,9 @@ async fn process_chunk(
         },
     ));
     let outcomes: Vec<(RowOutcome, Option<EmailJob>)> = futures::stream::iter(plans)
-        .map(|(n, plan)| async move { import_row(ctx, org, job_ref, n, plan, known, hashes.get(&n), budget).await })
+        .map(|(n, plan)| async move {
+            import_row(ctx, org, settings, job_ref, n, plan, known, hashes.get(&n), budget).await
+        })
         .buffer_unordered(WRITING)
         .collect::<Vec<_>>()
         .await
@@ -301,6 +305,7 @@ fn add(a: &ImportCounts, b: &ImportCounts) -> ImportCounts {
 async fn import_row(
     ctx: &Ctx,
     org: &OrgRecord,
+    settings: &Effective,
     job: &ImportJobRecord,
     n: u32,
     plan: Plan,
@@ -316,7 +321,7 @@ async fn import_row(
     let mut refreshed: Option<Known> = None;
     for _ in 0..2 {
         let k = refreshed.as_ref().unwrap_or(known);
-        match attempt(ctx, org, job, n, &row, &id, k, hash, budget).await? {
+        match attempt(ctx, org, settings, job, n, &row, &id, k, hash, budget).await? {
             Ok(done) => return Ok(done),
             Err(RowConflict::AlreadyDone) => {
                 let r = ctx.store.import_rows(&job.job_id, &[n]).await?;
@@ -347,6 +352,7 @@ async fn record(ctx: &Ctx, job: &ImportJobRecord, r: ImportRowRecord) -> Result<
 async fn attempt(
     ctx: &Ctx,
     org: &OrgRecord,
+    settings: &Effective,
     job: &ImportJobRecord,
     n: u32,
     row: &ImportRow,
@@ -388,7 +394,7 @@ async fn attempt(
             .described_login(user, &format!("{} {}", user.first_name, user.last_name))
     };
     if let Some(e) = &row.email
-        && !crate::service::settings::effective(org, &[]).allows_coworker(e)
+        && !settings.allows_coworker(e)
     {
         let r = skipped(n, display, "domain_not_approved", "not on one of the organization's approved company domains");
         return record(ctx, job, r).await.map(Ok);
@@ -425,7 +431,7 @@ async fn attempt(
         };
         let credential = CredentialRecord::for_login(&user_id, &key, hash.clone());
         let mut user =
-            UserRecord::new(user_id, &key, row.first_name.as_str(), &row.last_name, org.language, false, now);
+            UserRecord::new(user_id, &key, row.first_name.as_str(), &row.last_name, settings.language(), false, now);
         user.mobile = row.phone.clone();
         let m = MembershipRecord::new(&user.user_id, org, job.roles.clone(), Default::default(), now)
             .described_login(&user, &name);
@@ -464,9 +470,10 @@ async fn attempt(
         .commit_import_row(&job.job_id, &r, &RowEffect::Invited { invitation: &inv, token: &token_rec }, &act, &lineage)
         .await?;
     match settle(res) {
-        Ok(()) => {
-            Ok(Ok((RowOutcome::Invited, Some(crate::service::invitations::invitation_email(ctx, org, &inv, &token)?))))
-        }
+        Ok(()) => Ok(Ok((
+            RowOutcome::Invited,
+            Some(crate::service::invitations::invitation_email(ctx, org, settings.language(), &inv, &token)?),
+        ))),
         Err(c) => Ok(Err(c)),
     }
 }
