@@ -258,6 +258,9 @@ async fn two_factor_and_client_policies_are_enforced(engine: Engine) {
     let agent = app.signup("member", "web").await;
     app.add_member(&agent.id, &owner.org, &[switchboard::domain::Role::Agent], Default::default(), Default::default())
         .await;
+    // The web client works in the owner's organization from now on.
+    let r = app.post_auth("/v1/auth/switch", &agent.access, json!({"organization_id": owner.org})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let tag = etag(&app, &owner.access, &owner.org).await;
     let (s, _, tag) = patch(&app, &owner.access, &owner.org, Some(&tag), json!({"disabled_clients": ["mobile"]})).await;
     assert_eq!(s, StatusCode::OK);
@@ -281,6 +284,7 @@ async fn two_factor_and_client_policies_are_enforced(engine: Engine) {
     let r = app.get(&format!("/v1/orgs/{}/settings", owner.org), &owner.access).await;
     assert_eq!(r.code(), "two_factor_required");
     let again = app.login(&agent.email, &agent.password, "web").await;
+    assert_eq!(again["refused"], json!({"organization_id": owner.org, "code": "two_factor_required"}), "{again:?}");
     assert_ne!(again["organization_id"], owner.org.as_str(), "{again:?}");
     let r = app.get(&format!("/v1/orgs/{}/members", owner.org), again["access_token"].as_str().unwrap()).await;
     assert_eq!(r.code(), "two_factor_required", "a fresh password-only session is refused too");
