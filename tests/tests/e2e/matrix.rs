@@ -63,9 +63,28 @@ get-member          OAGV  OAGV   OAGV        -        -       -
 get-invitation      OAGV  OAGV   OAGV        -        -       -
 inbox-members       OAGV  OAGV   OAGV        -        -       -
 delete-inbox        OA    OA     OA          -        -       -
+get-settings        OA    OA     OA          -        -       -
+patch-settings      OA    OA     OA          -        -       -
+set-aliases         OA    OA     OA          -        -       -
+policy              OAGV  OAGV   OAGV        -        -       -
+list-domains        OA    OA     OA          -        -       -
+add-domain          OA    OA     OA          -        -       -
+verify-domain       OA    OA     OA          -        -       -
+remove-domain       OA    OA     OA          -        -       -
+list-e2s-domains    OA    OA     OA          -        -       -
+add-e2s-domain      OA    OA     OA          -        -       -
+verify-e2s-domain   OA    OA     OA          -        -       -
+remove-e2s-domain   OA    OA     OA          -        -       -
+join-requests       OA    OA     OA          -        -       -
+approve-join        OA    OA     OA          -        -       -
+deny-join           OA    OA     OA          -        -       -
+create-user         OA    OA     OA          -        -       -
 leave               OAGV  OAGV   OAGV        -        -       -
 ";
 
+// Settings changes carry a stale `If-Match`, so an allowed caller gets 412 (or, for aliases of
+// a sub-account, 422) and nothing changes. Domain routes name a domain never claimed (404) or
+// claim one (201). Join-request routes name a person who never asked (404).
 // Member routes target `OUTSIDER` (no membership in M, C or G), invitation routes an address
 // never invited, inbox routes an inbox that does not exist: an allowed caller gets past
 // authorization to a 404/422, a denied one gets 403 first. The inbox phone and activity rows
@@ -186,9 +205,80 @@ async fn request(app: &TestApp, user: &User, route: &str, org: &str, outsider: &
         // Allowed callers get past authorization: a member leaves (the matrix runs it last),
         // one with only inherited access is told to leave the parent.
         "leave" => (Method::POST, format!("/v1/orgs/{org}/leave"), None),
+        "get-settings" => (Method::GET, format!("/v1/orgs/{org}/settings"), None),
+        "patch-settings" => {
+            return with_if_match(
+                app,
+                user,
+                Method::PATCH,
+                &format!("/v1/orgs/{org}/settings"),
+                json!({"like_messages": false}),
+            )
+            .await;
+        }
+        "set-aliases" => {
+            return with_if_match(
+                app,
+                user,
+                Method::PUT,
+                &format!("/v1/orgs/{org}/aliases"),
+                json!({"aliases": ["Matrix"]}),
+            )
+            .await;
+        }
+        "policy" => (Method::GET, format!("/v1/orgs/{org}/policy"), None),
+        "list-domains" => (Method::GET, format!("/v1/orgs/{org}/domains"), None),
+        "add-domain" => {
+            (Method::POST, format!("/v1/orgs/{org}/domains"), Some(json!({"domain": "matrix-company.example"})))
+        }
+        "verify-domain" => (Method::POST, format!("/v1/orgs/{org}/domains/never-claimed.example/verify"), None),
+        "remove-domain" => (Method::DELETE, format!("/v1/orgs/{org}/domains/never-claimed.example"), None),
+        "list-e2s-domains" => (Method::GET, format!("/v1/orgs/{org}/email-to-sms-domains"), None),
+        "add-e2s-domain" => (
+            Method::POST,
+            format!("/v1/orgs/{org}/email-to-sms-domains"),
+            Some(json!({"domain": "matrix-sender.example"})),
+        ),
+        "verify-e2s-domain" => {
+            (Method::POST, format!("/v1/orgs/{org}/email-to-sms-domains/never-claimed.example/verify"), None)
+        }
+        "remove-e2s-domain" => {
+            (Method::DELETE, format!("/v1/orgs/{org}/email-to-sms-domains/never-claimed.example"), None)
+        }
+        "join-requests" => (Method::GET, format!("/v1/orgs/{org}/join-requests"), None),
+        "approve-join" => (Method::POST, format!("/v1/orgs/{org}/join-requests/{outsider}/approve"), None),
+        "deny-join" => (Method::DELETE, format!("/v1/orgs/{org}/join-requests/{outsider}"), None),
+        "create-user" => (
+            Method::POST,
+            format!("/v1/orgs/{org}/users"),
+            Some(
+                json!({"first_name": "Matrix", "last_name": "User", "email": e2e::unique_email("created"), "roles": ["viewer"]}),
+            ),
+        ),
         other => panic!("route {other} has no request in the matrix test"),
     };
     let r = app.call(method, &path, Some(&user.access), body).await;
+    (r.status, r.code().to_owned())
+}
+
+/// A settings change with an `If-Match` that names no current version.
+async fn with_if_match(
+    app: &TestApp,
+    user: &User,
+    method: Method,
+    path: &str,
+    body: serde_json::Value,
+) -> (StatusCode, String) {
+    let resp = app
+        .http
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(&user.access)
+        .header("If-Match", "\"s999999\"")
+        .json(&body)
+        .send()
+        .await
+        .expect("settings change");
+    let r = TestApp::reply(resp).await;
     (r.status, r.code().to_owned())
 }
 
@@ -280,5 +370,5 @@ async fn authorization_matrix(engine: Engine) {
     }
     assert!(failures.is_empty(), "{} of {checked} cells wrong:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(checked, MATRIX.lines().skip(2).filter(|l| !l.trim().is_empty()).count() * 6 * 4);
-    assert_eq!(checked, 50 * 6 * 4, "every organization-scoped route has a row");
+    assert_eq!(checked, 66 * 6 * 4, "every organization-scoped route has a row");
 }
