@@ -67,6 +67,7 @@ pub async fn reset(ctx: &Ctx, token: &str, password: &Password) -> Result<()> {
     if record.purpose != TokenPurpose::PasswordReset || record.expires_at <= ctx.now() {
         return Err(Error::InvalidToken);
     }
+    super::settings::check_password_for(ctx, &record.user_id, password, "password").await?;
     let new_hash = ctx.hasher.hash(password, ctx.random.as_ref()).await?;
     ctx.store.consume_password_reset(&hash, &record, &new_hash).await?;
     ctx.store.delete_all_sessions(&record.user_id).await?;

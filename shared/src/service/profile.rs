@@ -30,6 +30,7 @@ pub async fn change_password(
         }
         Verified::Yes | Verified::YesRehash { .. } => {}
     }
+    super::settings::check_password_for(ctx, &user.user_id, new, "new_password").await?;
     let new_hash = ctx.hasher.hash(new, ctx.random.as_ref()).await?;
     if !ctx.store.replace_password_hash(user.login_key(), &cred.password_hash, &new_hash).await? {
         return Err(Error::Conflict);

@@ -108,6 +108,39 @@ pub async fn resolve(ctx: &Ctx, org: &OrgRecord) -> Result<Effective> {
     Ok(effective(org, &ancestors))
 }
 
+/// A new password for `user` meets the strictest minimum length among the organizations they
+/// belong to (active memberships): their memberships, then those organizations and their
+/// ancestors, one round trip per 100.
+pub async fn check_password_for(
+    ctx: &Ctx,
+    user: &crate::domain::UserId,
+    password: &crate::domain::Password,
+    field: &str,
+) -> Result<()> {
+    let memberships = ctx.store.all_memberships(user).await?;
+    let mut ids: Vec<OrgId> = Vec::new();
+    for m in memberships.iter().filter(|m| m.status == crate::store::MemberStatus::Active) {
+        for id in m.org_ancestors.iter().chain(std::iter::once(&m.org_id)) {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let orgs = ctx.store.get_orgs(&ids).await?;
+    let strictest = memberships
+        .iter()
+        .filter_map(|m| orgs.iter().find(|o| o.org_id == m.org_id))
+        .map(|o| effective(o, &orgs))
+        .max_by_key(Effective::min_password_length);
+    match strictest {
+        Some(e) => e.check_password(password, field),
+        None => Ok(()),
+    }
+}
+
 /// The effective settings of an organization reached through an access check.
 pub fn of_access(access: &Access) -> Effective {
     effective(&access.org, &access.ancestors)

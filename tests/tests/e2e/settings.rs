@@ -295,6 +295,21 @@ async fn created_users_and_mobile_codes(engine: Engine) {
     let owner = app.signup("creator", "web").await;
     let email = e2e::unique_email("created");
     let phone = format!("+3161{:07}", ulid::Ulid::new().random() % 10_000_000);
+    // Passwords that meet the organization's rule: at least 20 characters here.
+    let tag = etag(&app, &owner.access, &owner.org).await;
+    let (s, _, _) = patch(&app, &owner.access, &owner.org, Some(&tag), json!({"min_password_length": 20})).await;
+    assert_eq!(s, StatusCode::OK);
+    let r = app
+        .post_auth(
+            &format!("/v1/orgs/{}/users", owner.org),
+            &owner.access,
+            json!({"first_name": "Bo", "last_name": "Short", "email": e2e::unique_email("short"), "password": "only fifteen ch"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code(), r.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "password_too_short", Some("password"))
+    );
     let r = app
         .post_auth(
             &format!("/v1/orgs/{}/users", owner.org),
@@ -306,6 +321,8 @@ async fn created_users_and_mobile_codes(engine: Engine) {
     app.run_mail_worker().await;
     let mail = app.wait_emails_to(&email, 1).await;
     let token = mail[0].link("token=").expect("set-password link").split("token=").nth(1).unwrap().to_owned();
+    let short = app.post("/v1/auth/reset-password", json!({"token": token, "password": "only fifteen ch"})).await;
+    assert_eq!(short.code(), "password_too_short", "the member's organizations set the rule");
     assert_eq!(
         app.post("/v1/auth/reset-password", json!({"token": token, "password": "a brand new passphrase"})).await.status,
         StatusCode::NO_CONTENT
@@ -313,6 +330,14 @@ async fn created_users_and_mobile_codes(engine: Engine) {
     let t = app.login(&email, "a brand new passphrase", "web").await;
     assert_eq!(t["organization_id"], owner.org.as_str());
     let access = t["access_token"].as_str().unwrap();
+    let r = app
+        .post_auth(
+            "/v1/me/password",
+            access,
+            json!({"current_password": "a brand new passphrase", "new_password": "only fifteen ch"}),
+        )
+        .await;
+    assert_eq!((r.code(), r.body["field"].as_str()), ("password_too_short", Some("new_password")));
     let r = app
         .post_auth(
             &format!("/v1/orgs/{}/users", owner.org),
