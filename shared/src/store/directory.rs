@@ -54,6 +54,18 @@ pub(crate) fn name_entries(org: &OrgRecord, name: &str, aliases: &[String]) -> V
     v
 }
 
+/// A new organization's item and its search entries, for the transaction that creates it
+/// (registration, a new top-level organization, a sub-account).
+pub(crate) fn new_org_items(t: &str, org: &OrgRecord) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
+    let mut items = vec![tx::put_new(t, org.item()?)?];
+    for entry in name_entries(org, &org.name, &org.company.aliases) {
+        if let Some(item) = entry.item()? {
+            items.push(tx::put_new(t, item)?);
+        }
+    }
+    Ok(items)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinRequestRecord {
     #[schema(value_type = String)]

@@ -44,14 +44,9 @@ impl Store {
                 &[(":active", "active")],
             )?);
         }
-        items.push(tx::put_new(t, org.item()?)?);
+        items.extend(super::directory::new_org_items(t, org)?);
         items.push(tx::put_new(t, owner.item()?)?);
         items.push(tx::put_new(t, seats.item(&org.org_id)?)?);
-        for entry in super::directory::name_entries(org, &org.name, &org.company.aliases) {
-            if let Some(item) = entry.item()? {
-                items.push(tx::put(t, item)?);
-            }
-        }
         let lineage = org.lineage_ids();
         for item in activity.items(&lineage)? {
             items.push(tx::put_new(t, item)?);

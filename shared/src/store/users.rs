@@ -177,11 +177,11 @@ impl Store {
                 to_item(&r.credential, CredentialRecord::pk_of(&r.credential.login), CredentialRecord::SK.into())?,
             )?,
             tx::put_new(t, to_item(&r.user, UserRecord::pk(&r.user.user_id), UserRecord::SK.into())?)?,
-            tx::put_new(t, r.org.item()?)?,
             tx::put_new(t, r.membership.item()?)?,
             tx::put_new(t, r.verify_token.item(&r.verify_token_hash)?)?,
             tx::put_new(t, r.seats.item(&r.org.org_id)?)?,
         ];
+        items.extend(super::directory::new_org_items(t, &r.org)?);
         for item in r.activity.items(std::slice::from_ref(&r.org.org_id))? {
             items.push(tx::put_new(t, item)?);
         }

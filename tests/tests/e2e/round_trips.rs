@@ -6,7 +6,7 @@ use serde_json::json;
 use switchboard::access::{Manage, Scope};
 use switchboard::domain::Role;
 
-both_engines!(round_trips_stay_constant_as_trees_deepen);
+both_engines!(round_trips_stay_constant_as_trees_deepen, settings_cost_the_same_at_one_and_eight_levels);
 
 async fn round_trips_stay_constant_as_trees_deepen(engine: Engine) {
     let app = TestApp::spawn(engine).await;
@@ -61,4 +61,52 @@ async fn round_trips_stay_constant_as_trees_deepen(engine: Engine) {
             "round trips grew with depth"
         );
     }
+}
+
+/// Effective settings ride in the access check's reads: the settings document and the policy
+/// cost the same for a top-level organization and for one eight levels deep (with a lock and a
+/// value set at the top). Also prints a company search's round trips.
+async fn settings_cost_the_same_at_one_and_eight_levels(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signup("deep", "web").await;
+    let mut chain = vec![owner.org.clone()];
+    for level in 1..=7 {
+        let id = app.sub_account(&owner.access, chain.last().unwrap(), &format!("L{level}")).await;
+        chain.push(id);
+    }
+    let tag = app.get(&format!("/v1/orgs/{}/settings", owner.org), &owner.access).await.body["etag"].clone();
+    let r = app
+        .http
+        .patch(format!("{}/v1/orgs/{}/settings", app.base, owner.org))
+        .bearer_auth(&owner.access)
+        .header("If-Match", tag.as_str().unwrap())
+        .json(&json!({"like_messages": false, "disclaimer": "Recorded.", "join_mode": "request", "locks": ["like_messages"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let calls = || app.ctx.store.calls();
+    let mut rows = Vec::new();
+    for (levels, org) in [(1, &chain[0]), (8, &chain[7])] {
+        let c = calls();
+        let r = app.get(&format!("/v1/orgs/{org}/settings"), &owner.access).await;
+        assert_eq!(r.body["effective"]["like_messages"], false);
+        let settings = calls() - c;
+        let c = calls();
+        let r = app.get(&format!("/v1/orgs/{org}/policy"), &owner.access).await;
+        assert_eq!(r.body["disclaimer"], "Recorded.");
+        let policy = calls() - c;
+        rows.push((levels, settings, policy));
+    }
+    println!("{engine:?}: levels | GET settings | GET policy   (round trips, auth included)");
+    for r in &rows {
+        println!("{engine:?}: {:>6} | {:>12} | {:>10}", r.0, r.1, r.2);
+    }
+    assert_eq!((rows[0].1, rows[0].2), (rows[1].1, rows[1].2), "settings reads grew with depth");
+
+    let person = crate::settings::verified_person(&app, &e2e::unique_email("searcher")).await;
+    let c = calls();
+    let r = app.get("/v1/directory/organizations?name=deep%20inc", &person.access).await;
+    assert_eq!(r.body["organizations"][0]["organization_id"], owner.org.as_str(), "{:?}", r.body);
+    println!("{engine:?}: company search by name: {} round trips (auth included)", calls() - c);
 }

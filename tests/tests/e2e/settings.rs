@@ -150,7 +150,7 @@ async fn default_language_reaches_new_members_and_orgs(engine: Engine) {
     assert_eq!(me.body["user"]["language"], "nl", "{:?}", me.body);
 }
 
-async fn verified_person(app: &TestApp, email: &str) -> User {
+pub(crate) async fn verified_person(app: &TestApp, email: &str) -> User {
     let password = "correct horse battery staple";
     let r = app.post("/v1/auth/register", json!({"email": email, "password": password, "first_name": "Jo", "last_name": "Visser", "organization_name": "Jo's"})).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
