@@ -98,6 +98,10 @@ impl DataDir {
     pub fn uploads(&self) -> PathBuf {
         self.0.join("uploads")
     }
+    /// Text messages (mobile codes), one file each.
+    pub fn sms(&self) -> PathBuf {
+        self.0.join("sms")
+    }
 }
 
 /// Everything needed to serve: the context plus the endpoints it talks to.
@@ -121,6 +125,9 @@ pub async fn open(data: &DataDir, config: Config, dynamo_port: u16) -> Result<Lo
     let mut ctx = Ctx::new(config, store, mailer, None, &keys, clock, random)?;
     // Uploads on disk (the local server answers the presigned PUTs); imports run in process.
     ctx.files = switchboard::files::FileStore::Disk { dir: data.uploads() };
+    ctx.sms = switchboard::sms::SmsSender::Outbox { dir: data.sms() };
+    // The system resolver, or the DNS server named for local domain checks.
+    ctx.dns = switchboard::dns::Dns::from_env()?;
     Ok(Local { ctx: Arc::new(ctx), engine })
 }
 

@@ -1,5 +1,6 @@
 //! `cargo run --release -p local`: the whole Switchboard API on http://127.0.0.1:3000, with
-//! data in `.local/` and outgoing email as `.eml` files in `.local/outbox/`.
+//! data in `.local/`, outgoing email as `.eml` files in `.local/outbox/` and text messages in
+//! `.local/sms/`.
 //!
 //! Options: `--port N` (3000), `--dynamodb-port N` (0 = any free port), `--data-dir DIR`
 //! (`.local`). `local keygen` prints a new signing-key set for AWS Secrets Manager.
@@ -50,6 +51,7 @@ async fn main() -> Result<(), local::BoxError> {
     println!("DynamoDB (dynoxide) {}  table {}", local.engine.endpoint, local.ctx.config.table);
     println!("data                {}", data.database().display());
     println!("outbox (email)      {}", data.outbox().display());
+    println!("outbox (SMS)        {}", data.sms().display());
     serve(listener, app(local.ctx)).await?;
     Ok(())
 }

@@ -16,7 +16,13 @@ pub enum SmsSender {
 
 impl SmsSender {
     pub fn sns(sdk: &aws_config::SdkConfig) -> Self {
-        SmsSender::Sns { client: crate::aws::Lazy::new(sdk, aws_sdk_sns::Client::new) }
+        SmsSender::Sns {
+            client: crate::aws::Lazy::new(sdk, |sdk| {
+                aws_sdk_sns::Client::from_conf(
+                    aws_sdk_sns::config::Builder::from(sdk).interceptor(crate::aws::ActionRecorder).build(),
+                )
+            }),
+        }
     }
 
     pub async fn send(&self, to: &Phone, text: &str, id: &str) -> Result<()> {

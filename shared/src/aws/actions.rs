@@ -84,6 +84,7 @@ fn iam_action(service: &str, operation: &str) -> String {
         s if s.starts_with("sqs") => "sqs",
         s if s.starts_with("ses") => "ses",
         s if s.starts_with("s3") => "s3",
+        s if s.starts_with("sns") => "sns",
         other => return format!("{other}:{operation}"),
     };
     let operation = if prefix == "s3" && operation == "HeadObject" { "GetObject" } else { operation };

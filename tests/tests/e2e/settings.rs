@@ -11,6 +11,7 @@ both_engines!(
     settings_inherit_lock_and_need_if_match,
     default_language_reaches_new_members_and_orgs,
     company_domains_find_and_join,
+    join_requests_are_approved_or_denied,
     two_factor_and_client_policies_are_enforced,
     created_users_and_mobile_codes,
     email_to_sms_domains_resolve_for_the_messaging_service,
@@ -230,6 +231,23 @@ async fn company_domains_find_and_join(engine: Engine) {
     let names: Vec<&str> =
         found.body["organizations"].as_array().unwrap().iter().filter_map(|o| o["matched_alias"].as_str()).collect();
     assert_eq!(names, vec!["Ácmé Holding"], "{:?}", found.body);
+    // Replacing the aliases replaces their search entries.
+    let tag = app.get(&format!("/v1/orgs/{}/settings", owner.org), &owner.access).await.body["etag"].clone();
+    let r = app
+        .http
+        .put(format!("{}/v1/orgs/{}/aliases", app.base, owner.org))
+        .bearer_auth(&owner.access)
+        .header("If-Match", tag.as_str().unwrap())
+        .json(&json!({"aliases": ["Acme Group"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let found = app.get("/v1/directory/organizations?name=acme%20hol", &person.access).await;
+    // Still found by the person's domain, but no longer by the old alias.
+    assert_eq!(found.body["organizations"][0]["matched_alias"], Value::Null, "the old alias is gone: {:?}", found.body);
+    let found = app.get("/v1/directory/organizations?name=ACME%20gr", &person.access).await;
+    assert_eq!(found.body["organizations"][0]["matched_alias"], "Acme Group");
     let r = app.get("/v1/directory/organizations?name=ab", &person.access).await;
     assert_eq!(r.code(), "query_too_short");
     let outsider = verified_person(&app, &e2e::unique_email("out")).await;
@@ -390,4 +408,53 @@ async fn email_to_sms_domains_resolve_for_the_messaging_service(engine: Engine) 
         switchboard::store::count_calls(switchboard::service::domains::email_to_sms_account(&app.ctx, &d)).await;
     assert_eq!(found.unwrap().organization_id.as_str(), owner.org);
     assert_eq!(n.calls, 1, "resolving a sender domain is one read");
+}
+
+/// Publish and verify a company domain of `owner`'s organization.
+async fn verified_domain(app: &TestApp, owner: &User) -> String {
+    let domain = format!("req-{}.test", ulid::Ulid::new().to_string().to_lowercase());
+    let path = format!("/v1/orgs/{}/domains", owner.org);
+    let r = app.post_auth(&path, &owner.access, json!({"domain": domain})).await;
+    let v = &r.body["verification"];
+    app.dns.add_txt(v["record_name"].as_str().unwrap(), &[v["value"].as_str().unwrap()]).await;
+    let r = app.post_auth(&format!("{path}/{domain}/verify"), &owner.access, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    domain
+}
+
+async fn join_requests_are_approved_or_denied(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signup("requests", "web").await;
+    let domain = verified_domain(&app, &owner).await;
+    let tag = etag(&app, &owner.access, &owner.org).await;
+    let (s, _, _) =
+        patch(&app, &owner.access, &owner.org, Some(&tag), json!({"join_mode": "request", "join_role": "viewer"}))
+            .await;
+    assert_eq!(s, StatusCode::OK);
+    let ann = verified_person(&app, &format!("ann@{domain}")).await;
+    let bob = verified_person(&app, &format!("bob@{domain}")).await;
+    for p in [&ann, &bob] {
+        let r = app.post_auth(&format!("/v1/directory/organizations/{}/join", owner.org), &p.access, json!({})).await;
+        assert_eq!((r.status, r.body["outcome"].as_str()), (StatusCode::OK, Some("requested")), "{:?}", r.body);
+    }
+    let list = app.get(&format!("/v1/orgs/{}/join-requests", owner.org), &owner.access).await;
+    let requests = list.body["requests"].as_array().unwrap().clone();
+    assert_eq!(requests.len(), 2, "{:?}", list.body);
+    let id_of =
+        |email: &str| requests.iter().find(|r| r["email"] == email).unwrap()["user_id"].as_str().unwrap().to_owned();
+    let (ann_id, bob_id) = (id_of(&ann.email), id_of(&bob.email));
+    let approve = format!("/v1/orgs/{}/join-requests/{ann_id}/approve", owner.org);
+    assert_eq!(app.post_auth(&approve, &owner.access, json!({})).await.status, StatusCode::NO_CONTENT);
+    let r = app.post_auth(&approve, &owner.access, json!({})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"), "a request is answered once");
+    let r = app
+        .call(Method::DELETE, &format!("/v1/orgs/{}/join-requests/{bob_id}", owner.org), Some(&owner.access), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let members = app.get(&format!("/v1/orgs/{}/members?q=visser", owner.org), &owner.access).await;
+    let members = members.body["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "only the approved person joined: {members:?}");
+    assert_eq!((members[0]["user_id"].as_str(), &members[0]["roles"]), (Some(ann_id.as_str()), &json!(["viewer"])));
+    let left = app.get(&format!("/v1/orgs/{}/join-requests", owner.org), &owner.access).await;
+    assert_eq!(left.body["requests"], json!([]));
 }

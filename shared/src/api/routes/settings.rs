@@ -223,8 +223,9 @@ async fn patch_settings_handler(
     JsonBody(req): JsonBody<SettingsPatch>,
 ) -> Result<Response> {
     let permit = access.permit::<UpdateOrg>()?;
-    let version = if_match(&headers)?;
+    // Bad input is told as such first, whatever the precondition says.
     let (change, locks) = req.parse()?;
+    let version = if_match(&headers)?;
     Ok(with_etag(settings::change(&ctx, &permit, version, change, locks).await?))
 }
 
@@ -249,7 +250,6 @@ async fn aliases_handler(
     JsonBody(req): JsonBody<AliasesRequest>,
 ) -> Result<Response> {
     let permit = access.permit::<UpdateOrg>()?;
-    let version = if_match(&headers)?;
     if req.aliases.len() > crate::domain::settings::ALIASES_MAX {
         return Err(Error::validation("too_many_aliases", "aliases", "at most 20 aliases"));
     }
@@ -259,6 +259,7 @@ async fn aliases_handler(
         .enumerate()
         .map(|(i, a)| Alias::parse(a, &format!("aliases[{i}]")))
         .collect::<Result<Vec<_>>>()?;
+    let version = if_match(&headers)?;
     Ok(with_etag(settings::set_aliases(&ctx, &permit, version, aliases).await?))
 }
 
