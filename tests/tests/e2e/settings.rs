@@ -12,6 +12,7 @@ both_engines!(
     default_language_reaches_new_members_and_orgs,
     company_domains_find_and_join,
     join_requests_are_approved_or_denied,
+    company_search_is_limited_per_client_address,
     two_factor_and_client_policies_are_enforced,
     created_users_and_mobile_codes,
     email_to_sms_domains_resolve_for_the_messaging_service,
@@ -395,6 +396,14 @@ async fn email_to_sms_domains_resolve_for_the_messaging_service(engine: Engine) 
         .await;
     let r = app.post_auth(&format!("{path}/{domain}/verify"), &owner.access, json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Whitelisted on one account only: another that proves the domain too is refused.
+    let other = app.signup("e2s-other", "web").await;
+    let opath = format!("/v1/orgs/{}/email-to-sms-domains", other.org);
+    let r = app.post_auth(&opath, &other.access, json!({"domain": domain})).await;
+    let v = &r.body["verification"];
+    app.dns.add_txt(v["record_name"].as_str().unwrap(), &[v["value"].as_str().unwrap()]).await;
+    let r = app.post_auth(&format!("{opath}/{domain}/verify"), &other.access, json!({})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "domain_taken"));
     let lookup = format!("{}/internal/v1/email-to-sms/senders/{domain}", app.base);
     let r = TestApp::reply(
         app.http.get(&lookup).header("x-switchboard-service-token", &app.service_token).send().await.unwrap(),
@@ -457,4 +466,17 @@ async fn join_requests_are_approved_or_denied(engine: Engine) {
     assert_eq!((members[0]["user_id"].as_str(), &members[0]["roles"]), (Some(ann_id.as_str()), &json!(["viewer"])));
     let left = app.get(&format!("/v1/orgs/{}/join-requests", owner.org), &owner.access).await;
     assert_eq!(left.body["requests"], json!([]));
+}
+
+async fn company_search_is_limited_per_client_address(engine: Engine) {
+    let config = switchboard::config::Config { directory_searches_per_client_hour: 3, ..Default::default() };
+    let app = TestApp::spawn_with(engine, config).await;
+    let person = verified_person(&app, &e2e::unique_email("prober")).await;
+    for _ in 0..3 {
+        let r = app.get("/v1/directory/organizations?name=abc", &person.access).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let r = app.get("/v1/directory/organizations?name=abd", &person.access).await;
+    assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
+    assert!(r.headers.contains_key("retry-after"));
 }
