@@ -122,9 +122,13 @@ pub async fn open(data: &DataDir, config: Config, dynamo_port: u16) -> Result<Lo
     let keys = load_or_create_keys(&data.keys(), random.as_ref())?;
     let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::new(data.outbox(), &config.sender));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mut ctx = Ctx::new(config, store, mailer, None, &keys, clock, random)?;
-    // Uploads on disk (the local server answers the presigned PUTs); imports run in process.
-    ctx.files = switchboard::files::FileStore::Disk { dir: data.uploads() };
+    // Uploads and logos on disk (the local server answers the presigned PUTs).
+    let mail = switchboard::service::Mail {
+        mailer,
+        queue: None,
+        files: switchboard::files::FileStore::Disk { dir: data.uploads() },
+    };
+    let mut ctx = Ctx::new(config, store, mail, &keys, clock, random)?;
     ctx.sms = switchboard::sms::SmsSender::Outbox { dir: data.sms() };
     // The system resolver, or the DNS server named for local domain checks.
     ctx.dns = switchboard::dns::Dns::from_env()?;

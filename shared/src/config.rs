@@ -182,10 +182,10 @@ pub fn ctx_from_env() -> Result<Ctx> {
         Some(dir) => crate::sms::SmsSender::Outbox { dir: dir.into() },
         None => crate::sms::SmsSender::sns(&sdk),
     };
-    let mut ctx = Ctx::new(config, store, mailer, queue, &keys, Arc::new(SystemClock), Arc::new(OsRandom))?;
+    let mail = crate::service::Mail { mailer, queue, files };
+    let mut ctx = Ctx::new(config, store, mail, &keys, Arc::new(SystemClock), Arc::new(OsRandom))?;
     ctx.dns = crate::dns::Dns::from_env()?;
     ctx.sms = sms;
-    ctx.files = files;
     ctx.imports = imports;
     ctx.email_requests = requests;
     Ok(ctx)
@@ -196,16 +196,15 @@ impl Ctx {
     pub fn new(
         config: Config,
         store: Store,
-        mailer: Arc<dyn Mailer>,
-        queue: Option<Arc<dyn EmailQueue>>,
+        mail: crate::service::Mail,
         keys: &KeysConfig,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Result<Self> {
         let keys = KeySet::from_config(keys, &config.issuer, &config.audience)?;
         let hasher = PasswordHasher::owasp()?;
-        let queue = queue.unwrap_or_else(|| Arc::new(LocalQueue::start(store.clone(), mailer.clone())));
-        let files = crate::files::FileStore::Disk { dir: config.uploads_dir.clone() };
+        let crate::service::Mail { mailer, queue, files } = mail;
+        let queue = queue.unwrap_or_else(|| Arc::new(LocalQueue::start(store.clone(), files.clone(), mailer.clone())));
         Ok(Ctx {
             config,
             store,

@@ -97,6 +97,13 @@ pub enum Error {
     JoinNotAllowed,
     #[error("text message delivery failed: {0}")]
     Sms(String),
+    /// A template that does not parse, uses a variable its type does not offer, or cannot
+    /// render within the sandbox's limits.
+    #[error("{field} (line {line}, column {column}): {message}")]
+    InvalidTemplate { code: &'static str, field: String, line: usize, column: usize, message: String },
+    /// Theme colors whose text would be hard to read, unless accepted as they are.
+    #[error("text is hard to read (under 4.5:1) on: {}; pick other colors or send accept_low_contrast", pairs.join(", "))]
+    LowContrast { pairs: Vec<String> },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the resource was changed by someone else; reload and retry")]
@@ -125,7 +132,8 @@ impl Error {
     /// The stable machine code clients switch on. Never rename one: add a new variant instead.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Validation { code, .. } => code,
+            Error::Validation { code, .. } | Error::InvalidTemplate { code, .. } => code,
+            Error::LowContrast { .. } => "low_contrast",
             Error::MalformedBody(_) => "malformed_body",
             Error::BodyTooLarge { .. } => "body_too_large",
             Error::UnsupportedMediaType => "unsupported_media_type",

@@ -201,8 +201,8 @@ impl TestApp {
         let keys = KeysConfig::generate(random.as_ref()).expect("keys");
         let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
         let queue: Option<Arc<dyn EmailQueue>> = sqs.clone().map(|q| q as Arc<dyn EmailQueue>);
-        let mut ctx = Ctx::new(config, store, mailer, queue, &keys, clock_dyn, random).expect("ctx");
-        ctx.files = files;
+        let mail = switchboard::service::Mail { mailer, queue, files };
+        let mut ctx = Ctx::new(config, store, mail, &keys, clock_dyn, random).expect("ctx");
         ctx.imports = imports;
         if let Some(q) = &sqs {
             ctx.email_requests = switchboard::service::email_requests::RequestQueue::Sqs {

@@ -51,10 +51,12 @@ pub enum Function {
     Directory,
     CreateUser,
     MobileVerification,
+    EmailSettings,
+    Theme,
 }
 
 impl Function {
-    pub const ALL: [Function; 27] = [
+    pub const ALL: [Function; 29] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -82,6 +84,8 @@ impl Function {
         Function::Directory,
         Function::CreateUser,
         Function::MobileVerification,
+        Function::EmailSettings,
+        Function::Theme,
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
@@ -117,6 +121,8 @@ impl Function {
             Function::Directory => "directory",
             Function::CreateUser => "create-user",
             Function::MobileVerification => "mobile-verification",
+            Function::EmailSettings => "email-settings",
+            Function::Theme => "theme",
         }
     }
 
@@ -162,6 +168,8 @@ impl Function {
             Function::Directory => routes::directory::routes(),
             Function::CreateUser => routes::directory::create_user(),
             Function::MobileVerification => routes::directory::mobile(),
+            Function::EmailSettings => routes::email_settings::routes(),
+            Function::Theme => routes::theme::routes(),
         }
     }
 }

@@ -25,11 +25,18 @@ pub struct Problem {
     /// For `still_assigned`: the assignment lists the member is still on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_in: Option<Vec<String>>,
+    /// For template errors: the 1-based line and column in the field's text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 pub fn status_of(e: &Error) -> StatusCode {
     match e {
-        Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Validation { .. } | Error::InvalidTemplate { .. } | Error::LowContrast { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         Error::MalformedBody(_) | Error::InvalidToken => StatusCode::BAD_REQUEST,
         Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -74,18 +81,22 @@ pub fn status_of(e: &Error) -> StatusCode {
 }
 
 pub fn problem(status: StatusCode, code: &str, detail: String, field: Option<String>) -> Response {
-    problem_with(status, code, detail, field, None)
+    problem_with(status, code, detail, field, Extras::default())
 }
 
-fn problem_with(
-    status: StatusCode,
-    code: &str,
-    detail: String,
-    field: Option<String>,
+/// Members of a problem only some errors have.
+#[derive(Default)]
+struct Extras {
     assigned_in: Option<Vec<String>>,
-) -> Response {
+    line: Option<usize>,
+    column: Option<usize>,
+}
+
+fn problem_with(status: StatusCode, code: &str, detail: String, field: Option<String>, extras: Extras) -> Response {
     let body = Problem {
-        assigned_in,
+        assigned_in: extras.assigned_in,
+        line: extras.line,
+        column: extras.column,
         type_: format!("urn:switchboard:problem:{code}"),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
@@ -113,15 +124,22 @@ impl IntoResponse for Error {
             tracing::error!(error = %self, code = self.code(), "request failed");
         }
         let field = match &self {
-            Error::Validation { field, .. } | Error::DomainNotApproved { field } => Some(field.clone()),
+            Error::Validation { field, .. }
+            | Error::DomainNotApproved { field }
+            | Error::InvalidTemplate { field, .. } => Some(field.clone()),
+            Error::LowContrast { pairs } => pairs.first().cloned(),
             Error::SettingLocked { key } => Some((*key).to_owned()),
             _ => None,
         };
-        let assigned_in = match &self {
-            Error::StillAssigned { lists } => Some(lists.iter().map(|l| (*l).to_owned()).collect()),
-            _ => None,
-        };
-        let mut resp = problem_with(status, self.code(), detail, field, assigned_in);
+        let mut extras = Extras::default();
+        match &self {
+            Error::StillAssigned { lists } => {
+                extras.assigned_in = Some(lists.iter().map(|l| (*l).to_owned()).collect())
+            }
+            Error::InvalidTemplate { line, column, .. } => (extras.line, extras.column) = (Some(*line), Some(*column)),
+            _ => {}
+        }
+        let mut resp = problem_with(status, self.code(), detail, field, extras);
         match &self {
             Error::TooManyAttempts { retry_after_secs } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {

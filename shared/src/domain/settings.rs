@@ -191,6 +191,10 @@ settings! {
     message_content_in_emails: bool => MessageContentInEmails,
     like_messages: bool => LikeMessages,
     delete_own_messages: bool => DeleteOwnMessages,
+    /// The header logo of every email (uploaded on its own route).
+    email_logo: super::logo::LogoRef => EmailLogo,
+    /// The messaging clients' colors (set on the theme routes).
+    theme: super::theme::Theme => Theme,
 }
 
 impl OrgSettings {
@@ -214,6 +218,8 @@ impl OrgSettings {
             message_content_in_emails: Some(true),
             like_messages: Some(true),
             delete_own_messages: Some(true),
+            email_logo: None,
+            theme: None,
         }
     }
 }
@@ -251,6 +257,15 @@ mod tests {
     fn every_key_has_a_system_default_or_is_free_text() {
         let d = OrgSettings::system_defaults(Language::Nl);
         let unset: Vec<_> = SettingKey::ALL.iter().filter(|k| !d.is_set(**k)).collect();
-        assert_eq!(unset, vec![&SettingKey::Details, &SettingKey::Contact, &SettingKey::Disclaimer]);
+        assert_eq!(
+            unset,
+            vec![
+                &SettingKey::Details,
+                &SettingKey::Contact,
+                &SettingKey::Disclaimer,
+                &SettingKey::EmailLogo,
+                &SettingKey::Theme
+            ]
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 use mail_builder::MessageBuilder;
 use mail_builder::headers::text::Text;
+use mail_builder::mime::MimePart;
 
 use super::OutgoingEmail;
 use crate::error::{Error, Result};
@@ -21,8 +22,9 @@ fn split_sender(from: &str) -> (Option<String>, String) {
 }
 
 /// The raw message: `id` becomes the local part of its Message-ID (at the sender's domain),
-/// `date` its Date (Unix seconds).
-pub fn render(from: &str, m: &OutgoingEmail, id: &str, date: i64) -> Result<Vec<u8>> {
+/// `date` its Date (Unix seconds). With a logo, the HTML and the image it shows travel
+/// together as multipart/related, so clients show it inline rather than as an attachment.
+pub fn render(from: &str, m: &OutgoingEmail, logo: Option<&[u8]>, id: &str, date: i64) -> Result<Vec<u8>> {
     let (name, addr) = split_sender(from);
     let domain = addr.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_else(|| "localhost".into());
     let builder = MessageBuilder::new();
@@ -36,10 +38,22 @@ pub fn render(from: &str, m: &OutgoingEmail, id: &str, date: i64) -> Result<Vec<
         .date(date)
         .message_id(format!("{id}@{domain}"))
         .header("Content-Language", Text::new(m.language.as_str()))
-        .text_body(m.text.clone())
-        .html_body(m.html.clone())
+        .body(body(m, logo))
         .write_to_vec()
         .map_err(|e| Error::Mail(format!("building the message: {e}")))
+}
+
+fn body<'a>(m: &'a OutgoingEmail, logo: Option<&'a [u8]>) -> MimePart<'a> {
+    let text = MimePart::new("text/plain", m.text.as_str());
+    let html = MimePart::new("text/html", m.html.as_str());
+    let html = match (logo, &m.logo) {
+        (Some(bytes), Some(r)) => MimePart::new(
+            "multipart/related",
+            vec![html, MimePart::new(r.content_type.content_type(), bytes).inline().cid(super::templates::LOGO_CID)],
+        ),
+        _ => html,
+    };
+    MimePart::new("multipart/alternative", vec![text, html])
 }
 
 #[cfg(test)]

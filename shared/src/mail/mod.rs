@@ -25,10 +25,14 @@ pub struct OutgoingEmail {
     /// The language it is written in (its `Content-Language`).
     #[serde(default)]
     pub language: crate::domain::Language,
+    /// The organization's header logo, sent inline (`cid:logo`); the worker fetches its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<crate::domain::logo::LogoRef>,
 }
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
 pub trait Mailer: Send + Sync + 'static {
-    fn send<'a>(&'a self, msg: &'a OutgoingEmail) -> SendFuture<'a>;
+    /// Send `msg`; `logo` holds the bytes of its logo, when it has one.
+    fn send<'a>(&'a self, msg: &'a OutgoingEmail, logo: Option<&'a [u8]>) -> SendFuture<'a>;
 }

@@ -22,11 +22,11 @@ impl OutboxMailer {
 }
 
 impl Mailer for OutboxMailer {
-    fn send<'a>(&'a self, msg: &'a OutgoingEmail) -> SendFuture<'a> {
+    fn send<'a>(&'a self, msg: &'a OutgoingEmail, logo: Option<&'a [u8]>) -> SendFuture<'a> {
         Box::pin(async move {
             let now = chrono::Utc::now();
             let id = ulid::Ulid::new();
-            let raw = super::mime::render(&self.from, msg, &id.to_string(), now.timestamp())?;
+            let raw = super::mime::render(&self.from, msg, logo, &id.to_string(), now.timestamp())?;
             tokio::fs::create_dir_all(&self.dir).await.map_err(|e| Error::Mail(e.to_string()))?;
             let name = format!("{}-{id}.eml", now.format("%Y%m%dT%H%M%S%.6f"));
             let path = self.dir.join(name);

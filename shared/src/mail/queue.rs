@@ -3,6 +3,7 @@
 //! with backoff. In AWS the queue is SQS (with a dead-letter queue) and the worker the
 //! `mail-worker` Lambda; the embedded default runs the same `deliver` in an in-process task.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Mailer, OutgoingEmail, SendFuture};
 use crate::domain::{Email, OrgId};
 use crate::error::{Error, Result};
+use crate::files::FileStore;
 use crate::store::{EmailStatus, Store};
 
 /// What to record once a job's email went out or definitely failed.
@@ -34,13 +36,50 @@ pub trait EmailQueue: Send + Sync + 'static {
 /// Sends attempted within one delivery before giving the job back to the queue.
 const SEND_ATTEMPTS: u32 = 5;
 
+/// Logos by object key. Keys name the content's hash, so an entry never goes stale; the
+/// bound keeps a long-lived worker's memory flat.
+static LOGOS: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Arc<Vec<u8>>>>> =
+    std::sync::LazyLock::new(Default::default);
+const LOGOS_CACHED: usize = 32;
+
+async fn logo_bytes(files: &FileStore, key: &str) -> Result<Arc<Vec<u8>>> {
+    if let Some(hit) = LOGOS.lock().ok().and_then(|m| m.get(key).cloned()) {
+        return Ok(hit);
+    }
+    let bytes = Arc::new(files.get(key, crate::domain::logo::LOGO_MAX_BYTES as u64).await?);
+    if let Ok(mut m) = LOGOS.lock() {
+        if m.len() >= LOGOS_CACHED {
+            m.clear();
+        }
+        m.insert(key.to_owned(), bytes.clone());
+    }
+    Ok(bytes)
+}
+
 /// Send one job, retrying throttling with exponential backoff, and record the outcome on the
-/// invitation. `Err` means "try again later" (throttled throughout); `last_chance` turns that
-/// into a recorded failure instead.
-pub async fn deliver(store: &Store, mailer: &dyn Mailer, job: &EmailJob, last_chance: bool) -> Result<()> {
+/// invitation. `Err` means "try again later" (throttled throughout, or the logo unreadable);
+/// `last_chance` turns that into a recorded failure instead (or an email without its logo).
+pub async fn deliver(
+    store: &Store,
+    files: &FileStore,
+    mailer: &dyn Mailer,
+    job: &EmailJob,
+    last_chance: bool,
+) -> Result<()> {
+    let logo = match &job.message.logo {
+        None => None,
+        Some(r) => match logo_bytes(files, &r.key).await {
+            Ok(b) => Some(b),
+            Err(e) if last_chance => {
+                tracing::warn!(error = %e, key = %r.key, "logo unreadable; sending without it");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
     let mut attempt = 0;
     let outcome = loop {
-        match mailer.send(&job.message).await {
+        match mailer.send(&job.message, logo.as_deref().map(Vec::as_slice)).await {
             Ok(()) => break Ok(EmailStatus::Sent),
             Err(Error::MailThrottled) if attempt + 1 < SEND_ATTEMPTS => {
                 attempt += 1;
@@ -67,11 +106,11 @@ pub struct LocalQueue {
 
 impl LocalQueue {
     /// Start the worker on the current runtime.
-    pub fn start(store: Store, mailer: Arc<dyn Mailer>) -> Self {
+    pub fn start(store: Store, files: FileStore, mailer: Arc<dyn Mailer>) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<EmailJob>();
         tokio::spawn(crate::aws::as_function("mail-worker", async move {
             while let Some(job) = rx.recv().await {
-                if let Err(e) = deliver(&store, mailer.as_ref(), &job, true).await {
+                if let Err(e) = deliver(&store, &files, mailer.as_ref(), &job, true).await {
                     tracing::error!(error = %e, "email job failed");
                 }
             }
@@ -178,7 +217,7 @@ pub struct Received {
 }
 
 /// Deliver a batch; returns the ids to hand back to the queue for a later try.
-pub async fn process_batch(store: &Store, mailer: &dyn Mailer, batch: Vec<Received>) -> Vec<String> {
+pub async fn process_batch(store: &Store, files: &FileStore, mailer: &dyn Mailer, batch: Vec<Received>) -> Vec<String> {
     let mut retry = Vec::new();
     for m in batch {
         let job: EmailJob = match serde_json::from_str(&m.body) {
@@ -189,7 +228,7 @@ pub async fn process_batch(store: &Store, mailer: &dyn Mailer, batch: Vec<Receiv
                 continue;
             }
         };
-        if let Err(e) = deliver(store, mailer, &job, m.receive_count >= MAX_RECEIVES).await {
+        if let Err(e) = deliver(store, files, mailer, &job, m.receive_count >= MAX_RECEIVES).await {
             tracing::warn!(error = %e, id = %m.id, "email job returned to the queue");
             retry.push(m.id);
         }

@@ -30,10 +30,15 @@ impl SesMailer {
 }
 
 impl Mailer for SesMailer {
-    fn send<'a>(&'a self, m: &'a OutgoingEmail) -> SendFuture<'a> {
+    fn send<'a>(&'a self, m: &'a OutgoingEmail, logo: Option<&'a [u8]>) -> SendFuture<'a> {
         Box::pin(async move {
-            let raw =
-                super::mime::render(&self.from, m, &ulid::Ulid::new().to_string(), chrono::Utc::now().timestamp())?;
+            let raw = super::mime::render(
+                &self.from,
+                m,
+                logo,
+                &ulid::Ulid::new().to_string(),
+                chrono::Utc::now().timestamp(),
+            )?;
             let message = RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| Error::Mail(e.to_string()))?;
             self.client
                 .get()

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::emails;
 use super::{Authenticated, Ctx};
 use crate::auth::secret;
-use crate::domain::{Email, Language, LoginKey, OrgId, OrgName, Password, PersonName, Role, UserId};
+use crate::domain::{Email, EmailType, Language, LoginKey, OrgId, OrgName, Password, PersonName, Role, UserId};
 use crate::error::{Error, Result};
 use crate::mail::queue::EmailJob;
-use crate::mail::templates;
 use crate::store::{
     ActivityRecord, CredentialRecord, Cursor, MembershipRecord, OrgRecord, OrgStatus, Plan, RegisterRecords,
     TokenPurpose, TokenRecord, UserRecord,
@@ -172,7 +172,7 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
     };
     let email = input.email.clone();
     let queued = match ctx.store.register(&records).await {
-        Ok(()) => send_verification(ctx, &records.user, &records.org.name, &token).await,
+        Ok(()) => send_verification(ctx, &records.user, Some(&emails::Scope::new(&records.org, &[])), &token).await,
         Err(Error::EmailTaken) => {
             let attempt = super::email_requests::EmailRequest::RegistrationAttempt { email: email.clone() };
             super::email_requests::submit(ctx, attempt).await
@@ -187,34 +187,25 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
 }
 
 /// For the owner of an address someone tried to register with: how to sign in instead.
-pub(crate) fn registration_attempt_email(ctx: &Ctx, user: &UserRecord) -> Result<EmailJob> {
-    let message = templates::render(
-        "registration_attempt",
-        user.language,
-        user.address()?,
-        &serde_json::json!({
-            "first_name": user.first_name,
-            "login_link": format!("{}/login", ctx.config.public_url),
-            "reset_link": format!("{}/forgot-password", ctx.config.public_url),
-        }),
-    )?;
-    Ok(EmailJob { message, invitation: None })
+/// `None` when the organization they last used switched this type off.
+pub(crate) async fn registration_attempt_email(ctx: &Ctx, user: &UserRecord) -> Result<Option<EmailJob>> {
+    let vars = emails::vars([
+        ("login_link", format!("{}/login", ctx.config.public_url).into()),
+        ("reset_link", format!("{}/forgot-password", ctx.config.public_url).into()),
+    ]);
+    emails::to_user(ctx, user, None, EmailType::RegistrationAttempt, vars).await
 }
 
-async fn send_verification(ctx: &Ctx, user: &UserRecord, org_name: &str, token: &str) -> Result<()> {
+async fn send_verification(ctx: &Ctx, user: &UserRecord, scope: Option<&emails::Scope>, token: &str) -> Result<()> {
     let link = format!("{}/verify-email?token={token}", ctx.config.public_url);
-    let msg = templates::render(
-        "verify_email",
-        user.language,
-        user.address()?,
-        &serde_json::json!({
-            "first_name": user.first_name,
-            "org_name": org_name,
-            "link": link,
-            "hours": ctx.config.verify_email_ttl.num_hours(),
-        }),
-    )?;
-    ctx.queue.enqueue(vec![EmailJob { message: msg, invitation: None }]).await
+    let r = emails::Recipient {
+        to: user.address()?.clone(),
+        language: Some(user.language),
+        first_name: user.first_name.clone(),
+        vars: emails::vars([("link", link.into()), ("hours", ctx.config.verify_email_ttl.num_hours().into())]),
+    };
+    let jobs = emails::compose(ctx, scope, EmailType::EmailVerification, vec![r]).await?;
+    ctx.queue.enqueue(jobs).await
 }
 
 /// Consume an email-verification token.
@@ -227,7 +218,13 @@ pub async fn verify_email(ctx: &Ctx, token: &str) -> Result<()> {
     if record.purpose != TokenPurpose::VerifyEmail || record.expires_at <= ctx.now() {
         return Err(Error::InvalidToken);
     }
-    ctx.store.consume_verify_email(&hash, &record).await
+    ctx.store.consume_verify_email(&hash, &record).await?;
+    if let Some(user) = ctx.store.get_user(&record.user_id).await? {
+        let vars = emails::vars([("link", format!("{}/login", ctx.config.public_url).into())]);
+        let job = emails::to_user(ctx, &user, None, EmailType::Welcome, vars).await;
+        emails::send_quietly(ctx, EmailType::Welcome, job).await;
+    }
+    Ok(())
 }
 
 /// Send a fresh verification link to the signed-in user, unless already verified.
@@ -249,11 +246,14 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
         throttle_keys: Vec::new(),
     };
     ctx.store.put_token(&hash, &record).await?;
-    let org_name = match &auth.session.active_org {
-        Some(o) => ctx.store.get_org(o).await?.map(|o| o.name).unwrap_or_default(),
-        None => String::new(),
+    let scope = match &auth.session.active_org {
+        Some(o) => match ctx.store.get_org(o).await? {
+            Some(org) => Some(emails::Scope::resolve(ctx, &org).await?),
+            None => None,
+        },
+        None => None,
     };
-    send_verification(ctx, &user, &org_name, &token).await
+    send_verification(ctx, &user, scope.as_ref(), &token).await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

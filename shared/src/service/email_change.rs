@@ -3,13 +3,12 @@
 
 use serde::Serialize;
 
+use super::emails;
 use super::{Authenticated, Ctx};
 use crate::auth::password::Verified;
 use crate::auth::secret;
-use crate::domain::{Email, Password};
+use crate::domain::{Email, EmailType, Password};
 use crate::error::{Error, Result};
-use crate::mail::queue::EmailJob;
-use crate::mail::templates;
 use crate::store::{TokenPurpose, TokenRecord};
 
 /// Confirmation links expire after this long.
@@ -51,17 +50,14 @@ pub async fn request(
         throttle_keys: Vec::new(),
     };
     ctx.store.put_token(&hash, &record).await?;
-    let vars = serde_json::json!({
-        "first_name": user.first_name,
-        "new_email": new,
-        "link": format!("{}/confirm-email?token={token}", ctx.config.public_url),
-        "minutes": LINK_MINUTES,
-    });
-    let confirm = templates::render("email_change_verify", user.language, new, &vars)?;
-    let notice = templates::render("email_change_notice", user.language, current, &vars)?;
-    ctx.queue
-        .enqueue(vec![EmailJob { message: confirm, invitation: None }, EmailJob { message: notice, invitation: None }])
-        .await
+    let link = format!("{}/confirm-email?token={token}", ctx.config.public_url);
+    let confirm =
+        emails::vars([("new_email", new.as_str().into()), ("link", link.into()), ("minutes", LINK_MINUTES.into())]);
+    let notice = emails::vars([("new_email", new.as_str().into())]);
+    let mut jobs = Vec::new();
+    jobs.extend(emails::to_user(ctx, &user, Some(new), EmailType::EmailChange, confirm).await?);
+    jobs.extend(emails::to_user(ctx, &user, Some(current), EmailType::EmailChangeNotice, notice).await?);
+    ctx.queue.enqueue(jobs).await
 }
 
 /// What confirming did: the address moved, or the login was merged into the one that had it.

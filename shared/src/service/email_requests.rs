@@ -133,9 +133,10 @@ async fn fulfil(ctx: &Ctx, request: &EmailRequest) -> Result<()> {
     }
     let job = match request {
         EmailRequest::PasswordReset { .. } => super::passwords::reset_email(ctx, &user).await?,
-        EmailRequest::RegistrationAttempt { .. } => super::accounts::registration_attempt_email(ctx, &user)?,
+        EmailRequest::RegistrationAttempt { .. } => super::accounts::registration_attempt_email(ctx, &user).await?,
     };
-    deliver(&ctx.store, ctx.mailer.as_ref(), &job, true).await
+    let Some(job) = job else { return Ok(()) };
+    deliver(&ctx.store, &ctx.files, ctx.mailer.as_ref(), &job, true).await
 }
 
 /// The mail worker's batch: requests are decided here, emails sent. Returns the ids to hand
@@ -156,6 +157,6 @@ pub async fn process_batch(ctx: &Ctx, batch: Vec<Received>) -> Vec<String> {
             Err(e) => tracing::error!(error = %e, id = %m.id, "malformed email queue message dropped"),
         }
     }
-    retry.extend(crate::mail::queue::process_batch(&ctx.store, ctx.mailer.as_ref(), emails).await);
+    retry.extend(crate::mail::queue::process_batch(&ctx.store, &ctx.files, ctx.mailer.as_ref(), emails).await);
     retry
 }

@@ -6,10 +6,10 @@ use serde::Serialize;
 use super::{Authenticated, Ctx, activity_record, grants, permit_activity};
 use crate::access::{Grant, Manage, ManageMembers, Permit, Scope};
 use crate::auth::secret;
-use crate::domain::{Email, InboxId, Language, OrgId, Password, PersonName, Role, Roles, UserId};
+use crate::domain::{Email, EmailType, InboxId, Language, OrgId, Password, PersonName, Role, Roles, UserId};
 use crate::error::{Error, Result};
 use crate::mail::queue::{EmailJob, InvitationRef};
-use crate::mail::templates;
+use crate::service::emails::{self, Recipient};
 use crate::store::{
     Assignments, CredentialRecord, EmailStatus, InboxChoice, InboxMemberRecord, InboxRecord, InvitationRecord,
     InviteTokenRecord, MembershipRecord, NewLogin, OrgRecord, UserRecord,
@@ -84,34 +84,45 @@ fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope, Manage
     Ok((email, roles, e.scope.unwrap_or_default(), e.manage.clone().unwrap_or_default()))
 }
 
+/// An invitation's email before its template is read: the recipient and what to record on
+/// the invitation once it went out.
+pub(crate) struct InvitationEmail {
+    recipient: Recipient,
+    invitation: InvitationRef,
+}
+
 /// The invitation's email, in `language` (the organization's effective default language).
-pub(crate) fn invitation_email(
-    ctx: &Ctx,
-    org: &OrgRecord,
-    language: Language,
-    inv: &InvitationRecord,
-    token: &str,
-) -> Result<EmailJob> {
+pub(crate) fn invitation_email(ctx: &Ctx, language: Language, inv: &InvitationRecord, token: &str) -> InvitationEmail {
     let link = format!("{}/accept-invitation?token={token}", ctx.config.public_url);
-    let message = templates::render(
-        "invitation",
-        language,
-        &inv.email,
-        &serde_json::json!({
-            "inviter": inv.invited_by_name,
-            "org_name": org.name,
-            "link": link,
-            "expires": inv.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        }),
-    )?;
-    Ok(EmailJob {
-        message,
-        invitation: Some(InvitationRef {
+    InvitationEmail {
+        recipient: Recipient {
+            to: inv.email.clone(),
+            language: Some(language),
+            first_name: String::new(),
+            vars: emails::vars([
+                ("inviter", inv.invited_by_name.clone().into()),
+                ("link", link.into()),
+                ("expires", inv.expires_at.format("%Y-%m-%d %H:%M UTC").to_string().into()),
+            ]),
+        },
+        invitation: InvitationRef {
             org_id: inv.org_id.clone(),
             email: inv.email.clone(),
             token_hash: inv.token_hash.clone(),
-        }),
-    })
+        },
+    }
+}
+
+/// The jobs for invitation emails of one organization: one template read for all.
+pub(crate) async fn invitation_jobs(
+    ctx: &Ctx,
+    scope: &emails::Scope,
+    pending: Vec<InvitationEmail>,
+) -> Result<Vec<EmailJob>> {
+    let (recipients, refs): (Vec<_>, Vec<_>) = pending.into_iter().map(|p| (p.recipient, p.invitation)).unzip();
+    // Invitations cannot be switched off, so every recipient has its email, in order.
+    let jobs = emails::compose(ctx, Some(scope), EmailType::Invitation, recipients).await?;
+    Ok(jobs.into_iter().zip(refs).map(|(j, r)| EmailJob { invitation: Some(r), ..j }).collect())
 }
 
 /// Invite up to [`MAX_BATCH`] people. Each address gets its own outcome; each invitation is its
@@ -219,7 +230,7 @@ pub async fn invite(
         let act = permit_activity(ctx, permit, "member.invited", Some(email.to_string()));
         match ctx.store.create_invitation(&inv, &token_rec, &org.lineage_ids(), &act).await {
             Ok(()) => {
-                jobs.push(invitation_email(ctx, org, effective.language(), &inv, &token)?);
+                jobs.push(invitation_email(ctx, effective.language(), &inv, &token));
                 results.push(InviteOutcome {
                     email: email.to_string(),
                     status: InviteStatus::Invited,
@@ -242,6 +253,7 @@ pub async fn invite(
     }
     let invited = jobs.len();
     if !jobs.is_empty() {
+        let jobs = invitation_jobs(ctx, &emails::Scope::of_permit(permit), jobs).await?;
         // Invitations stay pending (and resendable) if queueing fails.
         if let Err(e) = ctx.queue.enqueue(jobs).await {
             tracing::error!(error = %e, "invitation emails not queued");
@@ -413,18 +425,18 @@ pub async fn resend(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str, days
     let old = pending(ctx, &permit.org.org_id, email).await?;
     super::email_requests::limit_address(ctx, "invitation", &old.email).await?;
     let language = super::settings::of_permit(permit).language();
-    let job = reissue(ctx, &permit.org, language, &old, days).await?;
-    ctx.queue.enqueue(vec![job]).await
+    let pending = reissue(ctx, language, &old, days).await?;
+    let jobs = invitation_jobs(ctx, &emails::Scope::of_permit(permit), vec![pending]).await?;
+    ctx.queue.enqueue(jobs).await
 }
 
 /// A new token for a pending invitation (the old link stops working) and its email, to queue.
 pub(crate) async fn reissue(
     ctx: &Ctx,
-    org: &OrgRecord,
     language: Language,
     old: &InvitationRecord,
     days: Option<i64>,
-) -> Result<EmailJob> {
+) -> Result<InvitationEmail> {
     let days = days.unwrap_or(ctx.config.invitation_days).clamp(1, 30);
     let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
     let now = ctx.now();
@@ -438,7 +450,7 @@ pub(crate) async fn reissue(
     let token_rec =
         InviteTokenRecord { org_id: new.org_id.clone(), email: new.email.clone(), expires_at: new.expires_at };
     ctx.store.reissue_invitation(old, &new, &token_rec).await?;
-    invitation_email(ctx, org, language, &new, &token)
+    Ok(invitation_email(ctx, language, &new, &token))
 }
 
 /// Change the roles (and scope) of a pending invitation.

@@ -127,6 +127,15 @@ pub async fn merge(
         begin_job(ctx, &plan).await?;
         run_job_from(ctx, &main, old, Some(plan), usize::MAX).await?;
     }
+    if main.email.is_some() {
+        use crate::domain::EmailType;
+        let vars = super::emails::vars([
+            ("merged_email", old.login_key().into()),
+            ("link", format!("{}/login", ctx.config.public_url).into()),
+        ]);
+        let job = super::emails::to_user(ctx, &main, None, EmailType::MergeNotice, vars).await;
+        super::emails::send_quietly(ctx, EmailType::MergeNotice, job).await;
+    }
     Ok(Merged { merged_into: main.user_id.clone(), email: main.login_key().to_owned(), organizations })
 }
 

@@ -6,6 +6,9 @@ pub mod directory;
 pub mod domains;
 pub mod email_change;
 pub mod email_requests;
+pub mod email_settings;
+pub mod email_templates;
+pub mod emails;
 mod grants;
 pub mod imports;
 pub mod inboxes;
@@ -21,6 +24,7 @@ pub mod profile;
 mod sessions;
 pub mod settings;
 pub mod shared;
+pub mod theme;
 pub mod two_factor;
 
 pub use accounts::{Me, MeOrg, OrgView, RegisterInput, Registered, me, register, resend_verification, verify_email};
@@ -39,6 +43,14 @@ use crate::config::Config;
 use crate::mail::Mailer;
 use crate::store::Store;
 
+/// How email leaves: the mailer, the queue in front of it (an in-process worker when none),
+/// and the file store logos are read from.
+pub struct Mail {
+    pub mailer: Arc<dyn Mailer>,
+    pub queue: Option<Arc<dyn crate::mail::queue::EmailQueue>>,
+    pub files: crate::files::FileStore,
+}
+
 /// Everything an operation needs, built once per cold start.
 pub struct Ctx {
     pub config: Config,
@@ -50,7 +62,7 @@ pub struct Ctx {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub ulids: crate::clock::UlidSource,
-    /// Uploaded import files.
+    /// Uploaded import files and email logos.
     pub files: crate::files::FileStore,
     /// Where accepted import jobs go to be run.
     pub imports: imports::ImportQueue,

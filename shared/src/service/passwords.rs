@@ -8,7 +8,6 @@ use crate::auth::secret;
 use crate::domain::{Email, Password};
 use crate::error::{Error, Result};
 use crate::mail::queue::EmailJob;
-use crate::mail::templates;
 use crate::store::{TokenPurpose, TokenRecord, UserRecord};
 
 /// Reset links expire after this long.
@@ -17,12 +16,12 @@ pub const RESET_MINUTES: i64 = 60;
 /// Create a reset token for `user` and queue the email with its link (an admin's request for
 /// a member, who is known to them).
 pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
-    let job = reset_email(ctx, user).await?;
-    ctx.queue.enqueue(vec![job]).await
+    let jobs: Vec<EmailJob> = reset_email(ctx, user).await?.into_iter().collect();
+    ctx.queue.enqueue(jobs).await
 }
 
 /// A new reset token for `user` and the email carrying its link.
-pub(crate) async fn reset_email(ctx: &Ctx, user: &UserRecord) -> Result<EmailJob> {
+pub(crate) async fn reset_email(ctx: &Ctx, user: &UserRecord) -> Result<Option<EmailJob>> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
     let record = TokenRecord {
         purpose: TokenPurpose::PasswordReset,
@@ -35,17 +34,11 @@ pub(crate) async fn reset_email(ctx: &Ctx, user: &UserRecord) -> Result<EmailJob
         throttle_keys: Vec::new(),
     };
     ctx.store.put_token(&hash, &record).await?;
-    let message = templates::render(
-        "password_reset",
-        user.language,
-        user.address()?,
-        &serde_json::json!({
-            "first_name": user.first_name,
-            "link": format!("{}/reset-password?token={token}", ctx.config.public_url),
-            "minutes": RESET_MINUTES,
-        }),
-    )?;
-    Ok(EmailJob { message, invitation: None })
+    let vars = super::emails::vars([
+        ("link", format!("{}/reset-password?token={token}", ctx.config.public_url).into()),
+        ("minutes", RESET_MINUTES.into()),
+    ]);
+    super::emails::to_user(ctx, user, None, crate::domain::EmailType::PasswordReset, vars).await
 }
 
 /// "Forgot password": the same answer, the same work, whether or not the address has a
@@ -70,7 +63,8 @@ pub async fn reset(ctx: &Ctx, token: &str, password: &Password) -> Result<()> {
     super::settings::check_password_for(ctx, &record.user_id, password, "password").await?;
     let new_hash = ctx.hasher.hash(password, ctx.random.as_ref()).await?;
     ctx.store.consume_password_reset(&hash, &record, &new_hash).await?;
-    ctx.store.delete_all_sessions(&record.user_id).await?;
+    let ended = ctx.store.delete_all_sessions(&record.user_id).await?;
+    super::sessions::sessions_ended_notice(ctx, &record.user_id, ended).await;
     if let Some(email) = &record.email {
         // The owner proved the address: a lock-out built up by someone guessing ends here.
         ctx.store.clear_throttles(&[super::sessions::account_throttle_key(email.as_str())]).await?;

@@ -127,6 +127,14 @@ pub struct CodeSent {
     pub expires_in: i64,
 }
 
+/// A number shown in an email: the country code and the last two digits, the rest masked.
+fn phone_hint(e164: &str) -> String {
+    let digits: Vec<char> = e164.chars().filter(char::is_ascii_digit).collect();
+    let tail: String = digits.iter().skip(digits.len().saturating_sub(2)).collect();
+    let head: String = digits.iter().take(2.min(digits.len().saturating_sub(2))).collect();
+    format!("+{head} •••• ••{tail}")
+}
+
 /// Send a six-digit code to the profile's mobile number.
 pub async fn send_mobile_code(ctx: &Ctx, auth: &Authenticated) -> Result<CodeSent> {
     let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
@@ -147,6 +155,16 @@ pub async fn send_mobile_code(ctx: &Ctx, auth: &Authenticated) -> Result<CodeSen
     ctx.store.put_mobile_code(&record).await?;
     let text = format!("Your Switchboard code is {code}. It expires in {MOBILE_CODE_MINUTES} minutes.");
     ctx.sms.send(&phone, &text, &ctx.ulid().to_string()).await?;
+    if user.email.is_some() {
+        use crate::domain::EmailType;
+        let vars = super::emails::vars([
+            ("phone_hint", phone_hint(phone.as_str()).into()),
+            ("minutes", MOBILE_CODE_MINUTES.into()),
+            ("link", format!("{}/profile", ctx.config.public_url).into()),
+        ]);
+        let job = super::emails::to_user(ctx, &user, None, EmailType::MobileVerification, vars).await;
+        super::emails::send_quietly(ctx, EmailType::MobileVerification, job).await;
+    }
     Ok(CodeSent { mobile: phone.as_str().to_owned(), expires_in: MOBILE_CODE_MINUTES * 60 })
 }
 

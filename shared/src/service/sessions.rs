@@ -408,5 +408,27 @@ pub async fn logout(ctx: &Ctx, auth: &Authenticated) -> Result<()> {
 
 /// End every session of the user, this one included. Returns how many ended.
 pub async fn logout_everywhere(ctx: &Ctx, auth: &Authenticated) -> Result<usize> {
-    ctx.store.delete_all_sessions(&auth.user_id).await
+    let ended = ctx.store.delete_all_sessions(&auth.user_id).await?;
+    sessions_ended_notice(ctx, &auth.user_id, ended).await;
+    Ok(ended)
+}
+
+/// Tell the person their sessions ended (a signal if it was not them).
+pub(crate) async fn sessions_ended_notice(ctx: &Ctx, user: &crate::domain::UserId, ended: usize) {
+    use crate::domain::EmailType;
+    if ended == 0 {
+        return;
+    }
+    let job = match ctx.store.get_user(user).await {
+        Ok(Some(u)) if u.email.is_some() => {
+            let vars = super::emails::vars([
+                ("count", ended.into()),
+                ("link", format!("{}/login", ctx.config.public_url).into()),
+            ]);
+            super::emails::to_user(ctx, &u, None, EmailType::SessionsEnded, vars).await
+        }
+        Ok(_) => Ok(None),
+        Err(e) => Err(e),
+    };
+    super::emails::send_quietly(ctx, EmailType::SessionsEnded, job).await;
 }

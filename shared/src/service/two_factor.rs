@@ -165,7 +165,12 @@ pub async fn disable(
         return Err(Error::validation("wrong_password", "password", "is not your current password"));
     }
     check_second_factor(ctx, &user, code, recovery).await?;
-    ctx.store.clear_totp(&user.user_id).await
+    ctx.store.clear_totp(&user.user_id).await?;
+    if user.email.is_some() {
+        let by = format!("{} {}", user.first_name, user.last_name);
+        two_factor_notice(ctx, &user, None, &by).await;
+    }
+    Ok(())
 }
 
 /// An admin's reset of a member's two-factor (a lost phone): cleared, and the member's sessions end.
@@ -178,5 +183,36 @@ pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &
     let lineage = permit.org.lineage_ids();
     ctx.store.reset_totp(user, &lineage, &act).await?;
     ctx.store.delete_all_sessions(user).await?;
+    let by = match ctx.store.get_user(&permit.user_id).await? {
+        Some(a) => format!("{} {}", a.first_name, a.last_name),
+        None => String::new(),
+    };
+    if let Some(member) = ctx.store.get_user(user).await?.filter(|u| u.email.is_some()) {
+        two_factor_notice(ctx, &member, Some(&super::emails::Scope::of_permit(permit)), &by).await;
+    }
     Ok(())
+}
+
+async fn two_factor_notice(ctx: &Ctx, user: &UserRecord, scope: Option<&super::emails::Scope>, by: &str) {
+    use crate::domain::EmailType;
+    let r = super::emails::Recipient {
+        to: match user.address() {
+            Ok(a) => a.clone(),
+            Err(_) => return,
+        },
+        language: Some(user.language),
+        first_name: user.first_name.clone(),
+        vars: super::emails::vars([
+            ("by", by.into()),
+            ("link", format!("{}/profile/security", ctx.config.public_url).into()),
+        ]),
+    };
+    let job = match scope {
+        Some(s) => super::emails::compose_one(ctx, Some(s), EmailType::TwoFactorReset, r).await,
+        None => match super::emails::scope_of_user(ctx, user).await {
+            Ok(s) => super::emails::compose_one(ctx, s.as_ref(), EmailType::TwoFactorReset, r).await,
+            Err(e) => Err(e),
+        },
+    };
+    super::emails::send_quietly(ctx, EmailType::TwoFactorReset, job).await;
 }

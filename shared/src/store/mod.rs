@@ -9,6 +9,7 @@ mod cursor;
 mod directory;
 mod domains;
 mod email_change;
+mod email_templates;
 mod error;
 mod imports;
 mod inboxes;
@@ -35,6 +36,7 @@ pub use calls::{CallCounter, Usage, count_calls};
 pub use cursor::Cursor;
 pub use directory::{JoinRequestRecord, NameEntryRecord};
 pub use domains::{DomainClaimRecord, DomainGuardRecord, DomainKind};
+pub use email_templates::{EmailTemplateRecord, TemplateOverride};
 pub use imports::{
     ImportCounts, ImportJobRecord, ImportRowRecord, JobStatus, RowConflict, RowEffect, RowOutcome, UploadRecord,
     UploadStatus,

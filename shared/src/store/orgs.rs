@@ -86,6 +86,12 @@ pub struct CompanyFields {
     /// Other names the organization is known by (top-level organizations only).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Per email type, what this organization chose (unset types inherit).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub email_types: std::collections::BTreeMap<crate::domain::EmailType, crate::domain::TypeSetting>,
+    /// Email types fixed for every organization beneath this one.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub email_locks: std::collections::BTreeSet<crate::domain::EmailType>,
 }
 
 impl OrgRecord {

@@ -5,7 +5,10 @@
 use super::ops::{key, n};
 use super::tx::{self, TxError};
 use super::{ActivityRecord, OrgRecord, Store};
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::domain::settings::{Locks, OrgSettings};
+use crate::domain::{EmailType, TypeSetting};
 use crate::error::{Error, Result};
 
 /// The condition that the organization's settings are still at `expected` (organizations
@@ -18,31 +21,36 @@ pub(crate) fn version_condition(expected: u64) -> &'static str {
     }
 }
 
+fn value<T: serde::Serialize>(v: &T) -> Result<aws_sdk_dynamodb::types::AttributeValue> {
+    serde_dynamo::to_attribute_value(v).map_err(super::error::storage)
+}
+
 impl Store {
-    /// Replace the organization's own settings and locks if they are still at
-    /// `expected_version` (the ETag the admin read), with the activity entry.
-    pub async fn put_settings(
+    /// Set attributes of the organization's item if its settings are still at
+    /// `expected_version` (the ETag the admin read), bumping the version, with the activity
+    /// entry.
+    async fn put_company(
         &self,
         org: &OrgRecord,
         expected_version: u64,
-        settings: &OrgSettings,
-        locks: &Locks,
+        attributes: Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>,
         activity: &ActivityRecord,
     ) -> Result<()> {
         let t = self.table_name();
-        let condition = version_condition(expected_version);
-        let settings = serde_dynamo::to_attribute_value(settings).map_err(super::error::storage)?;
-        let locks = serde_dynamo::to_attribute_value(locks).map_err(super::error::storage)?;
-        let update = tx::update_builder(t, key(OrgRecord::pk(&org.org_id), OrgRecord::SK))
-            .condition_expression(condition)
-            .update_expression("SET #settings = :s, #locks = :l, settings_version = :next")
-            .expression_attribute_names("#settings", "settings")
-            .expression_attribute_names("#locks", "locks")
+        let mut sets = vec!["settings_version = :next".to_owned()];
+        let mut update = tx::update_builder(t, key(OrgRecord::pk(&org.org_id), OrgRecord::SK))
+            .condition_expression(version_condition(expected_version))
             .expression_attribute_names("#pk", super::table::PRIMARY.hash)
             .expression_attribute_values(":v", n(expected_version as i64))
-            .expression_attribute_values(":next", n(expected_version as i64 + 1))
-            .expression_attribute_values(":s", settings)
-            .expression_attribute_values(":l", locks);
+            .expression_attribute_values(":next", n(expected_version as i64 + 1));
+        for (i, (name, v)) in attributes.into_iter().enumerate() {
+            // Names go through placeholders: `locks` is a reserved word.
+            sets.push(format!("#a{i} = :a{i}"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), v);
+        }
+        let update = update.update_expression(format!("SET {}", sets.join(", ")));
         let mut items = vec![tx::update(update)?];
         for item in activity.items(&org.lineage_ids())? {
             items.push(tx::put_new(t, item)?);
@@ -52,5 +60,31 @@ impl Store {
             Err(TxError::Conditions(_)) => Err(Error::PreconditionFailed),
             Err(TxError::Other(e)) => Err(e),
         }
+    }
+
+    /// Replace the organization's own settings and locks.
+    pub async fn put_settings(
+        &self,
+        org: &OrgRecord,
+        expected_version: u64,
+        settings: &OrgSettings,
+        locks: &Locks,
+        activity: &ActivityRecord,
+    ) -> Result<()> {
+        let attributes = vec![("settings", value(settings)?), ("locks", value(locks)?)];
+        self.put_company(org, expected_version, attributes, activity).await
+    }
+
+    /// Replace the organization's own email type choices and the types it locks.
+    pub async fn put_email_types(
+        &self,
+        org: &OrgRecord,
+        expected_version: u64,
+        types: &BTreeMap<EmailType, TypeSetting>,
+        locks: &BTreeSet<EmailType>,
+        activity: &ActivityRecord,
+    ) -> Result<()> {
+        let attributes = vec![("email_types", value(types)?), ("email_locks", value(locks)?)];
+        self.put_company(org, expected_version, attributes, activity).await
     }
 }

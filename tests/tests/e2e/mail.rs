@@ -1,38 +1,50 @@
-//! Every template in every language, built into a MIME message exactly as the outbox writes it
-//! and SES sends it, read back by an independent parser (mail-parser) the way a mail client
+//! Every email type in every language, built into a MIME message exactly as the outbox writes
+//! it and SES sends it, read back by an independent parser (mail-parser) the way a mail client
 //! would: ASCII-only headers with the subject RFC 2047-encoded, Date, Message-ID and
-//! Content-Language present, text and HTML alternatives, and the link intact in both.
+//! Content-Language present, text and HTML alternatives, the link intact in both, and the
+//! logo inline beside the HTML that shows it.
 
 use mail_parser::{MessageParser, MimeHeaders};
-use serde_json::json;
-use switchboard::domain::{Email, Language};
-use switchboard::mail::{mime, templates};
+use switchboard::domain::logo::{ImageFormat, LogoRef};
+use switchboard::domain::{Email, EmailType, Language};
+use switchboard::mail::mime;
+use switchboard::mail::templates::{self, Branding};
 
 #[test]
-fn every_template_is_a_message_mail_clients_read() {
+fn every_email_type_is_a_message_mail_clients_read() {
     let to = Email::parse("ann@example.com", "to").unwrap();
     let link = "https://app.example.com/accept?token=abc_DEF-123&x=1";
-    let ctx = json!({
-        "first_name": "Zoë <Ann>", "org_name": "Müller & Söhne", "inviter": "Jörg", "link": link,
-        "login_link": link, "reset_link": link, "hours": 48, "minutes": 60, "expires": "2026-12-08 10:00 UTC",
-        "new_email": "new@example.com", "old_email": "old@example.com",
-    });
+    let logo_bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/logos/acme.png")).unwrap();
+    let logo =
+        LogoRef { key: "logos/o/abc".into(), content_type: ImageFormat::Png, width: 240, height: 80, bytes: 564 };
     let mut checked = 0;
-    for name in templates::names() {
+    for ty in EmailType::ALL {
         for lang in Language::ALL {
-            let m =
-                templates::render(name, lang, &to, &ctx).unwrap_or_else(|e| panic!("{name}.{}: {e}", lang.as_str()));
+            let mut vars = ty.sample();
+            for v in ["link", "login_link", "reset_link"] {
+                if vars.contains_key(v) {
+                    vars.insert(v.into(), link.into());
+                }
+            }
+            vars.insert("first_name".into(), "Zoë <Ann>".into());
+            vars.insert("org_name".into(), "Müller & Söhne".into());
+            let what = format!("{}.{}", ty.key(), lang.as_str());
+            let parts = templates::default_parts(*ty, lang).unwrap();
+            let rendered = templates::render_parts(parts, &serde_json::Value::Object(vars)).unwrap();
+            let mut brand = Branding::plain("Müller & Söhne", "https://app.example.com");
+            brand.logo = Some(logo.clone());
+            let m = templates::compose(rendered, &brand, &to, lang).unwrap();
             let raw = mime::render(
                 "Switchboard <no-reply@switchboard.test>",
                 &m,
+                Some(&logo_bytes),
                 "01ARZ3NDEKTSV4RRFFQ69G5FAV",
                 1_764_583_200,
             )
             .unwrap();
             let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a header block");
-            assert!(raw[..head_end].is_ascii(), "{name}.{}: raw UTF-8 in the headers", lang.as_str());
+            assert!(raw[..head_end].is_ascii(), "{what}: raw UTF-8 in the headers");
             let parsed = MessageParser::default().parse(&raw).expect("parses");
-            let what = format!("{name}.{}", lang.as_str());
             assert_eq!(parsed.subject(), Some(m.subject.as_str()), "{what}: subject decodes to what was rendered");
             assert_eq!(parsed.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("ann@example.com"));
             assert_eq!(parsed.from().and_then(|a| a.first()).and_then(|a| a.name()), Some("Switchboard"));
@@ -51,13 +63,19 @@ fn every_template_is_a_message_mail_clients_read() {
             }
             assert!(!html.contains("&#x2f;"), "{what}: slashes are not entities");
             assert!(html.contains("Zoë &lt;Ann&gt;") || !html.contains("Zoë"), "{what}: names are escaped in HTML");
-            for part in parsed.parts.iter().skip(1) {
+            assert!(html.contains("src=\"cid:logo\"") && html.contains("Müller &amp; Söhne"), "{what}");
+            let image = parsed.attachment(0).expect("the logo part");
+            assert_eq!(image.content_id(), Some("logo"), "{what}: the part the HTML names");
+            assert_eq!(image.contents(), logo_bytes.as_slice(), "{what}: the logo's bytes");
+            assert!(image.content_type().is_some_and(|c| c.c_type == "image" && c.c_subtype.as_deref() == Some("png")));
+            let leaves = parsed.parts.iter().filter(|p| p.content_type().is_some_and(|c| c.c_type != "multipart"));
+            for part in leaves {
                 let encoding = part.content_transfer_encoding().unwrap_or_default();
                 assert!(["7bit", "quoted-printable", "base64"].contains(&encoding), "{what}: {encoding}");
             }
             checked += 1;
         }
     }
-    assert_eq!(checked, templates::names().count() * Language::ALL.len());
-    assert!(checked >= 18);
+    assert_eq!(checked, EmailType::ALL.len() * Language::ALL.len());
+    assert!(checked >= 57);
 }

@@ -179,25 +179,53 @@ impl SettingsPatch {
             message_content_in_emails: self.message_content_in_emails,
             like_messages: self.like_messages,
             delete_own_messages: self.delete_own_messages,
+            email_logo: None,
+            theme: None,
         };
         Ok((change, self.locks.map(|l| l.into_iter().collect())))
     }
 }
 
 /// The version named by `If-Match`: required for every change.
-fn if_match(headers: &HeaderMap) -> Result<u64> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<u64> {
     let v = headers.get(header::IF_MATCH).ok_or(Error::PreconditionRequired)?;
     settings::version_of(v.to_str().map_err(|_| Error::PreconditionFailed)?)
 }
 
-fn with_etag(doc: SettingsDoc) -> Response {
-    let etag = HeaderValue::from_str(&doc.etag).ok();
-    let mut resp = Json(doc).into_response();
-    if let Some(e) = etag {
+/// A JSON answer with its `ETag`, revalidated on every use.
+pub(crate) fn json_with_etag<T: serde::Serialize>(body: T, etag: &str) -> Response {
+    let mut resp = Json(body).into_response();
+    if let Ok(e) = HeaderValue::from_str(etag) {
         resp.headers_mut().insert(header::ETAG, e);
     }
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     resp
+}
+
+fn with_etag(doc: SettingsDoc) -> Response {
+    let etag = doc.etag.clone();
+    json_with_etag(doc, &etag)
+}
+
+/// A document every member's client caches: its `ETag` names its content (`prefix` and a
+/// hash), so a change anywhere up the tree shows; `If-None-Match` with it answers 304.
+pub(crate) fn revalidated<T: serde::Serialize>(headers: &HeaderMap, prefix: &str, doc: &T) -> Result<Response> {
+    let body = serde_json::to_vec(doc).map_err(|e| Error::Internal(e.to_string()))?;
+    let etag = format!("\"{prefix}{}\"", &crate::auth::secret::hash(&String::from_utf8_lossy(&body))[..22]);
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"));
+    let mut resp = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    Ok(resp)
 }
 
 /// The organization's own, inherited and effective settings, its locks and who locked what
@@ -271,21 +299,5 @@ async fn aliases_handler(
               (status = 403, body = Problem)))]
 async fn policy_handler(OrgAccess(access): OrgAccess, headers: HeaderMap) -> Result<Response> {
     let permit = access.permit::<ReadOrg>()?;
-    let doc = settings::policy(&access, &permit);
-    let body = serde_json::to_vec(&doc).map_err(|e| Error::Internal(e.to_string()))?;
-    let etag = format!("\"p{}\"", &crate::auth::secret::hash(&String::from_utf8_lossy(&body))[..22]);
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"));
-    let mut resp = if matches {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-    };
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    Ok(resp)
+    revalidated(&headers, "p", &settings::policy(&access, &permit))
 }

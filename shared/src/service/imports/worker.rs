@@ -16,8 +16,8 @@ use crate::domain::{Email, LoginKey, LoginName, OrgId, UserId};
 use crate::error::{Error, Result};
 use crate::import::rows::{ImportRow, RowFailure, validate};
 use crate::import::{Row, Workbook};
-use crate::mail::queue::EmailJob;
 use crate::service::Ctx;
+use crate::service::invitations::InvitationEmail as EmailJob;
 use crate::service::settings::Effective;
 use crate::store::{
     CredentialRecord, EmailStatus, ImportCounts, ImportJobRecord, ImportRowRecord, InvitationRecord, InviteTokenRecord,
@@ -50,7 +50,8 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     }
     let mut job = ctx.store.get_import_job(org_id, job_id).await?.ok_or(Error::NotFound("import"))?;
     let org = ctx.store.get_org(org_id).await?.ok_or(Error::NotFound("organization"))?;
-    let settings = crate::service::settings::resolve(ctx, &org).await?;
+    let scope = crate::service::emails::Scope::resolve(ctx, &org).await?;
+    let settings = crate::service::settings::effective(&org, &scope.ancestors);
     let bytes = match super::load(ctx, org_id, &job.upload_id).await {
         Ok((_, b)) => b,
         Err(e) => return fail(ctx, &mut job, &e).await,
@@ -79,7 +80,7 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     let mut seen: HashSet<String> = HashSet::new();
     let mut paused = false;
     while let Some(rows) = rx.recv().await {
-        process_chunk(ctx, &org, &settings, &mut job, rows, &mut seen).await?;
+        process_chunk(ctx, &scope, &settings, &mut job, rows, &mut seen).await?;
         if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < Duration::from_secs(60)) {
             paused = true;
             break;
@@ -168,12 +169,13 @@ enum Plan {
 
 async fn process_chunk(
     ctx: &Arc<Ctx>,
-    org: &OrgRecord,
+    scope: &crate::service::emails::Scope,
     settings: &Effective,
     job: &mut ImportJobRecord,
     rows: Vec<Row>,
     seen: &mut HashSet<String>,
 ) -> Result<()> {
+    let org = &scope.org;
     let Some(last) = rows.last().map(|r| r.number) else { return Ok(()) };
     let domain = org.login_domain.as_ref();
     let validated: Vec<(u32, std::result::Result<ImportRow, RowFailure>)> =
@@ -203,7 +205,7 @@ async fn process_chunk(
                 && let Ok(Some(email)) = res.as_ref().map(|r| r.email.clone())
                 && let Some(inv) = ctx.store.get_invitation(&org.org_id, &email).await?
             {
-                emails.push(crate::service::invitations::reissue(ctx, org, settings.language(), &inv, None).await?);
+                emails.push(crate::service::invitations::reissue(ctx, settings.language(), &inv, None).await?);
             }
             continue;
         }
@@ -281,6 +283,7 @@ async fn process_chunk(
     job.next_row = last + 1;
     ctx.store.checkpoint_import(job, &chunk, None, ctx.now().timestamp() + LEASE_SECS).await?;
     if !emails.is_empty() {
+        let emails = crate::service::invitations::invitation_jobs(ctx, scope, emails).await?;
         // Through the rate-respecting queue; invitations stay pending (and resendable) if this fails.
         if let Err(e) = ctx.queue.enqueue(emails).await {
             tracing::error!(error = %e, "import invitation emails not queued");
@@ -472,7 +475,7 @@ async fn attempt(
     match settle(res) {
         Ok(()) => Ok(Ok((
             RowOutcome::Invited,
-            Some(crate::service::invitations::invitation_email(ctx, org, settings.language(), &inv, &token)?),
+            Some(crate::service::invitations::invitation_email(ctx, settings.language(), &inv, &token)),
         ))),
         Err(c) => Ok(Err(c)),
     }
