@@ -91,7 +91,14 @@ impl Reply {
 pub struct ReceivedEmail {
     pub to: String,
     pub subject: String,
+    /// The text and HTML parts, one after the other.
     pub body: String,
+    pub text: String,
+    pub html: String,
+    /// `Content-Language`.
+    pub language: Option<String>,
+    /// The inline image the HTML shows as `cid:logo`: its content type and bytes.
+    pub logo: Option<(String, Vec<u8>)>,
 }
 
 impl ReceivedEmail {
@@ -107,11 +114,25 @@ impl ReceivedEmail {
 /// A message as a mail client reads it: the first recipient, the decoded subject, and the
 /// decoded text and HTML parts (for finding links). `None` for bytes that are not a message.
 pub fn parse_email(bytes: &[u8]) -> Option<ReceivedEmail> {
+    use mail_parser::MimeHeaders;
     let m = mail_parser::MessageParser::default().parse(bytes)?;
     let to = m.to()?.first()?.address()?.to_owned();
     let text = m.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
     let html = m.body_html(0).map(|t| t.into_owned()).unwrap_or_default();
-    Some(ReceivedEmail { to, subject: m.subject().unwrap_or_default().to_owned(), body: format!("{text}\n{html}") })
+    let logo = m.attachments().find(|a| a.content_id() == Some("logo")).map(|a| {
+        let ct = a.content_type().map(|c| format!("{}/{}", c.c_type, c.c_subtype.as_deref().unwrap_or_default()));
+        (ct.unwrap_or_default(), a.contents().to_vec())
+    });
+    let language = m.header_raw("Content-Language").map(|l| l.trim().to_owned());
+    Some(ReceivedEmail {
+        to,
+        subject: m.subject().unwrap_or_default().to_owned(),
+        body: format!("{text}\n{html}"),
+        text,
+        html,
+        language,
+        logo,
+    })
 }
 
 /// The files of an outbox folder, oldest first (their names start with when they were written).

@@ -138,6 +138,9 @@ pub async fn write(
     Ok(doc(ty, lang, expected_version + 1, resolved))
 }
 
+/// Where the catalogue's sample links point.
+const SAMPLE_BASE: &str = "https://app.example";
+
 /// A rendering with the type's sample values, never sent.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Preview {
@@ -163,6 +166,12 @@ pub async fn preview(
         }
     };
     let mut vars = ty.sample();
+    // Sample links point at this deployment, so they show as its links do.
+    for v in vars.values_mut() {
+        if let Some(rest) = v.as_str().and_then(|s| s.strip_prefix(SAMPLE_BASE)) {
+            *v = format!("{}{rest}", ctx.config.public_url).into();
+        }
+    }
     vars.insert("org_name".into(), permit.org.name.clone().into());
     let rendered = templates::render_parts(&parts, &serde_json::Value::Object(vars))?;
     let title = rendered.title.clone();

@@ -22,6 +22,7 @@ macro_rules! both_engines {
 mod auth;
 mod deploy;
 mod email_change;
+mod email_settings;
 mod errors;
 mod everyday;
 mod grants;
