@@ -79,6 +79,19 @@ join-requests       OA    OA     OA          -        -       -
 approve-join        OA    OA     OA          -        -       -
 deny-join           OA    OA     OA          -        -       -
 create-user         OA    OA     OA          -        -       -
+get-email-settings  OA    OA     OA          -        -       -
+patch-email-settings OA   OA     OA          -        -       -
+get-logo            OA    OA     OA          -        -       -
+put-logo            OA    OA     OA          -        -       -
+delete-logo         OA    OA     OA          -        -       -
+get-template        OA    OA     OA          -        -       -
+put-template        OA    OA     OA          -        -       -
+reset-template      OA    OA     OA          -        -       -
+preview-template    OA    OA     OA          -        -       -
+get-theme           OAGV  OAGV   OAGV        -        -       -
+put-theme           OA    OA     OA          -        -       -
+delete-theme        OA    OA     OA          -        -       -
+preview-theme       OA    OA     OA          -        -       -
 leave               OAGV  OAGV   OAGV        -        -       -
 ";
 
@@ -255,6 +268,41 @@ async fn request(app: &TestApp, user: &User, route: &str, org: &str, outsider: &
                 json!({"first_name": "Matrix", "last_name": "User", "email": e2e::unique_email("created"), "roles": ["viewer"]}),
             ),
         ),
+        "get-email-settings" => (Method::GET, format!("/v1/orgs/{org}/email-settings"), None),
+        "patch-email-settings" => {
+            let body = json!({"types": {"mentions": {"enabled": false}}});
+            return with_etag(app, user, Method::PATCH, &format!("/v1/orgs/{org}/email-settings"), Some(body), STALE)
+                .await;
+        }
+        // No logo was uploaded: allowed callers get past authorization to 404.
+        "get-logo" => (Method::GET, format!("/v1/orgs/{org}/email-settings/logo"), None),
+        "put-logo" => return logo_upload(app, user, org).await,
+        "delete-logo" => {
+            return with_etag(app, user, Method::DELETE, &format!("/v1/orgs/{org}/email-settings/logo"), None, STALE)
+                .await;
+        }
+        "get-template" => (Method::GET, format!("/v1/orgs/{org}/email-templates/welcome"), None),
+        "put-template" => {
+            let body = json!({"subject": "Hi", "title": "Hi", "body": "Hello {{ first_name }}"});
+            let path = format!("/v1/orgs/{org}/email-templates/welcome?language=en");
+            return with_etag(app, user, Method::PUT, &path, Some(body), "\"t999999\"").await;
+        }
+        "reset-template" => {
+            let path = format!("/v1/orgs/{org}/email-templates/welcome?language=en");
+            return with_etag(app, user, Method::DELETE, &path, None, "\"t999999\"").await;
+        }
+        "preview-template" => {
+            (Method::POST, format!("/v1/orgs/{org}/email-templates/welcome/preview"), Some(json!({})))
+        }
+        "get-theme" => (Method::GET, format!("/v1/orgs/{org}/theme"), None),
+        "put-theme" => {
+            let body = json!({"preset": "ember"});
+            return with_etag(app, user, Method::PUT, &format!("/v1/orgs/{org}/theme"), Some(body), STALE).await;
+        }
+        "delete-theme" => {
+            return with_etag(app, user, Method::DELETE, &format!("/v1/orgs/{org}/theme"), None, STALE).await;
+        }
+        "preview-theme" => (Method::POST, format!("/v1/orgs/{org}/theme/preview"), Some(json!({"preset": "ember"}))),
         other => panic!("route {other} has no request in the matrix test"),
     };
     let r = app.call(method, &path, Some(&user.access), body).await;
@@ -278,6 +326,44 @@ async fn with_if_match(
         .send()
         .await
         .expect("settings change");
+    let r = TestApp::reply(resp).await;
+    (r.status, r.code().to_owned())
+}
+
+/// An `If-Match` naming no current version of the settings.
+const STALE: &str = "\"s999999\"";
+
+/// A change carrying `etag` in `If-Match` (and a JSON body, when given).
+async fn with_etag(
+    app: &TestApp,
+    user: &User,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    etag: &str,
+) -> (StatusCode, String) {
+    let mut req =
+        app.http.request(method, format!("{}{path}", app.base)).bearer_auth(&user.access).header("If-Match", etag);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = TestApp::reply(req.send().await.expect("change")).await;
+    (r.status, r.code().to_owned())
+}
+
+/// A logo upload is the image itself, with a stale `If-Match`.
+async fn logo_upload(app: &TestApp, user: &User, org: &str) -> (StatusCode, String) {
+    let png = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/logos/acme.png")).expect("fixture");
+    let resp = app
+        .http
+        .put(format!("{}/v1/orgs/{org}/email-settings/logo", app.base))
+        .bearer_auth(&user.access)
+        .header("content-type", "image/png")
+        .header("If-Match", STALE)
+        .body(png)
+        .send()
+        .await
+        .expect("logo upload");
     let r = TestApp::reply(resp).await;
     (r.status, r.code().to_owned())
 }
@@ -370,5 +456,15 @@ async fn authorization_matrix(engine: Engine) {
     }
     assert!(failures.is_empty(), "{} of {checked} cells wrong:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(checked, MATRIX.lines().skip(2).filter(|l| !l.trim().is_empty()).count() * 6 * 4);
-    assert_eq!(checked, 66 * 6 * 4, "every organization-scoped route has a row");
+    // Every operation under /v1/orgs/{org_id} in the published document has a row.
+    let doc = serde_json::to_value(switchboard::api::openapi(&switchboard::api::Function::ALL)).expect("document");
+    let org_operations: usize = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .filter(|(p, _)| p.starts_with("/v1/orgs/{org_id}"))
+        .map(|(_, ops)| ops.as_object().map_or(0, |o| o.keys().filter(|k| *k != "parameters").count()))
+        .sum();
+    // Plus `switch`, which names the organization in its body.
+    assert_eq!(checked, (org_operations + 1) * 6 * 4, "every organization-scoped route has a row");
 }
