@@ -148,10 +148,10 @@ impl TemplateText {
         if source.chars().count() > max {
             return Err(Error::validation("template_too_long", field, format!("is longer than {max} characters")));
         }
-        if !part.multiline() {
-            if let Some(at) = source.find('\n') {
-                return Err(invalid("template_multiline", field, position(&source, at), "must be one line"));
-            }
+        if !part.multiline()
+            && let Some(at) = source.find('\n')
+        {
+            return Err(invalid("template_multiline", field, position(&source, at), "must be one line"));
         }
         if let Some((at, _)) = source.char_indices().find(|(_, c)| c.is_control() && *c != '\n' && *c != '\t') {
             return Err(invalid(

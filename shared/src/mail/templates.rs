@@ -144,13 +144,14 @@ fn next_link<'a>(s: &'a str, prefix: &str) -> Option<(usize, usize, &'a str, &'a
         s[from..].find(|c: char| c.is_whitespace() || stop.contains(&c)).map_or(s.len(), |e| from + e)
     };
     // `[label](link)` whose link starts where the bare search found it.
-    if bare >= 2 && s[..bare].ends_with("](") {
-        if let Some(open) = s[..bare - 2].rfind('[') {
-            let label = &s[open + 1..bare - 2];
-            let end = url_end(bare, &[')']);
-            if !label.is_empty() && !label.contains(['[', ']']) && s[end..].starts_with(')') {
-                return Some((open, end + 1, label, &s[bare..end]));
-            }
+    if bare >= 2
+        && s[..bare].ends_with("](")
+        && let Some(open) = s[..bare - 2].rfind('[')
+    {
+        let label = &s[open + 1..bare - 2];
+        let end = url_end(bare, &[')']);
+        if !label.is_empty() && !label.contains(['[', ']']) && s[end..].starts_with(')') {
+            return Some((open, end + 1, label, &s[bare..end]));
         }
     }
     let mut end = url_end(bare, &[]);
