@@ -132,7 +132,7 @@ async fn fulfil(ctx: &Ctx, request: &EmailRequest) -> Result<()> {
         return Ok(());
     }
     let job = match request {
-        EmailRequest::PasswordReset { .. } => super::passwords::reset_email(ctx, &user).await?,
+        EmailRequest::PasswordReset { .. } => super::passwords::reset_email(ctx, &user, None).await?,
         EmailRequest::RegistrationAttempt { .. } => super::accounts::registration_attempt_email(ctx, &user).await?,
     };
     let Some(job) = job else { return Ok(()) };

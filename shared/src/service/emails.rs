@@ -79,6 +79,18 @@ pub struct Recipient {
     pub vars: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Recipient {
+    /// `user`, at their address, in their language.
+    pub fn user(user: &UserRecord, vars: serde_json::Map<String, serde_json::Value>) -> Result<Self> {
+        Ok(Recipient {
+            to: user.address()?.clone(),
+            language: Some(user.language),
+            first_name: user.first_name.clone(),
+            vars,
+        })
+    }
+}
+
 /// The emails of `ty` to `recipients`, or none when the organization switched the type off.
 /// One template read for all of them, whatever their languages.
 pub async fn compose(

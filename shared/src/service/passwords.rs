@@ -15,13 +15,18 @@ pub const RESET_MINUTES: i64 = 60;
 
 /// Create a reset token for `user` and queue the email with its link (an admin's request for
 /// a member, who is known to them).
-pub async fn send_reset(ctx: &Ctx, user: &UserRecord) -> Result<()> {
-    let jobs: Vec<EmailJob> = reset_email(ctx, user).await?.into_iter().collect();
+pub async fn send_reset(ctx: &Ctx, user: &UserRecord, scope: &super::emails::Scope) -> Result<()> {
+    let jobs: Vec<EmailJob> = reset_email(ctx, user, Some(scope)).await?.into_iter().collect();
     ctx.queue.enqueue(jobs).await
 }
 
-/// A new reset token for `user` and the email carrying its link.
-pub(crate) async fn reset_email(ctx: &Ctx, user: &UserRecord) -> Result<Option<EmailJob>> {
+/// A new reset token for `user` and the email carrying its link, branded by `scope` (the
+/// admin's organization), else by the organization the person last used.
+pub(crate) async fn reset_email(
+    ctx: &Ctx,
+    user: &UserRecord,
+    scope: Option<&super::emails::Scope>,
+) -> Result<Option<EmailJob>> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
     let record = TokenRecord {
         purpose: TokenPurpose::PasswordReset,
@@ -38,7 +43,11 @@ pub(crate) async fn reset_email(ctx: &Ctx, user: &UserRecord) -> Result<Option<E
         ("link", format!("{}/reset-password?token={token}", ctx.config.public_url).into()),
         ("minutes", RESET_MINUTES.into()),
     ]);
-    super::emails::to_user(ctx, user, None, crate::domain::EmailType::PasswordReset, vars).await
+    let ty = crate::domain::EmailType::PasswordReset;
+    match scope {
+        Some(s) => super::emails::compose_one(ctx, Some(s), ty, super::emails::Recipient::user(user, vars)?).await,
+        None => super::emails::to_user(ctx, user, None, ty, vars).await,
+    }
 }
 
 /// "Forgot password": the same answer, the same work, whether or not the address has a

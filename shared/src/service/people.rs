@@ -105,7 +105,7 @@ pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUs
     ctx.store.add_member(&m, Some(login), None, &org.lineage_ids(), &act).await?;
     let sent = user.email.is_some();
     if sent {
-        super::passwords::send_reset(ctx, &user).await?;
+        super::passwords::send_reset(ctx, &user, &super::emails::Scope::of_permit(permit)).await?;
     }
     Ok(CreatedUser { user_id, created: true, password_link_sent: sent })
 }
