@@ -172,7 +172,7 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
     };
     let email = input.email.clone();
     let queued = match ctx.store.register(&records).await {
-        Ok(()) => send_verification(ctx, &records.user, Some(&emails::Scope::new(&records.org, &[])), &token).await,
+        Ok(()) => send_verification(ctx, &records.user, Some(&emails::Scope::created(&records.org)), &token).await,
         Err(Error::EmailTaken) => {
             let attempt = super::email_requests::EmailRequest::RegistrationAttempt { email: email.clone() };
             super::email_requests::submit(ctx, attempt).await

@@ -18,17 +18,24 @@ use crate::store::{OrgRecord, UserRecord};
 pub struct Scope {
     pub org: OrgRecord,
     pub ancestors: Vec<OrgRecord>,
+    /// Created in this request: it has no templates of its own yet, and none to inherit.
+    fresh: bool,
 }
 
 impl Scope {
     pub fn new(org: &OrgRecord, ancestors: &[OrgRecord]) -> Self {
-        Scope { org: org.clone(), ancestors: ancestors.to_vec() }
+        Scope { org: org.clone(), ancestors: ancestors.to_vec(), fresh: false }
+    }
+
+    /// A top-level organization just created (registration): its emails need no template read.
+    pub fn created(org: &OrgRecord) -> Self {
+        Scope { org: org.clone(), ancestors: Vec::new(), fresh: true }
     }
 
     /// `org` with its ancestors read (one BatchGet; none for a top-level organization).
     pub async fn resolve(ctx: &Ctx, org: &OrgRecord) -> Result<Self> {
         let ancestors = if org.ancestors.is_empty() { Vec::new() } else { ctx.store.get_orgs(&org.ancestors).await? };
-        Ok(Scope { org: org.clone(), ancestors })
+        Ok(Scope { org: org.clone(), ancestors, fresh: false })
     }
 
     pub fn of_permit<P>(permit: &crate::access::Permit<P>) -> Self {
@@ -108,7 +115,7 @@ pub async fn compose(
         return Ok(Vec::new());
     }
     let e = scope.effective();
-    let records = load(ctx, &scope.org, ty).await?;
+    let records = if scope.fresh { Default::default() } else { load(ctx, &scope.org, ty).await? };
     let brand = branding(ctx, &e, &scope.org.name);
     let mut out = Vec::with_capacity(recipients.len());
     for r in recipients {
