@@ -121,7 +121,7 @@ components! {
 /// The three states a component's background has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum State {
+pub enum ContrastState {
     Background,
     Hover,
     Select,
@@ -131,7 +131,7 @@ pub enum State {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ContrastCheck {
     pub component: Component,
-    pub state: State,
+    pub state: ContrastState,
     pub text: Color,
     pub background: Color,
     /// Rounded to two decimals.
@@ -193,12 +193,12 @@ pub const PRESETS: [Preset; 3] = [
 
 impl Theme {
     /// The text color on `component`'s backgrounds (links: the link colors themselves).
-    fn text_on(&self, component: Component, state: State) -> (Color, Color) {
+    fn text_on(&self, component: Component, state: ContrastState) -> (Color, Color) {
         let cc = self.colors(component);
         let bg = match state {
-            State::Background => cc.background,
-            State::Hover => cc.hover,
-            State::Select => cc.select,
+            ContrastState::Background => cc.background,
+            ContrastState::Hover => cc.hover,
+            ContrastState::Select => cc.select,
         };
         if component == Component::Link {
             return (bg, PAGE);
@@ -210,7 +210,7 @@ impl Theme {
     pub fn contrast(&self) -> Vec<ContrastCheck> {
         let mut out = Vec::new();
         for &component in Component::ALL {
-            for state in [State::Background, State::Hover, State::Select] {
+            for state in [ContrastState::Background, ContrastState::Hover, ContrastState::Select] {
                 let (text, background) = self.text_on(component, state);
                 let ratio = text.contrast(background);
                 out.push(ContrastCheck {
@@ -235,7 +235,7 @@ impl Theme {
             vars.insert(format!("--sb-{name}-bg"), cc.background.to_string());
             vars.insert(format!("--sb-{name}-hover"), cc.hover.to_string());
             vars.insert(format!("--sb-{name}-select"), cc.select.to_string());
-            let (text, _) = self.text_on(component, State::Background);
+            let (text, _) = self.text_on(component, ContrastState::Background);
             vars.insert(format!("--sb-{name}-text"), text.to_string());
         }
         vars
@@ -243,12 +243,12 @@ impl Theme {
 
     /// The button's background and text, for the call to action in emails.
     pub fn button(&self) -> (Color, Color) {
-        let (text, bg) = self.text_on(Component::Button, State::Background);
+        let (text, bg) = self.text_on(Component::Button, ContrastState::Background);
         (bg, text)
     }
 
     pub fn header(&self) -> (Color, Color) {
-        let (text, bg) = self.text_on(Component::Header, State::Background);
+        let (text, bg) = self.text_on(Component::Header, ContrastState::Background);
         (bg, text)
     }
 }

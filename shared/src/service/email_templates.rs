@@ -143,7 +143,7 @@ const SAMPLE_BASE: &str = "https://app.example";
 
 /// A rendering with the type's sample values, never sent.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Preview {
+pub struct EmailPreview {
     pub subject: String,
     pub title: String,
     pub html: String,
@@ -157,7 +157,7 @@ pub async fn preview(
     ty: EmailType,
     lang: Language,
     draft: Option<TemplateParts>,
-) -> Result<Preview> {
+) -> Result<EmailPreview> {
     let parts = match draft {
         Some(d) => d,
         None => {
@@ -183,5 +183,5 @@ pub async fn preview(
         &format!("cid:{}", templates::LOGO_CID),
         &format!("/v1/orgs/{}/email-settings/logo", permit.org.org_id),
     );
-    Ok(Preview { subject: m.subject, title, html, text: m.text })
+    Ok(EmailPreview { subject: m.subject, title, html, text: m.text })
 }

@@ -129,3 +129,26 @@ fn published_openapi_document_is_current() {
     let doc: serde_json::Value = serde_json::from_str(&current).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
 }
+
+/// utoipa keeps one schema per name: two types of one name in different functions would
+/// leave the merged document describing one of them for both (an import preview and an
+/// email preview once did). Each function's own document must agree with every other's.
+#[test]
+fn schema_names_mean_one_thing_across_functions() {
+    let mut seen: std::collections::BTreeMap<String, (Function, serde_json::Value)> = Default::default();
+    let mut clashes = Vec::new();
+    for f in Function::ALL {
+        let doc = serde_json::to_value(openapi(&[f])).expect("document");
+        for (name, schema) in doc["components"]["schemas"].as_object().cloned().unwrap_or_default() {
+            match seen.get(&name) {
+                Some((other, s)) if *s != schema => clashes.push(format!("{name}: {} and {}", other.name(), f.name())),
+                Some(_) => {}
+                None => {
+                    seen.insert(name, (f, schema));
+                }
+            }
+        }
+    }
+    assert!(clashes.is_empty(), "one schema name, two types: {clashes:?}");
+    assert!(seen.len() > 100, "{} schemas", seen.len());
+}

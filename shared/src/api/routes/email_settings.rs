@@ -22,7 +22,7 @@ use crate::domain::template_text::{Part, TemplateParts, TemplateText};
 use crate::domain::{EmailType, Interval, Language, TypeSetting};
 use crate::error::{Error, Result};
 use crate::service::email_settings::{self, EmailSettingsDoc};
-use crate::service::email_templates::{self, Preview, TemplateDoc};
+use crate::service::email_templates::{self, EmailPreview, TemplateDoc};
 use crate::service::settings::of_access;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -335,7 +335,7 @@ pub struct PreviewInput {
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/email-templates/{email_type}/preview", tag = "email settings",
     params(("org_id" = String, Path), ("email_type" = EmailType, Path), LanguageQuery),
     request_body = PreviewInput, security(("bearer" = [])),
-    responses((status = 200, body = Preview), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = EmailPreview), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 422, description = "invalid template: `line` and `column` say where", body = Problem)))]
 async fn preview_handler(
     State(ctx): State<AppState>,
@@ -343,7 +343,7 @@ async fn preview_handler(
     Path(path): Path<TemplatePath>,
     QueryParams(q): QueryParams<LanguageQuery>,
     JsonBody(req): JsonBody<PreviewInput>,
-) -> Result<axum::Json<Preview>> {
+) -> Result<axum::Json<EmailPreview>> {
     let permit = access.permit::<UpdateOrg>()?;
     let ty = email_type(&path.email_type)?;
     let lang = language(&access, &q)?;
