@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::items::from_item;
 use super::ops::{key, n, s};
-use super::tx::{self, TxError};
+use super::tx;
 use super::{ActivityRecord, OrgRecord, Store};
 use crate::domain::template_text::TemplateParts as Parts;
 use crate::domain::{EmailType, Language, OrgId, UserId};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TemplateOverride {
@@ -97,14 +97,6 @@ impl Store {
                 .expression_attribute_values(":p", serde_dynamo::to_attribute_value(p).map_err(super::error::storage)?),
             None => update.update_expression("REMOVE #lang SET version = :next, org_id = :org"),
         };
-        let mut items = vec![tx::update(update)?];
-        for item in activity.items(&org.lineage_ids())? {
-            items.push(tx::put_new(t, item)?);
-        }
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TxError::Conditions(_)) => Err(Error::PreconditionFailed),
-            Err(TxError::Other(e)) => Err(e),
-        }
+        self.update_with_activity(update, org, activity).await
     }
 }

@@ -51,9 +51,20 @@ impl Store {
                 .expression_attribute_values(format!(":a{i}"), v);
         }
         let update = update.update_expression(format!("SET {}", sets.join(", ")));
+        self.update_with_activity(update, org, activity).await
+    }
+
+    /// One conditional update and its activity entries in the organization's lineage, as one
+    /// transaction; a failed condition means the version read is stale (412).
+    pub(super) async fn update_with_activity(
+        &self,
+        update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+        org: &OrgRecord,
+        activity: &ActivityRecord,
+    ) -> Result<()> {
         let mut items = vec![tx::update(update)?];
         for item in activity.items(&org.lineage_ids())? {
-            items.push(tx::put_new(t, item)?);
+            items.push(tx::put_new(self.table_name(), item)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),

@@ -267,8 +267,8 @@ async fn get_template_handler(
            ("If-Match" = String, Header, description = "the template's ETag")),
     request_body = TemplateInput, security(("bearer" = [])),
     responses((status = 200, body = TemplateDoc, headers(("ETag" = String))), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 412, body = Problem), (status = 422, description = "invalid template: `line` and `column` say where", body = Problem),
-              (status = 428, body = Problem)))]
+              (status = 412, body = Problem), (status = 413, description = "the body is over 64 KiB", body = Problem),
+              (status = 422, description = "invalid template: `line` and `column` say where", body = Problem), (status = 428, body = Problem)))]
 async fn put_template_handler(
     State(ctx): State<AppState>,
     OrgAccess(access): OrgAccess,
@@ -336,6 +336,7 @@ pub struct PreviewInput {
     params(("org_id" = String, Path), ("email_type" = EmailType, Path), LanguageQuery),
     request_body = PreviewInput, security(("bearer" = [])),
     responses((status = 200, body = EmailPreview), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 413, description = "the body is over 64 KiB", body = Problem),
               (status = 422, description = "invalid template: `line` and `column` say where", body = Problem)))]
 async fn preview_handler(
     State(ctx): State<AppState>,
