@@ -125,10 +125,13 @@ impl Logo {
                 return Err(refuse("image_type_mismatch", format!("is a {} file sent as {ct}", format.content_type())));
             }
         }
-        let (width, height) = match format {
-            ImageFormat::Png => decode_png(&bytes)?,
-            ImageFormat::Jpeg => decode_jpeg(&bytes)?,
-        };
+        // The decoders are third-party code reading hostile input: a panic in one (fuzzing
+        // found an arithmetic overflow in zune-jpeg's IDCT) is a file refused, not a crash.
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {
+            ImageFormat::Png => decode_png(&bytes),
+            ImageFormat::Jpeg => decode_jpeg(&bytes),
+        }));
+        let (width, height) = decoded.unwrap_or_else(|_| Err(refuse("invalid_image", "could not be decoded")))?;
         Ok(Logo { bytes, format, width, height })
     }
 
@@ -210,6 +213,13 @@ pub(crate) mod tests {
         bomb[16..20].copy_from_slice(&40_000u32.to_be_bytes());
         bomb[20..24].copy_from_slice(&40_000u32.to_be_bytes());
         assert!(Logo::parse(bomb, None).is_err());
+    }
+
+    #[test]
+    fn a_file_that_makes_the_decoder_panic_is_refused() {
+        // Found by `cargo fuzz run email_logo`: zune-jpeg 0.4.21 overflows in its IDCT.
+        let bytes = include_bytes!("testdata/jpeg-idct-overflow.jpg").to_vec();
+        assert!(matches!(Logo::parse(bytes, None), Err(Error::Validation { .. })));
     }
 
     proptest::proptest! {
