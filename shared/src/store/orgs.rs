@@ -87,11 +87,27 @@ pub struct CompanyFields {
     #[serde(default)]
     pub aliases: Vec<String>,
     /// Per email type, what this organization chose (unset types inherit).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty", deserialize_with = "known_types")]
     pub email_types: std::collections::BTreeMap<crate::domain::EmailType, crate::domain::TypeSetting>,
     /// Email types fixed for every organization beneath this one.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty", deserialize_with = "known_locks")]
     pub email_locks: std::collections::BTreeSet<crate::domain::EmailType>,
+}
+
+/// Email types are read by key, skipping keys this build does not know (a type retired or
+/// added by a newer version), so that they never make the organization unreadable.
+fn known_types<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<std::collections::BTreeMap<crate::domain::EmailType, crate::domain::TypeSetting>, D::Error> {
+    let raw = std::collections::BTreeMap::<String, crate::domain::TypeSetting>::deserialize(d)?;
+    Ok(raw.into_iter().filter_map(|(k, v)| crate::domain::EmailType::parse(&k, "type").ok().map(|t| (t, v))).collect())
+}
+
+fn known_locks<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<std::collections::BTreeSet<crate::domain::EmailType>, D::Error> {
+    let raw = Vec::<String>::deserialize(d)?;
+    Ok(raw.iter().filter_map(|k| crate::domain::EmailType::parse(k, "type").ok()).collect())
 }
 
 impl OrgRecord {
@@ -459,5 +475,19 @@ impl Store {
     /// Add a membership (no transaction: for seeding and tests; invitations use their own).
     pub async fn put_membership(&self, m: &MembershipRecord) -> Result<()> {
         self.batch_write(vec![m.item()?], Vec::new()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn email_types_this_build_does_not_know_are_skipped() {
+        let c: super::CompanyFields = serde_json::from_value(serde_json::json!({
+            "email_types": {"mentions": {"enabled": false, "interval": "daily"}, "retired": {"enabled": true, "interval": "hourly"}},
+            "email_locks": ["mentions", "retired"],
+        }))
+        .unwrap();
+        assert_eq!(c.email_types.keys().map(|t| t.key()).collect::<Vec<_>>(), ["mentions"]);
+        assert_eq!(c.email_locks.iter().map(|t| t.key()).collect::<Vec<_>>(), ["mentions"]);
     }
 }
