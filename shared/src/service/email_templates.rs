@@ -178,10 +178,20 @@ pub async fn preview(
     let branding = super::emails::branding(ctx, &super::settings::of_permit(permit), &permit.org.name);
     let to = crate::domain::Email::parse("preview@example.com", "to")?;
     let m = templates::compose(rendered, &branding, &to, lang)?;
-    // The logo is an inline part in a real email; a preview shows it through the logo route.
-    let html = m.html.replace(
-        &format!("cid:{}", templates::LOGO_CID),
-        &format!("/v1/orgs/{}/email-settings/logo", permit.org.org_id),
-    );
+    // The logo is an inline part in a real email; a preview carries it as a data URI, so the
+    // HTML shows as the email will wherever it is put (an iframe's srcdoc needs no token).
+    let html = match &m.logo {
+        Some(logo) => {
+            use base64::Engine;
+            let bytes = ctx.files.get(&logo.key, crate::domain::logo::LOGO_MAX_BYTES as u64).await?;
+            let uri = format!(
+                "data:{};base64,{}",
+                logo.content_type.content_type(),
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            );
+            m.html.replace(&format!("cid:{}", templates::LOGO_CID), &uri)
+        }
+        None => m.html,
+    };
     Ok(EmailPreview { subject: m.subject, title, html, text: m.text })
 }

@@ -366,6 +366,19 @@ async fn logo_is_checked_stored_and_shown_in_every_email(engine: Engine) {
     assert!(mail.html.contains("src=\"cid:logo\""));
     let from_sub = invitation_email(&app, &owner, &sub, &unique_email("sub-logo")).await;
     assert!(from_sub.logo.is_some(), "a sub-account's emails show the inherited logo");
+    // A preview shows the logo too, as a data URI (no token needed to display it).
+    let preview = app
+        .post_auth(&format!("/v1/orgs/{}/email-templates/welcome/preview", owner.org), &owner.access, json!({}))
+        .await;
+    let png = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(fixture("acme.png"))
+    };
+    assert!(
+        preview.body["html"].as_str().is_some_and(|h| h.contains(&format!("src=\"data:image/png;base64,{png}\""))),
+        "{:?}",
+        preview.body
+    );
 
     // A JPEG replaces it; removing it falls back to the default header (the name, no image).
     let tag = settings_etag(&app, &owner, &owner.org).await;
