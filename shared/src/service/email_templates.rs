@@ -123,18 +123,23 @@ pub async fn write(
         parts.map(|parts| TemplateOverride { parts, updated_at: ctx.now(), updated_by: permit.user_id.clone() });
     let act = permit_activity(ctx, permit, action, Some(format!("{}:{}", ty.key(), lang.as_str())));
     ctx.store.put_email_template(&permit.org, ty, lang, record.as_ref(), expected_version, &act).await?;
-    // Read back through the lineage: after a reset the inherited or default one applies.
-    let mut records = load(ctx, &permit.org, ty).await?;
-    // A read right after the write may not see it yet on an eventually consistent replica:
-    // what was written is known, so it is what the answer shows.
-    let own = records.entry(permit.org.org_id.clone()).or_default();
-    own.version = expected_version + 1;
-    match lang {
-        Language::En => own.en = record,
-        Language::Nl => own.nl = record,
-        Language::De => own.de = record,
-    }
-    let resolved = pick(&permit.org, &permit.ancestors, &records, ty, lang)?;
+    let resolved = match record {
+        // What was saved is what applies: no read needed.
+        Some(t) => Resolved { parts: t.parts, source: TemplateSource::Own, from: None, updated_at: Some(t.updated_at) },
+        // After a reset the nearest ancestor's, or the default, applies. The organization's
+        // own entry for this language is gone (a replica may not know yet: it is left out).
+        None => {
+            let mut records = load(ctx, &permit.org, ty).await?;
+            if let Some(own) = records.get_mut(&permit.org.org_id) {
+                match lang {
+                    Language::En => own.en = None,
+                    Language::Nl => own.nl = None,
+                    Language::De => own.de = None,
+                }
+            }
+            pick(&permit.org, &permit.ancestors, &records, ty, lang)?
+        }
+    };
     Ok(doc(ty, lang, expected_version + 1, resolved))
 }
 
