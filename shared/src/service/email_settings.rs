@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::settings::{etag_of, of_permit};
+use super::settings::{chain, etag_of, of_permit};
 use super::{Ctx, permit_activity};
 use crate::access::{Permit, UpdateOrg};
 use crate::domain::logo::{Logo, LogoRef};
@@ -38,15 +38,6 @@ pub struct TypeView {
     pub locked_by: Option<OrgId>,
     /// The variables its template may use (the editor's "Add fields").
     pub variables: Vec<Variable>,
-}
-
-/// The lineage from the root down to `org` (missing ancestors skipped).
-pub(crate) fn chain<'a>(org: &'a OrgRecord, ancestors: &'a [OrgRecord]) -> Vec<&'a OrgRecord> {
-    org.ancestors
-        .iter()
-        .filter_map(|id| ancestors.iter().find(|a| &a.org_id == id))
-        .chain(std::iter::once(org))
-        .collect()
 }
 
 /// Resolve one type: the nearest choice set, unless an ancestor locked it (topmost wins).
@@ -196,7 +187,7 @@ pub async fn set_logo(
 ) -> Result<EmailSettingsDoc> {
     let org = &permit.org;
     // Checked before the upload too, so that a doomed request stores nothing.
-    precheck(permit, expected_version, &[crate::domain::settings::SettingKey::EmailLogo])?;
+    super::settings::precheck(permit, expected_version, &[crate::domain::settings::SettingKey::EmailLogo])?;
     let (width, height) = logo.dimensions();
     let r = LogoRef {
         key: logo_key(&org.org_id, &logo),
@@ -220,22 +211,6 @@ pub async fn remove_logo(ctx: &Ctx, permit: &Permit<UpdateOrg>, expected_version
     Ok(doc(&after, &permit.ancestors))
 }
 
-/// The settings are still at the version read, and no ancestor locked `keys`.
-pub(crate) fn precheck<P>(
-    permit: &Permit<P>,
-    expected_version: u64,
-    keys: &[crate::domain::settings::SettingKey],
-) -> Result<()> {
-    if permit.org.company.settings_version != expected_version {
-        return Err(Error::PreconditionFailed);
-    }
-    let locked = of_permit(permit).locked_by;
-    match keys.iter().find(|k| locked.contains_key(k)) {
-        Some(k) => Err(Error::SettingLocked { key: k.as_str() }),
-        None => Ok(()),
-    }
-}
-
 /// Apply a change of settings kept on the organization's own routes (logo, theme).
 pub(crate) async fn write_settings<P>(
     ctx: &Ctx,
@@ -244,18 +219,7 @@ pub(crate) async fn write_settings<P>(
     change: SettingsChange,
     action: &str,
 ) -> Result<OrgRecord> {
-    let org = &permit.org;
-    precheck(permit, expected_version, &change.keys())?;
-    let mut settings = org.company.settings.clone();
-    if settings.apply(change).is_empty() {
-        return Ok(org.clone());
-    }
-    let act = permit_activity(ctx, permit, action, None);
-    ctx.store.put_settings(org, expected_version, &settings, &org.company.locks, &act).await?;
-    let mut after = org.clone();
-    after.company.settings = settings;
-    after.company.settings_version = expected_version + 1;
-    Ok(after)
+    super::settings::commit(ctx, permit, expected_version, change, None, action, false).await
 }
 
 /// The logo file the organization's emails show (its own or inherited), for the admin's

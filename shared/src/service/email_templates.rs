@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::email_settings::chain;
+use super::settings::chain;
 use super::{Ctx, permit_activity};
 use crate::access::{Permit, UpdateOrg};
 use crate::domain::template_text::TemplateParts;

@@ -29,12 +29,7 @@ pub struct Effective {
 /// per setting the nearest value set, unless an ancestor locked it (the topmost lock wins,
 /// with that ancestor's own effective value).
 pub fn effective(org: &OrgRecord, ancestors: &[OrgRecord]) -> Effective {
-    let chain: Vec<&OrgRecord> = org
-        .ancestors
-        .iter()
-        .filter_map(|id| ancestors.iter().find(|a| &a.org_id == id))
-        .chain(std::iter::once(org))
-        .collect();
+    let chain = chain(org, ancestors);
     let root_language = chain.first().map(|o| o.language).unwrap_or_default();
     let mut values = OrgSettings::system_defaults(root_language);
     let mut source = BTreeMap::new();
@@ -59,6 +54,15 @@ pub fn effective(org: &OrgRecord, ancestors: &[OrgRecord]) -> Effective {
     company_domains.sort();
     company_domains.dedup();
     Effective { values, source, locked_by, company_domains }
+}
+
+/// The lineage from the root down to `org` (missing ancestors skipped).
+pub(crate) fn chain<'a>(org: &'a OrgRecord, ancestors: &'a [OrgRecord]) -> Vec<&'a OrgRecord> {
+    org.ancestors
+        .iter()
+        .filter_map(|id| ancestors.iter().find(|a| &a.org_id == id))
+        .chain(std::iter::once(org))
+        .collect()
 }
 
 /// A flag of the effective settings: resolution starts from the system defaults, which set
@@ -200,13 +204,18 @@ pub fn etag_of(version: u64) -> String {
 
 /// The version an `If-Match` value names, or 412 for one that names no version of ours.
 pub fn version_of(if_match: &str) -> Result<u64> {
-    if_match
-        .trim()
-        .strip_prefix("W/")
-        .unwrap_or(if_match.trim())
-        .strip_prefix("\"s")
+    version_tagged(if_match, 's')
+}
+
+/// The version an ETag `"<tag><n>"` names (settings `s`, templates `t`), or 412.
+pub fn version_tagged(if_match: &str, tag: char) -> Result<u64> {
+    let v = if_match.trim();
+    v.strip_prefix("W/")
+        .unwrap_or(v)
+        .strip_prefix('"')
+        .and_then(|r| r.strip_prefix(tag))
         .and_then(|r| r.strip_suffix('"'))
-        .and_then(|v| v.parse().ok())
+        .and_then(|n| n.parse().ok())
         .ok_or(Error::PreconditionFailed)
 }
 
@@ -237,16 +246,35 @@ pub async fn change(
     change: SettingsChange,
     locks: Option<Locks>,
 ) -> Result<SettingsDoc> {
-    let org = &permit.org;
-    if org.company.settings_version != expected_version {
+    let after = commit(ctx, permit, expected_version, change, locks, "organization.settings_changed", true).await?;
+    Ok(doc(&after, &permit.ancestors))
+}
+
+/// The settings are still at the version read, and no ancestor locked `keys`.
+pub(crate) fn precheck<P>(permit: &Permit<P>, expected_version: u64, keys: &[SettingKey]) -> Result<()> {
+    if permit.org.company.settings_version != expected_version {
         return Err(Error::PreconditionFailed);
     }
-    let current = effective(org, &permit.ancestors);
-    for key in change.keys() {
-        if current.locked_by.contains_key(&key) {
-            return Err(Error::SettingLocked { key: key.as_str() });
-        }
+    let locked = of_permit(permit).locked_by;
+    match keys.iter().find(|k| locked.contains_key(k)) {
+        Some(k) => Err(Error::SettingLocked { key: k.as_str() }),
+        None => Ok(()),
     }
+}
+
+/// Check, apply and store a change of settings (and, given, of the locks) with its activity
+/// entry (`name_keys`: naming the settings changed); the organization as it is after.
+pub(crate) async fn commit<P>(
+    ctx: &Ctx,
+    permit: &Permit<P>,
+    expected_version: u64,
+    change: SettingsChange,
+    locks: Option<Locks>,
+    action: &str,
+    name_keys: bool,
+) -> Result<OrgRecord> {
+    let org = &permit.org;
+    precheck(permit, expected_version, &change.keys())?;
     let mut settings = org.company.settings.clone();
     let mut changed: Vec<&str> = settings.apply(change).into_iter().map(SettingKey::as_str).collect();
     let locks = locks.unwrap_or_else(|| org.company.locks.clone());
@@ -254,15 +282,15 @@ pub async fn change(
         changed.push("locks");
     }
     if changed.is_empty() {
-        return Ok(doc(org, &permit.ancestors));
+        return Ok(org.clone());
     }
-    let act = permit_activity(ctx, permit, "organization.settings_changed", Some(changed.join(",")));
+    let act = permit_activity(ctx, permit, action, name_keys.then(|| changed.join(",")));
     ctx.store.put_settings(org, expected_version, &settings, &locks, &act).await?;
     let mut after = org.clone();
     after.company.settings = settings;
     after.company.locks = locks;
     after.company.settings_version = expected_version + 1;
-    Ok(doc(&after, &permit.ancestors))
+    Ok(after)
 }
 
 /// Replace a top-level organization's aliases.

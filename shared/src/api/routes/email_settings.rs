@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::imports::RawBody;
-use super::settings::{if_match, json_with_etag};
+use super::settings::{if_match, if_match_tagged, json_with_etag};
 use crate::access::UpdateOrg;
 use crate::api::AppState;
 use crate::api::extract::{JsonBody, OrgAccess, QueryParams};
@@ -281,7 +281,7 @@ async fn put_template_handler(
     let ty = email_type(&path.email_type)?;
     let lang = language(&access, &q)?;
     let parts = req.parse(ty)?;
-    let version = template_version(&headers)?;
+    let version = if_match_tagged(&headers, 't')?;
     Ok(with_template_etag(email_templates::write(&ctx, &permit, ty, lang, version, Some(parts)).await?))
 }
 
@@ -302,20 +302,8 @@ async fn reset_template_handler(
     let permit = access.permit::<UpdateOrg>()?;
     let ty = email_type(&path.email_type)?;
     let lang = language(&access, &q)?;
-    let version = template_version(&headers)?;
+    let version = if_match_tagged(&headers, 't')?;
     Ok(with_template_etag(email_templates::write(&ctx, &permit, ty, lang, version, None).await?))
-}
-
-/// The version an `If-Match` of a template names.
-fn template_version(headers: &HeaderMap) -> Result<u64> {
-    let v = headers.get(header::IF_MATCH).ok_or(Error::PreconditionRequired)?;
-    let v = v.to_str().map_err(|_| Error::PreconditionFailed)?.trim();
-    v.strip_prefix("W/")
-        .unwrap_or(v)
-        .strip_prefix("\"t")
-        .and_then(|r| r.strip_suffix('"'))
-        .and_then(|n| n.parse().ok())
-        .ok_or(Error::PreconditionFailed)
 }
 
 /// A draft to preview; parts left out are taken from the template in force.

@@ -188,8 +188,13 @@ impl SettingsPatch {
 
 /// The version named by `If-Match`: required for every change.
 pub(crate) fn if_match(headers: &HeaderMap) -> Result<u64> {
+    if_match_tagged(headers, 's')
+}
+
+/// The version named by `If-Match` for an ETag tagged `tag` (`"t<n>"` for templates).
+pub(crate) fn if_match_tagged(headers: &HeaderMap, tag: char) -> Result<u64> {
     let v = headers.get(header::IF_MATCH).ok_or(Error::PreconditionRequired)?;
-    settings::version_of(v.to_str().map_err(|_| Error::PreconditionFailed)?)
+    settings::version_tagged(v.to_str().map_err(|_| Error::PreconditionFailed)?, tag)
 }
 
 /// A JSON answer with its `ETag`, revalidated on every use.
