@@ -21,6 +21,12 @@ pub enum Handler {
     Api(Function),
     MailWorker,
     ImportWorker,
+    /// Records notification events from the events queue.
+    NotificationsWorker,
+    /// The digest run, on an EventBridge schedule.
+    Digests,
+    /// SES bounces and complaints, through SNS.
+    SesFeedback,
 }
 
 impl Handler {
@@ -28,6 +34,9 @@ impl Handler {
         match name {
             "mail-worker" => Some(Handler::MailWorker),
             "import-worker" => Some(Handler::ImportWorker),
+            "notifications-worker" => Some(Handler::NotificationsWorker),
+            "digests" => Some(Handler::Digests),
+            "ses-feedback" => Some(Handler::SesFeedback),
             _ => Function::from_name(name).map(Handler::Api),
         }
     }
@@ -37,12 +46,21 @@ impl Handler {
             Handler::Api(f) => f.name(),
             Handler::MailWorker => "mail-worker",
             Handler::ImportWorker => "import-worker",
+            Handler::NotificationsWorker => "notifications-worker",
+            Handler::Digests => "digests",
+            Handler::SesFeedback => "ses-feedback",
         }
     }
 
     /// Every handler: the API functions, then the workers.
     pub fn all() -> impl Iterator<Item = Handler> {
-        Function::ALL.into_iter().map(Handler::Api).chain([Handler::MailWorker, Handler::ImportWorker])
+        Function::ALL.into_iter().map(Handler::Api).chain([
+            Handler::MailWorker,
+            Handler::ImportWorker,
+            Handler::NotificationsWorker,
+            Handler::Digests,
+            Handler::SesFeedback,
+        ])
     }
 
     /// `SWITCHBOARD_HANDLER` (for running the binary by hand), else Lambda's `_HANDLER`.
@@ -114,6 +132,18 @@ pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
         Handler::ImportWorker => {
             log_init(started.elapsed());
             workers::imports(ctx).await
+        }
+        Handler::NotificationsWorker => {
+            log_init(started.elapsed());
+            workers::events(ctx).await
+        }
+        Handler::Digests => {
+            log_init(started.elapsed());
+            workers::digests(ctx).await
+        }
+        Handler::SesFeedback => {
+            log_init(started.elapsed());
+            workers::ses_feedback(ctx).await
         }
     }
 }

@@ -50,30 +50,7 @@ where
 }
 
 pub async fn mail(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
-    serve_sqs(ctx, |ctx, event| async move {
-        let batch = event
-            .payload
-            .records
-            .into_iter()
-            .map(|r| Received {
-                id: r.message_id.unwrap_or_default(),
-                body: r.body.unwrap_or_default(),
-                receive_count: r.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1),
-            })
-            .collect();
-        let retry = process_batch(&ctx, batch).await;
-        let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = retry
-            .into_iter()
-            .map(|id| {
-                let mut f = BatchItemFailure::default();
-                f.item_identifier = id;
-                f
-            })
-            .collect();
-        response
-    })
-    .await
+    serve_sqs(ctx, |ctx, event| async move { failures(process_batch(&ctx, received(event.payload)).await) }).await
 }
 
 pub async fn imports(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
@@ -104,6 +81,86 @@ pub async fn imports(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
             }
         }
         response
+    })
+    .await
+}
+
+fn received(event: SqsEvent) -> Vec<Received> {
+    event
+        .records
+        .into_iter()
+        .map(|r| Received {
+            id: r.message_id.unwrap_or_default(),
+            body: r.body.unwrap_or_default(),
+            receive_count: r.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1),
+        })
+        .collect()
+}
+
+fn failures(ids: Vec<String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = ids
+        .into_iter()
+        .map(|id| {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            f
+        })
+        .collect();
+    response
+}
+
+pub async fn events(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
+    serve_sqs(ctx, |ctx, event| async move {
+        failures(switchboard::service::notifications::process_events(&ctx, received(event.payload)).await)
+    })
+    .await
+}
+
+/// One invocation, logged as the SQS workers are; an error fails the invocation (EventBridge
+/// or SNS retries it).
+async fn serve_once<E, F, Fut>(ctx: Arc<Ctx>, work: F) -> Result<(), lambda_runtime::Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    F: Fn(Arc<Ctx>, E) -> Fut,
+    Fut: Future<Output = switchboard::error::Result<serde_json::Value>>,
+{
+    let work = &work;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
+        let ctx = ctx.clone();
+        async move {
+            let started = Instant::now();
+            let aws_request_id = event.context.request_id.clone();
+            let name = switchboard::telemetry::function();
+            let (result, usage) = count_calls(switchboard::aws::as_function(name, work(ctx, event.payload))).await;
+            tracing::info!(
+                aws_request_id,
+                function = switchboard::telemetry::function(),
+                ok = result.is_ok(),
+                dynamodb_calls = usage.calls,
+                consumed_capacity = usage.capacity_units,
+                latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                cold_start = switchboard::telemetry::take_cold_start(),
+                "invocation finished"
+            );
+            result.map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        }
+    }))
+    .await
+}
+
+pub async fn digests(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
+    serve_once(ctx, |ctx, event: serde_json::Value| async move {
+        let report = switchboard::service::digests::on_schedule(&ctx, &event).await?;
+        serde_json::to_value(report).map_err(|e| switchboard::error::Error::Internal(e.to_string()))
+    })
+    .await
+}
+
+pub async fn ses_feedback(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
+    serve_once(ctx, |ctx, event: serde_json::Value| async move {
+        let suppressed = switchboard::service::suppression::on_sns(&ctx, &event).await?;
+        Ok(serde_json::json!({ "suppressed": suppressed }))
     })
     .await
 }

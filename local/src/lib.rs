@@ -112,6 +112,35 @@ pub struct Local {
 
 /// Open (or create) the local data folder and build the API context on it.
 pub async fn open(data: &DataDir, config: Config, dynamo_port: u16) -> Result<Local, BoxError> {
+    open_with(data, config, dynamo_port, Arc::new(SystemClock), false).await
+}
+
+/// An email queue that sends at once, for one-shot commands that exit when done.
+struct InlineQueue {
+    store: Store,
+    files: switchboard::files::FileStore,
+    mailer: Arc<dyn Mailer>,
+}
+
+impl switchboard::mail::queue::EmailQueue for InlineQueue {
+    fn enqueue<'a>(&'a self, jobs: Vec<switchboard::mail::queue::EmailJob>) -> switchboard::mail::SendFuture<'a> {
+        Box::pin(async move {
+            for job in jobs {
+                switchboard::mail::queue::deliver(&self.store, &self.files, self.mailer.as_ref(), &job, true).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// [`open`] with a chosen clock; `inline_mail` sends emails before `enqueue` returns.
+pub async fn open_with(
+    data: &DataDir,
+    config: Config,
+    dynamo_port: u16,
+    clock: Arc<dyn Clock>,
+    inline_mail: bool,
+) -> Result<Local, BoxError> {
     std::fs::create_dir_all(&data.0)?;
     let db = dynoxide::Database::new(&data.database().to_string_lossy())?;
     let engine = serve_dynoxide(db, dynamo_port).await?;
@@ -121,13 +150,11 @@ pub async fn open(data: &DataDir, config: Config, dynamo_port: u16) -> Result<Lo
     let random: Arc<dyn Random> = Arc::new(OsRandom);
     let keys = load_or_create_keys(&data.keys(), random.as_ref())?;
     let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::new(data.outbox(), &config.sender));
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Uploads and logos on disk (the local server answers the presigned PUTs).
-    let mail = switchboard::service::Mail {
-        mailer,
-        queue: None,
-        files: switchboard::files::FileStore::Disk { dir: data.uploads() },
-    };
+    let files = switchboard::files::FileStore::Disk { dir: data.uploads() };
+    let queue: Option<Arc<dyn switchboard::mail::queue::EmailQueue>> = inline_mail
+        .then(|| Arc::new(InlineQueue { store: store.clone(), files: files.clone(), mailer: mailer.clone() }) as _);
+    let mail = switchboard::service::Mail { mailer, queue, files };
     let mut ctx = Ctx::new(config, store, mail, &keys, clock, random)?;
     ctx.sms = switchboard::sms::SmsSender::Outbox { dir: data.sms() };
     // The system resolver, or the DNS server named for local domain checks.
@@ -153,4 +180,22 @@ pub fn app(ctx: Arc<Ctx>) -> axum::Router {
 /// Serve `app` on `listener` until the future resolves.
 pub async fn serve(listener: TcpListener, app: axum::Router) -> std::io::Result<()> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+}
+
+/// Run the digest schedule in this process: one pass at the start of every minute, as the
+/// EventBridge rule does in AWS.
+pub fn start_digest_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(switchboard::aws::as_function("digests", async move {
+        loop {
+            let now = chrono::Utc::now();
+            let wait = 60 - now.timestamp().rem_euclid(60);
+            tokio::time::sleep(std::time::Duration::from_secs(wait as u64)).await;
+            let at = ctx.now();
+            match switchboard::service::digests::run(&ctx, at).await {
+                Ok(r) if r.claimed + r.taken_over > 0 => tracing::info!(?r, "digest run"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "digest run failed; the next minute tries again"),
+            }
+        }
+    }))
 }

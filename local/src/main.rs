@@ -4,6 +4,8 @@
 //!
 //! Options: `--port N` (3000), `--dynamodb-port N` (0 = any free port), `--data-dir DIR`
 //! (`.local`). `local keygen` prints a new signing-key set for AWS Secrets Manager.
+//! `local digests --at 2026-12-07T08:00:00+01:00 [--data-dir DIR]` runs one digest pass as
+//! of that time against the local data (the server runs one every minute by itself).
 
 use std::path::PathBuf;
 
@@ -13,7 +15,10 @@ use switchboard::clock::OsRandom;
 use switchboard::config::Config;
 
 fn usage() -> ! {
-    eprintln!("usage: local [--port N] [--dynamodb-port N] [--data-dir DIR] | local keygen");
+    eprintln!(
+        "usage: local [--port N] [--dynamodb-port N] [--data-dir DIR] | local keygen \
+         | local digests --at RFC3339 [--data-dir DIR]"
+    );
     std::process::exit(2)
 }
 
@@ -21,6 +26,7 @@ fn usage() -> ! {
 async fn main() -> Result<(), local::BoxError> {
     let mut args = std::env::args().skip(1);
     let (mut port, mut dynamo_port, mut data) = (3000u16, 0u16, PathBuf::from(".local"));
+    let (mut digests, mut at) = (false, None);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match a.as_str() {
@@ -31,11 +37,23 @@ async fn main() -> Result<(), local::BoxError> {
             "--port" => port = value().parse().unwrap_or_else(|_| usage()),
             "--dynamodb-port" => dynamo_port = value().parse().unwrap_or_else(|_| usage()),
             "--data-dir" => data = value().into(),
+            "digests" => digests = true,
+            "--at" => {
+                let raw = value();
+                at = Some(chrono::DateTime::parse_from_rfc3339(&raw).unwrap_or_else(|e| {
+                    eprintln!("--at {raw}: {e} (an RFC 3339 time such as 2026-12-07T08:00:00+01:00)");
+                    std::process::exit(2)
+                }));
+            }
             _ => usage(),
         }
     }
     switchboard::telemetry::init();
     let data = DataDir(data);
+    if digests {
+        let Some(at) = at else { usage() };
+        return run_digests(&data, at.with_timezone(&chrono::Utc)).await;
+    }
     let mut config = Config::from_env();
     if std::env::var("SWITCHBOARD_PUBLIC_URL").is_err() {
         config.public_url = format!("http://127.0.0.1:{port}");
@@ -52,6 +70,19 @@ async fn main() -> Result<(), local::BoxError> {
     println!("data                {}", data.database().display());
     println!("outbox (email)      {}", data.outbox().display());
     println!("outbox (SMS)        {}", data.sms().display());
+    local::start_digest_schedule(local.ctx.clone());
     serve(listener, app(local.ctx)).await?;
+    Ok(())
+}
+
+/// One digest pass as of `at`, with the clock standing at `at`; emails land in the outbox
+/// before it returns.
+async fn run_digests(data: &DataDir, at: chrono::DateTime<chrono::Utc>) -> Result<(), local::BoxError> {
+    let clock = std::sync::Arc::new(switchboard::clock::ManualClock::new(at));
+    let local = local::open_with(data, Config::from_env(), 0, clock, true).await?;
+    let report = switchboard::service::digests::run(&local.ctx, at).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    println!("outbox (email)      {}", data.outbox().display());
+    local.engine.shutdown().await?;
     Ok(())
 }

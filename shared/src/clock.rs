@@ -33,6 +33,12 @@ impl ManualClock {
             *t += by;
         }
     }
+
+    pub fn set(&self, to: DateTime<Utc>) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = to;
+        }
+    }
 }
 
 impl Clock for ManualClock {

@@ -188,6 +188,9 @@ pub fn ctx_from_env() -> Result<Ctx> {
     ctx.sms = sms;
     ctx.imports = imports;
     ctx.email_requests = requests;
+    if let Some(url) = env("SWITCHBOARD_EVENTS_QUEUE_URL") {
+        ctx.events = crate::service::notifications::EventQueue::Sqs { client: sqs.clone(), url };
+    }
     Ok(ctx)
 }
 
@@ -220,6 +223,7 @@ impl Ctx {
             email_requests: crate::service::email_requests::RequestQueue::InProcess,
             dns: crate::dns::Dns::default(),
             sms: crate::sms::SmsSender::Outbox { dir: std::env::temp_dir().join("switchboard-sms") },
+            events: crate::service::notifications::EventQueue::InProcess,
         })
     }
 }

@@ -53,6 +53,8 @@ pub struct TestApp {
     moto: Option<String>,
     /// The SQS queue on moto; drained by [`TestApp::run_mail_worker`] as the Lambda worker would.
     sqs: Option<Arc<SqsQueue>>,
+    /// The events queue on moto, drained by [`TestApp::run_event_worker`].
+    events: Option<Arc<SqsQueue>>,
     dynoxide: Option<local::Engine>,
     /// The signing keys, for running a function binary against the same data.
     pub keys: KeysConfig,
@@ -99,6 +101,9 @@ pub struct ReceivedEmail {
     pub language: Option<String>,
     /// The inline image the HTML shows as `cid:logo`: its content type and bytes.
     pub logo: Option<(String, Vec<u8>)>,
+    /// `List-Unsubscribe` and `List-Unsubscribe-Post`, as sent.
+    pub list_unsubscribe: Option<String>,
+    pub list_unsubscribe_post: Option<String>,
 }
 
 impl ReceivedEmail {
@@ -124,6 +129,7 @@ pub fn parse_email(bytes: &[u8]) -> Option<ReceivedEmail> {
         (ct.unwrap_or_default(), a.contents().to_vec())
     });
     let language = m.header_raw("Content-Language").map(|l| l.trim().to_owned());
+    let header = |name: &str| m.header_raw(name).map(|v| v.trim().to_owned());
     Some(ReceivedEmail {
         to,
         subject: m.subject().unwrap_or_default().to_owned(),
@@ -132,6 +138,8 @@ pub fn parse_email(bytes: &[u8]) -> Option<ReceivedEmail> {
         html,
         language,
         logo,
+        list_unsubscribe: header("List-Unsubscribe"),
+        list_unsubscribe_post: header("List-Unsubscribe-Post"),
     })
 }
 
@@ -225,11 +233,24 @@ impl TestApp {
         let mail = switchboard::service::Mail { mailer, queue, files };
         let mut ctx = Ctx::new(config, store, mail, &keys, clock_dyn, random).expect("ctx");
         ctx.imports = imports;
+        let mut events = None;
         if let Some(q) = &sqs {
             ctx.email_requests = switchboard::service::email_requests::RequestQueue::Sqs {
                 client: q.lazy_client(),
                 url: q.url().to_owned(),
             };
+            let url = q
+                .client()
+                .create_queue()
+                .queue_name(format!("{}-events", ctx.config.table))
+                .send()
+                .await
+                .expect("create the events queue on moto")
+                .queue_url
+                .expect("queue url");
+            let eq = Arc::new(SqsQueue::with_client(q.lazy_client(), &url));
+            ctx.events = switchboard::service::notifications::EventQueue::Sqs { client: eq.lazy_client(), url };
+            events = Some(eq);
         }
         let dns = dns_server::DnsServer::start().await;
         ctx.dns = switchboard::dns::Dns::Servers(vec![dns.addr]);
@@ -259,6 +280,7 @@ impl TestApp {
             outbox,
             moto,
             sqs,
+            events,
             dynoxide,
             keys,
             dns,
@@ -381,6 +403,7 @@ impl TestApp {
     /// Deliver what is queued: on moto, receive from SQS and run the worker's batch code
     /// (deleting what it delivered); locally the in-process worker is already running.
     pub async fn run_mail_worker(&self) {
+        self.run_event_worker().await;
         let Some(q) = &self.sqs else { return };
         loop {
             let out = q
@@ -415,6 +438,81 @@ impl TestApp {
                 }
             }
         }
+    }
+
+    /// Record what the events queue holds, as the notifications worker does (moto; the
+    /// embedded default records events in the request that raised them).
+    pub async fn run_event_worker(&self) {
+        let Some(q) = &self.events else { return };
+        loop {
+            let out = q
+                .client()
+                .receive_message()
+                .queue_url(q.url())
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive events");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return;
+            }
+            let batch: Vec<Received> = messages
+                .iter()
+                .map(|m| Received {
+                    id: m.receipt_handle.clone().unwrap_or_default(),
+                    body: m.body.clone().unwrap_or_default(),
+                    receive_count: 1,
+                })
+                .collect();
+            let retry = switchboard::aws::as_function(
+                "notifications-worker",
+                switchboard::service::notifications::process_events(&self.ctx, batch),
+            )
+            .await;
+            assert!(retry.is_empty(), "events returned to the queue: {retry:?}");
+            for m in messages {
+                let handle = m.receipt_handle.unwrap_or_default();
+                q.client().delete_message().queue_url(q.url()).receipt_handle(handle).send().await.expect("delete");
+            }
+        }
+    }
+
+    /// Log in on the web with a given `User-Agent`; the status.
+    pub async fn login_with_agent(&self, email: &str, password: &str, agent: &str) -> StatusCode {
+        let r = self
+            .http
+            .post(format!("{}/v1/auth/login", self.base))
+            .header("user-agent", agent)
+            .json(&serde_json::json!({"email": email, "password": password, "client": "web"}))
+            .send()
+            .await
+            .expect("login");
+        r.status()
+    }
+
+    /// Hand an SNS event to the SES feedback function as Lambda would; addresses suppressed.
+    pub async fn ses_feedback(&self, event: Value) -> usize {
+        switchboard::aws::as_function("ses-feedback", switchboard::service::suppression::on_sns(&self.ctx, &event))
+            .await
+            .expect("ses feedback")
+    }
+
+    /// Invoke the scheduled digest function as EventBridge would at `at` (the clock stands
+    /// there), then deliver what it queued.
+    pub async fn run_digests_at(&self, at: chrono::DateTime<chrono::Utc>) -> switchboard::service::digests::RunReport {
+        self.clock.set(at);
+        let event = serde_json::json!({
+            "version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "123456789012", "time": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "region": "eu-west-1", "resources": ["arn:aws:events:eu-west-1:123456789012:rule/digests"], "detail": {}
+        });
+        let report =
+            switchboard::aws::as_function("digests", switchboard::service::digests::on_schedule(&self.ctx, &event))
+                .await
+                .expect("digest run");
+        self.run_mail_worker().await;
+        report
     }
 
     /// Wait (at most ~5 s) until `n` emails to `to` have arrived, running the worker first.

@@ -53,10 +53,13 @@ pub enum Function {
     MobileVerification,
     EmailSettings,
     Theme,
+    Notifications,
+    NotificationEvents,
+    Unsubscribe,
 }
 
 impl Function {
-    pub const ALL: [Function; 29] = [
+    pub const ALL: [Function; 32] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -86,6 +89,9 @@ impl Function {
         Function::MobileVerification,
         Function::EmailSettings,
         Function::Theme,
+        Function::Notifications,
+        Function::NotificationEvents,
+        Function::Unsubscribe,
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
@@ -123,6 +129,9 @@ impl Function {
             Function::MobileVerification => "mobile-verification",
             Function::EmailSettings => "email-settings",
             Function::Theme => "theme",
+            Function::Notifications => "notifications",
+            Function::NotificationEvents => "notification-events",
+            Function::Unsubscribe => "unsubscribe",
         }
     }
 
@@ -170,6 +179,9 @@ impl Function {
             Function::MobileVerification => routes::directory::mobile(),
             Function::EmailSettings => routes::email_settings::routes(),
             Function::Theme => routes::theme::routes(),
+            Function::Notifications => routes::notifications::feed(),
+            Function::NotificationEvents => routes::notifications::events(),
+            Function::Unsubscribe => routes::notifications::unsubscribe(),
         }
     }
 }

@@ -195,6 +195,17 @@ email_types! {
         var("failed", "rows refused", "3"),
         var("link", "the import's report", "https://app.example/admin/imports/…"),
     ];
+    TeamChanges => "team_changes", Activity, true, [
+        var("summary", "what changed: who joined, left or was removed, roles, ownership, seats", "Piet Jansen joined Acme Logistics."),
+        var("link", "the member list", "https://app.example/admin/users"),
+    ];
+    Digest => "digest", Activity, false, [
+        var("period", "hourly, daily or weekly", "daily"),
+        var("count", "notifications the digest gathers", "12"),
+        var("summary", "the notifications, grouped by conversation or type, one per line", "Support NL: 3 new messages\nMissed call from +31 20 123 4567"),
+        var("more", "notifications gathered but not listed (0 when all are)", "2"),
+        var("link", "the notifications in the client", "https://app.example/notifications"),
+    ];
 }
 
 /// An organization's choice for one type: whether it goes out, and how often.
@@ -213,7 +224,7 @@ impl EmailType {
     /// Only activity emails gather into digests: the others carry links that expire or
     /// tell of something that needs attention now.
     pub fn takes_interval(self) -> bool {
-        self.group() == EmailGroup::Activity
+        self.group() == EmailGroup::Activity && self != EmailType::Digest
     }
 
     pub fn parse(raw: &str, field: &str) -> Result<Self> {
@@ -258,7 +269,9 @@ mod tests {
     #[test]
     fn validation_and_registration_stay_on() {
         for t in EmailType::ALL {
-            let locked = matches!(t.group(), EmailGroup::Validation | EmailGroup::Registration);
+            // A digest goes out whenever a type is gathered into one; the types switch off.
+            let locked =
+                matches!(t.group(), EmailGroup::Validation | EmailGroup::Registration) || *t == EmailType::Digest;
             assert_eq!(t.can_switch_off(), !locked, "{}", t.key());
         }
     }

@@ -174,6 +174,8 @@ settings! {
     disclaimer: String => Disclaimer,
     /// What new members get until they choose, and the language of email to people without one.
     default_language: Language => DefaultLanguage,
+    /// Members' timezone until they choose one: when their daily and weekly digests come.
+    default_timezone: super::Timezone => DefaultTimezone,
     join_mode: JoinMode => JoinMode,
     join_role: JoinRole => JoinRole,
     /// Invitations, imports, created users and joins only on the verified company domains.
@@ -205,6 +207,7 @@ impl OrgSettings {
             contact: None,
             disclaimer: None,
             default_language: Some(language),
+            default_timezone: Some(super::Timezone::UTC),
             join_mode: Some(JoinMode::Off),
             join_role: Some(JoinRole::Agent),
             coworkers_on_company_domains_only: Some(false),

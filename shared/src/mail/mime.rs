@@ -3,6 +3,7 @@
 //! HTML with proper transfer encodings. The outbox writes these bytes; SES sends the same.
 
 use mail_builder::MessageBuilder;
+use mail_builder::headers::raw::Raw;
 use mail_builder::headers::text::Text;
 use mail_builder::mime::MimePart;
 
@@ -32,15 +33,20 @@ pub fn render(from: &str, m: &OutgoingEmail, logo: Option<&[u8]>, id: &str, date
         Some(n) => builder.from((n, addr)),
         None => builder.from(addr),
     };
-    builder
+    let mut builder = builder
         .to(m.to.as_str().to_owned())
         .subject(m.subject.clone())
         .date(date)
         .message_id(format!("{id}@{domain}"))
-        .header("Content-Language", Text::new(m.language.as_str()))
-        .body(body(m, logo))
-        .write_to_vec()
-        .map_err(|e| Error::Mail(format!("building the message: {e}")))
+        .header("Content-Language", Text::new(m.language.as_str()));
+    if let Some(link) = &m.unsubscribe {
+        // Only a POST with this body unsubscribes (RFC 8058), so a scanner that fetches links
+        // changes nothing.
+        builder = builder
+            .header("List-Unsubscribe", Raw::new(format!("<{link}>")))
+            .header("List-Unsubscribe-Post", Raw::new("List-Unsubscribe=One-Click"));
+    }
+    builder.body(body(m, logo)).write_to_vec().map_err(|e| Error::Mail(format!("building the message: {e}")))
 }
 
 fn body<'a>(m: &'a OutgoingEmail, logo: Option<&'a [u8]>) -> MimePart<'a> {

@@ -1,6 +1,7 @@
 //! Outgoing email: rendered from per-language templates, sent through SES in AWS or written
 //! as `.eml` files into an outbox folder locally.
 
+pub mod digest;
 pub mod mime;
 mod outbox;
 pub mod queue;
@@ -28,6 +29,10 @@ pub struct OutgoingEmail {
     /// The organization's header logo, sent inline (`cid:logo`); the worker fetches its bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo: Option<crate::domain::logo::LogoRef>,
+    /// A one-click unsubscribe link (RFC 8058): sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post`, so a mail client's button POSTs to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
 }
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;

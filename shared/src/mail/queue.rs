@@ -27,6 +27,17 @@ pub struct InvitationRef {
 pub struct EmailJob {
     pub message: OutgoingEmail,
     pub invitation: Option<InvitationRef>,
+    /// The digest window this email sends: it goes out once, however often it is queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowRef>,
+}
+
+/// A claimed digest window, by its item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowRef {
+    pub user_id: crate::domain::UserId,
+    pub org_id: OrgId,
+    pub sk: String,
 }
 
 pub trait EmailQueue: Send + Sync + 'static {
@@ -77,6 +88,19 @@ pub async fn deliver(
             Err(e) => return Err(e),
         },
     };
+    if let Some(s) = store.suppressed(&job.message.to).await? {
+        tracing::warn!(reason = %s.reason, "address on the suppression list; email not sent");
+        if let Some(inv) = &job.invitation {
+            store.set_invitation_email_status(&inv.org_id, &inv.email, &inv.token_hash, EmailStatus::Failed).await?;
+        }
+        return Ok(());
+    }
+    if let Some(w) = &job.window
+        && !store.mark_window_sent(&w.user_id, &w.org_id, &w.sk, chrono::Utc::now()).await?
+    {
+        tracing::info!(window = %w.sk, "digest already sent; duplicate dropped");
+        return Ok(());
+    }
     let mut attempt = 0;
     let outcome = loop {
         match mailer.send(&job.message, logo.as_deref().map(Vec::as_slice)).await {
@@ -85,7 +109,12 @@ pub async fn deliver(
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             }
-            Err(Error::MailThrottled) if !last_chance => break Err(Error::MailThrottled),
+            Err(Error::MailThrottled) if !last_chance => {
+                if let Some(w) = &job.window {
+                    store.unmark_window_sent(&w.user_id, &w.org_id, &w.sk).await?;
+                }
+                break Err(Error::MailThrottled);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, to = %job.message.to, "email not delivered");
                 break Ok(EmailStatus::Failed);

@@ -264,7 +264,15 @@ pub fn compose(rendered: Rendered, branding: &Branding, to: &Email, language: La
         plain(&rendered.body, &branding.link_prefix),
         branding.org_name
     );
-    Ok(OutgoingEmail { to: to.clone(), subject: rendered.subject, text, html, language, logo: branding.logo.clone() })
+    Ok(OutgoingEmail {
+        to: to.clone(),
+        subject: rendered.subject,
+        text,
+        html,
+        language,
+        logo: branding.logo.clone(),
+        unsubscribe: None,
+    })
 }
 
 #[cfg(test)]

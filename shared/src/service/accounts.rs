@@ -41,6 +41,9 @@ pub struct UserView {
     pub job_title: Option<String>,
     /// E.164.
     pub mobile: Option<String>,
+    /// IANA name; absent: the organization's default applies.
+    #[schema(value_type = Option<String>)]
+    pub timezone: Option<crate::domain::Timezone>,
 }
 
 impl From<&UserRecord> for UserView {
@@ -55,6 +58,7 @@ impl From<&UserRecord> for UserView {
             email_verified: u.email_verified,
             job_title: u.job_title.clone(),
             mobile: u.mobile.as_ref().map(|p| p.as_str().to_owned()),
+            timezone: u.timezone,
         }
     }
 }
@@ -166,6 +170,7 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
             attempts: 0,
             previous_email: None,
             throttle_keys: Vec::new(),
+            device: None,
         },
         user,
         org,
@@ -244,6 +249,7 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
         attempts: 0,
         previous_email: None,
         throttle_keys: Vec::new(),
+        device: None,
     };
     ctx.store.put_token(&hash, &record).await?;
     let scope = match &auth.session.active_org {

@@ -2,6 +2,7 @@
 //! address or by name and alias, answering public data only and rate limited; joining
 //! automatically or on an admin's approval, taking a seat like an invitation.
 
+use crate::domain::notification::NotificationKind;
 use serde::Serialize;
 
 use super::{Authenticated, Ctx, activity_record, permit_activity};
@@ -157,6 +158,15 @@ pub async fn join(ctx: &Ctx, auth: &Authenticated, org_id: &OrgId) -> Result<Joi
     let act =
         activity_record(ctx, &org.org_id, &user.user_id, None, "member.joined_by_domain", Some(email.to_string()));
     ctx.store.add_member(&m, None, None, &org.lineage_ids(), &act).await?;
+    super::notifications::tell_admins(
+        ctx,
+        &org.org_id,
+        NotificationKind::MemberJoined,
+        &user.user_id,
+        name,
+        &act.activity_id,
+    )
+    .await;
     Ok(JoinAnswer { outcome: JoinOutcome::Joined, organization_id: org.org_id })
 }
 
@@ -195,7 +205,18 @@ pub async fn approve(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -
     let m =
         MembershipRecord::new(user, &permit.org, vec![role], Scope::Subtree, ctx.now()).described(&r.email, &r.name);
     let act = permit_activity(ctx, permit, "member.join_approved", Some(r.email.to_string()));
-    ctx.store.add_member(&m, None, Some(&r), &permit.org.lineage_ids(), &act).await
+    ctx.store.add_member(&m, None, Some(&r), &permit.org.lineage_ids(), &act).await?;
+    let (org, actor) = (&permit.org.org_id, &permit.user_id);
+    super::notifications::tell_admins(
+        ctx,
+        org,
+        NotificationKind::MemberJoined,
+        actor,
+        r.name.clone(),
+        &act.activity_id,
+    )
+    .await;
+    Ok(())
 }
 
 pub async fn deny(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -> Result<()> {

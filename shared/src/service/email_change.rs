@@ -48,6 +48,7 @@ pub async fn request(
         attempts: 0,
         previous_email: Some(current.clone()),
         throttle_keys: Vec::new(),
+        device: None,
     };
     ctx.store.put_token(&hash, &record).await?;
     let link = format!("{}/confirm-email?token={token}", ctx.config.public_url);

@@ -109,30 +109,57 @@ pub async fn compose(
     let Some(scope) = scope else {
         return recipients.into_iter().map(|r| default_email(ctx, ty, r)).collect();
     };
-    let view = super::email_settings::resolve_type(&scope.org, &scope.ancestors, ty);
-    if !view.enabled {
+    let composer = Composer::new(ctx, scope, ty).await?;
+    if !composer.enabled {
         tracing::info!(email_type = ty.key(), org = %scope.org.org_id, "email type switched off; not sent");
         return Ok(Vec::new());
     }
-    let e = scope.effective();
-    let records = if scope.fresh { Default::default() } else { load(ctx, &scope.org, ty).await? };
-    let brand = branding(ctx, &e, &scope.org.name);
-    let mut out = Vec::with_capacity(recipients.len());
-    for r in recipients {
-        let lang = r.language.unwrap_or_else(|| e.language());
-        let chosen = pick(&scope.org, &scope.ancestors, &records, ty, lang)?;
-        let vars = variables(&r, &scope.org.name);
+    recipients.into_iter().map(|r| composer.render(r)).collect()
+}
+
+/// One organization's emails of one type, ready to render for any number of recipients:
+/// the templates along its lineage read once.
+pub struct Composer {
+    org: OrgRecord,
+    ancestors: Vec<OrgRecord>,
+    ty: EmailType,
+    records: std::collections::BTreeMap<crate::domain::OrgId, crate::store::EmailTemplateRecord>,
+    brand: Branding,
+    language: Language,
+    /// Whether the organization sends this type at all.
+    pub enabled: bool,
+}
+
+impl Composer {
+    pub async fn new(ctx: &Ctx, scope: &Scope, ty: EmailType) -> Result<Self> {
+        let view = super::email_settings::resolve_type(&scope.org, &scope.ancestors, ty);
+        let e = scope.effective();
+        let records = if scope.fresh || !view.enabled { Default::default() } else { load(ctx, &scope.org, ty).await? };
+        Ok(Composer {
+            org: scope.org.clone(),
+            ancestors: scope.ancestors.clone(),
+            ty,
+            records,
+            brand: branding(ctx, &e, &scope.org.name),
+            language: e.language(),
+            enabled: view.enabled,
+        })
+    }
+
+    pub fn render(&self, r: Recipient) -> Result<EmailJob> {
+        let lang = r.language.unwrap_or(self.language);
+        let chosen = pick(&self.org, &self.ancestors, &self.records, self.ty, lang)?;
+        let vars = variables(&r, &self.org.name);
         let rendered = match templates::render_parts(&chosen.parts, &vars) {
             Ok(v) => v,
             // An organization's template that fails on real values must not cost the email.
             Err(err) => {
-                tracing::warn!(error = %err, email_type = ty.key(), "organization's template failed; default used");
-                templates::render_parts(templates::default_parts(ty, lang)?, &vars)?
+                tracing::warn!(error = %err, email_type = self.ty.key(), "organization's template failed; default used");
+                templates::render_parts(templates::default_parts(self.ty, lang)?, &vars)?
             }
         };
-        out.push(job(templates::compose(rendered, &brand, &r.to, lang)?));
+        Ok(job(templates::compose(rendered, &self.brand, &r.to, lang)?))
     }
-    Ok(out)
 }
 
 /// One email of `ty` (see [`compose`]); `None` when switched off.
@@ -187,7 +214,7 @@ fn default_email(ctx: &Ctx, ty: EmailType, r: Recipient) -> Result<EmailJob> {
 }
 
 fn job(message: OutgoingEmail) -> EmailJob {
-    EmailJob { message, invitation: None }
+    EmailJob { message, invitation: None, window: None }
 }
 
 /// Variables from `(name, value)` pairs.

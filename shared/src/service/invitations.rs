@@ -392,6 +392,7 @@ pub async fn accept(
             let inbox = inbox_for(ctx, &inv, &user_id);
             let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
             ctx.store.accept_invitation(&inv, &m, Some(login), inbox_ref, &org.lineage_ids(), &act).await?;
+            tell_inviter(ctx, &inv, &user, &act.activity_id).await;
             Ok(accepted(org, user_id, inv, &inbox))
         }
         (None, None) => Err(Error::validation(
@@ -412,7 +413,25 @@ pub(crate) async fn join(ctx: &Ctx, inv: InvitationRecord, org: OrgRecord, user:
     let inbox = inbox_for(ctx, &inv, &user.user_id);
     let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
     ctx.store.accept_invitation(&inv, &m, None, inbox_ref, &org.lineage_ids(), &act).await?;
+    tell_inviter(ctx, &inv, user, &act.activity_id).await;
     Ok(accepted(org, user.user_id.clone(), inv, &inbox))
+}
+
+/// The person who sent an invitation hears that it was accepted.
+async fn tell_inviter(ctx: &Ctx, inv: &InvitationRecord, user: &UserRecord, activity_id: &str) {
+    use crate::domain::notification::NotificationKind;
+    let mut e = super::notifications::tell(
+        ctx,
+        &inv.org_id,
+        &inv.invited_by,
+        NotificationKind::InvitationAccepted,
+        activity_id,
+    );
+    e.actor = Some(user.user_id.clone());
+    e.subject = Some(format!("{} {}", user.first_name, user.last_name));
+    e.link = Some("/admin/users".into());
+    e.details.insert("member_email".into(), inv.email.to_string());
+    super::notifications::emit(ctx, e).await
 }
 
 async fn pending(ctx: &Ctx, org: &OrgId, email: &str) -> Result<InvitationRecord> {

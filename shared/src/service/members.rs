@@ -1,6 +1,8 @@
 //! The members page: active members and pending invitations, editing roles, deactivation,
 //! deletion with reassignment, ownership transfer, and seats.
 
+use super::notifications::tell_admins;
+use crate::domain::notification::NotificationKind;
 use serde::Serialize;
 
 use super::{Ctx, grants, passwords, permit_activity};
@@ -143,7 +145,10 @@ pub async fn leave(ctx: &Ctx, access: &crate::access::Access) -> Result<()> {
         return Err(Error::OwnerProtected);
     }
     let act = super::activity_record(ctx, &org.org_id, user, access.real_user_id.as_ref(), "member.left", None);
-    remove(ctx, org, &m, &org.owner_id, SeatChoice::Keep, &act).await
+    remove(ctx, org, &m, &org.owner_id, SeatChoice::Keep, &act).await?;
+    let who = m.member_name.clone().unwrap_or_else(|| user.to_string());
+    tell_admins(ctx, &org.org_id, NotificationKind::MemberLeft, user, who, &act.activity_id).await;
+    Ok(())
 }
 
 /// Take a member out of the organization: their inboxes go to `heir`, the messaging service
@@ -224,6 +229,13 @@ pub async fn edit(
     grants::check_grant(ctx, permit, Grant::of(&after), "manage").await?;
     let act = permit_activity(ctx, permit, "member.roles_changed", Some(user.to_string()));
     ctx.store.update_membership(&before, &after, None, &permit.org.lineage_ids(), &act).await?;
+    if before.roles != after.roles {
+        let roles: Vec<&str> = after.roles.iter().map(|r| r.as_str()).collect();
+        let who = after.member_name.clone().unwrap_or_else(|| user.to_string());
+        let subject = format!("{who}: {}", roles.join(", "));
+        tell_admins(ctx, &permit.org.org_id, NotificationKind::RoleChanged, &permit.user_id, subject, &act.activity_id)
+            .await;
+    }
     Ok(MemberView::from(&after))
 }
 
@@ -316,7 +328,10 @@ pub async fn delete(
         ));
     }
     let act = permit_activity(ctx, permit, "member.deleted", Some(user.to_string()));
-    remove(ctx, &permit.org, &m, reassign_to, seat, &act).await
+    remove(ctx, &permit.org, &m, reassign_to, seat, &act).await?;
+    let who = m.member_name.clone().unwrap_or_else(|| user.to_string());
+    tell_admins(ctx, &permit.org.org_id, NotificationKind::MemberRemoved, &permit.user_id, who, &act.activity_id).await;
+    Ok(())
 }
 
 /// Make an existing active member the owner; the previous owner stays an admin.
@@ -328,7 +343,10 @@ pub async fn transfer_ownership(ctx: &Ctx, permit: &Permit<TransferOwnership>, t
         return Err(Error::validation("not_a_member", "user_id", "must be another active member of this organization"));
     };
     let act = permit_activity(ctx, permit, "ownership.transferred", Some(to.to_string()));
-    ctx.store.transfer_ownership(org, &from, &target, &org.lineage_ids(), &act).await
+    ctx.store.transfer_ownership(org, &from, &target, &org.lineage_ids(), &act).await?;
+    let who = target.member_name.clone().unwrap_or_else(|| to.to_string());
+    tell_admins(ctx, &org.org_id, NotificationKind::OwnershipTransferred, &permit.user_id, who, &act.activity_id).await;
+    Ok(())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -385,6 +403,15 @@ pub async fn buy_seats(ctx: &Ctx, permit: &Permit<ManageMembers>, count: u32) ->
     ctx.store
         .change_seats(&permit.org.org_id, SeatDelta { purchased: i64::from(count), used: 0, pending: 0 }, &event)
         .await?;
+    tell_admins(
+        ctx,
+        &permit.org.org_id,
+        NotificationKind::SeatsChanged,
+        &permit.user_id,
+        format!("+{count}"),
+        &event.event_id,
+    )
+    .await;
     Ok(q)
 }
 
@@ -404,6 +431,15 @@ pub async fn remove_seats(ctx: &Ctx, permit: &Permit<ManageMembers>, count: u32)
         Err(e) => return Err(e),
         Ok(()) => {}
     }
+    tell_admins(
+        ctx,
+        &permit.org.org_id,
+        NotificationKind::SeatsChanged,
+        &permit.user_id,
+        format!("-{count}"),
+        &event.event_id,
+    )
+    .await;
     let SeatsRecord { purchased, used, pending, free, reserved } = ctx.store.get_seats(&permit.org.org_id).await?;
     Ok(SeatFigures { purchased, used, pending, free, reserved })
 }

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod attribution;
+pub mod digests;
 pub mod directory;
 pub mod domains;
 pub mod email_change;
@@ -17,6 +18,8 @@ pub mod invitee;
 pub mod members;
 pub mod merge;
 mod my_orgs;
+pub mod notification_prefs;
+pub mod notifications;
 pub mod orgs;
 pub mod passwords;
 pub mod people;
@@ -24,6 +27,7 @@ pub mod profile;
 mod sessions;
 pub mod settings;
 pub mod shared;
+pub mod suppression;
 pub mod theme;
 pub mod two_factor;
 
@@ -72,6 +76,8 @@ pub struct Ctx {
     pub dns: crate::dns::Dns,
     /// Where text messages (verification codes) go: SNS in AWS, a folder otherwise.
     pub sms: crate::sms::SmsSender,
+    /// Where notification events go to be recorded.
+    pub events: notifications::EventQueue,
 }
 
 /// An activity entry. `actor` is who acted; when a person acts in the name of a shared

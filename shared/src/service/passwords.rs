@@ -37,6 +37,7 @@ pub(crate) async fn reset_email(
         attempts: 0,
         previous_email: None,
         throttle_keys: Vec::new(),
+        device: None,
     };
     ctx.store.put_token(&hash, &record).await?;
     let vars = super::emails::vars([

@@ -22,6 +22,8 @@ pub struct LoginInput {
     /// The caller's network address: failures are throttled per account and address, so a
     /// stranger elsewhere cannot lock the real user out.
     pub client_addr: String,
+    /// The caller's `User-Agent`: with the client type, what tells a new device.
+    pub user_agent: String,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -139,12 +141,43 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     }
     if user.totp.as_ref().is_some_and(|t| t.enabled) {
         // The failure counts stand until the second factor is completed too.
-        return Ok(LoginOutcome::SecondFactor(challenge(ctx, &user, input.client, throttles).await?));
+        let device = device_of(&user, input.client, &input.user_agent);
+        return Ok(LoginOutcome::SecondFactor(challenge(ctx, &user, input.client, throttles, device).await?));
     }
     if !throttles.is_empty() {
         ctx.store.clear_throttles(&throttles).await?;
     }
-    Ok(LoginOutcome::Tokens(start_session(ctx, &user, input.client, false).await?))
+    let device = device_of(&user, input.client, &input.user_agent);
+    Ok(LoginOutcome::Tokens(start_session(ctx, &user, input.client, false, Some(&device)).await?))
+}
+
+/// A device, as this service can tell one: the login, the client type and its `User-Agent`,
+/// hashed (the raw string is never kept).
+pub(crate) fn device_of(user: &crate::store::UserRecord, client: ClientType, user_agent: &str) -> String {
+    secret::hash(&format!("{}|{}|{}", user.user_id, client.as_str(), user_agent.trim()))
+}
+
+/// Remember the device; the first sign-in from a device after an earlier one is a
+/// notification (and its email) in the organization the session opened in.
+async fn note_device(
+    ctx: &Ctx,
+    user: &crate::store::UserRecord,
+    client: ClientType,
+    device: &str,
+    org: Option<&crate::domain::OrgId>,
+) -> Result<()> {
+    if !ctx.store.remember_device(&user.user_id, device, ctx.now()).await?
+        || ctx.store.devices(&user.user_id, 2).await? < 2
+    {
+        return Ok(());
+    }
+    let Some(org) = org else { return Ok(()) };
+    use crate::domain::notification::NotificationKind;
+    let mut e = super::notifications::tell(ctx, org, &user.user_id, NotificationKind::NewSignIn, device);
+    e.subject = Some(client.as_str().to_owned());
+    e.link = Some("/profile/sessions".into());
+    super::notifications::emit(ctx, e).await;
+    Ok(())
 }
 
 /// What login answers: tokens, or (two-factor on) a challenge for the code.
@@ -171,6 +204,7 @@ async fn challenge(
     user: &crate::store::UserRecord,
     client: ClientType,
     throttle_keys: Vec<String>,
+    device: String,
 ) -> Result<SecondFactorChallenge> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
     let record = crate::store::TokenRecord {
@@ -182,6 +216,7 @@ async fn challenge(
         attempts: 0,
         previous_email: None,
         throttle_keys,
+        device: Some(device),
     };
     ctx.store.put_token(&hash, &record).await?;
     Ok(SecondFactorChallenge { mfa_required: true, mfa_token: token, expires_in: CHALLENGE_MINUTES * 60 })
@@ -194,6 +229,7 @@ pub(crate) async fn start_session(
     user: &crate::store::UserRecord,
     client: ClientType,
     second_factor: bool,
+    device: Option<&str>,
 ) -> Result<TokenPair> {
     let now = ctx.now();
     let gate = Gate { client, second_factor };
@@ -213,6 +249,11 @@ pub(crate) async fn start_session(
         second_factor,
     };
     ctx.store.put_session(&session).await?;
+    if let Some(d) = device
+        && let Err(e) = note_device(ctx, user, client, d, session.active_org.as_ref()).await
+    {
+        tracing::warn!(error = %e, "new sign-in check failed; the sign-in stands");
+    }
     let mut pair = token_pair(ctx, &session, access.as_ref(), &refresh)?;
     pair.refused = refused;
     Ok(pair)

@@ -148,7 +148,7 @@ pub async fn login_second_factor(
         ctx.store.clear_throttles(&challenge.throttle_keys).await?;
     }
     let client = challenge.client.ok_or(Error::InvalidToken)?;
-    super::sessions::start_session(ctx, &user, client, true).await
+    super::sessions::start_session(ctx, &user, client, true, challenge.device.as_deref()).await
 }
 
 /// Turn two-factor off: the password and a current code (or a recovery code) are required.
@@ -190,6 +190,14 @@ pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &
     if let Some(member) = ctx.store.get_user(user).await?.filter(|u| u.email.is_some()) {
         two_factor_notice(ctx, &member, Some(&super::emails::Scope::of_permit(permit)), &by).await;
     }
+    use crate::domain::notification::NotificationKind;
+    let mut e =
+        super::notifications::tell(ctx, &permit.org.org_id, user, NotificationKind::TwoFactorReset, &act.activity_id);
+    // The notice above is its email.
+    e.emailed = true;
+    e.subject = Some(by);
+    e.link = Some("/profile/security".into());
+    super::notifications::emit(ctx, e).await;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 
 mod calls;
 mod cursor;
+mod digests;
 mod directory;
 mod domains;
 mod email_change;
@@ -20,6 +21,7 @@ mod members;
 mod merge;
 mod merge_job;
 mod mobile;
+mod notifications;
 mod ops;
 mod orgs;
 mod sessions;
@@ -34,6 +36,10 @@ mod users;
 
 pub use calls::{CallCounter, Usage, count_calls};
 pub use cursor::Cursor;
+pub use digests::{
+    DUE_SHARDS, DigestState, DigestWindow, Due, LEASE_MINUTES, SuppressionRecord, UnsubscribeRecord, WindowStatus,
+    shard_key, shard_of,
+};
 pub use directory::{JoinRequestRecord, NameEntryRecord};
 pub use domains::{DomainClaimRecord, DomainGuardRecord, DomainKind};
 pub use email_templates::{EmailTemplateRecord, TemplateOverride};
@@ -50,6 +56,7 @@ pub use members::{
 pub use merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
 pub use merge_job::{MergeLockRecord, MergeSide};
 pub use mobile::MobileCodeRecord;
+pub use notifications::{FeedRecord, NewNotification, NotificationRecord, Recorded};
 pub use ops::{Page, QueryDir};
 pub use orgs::{
     ActivityRecord, CompanyFields, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan,

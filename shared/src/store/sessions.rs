@@ -140,3 +140,26 @@ impl Store {
         self.batch_write(Vec::new(), keys).await
     }
 }
+
+impl Store {
+    /// Remember a device a login signed in from (TTL 180 days). `true`: not seen before.
+    pub async fn remember_device(
+        &self,
+        user: &UserId,
+        device: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        let mut item: super::ops::Item =
+            [("seen_at".to_owned(), super::ops::s(now.to_rfc3339()))].into_iter().collect();
+        item.extend(super::ops::key(super::UserRecord::pk(user), format!("DEVICE#{device}")));
+        self.put_new(super::items::with_ttl(item, now + chrono::Duration::days(180))).await
+    }
+
+    /// How many devices the login is remembered on, counting at most `up_to`.
+    pub async fn devices(&self, user: &UserId, up_to: i32) -> Result<usize> {
+        let page = self
+            .query_prefix(None, &super::UserRecord::pk(user), "DEVICE#", super::QueryDir::Forward, up_to, None)
+            .await?;
+        Ok(page.items.len())
+    }
+}

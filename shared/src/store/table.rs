@@ -32,7 +32,11 @@ pub const GSI1: IndexDef = IndexDef { name: "gsi1", key: KeyDef { hash: "gsi1pk"
 /// Direct children of an organization.
 pub const GSI2: IndexDef = IndexDef { name: "gsi2", key: KeyDef { hash: "gsi2pk", range: "gsi2sk" } };
 
-pub const INDEXES: &[IndexDef] = &[GSI1, GSI2];
+/// Digests by when they are due: sparse, an item is in it only while something waits
+/// (`DUE#<shard>` / due time), so a run reads what is due and nothing else.
+pub const GSI3: IndexDef = IndexDef { name: "gsi3", key: KeyDef { hash: "gsi3pk", range: "gsi3sk" } };
+
+pub const INDEXES: &[IndexDef] = &[GSI1, GSI2, GSI3];
 
 /// Epoch seconds after which DynamoDB may delete an item (sessions, tokens, throttles).
 pub const TTL_ATTRIBUTE: &str = "ttl";

@@ -44,6 +44,9 @@ pub struct TokenRecord {
     /// For a login challenge: the login-failure throttles its completion clears.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub throttle_keys: Vec<String>,
+    /// For a login challenge: the device signing in (see `sessions::device_of`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 impl TokenRecord {

@@ -52,6 +52,9 @@ pub struct UserRecord {
     /// Set while a merge job moves another login into this one (cleared when it finishes).
     #[serde(default)]
     pub merging_from: Option<UserId>,
+    /// Where the person lives, for when digests come (the organization's default otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<crate::domain::Timezone>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,6 +101,7 @@ impl UserRecord {
             totp: None,
             merged_into: None,
             merging_from: None,
+            timezone: None,
         }
     }
 
@@ -291,6 +295,7 @@ pub struct ProfileChange {
     pub job_title: Option<Option<String>>,
     pub mobile: Option<Option<crate::domain::Phone>>,
     pub language: Option<Language>,
+    pub timezone: Option<Option<crate::domain::Timezone>>,
 }
 
 impl Store {
@@ -316,6 +321,9 @@ impl Store {
         }
         if let Some(v) = change.language {
             after.language = v;
+        }
+        if let Some(v) = change.timezone {
+            after.timezone = v;
         }
         let item = to_item(&after, UserRecord::pk(&user.user_id), UserRecord::SK.into())?;
         let res = self

@@ -188,6 +188,7 @@ async fn repeated_failures_are_throttled_per_address(engine: Engine) {
         password: Password::parse_attempt(pw, "password").unwrap(),
         client: ClientType::Web,
         client_addr: addr.into(),
+        user_agent: String::new(),
     };
     let limit = app.ctx.config.login_failure_limit;
     for _ in 0..limit {
@@ -223,6 +224,7 @@ async fn distributed_guessing_is_limited_account_wide(engine: Engine) {
         password: Password::parse_attempt(pw, "password").unwrap(),
         client: ClientType::Web,
         client_addr: format!("198.18.{}.{}", n / 250, n % 250 + 1),
+        user_agent: String::new(),
     };
     // Ten guesses from ten addresses: no per-address block applies, and from the tenth on each
     // further failure delays the next attempt from anywhere.

@@ -35,6 +35,7 @@ mod matrix;
 mod members;
 mod merge;
 mod merge_job;
+mod notifications;
 mod orgs;
 mod profile;
 mod round_trips;

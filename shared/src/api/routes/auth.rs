@@ -73,6 +73,7 @@ pub fn login() -> OpenApiRouter<AppState> {
 async fn login_handler(
     State(ctx): State<AppState>,
     addr: ClientAddr,
+    headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<LoginOutcome>> {
     let input = LoginInput {
@@ -80,6 +81,11 @@ async fn login_handler(
         password: Password::parse_attempt(&req.password, "password")?,
         client: req.client,
         client_addr: addr.0,
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(512).collect())
+            .unwrap_or_default(),
     };
     Ok(Json(service::login(&ctx, input).await?))
 }

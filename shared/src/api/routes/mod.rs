@@ -10,6 +10,7 @@ pub mod jwks;
 pub mod me;
 pub mod members;
 pub mod membership;
+pub mod notifications;
 pub mod orgs;
 pub mod profile;
 pub mod settings;

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use crate::api::AppState;
 use crate::api::extract::{Auth, JsonBody};
 use crate::api::problem::Problem;
-use crate::domain::{Language, Password, PersonName, Phone, SessionId};
+use crate::domain::{Language, Password, PersonName, Phone, SessionId, Timezone};
 use crate::error::{Error, Result};
 use crate::service::profile::{self, Sessions};
 use crate::store::ProfileChange;
@@ -34,6 +34,8 @@ pub struct ProfileRequest {
     /// E.164; empty to clear.
     mobile: Option<String>,
     language: Option<String>,
+    /// An IANA timezone name (when digests come); empty to use the organization's.
+    timezone: Option<String>,
 }
 
 fn optional_text(raw: Option<&str>, field: &str, max: usize) -> Result<Option<Option<String>>> {
@@ -47,7 +49,7 @@ fn optional_text(raw: Option<&str>, field: &str, max: usize) -> Result<Option<Op
     }
 }
 
-/// Change one's name, job title, mobile number or language.
+/// Change one's name, job title, mobile number, language or timezone.
 #[utoipa::path(patch, path = "/v1/me", tag = "me", request_body = ProfileRequest, security(("bearer" = [])),
     responses((status = 200, body = crate::service::accounts::UserView), (status = 422, body = Problem)))]
 async fn update_handler(
@@ -73,6 +75,11 @@ async fn update_handler(
             Some(m) => Some(Some(Phone::parse(m, "mobile")?)),
         },
         language: req.language.as_deref().map(|l| Language::parse(l, "language")).transpose()?,
+        timezone: match req.timezone.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(t) => Some(Some(Timezone::parse(t, "timezone")?)),
+        },
     };
     Ok(Json(profile::update(&ctx, &auth, &change).await?))
 }

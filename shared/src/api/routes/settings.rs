@@ -17,7 +17,7 @@ use crate::domain::settings::{
     Contact, DISCLAIMER_MAX, JoinMode, JoinRole, Locks, OrgAddress, PASSWORD_MIN_RANGE, SettingKey, SettingsChange,
     parse_text,
 };
-use crate::domain::{Alias, ClientType, Country, Email, Language, Phone};
+use crate::domain::{Alias, ClientType, Country, Email, Language, Phone, Timezone};
 use crate::error::{Error, Result};
 use crate::service::settings::{self, PolicyDoc, SettingsDoc};
 
@@ -75,6 +75,10 @@ pub struct SettingsPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     default_language: Option<Option<String>>,
+    /// An IANA timezone name.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    default_timezone: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<JoinMode>)]
     join_mode: Option<Option<JoinMode>>,
@@ -166,6 +170,7 @@ impl SettingsPatch {
                 parse_text(&d, "disclaimer", DISCLAIMER_MAX, true, "invalid_disclaimer")
             })?,
             default_language: each(self.default_language, |l| Language::parse(&l, "default_language"))?,
+            default_timezone: each(self.default_timezone, |t| Timezone::parse(&t, "default_timezone"))?,
             join_mode: self.join_mode,
             join_role: self.join_role,
             coworkers_on_company_domains_only: self.coworkers_on_company_domains_only,

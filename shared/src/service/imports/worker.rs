@@ -99,7 +99,26 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     }
     let done = (JobStatus::Done, ctx.now(), None);
     ctx.store.checkpoint_import(&job, &ImportCounts::default(), Some(done), 0).await?;
+    tell_importer(ctx, &job).await;
     Ok(RunOutcome::Finished)
+}
+
+/// Whoever started the import hears that it finished, with its figures.
+async fn tell_importer(ctx: &Ctx, job: &ImportJobRecord) {
+    use crate::domain::notification::NotificationKind;
+    let mut e = super::super::notifications::tell(
+        ctx,
+        &job.org_id,
+        &job.created_by,
+        NotificationKind::ImportFinished,
+        &job.job_id,
+    );
+    let c = &job.counts;
+    e.subject = job.sheet.clone().or_else(|| Some(job.upload_id.clone()));
+    e.link = Some(format!("/admin/imports/{}", job.job_id));
+    e.details.insert("created".into(), (c.created + c.invited + c.added).to_string());
+    e.details.insert("failed".into(), c.failed.to_string());
+    super::super::notifications::emit(ctx, e).await
 }
 
 async fn fail(ctx: &Ctx, job: &mut ImportJobRecord, e: &Error) -> Result<RunOutcome> {

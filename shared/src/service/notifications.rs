@@ -1,0 +1,367 @@
+//! Notifications in: events from this service and from the messaging service become one
+//! feed entry per recipient, each recorded once however often the event is delivered. A type
+//! whose interval is immediate is emailed at once; the others wait for their digest.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::Duration;
+use serde::Serialize;
+
+use super::Ctx;
+use super::emails::{Composer, Recipient, Scope};
+use crate::auth::secret;
+use crate::domain::notification::{Audience, Event, EventInput, NotificationKind};
+use crate::domain::{DigestTime, EmailType, Interval, OrgId, Timezone, UserId, next_due};
+use crate::error::{Error, Result};
+use crate::mail::queue::EmailJob;
+use crate::store::{
+    FeedRecord, MemberStatus, MembershipRecord, NewNotification, NotificationRecord, OrgStatus, Recorded,
+    UnsubscribeRecord, UserRecord, shard_key, shard_of,
+};
+
+/// How long an unsubscribe link works.
+pub const UNSUBSCRIBE_DAYS: i64 = 60;
+/// Recipients of one event, at most (an inbox or the admins of a very large organization).
+const MAX_RECIPIENTS: usize = 2_000;
+/// Message content is kept this long past its digest's due time, for a late run.
+const CONTENT_GRACE_DAYS: i64 = 2;
+
+/// Where events go to be recorded: the SQS events queue the notifications worker drains (the
+/// messaging service writes to it too), or this process.
+#[derive(Clone)]
+pub enum EventQueue {
+    Sqs { client: crate::aws::SqsClient, url: String },
+    InProcess,
+}
+
+/// What one event became.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Ingested {
+    /// People it was for who may receive it.
+    pub recipients: usize,
+    /// Feed entries recorded now.
+    pub recorded: usize,
+    /// Recipients who had it already (a redelivered event).
+    pub duplicates: usize,
+    /// Emails queued at once.
+    pub emailed: usize,
+}
+
+/// Record an event of this service's own (after the change it tells of is stored). Through
+/// the events queue in AWS; a failure is logged and the change stands.
+pub async fn emit(ctx: &Ctx, event: Event) {
+    let outcome = match &ctx.events {
+        EventQueue::Sqs { client, url } => match serde_json::to_string(&event) {
+            Ok(body) => {
+                client.get().send_message().queue_url(url).message_body(body).send().await.map(|_| ()).map_err(|e| {
+                    Error::Internal(format!("events queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))
+                })
+            }
+            Err(e) => Err(Error::Internal(e.to_string())),
+        },
+        EventQueue::InProcess => crate::aws::as_function("notifications-worker", ingest(ctx, &event)).await.map(|_| ()),
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(error = %e, kind = event.kind.key(), "notification event not recorded");
+    }
+}
+
+/// An event of this service: for `audience` in `org`, keyed by what it is about.
+pub fn internal(ctx: &Ctx, org: &OrgId, kind: NotificationKind, audience: Audience, key: String) -> Event {
+    Event {
+        org_id: org.clone(),
+        kind,
+        audience,
+        key: crate::domain::notification::IdempotencyKey::derived(&key),
+        at: ctx.now(),
+        inbox_id: None,
+        conversation: None,
+        subject: None,
+        content: None,
+        link: None,
+        actor: None,
+        emailed: false,
+        details: Default::default(),
+    }
+}
+
+/// Tell the organization's admins (but not whoever did it) of a change to the team.
+pub(crate) async fn tell_admins(
+    ctx: &Ctx,
+    org: &OrgId,
+    kind: NotificationKind,
+    actor: &UserId,
+    subject: String,
+    activity_id: &str,
+) {
+    let mut e = internal(ctx, org, kind, Audience::Admins, format!("{}|{activity_id}", kind.key()));
+    e.actor = Some(actor.clone());
+    e.subject = Some(subject);
+    e.link = Some("/admin/users".into());
+    emit(ctx, e).await
+}
+
+/// Tell one person something about their own login or work here.
+pub(crate) fn tell(ctx: &Ctx, org: &OrgId, user: &UserId, kind: NotificationKind, key: &str) -> Event {
+    internal(ctx, org, kind, Audience::People { user_ids: vec![user.clone()] }, format!("{}|{key}", kind.key()))
+}
+
+/// A queue message: an event of this service (already parsed, so trusted) or one from the
+/// messaging service (parsed here).
+pub async fn ingest_message(ctx: &Ctx, body: &str) -> Result<Ingested> {
+    if let Ok(event) = serde_json::from_str::<Event>(body) {
+        return ingest(ctx, &event).await;
+    }
+    let input: EventInput = serde_json::from_str(body)
+        .map_err(|e| Error::validation("invalid_event", "body", format!("is not a notification event: {e}")))?;
+    ingest(ctx, &input.parse()?).await
+}
+
+/// The organization an event belongs to, with what its emails need.
+struct OrgView {
+    scope: Scope,
+    content_in_emails: bool,
+    timezone: Timezone,
+}
+
+async fn org_view(ctx: &Ctx, org: &OrgId) -> Result<Option<OrgView>> {
+    let Some(record) = ctx.store.get_org(org).await? else { return Ok(None) };
+    if record.status != OrgStatus::Active {
+        return Ok(None);
+    }
+    let scope = Scope::resolve(ctx, &record).await?;
+    let e = super::settings::effective(&scope.org, &scope.ancestors);
+    Ok(Some(OrgView {
+        content_in_emails: e.values.message_content_in_emails.unwrap_or(true),
+        timezone: e.values.default_timezone.unwrap_or_default(),
+        scope,
+    }))
+}
+
+/// Active members among the audience, less the actor.
+async fn audience(ctx: &Ctx, event: &Event) -> Result<Vec<MembershipRecord>> {
+    let org = &event.org_id;
+    let mut members: Vec<MembershipRecord> = match &event.audience {
+        Audience::People { user_ids } => ctx.store.members_among(org, user_ids).await?,
+        Audience::Inbox { inbox_id } => {
+            let ids: Vec<UserId> =
+                ctx.store.inbox_members(org, inbox_id).await?.into_iter().map(|m| m.user_id).collect();
+            ctx.store.members_among(org, &ids).await?
+        }
+        Audience::Admins => ctx.store.org_admins(org, MAX_RECIPIENTS).await?,
+    };
+    members.retain(|m| m.status == MemberStatus::Active && Some(&m.user_id) != event.actor.as_ref());
+    if let Some(inbox) = &event.inbox_id {
+        let seeing: Vec<UserId> = ctx.store.inbox_members(org, inbox).await?.into_iter().map(|m| m.user_id).collect();
+        members.retain(|m| seeing.contains(&m.user_id));
+    }
+    members.truncate(MAX_RECIPIENTS);
+    Ok(members)
+}
+
+/// When `user`'s digests come in this organization.
+pub(crate) fn digest_time(feed: &FeedRecord) -> DigestTime {
+    let mut t = DigestTime::DEFAULT;
+    if let Some(h) = feed.digest_hour.filter(|h| *h < 24) {
+        t.hour = h;
+    }
+    if let Some(w) = feed.digest_weekday.as_deref().and_then(|w| DigestTime::parse(t.hour, w, "w").ok()) {
+        t.weekday = w.weekday;
+    }
+    t
+}
+
+/// Whether the person switched `ty` off for themselves, and may.
+pub(crate) fn opted_out(scope: &Scope, feed: &FeedRecord, ty: EmailType) -> bool {
+    feed.off.contains(&ty) && !super::notification_prefs::locked(scope, ty)
+}
+
+/// Record `event` for each of its recipients and email those whose type goes out at once.
+pub async fn ingest(ctx: &Ctx, event: &Event) -> Result<Ingested> {
+    let Some(org) = org_view(ctx, &event.org_id).await? else {
+        tracing::info!(org = %event.org_id, "event for an unknown or closed organization dropped");
+        return Ok(Ingested::default());
+    };
+    let members = audience(ctx, event).await?;
+    if members.is_empty() {
+        return Ok(Ingested::default());
+    }
+    let ids: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
+    let users: HashMap<UserId, UserRecord> =
+        ctx.store.get_users(&ids).await?.into_iter().map(|u| (u.user_id.clone(), u)).collect();
+    let pairs: Vec<(UserId, OrgId)> = ids.iter().map(|u| (u.clone(), event.org_id.clone())).collect();
+    let feeds = ctx.store.feeds(&pairs).await?;
+    let ty = event.kind.email_type();
+    let view = super::email_settings::resolve_type(&org.scope.org, &org.scope.ancestors, ty);
+    let guard = secret::hash(&format!("{}|{}", event.org_id, event.key.as_str()));
+    let now = ctx.now();
+    let mut batch = Vec::new();
+    let mut immediate = Vec::new();
+    for user in ids.iter().filter_map(|id| users.get(id)).filter(|u| u.merged_into.is_none()) {
+        let feed = feeds.get(&(user.user_id.clone(), event.org_id.clone())).cloned().unwrap_or_default();
+        let wanted = view.enabled && !opted_out(&org.scope, &feed, ty);
+        let digest = (wanted && view.interval != Interval::Immediate).then_some(view.interval);
+        let tz = user.timezone.unwrap_or(org.timezone);
+        let due = digest.and_then(|iv| next_due(iv, now, tz, digest_time(&feed)));
+        let keep_content = org.content_in_emails && event.kind.carries_content() && due.is_some();
+        let record = NotificationRecord {
+            notification_id: String::new(),
+            kind: event.kind,
+            at: event.at,
+            conversation_id: event.conversation.as_ref().map(|c| c.id.clone()),
+            conversation_name: event.conversation.as_ref().and_then(|c| c.name.clone()),
+            subject: event.subject.clone(),
+            link: event.link.clone(),
+            digest: due.and(digest),
+            read_at: None,
+        };
+        batch.push(NewNotification {
+            user_id: user.user_id.clone(),
+            org_id: event.org_id.clone(),
+            record,
+            guard: guard.clone(),
+            content: event
+                .content
+                .clone()
+                .filter(|_| keep_content)
+                .zip(due.map(|d| d + Duration::days(CONTENT_GRACE_DAYS))),
+            due: due.map(|d| (shard_key(shard_of(&user.user_id, &event.org_id)), d)),
+            now,
+        });
+        immediate.push(wanted && view.interval == Interval::Immediate && !event.emailed);
+    }
+    let outcomes = record_all(ctx, &mut batch).await?;
+    let mut out = Ingested { recipients: batch.len(), ..Ingested::default() };
+    let mut to_email = Vec::new();
+    for ((n, outcome), send) in batch.iter().zip(&outcomes).zip(&immediate) {
+        match outcome {
+            Recorded::New => {
+                out.recorded += 1;
+                if *send && let Some(u) = users.get(&n.user_id) {
+                    to_email.push(u);
+                }
+            }
+            Recorded::Duplicate => out.duplicates += 1,
+            Recorded::Stale => tracing::warn!(user = %n.user_id, "notification overtaken three times; not recorded"),
+        }
+    }
+    out.emailed = email_now(ctx, &org.scope, event, &to_email).await?;
+    Ok(out)
+}
+
+/// Record the batch, giving each notification a fresh id until it lands (a read mark or a
+/// digest claim overtook the first); at most three rounds.
+async fn record_all(ctx: &Ctx, batch: &mut [NewNotification]) -> Result<Vec<Recorded>> {
+    let mut outcomes = vec![Recorded::Stale; batch.len()];
+    let mut todo: Vec<usize> = (0..batch.len()).collect();
+    for _ in 0..3 {
+        if todo.is_empty() {
+            break;
+        }
+        for i in &todo {
+            batch[*i].record.notification_id = ctx.ulid().to_string();
+        }
+        let round: Vec<NewNotification> = todo.iter().map(|i| batch[*i].clone()).collect();
+        let got = ctx.store.record_notifications(&round).await?;
+        let mut again = Vec::new();
+        for (i, r) in todo.iter().zip(got) {
+            outcomes[*i] = r;
+            if r == Recorded::Stale {
+                again.push(*i);
+            }
+        }
+        todo = again;
+    }
+    Ok(outcomes)
+}
+
+/// The variables of a type's email, from the event.
+fn event_vars(ctx: &Ctx, event: &Event, ty: EmailType) -> serde_json::Map<String, serde_json::Value> {
+    let conversation = event.conversation.as_ref().map(|c| c.name.clone().unwrap_or_else(|| c.id.clone()));
+    let subject = event.subject.clone().unwrap_or_default();
+    let link = absolute_link(ctx, event.link.as_deref());
+    let mut known: BTreeMap<&str, String> = BTreeMap::new();
+    known.insert("count", "1".into());
+    known.insert("conversation", conversation.unwrap_or_default());
+    known.insert("link", link);
+    for name in ["by", "caller", "member_name", "file_name", "summary", "client"] {
+        known.insert(name, subject.clone());
+    }
+    known.insert("time", event.at.format("%Y-%m-%d %H:%M UTC").to_string());
+    for (k, v) in &event.details {
+        known.insert(k.as_str(), v.clone());
+    }
+    ty.variables()
+        .filter(|v| v.name != "first_name" && v.name != "org_name")
+        .map(|v| (v.name.to_owned(), known.get(v.name).cloned().unwrap_or_default().into()))
+        .collect()
+}
+
+pub(crate) fn absolute_link(ctx: &Ctx, path: Option<&str>) -> String {
+    format!("{}{}", ctx.config.public_url.trim_end_matches('/'), path.unwrap_or("/notifications"))
+}
+
+/// A new unsubscribe link for `types`: its secret (for the URL) and its record.
+pub(crate) fn unsubscribe_link(
+    ctx: &Ctx,
+    user: &UserId,
+    org: &OrgId,
+    types: Vec<EmailType>,
+) -> (String, String, UnsubscribeRecord) {
+    let (secret, hash) = secret::new_secret(ctx.random.as_ref());
+    let url = format!("{}/v1/unsubscribe/{secret}", ctx.config.api_url.trim_end_matches('/'));
+    let record = UnsubscribeRecord {
+        user_id: user.clone(),
+        org_id: org.clone(),
+        types,
+        expires_at: ctx.now() + Duration::days(UNSUBSCRIBE_DAYS),
+    };
+    (url, hash, record)
+}
+
+/// Email the event at once to `users`, each with a one-click link that switches the type off.
+async fn email_now(ctx: &Ctx, scope: &Scope, event: &Event, users: &[&UserRecord]) -> Result<usize> {
+    if users.is_empty() {
+        return Ok(0);
+    }
+    let ty = event.kind.email_type();
+    let composer = Composer::new(ctx, scope, ty).await?;
+    if !composer.enabled {
+        return Ok(0);
+    }
+    let mut jobs: Vec<EmailJob> = Vec::new();
+    let mut links = Vec::new();
+    for u in users {
+        let Ok(r) = Recipient::user(u, event_vars(ctx, event, ty)) else { continue };
+        let mut job = composer.render(r)?;
+        if ty.can_switch_off() {
+            let (url, hash, record) = unsubscribe_link(ctx, &u.user_id, &event.org_id, vec![ty]);
+            job.message.unsubscribe = Some(url);
+            links.push((hash, record));
+        }
+        jobs.push(job);
+    }
+    ctx.store.put_unsubscribe_links(&links).await?;
+    let n = jobs.len();
+    ctx.queue.enqueue(jobs).await?;
+    Ok(n)
+}
+
+/// The notifications worker's batch from the events queue: the ids to hand back for a later
+/// try. A message that can never be recorded (malformed, invalid) is dropped loudly.
+pub async fn process_events(ctx: &Ctx, batch: Vec<crate::mail::queue::Received>) -> Vec<String> {
+    let mut retry = Vec::new();
+    for m in batch {
+        match ingest_message(ctx, &m.body).await {
+            Ok(_) => {}
+            Err(e @ (Error::Validation { .. } | Error::MalformedBody(_))) => {
+                tracing::error!(error = %e, id = %m.id, "invalid notification event dropped")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, id = %m.id, "notification event returned to the queue");
+                retry.push(m.id);
+            }
+        }
+    }
+    retry
+}
