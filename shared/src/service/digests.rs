@@ -150,7 +150,9 @@ pub async fn run(ctx: &Ctx, at: DateTime<Utc>) -> Result<RunReport> {
             }
             // Queued before the windows are closed: a run that dies here leaves them to be
             // taken over, never lost.
-            ctx.queue.enqueue(jobs).await?;
+            if !jobs.is_empty() {
+                ctx.queue.enqueue(jobs).await?;
+            }
             report.queued += sent.len();
             report.skipped += skipped.len();
             let finish = sent

@@ -75,7 +75,8 @@ pub struct DigestWindow {
     pub count: i64,
     pub status: WindowStatus,
     pub claimed_at: DateTime<Utc>,
-    #[serde(default)]
+    // Absent, not NULL, until sent: the mail worker's condition is `attribute_not_exists`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<DateTime<Utc>>,
 }
 

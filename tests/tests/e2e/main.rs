@@ -21,6 +21,7 @@ macro_rules! both_engines {
 
 mod auth;
 mod deploy;
+mod digests;
 mod email_change;
 mod email_settings;
 mod errors;
