@@ -154,7 +154,9 @@ pub fn ctx_from_env() -> Result<Ctx> {
     let store = Store::new(&sdk, &config.table, None);
     let mailer: Arc<dyn Mailer> = match env("SWITCHBOARD_OUTBOX_DIR") {
         Some(dir) => Arc::new(OutboxMailer::new(dir.into(), &config.sender)),
-        None => Arc::new(SesMailer::new(&sdk, None, &config.sender)),
+        None => Arc::new(
+            SesMailer::new(&sdk, None, &config.sender).with_configuration_set(env("SWITCHBOARD_SES_CONFIGURATION_SET")),
+        ),
     };
     let keys_json =
         env("SWITCHBOARD_SIGNING_KEYS").ok_or_else(|| Error::Internal("SWITCHBOARD_SIGNING_KEYS is not set".into()))?;

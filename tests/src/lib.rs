@@ -515,6 +515,19 @@ impl TestApp {
         report
     }
 
+    /// Wait (at most ~5 s) for the newest email to `to` with a link containing `needle`; the
+    /// link. (Other emails, such as a new sign-in's, may arrive between.)
+    pub async fn wait_link(&self, to: &str, needle: &str) -> Option<String> {
+        for _ in 0..100 {
+            self.run_mail_worker().await;
+            if let Some(l) = self.emails_to(to).await.iter().rev().find_map(|m| m.link(needle)) {
+                return Some(l);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// Wait (at most ~5 s) until `n` emails to `to` have arrived, running the worker first.
     pub async fn wait_emails_to(&self, to: &str, n: usize) -> Vec<ReceivedEmail> {
         self.run_mail_worker().await;

@@ -10,6 +10,9 @@ use crate::error::Error;
 pub struct SesMailer {
     client: crate::aws::Lazy<aws_sdk_ses::Client>,
     from: String,
+    /// SES reports bounces and complaints of messages sent with it (to SNS, then the
+    /// suppression list).
+    configuration_set: Option<String>,
 }
 
 impl SesMailer {
@@ -25,7 +28,13 @@ impl SesMailer {
                 )
             }),
             from: from.to_owned(),
+            configuration_set: None,
         }
+    }
+
+    pub fn with_configuration_set(mut self, name: Option<String>) -> Self {
+        self.configuration_set = name;
+        self
     }
 }
 
@@ -46,6 +55,7 @@ impl Mailer for SesMailer {
                 .source(&self.from)
                 .destinations(m.to.as_str())
                 .raw_message(message)
+                .set_configuration_set_name(self.configuration_set.clone())
                 .send()
                 .await
                 .map_err(|e| {

@@ -36,6 +36,12 @@ pub fn shard_key(shard: u32) -> String {
     format!("DUE#{shard}")
 }
 
+impl DigestState {
+    pub fn sk(interval: Interval) -> String {
+        state_sk(interval)
+    }
+}
+
 /// What waits for one interval's digest of one person in one organization.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DigestState {

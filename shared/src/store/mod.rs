@@ -56,7 +56,9 @@ pub use members::{
 pub use merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
 pub use merge_job::{MergeLockRecord, MergeSide};
 pub use mobile::MobileCodeRecord;
-pub use notifications::{FeedRecord, NewNotification, NotificationRecord, Recorded};
+pub use notifications::{
+    FeedRecord, NewNotification, NotificationRecord, Recorded, partition as notification_partition,
+};
 pub use ops::{Page, QueryDir};
 pub use orgs::{
     ActivityRecord, CompanyFields, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan,

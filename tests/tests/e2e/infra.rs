@@ -71,15 +71,31 @@ fn every_route_is_declared_for_its_function_and_nothing_else_is() {
         }
     }
     let mut expected: BTreeSet<String> = Function::ALL.iter().map(|f| f.resource_id()).collect();
-    // Not behind the HTTP API: the SQS workers for emails and imports.
-    expected.insert("MailWorkerFunction".into());
-    expected.insert("ImportWorkerFunction".into());
+    // Not behind the HTTP API: the SQS workers for emails, imports and notification events,
+    // the scheduled digests and the SNS subscriber for SES feedback.
+    for f in [
+        "MailWorkerFunction",
+        "ImportWorkerFunction",
+        "NotificationsWorkerFunction",
+        "DigestsFunction",
+        "SesFeedbackFunction",
+    ] {
+        expected.insert(f.into());
+    }
     assert_eq!(functions_in_template, expected);
+    assert_eq!(
+        t["Resources"]["DigestsFunction"]["Properties"]["Events"]["Schedule"]["Type"].as_str(),
+        Some("ScheduleV2")
+    );
+    let feedback = &t["Resources"]["SesFeedbackFunction"]["Properties"]["Events"]["Feedback"];
+    assert_eq!(feedback["Type"].as_str(), Some("SNS"));
 
     // The build and handlers are checked in `deploy`; here, what each function serves.
-    for (worker, handler, queue) in
-        [("MailWorkerFunction", "mail-worker", "EmailQueue"), ("ImportWorkerFunction", "import-worker", "ImportQueue")]
-    {
+    for (worker, handler, queue) in [
+        ("MailWorkerFunction", "mail-worker", "EmailQueue"),
+        ("ImportWorkerFunction", "import-worker", "ImportQueue"),
+        ("NotificationsWorkerFunction", "notifications-worker", "EventsQueue"),
+    ] {
         let w = &t["Resources"][worker];
         assert_eq!(w["Properties"]["Handler"].as_str(), Some(handler));
         assert_eq!(w["Properties"]["Events"]["Queue"]["Type"].as_str(), Some("SQS"));

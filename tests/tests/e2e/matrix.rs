@@ -12,6 +12,7 @@ use serde_json::json;
 use switchboard::access::{Manage, Scope};
 use switchboard::domain::{OrgId, Role};
 
+// `leave` stays last: a caller who left has no access for the rows after it.
 const MATRIX: &str = "
 route               own   child  grandchild  sibling  parent  unrelated
 get-org             OAGV  OAGV   OAGV        -        -       -
@@ -92,6 +93,12 @@ get-theme           OAGV  OAGV   OAGV        -        -       -
 put-theme           OA    OA     OA          -        -       -
 delete-theme        OA    OA     OA          -        -       -
 preview-theme       OA    OA     OA          -        -       -
+notifications       OAGV  OAGV   OAGV        -        -       -
+unread-count        OAGV  OAGV   OAGV        -        -       -
+read-notification   OAGV  OAGV   OAGV        -        -       -
+read-all            OAGV  OAGV   OAGV        -        -       -
+get-notif-prefs     OAGV  OAGV   OAGV        -        -       -
+put-notif-prefs     OAGV  OAGV   OAGV        -        -       -
 leave               OAGV  OAGV   OAGV        -        -       -
 ";
 
@@ -303,6 +310,15 @@ async fn request(app: &TestApp, user: &User, route: &str, org: &str, outsider: &
             return with_etag(app, user, Method::DELETE, &format!("/v1/orgs/{org}/theme"), None, STALE).await;
         }
         "preview-theme" => (Method::POST, format!("/v1/orgs/{org}/theme/preview"), Some(json!({"preset": "ember"}))),
+        "notifications" => (Method::GET, format!("/v1/orgs/{org}/notifications"), None),
+        "unread-count" => (Method::GET, format!("/v1/orgs/{org}/notifications/unread-count"), None),
+        // No such notification: an allowed caller gets 404.
+        "read-notification" => {
+            (Method::POST, format!("/v1/orgs/{org}/notifications/01JAAAAAAAAAAAAAAAAAAAAAAA/read"), Some(json!({})))
+        }
+        "read-all" => (Method::POST, format!("/v1/orgs/{org}/notifications/read-all"), Some(json!({}))),
+        "get-notif-prefs" => (Method::GET, format!("/v1/orgs/{org}/notification-preferences"), None),
+        "put-notif-prefs" => (Method::PUT, format!("/v1/orgs/{org}/notification-preferences"), Some(json!({}))),
         other => panic!("route {other} has no request in the matrix test"),
     };
     let r = app.call(method, &path, Some(&user.access), body).await;

@@ -324,8 +324,7 @@ async fn member_lifecycle(engine: Engine) {
     // Reset password: the member gets a link; the admin never sets it.
     let r = app.post_auth(&format!("{base}/reset-password"), &owner.access, json!({})).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    let mails = app.wait_emails_to(&mo.email, 2).await;
-    let link = mails.iter().rev().find_map(|m| m.link("/reset-password?token=")).expect("reset link");
+    let link = app.wait_link(&mo.email, "/reset-password?token=").await.expect("reset link");
     let r = app
         .post("/v1/auth/reset-password", json!({"token": token_from(&link), "password": "a fresh member passphrase"}))
         .await;
