@@ -199,3 +199,19 @@ pub fn start_digest_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
         }
     }))
 }
+
+/// `local digests --at`: one digest pass as of `at` against the data in `data`, with the
+/// clock standing at `at`; its emails are in the outbox when it returns.
+pub async fn digests_at(
+    data: &DataDir,
+    config: Config,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<switchboard::service::digests::RunReport, BoxError> {
+    let clock = Arc::new(switchboard::clock::ManualClock::new(at));
+    let local = open_with(data, config, 0, clock, true).await?;
+    let report = switchboard::service::digests::run(&local.ctx, at).await;
+    let ctx = local.ctx;
+    drop(ctx);
+    local.engine.shutdown().await?;
+    Ok(report?)
+}

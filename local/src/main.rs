@@ -75,14 +75,9 @@ async fn main() -> Result<(), local::BoxError> {
     Ok(())
 }
 
-/// One digest pass as of `at`, with the clock standing at `at`; emails land in the outbox
-/// before it returns.
 async fn run_digests(data: &DataDir, at: chrono::DateTime<chrono::Utc>) -> Result<(), local::BoxError> {
-    let clock = std::sync::Arc::new(switchboard::clock::ManualClock::new(at));
-    let local = local::open_with(data, Config::from_env(), 0, clock, true).await?;
-    let report = switchboard::service::digests::run(&local.ctx, at).await?;
+    let report = local::digests_at(data, Config::from_env(), at).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     println!("outbox (email)      {}", data.outbox().display());
-    local.engine.shutdown().await?;
     Ok(())
 }

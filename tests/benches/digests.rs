@@ -63,7 +63,7 @@ async fn write_all(store: &Store, items: Vec<Item>) {
 async fn fill(store: &Store, org: &OrgId, n: usize, from: usize, now: DateTime<Utc>) {
     let mut batch = Vec::with_capacity(50_000);
     for i in 0..n {
-        let person = UserId::parse(&format!("01J{:023}", from + i / 10), "u").expect("id");
+        let person = UserId::new(ulid::Ulid::from_parts(1, (from + i / 10) as u128));
         let pk = switchboard::store::notification_partition(&person, org);
         if i % 10 == 9 {
             let mut state = item(
@@ -147,7 +147,21 @@ async fn pending(ctx: &Ctx, org: &OrgId, people: &[UserId], round: &str) {
     }
 }
 
-async fn pass(ctx: &Ctx, queue: &CountingQueue, at: DateTime<Utc>, label: &str, expect: usize) {
+/// The engine's own cost of one round trip at this table size: a GetItem of the organization,
+/// median of 1,001, so a change in the pass's time can be told from a change in its reads.
+async fn engine_probe(store: &Store, org: &OrgId) -> f64 {
+    let mut took = Vec::with_capacity(1001);
+    for _ in 0..1001 {
+        let t = Instant::now();
+        store.get_org(org).await.expect("get").expect("org");
+        took.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    took.sort_by(f64::total_cmp);
+    took[500]
+}
+
+async fn pass(ctx: &Ctx, queue: &CountingQueue, org: &OrgId, at: DateTime<Utc>, label: &str, expect: usize) {
+    let probe = engine_probe(&ctx.store, org).await;
     let calls = ctx.store.calls();
     let queued = queue.0.load(Ordering::Relaxed);
     let started = Instant::now();
@@ -159,7 +173,7 @@ async fn pass(ctx: &Ctx, queue: &CountingQueue, at: DateTime<Utc>, label: &str, 
     let per_k = 1000.0 / expect as f64;
     println!(
         "{label}: {expect} digests in {:.1} s; per 1,000 recipients {:.0} DynamoDB round trips and {:.2} s \
-         ({:.2} round trips per recipient)",
+         ({:.2} round trips per recipient); the engine's GetItem at this size: {probe:.0} µs (median)",
         took.as_secs_f64(),
         calls as f64 * per_k,
         took.as_secs_f64() * per_k,
@@ -175,8 +189,7 @@ async fn main() {
     let db = dynoxide::Database::memory().expect("dynoxide");
     let engine = local::serve_dynoxide(db, 0).await.expect("serve");
     let sdk = local::local_sdk_config(&engine.endpoint).await;
-    let mut config = switchboard::config::Config::default();
-    config.table = "digest-bench".into();
+    let config = switchboard::config::Config { table: "digest-bench".into(), ..Default::default() };
     let store = Store::new(&sdk, &config.table, None);
     store.create_table_if_missing().await.expect("table");
     let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z").expect("t").with_timezone(&Utc);
@@ -227,7 +240,7 @@ async fn main() {
     println!("{items} items that are not due written in {:.0} s", t.elapsed().as_secs_f64());
     let people = members(&ctx, &org, due, 0).await;
     pending(&ctx, &org_id, &people, "first").await;
-    pass(&ctx, &queue, start + Duration::days(1), &format!("{items} not due"), due).await;
+    pass(&ctx, &queue, &org_id, start + Duration::days(1), &format!("{items} not due"), due).await;
 
     let t = Instant::now();
     fill(&store, &org_id, items * (growth - 1), items / 10 + 1, start).await;
@@ -235,6 +248,6 @@ async fn main() {
     clock.set(start + Duration::days(1) + Duration::hours(1));
     let more = members(&ctx, &org, due, due).await;
     pending(&ctx, &org_id, &more, "second").await;
-    pass(&ctx, &queue, start + Duration::days(2), &format!("{} not due", items * growth), due).await;
+    pass(&ctx, &queue, &org_id, start + Duration::days(2), &format!("{} not due", items * growth), due).await;
     engine.shutdown().await.expect("shutdown");
 }

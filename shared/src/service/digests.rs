@@ -54,7 +54,13 @@ struct OrgDigest {
 type Orgs = HashMap<OrgId, Option<Arc<OrgDigest>>>;
 
 async fn load_orgs(ctx: &Ctx, ids: Vec<OrgId>, cache: &mut Orgs) -> Result<()> {
-    let missing: Vec<OrgId> = ids.into_iter().filter(|o| !cache.contains_key(o)).collect();
+    // A page names an organization once per recipient; a BatchGet takes each key once.
+    let missing: Vec<OrgId> = ids
+        .into_iter()
+        .filter(|o| !cache.contains_key(o))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -89,7 +95,7 @@ fn types_of(org: &OrgDigest, interval: Interval) -> Vec<EmailType> {
 }
 
 enum Outcome {
-    Send(EmailJob, DigestWindow),
+    Send(Box<EmailJob>, DigestWindow),
     Skip(DigestWindow),
     Lost,
 }
@@ -137,7 +143,7 @@ pub async fn run(ctx: &Ctx, at: DateTime<Utc>) -> Result<RunReport> {
                         continue;
                     }
                     Outcome::Send(job, w) => {
-                        jobs.push(job);
+                        jobs.push(*job);
                         sent.push(w);
                     }
                     Outcome::Skip(w) => skipped.push(w),
@@ -248,7 +254,7 @@ async fn render(ctx: &Ctx, org: &OrgDigest, window: DigestWindow, unsubscribe: S
     let mut job = org.composer.render(recipient)?;
     job.message.unsubscribe = Some(unsubscribe);
     job.window = Some(WindowRef { user_id: window.user_id.clone(), org_id: window.org_id.clone(), sk: window.sk() });
-    Ok(Outcome::Send(job, window))
+    Ok(Outcome::Send(Box::new(job), window))
 }
 
 /// The scheduled function's entry: an EventBridge scheduled event runs one pass as of the

@@ -47,7 +47,7 @@ impl EmailRequest {
 #[serde(untagged)]
 enum QueueItem {
     Request { request: EmailRequest },
-    Email(EmailJob),
+    Email(Box<EmailJob>),
 }
 
 /// Where requests go: the SQS email queue the mail worker drains, or a task of this process.

@@ -142,7 +142,12 @@ async fn org_view(ctx: &Ctx, org: &OrgId) -> Result<Option<OrgView>> {
 async fn audience(ctx: &Ctx, event: &Event) -> Result<Vec<MembershipRecord>> {
     let org = &event.org_id;
     let mut members: Vec<MembershipRecord> = match &event.audience {
-        Audience::People { user_ids } => ctx.store.members_among(org, user_ids).await?,
+        Audience::People { user_ids } => {
+            // A BatchGet takes each key once; a person named twice is one recipient.
+            let unique: Vec<UserId> =
+                user_ids.iter().cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            ctx.store.members_among(org, &unique).await?
+        }
         Audience::Inbox { inbox_id } => {
             let ids: Vec<UserId> =
                 ctx.store.inbox_members(org, inbox_id).await?.into_iter().map(|m| m.user_id).collect();

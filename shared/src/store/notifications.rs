@@ -72,14 +72,20 @@ pub struct FeedRecord {
     /// Every notification whose id sorts at or before this one is read.
     #[serde(default)]
     pub read_before: Option<String>,
-    /// Email types the person switched off for themselves here.
-    #[serde(default)]
+    /// Email types the person switched off for themselves here (a key this build does not
+    /// know is skipped, as in the organization's email settings).
+    #[serde(default, deserialize_with = "known_types")]
     pub off: BTreeSet<EmailType>,
     /// Local hour and weekday of their daily and weekly digests (`None`: the default).
     #[serde(default)]
     pub digest_hour: Option<u32>,
     #[serde(default)]
     pub digest_weekday: Option<String>,
+}
+
+fn known_types<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeSet<EmailType>, D::Error> {
+    let raw = Vec::<String>::deserialize(d)?;
+    Ok(raw.iter().filter_map(|k| EmailType::parse(k, "off").ok()).collect())
 }
 
 impl FeedRecord {

@@ -72,10 +72,14 @@ async fn events_fill_the_feed_once_each(engine: Engine) {
     let org = &owner.org;
     let stranger = app.signup("feed-stranger", "web").await;
 
-    let ev = message_event(org, &[&agent.id, &stranger.id], "msg-1", "42", "Is my order on its way?");
+    let ev = message_event(org, &[&agent.id, &stranger.id, &agent.id], "msg-1", "42", "Is my order on its way?");
     let r = post_event(&app, ev.clone()).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    assert_eq!((r.body["recipients"].as_u64(), r.body["recorded"].as_u64()), (Some(1), Some(1)), "non-members dropped");
+    assert_eq!(
+        (r.body["recipients"].as_u64(), r.body["recorded"].as_u64()),
+        (Some(1), Some(1)),
+        "non-members dropped, one entry per person"
+    );
     let again = post_event(&app, ev).await;
     assert_eq!((again.body["recorded"].as_u64(), again.body["duplicates"].as_u64()), (Some(0), Some(1)));
     assert_eq!(unread(&app, &agent, org).await, 1);
