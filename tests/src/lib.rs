@@ -143,6 +143,41 @@ pub fn parse_email(bytes: &[u8]) -> Option<ReceivedEmail> {
     })
 }
 
+/// Receive everything `q` holds, ten at a time, hand each batch to `work` as the Lambda
+/// worker is handed it, and delete what `work` does not hand back (those are returned; they
+/// stay in the queue until their visibility timeout ends).
+async fn drain<F, Fut>(q: &SqsQueue, work: F) -> Vec<String>
+where
+    F: Fn(Vec<Received>) -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    let mut returned = Vec::new();
+    loop {
+        let out =
+            q.client().receive_message().queue_url(q.url()).max_number_of_messages(10).send().await.expect("receive");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return returned;
+        }
+        let batch: Vec<Received> = messages
+            .iter()
+            .map(|m| Received {
+                id: m.receipt_handle.clone().unwrap_or_default(),
+                body: m.body.clone().unwrap_or_default(),
+                receive_count: 1,
+            })
+            .collect();
+        let retry = work(batch).await;
+        for m in messages {
+            let handle = m.receipt_handle.unwrap_or_default();
+            if !retry.contains(&handle) {
+                q.client().delete_message().queue_url(q.url()).receipt_handle(handle).send().await.expect("delete");
+            }
+        }
+        returned.extend(retry);
+    }
+}
+
 /// The files of an outbox folder, oldest first (their names start with when they were written).
 fn files_in(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
@@ -405,77 +440,27 @@ impl TestApp {
     pub async fn run_mail_worker(&self) {
         self.run_event_worker().await;
         let Some(q) = &self.sqs else { return };
-        loop {
-            let out = q
-                .client()
-                .receive_message()
-                .queue_url(q.url())
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
-            let messages = out.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return;
-            }
-            let batch: Vec<Received> = messages
-                .iter()
-                .map(|m| Received {
-                    id: m.receipt_handle.clone().unwrap_or_default(),
-                    body: m.body.clone().unwrap_or_default(),
-                    receive_count: 1,
-                })
-                .collect();
-            let retry = switchboard::aws::as_function(
+        drain(q, |batch| {
+            switchboard::aws::as_function(
                 "mail-worker",
                 switchboard::service::email_requests::process_batch(&self.ctx, batch),
             )
-            .await;
-            for m in messages {
-                let handle = m.receipt_handle.unwrap_or_default();
-                if !retry.contains(&handle) {
-                    q.client().delete_message().queue_url(q.url()).receipt_handle(handle).send().await.expect("delete");
-                }
-            }
-        }
+        })
+        .await;
     }
 
     /// Record what the events queue holds, as the notifications worker does (moto; the
     /// embedded default records events in the request that raised them).
     pub async fn run_event_worker(&self) {
         let Some(q) = &self.events else { return };
-        loop {
-            let out = q
-                .client()
-                .receive_message()
-                .queue_url(q.url())
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive events");
-            let messages = out.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return;
-            }
-            let batch: Vec<Received> = messages
-                .iter()
-                .map(|m| Received {
-                    id: m.receipt_handle.clone().unwrap_or_default(),
-                    body: m.body.clone().unwrap_or_default(),
-                    receive_count: 1,
-                })
-                .collect();
-            let retry = switchboard::aws::as_function(
+        let retry = drain(q, |batch| {
+            switchboard::aws::as_function(
                 "notifications-worker",
                 switchboard::service::notifications::process_events(&self.ctx, batch),
             )
-            .await;
-            assert!(retry.is_empty(), "events returned to the queue: {retry:?}");
-            for m in messages {
-                let handle = m.receipt_handle.unwrap_or_default();
-                q.client().delete_message().queue_url(q.url()).receipt_handle(handle).send().await.expect("delete");
-            }
-        }
+        })
+        .await;
+        assert!(retry.is_empty(), "events returned to the queue: {retry:?}");
     }
 
     /// Log in on the web with a given `User-Agent`; the status.

@@ -216,8 +216,15 @@ async fn immediate_emails_carry_one_click_unsubscribe(engine: Engine) {
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "email_type_required"));
     let r = app.call(Method::PUT, &prefs, Some(&agent.access), Some(json!({"digest_hour": 24}))).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_digest_time"));
-    let forged = app.http.post(format!("{}/v1/unsubscribe/{}", app.base, "A".repeat(43))).send().await.expect("post");
-    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    let click = |url: String, body: &'static str| {
+        app.http.post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+    };
+    let forged = click(format!("{}/v1/unsubscribe/{}", app.base, "A".repeat(43)), "List-Unsubscribe=One-Click").await;
+    assert_eq!(forged.expect("post").status(), StatusCode::BAD_REQUEST);
+    let r = click(link.clone(), "unsubscribe=yes").await.expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "only the RFC 8058 body acts");
+    let r = app.http.post(&link).json(&json!({"List-Unsubscribe": "One-Click"})).send().await.expect("post");
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 async fn this_services_events_reach_the_right_people(engine: Engine) {

@@ -3,7 +3,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -176,11 +177,39 @@ async fn unsubscribe_preview_handler(
     Ok(Json(notification_prefs::unsubscribe_preview(&ctx, &token).await?))
 }
 
+/// The body of a one-click unsubscribe (RFC 8058, section 3.1).
+#[derive(Debug, ToSchema)]
+pub struct OneClick {
+    #[schema(rename = "List-Unsubscribe", pattern = "^One-Click$")]
+    #[allow(dead_code)]
+    list_unsubscribe: String,
+}
+
+/// RFC 8058 asks for exactly `List-Unsubscribe=One-Click`, form-encoded: anything else is a
+/// request of another kind, refused before the link is looked at.
+fn one_click(headers: &HeaderMap, body: &str) -> Result<()> {
+    let ct = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !ct.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        return Err(Error::UnsupportedMediaType);
+    }
+    let decoded = |s: &str| s.replace('+', " ").replace("%2D", "-").replace("%2d", "-");
+    let one = body.split('&').any(|pair| {
+        pair.split_once('=').is_some_and(|(k, v)| decoded(k) == "List-Unsubscribe" && decoded(v) == "One-Click")
+    });
+    if one { Ok(()) } else { Err(Error::validation("one_click_required", "List-Unsubscribe", "must be One-Click")) }
+}
+
 /// One-click unsubscribe (RFC 8058): a mail client POSTs `List-Unsubscribe=One-Click` here.
 #[utoipa::path(post, path = "/v1/unsubscribe/{token}", tag = "notifications", params(("token" = String, Path)),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
-                 description = "`List-Unsubscribe=One-Click` (any body is accepted)"),
-    responses((status = 200, body = UnsubscribeView), (status = 400, body = Problem)))]
-async fn unsubscribe_handler(State(ctx): State<AppState>, Path(token): Path<String>) -> Result<Json<UnsubscribeView>> {
+    request_body(content = OneClick, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = UnsubscribeView), (status = 400, body = Problem), (status = 415, body = Problem),
+              (status = 422, body = Problem)))]
+async fn unsubscribe_handler(
+    State(ctx): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<UnsubscribeView>> {
+    one_click(&headers, &body)?;
     Ok(Json(notification_prefs::unsubscribe(&ctx, &token).await?))
 }
