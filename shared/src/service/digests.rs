@@ -226,8 +226,6 @@ async fn render(ctx: &Ctx, org: &OrgDigest, window: DigestWindow, unsubscribe: S
         return Ok(Outcome::Skip(window));
     }
     let (items, content) = ctx.store.window_items(&window, ITEMS_READ, org.content_in_emails).await?;
-    let read_or_unwanted =
-        items.iter().filter(|n| feed.is_read(n) || opted_out(&org.scope, &feed, n.kind.email_type())).count();
     let wanted: Vec<Item> = items
         .iter()
         .filter(|n| !feed.is_read(n) && !opted_out(&org.scope, &feed, n.kind.email_type()))
@@ -241,6 +239,7 @@ async fn render(ctx: &Ctx, org: &OrgDigest, window: DigestWindow, unsubscribe: S
     if wanted.is_empty() {
         return Ok(Outcome::Skip(window));
     }
+    let read_or_unwanted = items.len() - wanted.len();
     let total = (window.count.max(0) as usize).saturating_sub(read_or_unwanted).max(wanted.len());
     let (lines, shown) = summary(&wanted, user.language);
     let vars = super::emails::vars([

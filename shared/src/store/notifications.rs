@@ -135,12 +135,9 @@ impl NewNotification {
     fn items(&self, t: &str) -> Result<Vec<TransactWriteItem>> {
         let pk = partition(&self.user_id, &self.org_id);
         let id = &self.record.notification_id;
-        let guard = with_ttl(
-            [("at".to_owned(), s(self.now.to_rfc3339()))].into_iter().collect::<Item>(),
-            self.now + Duration::days(GUARD_DAYS),
-        );
-        let mut guard = guard;
-        guard.extend(key(pk.clone(), format!("KEY#{}", self.guard)));
+        let mut guard = key(pk.clone(), format!("KEY#{}", self.guard));
+        guard.insert("at".to_owned(), s(self.now.to_rfc3339()));
+        let guard = with_ttl(guard, self.now + Duration::days(GUARD_DAYS));
         let mut items = vec![
             tx::put_new(t, guard)?,
             tx::put_new(
