@@ -99,7 +99,21 @@ pub const MAX_CONTENT_CHARS: usize = 500;
 
 /// An event's idempotency key: what the sender uses to say "the same event again".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct IdempotencyKey(String);
+
+impl TryFrom<String> for IdempotencyKey {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Self::parse(&s, "idempotency_key")
+    }
+}
+
+impl From<IdempotencyKey> for String {
+    fn from(k: IdempotencyKey) -> String {
+        k.0
+    }
+}
 
 impl IdempotencyKey {
     pub fn parse(raw: &str, field: &str) -> Result<Self> {

@@ -49,6 +49,9 @@ struct OrgDigest {
     scope: Scope,
     composer: Composer,
     content_in_emails: bool,
+    /// Each interval with the email types gathered into it (what its unsubscribe link
+    /// switches off), resolved once rather than per window.
+    gathered: Vec<(Interval, Vec<EmailType>)>,
 }
 
 type Orgs = HashMap<OrgId, Option<Arc<OrgDigest>>>;
@@ -72,7 +75,12 @@ async fn load_orgs(ctx: &Ctx, ids: Vec<OrgId>, cache: &mut Orgs) -> Result<()> {
         let scope = Scope::resolve(ctx, &org).await?;
         let e = super::settings::effective(&scope.org, &scope.ancestors);
         let composer = Composer::new(ctx, &scope, EmailType::Digest).await?;
-        let view = OrgDigest { content_in_emails: e.values.message_content_in_emails.unwrap_or(true), scope, composer };
+        let gathered = [Interval::Hourly, Interval::Daily, Interval::Weekly]
+            .into_iter()
+            .map(|iv| (iv, gathered_into(&scope, iv)))
+            .collect();
+        let content_in_emails = e.values.message_content_in_emails.unwrap_or(true);
+        let view = OrgDigest { content_in_emails, scope, composer, gathered };
         cache.insert(org.org_id.clone(), Some(Arc::new(view)));
     }
     for o in missing {
@@ -82,16 +90,20 @@ async fn load_orgs(ctx: &Ctx, ids: Vec<OrgId>, cache: &mut Orgs) -> Result<()> {
 }
 
 /// The types gathered into `interval`'s digests in this organization.
-fn types_of(org: &OrgDigest, interval: Interval) -> Vec<EmailType> {
+fn gathered_into(scope: &Scope, interval: Interval) -> Vec<EmailType> {
     EmailType::ALL
         .iter()
         .copied()
         .filter(|t| t.takes_interval())
         .filter(|t| {
-            let v = super::email_settings::resolve_type(&org.scope.org, &org.scope.ancestors, *t);
+            let v = super::email_settings::resolve_type(&scope.org, &scope.ancestors, *t);
             v.enabled && v.interval == interval
         })
         .collect()
+}
+
+fn types_of(org: &OrgDigest, interval: Interval) -> Vec<EmailType> {
+    org.gathered.iter().find(|(iv, _)| *iv == interval).map(|(_, t)| t.clone()).unwrap_or_default()
 }
 
 enum Outcome {

@@ -153,15 +153,32 @@ async fn audience(ctx: &Ctx, event: &Event) -> Result<Vec<MembershipRecord>> {
                 ctx.store.inbox_members(org, inbox_id).await?.into_iter().map(|m| m.user_id).collect();
             ctx.store.members_among(org, &ids).await?
         }
-        Audience::Admins => ctx.store.org_admins(org, MAX_RECIPIENTS).await?,
+        Audience::Admins => admins(ctx, org).await?,
     };
     members.retain(|m| m.status == MemberStatus::Active && Some(&m.user_id) != event.actor.as_ref());
-    if let Some(inbox) = &event.inbox_id {
+    let seen_already =
+        matches!(&event.audience, Audience::Inbox { inbox_id } if Some(inbox_id) == event.inbox_id.as_ref());
+    if let Some(inbox) = event.inbox_id.as_ref().filter(|_| !seen_already) {
         let seeing: Vec<UserId> = ctx.store.inbox_members(org, inbox).await?.into_iter().map(|m| m.user_id).collect();
         members.retain(|m| seeing.contains(&m.user_id));
     }
     members.truncate(MAX_RECIPIENTS);
     Ok(members)
+}
+
+/// The owners and admins of `org`, from its member list (at most [`MAX_RECIPIENTS`] read).
+async fn admins(ctx: &Ctx, org: &OrgId) -> Result<Vec<MembershipRecord>> {
+    let mut out = Vec::new();
+    let (mut cursor, mut read) = (None, 0);
+    loop {
+        let page = ctx.store.org_members(org, None, 500, cursor.as_ref()).await?;
+        read += page.items.len();
+        out.extend(page.items.into_iter().filter(|m| crate::access::is_admin(&m.roles)));
+        match page.next {
+            Some(c) if read < MAX_RECIPIENTS => cursor = Some(c),
+            _ => return Ok(out),
+        }
+    }
 }
 
 /// When `user`'s digests come in this organization.
@@ -170,8 +187,8 @@ pub(crate) fn digest_time(feed: &FeedRecord) -> DigestTime {
     if let Some(h) = feed.digest_hour.filter(|h| *h < 24) {
         t.hour = h;
     }
-    if let Some(w) = feed.digest_weekday.as_deref().and_then(|w| DigestTime::parse(t.hour, w, "w").ok()) {
-        t.weekday = w.weekday;
+    if let Some(w) = feed.digest_weekday.as_deref().and_then(|w| w.parse::<chrono::Weekday>().ok()) {
+        t.weekday = w;
     }
     t
 }

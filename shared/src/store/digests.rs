@@ -28,17 +28,13 @@ pub const DUE_SHARDS: u32 = 8;
 pub const LEASE_MINUTES: i64 = 15;
 const MARKER_DAYS: i64 = 35;
 
-pub(crate) fn state_sk(interval: Interval) -> String {
-    format!("DIGEST#{}", interval.as_str())
-}
-
 pub fn shard_key(shard: u32) -> String {
     format!("DUE#{shard}")
 }
 
 impl DigestState {
     pub fn sk(interval: Interval) -> String {
-        state_sk(interval)
+        format!("DIGEST#{}", interval.as_str())
     }
 }
 
@@ -212,7 +208,7 @@ impl Store {
         let t = self.table_name();
         let pk = partition(&state.user_id, &state.org_id);
         let shard = shard_key(shard_of(&state.user_id, &state.org_id));
-        let mut update = tx::update_builder(t, key(pk, state_sk(state.interval)))
+        let mut update = tx::update_builder(t, key(pk, DigestState::sk(state.interval)))
             .update_expression("SET #since = :to, #pending = :zero REMOVE #ip, #is")
             .expression_attribute_names("#since", "since")
             .expression_attribute_names("#pending", "pending")

@@ -157,7 +157,7 @@ impl NewNotification {
         ];
         if let (Some(interval), Some((shard, due))) = (self.record.digest, &self.due) {
             items.push(tx::update(
-                tx::update_builder(t, key(pk.clone(), super::digests::state_sk(interval)))
+                tx::update_builder(t, key(pk.clone(), super::DigestState::sk(interval)))
                     .update_expression(
                         "ADD #pending :one SET #ip = if_not_exists(#ip, :shard), #is = if_not_exists(#is, :due), \
                          user_id = :u, org_id = :o, #iv = :iv",
@@ -219,12 +219,13 @@ impl Store {
 
     /// The feed items of many people (their choices), by (user, org); missing ones are absent.
     pub async fn feeds(&self, pairs: &[(UserId, OrgId)]) -> Result<HashMap<(UserId, OrgId), FeedRecord>> {
-        let keys = pairs.iter().map(|(u, o)| key(partition(u, o), FeedRecord::SK)).collect();
+        let by_pk: HashMap<String, &(UserId, OrgId)> = pairs.iter().map(|p| (partition(&p.0, &p.1), p)).collect();
+        let keys = by_pk.keys().map(|pk| key(pk.clone(), FeedRecord::SK)).collect();
         let mut out = HashMap::new();
         for item in self.batch_get(keys).await? {
-            let pk = item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            if let Some(pair) = pairs.iter().find(|(u, o)| partition(u, o) == pk) {
-                out.insert(pair.clone(), from_item(item)?);
+            let pk = item.get(super::table::PRIMARY.hash).and_then(|v| v.as_s().ok());
+            if let Some(pair) = pk.and_then(|pk| by_pk.get(pk)) {
+                out.insert((*pair).clone(), from_item(item)?);
             }
         }
         Ok(out)
@@ -324,25 +325,5 @@ impl Store {
         }
         u.update_expression(expr).send().await.map_err(storage)?;
         Ok(())
-    }
-}
-
-impl Store {
-    /// The owners and admins of `org`, reading its member list (at most `max` members).
-    pub async fn org_admins(&self, org: &OrgId, max: usize) -> Result<Vec<super::MembershipRecord>> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        let mut read = 0;
-        loop {
-            let page = self.org_members(org, None, 500, cursor.as_ref()).await?;
-            read += page.items.len();
-            out.extend(page.items.into_iter().filter(|m| {
-                m.roles.iter().any(|r| matches!(r, crate::domain::Role::Owner | crate::domain::Role::Admin))
-            }));
-            match page.next {
-                Some(c) if read < max => cursor = Some(c),
-                _ => return Ok(out),
-            }
-        }
     }
 }
