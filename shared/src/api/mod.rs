@@ -56,10 +56,12 @@ pub enum Function {
     Notifications,
     NotificationEvents,
     Unsubscribe,
+    AlarmService,
+    AlarmServiceLookup,
 }
 
 impl Function {
-    pub const ALL: [Function; 32] = [
+    pub const ALL: [Function; 34] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -92,6 +94,8 @@ impl Function {
         Function::Notifications,
         Function::NotificationEvents,
         Function::Unsubscribe,
+        Function::AlarmService,
+        Function::AlarmServiceLookup,
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
@@ -132,6 +136,8 @@ impl Function {
             Function::Notifications => "notifications",
             Function::NotificationEvents => "notification-events",
             Function::Unsubscribe => "unsubscribe",
+            Function::AlarmService => "alarm-service",
+            Function::AlarmServiceLookup => "alarm-service-lookup",
         }
     }
 
@@ -182,6 +188,8 @@ impl Function {
             Function::Notifications => routes::notifications::feed(),
             Function::NotificationEvents => routes::notifications::events(),
             Function::Unsubscribe => routes::notifications::unsubscribe(),
+            Function::AlarmService => routes::alarm::routes(),
+            Function::AlarmServiceLookup => routes::alarm::lookup(),
         }
     }
 }

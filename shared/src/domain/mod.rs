@@ -1,5 +1,6 @@
 //! Domain value types. Each parses untrusted input once; holding one proves it is valid.
 
+pub mod alarm;
 mod client_type;
 mod country;
 mod domain_name;

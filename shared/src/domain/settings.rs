@@ -197,6 +197,8 @@ settings! {
     email_logo: super::logo::LogoRef => EmailLogo,
     /// The messaging clients' colors (set on the theme routes).
     theme: super::theme::Theme => Theme,
+    /// Where alarm (panic) messages from the mobile app go (set on the alarm service routes).
+    alarm_service: super::alarm::AlarmService => AlarmService,
 }
 
 impl OrgSettings {
@@ -223,6 +225,7 @@ impl OrgSettings {
             delete_own_messages: Some(true),
             email_logo: None,
             theme: None,
+            alarm_service: None,
         }
     }
 }
@@ -267,7 +270,8 @@ mod tests {
                 &SettingKey::Contact,
                 &SettingKey::Disclaimer,
                 &SettingKey::EmailLogo,
-                &SettingKey::Theme
+                &SettingKey::Theme,
+                &SettingKey::AlarmService
             ]
         );
     }

@@ -1,6 +1,7 @@
 //! Business rules. Each public function is one account operation; handlers call exactly one.
 
 pub mod accounts;
+pub mod alarm;
 pub mod attribution;
 pub mod digests;
 pub mod directory;

@@ -19,6 +19,7 @@ macro_rules! both_engines {
     };
 }
 
+mod alarm;
 mod auth;
 mod deploy;
 mod digests;

@@ -99,6 +99,9 @@ read-notification   OAGV  OAGV   OAGV        -        -       -
 read-all            OAGV  OAGV   OAGV        -        -       -
 get-notif-prefs     OAGV  OAGV   OAGV        -        -       -
 put-notif-prefs     OAGV  OAGV   OAGV        -        -       -
+get-alarm-service   OA    OA     OA          -        -       -
+put-alarm-service   OA    OA     OA          -        -       -
+delete-alarm-service OA   OA     OA          -        -       -
 leave               OAGV  OAGV   OAGV        -        -       -
 ";
 
@@ -308,6 +311,15 @@ async fn request(app: &TestApp, user: &User, route: &str, org: &str, outsider: &
         }
         "delete-theme" => {
             return with_etag(app, user, Method::DELETE, &format!("/v1/orgs/{org}/theme"), None, STALE).await;
+        }
+        "get-alarm-service" => (Method::GET, format!("/v1/orgs/{org}/alarm-service"), None),
+        "put-alarm-service" => {
+            let body = json!({"type": "ascom", "host": "10.0.0.5", "port": 5000, "subject": "Alarm", "call_id": "12"});
+            return with_etag(app, user, Method::PUT, &format!("/v1/orgs/{org}/alarm-service"), Some(body), STALE)
+                .await;
+        }
+        "delete-alarm-service" => {
+            return with_etag(app, user, Method::DELETE, &format!("/v1/orgs/{org}/alarm-service"), None, STALE).await;
         }
         "preview-theme" => (Method::POST, format!("/v1/orgs/{org}/theme/preview"), Some(json!({"preset": "ember"}))),
         "notifications" => (Method::GET, format!("/v1/orgs/{org}/notifications"), None),

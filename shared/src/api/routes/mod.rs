@@ -1,3 +1,4 @@
+pub mod alarm;
 pub mod auth;
 pub mod directory;
 pub mod domains;

@@ -186,6 +186,7 @@ impl SettingsPatch {
             delete_own_messages: self.delete_own_messages,
             email_logo: None,
             theme: None,
+            alarm_service: None,
         };
         Ok((change, self.locks.map(|l| l.into_iter().collect())))
     }
