@@ -18,6 +18,7 @@ pub mod import;
 pub mod mail;
 pub mod service;
 pub mod sms;
+pub mod saml;
 pub mod store;
 pub mod telemetry;
 
