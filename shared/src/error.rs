@@ -104,6 +104,14 @@ pub enum Error {
     /// Theme colors whose text would be hard to read, unless accepted as they are.
     #[error("text is hard to read (under 4.5:1) on: {}; pick other colors or send accept_low_contrast", pairs.join(", "))]
     LowContrast { pairs: Vec<String> },
+    /// A single sign-on response that did not pass (signature, audience, time, request).
+    #[error("the sign-in response was refused: {0}")]
+    SamlRejected(String),
+    /// A person the provider signed in who cannot enter the organization here.
+    #[error("signed in at the provider, but {0}")]
+    SsoNotMember(&'static str),
+    #[error("another organization uses this provider name")]
+    ProviderNameTaken,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the resource was changed by someone else; reload and retry")]
@@ -177,6 +185,9 @@ impl Error {
             Error::ClientDisabled => "client_disabled",
             Error::JoinNotAllowed => "join_not_allowed",
             Error::Sms(_) => "sms_unavailable",
+            Error::SamlRejected(_) => "saml_response_rejected",
+            Error::SsoNotMember(_) => "sso_not_a_member",
+            Error::ProviderNameTaken => "provider_name_taken",
             Error::NotFound(_) => "not_found",
             Error::Conflict => "conflict",
             Error::Storage(_) => "storage_unavailable",

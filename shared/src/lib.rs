@@ -16,9 +16,9 @@ pub mod error;
 pub mod files;
 pub mod import;
 pub mod mail;
+pub mod saml;
 pub mod service;
 pub mod sms;
-pub mod saml;
 pub mod store;
 pub mod telemetry;
 

@@ -2,6 +2,7 @@
 implementation independent of this project's), valid and attacked, for the verifier's tests.
 
     idp.py <key.pem> <cert.pem> '<json params>'   ->  base64 SAMLResponse on stdout
+    idp.py --parse-request <redirect URL>         ->  the AuthnRequest's fields as JSON
 
 params: acs, audience, issuer, in_response_to, name_id, now (epoch s), attack (optional),
 attributes (optional {name: [values]}), sign ("assertion" | "response").
@@ -57,7 +58,28 @@ def sign(el, key, cert, algorithm="rsa-sha256", digest="sha256"):
     return signer.sign(el, key=key, cert=cert, reference_uri=el.get("ID"))
 
 
+def parse_request(url):
+    """The AuthnRequest in an HTTP-Redirect URL, read as the provider would."""
+    import urllib.parse
+    import zlib
+
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15)
+    req = etree.fromstring(xml)
+    assert req.tag == f"{{{SAMLP}}}AuthnRequest", req.tag
+    out = {
+        "id": req.get("ID"),
+        "acs": req.get("AssertionConsumerServiceURL"),
+        "destination": req.get("Destination"),
+        "issuer": req.find("saml:Issuer", NS).text,
+        "relay_state": query.get("RelayState", [None])[0],
+    }
+    sys.stdout.write(json.dumps(out))
+
+
 def main():
+    if sys.argv[1] == "--parse-request":
+        return parse_request(sys.argv[2])
     key = open(sys.argv[1], "rb").read()
     cert = open(sys.argv[2], "rb").read()
     p = json.loads(sys.argv[3])

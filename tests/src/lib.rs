@@ -77,6 +77,7 @@ pub struct User {
     pub access: String,
 }
 
+#[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
@@ -327,6 +328,11 @@ impl TestApp {
     /// Where the table lives (dynoxide's or moto's HTTP endpoint).
     pub fn dynamodb_endpoint(&self) -> Option<String> {
         self.dynoxide.as_ref().map(|e| e.endpoint.clone()).or_else(|| self.moto.clone())
+    }
+
+    /// A client that shows redirects instead of following them (browser flows).
+    pub fn no_redirects(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
     }
 
     pub fn clock_now(&self) -> i64 {

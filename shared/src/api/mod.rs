@@ -58,10 +58,12 @@ pub enum Function {
     Unsubscribe,
     AlarmService,
     AlarmServiceLookup,
+    SsoProviders,
+    Sso,
 }
 
 impl Function {
-    pub const ALL: [Function; 34] = [
+    pub const ALL: [Function; 36] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -96,6 +98,8 @@ impl Function {
         Function::Unsubscribe,
         Function::AlarmService,
         Function::AlarmServiceLookup,
+        Function::SsoProviders,
+        Function::Sso,
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
@@ -138,6 +142,8 @@ impl Function {
             Function::Unsubscribe => "unsubscribe",
             Function::AlarmService => "alarm-service",
             Function::AlarmServiceLookup => "alarm-service-lookup",
+            Function::SsoProviders => "sso-providers",
+            Function::Sso => "sso",
         }
     }
 
@@ -190,6 +196,8 @@ impl Function {
             Function::Unsubscribe => routes::notifications::unsubscribe(),
             Function::AlarmService => routes::alarm::routes(),
             Function::AlarmServiceLookup => routes::alarm::lookup(),
+            Function::SsoProviders => routes::sso::providers(),
+            Function::Sso => routes::sso::sign_in(),
         }
     }
 }

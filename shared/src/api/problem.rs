@@ -37,7 +37,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Validation { .. } | Error::InvalidTemplate { .. } | Error::LowContrast { .. } => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        Error::MalformedBody(_) | Error::InvalidToken => StatusCode::BAD_REQUEST,
+        Error::MalformedBody(_) | Error::InvalidToken | Error::SamlRejected(_) => StatusCode::BAD_REQUEST,
+        Error::SsoNotMember(_) => StatusCode::FORBIDDEN,
+        Error::ProviderNameTaken => StatusCode::CONFLICT,
         Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::EmailTaken

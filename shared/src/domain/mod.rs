@@ -16,6 +16,7 @@ mod password;
 mod phone;
 mod role;
 pub mod settings;
+pub mod sso;
 pub mod template_text;
 pub mod theme;
 mod timezone;

@@ -20,7 +20,11 @@ pub fn exclusive(node: Node<'_, '_>, exclude: Option<NodeId>, inclusive: &[Strin
 /// The namespace URI `prefix` is bound to at `node` (the default namespace for ""; none
 /// bound is "").
 fn binding<'a>(node: Node<'a, '_>, prefix: &str) -> Option<&'a str> {
-    if prefix.is_empty() { Some(node.default_namespace().unwrap_or("")) } else { node.lookup_namespace_uri(Some(prefix)) }
+    if prefix.is_empty() {
+        Some(node.default_namespace().unwrap_or(""))
+    } else {
+        node.lookup_namespace_uri(Some(prefix))
+    }
 }
 
 fn element<'a>(

@@ -36,11 +36,14 @@ impl SigningCert {
     }
 
     pub fn from_der(der: Vec<u8>) -> Result<SigningCert, XmlError> {
-        let cert = Certificate::from_der(&der).map_err(|_| XmlError("a signing certificate is not valid X.509".into()))?;
+        let cert =
+            Certificate::from_der(&der).map_err(|_| XmlError("a signing certificate is not valid X.509".into()))?;
         let tbs = &cert.tbs_certificate;
-        let spki = tbs.subject_public_key_info.to_der().map_err(|_| XmlError("a certificate's key is malformed".into()))?;
-        let key = RsaPublicKey::from_public_key_der(&spki)
-            .map_err(|_| XmlError("a signing certificate's key is not RSA (only RSA signatures are accepted)".into()))?;
+        let spki =
+            tbs.subject_public_key_info.to_der().map_err(|_| XmlError("a certificate's key is malformed".into()))?;
+        let key = RsaPublicKey::from_public_key_der(&spki).map_err(|_| {
+            XmlError("a signing certificate's key is not RSA (only RSA signatures are accepted)".into())
+        })?;
         if key.size() * 8 < MIN_RSA_BITS {
             return Err(XmlError(format!("a signing certificate's RSA key is under {MIN_RSA_BITS} bits")));
         }

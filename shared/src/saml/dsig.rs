@@ -108,7 +108,10 @@ fn exc_c14n_prefixes(method: Node<'_, '_>) -> Result<Vec<String>, XmlError> {
 /// again), so what was verified is what is read.
 pub fn verify_enveloped(doc: &Document<'_>, signed: Node<'_, '_>, keys: &[RsaPublicKey]) -> Result<(), XmlError> {
     let id = signed.attribute("ID").filter(|i| !i.is_empty()).ok_or_else(|| bad("the signed element has no ID"))?;
-    let holders = doc.descendants().filter(|n| n.is_element() && n.attributes().any(|a| a.name() == "ID" && a.value() == id)).count();
+    let holders = doc
+        .descendants()
+        .filter(|n| n.is_element() && n.attributes().any(|a| a.name() == "ID" && a.value() == id))
+        .count();
     if holders != 1 {
         return Err(bad("the signed ID is not unique in the document"));
     }
@@ -130,8 +133,14 @@ pub fn verify_enveloped(doc: &Document<'_>, signed: Node<'_, '_>, keys: &[RsaPub
     }
     let info = element_children(signed_info)?;
     let (c14n_method, sig_method, reference) = match info.as_slice() {
-        [c, s, r] if is(*c, "CanonicalizationMethod") && is(*s, "SignatureMethod") && is(*r, "Reference") => (*c, *s, *r),
-        _ => return Err(bad("SignedInfo must hold one canonicalization method, one signature method and one reference")),
+        [c, s, r] if is(*c, "CanonicalizationMethod") && is(*s, "SignatureMethod") && is(*r, "Reference") => {
+            (*c, *s, *r)
+        }
+        _ => {
+            return Err(bad(
+                "SignedInfo must hold one canonicalization method, one signature method and one reference",
+            ));
+        }
     };
     let info_prefixes = exc_c14n_prefixes(c14n_method)?;
     let hash = sig_method
@@ -149,7 +158,9 @@ pub fn verify_enveloped(doc: &Document<'_>, signed: Node<'_, '_>, keys: &[RsaPub
     };
     let t = element_children(transforms)?;
     let ref_prefixes = match t.as_slice() {
-        [env, exc] if is(*env, "Transform") && is(*exc, "Transform") && env.attribute("Algorithm") == Some(ENVELOPED) => {
+        [env, exc]
+            if is(*env, "Transform") && is(*exc, "Transform") && env.attribute("Algorithm") == Some(ENVELOPED) =>
+        {
             if !element_children(*env)?.is_empty() {
                 return Err(bad("the enveloped-signature transform takes no children"));
             }

@@ -37,10 +37,17 @@ pub fn parse(text: &str, entity_id: &str) -> Result<IdpMetadata, XmlError> {
     let root = doc.root_element();
     let entity = find_entity(root, entity_id)?;
     let idp = children(entity, NS_MD, "IDPSSODescriptor")
-        .find(|d| d.attribute("protocolSupportEnumeration").is_some_and(|p| p.split_ascii_whitespace().any(|x| x == PROTOCOL)))
-        .ok_or_else(|| bad("the entity has no IDPSSODescriptor for SAML 2.0: is this an identity provider's metadata?"))?;
-    if idp.attribute("WantAuthnRequestsSigned") == Some("true") || idp.attribute("WantAuthnRequestsSigned") == Some("1") {
-        return Err(bad("the provider wants signed sign-in requests (WantAuthnRequestsSigned); this service sends unsigned ones, so switch that off at the provider"));
+        .find(|d| {
+            d.attribute("protocolSupportEnumeration").is_some_and(|p| p.split_ascii_whitespace().any(|x| x == PROTOCOL))
+        })
+        .ok_or_else(|| {
+            bad("the entity has no IDPSSODescriptor for SAML 2.0: is this an identity provider's metadata?")
+        })?;
+    if idp.attribute("WantAuthnRequestsSigned") == Some("true") || idp.attribute("WantAuthnRequestsSigned") == Some("1")
+    {
+        return Err(bad(
+            "the provider wants signed sign-in requests (WantAuthnRequestsSigned); this service sends unsigned ones, so switch that off at the provider",
+        ));
     }
     let mut redirect = None;
     let mut post = None;

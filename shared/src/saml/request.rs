@@ -50,7 +50,9 @@ impl AuthnRequest<'_> {
         deflater.write_all(self.xml().as_bytes()).ok()?;
         let deflated = deflater.finish().ok()?;
         let mut url = url::Url::parse(self.destination).ok()?;
-        url.query_pairs_mut().append_pair("SAMLRequest", &STANDARD.encode(deflated)).append_pair("RelayState", relay_state);
+        url.query_pairs_mut()
+            .append_pair("SAMLRequest", &STANDARD.encode(deflated))
+            .append_pair("RelayState", relay_state);
         Some(url.to_string())
     }
 

@@ -58,7 +58,11 @@ fn no(why: impl Into<String>) -> Refused {
 
 fn instant(node: Node<'_, '_>, attr: &str) -> Result<Option<DateTime<Utc>>, Refused> {
     node.attribute(attr)
-        .map(|v| DateTime::parse_from_rfc3339(v.trim()).map(|t| t.with_timezone(&Utc)).map_err(|_| no(format!("{attr} is not a time"))))
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| no(format!("{attr} is not a time")))
+        })
         .transpose()
 }
 
@@ -93,13 +97,20 @@ pub fn verify(text: &str, expected: &Expected<'_>) -> Result<Verified, Refused> 
     let status = only_child(only_child(response, NS_SAMLP, "Status")?, NS_SAMLP, "StatusCode")?;
     if status.attribute("Value") != Some(SUCCESS) {
         let sub = children(status, NS_SAMLP, "StatusCode").next().and_then(|s| s.attribute("Value")).unwrap_or("");
-        return Err(no(format!("the provider refused the sign-in ({} {sub})", status.attribute("Value").unwrap_or("")).trim_end().to_owned()));
+        return Err(no(format!(
+            "the provider refused the sign-in ({} {sub})",
+            status.attribute("Value").unwrap_or("")
+        )
+        .trim_end()
+        .to_owned()));
     }
     if doc.descendants().any(|n| n.is_element() && n.tag_name().name() == "EncryptedAssertion") {
         return Err(no("encrypted assertions are not supported: switch assertion encryption off at the provider"));
     }
-    let all: Vec<Node<'_, '_>> =
-        doc.descendants().filter(|n| n.is_element() && n.tag_name().namespace() == Some(NS_SAML) && n.tag_name().name() == "Assertion").collect();
+    let all: Vec<Node<'_, '_>> = doc
+        .descendants()
+        .filter(|n| n.is_element() && n.tag_name().namespace() == Some(NS_SAML) && n.tag_name().name() == "Assertion")
+        .collect();
     let assertion = match all.as_slice() {
         [a] if a.parent_element() == Some(response) => *a,
         [_] => return Err(no("the assertion is not directly inside the response")),
@@ -125,7 +136,8 @@ fn read_assertion(a: Node<'_, '_>, expected: &Expected<'_>, in_response_to: Stri
     if a.attribute("Version") != Some("2.0") {
         return Err(no("the assertion is not SAML version 2.0"));
     }
-    let assertion_id = a.attribute("ID").filter(|i| !i.is_empty()).ok_or_else(|| no("the assertion has no ID"))?.to_owned();
+    let assertion_id =
+        a.attribute("ID").filter(|i| !i.is_empty()).ok_or_else(|| no("the assertion has no ID"))?.to_owned();
     issuer_is(a, expected.idp_entity_id, true)?;
     let subject = only_child(a, NS_SAML, "Subject")?;
     let name_id = only_child(subject, NS_SAML, "NameID")?;
@@ -165,11 +177,14 @@ fn read_assertion(a: Node<'_, '_>, expected: &Expected<'_>, in_response_to: Stri
         return Err(no("the assertion has expired"));
     }
     let restrictions: Vec<Node<'_, '_>> = children(conditions, NS_SAML, "AudienceRestriction").collect();
-    let for_us = |r: &Node<'_, '_>| children(*r, NS_SAML, "Audience").any(|au| text_of(au).trim() == expected.sp_entity_id);
+    let for_us =
+        |r: &Node<'_, '_>| children(*r, NS_SAML, "Audience").any(|au| text_of(au).trim() == expected.sp_entity_id);
     if restrictions.is_empty() || !restrictions.iter().all(for_us) {
         return Err(no("the assertion's audience is not this service"));
     }
-    let authn = children(a, NS_SAML, "AuthnStatement").next().ok_or_else(|| no("the assertion holds no authentication statement"))?;
+    let authn = children(a, NS_SAML, "AuthnStatement")
+        .next()
+        .ok_or_else(|| no("the assertion holds no authentication statement"))?;
     if instant(authn, "SessionNotOnOrAfter")?.is_some_and(|s| now >= s) {
         return Err(no("the provider's session has ended"));
     }

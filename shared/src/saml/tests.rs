@@ -72,16 +72,26 @@ fn metadata_of_every_shape() {
 fn metadata_refusals() {
     let wrong = metadata::parse(&fixture("metadata-okta.xml"), "http://other.example").unwrap_err();
     assert!(wrong.0.contains("http://www.okta.com/exk1example"), "{wrong}");
-    assert!(metadata::parse(&fixture("metadata-entities.xml"), "https://sp.other.test/shibboleth").is_err(), "an SP is no IdP");
-    let xxe = format!("<!DOCTYPE m [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}", fixture("metadata-okta.xml").replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", ""));
+    assert!(
+        metadata::parse(&fixture("metadata-entities.xml"), "https://sp.other.test/shibboleth").is_err(),
+        "an SP is no IdP"
+    );
+    let xxe = format!(
+        "<!DOCTYPE m [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
+        fixture("metadata-okta.xml").replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "")
+    );
     assert!(metadata::parse(&xxe, IDP).unwrap_err().0.contains("DTD"));
     let weak = fixture("metadata-okta.xml").replace(&cert_body("idp-a.crt"), &cert_body("weak.crt"));
     assert!(metadata::parse(&weak, IDP).unwrap_err().0.contains("2048"));
     let http = fixture("metadata-okta.xml").replace("https://example.okta.com", "http://example.okta.com");
     assert!(metadata::parse(&http, IDP).unwrap_err().0.contains("https"));
-    let signed_requests = fixture("metadata-okta.xml").replace("WantAuthnRequestsSigned=\"false\"", "WantAuthnRequestsSigned=\"true\"");
+    let signed_requests =
+        fixture("metadata-okta.xml").replace("WantAuthnRequestsSigned=\"false\"", "WantAuthnRequestsSigned=\"true\"");
     assert!(metadata::parse(&signed_requests, IDP).is_err());
-    assert!(metadata::parse("<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"x\"/>", "x").is_err());
+    assert!(
+        metadata::parse("<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"x\"/>", "x")
+            .is_err()
+    );
 }
 
 fn cert_body(name: &str) -> String {
@@ -103,7 +113,10 @@ fn a_response_signed_by_signxml_verifies() {
 fn attacked_responses_are_refused() {
     assert!(refused("tampered").contains("digest"));
     assert!(refused("other_key").contains("certificates"));
-    assert!(refused("wrap_duplicate_id").contains("more than one assertion") || refused("wrap_duplicate_id").contains("unique"));
+    assert!(
+        refused("wrap_duplicate_id").contains("more than one assertion")
+            || refused("wrap_duplicate_id").contains("unique")
+    );
     assert!(refused("extra_assertion").contains("more than one assertion"));
     assert!(refused("expired").contains("subject confirmation") || refused("expired").contains("expired"));
     assert!(refused("wrong_audience").contains("audience"));
@@ -126,7 +139,10 @@ fn any_edit_after_signing_breaks_it() {
     let original = response("valid");
     for (from, to) in [
         ("ann@acme.test</saml:NameID>", "boss@acme.test</saml:NameID>"),
-        ("<saml:Audience>https://api.test/v1/sso/acme/metadata", "<saml:Audience>https://api.test/v1/sso/other/metadata"),
+        (
+            "<saml:Audience>https://api.test/v1/sso/acme/metadata",
+            "<saml:Audience>https://api.test/v1/sso/other/metadata",
+        ),
         ("NotOnOrAfter=\"", "NotOnOrAfter=\"2"),
     ] {
         assert!(original.contains(from), "{from}");
@@ -141,7 +157,16 @@ fn any_edit_after_signing_breaks_it() {
 #[test]
 #[ignore = "prints why each attacked fixture is refused (for the closing note)"]
 fn print_refusals() {
-    for n in ["tampered", "other_key", "wrap_duplicate_id", "extra_assertion", "expired", "wrong_audience", "unsigned", "sha1"] {
+    for n in [
+        "tampered",
+        "other_key",
+        "wrap_duplicate_id",
+        "extra_assertion",
+        "expired",
+        "wrong_audience",
+        "unsigned",
+        "sha1",
+    ] {
         println!("{n}: {}", refused(n));
     }
 }

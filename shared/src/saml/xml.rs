@@ -62,7 +62,8 @@ fn check_shape(doc: &Document<'_>, max_depth: usize) -> Result<(), XmlError> {
 
 /// The element children of `node` named `ns:local`.
 pub fn children<'a, 'i>(node: Node<'a, 'i>, ns: &'a str, local: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
-    node.children().filter(move |c| c.is_element() && c.tag_name().namespace() == Some(ns) && c.tag_name().name() == local)
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().namespace() == Some(ns) && c.tag_name().name() == local)
 }
 
 /// The one element child `ns:local` of `node`: none or two is an error naming it.
@@ -76,7 +77,11 @@ pub fn only_child<'a, 'i>(node: Node<'a, 'i>, ns: &'a str, local: &'a str) -> Re
 }
 
 /// At most one element child `ns:local`.
-pub fn optional_child<'a, 'i>(node: Node<'a, 'i>, ns: &'a str, local: &'a str) -> Result<Option<Node<'a, 'i>>, XmlError> {
+pub fn optional_child<'a, 'i>(
+    node: Node<'a, 'i>,
+    ns: &'a str,
+    local: &'a str,
+) -> Result<Option<Node<'a, 'i>>, XmlError> {
     let mut it = children(node, ns, local);
     match (it.next(), it.next()) {
         (n, None) => Ok(n),

@@ -171,6 +171,8 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
             previous_email: None,
             throttle_keys: Vec::new(),
             device: None,
+            org: None,
+            second_factor: false,
         },
         user,
         org,
@@ -250,6 +252,8 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
         previous_email: None,
         throttle_keys: Vec::new(),
         device: None,
+        org: None,
+        second_factor: false,
     };
     ctx.store.put_token(&hash, &record).await?;
     let scope = match &auth.session.active_org {

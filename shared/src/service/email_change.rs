@@ -49,6 +49,8 @@ pub async fn request(
         previous_email: Some(current.clone()),
         throttle_keys: Vec::new(),
         device: None,
+        org: None,
+        second_factor: false,
     };
     ctx.store.put_token(&hash, &record).await?;
     let link = format!("{}/confirm-email?token={token}", ctx.config.public_url);

@@ -28,6 +28,8 @@ pub mod profile;
 mod sessions;
 pub mod settings;
 pub mod shared;
+pub mod sso;
+pub mod sso_login;
 pub mod suppression;
 pub mod theme;
 pub mod two_factor;

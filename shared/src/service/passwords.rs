@@ -38,6 +38,8 @@ pub(crate) async fn reset_email(
         previous_email: None,
         throttle_keys: Vec::new(),
         device: None,
+        org: None,
+        second_factor: false,
     };
     ctx.store.put_token(&hash, &record).await?;
     let vars = super::emails::vars([

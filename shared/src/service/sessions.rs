@@ -142,7 +142,7 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     if user.totp.as_ref().is_some_and(|t| t.enabled) {
         // The failure counts stand until the second factor is completed too.
         let device = device_of(&user, input.client, &input.user_agent);
-        return Ok(LoginOutcome::SecondFactor(challenge(ctx, &user, input.client, throttles, device).await?));
+        return Ok(LoginOutcome::SecondFactor(challenge(ctx, &user, input.client, throttles, device, None).await?));
     }
     if !throttles.is_empty() {
         ctx.store.clear_throttles(&throttles).await?;
@@ -199,12 +199,14 @@ pub struct SecondFactorChallenge {
 /// Challenges expire after this long and allow five wrong codes.
 const CHALLENGE_MINUTES: i64 = 5;
 
-async fn challenge(
+/// `org`: where the session opens once the code is given (a single sign-on's organization).
+pub(crate) async fn challenge(
     ctx: &Ctx,
     user: &crate::store::UserRecord,
     client: ClientType,
     throttle_keys: Vec<String>,
     device: String,
+    org: Option<OrgId>,
 ) -> Result<SecondFactorChallenge> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
     let record = crate::store::TokenRecord {
@@ -217,6 +219,8 @@ async fn challenge(
         previous_email: None,
         throttle_keys,
         device: Some(device),
+        org,
+        second_factor: false,
     };
     ctx.store.put_token(&hash, &record).await?;
     Ok(SecondFactorChallenge { mfa_required: true, mfa_token: token, expires_in: CHALLENGE_MINUTES * 60 })
@@ -231,9 +235,22 @@ pub(crate) async fn start_session(
     second_factor: bool,
     device: Option<&str>,
 ) -> Result<TokenPair> {
+    start_session_in(ctx, user, client, second_factor, device, None).await
+}
+
+/// Open a session as `start_session` does, in `org` when given (a single sign-on opens in
+/// its provider's organization), else where this client type worked last.
+pub(crate) async fn start_session_in(
+    ctx: &Ctx,
+    user: &crate::store::UserRecord,
+    client: ClientType,
+    second_factor: bool,
+    device: Option<&str>,
+    org: Option<&OrgId>,
+) -> Result<TokenPair> {
     let now = ctx.now();
     let gate = Gate { client, second_factor };
-    let (access, refused) = reopen_org(ctx, user, gate).await?;
+    let (access, refused) = reopen_org(ctx, user, gate, org).await?;
     let (refresh, refresh_hash) = secret::new_secret(ctx.random.as_ref());
     let session = SessionRecord {
         session_id: SessionId::new(ctx.ulid()),
@@ -273,8 +290,9 @@ async fn reopen_org(
     ctx: &Ctx,
     user: &crate::store::UserRecord,
     gate: Gate,
+    preferred: Option<&OrgId>,
 ) -> Result<(Option<Access>, Option<Refusal>)> {
-    let last = user.last_org_for(gate.client);
+    let last = preferred.or_else(|| user.last_org_for(gate.client));
     let mut refused = None;
     if let Some(org) = last {
         match workable(ctx, &user.user_id, org, None, gate).await {

@@ -148,7 +148,8 @@ pub async fn login_second_factor(
         ctx.store.clear_throttles(&challenge.throttle_keys).await?;
     }
     let client = challenge.client.ok_or(Error::InvalidToken)?;
-    super::sessions::start_session(ctx, &user, client, true, challenge.device.as_deref()).await
+    super::sessions::start_session_in(ctx, &user, client, true, challenge.device.as_deref(), challenge.org.as_ref())
+        .await
 }
 
 /// Turn two-factor off: the password and a current code (or a recovery code) are required.

@@ -27,6 +27,7 @@ mod orgs;
 mod sessions;
 mod settings;
 mod shared;
+mod sso;
 pub mod table;
 mod tokens;
 mod tree;
@@ -65,6 +66,7 @@ pub use orgs::{
 };
 pub use sessions::SessionRecord;
 pub use shared::SharedLinkRecord;
+pub use sso::{Consumed, SamlRequestRecord, SsoProviderRecord, StoredCert};
 pub use tokens::{ThrottleRecord, TokenPurpose, TokenRecord};
 pub use tree::OrgChange;
 pub use users::{CredentialRecord, ProfileChange, TotpState, UserRecord};

@@ -23,6 +23,8 @@ pub enum TokenPurpose {
     MfaChallenge,
     /// Confirms a new address for a login (`email` is the new one).
     ChangeEmail,
+    /// A single sign-on that passed at the provider, exchanged once by the client for tokens.
+    SsoSignIn,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +49,12 @@ pub struct TokenRecord {
     /// For a login challenge: the device signing in (see `sessions::device_of`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// For a single sign-on (and its second step): the organization the session opens in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<crate::domain::OrgId>,
+    /// For a single sign-on: the provider's sign-in counts as the second factor.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub second_factor: bool,
 }
 
 impl TokenRecord {

@@ -42,6 +42,7 @@ mod orgs;
 mod profile;
 mod round_trips;
 mod settings;
+mod sso;
 mod storage;
 mod tokens;
 mod tree_model;

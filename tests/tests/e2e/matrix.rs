@@ -102,6 +102,11 @@ put-notif-prefs     OAGV  OAGV   OAGV        -        -       -
 get-alarm-service   OA    OA     OA          -        -       -
 put-alarm-service   OA    OA     OA          -        -       -
 delete-alarm-service OA   OA     OA          -        -       -
+list-sso-providers  OA    OA     OA          -        -       -
+add-sso-provider    OA    OA     OA          -        -       -
+get-sso-provider    OA    OA     OA          -        -       -
+patch-sso-provider  OA    OA     OA          -        -       -
+delete-sso-provider OA    OA     OA          -        -       -
 leave               OAGV  OAGV   OAGV        -        -       -
 ";
 
@@ -312,6 +317,19 @@ async fn request(app: &TestApp, user: &User, route: &str, org: &str, outsider: &
         "delete-theme" => {
             return with_etag(app, user, Method::DELETE, &format!("/v1/orgs/{org}/theme"), None, STALE).await;
         }
+        "list-sso-providers" => (Method::GET, format!("/v1/orgs/{org}/sso-providers"), None),
+        // Metadata that does not parse: an allowed caller gets 422 and nothing is added.
+        "add-sso-provider" => (
+            Method::POST,
+            format!("/v1/orgs/{org}/sso-providers"),
+            Some(json!({"title": "t", "name": "matrix", "entity_id": "urn:x", "metadata_xml": "<x/>"})),
+        ),
+        "get-sso-provider" => (Method::GET, format!("/v1/orgs/{org}/sso-providers/nosuch"), None),
+        "patch-sso-provider" => {
+            let path = format!("/v1/orgs/{org}/sso-providers/nosuch");
+            return with_etag(app, user, Method::PATCH, &path, Some(json!({"enabled": false})), "\"p1\"").await;
+        }
+        "delete-sso-provider" => (Method::DELETE, format!("/v1/orgs/{org}/sso-providers/nosuch"), None),
         "get-alarm-service" => (Method::GET, format!("/v1/orgs/{org}/alarm-service"), None),
         "put-alarm-service" => {
             let body = json!({"type": "ascom", "host": "10.0.0.5", "port": 5000, "subject": "Alarm", "call_id": "12"});

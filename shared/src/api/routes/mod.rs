@@ -15,5 +15,6 @@ pub mod notifications;
 pub mod orgs;
 pub mod profile;
 pub mod settings;
+pub mod sso;
 pub mod theme;
 pub mod two_factor;

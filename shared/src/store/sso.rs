@@ -1,0 +1,232 @@
+//! Single sign-on providers, sign-in requests in flight and the assertion replay guard.
+//!
+//! Keys: provider `SSO#<name>` / `SSO` (GSI1 `SSOORG#<org>` / `SSO#<name>` lists an
+//! organization's); the name is the key, so `put_new` makes it unique across the service
+//! and a sign-in reads the provider in one GetItem. A request `SAMLREQ#<id>` / `SAMLREQ`
+//! (TTL: its expiry); a seen assertion `SAMLSEEN#<sha256(entity, assertion id)>` /
+//! `SAMLSEEN` (TTL: until the assertion could no longer be presented).
+
+use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::storage;
+use super::items::{from_item, to_item, with_gsi1, with_ttl};
+use super::ops::{QueryDir, key, n, s};
+use super::table::{GSI1, PRIMARY};
+use super::tx::{self, TxError};
+use super::{ActivityRecord, Store};
+use crate::domain::sso::{EntityId, ProviderName};
+use crate::domain::{ClientType, OrgId, Role};
+use crate::error::{Error, Result};
+
+/// A signing certificate as kept: its DER (base64) and what admins are shown of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCert {
+    pub der_base64: String,
+    pub subject: String,
+    pub fingerprint: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SsoProviderRecord {
+    pub name: ProviderName,
+    pub org_id: OrgId,
+    pub title: String,
+    pub entity_id: EntityId,
+    #[serde(default)]
+    pub sso_redirect: Option<String>,
+    #[serde(default)]
+    pub sso_post: Option<String>,
+    pub certs: Vec<StoredCert>,
+    /// People signing in who are not members yet become members (with `jit_role`) when a
+    /// seat is free and their address is on a verified company domain.
+    pub jit: bool,
+    pub jit_role: Role,
+    /// The provider's sign-in counts as the second factor (the provider enforces its own).
+    pub counts_as_second_factor: bool,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+impl SsoProviderRecord {
+    pub fn pk(name: &ProviderName) -> String {
+        format!("SSO#{}", name.as_str())
+    }
+    pub const SK: &'static str = "SSO";
+    fn gsi1pk(org: &OrgId) -> String {
+        format!("SSOORG#{org}")
+    }
+
+    fn item(&self) -> Result<super::ops::Item> {
+        let item = to_item(self, Self::pk(&self.name), Self::SK.to_owned())?;
+        Ok(with_gsi1(item, Self::gsi1pk(&self.org_id), format!("SSO#{}", self.name.as_str())))
+    }
+}
+
+/// A sign-in request sent to a provider, waiting for its answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamlRequestRecord {
+    pub request_id: String,
+    pub provider: ProviderName,
+    pub org_id: OrgId,
+    pub client: ClientType,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl SamlRequestRecord {
+    pub fn pk(id: &str) -> String {
+        format!("SAMLREQ#{id}")
+    }
+    pub const SK: &'static str = "SAMLREQ";
+}
+
+/// Why a response's request could not be used.
+#[derive(Debug)]
+pub enum Consumed {
+    Ok(SamlRequestRecord),
+    /// No such request for this provider, already answered, or expired.
+    UnknownRequest,
+    /// The assertion was presented before.
+    Replayed,
+}
+
+impl Store {
+    /// Add a provider with its activity entry; `Ok(false)` when the name is taken (by anyone).
+    pub async fn put_sso_provider(
+        &self,
+        p: &SsoProviderRecord,
+        act: &ActivityRecord,
+        lineage: &[OrgId],
+    ) -> Result<bool> {
+        let t = self.table_name();
+        let mut items = vec![tx::put_new(t, p.item()?)?];
+        items.extend(act.items(lineage)?.into_iter().map(|i| tx::put(t, i)).collect::<Result<Vec<_>>>()?);
+        self.provider_tx(items).await
+    }
+
+    pub async fn sso_provider(&self, name: &ProviderName) -> Result<Option<SsoProviderRecord>> {
+        self.get_item(&SsoProviderRecord::pk(name), SsoProviderRecord::SK).await?.map(from_item).transpose()
+    }
+
+    /// An organization's providers (GSI1, eventually consistent), at most 100.
+    pub async fn sso_providers(&self, org: &OrgId) -> Result<Vec<SsoProviderRecord>> {
+        let page = self
+            .query_prefix(Some(&GSI1), &SsoProviderRecord::gsi1pk(org), "SSO#", QueryDir::Forward, 100, None)
+            .await?;
+        page.items.into_iter().map(from_item).collect()
+    }
+
+    /// Replace a provider of `p.org_id` still at `version`, with its activity entry;
+    /// `Ok(false)` when it changed meanwhile or is not that organization's.
+    pub async fn replace_sso_provider(
+        &self,
+        p: &SsoProviderRecord,
+        version: u64,
+        act: &ActivityRecord,
+        lineage: &[OrgId],
+    ) -> Result<bool> {
+        let t = self.table_name();
+        let put = Put::builder()
+            .table_name(t)
+            .set_item(Some(p.item()?))
+            .condition_expression("attribute_exists(#pk) AND org_id = :org AND version = :v")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_values(":org", s(p.org_id.as_str()))
+            .expression_attribute_values(":v", n(version as i64))
+            .build()
+            .map_err(storage)?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        items.extend(act.items(lineage)?.into_iter().map(|i| tx::put(t, i)).collect::<Result<Vec<_>>>()?);
+        self.provider_tx(items).await
+    }
+
+    /// Delete `org`'s provider with its activity entry; `Ok(false)` when it has none by that name.
+    pub async fn delete_sso_provider(
+        &self,
+        org: &OrgId,
+        name: &ProviderName,
+        act: &ActivityRecord,
+        lineage: &[OrgId],
+    ) -> Result<bool> {
+        let t = self.table_name();
+        let delete = Delete::builder()
+            .table_name(t)
+            .set_key(Some(key(SsoProviderRecord::pk(name), SsoProviderRecord::SK)))
+            .condition_expression("org_id = :org")
+            .expression_attribute_values(":org", s(org.as_str()))
+            .build()
+            .map_err(storage)?;
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+        items.extend(act.items(lineage)?.into_iter().map(|i| tx::put(t, i)).collect::<Result<Vec<_>>>()?);
+        self.provider_tx(items).await
+    }
+
+    /// A provider change: `Ok(false)` when its condition (the first item's) failed.
+    async fn provider_tx(&self, items: Vec<TransactWriteItem>) -> Result<bool> {
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(TxError::Conditions(_)) => Ok(false),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    pub async fn put_saml_request(&self, r: &SamlRequestRecord) -> Result<()> {
+        let item =
+            with_ttl(to_item(r, SamlRequestRecord::pk(&r.request_id), SamlRequestRecord::SK.to_owned())?, r.expires_at);
+        if self.put_new(item).await? { Ok(()) } else { Err(Error::Conflict) }
+    }
+
+    /// Use up the request a response answers and record its assertion as seen, in one
+    /// transaction: a second presentation of either fails, and neither is used without the
+    /// other.
+    pub async fn consume_saml_request(
+        &self,
+        request_id: &str,
+        provider: &ProviderName,
+        now: DateTime<Utc>,
+        seen_key: &str,
+        seen_until: DateTime<Utc>,
+    ) -> Result<Consumed> {
+        let t = self.table_name();
+        let pk = SamlRequestRecord::pk(request_id);
+        let Some(item) = self.get_item(&pk, SamlRequestRecord::SK).await? else { return Ok(Consumed::UnknownRequest) };
+        let record: SamlRequestRecord = from_item(item)?;
+        if &record.provider != provider || record.expires_at <= now {
+            return Ok(Consumed::UnknownRequest);
+        }
+        let delete = Delete::builder()
+            .table_name(t)
+            .set_key(Some(key(pk, SamlRequestRecord::SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .build()
+            .map_err(storage)?;
+        let seen = with_ttl(key(format!("SAMLSEEN#{seen_key}"), "SAMLSEEN"), seen_until);
+        let items = vec![TransactWriteItem::builder().delete(delete).build(), tx::put_new(t, seen)?];
+        match self.transact(items).await {
+            Ok(()) => Ok(Consumed::Ok(record)),
+            Err(TxError::Conditions(failed)) if failed == [1] => Ok(Consumed::Replayed),
+            Err(TxError::Conditions(_)) => Ok(Consumed::UnknownRequest),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// Take a one-time token: delete it and return what it held, if it was there.
+    pub async fn take_token(&self, hash: &str) -> Result<Option<super::TokenRecord>> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(super::TokenRecord::pk(hash), super::TokenRecord::SK)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(storage)?;
+        out.attributes.filter(|a| !a.is_empty()).map(from_item).transpose()
+    }
+}

@@ -1,0 +1,325 @@
+//! SAML single sign-on through HTTP, against responses signed by signxml (Python; an
+//! XML-signature implementation independent of this project's, `tests/saml/idp.py`): a
+//! provider added from metadata, the sign-in request read back as a provider reads it, a
+//! signed response posted to the assertion consumer service, the code exchanged for a
+//! session; every attacked response refused; just-in-time membership on a verified domain;
+//! two-factor kept unless the provider's sign-in counts.
+
+use std::path::PathBuf;
+
+use e2e::{Engine, TestApp, User};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+both_engines!(saml_sign_in_end_to_end_and_attacks, saml_just_in_time_members_and_second_factor);
+
+const IDP: &str = "http://www.okta.com/exk1example";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn python() -> PathBuf {
+    let p = root().join(".venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/test.sh (it creates .venv with signxml), or \
+         `python3 -m venv .venv && .venv/bin/pip install -r scripts/requirements-test.txt`",
+        p.display()
+    );
+    p
+}
+
+fn idp(args: &[&str]) -> String {
+    let out = std::process::Command::new(python())
+        .arg(root().join("tests/saml/idp.py"))
+        .args(args)
+        .output()
+        .expect("run tests/saml/idp.py");
+    assert!(out.status.success(), "idp.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn testdata(name: &str) -> String {
+    root().join("shared/src/saml/testdata").join(name).display().to_string()
+}
+
+struct Provider {
+    name: String,
+    acs: String,
+    sp: String,
+}
+
+async fn add_provider(app: &TestApp, owner: &User, name: &str, extra: Value) -> Provider {
+    let mut body = json!({
+        "title": "Okta", "name": name, "entity_id": IDP,
+        "metadata_xml": std::fs::read_to_string(testdata("metadata-okta.xml")).unwrap(),
+    });
+    body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    let r = app.post_auth(&format!("/v1/orgs/{}/sso-providers", owner.org), &owner.access, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let sp = &r.body["service_provider"];
+    Provider {
+        name: name.into(),
+        acs: sp["acs_url"].as_str().unwrap().into(),
+        sp: sp["entity_id"].as_str().unwrap().into(),
+    }
+}
+
+/// Start a sign-in; the request's ID as the provider reads it.
+async fn start(app: &TestApp, p: &Provider, client: &str) -> String {
+    let url = format!("{}/v1/sso/{}/login?client={client}", app.base, p.name);
+    let r = app.no_redirects().get(url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("https://example.okta.com/app/exk1example/sso/saml?SAMLRequest="), "{location}");
+    let req: Value = serde_json::from_str(&idp(&["--parse-request", &location])).unwrap();
+    assert_eq!((req["acs"].as_str(), req["issuer"].as_str()), (Some(p.acs.as_str()), Some(p.sp.as_str())));
+    let id = req["id"].as_str().unwrap().to_owned();
+    assert!(id.len() == 33 && id.starts_with('_'), "128 random bits: {id}");
+    id
+}
+
+fn signed(app: &TestApp, p: &Provider, request: &str, name_id: &str, attack: &str, key: &str) -> String {
+    let params = json!({
+        "acs": p.acs, "audience": p.sp, "issuer": IDP, "in_response_to": request, "name_id": name_id,
+        "victim": name_id, "now": app.clock_now(), "attack": attack,
+        "attributes": {"givenName": ["Nina"], "sn": ["Newcomer"]},
+    });
+    idp(&[&testdata(&format!("{key}.key")), &testdata(&format!("{key}.crt")), &params.to_string()])
+}
+
+async fn post_acs(app: &TestApp, p: &Provider, saml_response: &str) -> reqwest::Response {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("SAMLResponse", saml_response)
+        .append_pair("RelayState", &p.name)
+        .finish();
+    app.no_redirects()
+        .post(&p.acs)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A full sign-in; the code the callback receives, or the refusal.
+async fn sign_in(app: &TestApp, p: &Provider, name_id: &str, attack: &str, key: &str) -> Result<String, e2e::Reply> {
+    let request = start(app, p, "web").await;
+    let r = post_acs(app, p, &signed(app, p, &request, name_id, attack, key)).await;
+    if r.status() != StatusCode::SEE_OTHER {
+        return Err(TestApp::reply(r).await);
+    }
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let code = location.split_once("/sso/callback?code=").map(|(_, c)| c.to_owned());
+    Ok(code.unwrap_or_else(|| panic!("{location}")))
+}
+
+async fn saml_sign_in_end_to_end_and_attacks(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signup("sso", "web").await;
+    let other = app.signup("sso-other", "web").await;
+    let p = add_provider(&app, &owner, "acme", json!({})).await;
+
+    // The provider is listed with its certificate, and this service's metadata is public.
+    let list = app.get(&format!("/v1/orgs/{}/sso-providers", owner.org), &owner.access).await;
+    assert_eq!(
+        list.body.as_array().map(|l| l.iter().map(|p| p["name"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!("acme")])
+    );
+    let r = app.get(&format!("/v1/orgs/{}/sso-providers/acme", owner.org), &owner.access).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["certificates"].as_array().map(Vec::len), Some(1));
+    assert_eq!(r.body["certificates"][0]["expired"], false);
+    let md = app.http.get(format!("{}/v1/sso/acme/metadata", app.base)).send().await.unwrap();
+    assert_eq!(md.headers()["content-type"], "application/samlmetadata+xml");
+    let md = md.text().await.unwrap();
+    assert!(md.contains(&format!("entityID=\"{}\"", p.sp)) && md.contains(&format!("Location=\"{}\"", p.acs)), "{md}");
+    // Names are unique across organizations; another organization cannot see or change it.
+    let taken = json!({"title": "x", "name": "acme", "entity_id": IDP, "metadata_xml": std::fs::read_to_string(testdata("metadata-okta.xml")).unwrap()});
+    let r = app.post_auth(&format!("/v1/orgs/{}/sso-providers", other.org), &other.access, taken).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "provider_name_taken"));
+    let r = app.get(&format!("/v1/orgs/{}/sso-providers/acme", other.org), &other.access).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // A real sign-in: code, then tokens in the provider's organization.
+    let code = sign_in(&app, &p, &owner.email, "valid", "idp-a").await.unwrap();
+    let r = app.post("/v1/auth/sso/token", json!({"code": code})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["organization_id"].as_str(), Some(owner.org.as_str()));
+    let access = r.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/v1/me", &access).await.body["user"]["id"].as_str(), Some(owner.id.as_str()));
+    let again = app.post("/v1/auth/sso/token", json!({"code": code})).await;
+    assert_eq!((again.status, again.code()), (StatusCode::BAD_REQUEST, "invalid_token"), "a code works once");
+
+    // Round trips of a member's sign-in, measured in the service: start, the provider's
+    // answer, the code exchange.
+    let name = switchboard::domain::sso::ProviderName::parse("acme", "n").unwrap();
+    let web = switchboard::domain::ClientType::Web;
+    let (started, start_calls) =
+        switchboard::store::count_calls(switchboard::service::sso_login::start(&app.ctx, &name, web)).await;
+    let switchboard::service::sso_login::Started::Redirect(location) = started.unwrap() else {
+        panic!("redirect binding")
+    };
+    let req: Value = serde_json::from_str(&idp(&["--parse-request", &location])).unwrap();
+    let response = signed(&app, &p, req["id"].as_str().unwrap(), &owner.email, "valid", "idp-a");
+    let (done, acs_calls) =
+        switchboard::store::count_calls(switchboard::service::sso_login::consume(&app.ctx, &name, &response)).await;
+    let code = done.unwrap().redirect_to.split_once("code=").unwrap().1.to_owned();
+    let (_, exchange_calls) =
+        switchboard::store::count_calls(switchboard::service::sso_login::exchange(&app.ctx, &code, "ua")).await;
+    println!("round trips: start {}, ACS {}, exchange {}", start_calls.calls, acs_calls.calls, exchange_calls.calls);
+    assert_eq!(
+        (start_calls.calls, acs_calls.calls),
+        (2, 6),
+        "start: provider, request; ACS: provider, request, consume, login, membership, code"
+    );
+
+    // The same response posted again: its request is used up.
+    let request = start(&app, &p, "web").await;
+    let response = signed(&app, &p, &request, &owner.email, "valid", "idp-a");
+    assert_eq!(post_acs(&app, &p, &response).await.status(), StatusCode::SEE_OTHER);
+    let replay = TestApp::reply(post_acs(&app, &p, &response).await).await;
+    assert_eq!(
+        (replay.status, replay.code()),
+        (StatusCode::BAD_REQUEST, "saml_response_rejected"),
+        "{:?}",
+        replay.body
+    );
+
+    // Every attack is refused, and none opens a session for anyone.
+    for (attack, key, why) in [
+        ("tampered", "idp-a", "digest"),
+        ("other_key", "idp-b", "certificates"),
+        ("wrap_duplicate_id", "idp-a", "more than one assertion"),
+        ("extra_assertion", "idp-a", "more than one assertion"),
+        ("expired", "idp-a", "still valid"),
+        ("wrong_audience", "idp-a", "audience"),
+        ("unsigned", "idp-a", "signed"),
+        ("sha1", "idp-a", "SHA-256"),
+    ] {
+        let r = sign_in(&app, &p, &owner.email, attack, key).await.expect_err(attack);
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "saml_response_rejected"), "{attack}: {:?}", r.body);
+        assert!(r.body["detail"].as_str().unwrap_or_default().contains(why), "{attack}: {:?}", r.body);
+    }
+    // A comment inside the NameID does not make it read as the owner's address.
+    let r = sign_in(&app, &p, &owner.email, "comment", "idp-a").await.expect_err("comment");
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "sso_not_a_member"), "{:?}", r.body);
+    // A response for a request never made (or another provider's) is refused.
+    let forged = signed(&app, &p, "_00000000000000000000000000000000", &owner.email, "valid", "idp-a");
+    let r = TestApp::reply(post_acs(&app, &p, &forged).await).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "saml_response_rejected"));
+    // Someone the provider knows who is not a member (and no provisioning): refused.
+    let r = sign_in(&app, &p, &other.email, "valid", "idp-a").await.expect_err("stranger");
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "sso_not_a_member"));
+
+    // Switched off, the provider takes no sign-ins; the ETag guards changes.
+    let path = format!("/v1/orgs/{}/sso-providers/acme", owner.org);
+    let etag = app.get(&path, &owner.access).await.body["etag"].as_str().unwrap().to_owned();
+    let patch = |tag: String| {
+        app.http
+            .request(Method::PATCH, format!("{}{path}", app.base))
+            .bearer_auth(&owner.access)
+            .header("If-Match", tag)
+            .json(&json!({"enabled": false}))
+    };
+    assert_eq!(patch("\"p99\"".into()).send().await.unwrap().status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(patch(etag).send().await.unwrap().status(), StatusCode::OK);
+    let r = app.no_redirects().get(format!("{}/v1/sso/acme/login", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let (_, start_calls) =
+        switchboard::store::count_calls(switchboard::service::sso_login::start(&app.ctx, &name, web)).await;
+    assert_eq!(start_calls.calls, 1, "a disabled provider is one read");
+}
+
+async fn saml_just_in_time_members_and_second_factor(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signup("jit", "web").await;
+    let domain = format!("jit-{}.test", ulid::Ulid::new().to_string().to_lowercase());
+    let dpath = format!("/v1/orgs/{}/domains", owner.org);
+    let r = app.post_auth(&dpath, &owner.access, json!({"domain": domain})).await;
+    let v = &r.body["verification"];
+    app.dns.add_txt(v["record_name"].as_str().unwrap(), &[v["value"].as_str().unwrap()]).await;
+    let r = app.post_auth(&format!("{dpath}/{domain}/verify"), &owner.access, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = app.post_auth(&format!("/v1/orgs/{}/sso-providers", owner.org), &owner.access, json!({"title": "t", "name": "jitadmin", "entity_id": IDP, "metadata_xml": "<x/>", "jit_provisioning": true, "jit_role": "admin"})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_jit_role"),
+        "provisioning never hands out admin"
+    );
+    let p = add_provider(&app, &owner, "jitco", json!({"jit_provisioning": true})).await;
+
+    // Someone new on the verified domain becomes an agent, with the provider's name for them.
+    let newbie = format!("nina@{domain}");
+    let (code, calls) = {
+        let request = start(&app, &p, "mobile").await;
+        let response = signed(&app, &p, &request, &newbie, "valid", "idp-a");
+        let name = switchboard::domain::sso::ProviderName::parse("jitco", "n").unwrap();
+        let (out, calls) =
+            switchboard::store::count_calls(switchboard::service::sso_login::consume(&app.ctx, &name, &response)).await;
+        let to = out.unwrap().redirect_to;
+        (to.split_once("code=").unwrap().1.to_owned(), calls.calls)
+    };
+    println!("round trips: ACS with just-in-time membership {calls}");
+    let (tokens, exchange_calls) =
+        switchboard::store::count_calls(switchboard::service::sso_login::exchange(&app.ctx, &code, "test")).await;
+    println!("round trips: code exchange {}", exchange_calls.calls);
+    let tokens = match tokens.unwrap() {
+        switchboard::service::LoginOutcome::Tokens(t) => t,
+        _ => panic!("no second factor for a new member"),
+    };
+    assert_eq!(tokens.organization_id.as_ref().map(|o| o.as_str()), Some(owner.org.as_str()));
+    assert_eq!(tokens.roles, vec![switchboard::domain::Role::Agent]);
+    let me = app.get("/v1/me", &tokens.access_token).await;
+    assert_eq!(
+        (me.body["user"]["first_name"].as_str(), me.body["user"]["email"].as_str()),
+        (Some("Nina"), Some(newbie.as_str()))
+    );
+    // Known now: the next sign-in finds the membership.
+    assert!(sign_in(&app, &p, &newbie, "valid", "idp-a").await.is_ok());
+    // Not on a verified domain: no membership.
+    let r = sign_in(&app, &p, "someone@elsewhere.test", "valid", "idp-a").await.expect_err("foreign domain");
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "sso_not_a_member"));
+
+    // Two-factor on: the provider's sign-in alone does not open a session...
+    let r = app.post_auth("/v1/me/2fa", &owner.access, json!({})).await;
+    let secret = r.body["secret"].as_str().unwrap().to_owned();
+    let bytes = totp_rs::Secret::Encoded(secret).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes).unwrap();
+    let r = app
+        .post_auth("/v1/me/2fa/confirm", &owner.access, json!({"code": totp.generate(app.clock_now() as u64)}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let code = sign_in(&app, &p, &owner.email, "valid", "idp-a").await.unwrap();
+    let r = app.post("/v1/auth/sso/token", json!({"code": code})).await;
+    assert_eq!((r.status, r.body["mfa_required"].as_bool()), (StatusCode::OK, Some(true)), "{:?}", r.body);
+    let r = app
+        .post(
+            "/v1/auth/login/2fa",
+            json!({"mfa_token": r.body["mfa_token"], "code": totp.generate(app.clock_now() as u64 + 30)}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["organization_id"].as_str()),
+        (StatusCode::OK, Some(owner.org.as_str())),
+        "{:?}",
+        r.body
+    );
+    // ...unless the organization says the provider's sign-in counts as the second factor.
+    let path = format!("/v1/orgs/{}/sso-providers/jitco", owner.org);
+    let etag = app.get(&path, &owner.access).await.body["etag"].as_str().unwrap().to_owned();
+    let r = app
+        .http
+        .patch(format!("{}{path}", app.base))
+        .bearer_auth(&owner.access)
+        .header("If-Match", etag)
+        .json(&json!({"counts_as_second_factor": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let code = sign_in(&app, &p, &owner.email, "valid", "idp-a").await.unwrap();
+    let r = app.post("/v1/auth/sso/token", json!({"code": code})).await;
+    assert!(r.body["access_token"].is_string(), "{:?}", r.body);
+}
