@@ -112,6 +112,9 @@ pub enum Error {
     SsoNotMember(&'static str),
     #[error("another organization uses this provider name")]
     ProviderNameTaken,
+    /// An OAuth protocol error (RFC 6749 §5.2, §4.1.2.1): `code` is the registered error code.
+    #[error("{description}")]
+    OAuth { code: &'static str, description: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the resource was changed by someone else; reload and retry")]
@@ -188,6 +191,7 @@ impl Error {
             Error::SamlRejected(_) => "saml_response_rejected",
             Error::SsoNotMember(_) => "sso_not_a_member",
             Error::ProviderNameTaken => "provider_name_taken",
+            Error::OAuth { code, .. } => code,
             Error::NotFound(_) => "not_found",
             Error::Conflict => "conflict",
             Error::Storage(_) => "storage_unavailable",

@@ -60,10 +60,13 @@ pub enum Function {
     AlarmServiceLookup,
     SsoProviders,
     Sso,
+    Applications,
+    OauthAuthorize,
+    OauthToken,
 }
 
 impl Function {
-    pub const ALL: [Function; 36] = [
+    pub const ALL: [Function; 39] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -100,6 +103,9 @@ impl Function {
         Function::AlarmServiceLookup,
         Function::SsoProviders,
         Function::Sso,
+        Function::Applications,
+        Function::OauthAuthorize,
+        Function::OauthToken,
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
@@ -144,6 +150,9 @@ impl Function {
             Function::AlarmServiceLookup => "alarm-service-lookup",
             Function::SsoProviders => "sso-providers",
             Function::Sso => "sso",
+            Function::Applications => "applications",
+            Function::OauthAuthorize => "oauth-authorize",
+            Function::OauthToken => "oauth-token",
         }
     }
 
@@ -198,6 +207,9 @@ impl Function {
             Function::AlarmServiceLookup => routes::alarm::lookup(),
             Function::SsoProviders => routes::sso::providers(),
             Function::Sso => routes::sso::sign_in(),
+            Function::Applications => routes::oauth_apps::routes(),
+            Function::OauthAuthorize => routes::oauth::authorize(),
+            Function::OauthToken => routes::oauth::tokens(),
         }
     }
 }

@@ -40,6 +40,8 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::MalformedBody(_) | Error::InvalidToken | Error::SamlRejected(_) => StatusCode::BAD_REQUEST,
         Error::SsoNotMember(_) => StatusCode::FORBIDDEN,
         Error::ProviderNameTaken => StatusCode::CONFLICT,
+        Error::OAuth { code: "invalid_client", .. } => StatusCode::UNAUTHORIZED,
+        Error::OAuth { .. } => StatusCode::BAD_REQUEST,
         Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::EmailTaken

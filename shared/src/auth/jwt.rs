@@ -37,6 +37,27 @@ pub struct AccessClaims {
     pub jti: String,
 }
 
+pub const OAUTH_TOKEN_TYPE: &str = "oauth";
+
+/// An integration's access token: for a person (`sub` the user, `gid` the grant) or for the
+/// application itself (client credentials: `sub` the client id, no grant).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OAuthClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub client_id: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    pub org: OrgId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+    pub typ: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
 /// One configured key, as stored in configuration (a secret in AWS, a file locally).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyConfig {
@@ -129,6 +150,35 @@ impl KeySet {
         header.kid = Some(self.signing_kid.clone());
         header.typ = Some("at+jwt".into());
         jsonwebtoken::encode(&header, claims, &self.signing).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// An OAuth access token (RFC 9068 `at+jwt`) for an integration, with its own audience.
+    pub fn sign_oauth(&self, claims: &OAuthClaims) -> Result<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.signing_kid.clone());
+        header.typ = Some("at+jwt".into());
+        jsonwebtoken::encode(&header, claims, &self.signing).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// Check an OAuth access token for `audience`: signature, issuer, expiry and type. A
+    /// session's token (another type and audience) never passes, nor does one of these as a
+    /// session's.
+    pub fn verify_oauth(&self, token: &str, audience: &str, now_epoch: i64) -> Result<OAuthClaims> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Error::Unauthenticated)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(Error::Unauthenticated);
+        }
+        let key = header.kid.as_ref().and_then(|k| self.verifying.get(k)).ok_or(Error::Unauthenticated)?;
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.set_issuer(&[&self.issuer]);
+        v.set_audience(&[audience]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.validate_exp = false;
+        let c = jsonwebtoken::decode::<OAuthClaims>(token, key, &v).map_err(|_| Error::Unauthenticated)?.claims;
+        if c.typ != OAUTH_TOKEN_TYPE || c.exp <= now_epoch {
+            return Err(Error::Unauthenticated);
+        }
+        Ok(c)
     }
 
     /// Check signature, algorithm, key id, expiry, issuer, audience and token type. The

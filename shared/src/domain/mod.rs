@@ -12,6 +12,7 @@ mod login_name;
 pub mod logo;
 mod names;
 pub mod notification;
+pub mod oauth;
 mod password;
 mod phone;
 mod role;

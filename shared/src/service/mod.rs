@@ -21,6 +21,8 @@ pub mod merge;
 mod my_orgs;
 pub mod notification_prefs;
 pub mod notifications;
+pub mod oauth;
+pub mod oauth_apps;
 pub mod orgs;
 pub mod passwords;
 pub mod people;

@@ -22,6 +22,7 @@ mod merge;
 mod merge_job;
 mod mobile;
 mod notifications;
+mod oauth;
 mod ops;
 mod orgs;
 mod sessions;
@@ -60,6 +61,7 @@ pub use mobile::MobileCodeRecord;
 pub use notifications::{
     FeedRecord, NewNotification, NotificationRecord, Recorded, partition as notification_partition,
 };
+pub use oauth::{AppRecord, AuthCodeRecord, CodeUse, ConsentRecord, GrantRecord};
 pub use ops::{Page, QueryDir};
 pub use orgs::{
     ActivityRecord, CompanyFields, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan,

@@ -38,6 +38,7 @@ mod members;
 mod merge;
 mod merge_job;
 mod notifications;
+mod oauth;
 mod orgs;
 mod profile;
 mod round_trips;

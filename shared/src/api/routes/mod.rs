@@ -12,6 +12,8 @@ pub mod me;
 pub mod members;
 pub mod membership;
 pub mod notifications;
+pub mod oauth;
+pub mod oauth_apps;
 pub mod orgs;
 pub mod profile;
 pub mod settings;

@@ -29,7 +29,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Absent stays `None`; `null` becomes `Some(None)`: RFC 7396 merge-patch semantics.
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<T>>, D::Error> {
+pub(crate) fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

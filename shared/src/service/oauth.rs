@@ -1,0 +1,553 @@
+//! The authorization server for integrations (OAuth 2.1 with the Security BCP, RFC 9700):
+//! authorization codes with PKCE (S256) after the person's consent, rotating refresh tokens
+//! with reuse detection, client credentials for an application acting in its organization,
+//! revocation (RFC 7009), metadata (RFC 8414) and this service's userinfo resource.
+
+use chrono::Duration;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Authenticated, Ctx};
+use crate::auth::jwt::{OAUTH_TOKEN_TYPE, OAuthClaims};
+use crate::auth::secret;
+use crate::domain::oauth::{CodeChallenge, ResourceServer, Scope, Scopes};
+use crate::domain::{OrgId, UserId};
+use crate::error::{Error, Result};
+use crate::store::{AppRecord, AuthCodeRecord, CodeUse, ConsentRecord, GrantRecord, MemberStatus};
+
+/// Codes live this long (RFC 6749 recommends at most ten minutes; a client exchanges at once).
+const CODE_SECONDS: i64 = 60;
+/// A grant's refresh tokens work this long from the authorization, rotated at every use.
+const GRANT_DAYS: i64 = 90;
+
+fn oauth(code: &'static str, description: impl Into<String>) -> Error {
+    Error::OAuth { code, description: description.into() }
+}
+
+pub fn audience(ctx: &Ctx, server: ResourceServer) -> String {
+    let iss = ctx.keys.issuer().trim_end_matches('/');
+    match server {
+        ResourceServer::Accounts => format!("{iss}/accounts"),
+        ResourceServer::Messaging => format!("{iss}/messaging"),
+    }
+}
+
+/// The query of an authorization request, as the client sent it.
+#[derive(Debug, Default, Clone)]
+pub struct AuthorizeRequest {
+    pub client_id: String,
+    pub redirect_uri: Option<String>,
+    pub response_type: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+}
+
+/// A request that names a registered client and one of its redirect URIs: from here on,
+/// errors go back to the client on that URI.
+struct Checked {
+    app: AppRecord,
+    redirect_uri: String,
+    state: Option<String>,
+    /// The rest of the request, or the error to send back.
+    outcome: std::result::Result<(Scopes, CodeChallenge), (&'static str, String)>,
+}
+
+async fn check(ctx: &Ctx, auth: &Authenticated, r: &AuthorizeRequest) -> Result<Checked> {
+    let app = ctx.store.app(&r.client_id).await?.ok_or_else(|| oauth("invalid_request", "unknown client_id"))?;
+    let redirect_uri = r.redirect_uri.clone().ok_or_else(|| oauth("invalid_request", "redirect_uri is required"))?;
+    if !app.redirect_uris.iter().any(|u| u.as_str() == redirect_uri) {
+        return Err(oauth("invalid_request", "redirect_uri is not one the application registered"));
+    }
+    // Only the application's own organization's members authorize it; it acts there.
+    match ctx.store.get_membership(&auth.user_id, &app.org_id).await? {
+        Some(m) if m.status == MemberStatus::Active => {}
+        _ => return Err(oauth("access_denied", "this application belongs to an organization you are not a member of")),
+    }
+    let outcome = (|| {
+        if r.response_type.as_deref() != Some("code") {
+            return Err(("unsupported_response_type", "response_type must be code".to_owned()));
+        }
+        let scopes = Scopes::parse(r.scope.as_deref().unwrap_or("")).map_err(|e| ("invalid_scope", e))?;
+        scopes.server().map_err(|e| ("invalid_scope", e))?;
+        if !scopes.is_subset(&app.resources) {
+            return Err(("invalid_scope", "the application may not ask for these scopes".to_owned()));
+        }
+        let challenge = CodeChallenge::parse(r.code_challenge.as_deref(), r.code_challenge_method.as_deref())
+            .map_err(|e| ("invalid_request", e))?;
+        Ok((scopes, challenge))
+    })();
+    Ok(Checked { app, redirect_uri, state: r.state.clone(), outcome })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScopeView {
+    pub scope: String,
+    pub description: &'static str,
+}
+
+/// What the consent page shows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentPrompt {
+    pub client_id: String,
+    pub application: String,
+    pub description: Option<String>,
+    #[schema(value_type = String)]
+    pub organization_id: OrgId,
+    pub scopes: Vec<ScopeView>,
+    /// The person agreed to these scopes before: a client may skip the prompt.
+    pub remembered: bool,
+}
+
+/// Where the browser goes next: the client's redirect URI with a code or an error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RedirectTo {
+    pub redirect_to: String,
+}
+
+fn back(ctx: &Ctx, uri: &str, params: &[(&str, &str)], state: Option<&str>) -> RedirectTo {
+    let mut url = match url::Url::parse(uri) {
+        Ok(u) => u,
+        Err(_) => return RedirectTo { redirect_to: uri.to_owned() },
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+        if let Some(s) = state {
+            q.append_pair("state", s);
+        }
+        // RFC 9207: the client can tell which server answered (mix-up defence).
+        q.append_pair("iss", ctx.keys.issuer());
+    }
+    RedirectTo { redirect_to: url.to_string() }
+}
+
+/// Check an authorization request and describe it for the consent page. An error that can
+/// go back to the client is a redirect; one that cannot (unknown client, unregistered
+/// redirect URI, another organization's application) is the error itself.
+pub async fn prompt(
+    ctx: &Ctx,
+    auth: &Authenticated,
+    r: &AuthorizeRequest,
+) -> Result<std::result::Result<ConsentPrompt, RedirectTo>> {
+    let c = check(ctx, auth, r).await?;
+    let (scopes, _) = match c.outcome {
+        Ok(ok) => ok,
+        Err((code, why)) => {
+            return Ok(Err(back(
+                ctx,
+                &c.redirect_uri,
+                &[("error", code), ("error_description", &why)],
+                c.state.as_deref(),
+            )));
+        }
+    };
+    let remembered = ctx
+        .store
+        .consent(&auth.user_id, &c.app.client_id)
+        .await?
+        .is_some_and(|k| k.org_id == c.app.org_id && scopes.is_subset(&k.scopes));
+    Ok(Ok(ConsentPrompt {
+        client_id: c.app.client_id.clone(),
+        application: c.app.name.clone(),
+        description: c.app.description.clone(),
+        organization_id: c.app.org_id.clone(),
+        scopes: scopes
+            .0
+            .iter()
+            .map(|s| ScopeView { scope: s.as_str().to_owned(), description: s.describe() })
+            .collect(),
+        remembered,
+    }))
+}
+
+/// The person's answer: a code (remembering the consent), or `access_denied`.
+pub async fn decide(ctx: &Ctx, auth: &Authenticated, r: &AuthorizeRequest, allow: bool) -> Result<RedirectTo> {
+    let c = check(ctx, auth, r).await?;
+    let state = c.state.as_deref();
+    let (scopes, challenge) = match c.outcome {
+        Ok(ok) => ok,
+        Err((code, why)) => {
+            return Ok(back(ctx, &c.redirect_uri, &[("error", code), ("error_description", &why)], state));
+        }
+    };
+    if !allow {
+        return Ok(back(ctx, &c.redirect_uri, &[("error", "access_denied")], state));
+    }
+    let (code, hash) = secret::new_secret(ctx.random.as_ref());
+    let record = AuthCodeRecord {
+        client_id: c.app.client_id.clone(),
+        user_id: auth.user_id.clone(),
+        org_id: c.app.org_id.clone(),
+        redirect_uri: c.redirect_uri.clone(),
+        scopes: scopes.clone(),
+        challenge,
+        expires_at: ctx.now() + Duration::seconds(CODE_SECONDS),
+        grant_id: None,
+    };
+    let prior = ctx.store.consent(&auth.user_id, &c.app.client_id).await?;
+    let mut all = prior.filter(|p| p.org_id == c.app.org_id).map(|p| p.scopes).unwrap_or_default();
+    all.0.extend(scopes.0.iter().copied());
+    let consent = ConsentRecord {
+        client_id: c.app.client_id.clone(),
+        org_id: c.app.org_id.clone(),
+        scopes: all,
+        granted_at: ctx.now(),
+    };
+    futures::try_join!(ctx.store.put_code(&hash, &record), ctx.store.put_consent(&auth.user_id, &consent))?;
+    Ok(back(ctx, &c.redirect_uri, &[("code", &code)], state))
+}
+
+/// A token request's form, and the client's credentials (HTTP Basic or the form).
+#[derive(Debug, Default)]
+pub struct TokenRequest {
+    pub grant_type: String,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// The registered client these credentials prove: a confidential client by its secret, a
+/// public one by its id alone (its codes need PKCE).
+async fn client(ctx: &Ctx, id: Option<&str>, secret_text: Option<&str>) -> Result<AppRecord> {
+    let unknown = || oauth("invalid_client", "client authentication failed");
+    let app = ctx.store.app(id.ok_or_else(unknown)?).await?.ok_or_else(unknown)?;
+    match (&app.secret_hash, secret_text) {
+        (Some(h), Some(s)) if app.confidential && secret::hashes_equal(h, &secret::hash(s)) => Ok(app),
+        (None, None) if !app.confidential => Ok(app),
+        _ => Err(unknown()),
+    }
+}
+
+pub async fn token(ctx: &Ctx, r: TokenRequest) -> Result<TokenResponse> {
+    let app = client(ctx, r.client_id.as_deref(), r.client_secret.as_deref()).await?;
+    match r.grant_type.as_str() {
+        "authorization_code" => from_code(ctx, &app, &r).await,
+        "refresh_token" => from_refresh(ctx, &app, &r).await,
+        "client_credentials" => for_client(ctx, &app, r.scope.as_deref()),
+        _ => Err(oauth(
+            "unsupported_grant_type",
+            "grant_type must be authorization_code, refresh_token or client_credentials",
+        )),
+    }
+}
+
+fn access_token(ctx: &Ctx, app: &AppRecord, sub: &str, scopes: &Scopes, gid: Option<&str>) -> Result<(String, i64)> {
+    let server = scopes.server().map_err(|e| oauth("invalid_scope", e))?;
+    let now = ctx.now();
+    let ttl = ctx.config.access_ttl.num_seconds();
+    let claims = OAuthClaims {
+        iss: ctx.keys.issuer().to_owned(),
+        aud: audience(ctx, server),
+        sub: sub.to_owned(),
+        client_id: app.client_id.clone(),
+        scope: scopes.to_text(),
+        org: app.org_id.clone(),
+        gid: gid.map(str::to_owned),
+        typ: OAUTH_TOKEN_TYPE.into(),
+        iat: now.timestamp(),
+        exp: now.timestamp() + ttl,
+        jti: ctx.ulid().to_string(),
+    };
+    Ok((ctx.keys.sign_oauth(&claims)?, ttl))
+}
+
+fn refresh_text(g: &GrantRecord, secret_text: &str) -> String {
+    format!("{}.{}.{}.{}", g.user_id, g.client_id, g.grant_id, secret_text)
+}
+
+async fn still_member(ctx: &Ctx, user: &UserId, org: &OrgId) -> Result<bool> {
+    Ok(ctx.store.get_membership(user, org).await?.is_some_and(|m| m.status == MemberStatus::Active))
+}
+
+/// A code presented twice was stolen or replayed: end what its first use started
+/// (RFC 9700 §4.5), and refuse.
+async fn reused(ctx: &Ctx, c: &AuthCodeRecord, first_grant: &str) -> Result<Error> {
+    ctx.store.delete_grant(&c.user_id, &c.client_id, first_grant).await?;
+    Ok(oauth("invalid_grant", "the code was used before; the tokens it gave are revoked"))
+}
+
+async fn from_code(ctx: &Ctx, app: &AppRecord, r: &TokenRequest) -> Result<TokenResponse> {
+    let bad = |why: &str| oauth("invalid_grant", why.to_owned());
+    let code = r.code.as_deref().filter(|c| secret::looks_like_secret(c)).ok_or_else(|| bad("unknown or used code"))?;
+    let hash = secret::hash(code);
+    let c = ctx.store.get_code(&hash).await?.ok_or_else(|| bad("unknown or used code"))?;
+    if let Some(first) = &c.grant_id {
+        return Err(reused(ctx, &c, first).await?);
+    }
+    // Checked before the code is spent, so a thief without the verifier cannot burn it.
+    if c.client_id != app.client_id || c.expires_at <= ctx.now() {
+        return Err(bad("unknown, expired or another client's code"));
+    }
+    if r.redirect_uri.as_deref() != Some(c.redirect_uri.as_str()) {
+        return Err(bad("redirect_uri differs from the authorization request's"));
+    }
+    match r.code_verifier.as_deref() {
+        Some(v) if c.challenge.matches(v) => {}
+        _ => return Err(bad("code_verifier does not match the code challenge")),
+    }
+    let grant_id = ctx.ulid().to_string();
+    match ctx.store.use_code(&hash, &grant_id).await? {
+        CodeUse::First(_) => {}
+        CodeUse::Again(Some(first)) => return Err(reused(ctx, &c, &first).await?),
+        CodeUse::Again(None) | CodeUse::Unknown => return Err(bad("unknown or used code")),
+    }
+    if !still_member(ctx, &c.user_id, &c.org_id).await? {
+        return Err(bad("the person is no longer a member of the organization"));
+    }
+    let (refresh_secret, refresh_hash) = secret::new_secret(ctx.random.as_ref());
+    let g = GrantRecord {
+        grant_id: grant_id.clone(),
+        client_id: app.client_id.clone(),
+        user_id: c.user_id.clone(),
+        org_id: c.org_id.clone(),
+        scopes: c.scopes.clone(),
+        refresh_hash,
+        prev_hash: None,
+        created_at: ctx.now(),
+        expires_at: ctx.now() + Duration::days(GRANT_DAYS),
+    };
+    ctx.store.put_grant(&g).await?;
+    let (access, expires_in) = access_token(ctx, app, c.user_id.as_str(), &g.scopes, Some(&grant_id))?;
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: Some(refresh_text(&g, &refresh_secret)),
+        scope: g.scopes.to_text(),
+    })
+}
+
+async fn from_refresh(ctx: &Ctx, app: &AppRecord, r: &TokenRequest) -> Result<TokenResponse> {
+    let bad = |why: &str| oauth("invalid_grant", why.to_owned());
+    let text = r.refresh_token.as_deref().ok_or_else(|| bad("refresh_token is required"))?;
+    let parts: Vec<&str> = text.split('.').collect();
+    let [user, client_id, grant_id, presented] = parts.as_slice() else { return Err(bad("unknown refresh token")) };
+    let user = UserId::parse(user, "refresh_token").map_err(|_| bad("unknown refresh token"))?;
+    if *client_id != app.client_id {
+        return Err(bad("another client's refresh token"));
+    }
+    let g =
+        ctx.store.grant(&user, client_id, grant_id).await?.ok_or_else(|| bad("unknown or revoked refresh token"))?;
+    let presented = secret::hash(presented);
+    if g.prev_hash.as_deref().is_some_and(|p| secret::hashes_equal(p, &presented)) {
+        // A replaced token came back: someone else holds the family. End it (RFC 9700 §4.14).
+        ctx.store.delete_grant(&g.user_id, &g.client_id, &g.grant_id).await?;
+        return Err(bad("the refresh token was used before; the authorization is revoked"));
+    }
+    if !secret::hashes_equal(&g.refresh_hash, &presented) || g.expires_at <= ctx.now() {
+        return Err(bad("unknown, expired or revoked refresh token"));
+    }
+    let scopes = match r.scope.as_deref() {
+        Some(s) => {
+            let asked = Scopes::parse(s).map_err(|e| oauth("invalid_scope", e))?;
+            if !asked.is_subset(&g.scopes) {
+                return Err(oauth("invalid_scope", "a refresh cannot widen the authorization's scopes"));
+            }
+            asked
+        }
+        None => g.scopes.clone(),
+    };
+    if !scopes.is_subset(&app.resources) {
+        return Err(oauth("invalid_scope", "the application may no longer ask for these scopes"));
+    }
+    if !still_member(ctx, &g.user_id, &g.org_id).await? {
+        ctx.store.delete_grant(&g.user_id, &g.client_id, &g.grant_id).await?;
+        return Err(bad("the person is no longer a member of the organization"));
+    }
+    let (next_secret, next_hash) = secret::new_secret(ctx.random.as_ref());
+    if !ctx.store.rotate_grant(&g, &g.refresh_hash, &next_hash).await? {
+        return Err(bad("the refresh token was used concurrently"));
+    }
+    let (access, expires_in) = access_token(ctx, app, g.user_id.as_str(), &scopes, Some(&g.grant_id))?;
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: Some(refresh_text(&g, &next_secret)),
+        scope: scopes.to_text(),
+    })
+}
+
+fn for_client(ctx: &Ctx, app: &AppRecord, scope: Option<&str>) -> Result<TokenResponse> {
+    if !app.confidential {
+        return Err(oauth("unauthorized_client", "client credentials need a confidential client"));
+    }
+    let scopes = match scope {
+        Some(s) => Scopes::parse(s).map_err(|e| oauth("invalid_scope", e))?,
+        None => Scopes(app.resources.0.iter().copied().filter(|s| s.for_machines()).collect()),
+    };
+    if scopes.is_empty() || !scopes.is_subset(&app.resources) || !scopes.0.iter().all(|s| s.for_machines()) {
+        return Err(oauth("invalid_scope", "ask for scopes the application holds for itself (not profile)"));
+    }
+    let (access, expires_in) = access_token(ctx, app, &app.client_id, &scopes, None)?;
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: None,
+        scope: scopes.to_text(),
+    })
+}
+
+/// RFC 7009: end the authorization a token belongs to (a refresh token, or an access token
+/// with its grant). Unknown tokens, and another client's, are answered the same: done.
+pub async fn revoke(ctx: &Ctx, client_id: Option<&str>, client_secret: Option<&str>, token: &str) -> Result<()> {
+    let app = client(ctx, client_id, client_secret).await?;
+    let parts: Vec<&str> = token.split('.').collect();
+    if let [user, cid, gid, _] = parts.as_slice()
+        && *cid == app.client_id
+        && let Ok(user) = UserId::parse(user, "token")
+    {
+        ctx.store.delete_grant(&user, cid, gid).await?;
+        return Ok(());
+    }
+    for server in [ResourceServer::Accounts, ResourceServer::Messaging] {
+        if let Ok(c) = ctx.keys.verify_oauth(token, &audience(ctx, server), ctx.now().timestamp())
+            && c.client_id == app.client_id
+            && let (Some(gid), Ok(user)) = (c.gid.as_deref(), UserId::parse(&c.sub, "sub"))
+        {
+            ctx.store.delete_grant(&user, &c.client_id, gid).await?;
+        }
+    }
+    Ok(())
+}
+
+/// What userinfo answers (OpenID Connect's claim names, for clients that know them).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserInfo {
+    pub sub: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: String,
+    pub given_name: String,
+    pub family_name: String,
+    #[schema(value_type = String)]
+    pub organization_id: OrgId,
+}
+
+/// The person an access token with `profile` stands for. Its authorization, the application
+/// and the membership are checked on every call, so revoking any of them takes effect on
+/// the next request, not when the token expires.
+pub async fn userinfo(ctx: &Ctx, bearer: &str) -> Result<UserInfo> {
+    let c = ctx.keys.verify_oauth(bearer, &audience(ctx, ResourceServer::Accounts), ctx.now().timestamp())?;
+    if !c.scope.split(' ').any(|s| s == Scope::Profile.as_str()) {
+        return Err(oauth("insufficient_scope", "the token lacks the profile scope"));
+    }
+    let gid = c.gid.as_deref().ok_or(Error::Unauthenticated)?;
+    let user = UserId::parse(&c.sub, "sub").map_err(|_| Error::Unauthenticated)?;
+    let (grant, app, member) = futures::try_join!(
+        ctx.store.grant(&user, &c.client_id, gid),
+        ctx.store.app(&c.client_id),
+        still_member(ctx, &user, &c.org)
+    )?;
+    if grant.is_none() || app.is_none() || !member {
+        return Err(Error::Unauthenticated);
+    }
+    let u = ctx.store.get_user(&user).await?.ok_or(Error::Unauthenticated)?;
+    Ok(UserInfo {
+        sub: c.sub,
+        email: u.email.map(|e| e.as_str().to_owned()),
+        email_verified: u.email_verified,
+        name: format!("{} {}", u.first_name, u.last_name).trim().to_owned(),
+        given_name: u.first_name,
+        family_name: u.last_name,
+        organization_id: c.org,
+    })
+}
+
+/// An application the person authorized.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Authorized {
+    pub client_id: String,
+    pub application: Option<String>,
+    #[schema(value_type = String)]
+    pub organization_id: OrgId,
+    pub scopes: Vec<String>,
+    pub granted_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn authorized(ctx: &Ctx, auth: &Authenticated) -> Result<Vec<Authorized>> {
+    let consents = ctx.store.consents(&auth.user_id).await?;
+    let mut out = Vec::with_capacity(consents.len());
+    for k in consents {
+        let app = ctx.store.app(&k.client_id).await?;
+        out.push(Authorized {
+            application: app.map(|a| a.name),
+            client_id: k.client_id,
+            organization_id: k.org_id,
+            scopes: k.scopes.0.iter().map(|s| s.as_str().to_owned()).collect(),
+            granted_at: k.granted_at,
+        });
+    }
+    Ok(out)
+}
+
+/// Withdraw an application's authorization: its refresh tokens stop at once, and so does
+/// every access token at this service's resources.
+pub async fn unauthorize(ctx: &Ctx, auth: &Authenticated, client_id: &str) -> Result<()> {
+    if ctx.store.consent(&auth.user_id, client_id).await?.is_none() {
+        return Err(Error::NotFound("authorization"));
+    }
+    ctx.store.revoke_authorization(&auth.user_id, client_id).await?;
+    Ok(())
+}
+
+/// RFC 8414 authorization server metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerMetadata {
+    pub issuer: String,
+    /// The web client's consent page, which calls `/v1/oauth/authorize` with the person's session.
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub revocation_endpoint: String,
+    pub userinfo_endpoint: String,
+    pub jwks_uri: String,
+    pub scopes_supported: Vec<&'static str>,
+    pub response_types_supported: Vec<&'static str>,
+    pub response_modes_supported: Vec<&'static str>,
+    pub grant_types_supported: Vec<&'static str>,
+    pub code_challenge_methods_supported: Vec<&'static str>,
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+pub fn metadata(ctx: &Ctx) -> ServerMetadata {
+    let api = ctx.config.api_url.trim_end_matches('/');
+    let web = ctx.config.public_url.trim_end_matches('/');
+    let auth_methods = vec!["client_secret_basic", "client_secret_post", "none"];
+    ServerMetadata {
+        issuer: ctx.keys.issuer().to_owned(),
+        authorization_endpoint: format!("{web}/oauth/authorize"),
+        token_endpoint: format!("{api}/v1/oauth/token"),
+        revocation_endpoint: format!("{api}/v1/oauth/revoke"),
+        userinfo_endpoint: format!("{api}/v1/oauth/userinfo"),
+        jwks_uri: format!("{api}/.well-known/jwks.json"),
+        scopes_supported: Scope::ALL.iter().map(|s| s.as_str()).collect(),
+        response_types_supported: vec!["code"],
+        response_modes_supported: vec!["query"],
+        grant_types_supported: vec!["authorization_code", "refresh_token", "client_credentials"],
+        code_challenge_methods_supported: vec!["S256"],
+        token_endpoint_auth_methods_supported: auth_methods.clone(),
+        revocation_endpoint_auth_methods_supported: auth_methods,
+        authorization_response_iss_parameter_supported: true,
+    }
+}
