@@ -107,6 +107,12 @@ add-sso-provider    OA    OA     OA          -        -       -
 get-sso-provider    OA    OA     OA          -        -       -
 patch-sso-provider  OA    OA     OA          -        -       -
 delete-sso-provider OA    OA     OA          -        -       -
+list-applications   OA    OA     OA          -        -       -
+add-application     OA    OA     OA          -        -       -
+get-application     OA    OA     OA          -        -       -
+patch-application   OA    OA     OA          -        -       -
+delete-application  OA    OA     OA          -        -       -
+rotate-app-secret   OA    OA     OA          -        -       -
 leave               OAGV  OAGV   OAGV        -        -       -
 ";
 
@@ -317,6 +323,20 @@ async fn request(app: &TestApp, user: &User, route: &str, org: &str, outsider: &
         "delete-theme" => {
             return with_etag(app, user, Method::DELETE, &format!("/v1/orgs/{org}/theme"), None, STALE).await;
         }
+        "list-applications" => (Method::GET, format!("/v1/orgs/{org}/applications"), None),
+        // A redirect URL that is not https: an allowed caller gets 422 and nothing is registered.
+        "add-application" => (
+            Method::POST,
+            format!("/v1/orgs/{org}/applications"),
+            Some(json!({"name": "m", "redirect_uris": ["http://app.example/cb"], "resources": ["profile"]})),
+        ),
+        "get-application" => (Method::GET, format!("/v1/orgs/{org}/applications/app_nosuch"), None),
+        "patch-application" => {
+            let path = format!("/v1/orgs/{org}/applications/app_nosuch");
+            return with_etag(app, user, Method::PATCH, &path, Some(json!({"name": "n"})), "\"a1\"").await;
+        }
+        "delete-application" => (Method::DELETE, format!("/v1/orgs/{org}/applications/app_nosuch"), None),
+        "rotate-app-secret" => (Method::POST, format!("/v1/orgs/{org}/applications/app_nosuch/secret"), None),
         "list-sso-providers" => (Method::GET, format!("/v1/orgs/{org}/sso-providers"), None),
         // Metadata that does not parse: an allowed caller gets 422 and nothing is added.
         "add-sso-provider" => (
