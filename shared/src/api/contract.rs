@@ -18,10 +18,16 @@ fn add(op: &mut Operation, status: &str, description: &str) {
     op.responses.responses.entry(status.to_owned()).or_insert_with(|| problem(description));
 }
 
+fn is_oauth_error(c: &Content) -> bool {
+    matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/OAuthErrorBody"))
+}
+
 fn complete(op: &mut Operation) {
-    // Errors already documented by a route are served as problem+json, not application/json.
+    // Errors already documented by a route are served as problem+json, not application/json,
+    // but for the OAuth endpoints' RFC 6749 error bodies, which clients expect as they are.
     for (status, resp) in op.responses.responses.iter_mut() {
         if let (RefOr::T(r), true) = (resp, status.starts_with('4') || status.starts_with('5'))
+            && !r.content.get("application/json").is_some_and(is_oauth_error)
             && let Some(c) = r.content.shift_remove("application/json")
         {
             r.content.insert(PROBLEM_JSON.to_owned(), c);

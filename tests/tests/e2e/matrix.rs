@@ -125,7 +125,9 @@ leave               OAGV  OAGV   OAGV        -        -       -
 // are open to every member because their rule is per inbox (its owner or admins; its members),
 // checked after the inbox is found and covered in `inboxes.rs`. Token routes (accepting an
 // invitation, resetting a password) act on no organization the caller names and are covered in
-// `members.rs`.
+// `members.rs`; so are the sign-in side of single sign-on (`sso.rs`), the OAuth endpoints and a
+// person's authorized applications (`oauth.rs`, including another organization's client), and
+// the messaging service's alarm lookup (`alarm.rs`, refusing user tokens).
 const NO_INBOX: &str = "inb_01ARZ3NDEKTSV4RRFFQ69G5FAV";
 const NO_UPLOAD: &str = "01arz3ndektsv4rrffq69g5fav";
 

@@ -166,12 +166,24 @@ fn oauth_error(e: Error, basic: bool) -> Response {
     }
 }
 
+/// A form body and the client credentials that came with it.
+struct ClientForm {
+    form: Vec<(String, String)>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    /// The credentials came as HTTP Basic (a 401 then names the scheme).
+    basic: bool,
+}
+
+impl ClientForm {
+    fn field(&self, k: &str) -> Option<String> {
+        self.form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+}
+
 /// The form and HTTP Basic credentials (RFC 6749 §2.3.1: id and secret form-encoded, then
 /// base64). Using both ways at once is refused.
-fn form_and_client(
-    headers: &HeaderMap,
-    body: &str,
-) -> Result<(Vec<(String, String)>, Option<String>, Option<String>, bool)> {
+fn form_and_client(headers: &HeaderMap, body: &str) -> Result<ClientForm> {
     let ct = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !ct.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
         return Err(Error::UnsupportedMediaType);
@@ -197,7 +209,7 @@ fn form_and_client(
         }
         None => (field("client_id"), field("client_secret"), false),
     };
-    Ok((form, id, secret, used_basic))
+    Ok(ClientForm { form, client_id: id, client_secret: secret, basic: used_basic })
 }
 
 /// The token request form (RFC 6749 §4.1.3, §6, §4.4).
@@ -222,24 +234,23 @@ pub struct TokenForm {
     responses((status = 200, body = TokenResponse), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody),
               (status = 415, body = Problem)))]
 async fn token_handler(State(ctx): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    let (form, id, secret, basic) = match form_and_client(&headers, &body) {
+    let f = match form_and_client(&headers, &body) {
         Ok(x) => x,
         Err(e) => return oauth_error(e, false),
     };
-    let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let req = TokenRequest {
-        grant_type: field("grant_type").unwrap_or_default(),
-        code: field("code"),
-        redirect_uri: field("redirect_uri"),
-        code_verifier: field("code_verifier"),
-        refresh_token: field("refresh_token"),
-        scope: field("scope"),
-        client_id: id,
-        client_secret: secret,
+        grant_type: f.field("grant_type").unwrap_or_default(),
+        code: f.field("code"),
+        redirect_uri: f.field("redirect_uri"),
+        code_verifier: f.field("code_verifier"),
+        refresh_token: f.field("refresh_token"),
+        scope: f.field("scope"),
+        client_id: f.client_id.clone(),
+        client_secret: f.client_secret.clone(),
     };
     match oauth::token(&ctx, req).await {
         Ok(t) => (StatusCode::OK, no_store(), Json(t)).into_response(),
-        Err(e) => oauth_error(e, basic),
+        Err(e) => oauth_error(e, f.basic),
     }
 }
 
@@ -260,16 +271,16 @@ pub struct RevokeForm {
     responses((status = 200, description = "revoked, or never valid"), (status = 400, body = OAuthErrorBody),
               (status = 401, body = OAuthErrorBody), (status = 415, body = Problem)))]
 async fn revoke_handler(State(ctx): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    let (form, id, secret, basic) = match form_and_client(&headers, &body) {
+    let f = match form_and_client(&headers, &body) {
         Ok(x) => x,
         Err(e) => return oauth_error(e, false),
     };
-    let Some(token) = form.iter().find(|(n, _)| n == "token").map(|(_, v)| v.clone()) else {
-        return oauth_error(Error::OAuth { code: "invalid_request", description: "token is required".into() }, basic);
+    let Some(token) = f.field("token") else {
+        return oauth_error(Error::OAuth { code: "invalid_request", description: "token is required".into() }, f.basic);
     };
-    match oauth::revoke(&ctx, id.as_deref(), secret.as_deref(), &token).await {
+    match oauth::revoke(&ctx, f.client_id.as_deref(), f.client_secret.as_deref(), &token).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
-        Err(e) => oauth_error(e, basic),
+        Err(e) => oauth_error(e, f.basic),
     }
 }
 
