@@ -23,6 +23,7 @@ pub mod notification_prefs;
 pub mod notifications;
 pub mod oauth;
 pub mod oauth_apps;
+pub mod oauth_tokens;
 pub mod orgs;
 pub mod passwords;
 pub mod people;

@@ -216,7 +216,12 @@ pub async fn exchange(ctx: &Ctx, code: &str, user_agent: &str) -> Result<LoginOu
         return Err(Error::InvalidToken);
     }
     let client = t.client.ok_or(Error::InvalidToken)?;
-    let user = ctx.store.get_user(&t.user_id).await?.ok_or(Error::InvalidToken)?;
+    let mut user = ctx.store.get_user(&t.user_id).await?.ok_or(Error::InvalidToken)?;
+    if user.merging_from.is_some() {
+        // As at a password login: a merge into this login that stopped halfway finishes first.
+        super::merge::resume(ctx, &user).await?;
+        user = ctx.store.get_user(&t.user_id).await?.ok_or(Error::InvalidToken)?;
+    }
     let device = device_of(&user, client, user_agent);
     if user.totp.as_ref().is_some_and(|x| x.enabled) && !t.second_factor {
         return Ok(LoginOutcome::SecondFactor(challenge(ctx, &user, client, Vec::new(), device, t.org).await?));

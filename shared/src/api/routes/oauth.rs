@@ -17,10 +17,8 @@ use crate::api::AppState;
 use crate::api::extract::{Auth, JsonBody, QueryParams};
 use crate::api::problem::Problem;
 use crate::error::{Error, Result};
-use crate::service::oauth::{
-    self, AuthorizeRequest, Authorized, ConsentPrompt, RedirectTo, ServerMetadata, TokenRequest, TokenResponse,
-    UserInfo,
-};
+use crate::service::oauth::{self, AuthorizeRequest, Authorized, ConsentPrompt, RedirectTo, ServerMetadata, UserInfo};
+use crate::service::oauth_tokens::{self, TokenRequest, TokenResponse};
 
 pub fn authorize() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -248,7 +246,7 @@ async fn token_handler(State(ctx): State<AppState>, headers: HeaderMap, body: St
         client_id: f.client_id.clone(),
         client_secret: f.client_secret.clone(),
     };
-    match oauth::token(&ctx, req).await {
+    match oauth_tokens::token(&ctx, req).await {
         Ok(t) => (StatusCode::OK, no_store(), Json(t)).into_response(),
         Err(e) => oauth_error(e, f.basic),
     }
@@ -278,7 +276,7 @@ async fn revoke_handler(State(ctx): State<AppState>, headers: HeaderMap, body: S
     let Some(token) = f.field("token") else {
         return oauth_error(Error::OAuth { code: "invalid_request", description: "token is required".into() }, f.basic);
     };
-    match oauth::revoke(&ctx, f.client_id.as_deref(), f.client_secret.as_deref(), &token).await {
+    match oauth_tokens::revoke(&ctx, f.client_id.as_deref(), f.client_secret.as_deref(), &token).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
         Err(e) => oauth_error(e, f.basic),
     }
