@@ -146,6 +146,10 @@ impl KeySet {
     }
 
     pub fn sign(&self, claims: &AccessClaims) -> Result<String> {
+        self.encode(claims)
+    }
+
+    fn encode<T: Serialize>(&self, claims: &T) -> Result<String> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.signing_kid.clone());
         header.typ = Some("at+jwt".into());
@@ -154,16 +158,23 @@ impl KeySet {
 
     /// An OAuth access token (RFC 9068 `at+jwt`) for an integration, with its own audience.
     pub fn sign_oauth(&self, claims: &OAuthClaims) -> Result<String> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.signing_kid.clone());
-        header.typ = Some("at+jwt".into());
-        jsonwebtoken::encode(&header, claims, &self.signing).map_err(|e| Error::Internal(e.to_string()))
+        self.encode(claims)
     }
 
     /// Check an OAuth access token for `audience`: signature, issuer, expiry and type. A
     /// session's token (another type and audience) never passes, nor does one of these as a
     /// session's.
     pub fn verify_oauth(&self, token: &str, audience: &str, now_epoch: i64) -> Result<OAuthClaims> {
+        let c: OAuthClaims = self.decode(token, audience)?;
+        if c.typ != OAUTH_TOKEN_TYPE || c.exp <= now_epoch {
+            return Err(Error::Unauthenticated);
+        }
+        Ok(c)
+    }
+
+    /// Signature (EdDSA, by a configured key id), issuer, audience and the required claims;
+    /// expiry is the callers' to check, against the injected clock.
+    fn decode<T: serde::de::DeserializeOwned>(&self, token: &str, audience: &str) -> Result<T> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Error::Unauthenticated)?;
         if header.alg != Algorithm::EdDSA {
             return Err(Error::Unauthenticated);
@@ -174,29 +185,13 @@ impl KeySet {
         v.set_audience(&[audience]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         v.validate_exp = false;
-        let c = jsonwebtoken::decode::<OAuthClaims>(token, key, &v).map_err(|_| Error::Unauthenticated)?.claims;
-        if c.typ != OAUTH_TOKEN_TYPE || c.exp <= now_epoch {
-            return Err(Error::Unauthenticated);
-        }
-        Ok(c)
+        Ok(jsonwebtoken::decode::<T>(token, key, &v).map_err(|_| Error::Unauthenticated)?.claims)
     }
 
     /// Check signature, algorithm, key id, expiry, issuer, audience and token type. The
     /// session behind the token is checked separately, against storage.
     pub fn verify(&self, token: &str, now_epoch: i64) -> Result<AccessClaims> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| Error::Unauthenticated)?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(Error::Unauthenticated);
-        }
-        let key = header.kid.as_ref().and_then(|k| self.verifying.get(k)).ok_or(Error::Unauthenticated)?;
-        let mut v = Validation::new(Algorithm::EdDSA);
-        v.set_issuer(&[&self.issuer]);
-        v.set_audience(&[&self.audience]);
-        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // Expiry is checked below against the injected clock instead.
-        v.validate_exp = false;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &v).map_err(|_| Error::Unauthenticated)?;
-        let c = data.claims;
+        let c: AccessClaims = self.decode(token, &self.audience)?;
         if c.typ != ACCESS_TOKEN_TYPE || c.exp <= now_epoch {
             return Err(Error::Unauthenticated);
         }

@@ -6,15 +6,16 @@
 //! `OAGRANT#<client_id>#<grant_id>` (TTL: its expiry), so one query finds a person's grants
 //! for an application; consent `USER#<user>` / `OACONSENT#<client_id>`.
 
-use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::{is_condition_failed, storage};
 use super::items::{from_item, to_item, with_gsi1, with_ttl};
-use super::ops::{Item, QueryDir, key, n, s};
+use super::member_ops::activity_items;
+use super::ops::{Item, QueryDir, key, s};
 use super::table::{GSI1, PRIMARY};
-use super::tx::{self, TxError};
+use super::tx;
 use super::{ActivityRecord, Store};
 use crate::domain::oauth::{CodeChallenge, RedirectUri, Scopes};
 use crate::domain::{OrgId, UserId};
@@ -125,8 +126,8 @@ impl Store {
     pub async fn put_app(&self, app: &AppRecord, act: &ActivityRecord, lineage: &[OrgId]) -> Result<()> {
         let t = self.table_name();
         let mut items = vec![tx::put_new(t, app.item()?)?];
-        items.extend(act.items(lineage)?.into_iter().map(|i| tx::put(t, i)).collect::<Result<Vec<_>>>()?);
-        if self.app_tx(items).await? { Ok(()) } else { Err(Error::Conflict) }
+        items.extend(activity_items(t, act, lineage)?);
+        if self.transact_applied(items).await? { Ok(()) } else { Err(Error::Conflict) }
     }
 
     pub async fn app(&self, client_id: &str) -> Result<Option<AppRecord>> {
@@ -135,8 +136,8 @@ impl Store {
 
     /// An organization's applications (GSI1, eventually consistent), at most 100.
     pub async fn apps(&self, org: &OrgId) -> Result<Vec<AppRecord>> {
-        let page =
-            self.query_prefix(Some(&GSI1), &format!("OAPPORG#{org}"), "APP#", QueryDir::Forward, 100, None).await?;
+        let pk = format!("OAPPORG#{org}");
+        let page = self.query_prefix(Some(&GSI1), &pk, "APP#", QueryDir::Forward, 100, None).await?;
         page.items.into_iter().map(from_item).collect()
     }
 
@@ -150,17 +151,9 @@ impl Store {
         lineage: &[OrgId],
     ) -> Result<bool> {
         let t = self.table_name();
-        let put = Put::builder()
-            .table_name(t)
-            .set_item(Some(app.item()?))
-            .condition_expression("org_id = :org AND version = :v")
-            .expression_attribute_values(":org", s(app.org_id.as_str()))
-            .expression_attribute_values(":v", n(version as i64))
-            .build()
-            .map_err(storage)?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        items.extend(act.items(lineage)?.into_iter().map(|i| tx::put(t, i)).collect::<Result<Vec<_>>>()?);
-        self.app_tx(items).await
+        let mut items = vec![tx::replace_owned(t, app.item()?, &app.org_id, version)?];
+        items.extend(activity_items(t, act, lineage)?);
+        self.transact_applied(items).await
     }
 
     /// Delete `org`'s application with its activity entry; `Ok(false)` when it has none so named.
@@ -172,24 +165,9 @@ impl Store {
         lineage: &[OrgId],
     ) -> Result<bool> {
         let t = self.table_name();
-        let delete = Delete::builder()
-            .table_name(t)
-            .set_key(Some(key(AppRecord::pk(client_id), AppRecord::SK)))
-            .condition_expression("org_id = :org")
-            .expression_attribute_values(":org", s(org.as_str()))
-            .build()
-            .map_err(storage)?;
-        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
-        items.extend(act.items(lineage)?.into_iter().map(|i| tx::put(t, i)).collect::<Result<Vec<_>>>()?);
-        self.app_tx(items).await
-    }
-
-    async fn app_tx(&self, items: Vec<TransactWriteItem>) -> Result<bool> {
-        match self.transact(items).await {
-            Ok(()) => Ok(true),
-            Err(TxError::Conditions(_)) => Ok(false),
-            Err(TxError::Other(e)) => Err(e),
-        }
+        let mut items = vec![tx::delete_owned(t, key(AppRecord::pk(client_id), AppRecord::SK), org)?];
+        items.extend(activity_items(t, act, lineage)?);
+        self.transact_applied(items).await
     }
 
     pub async fn put_code(&self, hash: &str, code: &AuthCodeRecord) -> Result<()> {

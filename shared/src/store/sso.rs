@@ -6,13 +6,14 @@
 //! (TTL: its expiry); a seen assertion `SAMLSEEN#<sha256(entity, assertion id)>` /
 //! `SAMLSEEN` (TTL: until the assertion could no longer be presented).
 
-use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::storage;
 use super::items::{from_item, to_item, with_gsi1, with_ttl};
-use super::ops::{QueryDir, key, n, s};
+use super::member_ops::activity_items;
+use super::ops::{QueryDir, key};
 use super::table::{GSI1, PRIMARY};
 use super::tx::{self, TxError};
 use super::{ActivityRecord, Store};
@@ -105,8 +106,8 @@ impl Store {
     ) -> Result<bool> {
         let t = self.table_name();
         let mut items = vec![tx::put_new(t, p.item()?)?];
-        items.extend(act.items(lineage)?.into_iter().map(|i| tx::put(t, i)).collect::<Result<Vec<_>>>()?);
-        self.provider_tx(items).await
+        items.extend(activity_items(t, act, lineage)?);
+        self.transact_applied(items).await
     }
 
     pub async fn sso_provider(&self, name: &ProviderName) -> Result<Option<SsoProviderRecord>> {
@@ -115,9 +116,8 @@ impl Store {
 
     /// An organization's providers (GSI1, eventually consistent), at most 100.
     pub async fn sso_providers(&self, org: &OrgId) -> Result<Vec<SsoProviderRecord>> {
-        let page = self
-            .query_prefix(Some(&GSI1), &SsoProviderRecord::gsi1pk(org), "SSO#", QueryDir::Forward, 100, None)
-            .await?;
+        let pk = SsoProviderRecord::gsi1pk(org);
+        let page = self.query_prefix(Some(&GSI1), &pk, "SSO#", QueryDir::Forward, 100, None).await?;
         page.items.into_iter().map(from_item).collect()
     }
 
@@ -131,18 +131,9 @@ impl Store {
         lineage: &[OrgId],
     ) -> Result<bool> {
         let t = self.table_name();
-        let put = Put::builder()
-            .table_name(t)
-            .set_item(Some(p.item()?))
-            .condition_expression("attribute_exists(#pk) AND org_id = :org AND version = :v")
-            .expression_attribute_names("#pk", PRIMARY.hash)
-            .expression_attribute_values(":org", s(p.org_id.as_str()))
-            .expression_attribute_values(":v", n(version as i64))
-            .build()
-            .map_err(storage)?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        items.extend(act.items(lineage)?.into_iter().map(|i| tx::put(t, i)).collect::<Result<Vec<_>>>()?);
-        self.provider_tx(items).await
+        let mut items = vec![tx::replace_owned(t, p.item()?, &p.org_id, version)?];
+        items.extend(activity_items(t, act, lineage)?);
+        self.transact_applied(items).await
     }
 
     /// Delete `org`'s provider with its activity entry; `Ok(false)` when it has none by that name.
@@ -154,25 +145,9 @@ impl Store {
         lineage: &[OrgId],
     ) -> Result<bool> {
         let t = self.table_name();
-        let delete = Delete::builder()
-            .table_name(t)
-            .set_key(Some(key(SsoProviderRecord::pk(name), SsoProviderRecord::SK)))
-            .condition_expression("org_id = :org")
-            .expression_attribute_values(":org", s(org.as_str()))
-            .build()
-            .map_err(storage)?;
-        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
-        items.extend(act.items(lineage)?.into_iter().map(|i| tx::put(t, i)).collect::<Result<Vec<_>>>()?);
-        self.provider_tx(items).await
-    }
-
-    /// A provider change: `Ok(false)` when its condition (the first item's) failed.
-    async fn provider_tx(&self, items: Vec<TransactWriteItem>) -> Result<bool> {
-        match self.transact(items).await {
-            Ok(()) => Ok(true),
-            Err(TxError::Conditions(_)) => Ok(false),
-            Err(TxError::Other(e)) => Err(e),
-        }
+        let mut items = vec![tx::delete_owned(t, key(SsoProviderRecord::pk(name), SsoProviderRecord::SK), org)?];
+        items.extend(activity_items(t, act, lineage)?);
+        self.transact_applied(items).await
     }
 
     pub async fn put_saml_request(&self, r: &SamlRequestRecord) -> Result<()> {

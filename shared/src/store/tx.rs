@@ -68,7 +68,47 @@ pub(crate) fn update_builder(table: &str, key: Item) -> aws_sdk_dynamodb::types:
     Update::builder().table_name(table).set_key(Some(key))
 }
 
+/// Replace an item that belongs to `org` and is still at `version` (both attributes of it).
+pub(crate) fn replace_owned(
+    table: &str,
+    item: Item,
+    org: &crate::domain::OrgId,
+    version: u64,
+) -> Result<TransactWriteItem, Error> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_exists(#pk) AND org_id = :org AND version = :v")
+        .expression_attribute_names("#pk", PRIMARY.hash)
+        .expression_attribute_values(":org", super::ops::s(org.as_str()))
+        .expression_attribute_values(":v", super::ops::n(version as i64))
+        .build()
+        .map_err(storage)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Delete an item that belongs to `org`.
+pub(crate) fn delete_owned(table: &str, key: Item, org: &crate::domain::OrgId) -> Result<TransactWriteItem, Error> {
+    let delete = aws_sdk_dynamodb::types::Delete::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression("org_id = :org")
+        .expression_attribute_values(":org", super::ops::s(org.as_str()))
+        .build()
+        .map_err(storage)?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
 impl Store {
+    /// Run a transaction whose conditions are the answer: `Ok(false)` when one failed.
+    pub(crate) async fn transact_applied(&self, items: Vec<TransactWriteItem>) -> Result<bool, Error> {
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(TxError::Conditions(_)) => Ok(false),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
     pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
         let mut attempt = 0;
         loop {
