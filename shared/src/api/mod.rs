@@ -63,10 +63,11 @@ pub enum Function {
     Applications,
     OauthAuthorize,
     OauthToken,
+    OauthIntrospect,
 }
 
 impl Function {
-    pub const ALL: [Function; 39] = [
+    pub const ALL: [Function; 40] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -106,6 +107,7 @@ impl Function {
         Function::Applications,
         Function::OauthAuthorize,
         Function::OauthToken,
+        Function::OauthIntrospect,
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
@@ -153,6 +155,7 @@ impl Function {
             Function::Applications => "applications",
             Function::OauthAuthorize => "oauth-authorize",
             Function::OauthToken => "oauth-token",
+            Function::OauthIntrospect => "oauth-introspect",
         }
     }
 
@@ -210,6 +213,7 @@ impl Function {
             Function::Applications => routes::oauth_apps::routes(),
             Function::OauthAuthorize => routes::oauth::authorize(),
             Function::OauthToken => routes::oauth::tokens(),
+            Function::OauthIntrospect => routes::oauth::introspection(),
         }
     }
 }

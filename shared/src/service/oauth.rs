@@ -320,3 +320,76 @@ pub fn metadata(ctx: &Ctx) -> ServerMetadata {
         authorization_response_iss_parameter_supported: true,
     }
 }
+
+/// RFC 7662's answer: `active` false for anything not currently valid, with nothing else.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub org: Option<OrgId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+}
+
+impl Introspection {
+    fn inactive() -> Introspection {
+        Introspection {
+            active: false,
+            scope: None,
+            client_id: None,
+            sub: None,
+            aud: None,
+            org: None,
+            exp: None,
+            token_type: None,
+        }
+    }
+}
+
+/// For the messaging API (a resource server of its own): whether an access token is valid
+/// now, so that revoking an authorization, removing the application or the member reaches
+/// it on the next request too. The application, and the grant and membership of a person's
+/// token, are read (at most three reads, in parallel).
+pub async fn introspect(ctx: &Ctx, token: &str) -> Result<Introspection> {
+    let now = ctx.now().timestamp();
+    let found = [ResourceServer::Messaging, ResourceServer::Accounts]
+        .into_iter()
+        .find_map(|s| ctx.keys.verify_oauth(token, &audience(ctx, s), now).ok());
+    let Some(c) = found else { return Ok(Introspection::inactive()) };
+    let person = c.gid.as_deref().and_then(|g| UserId::parse(&c.sub, "sub").ok().map(|u| (u, g.to_owned())));
+    let live = match &person {
+        Some((user, gid)) => {
+            let (grant, app, member) = futures::try_join!(
+                ctx.store.grant(user, &c.client_id, gid),
+                ctx.store.app(&c.client_id),
+                still_member(ctx, user, &c.org)
+            )?;
+            grant.is_some() && app.is_some() && member
+        }
+        None => ctx.store.app(&c.client_id).await?.is_some_and(|a| a.org_id == c.org && c.sub == a.client_id),
+    };
+    if !live {
+        return Ok(Introspection::inactive());
+    }
+    Ok(Introspection {
+        active: true,
+        scope: Some(c.scope),
+        client_id: Some(c.client_id),
+        sub: Some(c.sub),
+        aud: Some(c.aud),
+        org: Some(c.org),
+        exp: Some(c.exp),
+        token_type: Some("Bearer"),
+    })
+}

@@ -189,6 +189,29 @@ async fn oauth_registration_and_refusals(engine: Engine) {
     };
     assert!(claims["aud"].as_str().unwrap().ends_with("/accounts") && claims["org"] == json!(owner.org), "{claims}");
 
+    // The messaging service asks whether a token is live (RFC 7662); only it may ask.
+    let introspect = |token: String, service: bool| {
+        let form = url::form_urlencoded::Serializer::new(String::new()).append_pair("token", &token).finish();
+        let mut req = app
+            .http
+            .post(format!("{}/internal/v1/oauth/introspect", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form);
+        if service {
+            req = req.header("x-switchboard-service-token", &app.service_token);
+        }
+        req.send()
+    };
+    let r: Value = introspect(access.clone(), true).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (r["active"].as_bool(), r["client_id"].as_str(), r["org"].as_str()),
+        (Some(true), Some(client_id.as_str()), Some(owner.org.as_str())),
+        "{r}"
+    );
+    assert_eq!(introspect(access.clone(), false).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let r: Value = introspect(owner.access.clone(), true).await.unwrap().json().await.unwrap();
+    assert_eq!(r, json!({"active": false}), "a session's token is no integration's");
+
     // A rotated secret stops the old one at once; a removed application's tokens stop at the next request.
     let r = app
         .post_auth(&format!("/v1/orgs/{}/applications/{client_id}/secret", owner.org), &owner.access, json!({}))
@@ -207,4 +230,6 @@ async fn oauth_registration_and_refusals(engine: Engine) {
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app.http.get(format!("{}/v1/oauth/userinfo", app.base)).bearer_auth(&access).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r: Value = introspect(access.clone(), true).await.unwrap().json().await.unwrap();
+    assert_eq!(r, json!({"active": false}), "and the messaging service hears so on its next check");
 }

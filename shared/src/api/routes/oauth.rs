@@ -14,10 +14,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::AppState;
-use crate::api::extract::{Auth, JsonBody, QueryParams};
+use crate::api::extract::{Auth, JsonBody, QueryParams, ServiceCaller};
 use crate::api::problem::Problem;
 use crate::error::{Error, Result};
-use crate::service::oauth::{self, AuthorizeRequest, Authorized, ConsentPrompt, RedirectTo, ServerMetadata, UserInfo};
+use crate::service::oauth::{
+    self, AuthorizeRequest, Authorized, ConsentPrompt, Introspection, RedirectTo, ServerMetadata, UserInfo,
+};
 use crate::service::oauth_tokens::{self, TokenRequest, TokenResponse};
 
 pub fn authorize() -> OpenApiRouter<AppState> {
@@ -25,6 +27,10 @@ pub fn authorize() -> OpenApiRouter<AppState> {
         .routes(routes!(prompt_handler, decide_handler))
         .routes(routes!(authorized_handler))
         .routes(routes!(unauthorize_handler))
+}
+
+pub fn introspection() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(introspect_handler))
 }
 
 pub fn tokens() -> OpenApiRouter<AppState> {
@@ -299,4 +305,29 @@ async fn userinfo_handler(State(ctx): State<AppState>, headers: HeaderMap) -> Re
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(Error::Unauthenticated)?;
     Ok(Json(oauth::userinfo(&ctx, bearer.trim()).await?))
+}
+
+/// The introspection form (RFC 7662 §2.1).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct IntrospectForm {
+    token: String,
+    token_type_hint: Option<String>,
+}
+
+/// For the messaging service only (IAM-authorized in AWS): is this access token valid now?
+#[utoipa::path(post, path = "/internal/v1/oauth/introspect", tag = "internal",
+    params(("x-switchboard-service-token" = Option<String>, Header, description = "embedded default only")),
+    request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = Introspection), (status = 403, body = Problem), (status = 415, body = Problem),
+              (status = 422, body = Problem)))]
+async fn introspect_handler(
+    State(ctx): State<AppState>,
+    _caller: ServiceCaller,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Introspection>> {
+    let f = form_and_client(&headers, &body)?;
+    let token = f.field("token").ok_or_else(|| Error::validation("token_required", "token", "is required"))?;
+    Ok(Json(oauth::introspect(&ctx, &token).await?))
 }
