@@ -253,6 +253,23 @@ async fn oauth_registration_and_refusals(engine: Engine) {
     assert_eq!(r.status, StatusCode::OK);
     let r = token(&client_id, &secret, "x".repeat(43).as_str()).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    // A client of this API's own error format may ask for it.
+    let form = format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}");
+    let r = app
+        .http
+        .post(format!("{}/v1/oauth/token", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/problem+json")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status(), r.headers()["content-type"].to_str().unwrap()),
+        (StatusCode::UNAUTHORIZED, "application/problem+json")
+    );
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_client");
     let r = app
         .call(
             reqwest::Method::DELETE,

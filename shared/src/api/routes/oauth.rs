@@ -149,10 +149,22 @@ fn no_store() -> [(axum::http::HeaderName, &'static str); 2] {
     [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")]
 }
 
-/// Errors as the token and revocation endpoints must answer them; storage and other faults
-/// stay problem+json.
-fn oauth_error(e: Error, basic: bool) -> Response {
+/// Whether the client asked for problem+json (the rest of this API's errors) in `Accept`;
+/// OAuth clients do not, and get RFC 6749's body.
+fn wants_problem(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().starts_with(crate::api::problem::PROBLEM_JSON)))
+}
+
+/// Errors as the token and revocation endpoints must answer them (RFC 6749 §5.2), or as
+/// problem+json with the same code for a client that asks for it; storage and other faults
+/// are problem+json.
+fn oauth_error(e: Error, basic: bool, problem: bool) -> Response {
     match e {
+        Error::OAuth { .. } if problem => e.into_response(),
         Error::OAuth { code, description } => {
             let status = if code == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
             let mut r =
@@ -235,12 +247,14 @@ pub struct TokenForm {
 /// The token endpoint.
 #[utoipa::path(post, path = "/v1/oauth/token", tag = "oauth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = TokenResponse), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody),
+    responses((status = 200, body = TokenResponse),
+              (status = 400, description = "RFC 6749 error; problem+json when asked for in Accept", content((OAuthErrorBody = "application/json"), (Problem = "application/problem+json"))),
+              (status = 401, description = "client authentication failed", content((OAuthErrorBody = "application/json"), (Problem = "application/problem+json"))),
               (status = 415, body = Problem)))]
 async fn token_handler(State(ctx): State<AppState>, headers: HeaderMap, body: String) -> Response {
     let f = match form_and_client(&headers, &body) {
         Ok(x) => x,
-        Err(e) => return oauth_error(e, false),
+        Err(e) => return oauth_error(e, false, wants_problem(&headers)),
     };
     let req = TokenRequest {
         grant_type: f.field("grant_type").unwrap_or_default(),
@@ -254,7 +268,7 @@ async fn token_handler(State(ctx): State<AppState>, headers: HeaderMap, body: St
     };
     match oauth_tokens::token(&ctx, req).await {
         Ok(t) => (StatusCode::OK, no_store(), Json(t)).into_response(),
-        Err(e) => oauth_error(e, f.basic),
+        Err(e) => oauth_error(e, f.basic, wants_problem(&headers)),
     }
 }
 
@@ -272,19 +286,22 @@ pub struct RevokeForm {
 /// authenticated client, whether the token was known or not.
 #[utoipa::path(post, path = "/v1/oauth/revoke", tag = "oauth",
     request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "revoked, or never valid"), (status = 400, body = OAuthErrorBody),
-              (status = 401, body = OAuthErrorBody), (status = 415, body = Problem)))]
+    responses((status = 200, description = "revoked, or never valid"),
+              (status = 400, description = "RFC 6749 error; problem+json when asked for in Accept", content((OAuthErrorBody = "application/json"), (Problem = "application/problem+json"))),
+              (status = 401, description = "client authentication failed", content((OAuthErrorBody = "application/json"), (Problem = "application/problem+json"))),
+              (status = 415, body = Problem)))]
 async fn revoke_handler(State(ctx): State<AppState>, headers: HeaderMap, body: String) -> Response {
     let f = match form_and_client(&headers, &body) {
         Ok(x) => x,
-        Err(e) => return oauth_error(e, false),
+        Err(e) => return oauth_error(e, false, wants_problem(&headers)),
     };
     let Some(token) = f.field("token") else {
-        return oauth_error(Error::OAuth { code: "invalid_request", description: "token is required".into() }, f.basic);
+        let e = Error::OAuth { code: "invalid_request", description: "token is required".into() };
+        return oauth_error(e, f.basic, wants_problem(&headers));
     };
     match oauth_tokens::revoke(&ctx, f.client_id.as_deref(), f.client_secret.as_deref(), &token).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
-        Err(e) => oauth_error(e, f.basic),
+        Err(e) => oauth_error(e, f.basic, wants_problem(&headers)),
     }
 }
 
