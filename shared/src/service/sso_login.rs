@@ -60,17 +60,19 @@ pub async fn start(ctx: &Ctx, name: &ProviderName, client: ClientType) -> Result
     };
     ctx.store.put_saml_request(&record).await?;
     let (sp, acs) = (sp_entity_id(ctx, name), acs_url(ctx, name));
-    let build = |destination: &str| -> String {
-        let r =
-            AuthnRequest { id: &request_id, issue_instant: ctx.now(), destination, acs_url: &acs, sp_entity_id: &sp };
-        match (&p.sso_redirect, &p.sso_post) {
-            (Some(_), _) => r.redirect_url(name.as_str()).unwrap_or_default(),
-            _ => r.post_form(name.as_str()),
-        }
+    let request = |destination| AuthnRequest {
+        id: &request_id,
+        issue_instant: ctx.now(),
+        destination,
+        acs_url: &acs,
+        sp_entity_id: &sp,
     };
     match (&p.sso_redirect, &p.sso_post) {
-        (Some(url), _) => Ok(Started::Redirect(build(url))),
-        (None, Some(url)) => Ok(Started::Form(build(url))),
+        (Some(url), _) => request(url.as_str())
+            .redirect_url(name.as_str())
+            .map(Started::Redirect)
+            .ok_or_else(|| Error::Internal(format!("provider {} has an unusable sign-on URL", name.as_str()))),
+        (None, Some(url)) => Ok(Started::Form(request(url.as_str()).post_form(name.as_str()))),
         (None, None) => Err(Error::NotFound("provider")),
     }
 }
