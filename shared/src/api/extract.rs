@@ -226,6 +226,27 @@ impl FromRequestParts<AppState> for MaybeAuth {
     }
 }
 
+/// The fields of a form-encoded body (`application/x-www-form-urlencoded`, decoded); any
+/// other content type is `unsupported_media_type`. For the endpoints whose protocols fix
+/// form bodies: OAuth, SAML's HTTP-POST binding, one-click unsubscribe.
+pub fn form_fields(headers: &axum::http::HeaderMap, body: &str) -> Result<Vec<(String, String)>, Error> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !ct.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        return Err(Error::UnsupportedMediaType);
+    }
+    Ok(url::form_urlencoded::parse(body.as_bytes()).into_owned().collect())
+}
+
+/// The caller's `User-Agent`, at most 512 characters: with the client type, what tells a
+/// new device.
+pub fn user_agent(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(512).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -255,18 +255,18 @@ pub struct Authorized {
 
 pub async fn authorized(ctx: &Ctx, auth: &Authenticated) -> Result<Vec<Authorized>> {
     let consents = ctx.store.consents(&auth.user_id).await?;
-    let mut out = Vec::with_capacity(consents.len());
-    for k in consents {
-        let app = ctx.store.app(&k.client_id).await?;
-        out.push(Authorized {
-            application: app.map(|a| a.name),
+    let ids: Vec<&str> = consents.iter().map(|k| k.client_id.as_str()).collect();
+    let apps = if ids.is_empty() { Vec::new() } else { ctx.store.apps_by_id(&ids).await? };
+    Ok(consents
+        .into_iter()
+        .map(|k| Authorized {
+            application: apps.iter().find(|a| a.client_id == k.client_id).map(|a| a.name.clone()),
             client_id: k.client_id,
             organization_id: k.org_id,
             scopes: k.scopes.0.iter().map(|s| s.as_str().to_owned()).collect(),
             granted_at: k.granted_at,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 /// Withdraw an application's authorization: its refresh tokens stop at once, and so does

@@ -134,6 +134,15 @@ impl Store {
         self.get_item(&AppRecord::pk(client_id), AppRecord::SK).await?.map(from_item).transpose()
     }
 
+    /// Applications by client id (each once), one round trip per 100; missing ones are absent.
+    pub async fn apps_by_id(&self, ids: &[&str]) -> Result<Vec<AppRecord>> {
+        let mut unique: Vec<&str> = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let keys = unique.iter().map(|id| key(AppRecord::pk(id), AppRecord::SK)).collect();
+        self.batch_get(keys).await?.into_iter().map(from_item).collect()
+    }
+
     /// An organization's applications (GSI1, eventually consistent), at most 100.
     pub async fn apps(&self, org: &OrgId) -> Result<Vec<AppRecord>> {
         let pk = format!("OAPPORG#{org}");

@@ -81,11 +81,7 @@ async fn login_handler(
         password: Password::parse_attempt(&req.password, "password")?,
         client: req.client,
         client_addr: addr.0,
-        user_agent: headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(512).collect())
-            .unwrap_or_default(),
+        user_agent: crate::api::extract::user_agent(&headers),
     };
     Ok(Json(service::login(&ctx, input).await?))
 }

@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -188,14 +187,9 @@ pub struct OneClick {
 /// RFC 8058 asks for exactly `List-Unsubscribe=One-Click`, form-encoded: anything else is a
 /// request of another kind, refused before the link is looked at.
 fn one_click(headers: &HeaderMap, body: &str) -> Result<()> {
-    let ct = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !ct.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-        return Err(Error::UnsupportedMediaType);
-    }
-    let decoded = |s: &str| s.replace('+', " ").replace("%2D", "-").replace("%2d", "-");
-    let one = body.split('&').any(|pair| {
-        pair.split_once('=').is_some_and(|(k, v)| decoded(k) == "List-Unsubscribe" && decoded(v) == "One-Click")
-    });
+    let one = crate::api::extract::form_fields(headers, body)?
+        .iter()
+        .any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click");
     if one { Ok(()) } else { Err(Error::validation("one_click_required", "List-Unsubscribe", "must be One-Click")) }
 }
 

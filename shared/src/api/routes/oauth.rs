@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::AppState;
-use crate::api::extract::{Auth, JsonBody, QueryParams, ServiceCaller};
+use crate::api::extract::{Auth, JsonBody, QueryParams, ServiceCaller, form_fields};
 use crate::api::problem::Problem;
 use crate::error::{Error, Result};
 use crate::service::oauth::{
@@ -200,11 +200,7 @@ impl ClientForm {
 /// The form and HTTP Basic credentials (RFC 6749 §2.3.1: id and secret form-encoded, then
 /// base64). Using both ways at once is refused.
 fn form_and_client(headers: &HeaderMap, body: &str) -> Result<ClientForm> {
-    let ct = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !ct.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-        return Err(Error::UnsupportedMediaType);
-    }
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let form = form_fields(headers, body)?;
     let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let basic = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic "));
     let (id, secret, used_basic) = match basic {

@@ -4,13 +4,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::settings::if_match_tagged;
+use super::settings::{if_match_tagged, json_with_etag_status};
 use crate::access::UpdateOrg;
 use crate::api::AppState;
 use crate::api::extract::{JsonBody, OrgAccess};
@@ -86,7 +86,7 @@ fn resources(v: &[String]) -> Result<Scopes> {
 }
 
 fn tagged(status: StatusCode, etag: String, body: impl serde::Serialize) -> Response {
-    (status, [(axum::http::header::ETAG, etag)], Json(body)).into_response()
+    json_with_etag_status(status, body, &etag)
 }
 
 /// The organization's applications.

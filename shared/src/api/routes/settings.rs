@@ -207,7 +207,12 @@ pub(crate) fn if_match_tagged(headers: &HeaderMap, tag: char) -> Result<u64> {
 
 /// A JSON answer with its `ETag`, revalidated on every use.
 pub(crate) fn json_with_etag<T: serde::Serialize>(body: T, etag: &str) -> Response {
-    let mut resp = Json(body).into_response();
+    json_with_etag_status(StatusCode::OK, body, etag)
+}
+
+/// As `json_with_etag`, with another status (201 for what a POST created).
+pub(crate) fn json_with_etag_status<T: serde::Serialize>(status: StatusCode, body: T, etag: &str) -> Response {
+    let mut resp = (status, Json(body)).into_response();
     if let Ok(e) = HeaderValue::from_str(etag) {
         resp.headers_mut().insert(header::ETAG, e);
     }

@@ -12,10 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::settings::if_match_tagged;
+use super::settings::{if_match_tagged, json_with_etag_status};
 use crate::access::UpdateOrg;
 use crate::api::AppState;
-use crate::api::extract::{JsonBody, OrgAccess, QueryParams};
+use crate::api::extract::{JsonBody, OrgAccess, QueryParams, form_fields, user_agent};
 use crate::api::problem::Problem;
 use crate::domain::settings::parse_text;
 use crate::domain::sso::{EntityId, ProviderName};
@@ -98,7 +98,7 @@ fn title(t: &str) -> Result<String> {
 
 fn with_etag(status: StatusCode, v: ProviderView) -> Response {
     let etag = v.etag.clone();
-    (status, [(axum::http::header::ETAG, etag)], Json(v)).into_response()
+    json_with_etag_status(status, v, &etag)
 }
 
 /// The organization's single sign-on providers.
@@ -259,17 +259,11 @@ async fn acs_handler(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response> {
-    let ct = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !ct.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-        return Err(Error::UnsupportedMediaType);
-    }
+    let form = form_fields(&headers, &body)?;
     let name = ProviderName::parse(&name, "name")?;
-    let response = url::form_urlencoded::parse(body.as_bytes())
-        .find(|(k, _)| k == "SAMLResponse")
-        .map(|(_, v)| v.into_owned())
-        .ok_or_else(|| {
-            Error::validation("saml_response_required", "SAMLResponse", "the form carries no SAMLResponse")
-        })?;
+    let response = form.into_iter().find(|(k, _)| k == "SAMLResponse").map(|(_, v)| v).ok_or_else(|| {
+        Error::validation("saml_response_required", "SAMLResponse", "the form carries no SAMLResponse")
+    })?;
     let signed_in = sso_login::consume(&ctx, &name, &response).await?;
     Ok((
         StatusCode::SEE_OTHER,
@@ -293,10 +287,5 @@ async fn exchange_handler(
     headers: HeaderMap,
     JsonBody(req): JsonBody<ExchangeRequest>,
 ) -> Result<Json<LoginOutcome>> {
-    let ua: String = headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(512).collect())
-        .unwrap_or_default();
-    Ok(Json(sso_login::exchange(&ctx, &req.code, &ua).await?))
+    Ok(Json(sso_login::exchange(&ctx, &req.code, &user_agent(&headers)).await?))
 }
