@@ -33,8 +33,11 @@ pub enum Permission {
     ActivityRead,
     MembersRead,
     MembersManage,
+    /// Read conversations and contacts (personal data).
     MessagesRead,
     MessagesReply,
+    /// Create and change contact groups and their contacts.
+    ContactsManage,
     OwnershipTransfer,
 }
 
@@ -53,14 +56,25 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             MembersManage,
             MessagesRead,
             MessagesReply,
+            ContactsManage,
             OwnershipTransfer,
         ],
     ),
     (
         Role::Admin,
-        &[OrgRead, OrgUpdate, SubAccountCreate, ActivityRead, MembersRead, MembersManage, MessagesRead, MessagesReply],
+        &[
+            OrgRead,
+            OrgUpdate,
+            SubAccountCreate,
+            ActivityRead,
+            MembersRead,
+            MembersManage,
+            MessagesRead,
+            MessagesReply,
+            ContactsManage,
+        ],
     ),
-    (Role::Agent, &[OrgRead, MembersRead, MessagesRead, MessagesReply]),
+    (Role::Agent, &[OrgRead, MembersRead, MessagesRead, MessagesReply, ContactsManage]),
     (Role::Viewer, &[OrgRead, MembersRead]),
 ];
 
@@ -69,7 +83,7 @@ pub const ADMIN_VISIBILITY: &[Permission] = &[OrgRead, ActivityRead, MembersRead
 
 /// Changes an ancestor's admin may make below when their right to change covers it.
 pub const ADMIN_CHANGE_BELOW: &[Permission] =
-    &[OrgUpdate, SubAccountCreate, SubAccountManage, MembersManage, MessagesRead, MessagesReply];
+    &[OrgUpdate, SubAccountCreate, SubAccountManage, MembersManage, MessagesRead, MessagesReply, ContactsManage];
 
 pub fn role_permissions(role: Role) -> &'static [Permission] {
     ROLE_PERMISSIONS.iter().find(|(r, _)| *r == role).map(|(_, p)| *p).unwrap_or(&[])
@@ -336,6 +350,8 @@ kinds!(
     ReadMembers => MembersRead,
     ManageMembers => MembersManage,
     TransferOwnership => OwnershipTransfer,
+    ReadContacts => MessagesRead,
+    ManageContacts => ContactsManage,
 );
 
 /// Proof, made only by [`Access::permit`], that `user_id` holds `P` on `org`.

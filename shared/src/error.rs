@@ -115,6 +115,18 @@ pub enum Error {
     /// An OAuth protocol error (RFC 6749 §5.2, §4.1.2.1): `code` is the registered error code.
     #[error("{description}")]
     OAuth { code: &'static str, description: String },
+    /// A contact whose number is already in the group (`index`: its place in the request).
+    #[error("a contact with this number is already in the group")]
+    ContactExists { index: Option<usize> },
+    /// A change to something a parent shares or keeps: it is changed where it is kept.
+    #[error("this {0} is kept by an organization above this one and is read-only here")]
+    InheritedReadOnly(&'static str),
+    #[error("the organization is closed")]
+    OrgClosed,
+    #[error("the organization was closed more than 30 days ago and cannot be restored")]
+    RestoreWindowPassed,
+    #[error("you own {}: transfer ownership or close them first", orgs.join(", "))]
+    StillOwner { orgs: Vec<String> },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the resource was changed by someone else; reload and retry")]
@@ -192,6 +204,11 @@ impl Error {
             Error::SsoNotMember(_) => "sso_not_a_member",
             Error::ProviderNameTaken => "provider_name_taken",
             Error::OAuth { code, .. } => code,
+            Error::ContactExists { .. } => "contact_exists",
+            Error::InheritedReadOnly(_) => "inherited_read_only",
+            Error::OrgClosed => "org_closed",
+            Error::RestoreWindowPassed => "restore_window_passed",
+            Error::StillOwner { .. } => "still_owner",
             Error::NotFound(_) => "not_found",
             Error::Conflict => "conflict",
             Error::Storage(_) => "storage_unavailable",

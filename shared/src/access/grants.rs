@@ -30,6 +30,14 @@ impl Reach {
         Reach::Only(BTreeSet::new())
     }
 
+    /// Whether the holder may change `org` (a descendant of the organization reached from).
+    pub fn covers_org(&self, org: &OrgRecord) -> bool {
+        match self {
+            Reach::All => true,
+            Reach::Only(ids) => ids.contains(&org.org_id) || org.ancestors.iter().any(|a| ids.contains(a)),
+        }
+    }
+
     pub(crate) fn add(&mut self, other: Reach) {
         match (&mut *self, other) {
             (Reach::All, _) => {}

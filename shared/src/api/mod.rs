@@ -64,10 +64,13 @@ pub enum Function {
     OauthAuthorize,
     OauthToken,
     OauthIntrospect,
+    ContactGroups,
+    Contacts,
+    MessageTemplates,
 }
 
 impl Function {
-    pub const ALL: [Function; 40] = [
+    pub const ALL: [Function; 43] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -108,6 +111,9 @@ impl Function {
         Function::OauthAuthorize,
         Function::OauthToken,
         Function::OauthIntrospect,
+        Function::ContactGroups,
+        Function::Contacts,
+        Function::MessageTemplates,
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
@@ -156,6 +162,9 @@ impl Function {
             Function::OauthAuthorize => "oauth-authorize",
             Function::OauthToken => "oauth-token",
             Function::OauthIntrospect => "oauth-introspect",
+            Function::ContactGroups => "contact-groups",
+            Function::Contacts => "contacts",
+            Function::MessageTemplates => "message-templates",
         }
     }
 
@@ -214,6 +223,9 @@ impl Function {
             Function::OauthAuthorize => routes::oauth::authorize(),
             Function::OauthToken => routes::oauth::tokens(),
             Function::OauthIntrospect => routes::oauth::introspection(),
+            Function::ContactGroups => routes::contact_groups::groups(),
+            Function::Contacts => routes::contact_groups::contacts(),
+            Function::MessageTemplates => routes::message_templates::routes(),
         }
     }
 }

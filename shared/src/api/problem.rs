@@ -77,7 +77,11 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::InvalidRefreshToken
         | Error::SessionEnded => StatusCode::UNAUTHORIZED,
         Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::Forbidden | Error::OrgSuspended => StatusCode::FORBIDDEN,
+        Error::Forbidden | Error::OrgSuspended | Error::OrgClosed | Error::InheritedReadOnly(_) => {
+            StatusCode::FORBIDDEN
+        }
+        Error::ContactExists { .. } | Error::StillOwner { .. } => StatusCode::CONFLICT,
+        Error::RestoreWindowPassed => StatusCode::GONE,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Storage(_) | Error::Mail(_) | Error::MailThrottled => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -133,6 +137,8 @@ impl IntoResponse for Error {
             | Error::InvalidTemplate { field, .. } => Some(field.clone()),
             Error::LowContrast { pairs } => pairs.first().cloned(),
             Error::SettingLocked { key } => Some((*key).to_owned()),
+            Error::ContactExists { index: Some(i) } => Some(format!("contacts[{i}].phone")),
+            Error::ContactExists { index: None } => Some("phone".to_owned()),
             _ => None,
         };
         let mut extras = Extras::default();

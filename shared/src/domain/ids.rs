@@ -49,6 +49,9 @@ id_type!(UserId, "usr_", "user");
 id_type!(OrgId, "org_", "organization");
 id_type!(SessionId, "ses_", "session");
 id_type!(InboxId, "inb_", "inbox");
+id_type!(GroupId, "grp_", "contact group");
+id_type!(TemplateId, "tpl_", "message template");
+id_type!(ExportId, "exp_", "data export");
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,8 @@
 
 pub mod alarm;
 mod client_type;
+pub mod contact;
+pub mod contact_group;
 mod country;
 mod domain_name;
 mod email;
@@ -10,6 +12,7 @@ mod ids;
 mod language;
 mod login_name;
 pub mod logo;
+pub mod message_template;
 mod names;
 pub mod notification;
 pub mod oauth;
@@ -27,7 +30,7 @@ pub use country::Country;
 pub use domain_name::{DomainName, OwnedDomain};
 pub use email::Email;
 pub use email_type::{EmailGroup, EmailType, Interval, TypeSetting, Variable};
-pub use ids::{InboxId, OrgId, SessionId, UserId};
+pub use ids::{ExportId, GroupId, InboxId, OrgId, SessionId, TemplateId, UserId};
 pub use language::Language;
 pub use login_name::{LoginDomain, LoginKey, LoginName, Username};
 pub use names::{Alias, OrgName, PersonName, fold_for_search};

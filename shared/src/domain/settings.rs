@@ -199,6 +199,8 @@ settings! {
     theme: super::theme::Theme => Theme,
     /// Where alarm (panic) messages from the mobile app go (set on the alarm service routes).
     alarm_service: super::alarm::AlarmService => AlarmService,
+    /// The parts every contact group name has here and beneath (e.g. unit / territory / workgroup).
+    contact_group_naming: super::contact_group::GroupNaming => ContactGroupNaming,
 }
 
 impl OrgSettings {
@@ -226,6 +228,7 @@ impl OrgSettings {
             email_logo: None,
             theme: None,
             alarm_service: None,
+            contact_group_naming: None,
         }
     }
 }

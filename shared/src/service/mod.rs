@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod alarm;
 pub mod attribution;
+pub mod contact_groups;
 pub mod digests;
 pub mod directory;
 pub mod domains;
@@ -18,6 +19,7 @@ pub mod invitations;
 pub mod invitee;
 pub mod members;
 pub mod merge;
+pub mod message_templates;
 mod my_orgs;
 pub mod notification_prefs;
 pub mod notifications;

@@ -28,6 +28,21 @@ impl Cursor {
         &self.0
     }
 
+    /// A cursor of a listing that is not one query: named fields, one of them `pk` (the
+    /// partition it is valid for).
+    pub(crate) fn from_fields(fields: &[(&str, &str)]) -> Option<Self> {
+        let map: BTreeMap<&str, &str> = fields.iter().copied().collect();
+        let json = serde_json::to_vec(&map).ok()?;
+        Some(Cursor(URL_SAFE_NO_PAD.encode(json)))
+    }
+
+    /// One field of the cursor.
+    pub(crate) fn field(&self, name: &str) -> Option<String> {
+        let bytes = URL_SAFE_NO_PAD.decode(&self.0).ok()?;
+        let mut map: BTreeMap<String, String> = serde_json::from_slice(&bytes).ok()?;
+        map.remove(name)
+    }
+
     pub(crate) fn from_key(key: &HashMap<String, AttributeValue>) -> Option<Self> {
         let map: BTreeMap<&str, &str> =
             key.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str()))).collect();

@@ -5,6 +5,7 @@
 //! services need. `docs/data-model.md` lists every access pattern and its round trips.
 
 mod calls;
+mod contacts;
 mod cursor;
 mod digests;
 mod directory;
@@ -20,6 +21,7 @@ mod member_ops;
 mod members;
 mod merge;
 mod merge_job;
+mod message_templates;
 mod mobile;
 mod notifications;
 mod oauth;
@@ -37,6 +39,7 @@ mod tx;
 mod users;
 
 pub use calls::{CallCounter, Usage, count_calls};
+pub use contacts::{ContactRecord, GroupRecord, MAX_SHARE_TARGETS, MAX_SHARED_GROUPS, ShareCatalog, ShareTo};
 pub use cursor::Cursor;
 pub use digests::{
     DUE_SHARDS, DigestState, DigestWindow, Due, LEASE_MINUTES, SuppressionRecord, UnsubscribeRecord, WindowStatus,
@@ -57,6 +60,7 @@ pub use members::{
 };
 pub use merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
 pub use merge_job::{MergeLockRecord, MergeSide};
+pub use message_templates::{MAX_TEMPLATES, TemplateCatalog, TemplateRecord, TemplateSummary};
 pub use mobile::MobileCodeRecord;
 pub use notifications::{
     FeedRecord, NewNotification, NotificationRecord, Recorded, partition as notification_partition,

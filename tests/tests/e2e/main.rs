@@ -31,6 +31,7 @@ mod grants;
 mod imports;
 mod inboxes;
 mod infra;
+mod library;
 mod local_server;
 mod mail;
 mod matrix;

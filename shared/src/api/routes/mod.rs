@@ -1,5 +1,6 @@
 pub mod alarm;
 pub mod auth;
+pub mod contact_groups;
 pub mod directory;
 pub mod domains;
 pub mod email_change;
@@ -11,6 +12,7 @@ pub mod jwks;
 pub mod me;
 pub mod members;
 pub mod membership;
+pub mod message_templates;
 pub mod notifications;
 pub mod oauth;
 pub mod oauth_apps;

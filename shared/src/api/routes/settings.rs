@@ -120,6 +120,10 @@ pub struct SettingsPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<bool>)]
     delete_own_messages: Option<Option<bool>>,
+    /// The parts every contact group name has, e.g. `["Business unit", "Territory", "Workgroup"]`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    contact_group_naming: Option<Option<Vec<String>>>,
     /// Replaces the settings this organization fixes for every organization beneath it.
     #[schema(value_type = Option<Vec<SettingKey>>)]
     locks: Option<Vec<SettingKey>>,
@@ -189,6 +193,9 @@ impl SettingsPatch {
             email_logo: None,
             theme: None,
             alarm_service: None,
+            contact_group_naming: each(self.contact_group_naming, |v| {
+                crate::domain::contact_group::GroupNaming::parse(&v, "contact_group_naming")
+            })?,
         };
         Ok((change, self.locks.map(|l| l.into_iter().collect())))
     }
