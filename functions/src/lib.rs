@@ -27,6 +27,10 @@ pub enum Handler {
     Digests,
     /// SES bounces and complaints, through SNS.
     SesFeedback,
+    /// Data exports from the export queue.
+    ExportWorker,
+    /// The purge of closed organizations, on an EventBridge schedule.
+    OrgPurge,
 }
 
 impl Handler {
@@ -37,6 +41,8 @@ impl Handler {
             "notifications-worker" => Some(Handler::NotificationsWorker),
             "digests" => Some(Handler::Digests),
             "ses-feedback" => Some(Handler::SesFeedback),
+            "export-worker" => Some(Handler::ExportWorker),
+            "org-purge" => Some(Handler::OrgPurge),
             _ => Function::from_name(name).map(Handler::Api),
         }
     }
@@ -49,6 +55,8 @@ impl Handler {
             Handler::NotificationsWorker => "notifications-worker",
             Handler::Digests => "digests",
             Handler::SesFeedback => "ses-feedback",
+            Handler::ExportWorker => "export-worker",
+            Handler::OrgPurge => "org-purge",
         }
     }
 
@@ -60,6 +68,8 @@ impl Handler {
             Handler::NotificationsWorker,
             Handler::Digests,
             Handler::SesFeedback,
+            Handler::ExportWorker,
+            Handler::OrgPurge,
         ])
     }
 
@@ -144,6 +154,14 @@ pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
         Handler::SesFeedback => {
             log_init(started.elapsed());
             workers::ses_feedback(ctx).await
+        }
+        Handler::ExportWorker => {
+            log_init(started.elapsed());
+            workers::exports(ctx).await
+        }
+        Handler::OrgPurge => {
+            log_init(started.elapsed());
+            workers::purge(ctx).await
         }
     }
 }

@@ -164,3 +164,40 @@ pub async fn ses_feedback(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
     })
     .await
 }
+
+/// The purge of closed organizations past their restore window, on an hourly schedule. A run
+/// stops two minutes before the function's 15-minute timeout; the next goes on.
+pub async fn purge(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
+    serve_once(ctx, |ctx, _event: serde_json::Value| async move {
+        let deadline = Instant::now() + Duration::from_secs(13 * 60);
+        let report = switchboard::service::lifecycle::purge_due(&ctx, ctx.now(), deadline).await?;
+        serde_json::to_value(report).map_err(|e| switchboard::error::Error::Internal(e.to_string()))
+    })
+    .await
+}
+
+/// Data exports, one job per message.
+pub async fn exports(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
+    use switchboard::service::exports::{ExportMessage, run_job};
+    serve_sqs(ctx, |ctx, event| async move {
+        let mut response = SqsBatchResponse::default();
+        for record in event.payload.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let outcome = match serde_json::from_str::<ExportMessage>(record.body.as_deref().unwrap_or_default()) {
+                Ok(msg) => run_job(&ctx, &msg.org_id, &msg.export_id).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "malformed export message");
+                    Ok(())
+                }
+            };
+            if let Err(e) = outcome {
+                tracing::error!(error = %e, "export failed; SQS will deliver it again");
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                response.batch_item_failures.push(f);
+            }
+        }
+        response
+    })
+    .await
+}

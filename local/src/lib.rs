@@ -200,6 +200,21 @@ pub fn start_digest_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
     }))
 }
 
+/// Run the purge of closed organizations in this process, hourly as in AWS.
+pub fn start_purge_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(switchboard::aws::as_function("org-purge", async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+            match switchboard::service::lifecycle::purge_due(&ctx, ctx.now(), deadline).await {
+                Ok(r) if r.organizations > 0 => tracing::info!(?r, "purge run"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purge run failed; the next hour tries again"),
+            }
+        }
+    }))
+}
+
 /// `local digests --at`: one digest pass as of `at` against the data in `data`, with the
 /// clock standing at `at`; its emails are in the outbox when it returns.
 pub async fn digests_at(

@@ -71,6 +71,7 @@ async fn main() -> Result<(), local::BoxError> {
     println!("outbox (email)      {}", data.outbox().display());
     println!("outbox (SMS)        {}", data.sms().display());
     local::start_digest_schedule(local.ctx.clone());
+    local::start_purge_schedule(local.ctx.clone());
     serve(listener, app(local.ctx)).await?;
     Ok(())
 }

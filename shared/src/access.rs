@@ -81,6 +81,9 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
 /// What an ancestor's admin may always do below, even without the right to change.
 pub const ADMIN_VISIBILITY: &[Permission] = &[OrgRead, ActivityRead, MembersRead];
 
+/// All anyone may do in a closed organization (through an ancestor): see it, and restore it.
+pub const CLOSED_ALLOWED: &[Permission] = &[OrgRead, ActivityRead, MembersRead, SubAccountManage];
+
 /// Changes an ancestor's admin may make below when their right to change covers it.
 pub const ADMIN_CHANGE_BELOW: &[Permission] =
     &[OrgUpdate, SubAccountCreate, SubAccountManage, MembersManage, MessagesRead, MessagesReply, ContactsManage];
@@ -126,20 +129,26 @@ pub struct Standing<'a> {
     /// The asking session. A membership whose sessions were revoked after it began (sign-out,
     /// deactivation) grants it nothing; `None` for a session being opened.
     pub session: Option<&'a SessionId>,
+    /// The organization or an ancestor is closed: like a suspension, and moreover nothing
+    /// but seeing it and restoring it is allowed to anyone.
+    pub closed: bool,
 }
 
 impl<'a> Standing<'a> {
     /// The standing of `org` given the records of its ancestors (any order; missing ones
     /// count as active).
     pub fn of(org: &'a OrgRecord, ancestors: &'a [OrgRecord], session: Option<&'a SessionId>) -> Self {
-        let suspended = org.lineage().find(|id| {
-            if *id == &org.org_id {
-                org.status == OrgStatus::Suspended
+        let status_of = |id: &OrgId| {
+            if id == &org.org_id {
+                Some(org.status)
             } else {
-                ancestors.iter().any(|a| &a.org_id == *id && a.status == OrgStatus::Suspended)
+                ancestors.iter().find(|a| &a.org_id == id).map(|a| a.status)
             }
-        });
-        Standing { suspended, session }
+        };
+        let suspended =
+            org.lineage().find(|id| matches!(status_of(id), Some(OrgStatus::Suspended | OrgStatus::Closed)));
+        let closed = org.lineage().any(|id| status_of(id) == Some(OrgStatus::Closed));
+        Standing { suspended, session, closed }
     }
 }
 
@@ -159,6 +168,8 @@ pub struct Access {
     pub reach: Reach,
     /// The organization or an ancestor is suspended: only admins above it see it.
     pub suspended: bool,
+    /// The organization or an ancestor is closed.
+    pub closed: bool,
     /// The ancestors' records (any order), read with the memberships: their settings are
     /// what the organization inherits.
     pub ancestors: Vec<OrgRecord>,
@@ -177,7 +188,10 @@ pub struct Effective {
 impl Access {
     /// `memberships` may include memberships anywhere; only those on the org's path count.
     pub fn compute(user_id: &UserId, org: &OrgRecord, memberships: &[MembershipRecord], standing: Standing) -> Access {
-        let e = effective(user_id, &org.org_id, &org.ancestors, memberships, standing);
+        let mut e = effective(user_id, &org.org_id, &org.ancestors, memberships, standing);
+        if standing.closed {
+            e.permissions.retain(|p| CLOSED_ALLOWED.contains(p));
+        }
         Access {
             user_id: user_id.clone(),
             org: org.clone(),
@@ -187,6 +201,7 @@ impl Access {
             real_user_id: None,
             reach: e.reach,
             suspended: standing.suspended.is_some(),
+            closed: standing.closed,
             ancestors: Vec::new(),
         }
     }

@@ -27,6 +27,7 @@ fn org(n: u128, ancestors: &[u128]) -> OrgRecord {
         version: 1,
         language: Default::default(),
         login_domain: None,
+        closure: None,
         company: Default::default(),
     }
 }
@@ -143,10 +144,10 @@ fn a_membership_revoked_after_a_session_began_gives_that_session_nothing() {
     let (old_session, new_session) = (session(1), session(3));
     let mut m = member(1, &[], &[Role::Admin], Scope::Subtree, Manage::All);
     m.sessions_before = Some(session(2));
-    let old = Standing { suspended: None, session: Some(&old_session) };
+    let old = Standing { suspended: None, session: Some(&old_session), closed: false };
     assert!(!Access::compute(&user(), &org(1, &[]), std::slice::from_ref(&m), old).can_enter());
     assert!(!Access::compute(&user(), &org(2, &[1]), std::slice::from_ref(&m), old).can_enter(), "nor below");
-    let new = Standing { suspended: None, session: Some(&new_session) };
+    let new = Standing { suspended: None, session: Some(&new_session), closed: false };
     assert!(Access::compute(&user(), &org(1, &[]), std::slice::from_ref(&m), new).can_enter());
     assert!(Access::compute(&user(), &org(1, &[]), &[m], Standing::default()).can_enter(), "a session being opened");
 }

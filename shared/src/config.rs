@@ -190,6 +190,9 @@ pub fn ctx_from_env() -> Result<Ctx> {
     ctx.sms = sms;
     ctx.imports = imports;
     ctx.email_requests = requests;
+    if let Some(url) = env("SWITCHBOARD_EXPORT_QUEUE_URL") {
+        ctx.exports = crate::service::exports::ExportQueue::Sqs { client: sqs.clone(), url };
+    }
     if let Some(url) = env("SWITCHBOARD_EVENTS_QUEUE_URL") {
         ctx.events = crate::service::notifications::EventQueue::Sqs { client: sqs.clone(), url };
     }
@@ -222,6 +225,7 @@ impl Ctx {
             ulids: Default::default(),
             files,
             imports: crate::service::imports::ImportQueue::InProcess,
+            exports: crate::service::exports::ExportQueue::InProcess,
             email_requests: crate::service::email_requests::RequestQueue::InProcess,
             dns: crate::dns::Dns::default(),
             sms: crate::sms::SmsSender::Outbox { dir: std::env::temp_dir().join("switchboard-sms") },

@@ -157,6 +157,125 @@ impl FileStore {
         Ok(PresignedUpload { url, method: "PUT", headers })
     }
 
+    /// A URL that GETs the object for `ttl` (S3 only: the disk store has no such URL, and its
+    /// files are served by the API itself).
+    pub async fn presign_get(&self, key: &str, ttl: Duration, file_name: &str) -> Result<Option<String>> {
+        match self {
+            FileStore::S3 { client, bucket } => {
+                let config = PresigningConfig::expires_in(ttl).map_err(storage)?;
+                let req = client
+                    .get()
+                    .get_object()
+                    .bucket(bucket)
+                    .key(safe_key(key)?)
+                    .response_content_disposition(format!("attachment; filename=\"{file_name}\""))
+                    .presigned(config)
+                    .await
+                    .map_err(storage)?;
+                Ok(Some(req.uri().to_owned()))
+            }
+            FileStore::Disk { .. } => Ok(None),
+        }
+    }
+
+    /// Delete every object whose key starts with `prefix/`; returns how many were deleted.
+    /// A page of keys (1,000) is one list and one batch delete.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
+        let prefix = safe_key(prefix)?;
+        match self {
+            FileStore::S3 { client, bucket } => {
+                let mut deleted = 0;
+                loop {
+                    let page = client
+                        .get()
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .prefix(format!("{prefix}/"))
+                        .send()
+                        .await
+                        .map_err(|e| storage(aws_sdk_s3::error::DisplayErrorContext(e)))?;
+                    let keys: Vec<_> = page.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
+                    if keys.is_empty() {
+                        return Ok(deleted);
+                    }
+                    let objects = keys
+                        .iter()
+                        .map(|k| aws_sdk_s3::types::ObjectIdentifier::builder().key(k).build().map_err(storage))
+                        .collect::<Result<Vec<_>>>()?;
+                    let delete = aws_sdk_s3::types::Delete::builder()
+                        .set_objects(Some(objects))
+                        .quiet(true)
+                        .build()
+                        .map_err(storage)?;
+                    client
+                        .get()
+                        .delete_objects()
+                        .bucket(bucket)
+                        .delete(delete)
+                        .send()
+                        .await
+                        .map_err(|e| storage(aws_sdk_s3::error::DisplayErrorContext(e)))?;
+                    deleted += keys.len();
+                }
+            }
+            FileStore::Disk { dir } => {
+                let path = Self::path(dir, prefix)?;
+                let mut count = 0;
+                let mut stack = vec![path.clone()];
+                while let Some(d) = stack.pop() {
+                    let mut entries = match tokio::fs::read_dir(&d).await {
+                        Ok(e) => e,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(storage(e)),
+                    };
+                    while let Some(entry) = entries.next_entry().await.map_err(storage)? {
+                        if entry.file_type().await.map_err(storage)?.is_dir() {
+                            stack.push(entry.path());
+                        } else {
+                            count += 1;
+                        }
+                    }
+                }
+                match tokio::fs::remove_dir_all(&path).await {
+                    Ok(()) => Ok(count),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+                    Err(e) => Err(storage(e)),
+                }
+            }
+        }
+    }
+
+    /// Every object key (test inspection and the purge's final check).
+    pub async fn keys(&self) -> Result<Vec<String>> {
+        match self {
+            FileStore::S3 { client, bucket } => {
+                let page = client
+                    .get()
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .send()
+                    .await
+                    .map_err(|e| storage(aws_sdk_s3::error::DisplayErrorContext(e)))?;
+                Ok(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect())
+            }
+            FileStore::Disk { dir } => {
+                let mut out = Vec::new();
+                let mut stack = vec![dir.clone()];
+                while let Some(d) = stack.pop() {
+                    let Ok(mut entries) = tokio::fs::read_dir(&d).await else { continue };
+                    while let Some(entry) = entries.next_entry().await.map_err(storage)? {
+                        if entry.file_type().await.map_err(storage)?.is_dir() {
+                            stack.push(entry.path());
+                        } else if let Ok(rel) = entry.path().strip_prefix(dir) {
+                            out.push(rel.to_string_lossy().into_owned());
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
     pub fn is_disk(&self) -> bool {
         matches!(self, FileStore::Disk { .. })
     }

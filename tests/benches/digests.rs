@@ -223,6 +223,7 @@ async fn main() {
         version: 1,
         language: Default::default(),
         login_domain: None,
+        closure: None,
         company: Default::default(),
     };
     org.company.email_types.insert(

@@ -67,10 +67,13 @@ pub enum Function {
     ContactGroups,
     Contacts,
     MessageTemplates,
+    OrgLifecycle,
+    Exports,
+    DeleteAccount,
 }
 
 impl Function {
-    pub const ALL: [Function; 43] = [
+    pub const ALL: [Function; 46] = [
         Function::Register,
         Function::Login,
         Function::Refresh,
@@ -114,6 +117,9 @@ impl Function {
         Function::ContactGroups,
         Function::Contacts,
         Function::MessageTemplates,
+        Function::OrgLifecycle,
+        Function::Exports,
+        Function::DeleteAccount,
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
@@ -165,6 +171,9 @@ impl Function {
             Function::ContactGroups => "contact-groups",
             Function::Contacts => "contacts",
             Function::MessageTemplates => "message-templates",
+            Function::OrgLifecycle => "org-lifecycle",
+            Function::Exports => "exports",
+            Function::DeleteAccount => "delete-account",
         }
     }
 
@@ -226,6 +235,9 @@ impl Function {
             Function::ContactGroups => routes::contact_groups::groups(),
             Function::Contacts => routes::contact_groups::contacts(),
             Function::MessageTemplates => routes::message_templates::routes(),
+            Function::OrgLifecycle => routes::lifecycle::closing(),
+            Function::Exports => routes::lifecycle::exports(),
+            Function::DeleteAccount => routes::erasure::routes(),
         }
     }
 }

@@ -81,6 +81,8 @@ pub struct OrgView {
     /// People without an address log in as `login_domain\username`.
     #[schema(value_type = Option<String>)]
     pub login_domain: Option<crate::domain::LoginDomain>,
+    /// While closed: when everything of it (and beneath it) is deleted for good.
+    pub purge_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl From<&OrgRecord> for OrgView {
@@ -96,6 +98,7 @@ impl From<&OrgRecord> for OrgView {
             version: o.version,
             created_at: o.created_at,
             login_domain: o.login_domain.clone(),
+            purge_after: o.closure.as_ref().map(|c| c.purge_after),
         }
     }
 }
@@ -143,6 +146,7 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
         version: 1,
         language: input.language,
         login_domain: None,
+        closure: None,
         company: Default::default(),
     };
     let records = RegisterRecords {

@@ -277,6 +277,9 @@ pub(crate) async fn pending_by_token(ctx: &Ctx, token: &str) -> Result<(Invitati
         return Err(Error::InvalidToken);
     }
     let org = ctx.store.get_org(&inv.org_id).await?.ok_or(Error::InvalidToken)?;
+    if org.status == crate::store::OrgStatus::Closed {
+        return Err(Error::InvalidToken);
+    }
     Ok((inv, org))
 }
 

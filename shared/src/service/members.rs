@@ -154,7 +154,7 @@ pub async fn leave(ctx: &Ctx, access: &crate::access::Access) -> Result<()> {
 /// Take a member out of the organization: their inboxes go to `heir`, the messaging service
 /// is told (in the same transaction) to move their conversations and contacts, their seat is
 /// kept free or removed, and their sessions working there end.
-async fn remove(
+pub(crate) async fn remove(
     ctx: &Ctx,
     org: &OrgRecord,
     m: &MembershipRecord,

@@ -12,11 +12,14 @@ pub mod email_requests;
 pub mod email_settings;
 pub mod email_templates;
 pub mod emails;
+pub mod erasure;
+pub mod exports;
 mod grants;
 pub mod imports;
 pub mod inboxes;
 pub mod invitations;
 pub mod invitee;
+pub mod lifecycle;
 pub mod members;
 pub mod merge;
 pub mod message_templates;
@@ -78,6 +81,8 @@ pub struct Ctx {
     pub files: crate::files::FileStore,
     /// Where accepted import jobs go to be run.
     pub imports: imports::ImportQueue,
+    /// Where requested data exports go to be written.
+    pub exports: exports::ExportQueue,
     /// Where emails the worker must decide on go (the email queue in AWS).
     pub email_requests: email_requests::RequestQueue,
     /// Where domain verification looks up TXT records.

@@ -32,8 +32,9 @@ pub async fn access_to(ctx: &Ctx, user: &UserId, org_id: &OrgId, session: Option
     }
     // Its own people are told why; anyone else learns nothing about it.
     let unsuspended = Standing { suspended: None, ..standing };
+    let unsuspended = Standing { closed: false, ..unsuspended };
     if standing.suspended.is_some() && Access::compute(user, &org, &lineage.memberships, unsuspended).can_enter() {
-        Err(Error::OrgSuspended)
+        Err(if standing.closed { Error::OrgClosed } else { Error::OrgSuspended })
     } else {
         Err(Error::Forbidden)
     }
@@ -76,6 +77,7 @@ pub async fn create_org(
         version: 1,
         language: language.unwrap_or(profile.language),
         login_domain: None,
+        closure: None,
         company: Default::default(),
     };
     let owner = owner_of(ctx, &profile, &org);
@@ -139,6 +141,7 @@ pub async fn create_sub_account(
         version: 1,
         language: parent.language,
         login_domain: None,
+        closure: None,
         company: Default::default(),
     };
     let membership = described_owner(ctx, &owner_id, &org).await?;
@@ -184,12 +187,16 @@ pub async fn set_login_domain(
 /// Suspend or reactivate a sub-account (an action of an ancestor's admin).
 pub async fn set_status(ctx: &Ctx, permit: &Permit<ManageSubAccount>, status: OrgStatus) -> Result<OrgView> {
     let org = &permit.org;
+    if org.status == OrgStatus::Closed {
+        return Err(Error::OrgClosed);
+    }
     if org.status == status {
         return Ok(OrgView::from(org));
     }
     let action = match status {
         OrgStatus::Suspended => "subaccount.suspended",
         OrgStatus::Active => "subaccount.reactivated",
+        OrgStatus::Closed => return Err(Error::Internal("closing is its own operation".into())),
     };
     let act = permit_activity(ctx, permit, action, Some(org.org_id.to_string()));
     ctx.store.change_org(org, org.version, &OrgChange::Status(status), &act).await?;

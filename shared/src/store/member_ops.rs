@@ -61,7 +61,9 @@ pub struct OutboxEvent {
 
 impl OutboxEvent {
     pub(crate) fn item(&self) -> Result<Item> {
-        super::items::to_item(self, format!("OUTBOX#{}", self.event_id), "EVENT".into())
+        // The stream carries it out when it is written; kept a week for inspection, then expired.
+        let item = super::items::to_item(self, format!("OUTBOX#{}", self.event_id), "EVENT".into())?;
+        Ok(super::items::with_ttl(item, self.at + chrono::Duration::days(7)))
     }
 }
 
@@ -107,9 +109,21 @@ impl Store {
             items.push(tx::put(t, member.item()?)?);
         }
         items.extend(activity_items(t, activity, lineage)?);
+        // A closed organization's invitations are dead, as are those beneath a closed one.
+        let open_from = items.len();
+        for org in lineage {
+            items.push(tx::check(
+                t,
+                key(OrgRecord::pk(org), OrgRecord::SK),
+                "attribute_exists(#pk) AND #status <> :closed",
+                &[("#status", "status")],
+                &[(":closed", "closed")],
+            )?);
+        }
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TxError::Conditions(f)) if f.contains(&0) || f.contains(&1) || f.is_empty() => Err(Error::InvalidToken),
+            Err(TxError::Conditions(f)) if f.iter().any(|i| *i >= open_from) => Err(Error::InvalidToken),
             Err(TxError::Conditions(f)) if f.contains(&2) => Err(Error::AlreadyMember),
             Err(TxError::Conditions(f)) if f.contains(&4) => Err(Error::LoginRequired),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),

@@ -12,10 +12,13 @@ mod directory;
 mod domains;
 mod email_change;
 mod email_templates;
+mod erasure;
 mod error;
+mod exports;
 mod imports;
 mod inboxes;
 mod items;
+mod lifecycle;
 mod login_domains;
 mod member_ops;
 mod members;
@@ -48,11 +51,13 @@ pub use digests::{
 pub use directory::{JoinRequestRecord, NameEntryRecord};
 pub use domains::{DomainClaimRecord, DomainGuardRecord, DomainKind};
 pub use email_templates::{EmailTemplateRecord, TemplateOverride};
+pub use exports::{EXPORT_DAYS, ExportRecord, ExportStatus, exported};
 pub use imports::{
     ImportCounts, ImportJobRecord, ImportRowRecord, JobStatus, RowConflict, RowEffect, RowOutcome, UploadRecord,
     UploadStatus,
 };
 pub use inboxes::{Assignments, InboxMemberRecord, InboxRecord};
+pub use lifecycle::{Deleted, purge_due_key};
 pub use login_domains::LoginDomainRecord;
 pub use member_ops::{MemberRemoval, NewLogin, OutboxEvent};
 pub use members::{
@@ -66,9 +71,10 @@ pub use notifications::{
     FeedRecord, NewNotification, NotificationRecord, Recorded, partition as notification_partition,
 };
 pub use oauth::{AppRecord, AuthCodeRecord, CodeUse, ConsentRecord, GrantRecord};
-pub use ops::{Page, QueryDir};
+pub use ops::{Item, Page, QueryDir};
 pub use orgs::{
-    ActivityRecord, CompanyFields, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus, Plan,
+    ActivityRecord, Closure, CompanyFields, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus,
+    Plan,
 };
 pub use sessions::SessionRecord;
 pub use shared::SharedLinkRecord;

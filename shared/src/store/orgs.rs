@@ -37,6 +37,19 @@ pub enum Plan {
 pub enum OrgStatus {
     Active,
     Suspended,
+    /// Closed with its subtree: nobody below works in it; restorable until it is purged.
+    Closed,
+}
+
+/// Why and until when an organization is closed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Closure {
+    pub closed_at: DateTime<Utc>,
+    pub closed_by: UserId,
+    /// From this moment the purge deletes it, with everything beneath it.
+    pub purge_after: DateTime<Utc>,
+    /// What a restore brings back (a suspended sub-account stays suspended).
+    pub previous: OrgStatus,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,6 +75,9 @@ pub struct OrgRecord {
     /// People without an address log in as `login_domain\username`.
     #[serde(default)]
     pub login_domain: Option<crate::domain::LoginDomain>,
+    /// Set while the organization is closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closure: Option<Closure>,
     /// Company settings, locks, verified domains and aliases (top-level attributes).
     #[serde(flatten)]
     pub company: CompanyFields,

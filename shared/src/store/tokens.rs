@@ -63,8 +63,14 @@ impl TokenRecord {
     }
     pub const SK: &'static str = "TOKEN";
 
+    pub fn by_user(user: &UserId) -> String {
+        format!("USERTOKEN#{user}")
+    }
+
     pub(crate) fn item(&self, hash: &str) -> Result<Item> {
-        Ok(with_ttl(to_item(self, Self::pk(hash), Self::SK.to_owned())?, self.expires_at))
+        // Indexed by person, so erasing a login finds its pending tokens.
+        let item = to_item(self, Self::pk(hash), Self::SK.to_owned())?;
+        Ok(with_ttl(super::items::with_gsi1(item, Self::by_user(&self.user_id), Self::pk(hash)), self.expires_at))
     }
 }
 

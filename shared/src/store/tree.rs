@@ -19,6 +19,7 @@ fn status_str(s: OrgStatus) -> &'static str {
     match s {
         OrgStatus::Active => "active",
         OrgStatus::Suspended => "suspended",
+        OrgStatus::Closed => "closed",
     }
 }
 

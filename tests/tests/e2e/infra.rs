@@ -79,12 +79,18 @@ fn every_route_is_declared_for_its_function_and_nothing_else_is() {
         "NotificationsWorkerFunction",
         "DigestsFunction",
         "SesFeedbackFunction",
+        "ExportWorkerFunction",
+        "OrgPurgeFunction",
     ] {
         expected.insert(f.into());
     }
     assert_eq!(functions_in_template, expected);
     assert_eq!(
         t["Resources"]["DigestsFunction"]["Properties"]["Events"]["Schedule"]["Type"].as_str(),
+        Some("ScheduleV2")
+    );
+    assert_eq!(
+        t["Resources"]["OrgPurgeFunction"]["Properties"]["Events"]["Schedule"]["Type"].as_str(),
         Some("ScheduleV2")
     );
     let feedback = &t["Resources"]["SesFeedbackFunction"]["Properties"]["Events"]["Feedback"];
@@ -95,6 +101,7 @@ fn every_route_is_declared_for_its_function_and_nothing_else_is() {
         ("MailWorkerFunction", "mail-worker", "EmailQueue"),
         ("ImportWorkerFunction", "import-worker", "ImportQueue"),
         ("NotificationsWorkerFunction", "notifications-worker", "EventsQueue"),
+        ("ExportWorkerFunction", "export-worker", "ExportQueue"),
     ] {
         let w = &t["Resources"][worker];
         assert_eq!(w["Properties"]["Handler"].as_str(), Some(handler));

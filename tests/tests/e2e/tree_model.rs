@@ -107,6 +107,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
             version: 1,
             language: Default::default(),
             login_domain: None,
+            closure: None,
             company: Default::default(),
         };
         let act = ActivityRecord {

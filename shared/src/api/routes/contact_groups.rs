@@ -73,7 +73,7 @@ pub struct ShareRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ContactInput {
+pub struct NewContact {
     #[schema(max_length = 100)]
     name: String,
     /// E.164, e.g. `+64211234567`.
@@ -86,7 +86,7 @@ pub struct ContactInput {
 pub struct AddContacts {
     /// 1 to 99 contacts, added together or not at all.
     #[schema(min_items = 1, max_items = 99)]
-    contacts: Vec<ContactInput>,
+    contacts: Vec<NewContact>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

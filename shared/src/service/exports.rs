@@ -1,0 +1,282 @@
+//! Exporting an organization's data (before closing it, or any time): a job writes one JSON
+//! document, section by section, recording its progress; the admin downloads it through a
+//! presigned S3 URL (the embedded default serves it from disk).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::Ctx;
+use crate::access::{Permit, UpdateOrg};
+use crate::domain::{ExportId, OrgId};
+use crate::error::{Error, Result};
+use crate::store::{Cursor, EXPORT_DAYS, ExportRecord, ExportStatus, GroupRecord, OrgRecord, exported};
+
+/// How long a download link works.
+const LINK_MINUTES: u64 = 5;
+/// The most an export file holds (the job fails beyond it rather than exhaust memory).
+const MAX_BYTES: usize = 256 * 1024 * 1024;
+
+pub enum ExportQueue {
+    Sqs {
+        client: crate::aws::SqsClient,
+        url: String,
+    },
+    InProcess,
+    /// Jobs wait until something calls [`run_job`] (tests watch progress this way).
+    Held,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportMessage {
+    pub org_id: OrgId,
+    pub export_id: ExportId,
+}
+
+impl ExportQueue {
+    pub async fn enqueue(&self, ctx: &Arc<Ctx>, msg: ExportMessage) -> Result<()> {
+        match self {
+            ExportQueue::Sqs { client, url } => {
+                let body = serde_json::to_string(&msg).map_err(|e| Error::Internal(e.to_string()))?;
+                client.get().send_message().queue_url(url).message_body(body).send().await.map_err(|e| {
+                    Error::Storage(format!("export queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))
+                })?;
+            }
+            ExportQueue::Held => {}
+            ExportQueue::InProcess => {
+                let ctx = ctx.clone();
+                tokio::spawn(crate::aws::as_function("export-worker", async move {
+                    if let Err(e) = run_job(&ctx, &msg.org_id, &msg.export_id).await {
+                        tracing::error!(error = %e, export = %msg.export_id, "export job failed to run");
+                    }
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExportView {
+    #[schema(value_type = String)]
+    pub export_id: ExportId,
+    pub status: ExportStatus,
+    /// Sections written so far, of `sections_total` (known once the job has started).
+    pub sections_done: u32,
+    pub sections_total: u32,
+    /// Records written so far.
+    pub items: u64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub size: Option<u64>,
+    /// Once done: where to download it (with the bearer token; it redirects to the file).
+    pub download_path: Option<String>,
+}
+
+fn view(e: &ExportRecord) -> ExportView {
+    ExportView {
+        export_id: e.export_id.clone(),
+        status: e.status,
+        sections_done: e.sections_done,
+        sections_total: e.sections_total,
+        items: e.items,
+        created_at: e.created_at,
+        finished_at: e.finished_at,
+        expires_at: e.created_at + chrono::Duration::days(EXPORT_DAYS),
+        size: e.size,
+        download_path: (e.status == ExportStatus::Done)
+            .then(|| format!("/v1/orgs/{}/exports/{}/download", e.org_id, e.export_id)),
+    }
+}
+
+pub async fn request(ctx: &Arc<Ctx>, permit: &Permit<UpdateOrg>) -> Result<ExportView> {
+    let e = ExportRecord {
+        export_id: ExportId::new(ctx.ulid()),
+        org_id: permit.org.org_id.clone(),
+        requested_by: permit.user_id.clone(),
+        status: ExportStatus::Queued,
+        created_at: ctx.now(),
+        sections_done: 0,
+        sections_total: 0,
+        items: 0,
+        finished_at: None,
+        size: None,
+    };
+    ctx.store.put_export(&e).await?;
+    ctx.exports.enqueue(ctx, ExportMessage { org_id: e.org_id.clone(), export_id: e.export_id.clone() }).await?;
+    Ok(view(&e))
+}
+
+async fn own(ctx: &Ctx, org: &OrgId, id: &ExportId) -> Result<ExportRecord> {
+    let e = ctx.store.get_export(org, id).await?.ok_or(Error::NotFound("export"))?;
+    if ctx.now() >= e.created_at + chrono::Duration::days(EXPORT_DAYS) {
+        return Err(Error::NotFound("export"));
+    }
+    Ok(e)
+}
+
+pub async fn get(ctx: &Ctx, permit: &Permit<UpdateOrg>, id: &ExportId) -> Result<ExportView> {
+    Ok(view(&own(ctx, &permit.org.org_id, id).await?))
+}
+
+/// How a finished export is fetched.
+pub enum Download {
+    /// A presigned S3 URL.
+    Redirect(String),
+    /// The file itself (the disk store of the embedded default).
+    Bytes(Vec<u8>),
+}
+
+pub async fn download(ctx: &Ctx, permit: &Permit<UpdateOrg>, id: &ExportId) -> Result<Download> {
+    let e = own(ctx, &permit.org.org_id, id).await?;
+    if e.status != ExportStatus::Done {
+        return Err(Error::validation("export_not_ready", "export_id", "is not finished yet"));
+    }
+    let name = format!("{}-{}.json", e.org_id, e.export_id);
+    let ttl = std::time::Duration::from_secs(LINK_MINUTES * 60);
+    match ctx.files.presign_get(&e.object_key(), ttl, &name).await? {
+        Some(url) => Ok(Download::Redirect(url)),
+        None => Ok(Download::Bytes(ctx.files.get(&e.object_key(), MAX_BYTES as u64).await?)),
+    }
+}
+
+/// The document, written as sections of records.
+struct Writer {
+    out: Vec<u8>,
+    first_section: bool,
+}
+
+impl Writer {
+    fn section(&mut self, name: &str, records: &[serde_json::Value]) -> Result<()> {
+        let encode = |e: serde_json::Error| Error::Internal(e.to_string());
+        self.out.extend_from_slice(if self.first_section { b"{" } else { b"," });
+        self.first_section = false;
+        self.out.extend_from_slice(serde_json::to_string(name).map_err(encode)?.as_bytes());
+        self.out.extend_from_slice(b":");
+        serde_json::to_writer(&mut self.out, records).map_err(encode)?;
+        if self.out.len() > MAX_BYTES {
+            return Err(Error::Internal(format!("export larger than {MAX_BYTES} bytes")));
+        }
+        Ok(())
+    }
+}
+
+/// Run one export job: every section in turn, progress recorded after each.
+pub async fn run_job(ctx: &Ctx, org_id: &OrgId, id: &ExportId) -> Result<()> {
+    let mut job = ctx.store.get_export(org_id, id).await?.ok_or(Error::NotFound("export"))?;
+    if job.status == ExportStatus::Done {
+        return Ok(());
+    }
+    match write(ctx, &mut job).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            job.status = ExportStatus::Failed;
+            job.finished_at = Some(ctx.now());
+            ctx.store.update_export(&job).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn write(ctx: &Ctx, job: &mut ExportRecord) -> Result<()> {
+    let org = ctx.store.get_org(&job.org_id).await?.ok_or(Error::NotFound("organization"))?;
+    let own = all_of(ctx, &OrgRecord::pk(&org.org_id)).await?;
+    let groups: Vec<String> = own
+        .iter()
+        .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()))
+        .filter_map(|sk| sk.strip_prefix(GroupRecord::SK_PREFIX).map(str::to_owned))
+        .collect();
+    // Organization, its own records by kind, members, each group's contacts, activity.
+    job.status = ExportStatus::Running;
+    job.sections_total = 4 + groups.len() as u32;
+    ctx.store.update_export(job).await?;
+    let mut w = Writer { out: Vec::new(), first_section: true };
+    let mut by_kind: std::collections::BTreeMap<String, Vec<serde_json::Value>> = Default::default();
+    let mut organization = Vec::new();
+    for item in own {
+        let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let kind = sk.split('#').next().unwrap_or_default().to_lowercase();
+        // The export job items themselves are not the organization's data.
+        if kind == "export" || kind == "cleanup" {
+            continue;
+        }
+        if sk == OrgRecord::SK {
+            organization.push(exported(item)?);
+        } else {
+            by_kind.entry(kind).or_default().push(exported(item)?);
+        }
+    }
+    w.section("organization", &organization)?;
+    job.items += organization.len() as u64;
+    for (kind, records) in &by_kind {
+        w.section(kind, records)?;
+        job.items += records.len() as u64;
+    }
+    progress(ctx, job).await?;
+    let org_id = org.org_id.clone();
+    let members = paged(|c| {
+        let org_id = org_id.clone();
+        async move { ctx.store.member_items(&org_id, c.as_ref()).await }
+    })
+    .await?;
+    w.section("members", &members)?;
+    job.items += members.len() as u64;
+    progress(ctx, job).await?;
+    for g in &groups {
+        let contacts: Vec<serde_json::Value> =
+            all_of(ctx, &format!("CGROUP#{g}")).await?.into_iter().map(exported).collect::<Result<_>>()?;
+        w.section(&format!("contacts:{g}"), &contacts)?;
+        job.items += contacts.len() as u64;
+        progress(ctx, job).await?;
+    }
+    let activity: Vec<serde_json::Value> =
+        all_of(ctx, &format!("FEED#{}", org.org_id)).await?.into_iter().map(exported).collect::<Result<_>>()?;
+    w.section("activity", &activity)?;
+    job.items += activity.len() as u64;
+    w.out.extend_from_slice(b"}");
+    let size = w.out.len() as u64;
+    ctx.files.put(&job.object_key(), w.out).await?;
+    job.sections_done = job.sections_total;
+    job.status = ExportStatus::Done;
+    job.size = Some(size);
+    job.finished_at = Some(ctx.now());
+    ctx.store.update_export(job).await
+}
+
+async fn progress(ctx: &Ctx, job: &mut ExportRecord) -> Result<()> {
+    job.sections_done += 1;
+    ctx.store.update_export(job).await
+}
+
+async fn all_of(ctx: &Ctx, pk: &str) -> Result<Vec<crate::store::Item>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let page = ctx.store.partition_items(pk, 1000, cursor.as_ref()).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+async fn paged<F, Fut>(mut next: F) -> Result<Vec<serde_json::Value>>
+where
+    F: FnMut(Option<Cursor>) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::store::Page<crate::store::Item>>>,
+{
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = next(cursor).await?;
+        for item in page.items {
+            out.push(exported(item)?);
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}

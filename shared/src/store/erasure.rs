@@ -1,0 +1,110 @@
+//! Erasing a person (GDPR Art. 17): their login's items, found from the person.
+//!
+//! Pending tokens are indexed by person (`gsi1` `USERTOKEN#<user>` / `TOKEN#<hash>`), so
+//! they go with the login rather than waiting for their expiry.
+
+use super::ops::{Item, key, s};
+use super::table::{GSI1, PRIMARY};
+use super::{CredentialRecord, Store, TokenPurpose, TokenRecord, UserRecord};
+use crate::domain::{OrgId, UserId};
+use crate::error::Result;
+
+impl Store {
+    pub async fn credential(&self, login: &str) -> Result<Option<CredentialRecord>> {
+        self.get_item(&CredentialRecord::pk_of(login), CredentialRecord::SK)
+            .await?
+            .map(super::items::from_item)
+            .transpose()
+    }
+
+    /// Delete the login of `user`: pending tokens (and the addresses a pending change holds),
+    /// the credential while it is still theirs, then everything under the person (profile,
+    /// sessions, devices, shared-account links, OAuth grants and consents). Idempotent.
+    pub async fn erase_login(&self, user: &UserId, login: Option<&str>) -> Result<usize> {
+        let page = self
+            .query_prefix(Some(&GSI1), &TokenRecord::by_user(user), "TOKEN#", super::QueryDir::Forward, 1000, None)
+            .await?;
+        let mut keys: Vec<Item> = Vec::new();
+        for item in page.items {
+            let pending = item.get("purpose").and_then(|v| v.as_s().ok()).map(String::as_str)
+                == Some(serde_plain(TokenPurpose::ChangeEmail).as_str());
+            if pending && let Some(email) = item.get("email").and_then(|v| v.as_s().ok()) {
+                self.delete_if(&format!("PENDINGEMAIL#{email}"), "PENDING", "user_id", user.as_str()).await?;
+            }
+            if let Some(pk) = item.get(PRIMARY.hash).and_then(|v| v.as_s().ok()) {
+                keys.push(key(pk.clone(), TokenRecord::SK));
+            }
+        }
+        let mut n = keys.len();
+        self.batch_write(Vec::new(), keys).await?;
+        if let Some(login) = login {
+            n +=
+                self.delete_if(&CredentialRecord::pk_of(login), CredentialRecord::SK, "user_id", user.as_str()).await?;
+        }
+        n += self.delete_partition(&UserRecord::pk(user)).await?;
+        Ok(n)
+    }
+
+    async fn delete_if(&self, pk: &str, sk: &str, attr: &str, value: &str) -> Result<usize> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk, sk)))
+            .condition_expression("#a = :v")
+            .expression_attribute_names("#a", attr)
+            .expression_attribute_values(":v", s(value))
+            .send()
+            .await;
+        Ok(usize::from(super::error::applied(res)?))
+    }
+
+    /// Replace `target` with `pseudonym` in the activity of `org` wherever it names the
+    /// person's address; returns how many entries changed. Reads the feed once, a page per
+    /// 1,000 entries.
+    pub async fn pseudonymize_feed(&self, org: &OrgId, target: &str, pseudonym: &str) -> Result<usize> {
+        let pk = format!("FEED#{org}");
+        let mut start = None;
+        let mut changed = 0;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(self.table_name())
+                .key_condition_expression("#h = :h")
+                .filter_expression("#t = :t")
+                .expression_attribute_names("#h", PRIMARY.hash)
+                .expression_attribute_names("#t", "target")
+                .expression_attribute_values(":h", s(&pk))
+                .expression_attribute_values(":t", s(target))
+                .projection_expression("#h, sk")
+                .set_exclusive_start_key(start)
+                .limit(1000)
+                .send()
+                .await
+                .map_err(super::error::storage)?;
+            for item in out.items.unwrap_or_default() {
+                let Some(sk) = item.get(PRIMARY.range).and_then(|v| v.as_s().ok()) else { continue };
+                self.client
+                    .update_item()
+                    .table_name(self.table_name())
+                    .set_key(Some(key(pk.clone(), sk.clone())))
+                    .update_expression("SET #t = :p")
+                    .expression_attribute_names("#t", "target")
+                    .expression_attribute_values(":p", s(pseudonym))
+                    .send()
+                    .await
+                    .map_err(super::error::storage)?;
+                changed += 1;
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(changed),
+            }
+        }
+    }
+}
+
+fn serde_plain(p: TokenPurpose) -> String {
+    serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
