@@ -106,6 +106,7 @@ impl Store {
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PRIMARY.hash)
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#items", "items")
             .expression_attribute_values(
                 ":st",
                 serde_dynamo::to_attribute_value(e.status).map_err(super::error::storage)?,
@@ -113,14 +114,14 @@ impl Store {
             .expression_attribute_values(":d", n(i64::from(e.sections_done)))
             .expression_attribute_values(":t", n(i64::from(e.sections_total)))
             .expression_attribute_values(":i", n(e.items as i64));
-        let mut set = "SET #status = :st, sections_done = :d, sections_total = :t, items = :i".to_owned();
+        let mut set = "SET #status = :st, sections_done = :d, sections_total = :t, #items = :i".to_owned();
         if let Some(at) = e.finished_at {
             set.push_str(", finished_at = :f");
             b = b.expression_attribute_values(":f", s(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)));
         }
         if let Some(size) = e.size {
-            set.push_str(", size = :z");
-            b = b.expression_attribute_values(":z", n(size as i64));
+            set.push_str(", #size = :z");
+            b = b.expression_attribute_names("#size", "size").expression_attribute_values(":z", n(size as i64));
         }
         b.update_expression(set).send().await.map_err(super::error::storage)?;
         Ok(())

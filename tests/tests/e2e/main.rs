@@ -32,6 +32,7 @@ mod imports;
 mod inboxes;
 mod infra;
 mod library;
+mod lifecycle;
 mod local_server;
 mod mail;
 mod matrix;
