@@ -47,11 +47,16 @@ fn events(
 async fn close(
     ctx: &Ctx,
     org: &OrgRecord,
+    expected_version: u64,
     actor: &crate::domain::UserId,
     act: crate::store::ActivityRecord,
 ) -> Result<OrgView> {
     if org.status == OrgStatus::Closed {
         return Err(Error::OrgClosed);
+    }
+    // Closing what the caller has not seen (a rename, a suspension since) is refused.
+    if org.version != expected_version {
+        return Err(Error::Conflict);
     }
     let now = ctx.now();
     let closure = Closure {
@@ -72,21 +77,21 @@ async fn close(
 }
 
 /// The owner closes a top-level organization, with every sub-account beneath it.
-pub async fn close_top_level(ctx: &Ctx, permit: &Permit<TransferOwnership>) -> Result<OrgView> {
+pub async fn close_top_level(ctx: &Ctx, permit: &Permit<TransferOwnership>, version: u64) -> Result<OrgView> {
     if permit.org.parent_id.is_some() {
         return Err(Error::Forbidden);
     }
     let act = permit_activity(ctx, permit, "organization.closed", Some(permit.org.org_id.to_string()));
-    close(ctx, &permit.org, &permit.user_id, act).await
+    close(ctx, &permit.org, version, &permit.user_id, act).await
 }
 
 /// An ancestor's admin, within their right to change it, closes a sub-account and its subtree.
-pub async fn close_sub_account(ctx: &Ctx, permit: &Permit<ManageSubAccount>) -> Result<OrgView> {
+pub async fn close_sub_account(ctx: &Ctx, permit: &Permit<ManageSubAccount>, version: u64) -> Result<OrgView> {
     if permit.org.parent_id.is_none() {
         return Err(Error::Forbidden);
     }
     let act = permit_activity(ctx, permit, "subaccount.closed", Some(permit.org.org_id.to_string()));
-    close(ctx, &permit.org, &permit.user_id, act).await
+    close(ctx, &permit.org, version, &permit.user_id, act).await
 }
 
 /// Restore a closed organization as it was, within the window: an ancestor's admin who may

@@ -42,6 +42,12 @@ async fn accept_new(app: &TestApp, token: &str) -> e2e::Reply {
     .await
 }
 
+/// Close an organization at the version it is at now.
+async fn close(app: &TestApp, token: &str, org: &str) -> e2e::Reply {
+    let version = app.ctx.store.get_org(&OrgId::parse(org, "o").unwrap()).await.unwrap().unwrap().version;
+    app.post_auth(&format!("/v1/orgs/{org}/close"), token, json!({"version": version})).await
+}
+
 /// A fresh access token (after the test's clock moved past the old one's expiry).
 async fn relogin(app: &TestApp, u: &e2e::User) -> String {
     let r = app.login(&u.email, &u.password, "web").await;
@@ -115,14 +121,14 @@ async fn closing_cascades_and_restoring_brings_everything_back(engine: Engine) {
 
     // Only who may change the sub-account closes it; nobody closes from below.
     for who in [&agent, &restricted] {
-        let r = app.post_auth(&format!("/v1/orgs/{l1}/close"), &who.access, json!({})).await;
+        let r = close(&app, &who.access, &l1).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     }
-    let r = app.post_auth(&format!("/v1/orgs/{l1}/close"), &owner.access, json!({})).await;
+    let r = close(&app, &owner.access, &l1).await;
     assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("closed")), "{:?}", r.body);
     let purge_after: chrono::DateTime<chrono::Utc> = r.body["purge_after"].as_str().unwrap().parse().unwrap();
     assert_eq!((purge_after - app.clock.now()).num_days(), 30);
-    let r = app.post_auth(&format!("/v1/orgs/{l1}/close"), &owner.access, json!({})).await;
+    let r = close(&app, &owner.access, &l1).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "org_closed"), "closing twice: {:?}", r.body);
 
     // The cascade: the sub-account's people are out on their next request, below too.
@@ -167,16 +173,18 @@ async fn closing_cascades_and_restoring_brings_everything_back(engine: Engine) {
     // A suspended sub-account comes back suspended.
     let r = app.post_auth(&format!("/v1/orgs/{l2}/suspend"), &owner.access, json!({})).await;
     assert_eq!(r.status, StatusCode::OK);
-    app.post_auth(&format!("/v1/orgs/{l2}/close"), &owner.access, json!({})).await;
+    close(&app, &owner.access, &l2).await;
     let r = app.post_auth(&format!("/v1/orgs/{l2}/restore"), &owner.access, json!({})).await;
     assert_eq!(r.body["status"], "suspended", "{:?}", r.body);
 
     // The owner closes the top-level organization, and can still restore it; an admin cannot close it.
     let admin = app.signup("topadmin", "web").await;
     app.add_member(&admin.id, &owner.org, &[Role::Admin], Scope::Subtree, Manage::All).await;
-    let r = app.post_auth(&format!("/v1/orgs/{}/close", owner.org), &admin.access, json!({})).await;
+    let r = close(&app, &admin.access, &owner.org).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = app.post_auth(&format!("/v1/orgs/{}/close", owner.org), &owner.access, json!({})).await;
+    let stale = app.post_auth(&format!("/v1/orgs/{}/close", owner.org), &owner.access, json!({"version": 0})).await;
+    assert_eq!((stale.status, stale.code()), (StatusCode::CONFLICT, "conflict"), "closing what one has not seen");
+    let r = close(&app, &owner.access, &owner.org).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let r = app.get(&format!("/v1/orgs/{}", owner.org), &owner.access).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "org_closed"));
@@ -186,7 +194,7 @@ async fn closing_cascades_and_restoring_brings_everything_back(engine: Engine) {
     assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("active")), "{:?}", r.body);
 
     // After 30 days it is too late.
-    let r = app.post_auth(&format!("/v1/orgs/{l1}/close"), &owner.access, json!({})).await;
+    let r = close(&app, &owner.access, &l1).await;
     assert_eq!(r.status, StatusCode::OK);
     app.clock.advance(chrono::Duration::days(30) + chrono::Duration::seconds(1));
     let access = relogin(&app, &owner).await;
@@ -288,7 +296,7 @@ async fn purge_after_thirty_days_leaves_nothing_of_the_organization(engine: Engi
     let before = items_mentioning(&app, &[&root, &sub]).await.len();
 
     // Closed, and 30 days later purged by the scheduled run.
-    let r = app.post_auth(&format!("/v1/orgs/{root}/close"), &owner.access, json!({})).await;
+    let r = close(&app, &owner.access, &root).await;
     assert_eq!(r.status, StatusCode::OK);
     let run = |at| {
         let ctx = app.ctx.clone();

@@ -113,6 +113,26 @@ get-application     OA    OA     OA          -        -       -
 patch-application   OA    OA     OA          -        -       -
 delete-application  OA    OA     OA          -        -       -
 rotate-app-secret   OA    OA     OA          -        -       -
+list-groups         OAGV  OAGV   OAGV        -        -       -
+create-group        OAG   OAG    OAG         -        -       -
+get-group           OAGV  OAGV   OAGV        -        -       -
+rename-group        OAG   OAG    OAG         -        -       -
+delete-group        OAG   OAG    OAG         -        -       -
+share-group         OA    OA     OA          -        -       -
+list-contacts       OAG   OAG    OAG         -        -       -
+add-contacts        OAG   OAG    OAG         -        -       -
+put-contact         OAG   OAG    OAG         -        -       -
+delete-contact      OAG   OAG    OAG         -        -       -
+list-msg-templates  OAGV  OAGV   OAGV        -        -       -
+add-msg-template    OA    OA     OA          -        -       -
+get-msg-template    OAGV  OAGV   OAGV        -        -       -
+put-msg-template    OA    OA     OA          -        -       -
+delete-msg-template OA    OA     OA          -        -       -
+close               -     OA     OA          -        -       -
+restore             -     OA     OA          -        -       -
+request-export      OA    OA     OA          -        -       -
+get-export          OA    OA     OA          -        -       -
+download-export     OA    OA     OA          -        -       -
 leave               OAGV  OAGV   OAGV        -        -       -
 ";
 
@@ -129,6 +149,9 @@ leave               OAGV  OAGV   OAGV        -        -       -
 // person's authorized applications (`oauth.rs`, including another organization's client), and
 // the messaging service's alarm lookup (`alarm.rs`, refusing user tokens).
 const NO_INBOX: &str = "inb_01ARZ3NDEKTSV4RRFFQ69G5FAV";
+const NO_GROUP: &str = "grp_01ARZ3NDEKTSV4RRFFQ69G5FAV";
+const NO_TEMPLATE: &str = "tpl_01ARZ3NDEKTSV4RRFFQ69G5FAV";
+const NO_EXPORT: &str = "exp_01ARZ3NDEKTSV4RRFFQ69G5FAV";
 const NO_UPLOAD: &str = "01arz3ndektsv4rrffq69g5fav";
 
 const TARGETS: [&str; 6] = ["own", "child", "grandchild", "sibling", "parent", "unrelated"];
@@ -371,6 +394,59 @@ async fn request(app: &TestApp, user: &User, route: &str, org: &str, outsider: &
         "read-all" => (Method::POST, format!("/v1/orgs/{org}/notifications/read-all"), Some(json!({}))),
         "get-notif-prefs" => (Method::GET, format!("/v1/orgs/{org}/notification-preferences"), None),
         "put-notif-prefs" => (Method::PUT, format!("/v1/orgs/{org}/notification-preferences"), Some(json!({}))),
+        // Groups and templates that do not exist: an allowed caller gets past authorization
+        // to a 404 (or 428 without If-Match); creations create.
+        "list-groups" => (Method::GET, format!("/v1/orgs/{org}/contact-groups"), None),
+        "create-group" => (Method::POST, format!("/v1/orgs/{org}/contact-groups"), Some(json!({"name": "Matrix"}))),
+        "get-group" => (Method::GET, format!("/v1/orgs/{org}/contact-groups/{NO_GROUP}"), None),
+        "rename-group" => {
+            let path = format!("/v1/orgs/{org}/contact-groups/{NO_GROUP}");
+            return with_etag(app, user, Method::PATCH, &path, Some(json!({"name": "n"})), "\"g1\"").await;
+        }
+        "delete-group" => {
+            let path = format!("/v1/orgs/{org}/contact-groups/{NO_GROUP}");
+            return with_etag(app, user, Method::DELETE, &path, None, "\"g1\"").await;
+        }
+        "share-group" => {
+            (Method::PUT, format!("/v1/orgs/{org}/contact-groups/{NO_GROUP}/sharing"), Some(json!({"mode": "all"})))
+        }
+        "list-contacts" => (Method::GET, format!("/v1/orgs/{org}/contact-groups/{NO_GROUP}/contacts"), None),
+        "add-contacts" => (
+            Method::POST,
+            format!("/v1/orgs/{org}/contact-groups/{NO_GROUP}/contacts"),
+            Some(json!({"contacts": [{"name": "A", "phone": "+64211234567"}]})),
+        ),
+        "put-contact" => (
+            Method::PUT,
+            format!("/v1/orgs/{org}/contact-groups/{NO_GROUP}/contacts/%2B64211234567"),
+            Some(json!({"name": "A"})),
+        ),
+        "delete-contact" => {
+            (Method::DELETE, format!("/v1/orgs/{org}/contact-groups/{NO_GROUP}/contacts/%2B64211234567"), None)
+        }
+        "list-msg-templates" => (Method::GET, format!("/v1/orgs/{org}/message-templates"), None),
+        "add-msg-template" => (
+            Method::POST,
+            format!("/v1/orgs/{org}/message-templates"),
+            Some(json!({"name": "m", "language": "en", "body": "Hi {{name}}"})),
+        ),
+        "get-msg-template" => (Method::GET, format!("/v1/orgs/{org}/message-templates/{NO_TEMPLATE}"), None),
+        "put-msg-template" => {
+            let path = format!("/v1/orgs/{org}/message-templates/{NO_TEMPLATE}");
+            let body = json!({"name": "m", "language": "en", "body": "b"});
+            return with_etag(app, user, Method::PUT, &path, Some(body), "\"m1\"").await;
+        }
+        "delete-msg-template" => {
+            let path = format!("/v1/orgs/{org}/message-templates/{NO_TEMPLATE}");
+            return with_etag(app, user, Method::DELETE, &path, None, "\"m1\"").await;
+        }
+        // A stale version: an allowed caller gets 409 and nothing closes.
+        "close" => (Method::POST, format!("/v1/orgs/{org}/close"), Some(json!({"version": 0}))),
+        // Not closed: an allowed caller gets 422.
+        "restore" => (Method::POST, format!("/v1/orgs/{org}/restore"), None),
+        "request-export" => (Method::POST, format!("/v1/orgs/{org}/exports"), None),
+        "get-export" => (Method::GET, format!("/v1/orgs/{org}/exports/{NO_EXPORT}"), None),
+        "download-export" => (Method::GET, format!("/v1/orgs/{org}/exports/{NO_EXPORT}/download"), None),
         other => panic!("route {other} has no request in the matrix test"),
     };
     let r = app.call(method, &path, Some(&user.access), body).await;

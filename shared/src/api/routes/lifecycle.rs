@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::access::{ManageSubAccount, ReadContacts, TransferOwnership, UpdateOrg};
 use crate::api::AppState;
-use crate::api::extract::{Auth, OrgAccess};
+use crate::api::extract::{Auth, JsonBody, OrgAccess};
 use crate::api::problem::Problem;
 use crate::domain::{ExportId, OrgId};
 use crate::error::Result;
@@ -30,6 +30,13 @@ pub fn exports() -> OpenApiRouter<AppState> {
         .routes(routes!(download_handler))
 }
 
+/// The organization's `version` as last read: closing what one has not seen is refused.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    version: u64,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ExportPath {
@@ -43,13 +50,18 @@ pub struct ExportPath {
 /// The owner closes a top-level organization; an ancestor's admin who may change it closes a
 /// sub-account. It can be restored for 30 days (`purge_after`); then everything is deleted.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/close", tag = "organizations", params(("org_id" = String, Path)),
-    security(("bearer" = [])),
-    responses((status = 200, body = OrgView), (status = 403, body = Problem), (status = 409, body = Problem)))]
-async fn close_handler(State(ctx): State<AppState>, OrgAccess(access): OrgAccess) -> Result<Json<OrgView>> {
+    request_body = CloseRequest, security(("bearer" = [])),
+    responses((status = 200, body = OrgView), (status = 403, body = Problem),
+              (status = 409, description = "the organization changed since `version`", body = Problem), (status = 422, body = Problem)))]
+async fn close_handler(
+    State(ctx): State<AppState>,
+    OrgAccess(access): OrgAccess,
+    JsonBody(req): JsonBody<CloseRequest>,
+) -> Result<Json<OrgView>> {
     Ok(Json(if access.org.parent_id.is_none() {
-        lifecycle::close_top_level(&ctx, &access.permit::<TransferOwnership>()?).await?
+        lifecycle::close_top_level(&ctx, &access.permit::<TransferOwnership>()?, req.version).await?
     } else {
-        lifecycle::close_sub_account(&ctx, &access.permit::<ManageSubAccount>()?).await?
+        lifecycle::close_sub_account(&ctx, &access.permit::<ManageSubAccount>()?, req.version).await?
     }))
 }
 
