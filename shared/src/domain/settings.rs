@@ -274,7 +274,8 @@ mod tests {
                 &SettingKey::Disclaimer,
                 &SettingKey::EmailLogo,
                 &SettingKey::Theme,
-                &SettingKey::AlarmService
+                &SettingKey::AlarmService,
+                &SettingKey::ContactGroupNaming
             ]
         );
     }
