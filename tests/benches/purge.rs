@@ -124,7 +124,14 @@ async fn count(store: &Store, needle: &str) -> usize {
     let mut n = 0;
     let mut start = None;
     loop {
-        let out = store.client().scan().table_name(store.table_name()).set_exclusive_start_key(start).send().await.expect("scan");
+        let out = store
+            .client()
+            .scan()
+            .table_name(store.table_name())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
         n += out.items().iter().filter(|i| i.values().any(|v| v.as_s().is_ok_and(|x| x.contains(needle)))).count();
         match out.last_evaluated_key {
             Some(k) => start = Some(k),
@@ -161,16 +168,24 @@ async fn main() {
         let doomed = organization(&store, n, Some(due)).await;
         let calls = store.calls();
         let t = Instant::now();
-        let report = switchboard::service::lifecycle::purge_due(&ctx, Utc::now(), Instant::now() + std::time::Duration::from_secs(3600))
-            .await
-            .expect("purge");
+        let report = switchboard::service::lifecycle::purge_due(
+            &ctx,
+            Utc::now(),
+            Instant::now() + std::time::Duration::from_secs(3600),
+        )
+        .await
+        .expect("purge");
         let secs = t.elapsed().as_secs_f64();
         let used = store.calls() - calls;
         assert!(report.finished && report.organizations == 1, "{report:?}");
         assert_eq!(count(&store, doomed.as_str()).await, 0, "the purged organization left items");
         assert_eq!(count(&store, bystander.as_str()).await, before, "another organization lost items");
         let per_item = used as f64 / report.deleted.items as f64;
-        println!("{n:>25} | {:>13} | {secs:>7.2} | {:>7.0} | {per_item:.3}", report.deleted.items, report.deleted.items as f64 / secs);
+        println!(
+            "{n:>25} | {:>13} | {secs:>7.2} | {:>7.0} | {per_item:.3}",
+            report.deleted.items,
+            report.deleted.items as f64 / secs
+        );
         rates.push(per_item);
     }
     assert!(rates[1] <= rates[0] * 1.25, "calls per item grew with size: {rates:?}");

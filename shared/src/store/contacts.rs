@@ -195,11 +195,7 @@ impl Store {
             .expression_attribute_values(":at", s(act.at.to_rfc3339()));
         let mut items = vec![tx::update(update)?];
         items.extend(activity_items(t, act, lineage)?);
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TxError::Conditions(_)) => Err(Error::PreconditionFailed),
-            Err(TxError::Other(e)) => Err(e),
-        }
+        tx::versioned(self, items).await
     }
 
     /// Delete a group still at `before.version`, its share, then its contacts. A cleanup
@@ -212,60 +208,14 @@ impl Store {
         lineage: &[OrgId],
     ) -> Result<()> {
         let t = self.table_name();
-        let delete = aws_sdk_dynamodb::types::Delete::builder()
-            .table_name(t)
-            .set_key(Some(GroupRecord::key_of(&before.org_id, &before.group_id)))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(before.version as i64))
-            .build()
-            .map_err(super::error::storage)?;
+        let delete = tx::delete_at_version(t, GroupRecord::key_of(&before.org_id, &before.group_id), before.version)?;
         let mut marker = cleanup_key(&before.org_id, &before.group_id);
         marker.insert("group_id".into(), s(before.group_id.as_str()));
-        let mut items = vec![
-            aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete).build(),
-            unshare(t, before, shared)?,
-            tx::put(t, marker)?,
-        ];
+        let mut items = vec![delete, unshare(t, before, shared)?, tx::put(t, marker)?];
         items.extend(activity_items(t, act, lineage)?);
-        match self.transact(items).await {
-            Ok(()) => {}
-            Err(TxError::Conditions(_)) => return Err(Error::PreconditionFailed),
-            Err(TxError::Other(e)) => return Err(e),
-        }
+        tx::versioned(self, items).await?;
         self.delete_partition(&GroupRecord::contacts_pk(&before.group_id)).await?;
         self.batch_write(Vec::new(), vec![cleanup_key(&before.org_id, &before.group_id)]).await
-    }
-
-    /// Delete every item of one partition, a page (1,000 keys) at a time; returns how many.
-    pub(crate) async fn delete_partition(&self, pk: &str) -> Result<usize> {
-        let mut deleted = 0;
-        loop {
-            let page = self.query_keys(pk, 1000).await?;
-            if page.is_empty() {
-                return Ok(deleted);
-            }
-            deleted += page.len();
-            self.batch_write(Vec::new(), page).await?;
-        }
-    }
-
-    /// Up to `limit` keys of one partition (only the key attributes are read).
-    pub(crate) async fn query_keys(&self, pk: &str, limit: i32) -> Result<Vec<Item>> {
-        let out = self
-            .client
-            .query()
-            .table_name(self.table_name())
-            .key_condition_expression("#h = :h")
-            .expression_attribute_names("#h", super::table::PRIMARY.hash)
-            .expression_attribute_names("#r", super::table::PRIMARY.range)
-            .expression_attribute_values(":h", s(pk))
-            .projection_expression("#h, #r")
-            .consistent_read(true)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(super::error::storage)?;
-        Ok(out.items.unwrap_or_default())
     }
 
     /// Share a group (replacing whom it was shared with), or stop sharing it (`None`).
@@ -338,12 +288,7 @@ impl Store {
         let items = self.batch_get(owners.iter().map(catalog_key).collect()).await?;
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let owner = item
-                .get(super::table::PRIMARY.hash)
-                .and_then(|v| v.as_s().ok())
-                .and_then(|pk| pk.strip_prefix("ORG#"))
-                .and_then(|id| OrgId::parse(id, "org_id").ok());
-            if let Some(owner) = owner {
+            if let Some(owner) = OrgRecord::owner_of(&item) {
                 out.push(catalog_of(owner, item)?);
             }
         }

@@ -127,28 +127,6 @@ impl Store {
         Ok(())
     }
 
-    /// A page of a whole partition, from `cursor` (strongly consistent).
-    pub async fn partition_items(&self, pk: &str, limit: i32, cursor: Option<&Cursor>) -> Result<Page<Item>> {
-        let start = cursor.map(|c| c.to_key(PRIMARY.hash, pk)).transpose()?;
-        let out = self
-            .client
-            .query()
-            .table_name(self.table_name())
-            .key_condition_expression("#h = :h")
-            .expression_attribute_names("#h", PRIMARY.hash)
-            .expression_attribute_values(":h", s(pk))
-            .consistent_read(true)
-            .limit(limit)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(super::error::storage)?;
-        Ok(Page {
-            next: out.last_evaluated_key.as_ref().and_then(Cursor::from_key),
-            items: out.items.unwrap_or_default(),
-        })
-    }
-
     /// A page of an organization's memberships as items (by index).
     pub async fn member_items(&self, org: &OrgId, cursor: Option<&Cursor>) -> Result<Page<Item>> {
         self.query_prefix(

@@ -136,23 +136,6 @@ impl Store {
         out.items.unwrap_or_default().into_iter().map(super::items::from_item).collect()
     }
 
-    /// Up to `limit` whole items of one partition (strongly consistent), from its start.
-    pub(crate) async fn partition_page(&self, pk: &str, limit: i32) -> Result<Vec<Item>> {
-        let out = self
-            .client
-            .query()
-            .table_name(self.table_name())
-            .key_condition_expression("#h = :h")
-            .expression_attribute_names("#h", PRIMARY.hash)
-            .expression_attribute_values(":h", s(pk))
-            .consistent_read(true)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(super::error::storage)?;
-        Ok(out.items.unwrap_or_default())
-    }
-
     /// Delete an item only while it belongs to `org` (guards a later owner may hold).
     pub(crate) async fn delete_if_owned(&self, pk: &str, sk: &str, org: &OrgId) -> Result<usize> {
         let res = self
@@ -171,7 +154,7 @@ impl Store {
     /// first. Returns what it deleted; nothing once only the organization's item is left.
     pub async fn purge_org_partition_page(&self, org: &OrgId) -> Result<Deleted> {
         let mut done = Deleted::default();
-        let items = self.partition_page(&OrgRecord::pk(org), 200).await?;
+        let items = self.partition_items(&OrgRecord::pk(org), 200, None).await?.items;
         let mut keys = Vec::new();
         for item in items {
             let sk = item.get(PRIMARY.range).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();

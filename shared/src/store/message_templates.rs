@@ -126,11 +126,7 @@ impl Store {
         let mut items =
             vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build(), tx::update(catalog)?];
         items.extend(activity_items(t, act, lineage)?);
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TxError::Conditions(_)) => Err(Error::PreconditionFailed),
-            Err(TxError::Other(e)) => Err(e),
-        }
+        tx::versioned(self, items).await
     }
 
     pub async fn delete_template(
@@ -141,27 +137,17 @@ impl Store {
         lineage: &[OrgId],
     ) -> Result<()> {
         let t = self.table_name();
-        let delete = aws_sdk_dynamodb::types::Delete::builder()
-            .table_name(t)
-            .set_key(Some(TemplateRecord::key_of(&before.org_id, &before.template_id)))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(expected_version as i64))
-            .build()
-            .map_err(super::error::storage)?;
+        let delete =
+            tx::delete_at_version(t, TemplateRecord::key_of(&before.org_id, &before.template_id), expected_version)?;
         let catalog = tx::update_builder(t, catalog_key(&before.org_id))
             .condition_expression("attribute_exists(#a)")
             .update_expression("REMOVE #a ADD #count :minus")
             .expression_attribute_names("#a", attr(&before.template_id))
             .expression_attribute_names("#count", "count")
             .expression_attribute_values(":minus", n(-1));
-        let mut items =
-            vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete).build(), tx::update(catalog)?];
+        let mut items = vec![delete, tx::update(catalog)?];
         items.extend(activity_items(t, act, lineage)?);
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TxError::Conditions(_)) => Err(Error::PreconditionFailed),
-            Err(TxError::Other(e)) => Err(e),
-        }
+        tx::versioned(self, items).await
     }
 
     pub async fn get_template(&self, owner: &OrgId, id: &TemplateId) -> Result<Option<TemplateRecord>> {
@@ -179,12 +165,7 @@ impl Store {
         let items = self.batch_get(owners.iter().map(catalog_key).collect()).await?;
         let mut out = BTreeMap::new();
         for item in items {
-            let owner = item
-                .get(super::table::PRIMARY.hash)
-                .and_then(|v| v.as_s().ok())
-                .and_then(|pk| pk.strip_prefix("ORG#"))
-                .and_then(|id| OrgId::parse(id, "org_id").ok());
-            let Some(owner) = owner else { continue };
+            let Some(owner) = OrgRecord::owner_of(&item) else { continue };
             let mut catalog = TemplateCatalog::new();
             for (name, value) in item {
                 let Some(id) = name.strip_prefix(PREFIX).and_then(|i| TemplateId::parse(i, "id").ok()) else {

@@ -139,6 +139,46 @@ impl Store {
         }
     }
 
+    /// A page of a whole partition, from `cursor` (strongly consistent).
+    pub async fn partition_items(&self, pk: &str, limit: i32, cursor: Option<&Cursor>) -> Result<Page<Item>> {
+        let start = cursor.map(|c| c.to_key(PRIMARY.hash, pk)).transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(self.table_name())
+            .key_condition_expression("#h = :h")
+            .expression_attribute_names("#h", PRIMARY.hash)
+            .expression_attribute_values(":h", s(pk))
+            .consistent_read(true)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(super::error::storage)?;
+        Ok(Page {
+            next: out.last_evaluated_key.as_ref().and_then(Cursor::from_key),
+            items: out.items.unwrap_or_default(),
+        })
+    }
+
+    /// Delete every item of one partition, a page (1,000) at a time; returns how many.
+    pub(crate) async fn delete_partition(&self, pk: &str) -> Result<usize> {
+        let mut deleted = 0;
+        loop {
+            let page = self.partition_items(pk, 1000, None).await?;
+            if page.items.is_empty() {
+                return Ok(deleted);
+            }
+            deleted += page.items.len();
+            let keys = page
+                .items
+                .iter()
+                .filter_map(|i| Some(key(i.get(PRIMARY.hash)?.as_s().ok()?, i.get(PRIMARY.range)?.as_s().ok()?)))
+                .collect();
+            self.batch_write(Vec::new(), keys).await?;
+        }
+    }
+
     /// Put and delete any number of items in batches of 25, retrying what DynamoDB leaves
     /// unprocessed. Not atomic: for independent items only (use a transaction otherwise).
     pub async fn batch_write(&self, puts: Vec<Item>, deletes: Vec<Item>) -> Result<()> {

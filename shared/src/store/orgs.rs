@@ -132,6 +132,12 @@ impl OrgRecord {
     }
     pub const SK: &'static str = "ORG";
 
+    /// The organization whose partition (`ORG#<org>`) an item is in.
+    pub(crate) fn owner_of(item: &Item) -> Option<OrgId> {
+        let pk = item.get(super::table::PRIMARY.hash)?.as_s().ok()?;
+        OrgId::parse(pk.strip_prefix("ORG#")?, "org_id").ok()
+    }
+
     /// `org_a/org_b/…/self/`: a descendant's path starts with its ancestors' paths.
     pub fn tree_path(&self) -> String {
         let mut p = String::new();

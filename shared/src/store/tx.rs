@@ -87,6 +87,27 @@ pub(crate) fn replace_owned(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// Delete an item still at `version`.
+pub(crate) fn delete_at_version(table: &str, key: Item, version: u64) -> Result<TransactWriteItem, Error> {
+    let delete = aws_sdk_dynamodb::types::Delete::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression("version = :v")
+        .expression_attribute_values(":v", super::ops::n(version as i64))
+        .build()
+        .map_err(storage)?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// Run a change whose only conditions are versions: a failed one means someone changed it.
+pub(crate) async fn versioned(store: &Store, items: Vec<TransactWriteItem>) -> Result<(), Error> {
+    match store.transact(items).await {
+        Ok(()) => Ok(()),
+        Err(TxError::Conditions(_)) => Err(Error::PreconditionFailed),
+        Err(TxError::Other(e)) => Err(e),
+    }
+}
+
 /// Delete an item that belongs to `org`.
 pub(crate) fn delete_owned(table: &str, key: Item, org: &crate::domain::OrgId) -> Result<TransactWriteItem, Error> {
     let delete = aws_sdk_dynamodb::types::Delete::builder()
