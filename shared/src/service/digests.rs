@@ -73,6 +73,10 @@ async fn load_orgs(ctx: &Ctx, ids: Vec<OrgId>, cache: &mut Orgs) -> Result<()> {
             continue;
         }
         let scope = Scope::resolve(ctx, &org).await?;
+        // Beneath a closed (or suspended) organization nobody works: no digests either.
+        if scope.ancestors.iter().any(|a| a.status != OrgStatus::Active) {
+            continue;
+        }
         let e = super::settings::effective(&scope.org, &scope.ancestors);
         let composer = Composer::new(ctx, &scope, EmailType::Digest).await?;
         let gathered = [Interval::Hourly, Interval::Daily, Interval::Weekly]

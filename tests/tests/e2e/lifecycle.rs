@@ -272,6 +272,16 @@ async fn purge_after_thirty_days_leaves_nothing_of_the_organization(engine: Engi
     app.dns.add_txt(&record, &[&value]).await;
     let r = app.post_auth(&format!("/v1/orgs/{root}/domains/{domain}/verify"), &owner.access, json!({})).await;
     assert_eq!(r.body["verified"], true, "{:?}", r.body);
+    let e2s = format!("sms-{}.test", ulid::Ulid::new().to_string().to_lowercase());
+    let r = app.post_auth(&format!("/v1/orgs/{sub}/email-to-sms-domains"), &owner.access, json!({"domain": e2s})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let (record, value) = (
+        r.body["verification"]["record_name"].as_str().unwrap().to_owned(),
+        r.body["verification"]["value"].as_str().unwrap().to_owned(),
+    );
+    app.dns.add_txt(&record, &[&value]).await;
+    let r = app.post_auth(&format!("/v1/orgs/{sub}/email-to-sms-domains/{e2s}/verify"), &owner.access, json!({})).await;
+    assert_eq!(r.body["verified"], true, "{:?}", r.body);
     let bytes = b"email,first_name\nx@example.com,X\n".to_vec();
     let r =
         app.post_auth(&format!("/v1/orgs/{root}/imports/uploads"), &owner.access, json!({"size": bytes.len()})).await;
@@ -329,7 +339,7 @@ async fn purge_after_thirty_days_leaves_nothing_of_the_organization(engine: Engi
     assert_eq!((report.organizations, report.finished), (2, true), "{report:?}");
     assert!(report.deleted.items >= before, "{report:?} deleted, {before} items mentioned the organizations");
 
-    let left = items_mentioning(&app, &[&root, &sub, &login_domain, &domain, &group, &sso_name]).await;
+    let left = items_mentioning(&app, &[&root, &sub, &login_domain, &domain, &e2s, &group, &sso_name]).await;
     assert!(left.is_empty(), "items of the purged organization remain: {left:?}");
     assert_eq!(app.ctx.files.keys().await.unwrap(), Vec::<String>::new(), "the bucket still holds objects");
     assert_eq!(app.count_items(&format!("CGROUP#{group}")).await, 0);
@@ -346,8 +356,23 @@ async fn purge_after_thirty_days_leaves_nothing_of_the_organization(engine: Engi
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = app.post_auth(&format!("/v1/orgs/{}/domains", other.org), &other.access, json!({"domain": domain})).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    for (kind, d) in [("domains", &domain), ("email-to-sms-domains", &e2s)] {
+        let path = format!("/v1/orgs/{}/{kind}", other.org);
+        let r = app.post_auth(&path, &other.access, json!({"domain": d})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let (record, value) = (
+            r.body["verification"]["record_name"].as_str().unwrap().to_owned(),
+            r.body["verification"]["value"].as_str().unwrap().to_owned(),
+        );
+        app.dns.add_txt(&record, &[&value]).await;
+        let r = app.post_auth(&format!("{path}/{d}/verify"), &other.access, json!({})).await;
+        assert_eq!(
+            (r.status, &r.body["verified"]),
+            (StatusCode::OK, &json!(true)),
+            "{kind} {d} is free again: {:?}",
+            r.body
+        );
+    }
     let r = app.post_auth(&format!("/v1/orgs/{}/sso-providers", other.org), &other.access, json!({"title": "Okta", "name": sso_name, "entity_id": "http://www.okta.com/exk1example", "metadata_xml": metadata})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let me = app.get("/v1/me", &relogin(&app, &agent).await).await;
