@@ -68,7 +68,16 @@ impl GroupName {
                 format!("must follow this organization's convention: {}", naming.segments.join(" / ")),
             ));
         }
-        Ok(GroupName(parts.join(" / ")))
+        // The stored form spaces the separators, so the limit applies to it, not the input.
+        let stored = parts.join(" / ");
+        if stored.chars().count() > NAME_MAX {
+            return Err(Error::validation(
+                "invalid_group_name",
+                field,
+                format!("is a name of 1 to {NAME_MAX} characters (written `part / part`)"),
+            ));
+        }
+        Ok(GroupName(stored))
     }
 
     pub fn as_str(&self) -> &str {
@@ -99,5 +108,10 @@ mod tests {
         assert!(GroupName::parse("a\u{7}b", "name", None).is_err());
         assert!(GroupNaming::parse(&[], "n").is_err());
         assert!(GroupNaming::parse(&["a/b".into()], "n").is_err());
+        // Found by fuzzing: spacing the separators must not take a name past the limit.
+        let two = GroupNaming::parse(&["a".into(), "b".into()], "n").unwrap();
+        let long = format!("{}/{}", "x".repeat(59), "y".repeat(59));
+        assert_eq!(long.chars().count(), 119);
+        assert!(GroupName::parse(&long, "name", Some(&two)).is_err());
     }
 }
