@@ -38,7 +38,8 @@ static SINK: LazyLock<Option<Sink>> = LazyLock::new(|| {
 
 /// The IAM actions an SDK call needs. Most operations are their own action; a DynamoDB
 /// transaction needs the action of each item in it, SQS batches the single-message action,
-/// and S3's `HeadObject` is allowed by `s3:GetObject`.
+/// and S3's `HeadObject`, `ListObjectsV2` and `DeleteObjects` are allowed by `s3:GetObject`,
+/// `s3:ListBucket` and `s3:DeleteObject`.
 fn iam_actions(
     service: &str,
     operation: &str,
@@ -87,7 +88,13 @@ fn iam_action(service: &str, operation: &str) -> String {
         s if s.starts_with("sns") => "sns",
         other => return format!("{other}:{operation}"),
     };
-    let operation = if prefix == "s3" && operation == "HeadObject" { "GetObject" } else { operation };
+    // S3 operations whose IAM action has another name.
+    let operation = match (prefix, operation) {
+        ("s3", "HeadObject") => "GetObject",
+        ("s3", "ListObjectsV2") => "ListBucket",
+        ("s3", "DeleteObjects") => "DeleteObject",
+        _ => operation,
+    };
     format!("{prefix}:{operation}")
 }
 

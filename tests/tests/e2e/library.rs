@@ -227,10 +227,19 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED);
+    let one = format!("{}/{all}/contacts/%2B64210000007", groups(root));
+    let change = json!({"name": "Seven", "email": "seven@example.com"});
+    let r = send(&app, Method::PUT, &one, &owner.access, None, Some(change)).await;
+    assert_eq!((r.status, r.body["email"].as_str()), (StatusCode::OK, Some("seven@example.com")), "{:?}", r.body);
+    let eight = format!("{}/{all}/contacts/%2B64210000008", groups(root));
+    let r = send(&app, Method::DELETE, &eight, &owner.access, None, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = send(&app, Method::DELETE, &eight, &owner.access, None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "deleting twice counts once");
     let r = app.get(&format!("{}/{all}", groups(l7)), &agent7.access).await;
     assert_eq!(
         (r.body["name"].as_str(), r.body["contact_count"].as_u64()),
-        (Some("Care / Auckland / Everyone"), Some(121))
+        (Some("Care / Auckland / Everyone"), Some(120))
     );
     let tag = r.headers["etag"].to_str().unwrap().to_owned();
     for (method, path, body) in [
