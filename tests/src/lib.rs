@@ -360,6 +360,25 @@ impl TestApp {
         Reply { status, headers, body }
     }
 
+    /// A request with `If-Match` (when given) and a JSON body (when given).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        etag: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(e) = etag {
+            req = req.header("If-Match", e);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::reply(req.send().await.expect("request")).await
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.call(Method::POST, path, None, Some(body)).await
     }

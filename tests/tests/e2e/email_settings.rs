@@ -21,25 +21,6 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/fixtures/logos/{name}", env!("CARGO_MANIFEST_DIR"))).expect("logo fixture")
 }
 
-/// A request with `If-Match` (when given) and a JSON body (when given).
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    etag: Option<&str>,
-    body: Option<Value>,
-) -> e2e::Reply {
-    let mut req = app.http.request(method, format!("{}{path}", app.base)).bearer_auth(token);
-    if let Some(e) = etag {
-        req = req.header("If-Match", e);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    TestApp::reply(req.send().await.expect("request")).await
-}
-
 async fn settings_etag(app: &TestApp, user: &User, org: &str) -> String {
     let r = app.get(&format!("/v1/orgs/{org}/email-settings"), &user.access).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -75,43 +56,37 @@ async fn email_types_are_switched_off_locked_and_honoured(engine: Engine) {
     let tag = doc["etag"].as_str().unwrap().to_owned();
 
     let off = json!({"types": {"registration_attempt": {"enabled": false}}, "locks": ["registration_attempt"]});
-    let r = send(&app, Method::PATCH, &path, &owner.access, None, Some(off.clone())).await;
+    let r = app.send(Method::PATCH, &path, &owner.access, None, Some(off.clone())).await;
     assert_eq!(r.status, StatusCode::PRECONDITION_REQUIRED);
-    let r = send(
-        &app,
-        Method::PATCH,
-        &path,
-        &owner.access,
-        Some(&tag),
-        Some(json!({"types": {"welcome": {"enabled": false}}})),
-    )
-    .await;
+    let r = app
+        .send(Method::PATCH, &path, &owner.access, Some(&tag), Some(json!({"types": {"welcome": {"enabled": false}}})))
+        .await;
     assert_eq!(
         (r.status, r.code(), r.body["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, "email_type_required", Some("types.welcome.enabled"))
     );
-    let r = send(
-        &app,
-        Method::PATCH,
-        &path,
-        &owner.access,
-        Some(&tag),
-        Some(json!({"types": {"password_reset": {"interval": "daily"}}})),
-    )
-    .await;
-    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "email_type_immediate"));
-    let r = send(&app, Method::PATCH, &path, &owner.access, Some(&tag), Some(json!({"types": {"no_such_type": null}})))
+    let r = app
+        .send(
+            Method::PATCH,
+            &path,
+            &owner.access,
+            Some(&tag),
+            Some(json!({"types": {"password_reset": {"interval": "daily"}}})),
+        )
         .await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "email_type_immediate"));
+    let r =
+        app.send(Method::PATCH, &path, &owner.access, Some(&tag), Some(json!({"types": {"no_such_type": null}}))).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "unknown_email_type"));
-    let r = send(
-        &app,
-        Method::PATCH,
-        &path,
-        &owner.access,
-        Some(&tag),
-        Some(json!({"types": {"new_messages": {"interval": "weekly"}}})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &path,
+            &owner.access,
+            Some(&tag),
+            Some(json!({"types": {"new_messages": {"interval": "weekly"}}})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(
         (
@@ -121,7 +96,7 @@ async fn email_types_are_switched_off_locked_and_honoured(engine: Engine) {
         (Some("weekly"), Some(true))
     );
     let tag = r.body["etag"].as_str().unwrap().to_owned();
-    let r = send(&app, Method::PATCH, &path, &owner.access, Some(&tag), Some(off)).await;
+    let r = app.send(Method::PATCH, &path, &owner.access, Some(&tag), Some(off)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let tag = r.body["etag"].as_str().unwrap().to_owned();
 
@@ -133,7 +108,7 @@ async fn email_types_are_switched_off_locked_and_honoured(engine: Engine) {
     assert_eq!(type_view(&sub_doc, "new_messages")["inherited_from"], owner.org.as_str());
     let sub_tag = sub_doc["etag"].as_str().unwrap().to_owned();
     let on = json!({"types": {"registration_attempt": {"enabled": true}}});
-    let r = send(&app, Method::PATCH, &sub_path, &owner.access, Some(&sub_tag), Some(on)).await;
+    let r = app.send(Method::PATCH, &sub_path, &owner.access, Some(&sub_tag), Some(on)).await;
     assert_eq!(
         (r.status, r.code(), r.body["field"].as_str()),
         (StatusCode::FORBIDDEN, "setting_locked", Some("registration_attempt"))
@@ -144,15 +119,9 @@ async fn email_types_are_switched_off_locked_and_honoured(engine: Engine) {
     let again = |tag: &str| json!({"email": owner.email, "password": "another long passphrase", "first_name": "X", "last_name": "Y", "organization_name": tag});
     assert_eq!(app.post("/v1/auth/register", again("First")).await.status, StatusCode::ACCEPTED);
     app.run_mail_worker().await;
-    let r = send(
-        &app,
-        Method::PATCH,
-        &path,
-        &owner.access,
-        Some(&tag),
-        Some(json!({"types": {"registration_attempt": null}})),
-    )
-    .await;
+    let r = app
+        .send(Method::PATCH, &path, &owner.access, Some(&tag), Some(json!({"types": {"registration_attempt": null}})))
+        .await;
     assert_eq!(type_view(&r.body, "registration_attempt")["enabled"], true, "{:?}", r.body);
     assert_eq!(app.post("/v1/auth/register", again("Second")).await.status, StatusCode::ACCEPTED);
     let mails = app.wait_emails_to(&owner.email, 2).await;
@@ -186,7 +155,7 @@ async fn templates_are_checked_saved_used_inherited_and_reset(engine: Engine) {
 
     // Refused with where: a syntax error, an undeclared variable, endless work.
     let r =
-        send(&app, Method::PUT, &nl, &owner.access, Some("\"t0\""), Some(put("Hoi", "Regel een\nRegel {{ link"))).await;
+        app.send(Method::PUT, &nl, &owner.access, Some("\"t0\""), Some(put("Hoi", "Regel een\nRegel {{ link"))).await;
     assert_eq!(
         (r.status, r.code(), r.body["field"].as_str(), r.body["line"].as_u64()),
         (StatusCode::UNPROCESSABLE_ENTITY, "template_syntax", Some("body"), Some(2)),
@@ -194,7 +163,7 @@ async fn templates_are_checked_saved_used_inherited_and_reset(engine: Engine) {
         r.body
     );
     assert!(r.body["column"].as_u64().is_some_and(|c| c > 1));
-    let r = send(&app, Method::PUT, &nl, &owner.access, Some("\"t0\""), Some(put("Hoi {{ config }}", "x"))).await;
+    let r = app.send(Method::PUT, &nl, &owner.access, Some("\"t0\""), Some(put("Hoi {{ config }}", "x"))).await;
     assert_eq!(
         (r.code(), r.body["field"].as_str(), r.body["line"].as_u64(), r.body["column"].as_u64()),
         ("template_unknown_variable", Some("subject"), Some(1), Some(8)),
@@ -203,17 +172,17 @@ async fn templates_are_checked_saved_used_inherited_and_reset(engine: Engine) {
     );
     let spin = "{% for a in range(10000) %}{% for b in range(10000) %}.{% endfor %}{% endfor %}";
     assert_eq!(
-        send(&app, Method::PUT, &nl, &owner.access, Some("\"t0\""), Some(put("Hoi", spin))).await.code(),
+        app.send(Method::PUT, &nl, &owner.access, Some("\"t0\""), Some(put("Hoi", spin))).await.code(),
         "template_render_failed"
     );
     assert_eq!(
-        send(&app, Method::PUT, &nl, &owner.access, None, Some(put("Hoi", "x"))).await.status,
+        app.send(Method::PUT, &nl, &owner.access, None, Some(put("Hoi", "x"))).await.status,
         StatusCode::PRECONDITION_REQUIRED
     );
 
     let body = "Hallo,\n\n<b>{{ inviter }}</b> vraagt je om {{ org_name }} te versterken.\n\n[Doe mee]({{ link }})";
-    let r = send(&app, Method::PUT, &nl, &owner.access, Some("\"t0\""), Some(put("{{ inviter }} wil je erbij", body)))
-        .await;
+    let r =
+        app.send(Method::PUT, &nl, &owner.access, Some("\"t0\""), Some(put("{{ inviter }} wil je erbij", body))).await;
     assert_eq!(
         (r.status, r.body["source"].as_str(), r.body["etag"].as_str()),
         (StatusCode::OK, Some("own"), Some("\"t1\"")),
@@ -221,7 +190,7 @@ async fn templates_are_checked_saved_used_inherited_and_reset(engine: Engine) {
         r.body
     );
     assert_eq!(
-        send(&app, Method::PUT, &nl, &owner.access, Some("\"t0\""), Some(put("x", "y"))).await.status,
+        app.send(Method::PUT, &nl, &owner.access, Some("\"t0\""), Some(put("x", "y"))).await.status,
         StatusCode::PRECONDITION_FAILED
     );
     assert_eq!(app.get(&path, &owner.access).await.body["source"], "default", "English is untouched");
@@ -257,25 +226,19 @@ async fn templates_are_checked_saved_used_inherited_and_reset(engine: Engine) {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = send(
-        &app,
-        Method::PATCH,
-        &format!("/v1/orgs/{}/settings", owner.org),
-        &owner.access,
-        Some(&tag),
-        Some(json!({"default_language": "nl"})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/orgs/{}/settings", owner.org),
+            &owner.access,
+            Some(&tag),
+            Some(json!({"default_language": "nl"})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = send(
-        &app,
-        Method::PATCH,
-        "/v1/me",
-        &owner.access,
-        None,
-        Some(json!({"first_name": "<script>alert(1)</script>"})),
-    )
-    .await;
+    let r = app
+        .send(Method::PATCH, "/v1/me", &owner.access, None, Some(json!({"first_name": "<script>alert(1)</script>"})))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let invitee = unique_email("nl-invitee");
     let mail = invitation_email(&app, &owner, &owner.org, &invitee).await;
@@ -299,7 +262,7 @@ async fn templates_are_checked_saved_used_inherited_and_reset(engine: Engine) {
     assert!(from_sub.subject.ends_with("wil je erbij"), "{}", from_sub.subject);
 
     // Reset to default: the shipped Dutch text again.
-    let r = send(&app, Method::DELETE, &nl, &owner.access, Some("\"t1\""), None).await;
+    let r = app.send(Method::DELETE, &nl, &owner.access, Some("\"t1\""), None).await;
     assert_eq!(
         (r.status, r.body["source"].as_str(), r.body["etag"].as_str()),
         (StatusCode::OK, Some("default"), Some("\"t2\"")),
@@ -390,7 +353,7 @@ async fn logo_is_checked_stored_and_shown_in_every_email(engine: Engine) {
         r.body
     );
     let tag = r.body["etag"].as_str().unwrap().to_owned();
-    let r = send(&app, Method::DELETE, &path, &owner.access, Some(&tag), None).await;
+    let r = app.send(Method::DELETE, &path, &owner.access, Some(&tag), None).await;
     assert_eq!((r.status, r.body["logo"].is_null()), (StatusCode::OK, true), "{:?}", r.body);
     let plain = invitation_email(&app, &owner, &owner.org, &unique_email("plain")).await;
     assert!(plain.logo.is_none() && plain.html.contains("logo Inc"), "{}", plain.html);
@@ -431,19 +394,19 @@ async fn theme_presets_contrast_preview_and_inheritance(engine: Engine) {
     );
     assert_eq!(app.get(&path, &owner.access).await.body["source"], "default", "a preview saves nothing");
 
-    let r = send(&app, Method::PUT, &path, &owner.access, Some(&tag), Some(json!({"theme": {"header": {"background": "red", "hover": "#000000", "select": "#000000"}, "sidebar": solid, "menu_item": solid, "button": solid, "link": solid}}))).await;
+    let r = app.send(Method::PUT, &path, &owner.access, Some(&tag), Some(json!({"theme": {"header": {"background": "red", "hover": "#000000", "select": "#000000"}, "sidebar": solid, "menu_item": solid, "button": solid, "link": solid}}))).await;
     assert_eq!(
         (r.status, r.code(), r.body["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_color", Some("theme.header.background"))
     );
-    let r = send(&app, Method::PUT, &path, &owner.access, Some(&tag), Some(low.clone())).await;
+    let r = app.send(Method::PUT, &path, &owner.access, Some(&tag), Some(low.clone())).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "low_contrast"), "{:?}", r.body);
     let mut accepted = low;
     accepted["accept_low_contrast"] = json!(true);
-    let r = send(&app, Method::PUT, &path, &owner.access, Some(&tag), Some(accepted)).await;
+    let r = app.send(Method::PUT, &path, &owner.access, Some(&tag), Some(accepted)).await;
     assert_eq!((r.status, r.body["source"].as_str()), (StatusCode::OK, Some("own")), "{:?}", r.body);
     let tag = r.body["settings_etag"].as_str().unwrap().to_owned();
-    let r = send(&app, Method::PUT, &path, &owner.access, Some(&tag), Some(json!({"preset": "evergreen"}))).await;
+    let r = app.send(Method::PUT, &path, &owner.access, Some(&tag), Some(json!({"preset": "evergreen"}))).await;
     assert_eq!(
         (r.status, r.body["theme"]["button"]["background"].as_str()),
         (StatusCode::OK, Some("#1E6B47")),
@@ -469,8 +432,7 @@ async fn theme_presets_contrast_preview_and_inheritance(engine: Engine) {
     assert_eq!(doc["css_variables"]["--sb-header-bg"], "#1E4D3A");
     let sub_tag = doc["settings_etag"].as_str().unwrap().to_owned();
     assert_eq!(
-        send(
-            &app,
+        app.send(
             Method::PUT,
             &format!("/v1/orgs/{sub}/theme"),
             &viewer.access,
@@ -486,6 +448,6 @@ async fn theme_presets_contrast_preview_and_inheritance(engine: Engine) {
     let mail = invitation_email(&app, &owner, &owner.org, &unique_email("themed")).await;
     assert!(mail.html.contains("background:#1E6B47"), "{}", mail.html);
 
-    let r = send(&app, Method::DELETE, &path, &owner.access, Some(&tag), None).await;
+    let r = app.send(Method::DELETE, &path, &owner.access, Some(&tag), None).await;
     assert_eq!((r.status, r.body["source"].as_str()), (StatusCode::OK, Some("default")), "{:?}", r.body);
 }

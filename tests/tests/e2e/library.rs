@@ -11,24 +11,6 @@ use switchboard::domain::{OrgId, Role};
 
 both_engines!(contact_groups_are_shared_down_the_tree, message_templates_are_inherited_down_the_tree);
 
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    etag: Option<&str>,
-    body: Option<Value>,
-) -> e2e::Reply {
-    let mut req = app.http.request(method, format!("{}{path}", app.base)).bearer_auth(token);
-    if let Some(e) = etag {
-        req = req.header("If-Match", e);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    TestApp::reply(req.send().await.expect("request")).await
-}
-
 /// A chain of sub-accounts beneath `root`, `levels` deep; returns root first.
 async fn chain(app: &TestApp, token: &str, root: &str, levels: usize) -> Vec<String> {
     let mut chain = vec![root.to_owned()];
@@ -67,9 +49,9 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
     let etag = s.body["etag"].as_str().unwrap().to_owned();
     let naming = json!({"contact_group_naming": ["Business unit", "Territory", "Workgroup"]});
     let r =
-        send(&app, Method::PATCH, &format!("/v1/orgs/{root}/settings"), &owner.access, Some(&etag), Some(naming)).await;
+        app.send(Method::PATCH, &format!("/v1/orgs/{root}/settings"), &owner.access, Some(&etag), Some(naming)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = send(&app, Method::POST, &groups(root), &owner.access, None, Some(json!({"name": "Everyone"}))).await;
+    let r = app.send(Method::POST, &groups(root), &owner.access, None, Some(json!({"name": "Everyone"}))).await;
     assert_eq!(
         (r.status, r.code(), r.body["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, "group_name_convention", Some("name"))
@@ -78,15 +60,15 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
         let app = &app;
         let token = owner.access.clone();
         async move {
-            let r = send(
-                app,
-                Method::POST,
-                &format!("/v1/orgs/{org}/contact-groups"),
-                &token,
-                None,
-                Some(json!({"name": name})),
-            )
-            .await;
+            let r = app
+                .send(
+                    Method::POST,
+                    &format!("/v1/orgs/{org}/contact-groups"),
+                    &token,
+                    None,
+                    Some(json!({"name": name})),
+                )
+                .await;
             assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
             (r.body["group_id"].as_str().unwrap().to_owned(), r.headers["etag"].to_str().unwrap().to_owned())
         }
@@ -101,31 +83,30 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
     // Contacts: all or nothing, a number once per group.
     let batch: Vec<Value> =
         (0..99).map(|i| json!({"name": format!("Person {i}"), "phone": format!("+6421{:07}", i)})).collect();
-    let r = send(
-        &app,
-        Method::POST,
-        &format!("{}/{all}/contacts", groups(root)),
-        &owner.access,
-        None,
-        Some(json!({"contacts": batch})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::POST,
+            &format!("{}/{all}/contacts", groups(root)),
+            &owner.access,
+            None,
+            Some(json!({"contacts": batch})),
+        )
+        .await;
     assert_eq!((r.status, r.body.as_array().map(Vec::len)), (StatusCode::CREATED, Some(99)), "{:?}", r.body);
     let more: Vec<Value> = (99..120).map(|i| json!({"name": format!("Person {i}"), "phone": format!("+6421{:07}", i), "email": format!("p{i}@example.com")})).collect();
-    let r = send(
-        &app,
-        Method::POST,
-        &format!("{}/{all}/contacts", groups(root)),
-        &owner.access,
-        None,
-        Some(json!({"contacts": more})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::POST,
+            &format!("{}/{all}/contacts", groups(root)),
+            &owner.access,
+            None,
+            Some(json!({"contacts": more})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let again =
         json!({"contacts": [{"name": "New", "phone": "+64 21 000 0200"}, {"name": "Dup", "phone": "+6421 0000005"}]});
-    let r =
-        send(&app, Method::POST, &format!("{}/{all}/contacts", groups(root)), &owner.access, None, Some(again)).await;
+    let r = app.send(Method::POST, &format!("{}/{all}/contacts", groups(root)), &owner.access, None, Some(again)).await;
     assert_eq!(
         (r.status, r.code(), r.body["field"].as_str()),
         (StatusCode::CONFLICT, "contact_exists", Some("contacts[1].phone")),
@@ -133,7 +114,7 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
         r.body
     );
     let bad = json!({"contacts": [{"name": "Ann", "phone": "021 123"}]});
-    let r = send(&app, Method::POST, &format!("{}/{all}/contacts", groups(root)), &owner.access, None, Some(bad)).await;
+    let r = app.send(Method::POST, &format!("{}/{all}/contacts", groups(root)), &owner.access, None, Some(bad)).await;
     assert_eq!(
         (r.status, r.code(), r.body["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone", Some("contacts[0].phone"))
@@ -147,7 +128,7 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
         let token = owner.access.clone();
         let root = root.clone();
         async move {
-            send(app, Method::PUT, &format!("/v1/orgs/{root}/contact-groups/{group}/sharing"), &token, None, Some(body))
+            app.send(Method::PUT, &format!("/v1/orgs/{root}/contact-groups/{group}/sharing"), &token, None, Some(body))
                 .await
         }
     };
@@ -197,44 +178,44 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
     assert_eq!(r.status, StatusCode::OK, "the same group read through another sub-account");
 
     // The parent's changes are seen below at once; the sub-account cannot change them.
-    let r = send(
-        &app,
-        Method::PATCH,
-        &format!("{}/{all}", groups(root)),
-        &owner.access,
-        Some(&all_tag),
-        Some(json!({"name": "Care / Auckland / Everyone"})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("{}/{all}", groups(root)),
+            &owner.access,
+            Some(&all_tag),
+            Some(json!({"name": "Care / Auckland / Everyone"})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let r = send(
-        &app,
-        Method::PATCH,
-        &format!("{}/{all}", groups(root)),
-        &owner.access,
-        Some(&all_tag),
-        Some(json!({"name": "Care / Auckland / Stale"})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("{}/{all}", groups(root)),
+            &owner.access,
+            Some(&all_tag),
+            Some(json!({"name": "Care / Auckland / Stale"})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
-    let r = send(
-        &app,
-        Method::POST,
-        &format!("{}/{all}/contacts", groups(root)),
-        &owner.access,
-        None,
-        Some(json!({"contacts": [{"name": "Late", "phone": "+6421 9999999"}]})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::POST,
+            &format!("{}/{all}/contacts", groups(root)),
+            &owner.access,
+            None,
+            Some(json!({"contacts": [{"name": "Late", "phone": "+6421 9999999"}]})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let one = format!("{}/{all}/contacts/%2B64210000007", groups(root));
     let change = json!({"name": "Seven", "email": "seven@example.com"});
-    let r = send(&app, Method::PUT, &one, &owner.access, None, Some(change)).await;
+    let r = app.send(Method::PUT, &one, &owner.access, None, Some(change)).await;
     assert_eq!((r.status, r.body["email"].as_str()), (StatusCode::OK, Some("seven@example.com")), "{:?}", r.body);
     let eight = format!("{}/{all}/contacts/%2B64210000008", groups(root));
-    let r = send(&app, Method::DELETE, &eight, &owner.access, None, None).await;
+    let r = app.send(Method::DELETE, &eight, &owner.access, None, None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = send(&app, Method::DELETE, &eight, &owner.access, None, None).await;
+    let r = app.send(Method::DELETE, &eight, &owner.access, None, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "deleting twice counts once");
     let r = app.get(&format!("{}/{all}", groups(l7)), &agent7.access).await;
     assert_eq!(
@@ -252,7 +233,7 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
         ),
         (Method::DELETE, format!("{}/{all}/contacts/%2B64210000001", groups(l7)), None),
     ] {
-        let r = send(&app, method.clone(), &path, &agent7.access, Some(&tag), body).await;
+        let r = app.send(method.clone(), &path, &agent7.access, Some(&tag), body).await;
         assert_eq!(
             (r.status, r.code()),
             (StatusCode::FORBIDDEN, "inherited_read_only"),
@@ -262,15 +243,15 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
     }
     // Even an admin of the sub-account only reads it there.
     let admin7 = member(&app, "admin7", l7, Role::Admin).await;
-    let r = send(
-        &app,
-        Method::PUT,
-        &format!("{}/{all}/sharing", groups(l7)),
-        &admin7.access,
-        None,
-        Some(json!({"mode": "none"})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PUT,
+            &format!("{}/{all}/sharing", groups(l7)),
+            &admin7.access,
+            None,
+            Some(json!({"mode": "none"})),
+        )
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "inherited_read_only"));
 
     // Personal data: a viewer sees the groups but not the contacts.
@@ -289,35 +270,35 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
         Manage::Only(vec![OrgId::parse(&sibling, "o").unwrap()]),
     )
     .await;
-    let r = send(
-        &app,
-        Method::PUT,
-        &format!("{}/{private}/sharing", groups(root)),
-        &limited.access,
-        None,
-        Some(json!({"mode": "all"})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PUT,
+            &format!("{}/{private}/sharing", groups(root)),
+            &limited.access,
+            None,
+            Some(json!({"mode": "all"})),
+        )
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "grant_exceeds_rights"));
-    let r = send(
-        &app,
-        Method::PUT,
-        &format!("{}/{private}/sharing", groups(root)),
-        &limited.access,
-        None,
-        Some(json!({"mode": "chosen", "org_ids": [l1]})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PUT,
+            &format!("{}/{private}/sharing", groups(root)),
+            &limited.access,
+            None,
+            Some(json!({"mode": "chosen", "org_ids": [l1]})),
+        )
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "grant_exceeds_rights"));
-    let r = send(
-        &app,
-        Method::PUT,
-        &format!("{}/{private}/sharing", groups(root)),
-        &limited.access,
-        None,
-        Some(json!({"mode": "chosen", "org_ids": [sibling]})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PUT,
+            &format!("{}/{private}/sharing", groups(root)),
+            &limited.access,
+            None,
+            Some(json!({"mode": "chosen", "org_ids": [sibling]})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
     // Revocation: on the next request the group is gone below.
@@ -386,7 +367,7 @@ async fn contact_groups_are_shared_down_the_tree(engine: Engine) {
     // Deleting a group ends every share and removes its contacts.
     let r = app.get(&format!("{}/{all}", groups(root)), &owner.access).await;
     let tag = r.headers["etag"].to_str().unwrap().to_owned();
-    let r = send(&app, Method::DELETE, &format!("{}/{all}", groups(root)), &owner.access, Some(&tag), None).await;
+    let r = app.send(Method::DELETE, &format!("{}/{all}", groups(root)), &owner.access, Some(&tag), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     assert_eq!(app.count_items(&format!("CGROUP#{all}")).await, 0);
     let r = app.get(&groups(l7), &agent7.access).await;
@@ -410,7 +391,7 @@ async fn message_templates_are_inherited_down_the_tree(engine: Engine) {
         async move {
             let body = json!({"name": name, "language": "en", "body": format!("Hi {{{{first_name}}}}, {name} at {{{{time}}}}.")});
             let r =
-                send(app, Method::POST, &format!("/v1/orgs/{org}/message-templates"), &token, None, Some(body)).await;
+                app.send(Method::POST, &format!("/v1/orgs/{org}/message-templates"), &token, None, Some(body)).await;
             assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
             assert_eq!(r.body["placeholders"], json!(["first_name", "time"]));
             r.body["template_id"].as_str().unwrap().to_owned()
@@ -427,7 +408,7 @@ async fn message_templates_are_inherited_down_the_tree(engine: Engine) {
         (json!({"name": "x", "language": "english", "body": "Hi"}), "invalid_language", "language"),
         (json!({"name": " ", "language": "en", "body": "Hi"}), "invalid_template_name", "name"),
     ] {
-        let r = send(&app, Method::POST, &path(l7), &owner.access, None, Some(body)).await;
+        let r = app.send(Method::POST, &path(l7), &owner.access, None, Some(body)).await;
         assert_eq!(
             (r.status, r.code(), r.body["field"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, code, Some(field))
@@ -455,28 +436,22 @@ async fn message_templates_are_inherited_down_the_tree(engine: Engine) {
     let r = app.get(&format!("{}/{t_root}", path(l7)), &agent.access).await;
     let tag = r.headers["etag"].to_str().unwrap().to_owned();
     let change = json!({"name": "Reminder", "language": "nl-be", "body": "Beste {{first_name}}"});
-    let r = send(&app, Method::PUT, &format!("{}/{t_root}", path(l7)), &owner.access, Some(&tag), Some(change.clone()))
-        .await;
-    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "inherited_read_only"));
     let r =
-        send(&app, Method::PUT, &format!("{}/{t_root}", path(root)), &owner.access, Some(&tag), Some(change.clone()))
-            .await;
+        app.send(Method::PUT, &format!("{}/{t_root}", path(l7)), &owner.access, Some(&tag), Some(change.clone())).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "inherited_read_only"));
+    let r = app
+        .send(Method::PUT, &format!("{}/{t_root}", path(root)), &owner.access, Some(&tag), Some(change.clone()))
+        .await;
     assert_eq!((r.status, r.body["language"].as_str()), (StatusCode::OK, Some("nl-BE")), "{:?}", r.body);
-    let r = send(&app, Method::PUT, &format!("{}/{t_root}", path(root)), &owner.access, Some(&tag), Some(change)).await;
+    let r = app.send(Method::PUT, &format!("{}/{t_root}", path(root)), &owner.access, Some(&tag), Some(change)).await;
     assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
     let r = app.get(&format!("{}/{t_root}", path(l7)), &agent.access).await;
     assert_eq!(r.body["body"], "Beste {{first_name}}");
     let r = app.get(&format!("{}/{t3}", path(l1)), &owner.access).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "a template below is not visible above or beside");
-    let r = send(
-        &app,
-        Method::POST,
-        &path(l7),
-        &agent.access,
-        None,
-        Some(json!({"name": "a", "language": "en", "body": "b"})),
-    )
-    .await;
+    let r = app
+        .send(Method::POST, &path(l7), &agent.access, None, Some(json!({"name": "a", "language": "en", "body": "b"})))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "agents use templates; admins keep them");
 
     let mut rows = Vec::new();
@@ -495,7 +470,7 @@ async fn message_templates_are_inherited_down_the_tree(engine: Engine) {
 
     let r = app.get(&format!("{}/{t_root}", path(root)), &owner.access).await;
     let tag = r.headers["etag"].to_str().unwrap().to_owned();
-    let r = send(&app, Method::DELETE, &format!("{}/{t_root}", path(root)), &owner.access, Some(&tag), None).await;
+    let r = app.send(Method::DELETE, &format!("{}/{t_root}", path(root)), &owner.access, Some(&tag), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app.get(&path(l7), &agent.access).await;
     assert_eq!(names(&r, "templates").len(), 3);
