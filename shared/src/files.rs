@@ -220,22 +220,7 @@ impl FileStore {
             }
             FileStore::Disk { dir } => {
                 let path = Self::path(dir, prefix)?;
-                let mut count = 0;
-                let mut stack = vec![path.clone()];
-                while let Some(d) = stack.pop() {
-                    let mut entries = match tokio::fs::read_dir(&d).await {
-                        Ok(e) => e,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                        Err(e) => return Err(storage(e)),
-                    };
-                    while let Some(entry) = entries.next_entry().await.map_err(storage)? {
-                        if entry.file_type().await.map_err(storage)?.is_dir() {
-                            stack.push(entry.path());
-                        } else {
-                            count += 1;
-                        }
-                    }
-                }
+                let count = files_under(&path).await?.len();
                 match tokio::fs::remove_dir_all(&path).await {
                     Ok(()) => Ok(count),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
@@ -258,25 +243,36 @@ impl FileStore {
                     .map_err(|e| storage(aws_sdk_s3::error::DisplayErrorContext(e)))?;
                 Ok(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect())
             }
-            FileStore::Disk { dir } => {
-                let mut out = Vec::new();
-                let mut stack = vec![dir.clone()];
-                while let Some(d) = stack.pop() {
-                    let Ok(mut entries) = tokio::fs::read_dir(&d).await else { continue };
-                    while let Some(entry) = entries.next_entry().await.map_err(storage)? {
-                        if entry.file_type().await.map_err(storage)?.is_dir() {
-                            stack.push(entry.path());
-                        } else if let Ok(rel) = entry.path().strip_prefix(dir) {
-                            out.push(rel.to_string_lossy().into_owned());
-                        }
-                    }
-                }
-                Ok(out)
-            }
+            FileStore::Disk { dir } => Ok(files_under(dir)
+                .await?
+                .iter()
+                .filter_map(|p| p.strip_prefix(dir).ok().map(|r| r.to_string_lossy().into_owned()))
+                .collect()),
         }
     }
 
     pub fn is_disk(&self) -> bool {
         matches!(self, FileStore::Disk { .. })
     }
+}
+
+/// Every file beneath `dir` (none when it does not exist).
+async fn files_under(dir: &std::path::Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let mut entries = match tokio::fs::read_dir(&d).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(storage(e)),
+        };
+        while let Some(entry) = entries.next_entry().await.map_err(storage)? {
+            if entry.file_type().await.map_err(storage)?.is_dir() {
+                stack.push(entry.path());
+            } else {
+                out.push(entry.path());
+            }
+        }
+    }
+    Ok(out)
 }

@@ -83,7 +83,7 @@ async fn organization(store: &Store, n: usize, closed: Option<chrono::DateTime<U
     org_item.insert("gsi1sk".into(), s(format!("{org}/")));
     if let Some(due) = closed {
         org_item.insert("gsi3pk".into(), s("PURGE"));
-        org_item.insert("gsi3sk".into(), s(switchboard::store::purge_due_key(due)));
+        org_item.insert("gsi3sk".into(), s(switchboard::store::due_sk(due)));
     }
     let mut items = vec![org_item];
     // Half contacts (in groups of 1,000), a fifth activity, the rest members with notifications.

@@ -155,6 +155,20 @@ impl<C> Lazy<C> {
 
 pub type SqsClient = Lazy<aws_sdk_sqs::Client>;
 
+/// Send `msg` as JSON to the queue at `url`; a send that fails becomes `failed(reason)`.
+pub async fn send_json<T: serde::Serialize>(
+    client: &SqsClient,
+    url: &str,
+    msg: &T,
+    failed: impl FnOnce(String) -> crate::error::Error,
+) -> crate::error::Result<()> {
+    let body = serde_json::to_string(msg).map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+    match client.get().send_message().queue_url(url).message_body(body).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(failed(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())),
+    }
+}
+
 pub fn sqs(sdk: &SdkConfig) -> SqsClient {
     Lazy::new(sdk, |sdk| {
         aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(sdk).interceptor(ActionRecorder).build())

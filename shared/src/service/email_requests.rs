@@ -94,16 +94,8 @@ pub(crate) async fn limit_address(ctx: &Ctx, kind: &str, email: &Email) -> Resul
 pub async fn submit(ctx: &Arc<Ctx>, request: EmailRequest) -> Result<()> {
     match &ctx.email_requests {
         RequestQueue::Sqs { client, url } => {
-            let body =
-                serde_json::to_string(&QueueItem::Request { request }).map_err(|e| Error::Internal(e.to_string()))?;
-            client
-                .get()
-                .send_message()
-                .queue_url(url)
-                .message_body(body)
-                .send()
-                .await
-                .map_err(|e| Error::Mail(format!("email queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))?;
+            let item = QueueItem::Request { request };
+            crate::aws::send_json(client, url, &item, |e| Error::Mail(format!("email queue: {e}"))).await?;
         }
         RequestQueue::InProcess => {
             let ctx = ctx.clone();

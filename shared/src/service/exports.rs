@@ -37,10 +37,7 @@ impl ExportQueue {
     pub async fn enqueue(&self, ctx: &Arc<Ctx>, msg: ExportMessage) -> Result<()> {
         match self {
             ExportQueue::Sqs { client, url } => {
-                let body = serde_json::to_string(&msg).map_err(|e| Error::Internal(e.to_string()))?;
-                client.get().send_message().queue_url(url).message_body(body).send().await.map_err(|e| {
-                    Error::Storage(format!("export queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))
-                })?;
+                crate::aws::send_json(client, url, &msg, |e| Error::Storage(format!("export queue: {e}"))).await?;
             }
             ExportQueue::Held => {}
             ExportQueue::InProcess => {
@@ -125,7 +122,7 @@ pub enum Download {
     /// A presigned S3 URL.
     Redirect(String),
     /// The file itself (the disk store of the embedded default).
-    Bytes(Vec<u8>),
+    Bytes { bytes: Vec<u8>, file_name: String },
 }
 
 pub async fn download(ctx: &Ctx, permit: &Permit<UpdateOrg>, id: &ExportId) -> Result<Download> {
@@ -137,7 +134,7 @@ pub async fn download(ctx: &Ctx, permit: &Permit<UpdateOrg>, id: &ExportId) -> R
     let ttl = std::time::Duration::from_secs(LINK_MINUTES * 60);
     match ctx.files.presign_get(&e.object_key(), ttl, &name).await? {
         Some(url) => Ok(Download::Redirect(url)),
-        None => Ok(Download::Bytes(ctx.files.get(&e.object_key(), MAX_BYTES as u64).await?)),
+        None => Ok(Download::Bytes { bytes: ctx.files.get(&e.object_key(), MAX_BYTES as u64).await?, file_name: name }),
     }
 }
 
@@ -214,12 +211,13 @@ async fn write(ctx: &Ctx, job: &mut ExportRecord) -> Result<()> {
         job.items += records.len() as u64;
     }
     progress(ctx, job).await?;
-    let org_id = org.org_id.clone();
-    let members = paged(|c| {
-        let org_id = org_id.clone();
-        async move { ctx.store.member_items(&org_id, c.as_ref()).await }
-    })
-    .await?;
+    let org_id = &org.org_id;
+    let members: Vec<serde_json::Value> =
+        every_page(|c| async move { ctx.store.member_items(org_id, c.as_ref()).await })
+            .await?
+            .into_iter()
+            .map(exported)
+            .collect::<Result<_>>()?;
     w.section("members", &members)?;
     job.items += members.len() as u64;
     progress(ctx, job).await?;
@@ -249,20 +247,13 @@ async fn progress(ctx: &Ctx, job: &mut ExportRecord) -> Result<()> {
     ctx.store.update_export(job).await
 }
 
+/// Every item of one partition.
 async fn all_of(ctx: &Ctx, pk: &str) -> Result<Vec<crate::store::Item>> {
-    let mut out = Vec::new();
-    let mut cursor: Option<Cursor> = None;
-    loop {
-        let page = ctx.store.partition_items(pk, 1000, cursor.as_ref()).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    every_page(|c| async move { ctx.store.partition_items(pk, 1000, c.as_ref()).await }).await
 }
 
-async fn paged<F, Fut>(mut next: F) -> Result<Vec<serde_json::Value>>
+/// Every item of a listing, page after page.
+async fn every_page<F, Fut>(mut next: F) -> Result<Vec<crate::store::Item>>
 where
     F: FnMut(Option<Cursor>) -> Fut,
     Fut: std::future::Future<Output = Result<crate::store::Page<crate::store::Item>>>,
@@ -271,9 +262,7 @@ where
     let mut cursor = None;
     loop {
         let page = next(cursor).await?;
-        for item in page.items {
-            out.push(exported(item)?);
-        }
+        out.extend(page.items);
         match page.next {
             Some(c) => cursor = Some(c),
             None => return Ok(out),

@@ -6,7 +6,7 @@ use super::{Ctx, permit_activity};
 use crate::access::{Access, ManageMembers, Permit, ReadMembers, ReadOrg};
 use crate::domain::{InboxId, Phone, UserId};
 use crate::error::{Error, Result};
-use crate::store::{ActivityRecord, Assignments, Cursor, InboxMemberRecord, InboxRecord, MemberStatus, OutboxEvent};
+use crate::store::{ActivityRecord, Assignments, Cursor, InboxMemberRecord, InboxRecord, MemberStatus};
 
 pub async fn create(
     ctx: &Ctx,
@@ -85,13 +85,11 @@ pub async fn members(ctx: &Ctx, permit: &Permit<ReadMembers>, id: &InboxId) -> R
 /// same transaction) to close or move its conversations.
 pub async fn delete(ctx: &Ctx, permit: &Permit<ManageMembers>, id: &InboxId) -> Result<()> {
     let inbox = ctx.store.get_inbox(&permit.org.org_id, id).await?.ok_or(Error::NotFound("inbox"))?;
-    let event = OutboxEvent {
-        event_id: ctx.ulid().to_string(),
-        entity: "event",
-        detail_type: "inbox.deleted".into(),
-        detail: serde_json::json!({"organization_id": inbox.org_id, "inbox_id": inbox.inbox_id, "phone": inbox.phone}),
-        at: ctx.now(),
-    };
+    let event = super::outbox_event(
+        ctx,
+        "inbox.deleted",
+        serde_json::json!({"organization_id": inbox.org_id, "inbox_id": inbox.inbox_id, "phone": inbox.phone}),
+    );
     let act = permit_activity(ctx, permit, "inbox.deleted", Some(inbox.inbox_id.to_string()));
     ctx.store.delete_inbox(&inbox, &event, &permit.org.lineage_ids(), &act).await
 }

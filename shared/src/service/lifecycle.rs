@@ -20,28 +20,12 @@ fn events(
     kind: &str,
     seats: u32,
 ) -> (BillingEvent, OutboxEvent) {
-    let now = ctx.now();
-    let billing = BillingEvent {
-        event_id: ctx.ulid().to_string(),
-        org_id: org.org_id.clone(),
-        kind: kind.into(),
-        seats,
-        amount_cents: 0,
-        currency: ctx.config.currency.clone(),
-        actor_id: actor.clone(),
-        at: now,
-    };
-    let outbox = OutboxEvent {
-        event_id: ctx.ulid().to_string(),
-        entity: "event",
-        detail_type: kind.into(),
-        detail: serde_json::json!({
-            "organization_id": org.org_id, "root_id": org.root_id, "includes_sub_accounts": true,
-            "seats": seats, "purge_after": org.closure.as_ref().map(|c| c.purge_after),
-        }),
-        at: now,
-    };
-    (billing, outbox)
+    let billing = super::billing_event(ctx, &org.org_id, actor, kind, seats, 0);
+    let detail = serde_json::json!({
+        "organization_id": org.org_id, "root_id": org.root_id, "includes_sub_accounts": true,
+        "seats": seats, "purge_after": org.closure.as_ref().map(|c| c.purge_after),
+    });
+    (billing, super::outbox_event(ctx, kind, detail))
 }
 
 async fn close(

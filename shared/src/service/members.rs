@@ -11,7 +11,7 @@ use crate::domain::{Email, OrgId, Role, Roles, SessionId, UserId};
 use crate::error::{Error, Result};
 use crate::store::{
     BillingEvent, Cursor, EmailStatus, InvitationRecord, MemberRemoval, MemberStatus, MembershipRecord, OrgRecord,
-    OutboxEvent, Plan, SeatDelta, SeatsRecord,
+    Plan, SeatDelta, SeatsRecord,
 };
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -166,16 +166,14 @@ pub(crate) async fn remove(
         SeatChoice::Keep => SeatDelta { purchased: 0, used: -1, pending: 0 },
         SeatChoice::Remove => SeatDelta { purchased: -1, used: -1, pending: 0 },
     };
-    let event = OutboxEvent {
-        event_id: ctx.ulid().to_string(),
-        entity: "event",
-        detail_type: act.action.clone(),
-        detail: serde_json::json!({
+    let event = super::outbox_event(
+        ctx,
+        &act.action,
+        serde_json::json!({
             "organization_id": org.org_id, "user_id": m.user_id, "reassign_to": heir,
             "reassign": ["conversations", "contacts", "inboxes"], "seat": if seat == SeatChoice::Keep { "keep" } else { "remove" },
         }),
-        at: ctx.now(),
-    };
+    );
     let owned: Vec<_> = ctx.store.inboxes(&org.org_id).await?.into_iter().filter(|i| i.owner_id == m.user_id).collect();
     let removal = MemberRemoval { membership: m, seats, event: &event, owned_inboxes: &owned, heir };
     ctx.store.delete_member(&removal, &org.lineage_ids(), act).await?;
@@ -445,14 +443,5 @@ pub async fn remove_seats(ctx: &Ctx, permit: &Permit<ManageMembers>, count: u32)
 }
 
 fn billing(ctx: &Ctx, permit: &Permit<ManageMembers>, kind: &str, seats: u32, amount_cents: u64) -> BillingEvent {
-    BillingEvent {
-        event_id: ctx.ulid().to_string(),
-        org_id: permit.org.org_id.clone(),
-        kind: kind.into(),
-        seats,
-        amount_cents,
-        currency: ctx.config.currency.clone(),
-        actor_id: permit.user_id.clone(),
-        at: ctx.now(),
-    }
+    super::billing_event(ctx, &permit.org.org_id, &permit.user_id, kind, seats, amount_cents)
 }

@@ -125,6 +125,38 @@ pub(crate) fn permit_activity<P>(
     activity_record(ctx, &permit.org.org_id, &permit.user_id, permit.real_user_id.as_ref(), action, target)
 }
 
+/// An event for other services, written in the transaction of the change it reports.
+pub(crate) fn outbox_event(ctx: &Ctx, detail_type: &str, detail: serde_json::Value) -> crate::store::OutboxEvent {
+    crate::store::OutboxEvent {
+        event_id: ctx.ulid().to_string(),
+        entity: "event",
+        detail_type: detail_type.into(),
+        detail,
+        at: ctx.now(),
+    }
+}
+
+/// A billing event for the organization `org`, caused by `actor`.
+pub(crate) fn billing_event(
+    ctx: &Ctx,
+    org: &crate::domain::OrgId,
+    actor: &crate::domain::UserId,
+    kind: &str,
+    seats: u32,
+    amount_cents: u64,
+) -> crate::store::BillingEvent {
+    crate::store::BillingEvent {
+        event_id: ctx.ulid().to_string(),
+        org_id: org.clone(),
+        kind: kind.into(),
+        seats,
+        amount_cents,
+        currency: ctx.config.currency.clone(),
+        actor_id: actor.clone(),
+        at: ctx.now(),
+    }
+}
+
 impl Ctx {
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()

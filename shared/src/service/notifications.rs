@@ -51,14 +51,9 @@ pub struct Ingested {
 /// the events queue in AWS; a failure is logged and the change stands.
 pub async fn emit(ctx: &Ctx, event: Event) {
     let outcome = match &ctx.events {
-        EventQueue::Sqs { client, url } => match serde_json::to_string(&event) {
-            Ok(body) => {
-                client.get().send_message().queue_url(url).message_body(body).send().await.map(|_| ()).map_err(|e| {
-                    Error::Internal(format!("events queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))
-                })
-            }
-            Err(e) => Err(Error::Internal(e.to_string())),
-        },
+        EventQueue::Sqs { client, url } => {
+            crate::aws::send_json(client, url, &event, |e| Error::Internal(format!("events queue: {e}"))).await
+        }
         EventQueue::InProcess => crate::aws::as_function("notifications-worker", ingest(ctx, &event)).await.map(|_| ()),
     };
     if let Err(e) = outcome {

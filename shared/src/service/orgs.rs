@@ -31,8 +31,7 @@ pub async fn access_to(ctx: &Ctx, user: &UserId, org_id: &OrgId, session: Option
         return Ok(access);
     }
     // Its own people are told why; anyone else learns nothing about it.
-    let unsuspended = Standing { suspended: None, ..standing };
-    let unsuspended = Standing { closed: false, ..unsuspended };
+    let unsuspended = Standing { suspended: None, closed: false, ..standing };
     if standing.suspended.is_some() && Access::compute(user, &org, &lineage.memberships, unsuspended).can_enter() {
         Err(if standing.closed { Error::OrgClosed } else { Error::OrgSuspended })
     } else {

@@ -26,14 +26,15 @@ impl Store {
             .await?;
         let mut keys: Vec<Item> = Vec::new();
         for item in page.items {
-            let pending = item.get("purpose").and_then(|v| v.as_s().ok()).map(String::as_str)
-                == Some(serde_plain(TokenPurpose::ChangeEmail).as_str());
-            if pending && let Some(email) = item.get("email").and_then(|v| v.as_s().ok()) {
+            let Some(pk) = item.get(PRIMARY.hash).and_then(|v| v.as_s().ok()).cloned() else { continue };
+            let token: TokenRecord = super::items::from_item(item)?;
+            // A pending address change holds the new address until it is confirmed.
+            if token.purpose == TokenPurpose::ChangeEmail
+                && let Some(email) = &token.email
+            {
                 self.delete_if(&format!("PENDINGEMAIL#{email}"), "PENDING", "user_id", user.as_str()).await?;
             }
-            if let Some(pk) = item.get(PRIMARY.hash).and_then(|v| v.as_s().ok()) {
-                keys.push(key(pk.clone(), TokenRecord::SK));
-            }
+            keys.push(key(pk, TokenRecord::SK));
         }
         let mut n = keys.len();
         self.batch_write(Vec::new(), keys).await?;
@@ -43,20 +44,6 @@ impl Store {
         }
         n += self.delete_partition(&UserRecord::pk(user)).await?;
         Ok(n)
-    }
-
-    async fn delete_if(&self, pk: &str, sk: &str, attr: &str, value: &str) -> Result<usize> {
-        let res = self
-            .client
-            .delete_item()
-            .table_name(self.table_name())
-            .set_key(Some(key(pk, sk)))
-            .condition_expression("#a = :v")
-            .expression_attribute_names("#a", attr)
-            .expression_attribute_values(":v", s(value))
-            .send()
-            .await;
-        Ok(usize::from(super::error::applied(res)?))
     }
 
     /// Replace `target` with `pseudonym` in the activity of `org` wherever it names the
@@ -103,8 +90,4 @@ impl Store {
             }
         }
     }
-}
-
-fn serde_plain(p: TokenPurpose) -> String {
-    serde_json::to_value(p).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }

@@ -23,17 +23,8 @@ use crate::error::{Error, Result};
 
 const PURGE_KEY: &str = "PURGE";
 
-/// The due index's sort key: whole seconds, UTC, so strings compare as times.
-pub fn purge_due_key(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 fn status_value(st: OrgStatus) -> AttributeValue {
-    s(match st {
-        OrgStatus::Active => "active",
-        OrgStatus::Suspended => "suspended",
-        OrgStatus::Closed => "closed",
-    })
+    s(super::tree::status_str(st))
 }
 
 /// What one purge step deleted.
@@ -75,15 +66,9 @@ impl Store {
             .expression_attribute_values(":closed", status_value(OrgStatus::Closed))
             .expression_attribute_values(":c", c)
             .expression_attribute_values(":purge", s(PURGE_KEY))
-            .expression_attribute_values(":due", s(purge_due_key(closure.purge_after)))
+            .expression_attribute_values(":due", s(super::notifications::due_sk(closure.purge_after)))
             .expression_attribute_values(":one", n(1));
-        let mut items = vec![tx::update(update)?, tx::put_new(t, billing.item()?)?, tx::put_new(t, event.item()?)?];
-        items.extend(activity_items(t, act, &org.lineage_ids())?);
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TxError::Conditions(_)) => Err(Error::Conflict),
-            Err(TxError::Other(e)) => Err(e),
-        }
+        self.change_standing(org, update, billing, event, act).await
     }
 
     /// Restore a closed organization whose purge time has not come (`now` before it).
@@ -105,9 +90,22 @@ impl Store {
             .expression_attribute_names("#g3sk", GSI3.key.range)
             .expression_attribute_values(":v", n(org.version as i64))
             .expression_attribute_values(":closed", status_value(OrgStatus::Closed))
-            .expression_attribute_values(":now", s(purge_due_key(now)))
+            .expression_attribute_values(":now", s(super::notifications::due_sk(now)))
             .expression_attribute_values(":prev", status_value(previous))
             .expression_attribute_values(":one", n(1));
+        self.change_standing(org, update, billing, event, act).await
+    }
+
+    /// A closure or restore: the organization's update with the events and activity it causes.
+    async fn change_standing(
+        &self,
+        org: &OrgRecord,
+        update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+        billing: &BillingEvent,
+        event: &OutboxEvent,
+        act: &ActivityRecord,
+    ) -> Result<()> {
+        let t = self.table_name();
         let mut items = vec![tx::update(update)?, tx::put_new(t, billing.item()?)?, tx::put_new(t, event.item()?)?];
         items.extend(activity_items(t, act, &org.lineage_ids())?);
         match self.transact(items).await {
@@ -128,26 +126,12 @@ impl Store {
             .expression_attribute_names("#h", GSI3.key.hash)
             .expression_attribute_names("#r", GSI3.key.range)
             .expression_attribute_values(":h", s(PURGE_KEY))
-            .expression_attribute_values(":now", s(purge_due_key(now)))
+            .expression_attribute_values(":now", s(super::notifications::due_sk(now)))
             .limit(limit)
             .send()
             .await
             .map_err(super::error::storage)?;
         out.items.unwrap_or_default().into_iter().map(super::items::from_item).collect()
-    }
-
-    /// Delete an item only while it belongs to `org` (guards a later owner may hold).
-    pub(crate) async fn delete_if_owned(&self, pk: &str, sk: &str, org: &OrgId) -> Result<usize> {
-        let res = self
-            .client
-            .delete_item()
-            .table_name(self.table_name())
-            .set_key(Some(key(pk, sk)))
-            .condition_expression("org_id = :o")
-            .expression_attribute_values(":o", s(org.as_str()))
-            .send()
-            .await;
-        Ok(usize::from(super::error::applied(res)?))
     }
 
     /// One page of the organization's own partition, with what its items point to deleted
@@ -164,10 +148,8 @@ impl Store {
             }
             if let Some(id) = sk.strip_prefix("IMPORT#") {
                 done.items += self.delete_partition(&super::ImportRowRecord::pk(id)).await?;
-            } else if sk.starts_with("INBOX#") {
-                if let Some(id) = sk.strip_prefix("INBOX#") {
-                    done.items += self.delete_partition(&format!("INBOXFEED#{id}")).await?;
-                }
+            } else if let Some(id) = sk.strip_prefix("INBOX#") {
+                done.items += self.delete_partition(&format!("INBOXFEED#{id}")).await?;
             } else if let Some(id) = sk.strip_prefix("CGROUP#").or_else(|| sk.strip_prefix("CLEANUP#CGROUP#")) {
                 done.items += self.delete_partition(&format!("CGROUP#{id}")).await?;
             } else if sk.starts_with("INVITE#") {
@@ -187,7 +169,7 @@ impl Store {
                     _ => None,
                 };
                 if let Some(pk) = guard {
-                    done.items += self.delete_if_owned(&pk, super::DomainGuardRecord::SK, org).await?;
+                    done.items += self.delete_if(&pk, super::DomainGuardRecord::SK, "org_id", org.as_str()).await?;
                 }
             }
             keys.push(key(OrgRecord::pk(org), sk));
@@ -222,16 +204,7 @@ impl Store {
                 // A login without an address that lives under this organization's login domain
                 // exists only here: it goes with its profile and sessions.
                 let pk = format!("LOGIN#{org}\\{username}");
-                let res = self
-                    .client
-                    .delete_item()
-                    .table_name(self.table_name())
-                    .set_key(Some(key(pk, super::CredentialRecord::SK)))
-                    .condition_expression("user_id = :u")
-                    .expression_attribute_values(":u", s(m.user_id.as_str()))
-                    .send()
-                    .await;
-                if super::error::applied(res)? {
+                if self.delete_if(&pk, super::CredentialRecord::SK, "user_id", m.user_id.as_str()).await? == 1 {
                     done.items += 1 + self.delete_partition(&super::UserRecord::pk(&m.user_id)).await?;
                 }
             }
@@ -291,15 +264,21 @@ impl Store {
         let mut n = 0;
         if let Some(d) = &org.login_domain {
             n += self
-                .delete_if_owned(&super::LoginDomainRecord::pk(d), super::LoginDomainRecord::SK, &org.org_id)
+                .delete_if(
+                    &super::LoginDomainRecord::pk(d),
+                    super::LoginDomainRecord::SK,
+                    "org_id",
+                    org.org_id.as_str(),
+                )
                 .await?;
         }
         for d in &org.company.company_domains {
             n += self
-                .delete_if_owned(
+                .delete_if(
                     &super::DomainGuardRecord::pk(super::DomainKind::Company, d),
                     super::DomainGuardRecord::SK,
-                    &org.org_id,
+                    "org_id",
+                    org.org_id.as_str(),
                 )
                 .await?;
         }

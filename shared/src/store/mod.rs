@@ -57,7 +57,7 @@ pub use imports::{
     UploadStatus,
 };
 pub use inboxes::{Assignments, InboxMemberRecord, InboxRecord};
-pub use lifecycle::{Deleted, purge_due_key};
+pub use lifecycle::Deleted;
 pub use login_domains::LoginDomainRecord;
 pub use member_ops::{MemberRemoval, NewLogin, OutboxEvent};
 pub use members::{
@@ -67,6 +67,7 @@ pub use merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
 pub use merge_job::{MergeLockRecord, MergeSide};
 pub use message_templates::{MAX_TEMPLATES, TemplateCatalog, TemplateRecord, TemplateSummary};
 pub use mobile::MobileCodeRecord;
+pub use notifications::due_sk;
 pub use notifications::{
     FeedRecord, NewNotification, NotificationRecord, Recorded, partition as notification_partition,
 };

@@ -127,7 +127,8 @@ pub enum Recorded {
 const ITEMS_EACH: usize = 5;
 const TX_ITEMS: usize = 100;
 
-pub(crate) fn due_sk(due: DateTime<Utc>) -> String {
+/// The sort key of a due index (`gsi3`): whole seconds, UTC, so strings compare as times.
+pub fn due_sk(due: DateTime<Utc>) -> String {
     due.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 

@@ -161,6 +161,22 @@ impl Store {
         })
     }
 
+    /// Delete an item only while `attr` is still `value` (a guard another owner may hold since,
+    /// a credential another login may have taken): 1 if it was deleted, 0 if not.
+    pub(crate) async fn delete_if(&self, pk: &str, sk: &str, attr: &str, value: &str) -> Result<usize> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk, sk)))
+            .condition_expression("#a = :v")
+            .expression_attribute_names("#a", attr)
+            .expression_attribute_values(":v", s(value))
+            .send()
+            .await;
+        Ok(usize::from(super::error::applied(res)?))
+    }
+
     /// Delete every item of one partition, a page (1,000) at a time; returns how many.
     pub(crate) async fn delete_partition(&self, pk: &str) -> Result<usize> {
         let mut deleted = 0;

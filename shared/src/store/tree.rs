@@ -15,7 +15,7 @@ pub enum OrgChange {
     Status(OrgStatus),
 }
 
-fn status_str(s: OrgStatus) -> &'static str {
+pub(crate) fn status_str(s: OrgStatus) -> &'static str {
     match s {
         OrgStatus::Active => "active",
         OrgStatus::Suspended => "suspended",

@@ -126,8 +126,8 @@ async fn download_handler(
             }
             resp
         }
-        Download::Bytes(bytes) => {
-            let disposition = format!("attachment; filename=\"{}-{}.json\"", permit.org.org_id, id);
+        Download::Bytes { bytes, file_name } => {
+            let disposition = format!("attachment; filename=\"{file_name}\"");
             let mut resp = (StatusCode::OK, bytes).into_response();
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             if let Ok(v) = HeaderValue::from_str(&disposition) {

@@ -51,10 +51,7 @@ impl ImportQueue {
     pub async fn enqueue(&self, ctx: &Arc<Ctx>, msg: JobMessage) -> Result<()> {
         match self {
             ImportQueue::Sqs { client, url } => {
-                let body = serde_json::to_string(&msg).map_err(|e| Error::Internal(e.to_string()))?;
-                client.get().send_message().queue_url(url).message_body(body).send().await.map_err(|e| {
-                    Error::Storage(format!("import queue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))
-                })?;
+                crate::aws::send_json(client, url, &msg, |e| Error::Storage(format!("import queue: {e}"))).await?;
             }
             ImportQueue::Held => {}
             ImportQueue::InProcess => {
