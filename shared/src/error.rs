@@ -133,9 +133,13 @@ pub enum Error {
     Conflict,
     #[error("storage unavailable: {0}")]
     Storage(String),
+    /// A backing service stayed overloaded or unreachable through our retries; the same
+    /// request may well pass a moment later.
+    #[error("a backing service is busy; retry shortly")]
+    Busy(String),
     #[error("email delivery failed: {0}")]
     Mail(String),
-    #[error("the email service is throttling sends")]
+    #[error("the email service is throttling sends or unreachable")]
     MailThrottled,
     #[error("internal error: {0}")]
     Internal(String),
@@ -212,6 +216,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict => "conflict",
             Error::Storage(_) => "storage_unavailable",
+            Error::Busy(_) => "temporarily_unavailable",
             Error::Mail(_) => "mail_unavailable",
             Error::MailThrottled => "mail_throttled",
             Error::Internal(_) => "internal",

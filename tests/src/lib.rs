@@ -3,6 +3,7 @@
 //! email read back from where it really went (the outbox folder, or moto's SES endpoint).
 
 pub mod dns_server;
+pub mod fault_proxy;
 pub mod lambda_host;
 
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ use switchboard::mail::queue::{EmailQueue, Received, SqsQueue};
 use switchboard::mail::{Mailer, OutboxMailer, SesMailer};
 use switchboard::service::Ctx;
 use switchboard::store::{MembershipRecord, Store};
+
+use fault_proxy::FaultProxy;
 
 pub const SENDER: &str = "Switchboard <no-reply@switchboard.test>";
 const SENDER_ADDRESS: &str = "no-reply@switchboard.test";
@@ -62,6 +65,7 @@ pub struct TestApp {
     pub dns: dns_server::DnsServer,
     /// The token the messaging service presents to the internal routes.
     pub service_token: String,
+    faults: Option<FaultProxy>,
     /// Where text messages go on dynoxide (moto's SNS keeps them otherwise).
     sms_outbox: Option<PathBuf>,
 }
@@ -210,8 +214,30 @@ impl TestApp {
     /// With import jobs sent to `imports` (e.g. an SQS queue on moto).
     pub async fn spawn_full(
         engine: Engine,
+        config: Config,
+        imports: switchboard::service::imports::ImportQueue,
+    ) -> TestApp {
+        Self::spawn_inner(engine, config, imports, false).await
+    }
+
+    /// With every AWS call (DynamoDB; on moto SES and SQS too) through a [`FaultProxy`] the
+    /// test programs (`app.faults()`), and attempts timing out after 800 ms, not 5 s, so a
+    /// held answer costs the test little.
+    pub async fn spawn_faulty(engine: Engine) -> TestApp {
+        let imports = switchboard::service::imports::ImportQueue::InProcess;
+        Self::spawn_inner(engine, Config::default(), imports, true).await
+    }
+
+    /// The fault proxy of an app from [`TestApp::spawn_faulty`].
+    pub fn faults(&self) -> &FaultProxy {
+        self.faults.as_ref().expect("spawned without a fault proxy: use TestApp::spawn_faulty")
+    }
+
+    async fn spawn_inner(
+        engine: Engine,
         mut config: Config,
         imports: switchboard::service::imports::ImportQueue,
+        faulty: bool,
     ) -> TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
             switchboard::telemetry::init();
@@ -224,12 +250,14 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         config.api_url = base.clone();
         let files;
+        let faults;
         let (store, mailer, outbox, moto, dynoxide, sqs): (Store, Arc<dyn Mailer>, _, _, _, Option<Arc<SqsQueue>>) =
             match engine {
                 Engine::Dynoxide => {
                     let db = dynoxide::Database::memory().expect("in-memory dynoxide");
                     let eng = local::serve_dynoxide(db, 0).await.expect("serve dynoxide");
-                    let sdk = local::local_sdk_config(&eng.endpoint).await;
+                    let (sdk, proxy) = sdk_for(&eng.endpoint, faulty).await;
+                    faults = proxy;
                     let dir = std::env::temp_dir().join(format!("switchboard-outbox-{}", ulid::Ulid::new()));
                     let mailer = Arc::new(OutboxMailer::new(dir.clone(), SENDER));
                     files = FileStore::Disk { dir: dir.with_extension("uploads") };
@@ -237,7 +265,8 @@ impl TestApp {
                 }
                 Engine::Moto => {
                     let url = moto_endpoint();
-                    let sdk = local::local_sdk_config(&url).await;
+                    let (sdk, proxy) = sdk_for(&url, faulty).await;
+                    faults = proxy;
                     let ses = aws_sdk_ses::Client::new(&sdk);
                     ses.verify_email_identity().email_address(SENDER_ADDRESS).send().await.unwrap_or_else(|e| {
                         panic!("moto at {url} did not answer ({e:?}); is moto_server running? See scripts/test.sh")
@@ -322,6 +351,7 @@ impl TestApp {
             dns,
             service_token,
             sms_outbox,
+            faults,
         }
     }
 
@@ -635,4 +665,19 @@ impl TestApp {
             }
         }
     }
+}
+
+/// The SDK configuration for `endpoint`, through a fault proxy when `faulty`.
+async fn sdk_for(endpoint: &str, faulty: bool) -> (aws_config::SdkConfig, Option<FaultProxy>) {
+    if !faulty {
+        return (local::local_sdk_config(endpoint).await, None);
+    }
+    let proxy = FaultProxy::start(endpoint).await;
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_attempt_timeout(std::time::Duration::from_millis(800))
+        .operation_timeout(std::time::Duration::from_secs(6))
+        .build();
+    let sdk = local::local_sdk_config(&proxy.url).await.to_builder().timeout_config(timeouts).build();
+    (sdk, Some(proxy))
 }

@@ -83,7 +83,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::ContactExists { .. } | Error::StillOwner { .. } => StatusCode::CONFLICT,
         Error::RestoreWindowPassed => StatusCode::GONE,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Storage(_) | Error::Mail(_) | Error::MailThrottled => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Storage(_) | Error::Busy(_) | Error::Mail(_) | Error::MailThrottled => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -122,7 +122,7 @@ impl IntoResponse for Error {
         let status = status_of(&self);
         // Internal details stay in the logs, not in the response.
         let detail = match &self {
-            Error::Storage(_) | Error::Mail(_) | Error::MailThrottled | Error::Sms(_) => {
+            Error::Storage(_) | Error::Busy(_) | Error::Mail(_) | Error::MailThrottled | Error::Sms(_) => {
                 "a backing service is unavailable; retry later".to_owned()
             }
             Error::Internal(_) => "unexpected error".to_owned(),
@@ -158,6 +158,11 @@ impl IntoResponse for Error {
             }
             Error::MergeInProgress => {
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            // Our own retries (the SDK's, with jitter) already spent about a second; one more
+            // second lets a throttled partition or a hot item settle.
+            Error::Busy(_) | Error::MailThrottled => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Error::Unauthenticated | Error::SessionEnded => {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -59,10 +59,11 @@ impl Mailer for SesMailer {
                 .send()
                 .await
                 .map_err(|e| {
-                    use aws_sdk_ses::error::ProvideErrorMetadata;
-                    // SES reports exceeding the send rate as `Throttling` ("Maximum sending rate exceeded").
-                    let code = e.as_service_error().and_then(|s| s.code()).unwrap_or_default();
-                    if code.starts_with("Throttling") {
+                    use crate::store::Transient;
+                    // Throttling (`Throttling`: "Maximum sending rate exceeded"), SES failing
+                    // inside, a timeout or a lost connection: the job is tried again later
+                    // rather than recorded as failed.
+                    if e.transient() {
                         Error::MailThrottled
                     } else {
                         Error::Mail(format!("{e:?}").chars().take(300).collect())

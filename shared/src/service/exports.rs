@@ -37,7 +37,7 @@ impl ExportQueue {
     pub async fn enqueue(&self, ctx: &Arc<Ctx>, msg: ExportMessage) -> Result<()> {
         match self {
             ExportQueue::Sqs { client, url } => {
-                crate::aws::send_json(client, url, &msg, |e| Error::Storage(format!("export queue: {e}"))).await?;
+                crate::aws::send_json(client, url, &msg, |e| Error::Busy(format!("export queue: {e}"))).await?;
             }
             ExportQueue::Held => {}
             ExportQueue::InProcess => {

@@ -181,9 +181,15 @@ pub async fn invite(
             results.push(failed(email.as_str(), &e));
             continue;
         }
-        if let Some(InboxChoice::Existing(id)) = &entry.inbox
-            && ctx.store.get_inbox(&org.org_id, id).await?.is_none()
-        {
+        let inbox = match &entry.inbox {
+            Some(InboxChoice::Existing(id)) => ctx.store.get_inbox(&org.org_id, id).await.map(|i| i.is_some()),
+            _ => Ok(true),
+        };
+        if let Err(e) = &inbox {
+            results.push(failed(email.as_str(), e));
+            continue;
+        }
+        if inbox.as_ref().is_ok_and(|found| !found) {
             results.push(failed(
                 email.as_str(),
                 &Error::validation(
@@ -200,7 +206,15 @@ pub async fn invite(
             results.push(failed(email.as_str(), &e));
             continue;
         }
-        if ctx.store.is_member_by_email(&email, &org.org_id).await? {
+        let member = match ctx.store.is_member_by_email(&email, &org.org_id).await {
+            Ok(m) => m,
+            // A storage failure is this address's outcome; the others still get theirs.
+            Err(e) => {
+                results.push(failed(email.as_str(), &e));
+                continue;
+            }
+        };
+        if member {
             results.push(InviteOutcome {
                 email: email.to_string(),
                 status: InviteStatus::AlreadyMember,
@@ -248,7 +262,9 @@ pub async fn invite(
                 seats_to_buy += 1;
                 results.push(failed(email.as_str(), &e));
             }
-            Err(e) => return Err(e),
+            // Nothing was written for this address (the transaction is all or nothing), so
+            // sending it again is safe; the ones invited before it keep their emails.
+            Err(e) => results.push(failed(email.as_str(), &e)),
         }
     }
     let invited = jobs.len();

@@ -5,12 +5,55 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::Error;
 
-/// Any SDK or builder failure that has no domain meaning.
-pub(crate) fn storage(e: impl std::fmt::Debug) -> Error {
-    let text = format!("{e:?}");
+/// Any SDK or builder failure that has no domain meaning. One the engine may not repeat
+/// (throttling, a conflict, an internal error, a timeout, a lost connection), still failing
+/// after the SDK's retries, becomes [`Error::Busy`]: the client is told to retry.
+pub(crate) fn storage(e: impl std::fmt::Debug + Transient) -> Error {
+    let transient = e.transient();
+    let text: String = format!("{e:?}").chars().take(500).collect();
+    if transient {
+        tracing::warn!(error = %text, "dynamodb call failed after retries; the client is asked to retry");
+        return Error::Busy(text);
+    }
     tracing::error!(error = %text, "dynamodb call failed");
-    Error::Storage(text.chars().take(500).collect())
+    Error::Storage(text)
 }
+
+/// Whether a failure may pass if the same request is made again later.
+pub(crate) trait Transient {
+    fn transient(&self) -> bool;
+}
+
+/// The service codes DynamoDB (and SQS, SES) answer when they are overloaded or unwell.
+const TRANSIENT_CODES: [&str; 10] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "Throttling",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+    "TransactionConflict",
+    "LimitExceededException",
+];
+
+impl<E: ProvideErrorMetadata, R> Transient for SdkError<E, R> {
+    fn transient(&self) -> bool {
+        match self {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(s) => s.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c)),
+            _ => false,
+        }
+    }
+}
+
+/// Failures of our own making (a request that cannot be built, an item that does not
+/// decode): retrying them changes nothing.
+macro_rules! permanent {
+    ($($t:ty),*) => { $(impl Transient for $t { fn transient(&self) -> bool { false } })* };
+}
+permanent!(aws_sdk_dynamodb::error::BuildError, serde_dynamo::Error, String, &str);
 
 /// True when a single-item write failed its condition expression.
 pub(crate) fn is_condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {

@@ -14,6 +14,7 @@ mod email_change;
 mod email_templates;
 mod erasure;
 mod error;
+pub(crate) use error::Transient;
 mod exports;
 mod imports;
 mod inboxes;

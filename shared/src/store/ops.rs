@@ -46,8 +46,11 @@ pub(crate) fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(20u64 << attempt.min(7))
+/// How long to wait before retry `attempt` (1, 2, …): "full jitter" over an exponential
+/// cap, so writers that collided do not collide again in step.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let cap = 20u64 << attempt.min(7);
+    Duration::from_millis(rand::random_range(cap / 4..=cap))
 }
 
 impl Store {
@@ -218,7 +221,7 @@ impl Store {
             let mut attempt = 0;
             while !pending.is_empty() {
                 if attempt > BATCH_RETRIES {
-                    return Err(Error::Storage(format!("{} writes left unprocessed after retries", pending.len())));
+                    return Err(Error::Busy(format!("{} writes left unprocessed after retries", pending.len())));
                 }
                 if attempt > 0 {
                     tokio::time::sleep(backoff(attempt)).await;
@@ -246,7 +249,7 @@ impl Store {
             let mut attempt = 0;
             while !pending.is_empty() {
                 if attempt > BATCH_RETRIES {
-                    return Err(Error::Storage(format!("{} reads left unprocessed after retries", pending.len())));
+                    return Err(Error::Busy(format!("{} reads left unprocessed after retries", pending.len())));
                 }
                 if attempt > 0 {
                     tokio::time::sleep(backoff(attempt)).await;

@@ -1,8 +1,6 @@
 //! Transactions: building blocks for conditional transaction items, and a runner that
 //! retries transaction conflicts and reports which conditions failed.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
@@ -21,6 +19,9 @@ pub(crate) enum TxError {
 }
 
 const CONFLICT_RETRIES: u32 = 6;
+
+/// Cancellation reasons that say "not now" rather than "no".
+const TRANSIENT_REASONS: [&str; 3] = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"];
 
 pub(crate) fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, Error> {
     let put = Put::builder()
@@ -144,7 +145,7 @@ impl Store {
                     || format!("{e:?}").contains("TransactionConflict");
                 if conflict && attempt < CONFLICT_RETRIES {
                     attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                    tokio::time::sleep(super::ops::backoff(attempt)).await;
                     continue;
                 }
                 return Err(TxError::Other(storage(e)));
@@ -159,10 +160,16 @@ impl Store {
             if !failed.is_empty() || reasons.is_empty() {
                 return Err(TxError::Conditions(failed));
             }
-            if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) && attempt < CONFLICT_RETRIES {
+            // Conflicts with another transaction, or throttling of one item, pass on their own.
+            let transient = reasons.iter().filter_map(|r| r.code()).any(|c| TRANSIENT_REASONS.contains(&c));
+            if transient && attempt < CONFLICT_RETRIES {
                 attempt += 1;
-                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                tokio::time::sleep(super::ops::backoff(attempt)).await;
                 continue;
+            }
+            if transient {
+                tracing::warn!(error = ?e, "transaction still conflicting after retries");
+                return Err(TxError::Other(Error::Busy("transaction conflicts outlasted the retries".into())));
             }
             return Err(TxError::Other(storage(e)));
         }

@@ -27,6 +27,7 @@ mod email_change;
 mod email_settings;
 mod errors;
 mod everyday;
+mod faults;
 mod grants;
 mod imports;
 mod inboxes;

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -43,9 +44,16 @@ async fn invite_handler(
     State(ctx): State<AppState>,
     OrgAccess(access): OrgAccess,
     JsonBody(req): JsonBody<InviteRequest>,
-) -> Result<Json<InviteReport>> {
+) -> Result<axum::response::Response> {
     let permit = access.permit::<ManageMembers>()?;
-    Ok(Json(invitations::invite(&ctx, &permit, &req.invitations, req.expires_in_days).await?))
+    let report = invitations::invite(&ctx, &permit, &req.invitations, req.expires_in_days).await?;
+    // Some addresses met a busy engine: sending those again will likely work.
+    let busy = report.results.iter().any(|r| r.code.as_deref() == Some(crate::Error::Busy(String::new()).code()));
+    let mut resp = Json(report).into_response();
+    if busy {
+        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+    }
+    Ok(resp)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

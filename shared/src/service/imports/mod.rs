@@ -51,7 +51,7 @@ impl ImportQueue {
     pub async fn enqueue(&self, ctx: &Arc<Ctx>, msg: JobMessage) -> Result<()> {
         match self {
             ImportQueue::Sqs { client, url } => {
-                crate::aws::send_json(client, url, &msg, |e| Error::Storage(format!("import queue: {e}"))).await?;
+                crate::aws::send_json(client, url, &msg, |e| Error::Busy(format!("import queue: {e}"))).await?;
             }
             ImportQueue::Held => {}
             ImportQueue::InProcess => {

@@ -1,0 +1,269 @@
+//! The service under injected faults: a proxy between the SDK and the engine answers chosen
+//! requests with throttling, conflicts, internal errors, timeouts and dropped connections
+//! (tests/src/fault_proxy.rs). What must hold: nothing half-written, every effect once, and
+//! an error the client can act on (`503` problem+json with `Retry-After`) when retrying helps.
+
+use std::time::Duration;
+
+use e2e::fault_proxy::{Fault, Rule};
+use e2e::{Engine, Reply, TestApp, User};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+both_engines!(
+    bulk_invitations_keep_every_outcome_under_faults,
+    seat_purchases_charge_once_under_faults,
+    acceptance_makes_one_membership_under_conflicts,
+    switching_and_settings_survive_faults,
+    digest_run_sends_each_digest_once_under_faults,
+);
+
+const TX: &str = "TransactWriteItems";
+
+/// The SDK's standard mode makes 3 attempts: this many consecutive faults outlast it.
+const OUTLASTS_SDK: u32 = 3;
+
+fn assert_retryable(r: &Reply) {
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    assert_eq!(r.code(), "temporarily_unavailable", "{:?}", r.body);
+    assert_eq!(
+        r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "a problem document"
+    );
+    assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"), "Retry-After");
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(!detail.contains("Exception") && !detail.contains("dynamodb"), "no engine detail leaks: {detail}");
+}
+
+async fn seats(app: &TestApp, owner: &User) -> (u64, u64, u64) {
+    let s = app.get(&format!("/v1/orgs/{}/seats", owner.org), &owner.access).await.body;
+    (s["purchased"].as_u64().unwrap(), s["used"].as_u64().unwrap(), s["pending"].as_u64().unwrap())
+}
+
+async fn bulk_invitations_keep_every_outcome_under_faults(engine: Engine) {
+    let app = TestApp::spawn_faulty(engine).await;
+    let owner = app.signup("faulty", "web").await;
+    app.post_auth(&format!("/v1/orgs/{}/seats/purchase", owner.org), &owner.access, json!({"count": 20})).await;
+    let before = seats(&app, &owner).await;
+    let addresses: Vec<String> = (0..10).map(|i| e2e::unique_email(&format!("bulk{i}"))).collect();
+    let body =
+        json!({"invitations": addresses.iter().map(|a| json!({"email": a, "roles": ["agent"]})).collect::<Vec<_>>()});
+    let path = format!("/v1/orgs/{}/invitations", owner.org);
+
+    // Throttling the SDK absorbs, and one address whose transaction fails through every
+    // attempt (the fourth address: three transactions went through before it).
+    app.faults().inject(Rule::new("GetItem", Fault::ProvisionedThroughput).every(3).times(4));
+    app.faults().inject(Rule::new(TX, Fault::Internal).after(3).times(OUTLASTS_SDK));
+    let r = app.post_auth(&path, &owner.access, body.clone()).await;
+    app.faults().heal();
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let injected = (app.faults().injected(TX), app.faults().injected("GetItem"));
+    assert_eq!(injected, (OUTLASTS_SDK as usize, 4), "the faults were injected");
+    let outcomes: Vec<(&str, Option<&str>)> = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["status"].as_str().unwrap(), o["code"].as_str()))
+        .collect();
+    let mut expected = vec![("invited", None); 10];
+    expected[3] = ("failed", Some("temporarily_unavailable"));
+    assert_eq!(outcomes, expected);
+    assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    assert_eq!(
+        seats(&app, &owner).await,
+        (before.0, before.1 + 9, before.2 + 9),
+        "a seat per invitation written, none for the failed one"
+    );
+
+    // The same request again: the failed address is invited, the others are not twice.
+    let again = app.post_auth(&path, &owner.access, body).await;
+    let statuses: Vec<&str> =
+        again.body["results"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+    let mut expected = vec!["already_invited"; 10];
+    expected[3] = "invited";
+    assert_eq!(statuses, expected);
+    assert_eq!(seats(&app, &owner).await, (before.0, before.1 + 10, before.2 + 10));
+    for a in &addresses {
+        assert_eq!(app.wait_emails_to(a, 1).await.len(), 1, "one invitation email to {a}");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.run_mail_worker().await;
+    for a in &addresses {
+        assert_eq!(app.emails_to(a).await.len(), 1, "still one invitation email to {a}");
+    }
+    println!(
+        "{engine:?} | bulk invitations | GetItem throttled x4 + one TX 500 x3 | 9 invited, 1 failed temporarily_unavailable + Retry-After; resend invites it; 10 emails, each once"
+    );
+}
+
+async fn billing_events(app: &TestApp, org: &str) -> usize {
+    let page = app.ctx.store.partition_items(&format!("ORG#{org}"), 500, None).await.expect("partition");
+    page.items
+        .iter()
+        .filter(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|s| s.starts_with("BILLING#")))
+        .count()
+}
+
+async fn seat_purchases_charge_once_under_faults(engine: Engine) {
+    let app = TestApp::spawn_faulty(engine).await;
+    let owner = app.signup("charge", "web").await;
+    let path = format!("/v1/orgs/{}/seats/purchase", owner.org);
+    let start = seats(&app, &owner).await.0;
+
+    // Throttled twice, then through: the SDK's backoff hides it.
+    app.faults().inject(Rule::new(TX, Fault::ProvisionedThroughput).times(2));
+    let r = app.post_auth(&path, &owner.access, json!({"count": 2})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!((seats(&app, &owner).await.0, billing_events(&app, &owner.org).await), (start + 2, 1));
+
+    // A timeout, then through.
+    app.faults().inject(Rule::new(TX, Fault::Timeout(Duration::from_millis(1500))).times(1));
+    let r = app.post_auth(&path, &owner.access, json!({"count": 1})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!((seats(&app, &owner).await.0, billing_events(&app, &owner.org).await), (start + 3, 2));
+
+    // Failing through every attempt: nothing charged, nothing added, and told to retry.
+    app.faults().inject(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK));
+    let r = app.post_auth(&path, &owner.access, json!({"count": 4})).await;
+    assert_retryable(&r);
+    assert_eq!((seats(&app, &owner).await.0, billing_events(&app, &owner.org).await), (start + 3, 2));
+
+    if engine == Engine::Dynoxide {
+        // Applied, but the answer lost: the SDK's retry carries the same ClientRequestToken,
+        // so the engine replays its answer instead of charging again. (moto ignores the
+        // token, so this row is dynoxide's; DynamoDB honours it for ten minutes.)
+        app.faults().inject(Rule::new(TX, Fault::DropAfterApply).times(1));
+        let r = app.post_auth(&path, &owner.access, json!({"count": 1})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!((seats(&app, &owner).await.0, billing_events(&app, &owner.org).await), (start + 4, 3));
+    }
+    println!(
+        "{engine:?} | seat purchase | TX throttled x2; TX timeout x1; TX 500 x3; (dynoxide) TX answer lost | 200, 200, 503+Retry-After with nothing charged, 200 charged once"
+    );
+}
+
+async fn acceptance_makes_one_membership_under_conflicts(engine: Engine) {
+    let app = TestApp::spawn_faulty(engine).await;
+    let owner = app.signup("accept", "web").await;
+    let invitee = app.signup("invitee", "web").await;
+    let path = format!("/v1/orgs/{}/invitations", owner.org);
+    let r = app
+        .post_auth(&path, &owner.access, json!({"invitations": [{"email": invitee.email, "roles": ["agent"]}]}))
+        .await;
+    assert_eq!(r.body["invited"], 1, "{:?}", r.body);
+    let link = app.wait_link(&invitee.email, "/accept-invitation?token=").await.expect("invitation");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let before = seats(&app, &owner).await;
+
+    // Conflicting transactions for longer than our retries: told to retry, nothing moved.
+    app.faults().inject(Rule::new(TX, Fault::TransactionConflict).times(50));
+    let r = app.post_auth("/v1/invitations/accept", &invitee.access, json!({"token": token})).await;
+    app.faults().heal();
+    assert_retryable(&r);
+    assert_eq!(seats(&app, &owner).await, before, "no seat moved");
+    let orgs = app.get("/v1/me/organizations", &invitee.access).await.body;
+    assert_eq!(orgs["organizations"].as_array().unwrap().len(), 1, "not a member yet");
+
+    // Two conflicts, then through; then the same token twice at once: one membership.
+    app.faults().inject(Rule::new(TX, Fault::TransactionConflict).times(2));
+    let body = json!({"token": token});
+    let (a, b) = tokio::join!(
+        app.post_auth("/v1/invitations/accept", &invitee.access, body.clone()),
+        app.post_auth("/v1/invitations/accept", &invitee.access, body.clone())
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses[0], StatusCode::CREATED, "{:?} {:?}", a.body, b.body);
+    assert!(statuses[1].is_client_error(), "the second acceptance is refused: {:?} {:?}", a.body, b.body);
+    let orgs = app.get("/v1/me/organizations", &invitee.access).await.body;
+    assert_eq!(orgs["organizations"].as_array().unwrap().len(), 2, "one membership");
+    // The invitation held its seat; accepting turns the pending seat into the member's.
+    assert_eq!(seats(&app, &owner).await, (before.0, before.1, before.2 - 1));
+    println!(
+        "{engine:?} | acceptance | TX conflict x50; TX conflict x2 + a concurrent duplicate | 503+Retry-After, nothing moved; 201 once, the duplicate 4xx, one membership, the pending seat becomes the member's"
+    );
+}
+
+async fn switching_and_settings_survive_faults(engine: Engine) {
+    let app = TestApp::spawn_faulty(engine).await;
+    let owner = app.signup("switch", "web").await;
+    let sub = app.sub_account(&owner.access, &owner.org, "Branch").await;
+
+    app.faults().inject(Rule::new("GetItem", Fault::Throttling).every(2).times(3));
+    app.faults().inject(Rule::new("UpdateItem", Fault::Drop).times(1));
+    let r = app.post_auth("/v1/auth/switch", &owner.access, json!({"organization_id": sub})).await;
+    app.faults().heal();
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let access = r.body["access_token"].as_str().unwrap().to_owned();
+    let me = app.get("/v1/me", &access).await;
+    assert_eq!(me.body["active_organization"], sub.as_str(), "{:?}", me.body);
+
+    let settings = format!("{}/v1/orgs/{}/settings", app.base, owner.org);
+    let etag = app.get(&format!("/v1/orgs/{}/settings", owner.org), &owner.access).await.body["etag"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patch = |tag: String, body: Value| {
+        let req = app.http.patch(&settings).bearer_auth(&owner.access).header("If-Match", tag).json(&body);
+        async move { TestApp::reply(req.send().await.expect("patch")).await }
+    };
+    app.faults().inject(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK));
+    let r = patch(etag.clone(), json!({"disclaimer": "Calls are recorded."})).await;
+    assert_retryable(&r);
+    let now = app.get(&format!("/v1/orgs/{}/settings", owner.org), &owner.access).await.body;
+    assert_eq!((now["etag"].as_str(), now["own"].get("disclaimer")), (Some(etag.as_str()), None), "unchanged");
+    // The client retries with the same ETag (nothing changed), through a conflict.
+    app.faults().inject(Rule::new(TX, Fault::TransactionConflict).times(1));
+    let r = patch(etag.clone(), json!({"disclaimer": "Calls are recorded."})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["own"]["disclaimer"], "Calls are recorded.");
+    println!(
+        "{engine:?} | switch; settings change | GetItem throttled x3 + UpdateItem connection dropped; TX 500 x3, then a conflict | 200; 503+Retry-After and unchanged (same ETag), the retry 200"
+    );
+}
+
+async fn digest_run_sends_each_digest_once_under_faults(engine: Engine) {
+    let app = TestApp::spawn_faulty(engine).await;
+    let owner = app.signup("digest", "web").await;
+    let path = format!("/v1/orgs/{}/email-settings", owner.org);
+    let tag = app.get(&path, &owner.access).await.body["etag"].as_str().expect("etag").to_owned();
+    let r = app
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            &owner.access,
+            Some(&tag),
+            Some(json!({"types": {"mentions": {"interval": "hourly"}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").unwrap().to_utc();
+    app.clock.set(start);
+    let event = json!({"organization_id": owner.org, "type": "mention", "recipients": {"user_ids": [owner.id]},
+        "idempotency_key": "mention-1", "occurred_at": "2026-12-01T10:00:00Z", "subject": "+61 2 5550 1234"});
+    assert_eq!(crate::notifications::post_event(&app, event).await.body["recorded"], 1);
+    app.run_mail_worker().await;
+
+    // The run is throttled and loses a connection; the scheduler then runs it again.
+    app.faults().inject(Rule::new("Query", Fault::ProvisionedThroughput).every(2).times(3));
+    app.faults().inject(Rule::new("UpdateItem", Fault::Drop).times(1));
+    let hour = start + chrono::Duration::hours(1);
+    let first = app.run_digests_at(hour).await;
+    app.faults().heal();
+    let again = app.run_digests_at(hour).await;
+    assert_eq!(first.claimed + again.claimed, 1, "{first:?} {again:?}");
+    let mut digests = Vec::new();
+    for _ in 0..100 {
+        digests = app.emails_to(&owner.email).await.into_iter().filter(|m| m.subject.contains("hourly")).collect();
+        if !digests.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.run_mail_worker().await;
+    assert_eq!(digests.len(), 1, "one digest for the window, however often the run goes");
+    println!(
+        "{engine:?} | digest run | Query throttled x3 + UpdateItem dropped, then the run repeated | one window claimed, one digest sent"
+    );
+}
