@@ -127,6 +127,10 @@ pub enum Error {
     RestoreWindowPassed,
     #[error("you own {}: transfer ownership or close them first", orgs.join(", "))]
     StillOwner { orgs: Vec<String> },
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
+    IdempotencyInProgress,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("the resource was changed by someone else; reload and retry")]
@@ -217,6 +221,8 @@ impl Error {
             Error::Conflict => "conflict",
             Error::Storage(_) => "storage_unavailable",
             Error::Busy(_) => "temporarily_unavailable",
+            Error::IdempotencyKeyReused => "idempotency_key_reused",
+            Error::IdempotencyInProgress => "idempotency_in_progress",
             Error::Mail(_) => "mail_unavailable",
             Error::MailThrottled => "mail_throttled",
             Error::Internal(_) => "internal",

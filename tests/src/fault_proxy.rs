@@ -74,7 +74,7 @@ impl Rule {
             return false;
         }
         self.seen += 1;
-        if self.seen % self.every != 0 {
+        if !self.seen.is_multiple_of(self.every) {
             return false;
         }
         self.injected += 1;

@@ -50,9 +50,35 @@ fn complete(op: &mut Operation) {
     add(op, "default", "an error, as problem+json with a stable `code`");
 }
 
+/// A creating route takes an `Idempotency-Key` and may answer that the key is in use.
+fn idempotent(op: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    let schema = ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(257)).build();
+    let param = ParameterBuilder::new()
+        .name(crate::domain::idempotency_key::HEADER)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes the request safe to repeat: the same key with the same request returns the first \
+             answer (with `Idempotent-Replayed: true`) for 24 hours, with another request 422 \
+             `idempotency_key_reused`, and while the first is still running 409 `idempotency_in_progress`.",
+        ))
+        .schema(Some(schema))
+        .build();
+    op.parameters.get_or_insert_with(Vec::new).push(param);
+    add(op, "409", "conflict; or a request with this Idempotency-Key is still running (Retry-After)");
+    add(op, "422", "invalid input; `field` names it");
+}
+
 /// Apply the rules above to every operation of `doc`.
 pub fn complete_document(doc: &mut OpenApi) {
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if let Some(op) = item.post.as_mut()
+            && super::idempotency::ROUTES.contains(&path.as_str())
+        {
+            idempotent(op);
+        }
         for op in [
             &mut item.get,
             &mut item.put,

@@ -4,6 +4,7 @@
 
 mod contract;
 pub mod extract;
+mod idempotency;
 pub mod problem;
 mod routes;
 mod telemetry;
@@ -288,6 +289,7 @@ pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState, functions: &[Function]) -> Router {
     let (router, _) = api_router(functions).split_for_parts();
     router
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::guard))
         .fallback(|| async { problem::problem(StatusCode::NOT_FOUND, "route_not_found", "no such route".into(), None) })
         .method_not_allowed_fallback(|| async {
             problem::problem(

@@ -82,6 +82,8 @@ pub fn status_of(e: &Error) -> StatusCode {
         }
         Error::ContactExists { .. } | Error::StillOwner { .. } => StatusCode::CONFLICT,
         Error::RestoreWindowPassed => StatusCode::GONE,
+        Error::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::IdempotencyInProgress => StatusCode::CONFLICT,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Storage(_) | Error::Busy(_) | Error::Mail(_) | Error::MailThrottled => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -139,6 +141,7 @@ impl IntoResponse for Error {
             Error::SettingLocked { key } => Some((*key).to_owned()),
             Error::ContactExists { index: Some(i) } => Some(format!("contacts[{i}].phone")),
             Error::ContactExists { index: None } => Some("phone".to_owned()),
+            Error::IdempotencyKeyReused | Error::IdempotencyInProgress => Some("Idempotency-Key".to_owned()),
             _ => None,
         };
         let mut extras = Extras::default();
@@ -161,7 +164,7 @@ impl IntoResponse for Error {
             }
             // Our own retries (the SDK's, with jitter) already spent about a second; one more
             // second lets a throttled partition or a hot item settle.
-            Error::Busy(_) | Error::MailThrottled => {
+            Error::Busy(_) | Error::MailThrottled | Error::IdempotencyInProgress => {
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Error::Unauthenticated | Error::SessionEnded => {

@@ -8,6 +8,7 @@ mod country;
 mod domain_name;
 mod email;
 mod email_type;
+pub mod idempotency_key;
 mod ids;
 mod language;
 mod login_name;

@@ -15,6 +15,7 @@ pub mod emails;
 pub mod erasure;
 pub mod exports;
 mod grants;
+pub mod idempotency;
 pub mod imports;
 pub mod inboxes;
 pub mod invitations;

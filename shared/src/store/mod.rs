@@ -16,6 +16,7 @@ mod erasure;
 mod error;
 pub(crate) use error::Transient;
 mod exports;
+mod idempotency;
 mod imports;
 mod inboxes;
 mod items;
@@ -53,6 +54,7 @@ pub use directory::{JoinRequestRecord, NameEntryRecord};
 pub use domains::{DomainClaimRecord, DomainGuardRecord, DomainKind};
 pub use email_templates::{EmailTemplateRecord, TemplateOverride};
 pub use exports::{EXPORT_DAYS, ExportRecord, ExportStatus, exported};
+pub use idempotency::{Claim, IdempotencyRecord, StoredAnswer};
 pub use imports::{
     ImportCounts, ImportJobRecord, ImportRowRecord, JobStatus, RowConflict, RowEffect, RowOutcome, UploadRecord,
     UploadStatus,

@@ -29,6 +29,7 @@ mod errors;
 mod everyday;
 mod faults;
 mod grants;
+mod idempotency;
 mod imports;
 mod inboxes;
 mod infra;
