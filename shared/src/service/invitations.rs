@@ -91,6 +91,12 @@ pub(crate) struct InvitationEmail {
     invitation: InvitationRef,
 }
 
+impl InvitationEmail {
+    pub(crate) fn to(&self) -> &Email {
+        &self.recipient.to
+    }
+}
+
 /// The invitation's email, in `language` (the organization's effective default language).
 pub(crate) fn invitation_email(ctx: &Ctx, language: Language, inv: &InvitationRecord, token: &str) -> InvitationEmail {
     let link = format!("{}/accept-invitation?token={token}", ctx.config.public_url);

@@ -241,6 +241,7 @@ impl Store {
         chunk: &ImportCounts,
         finish: Option<(JobStatus, DateTime<Utc>, Option<String>)>,
         lease_until: i64,
+        owed: Option<&super::ImportMailRecord>,
     ) -> Result<()> {
         let t = self.table_name();
         let (members, pending) = chunk.seats();
@@ -284,6 +285,9 @@ impl Store {
             // Reserved seats become used (members) or pending (invitations); the rest return.
             let d = SeatDelta { purchased: 0, used: i64::from(members + pending), pending: i64::from(pending) };
             items.push(seat_settle(t, &job.org_id, d, used + release.max(0))?);
+        }
+        if let Some(m) = owed {
+            items.push(m.put(t)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),

@@ -17,6 +17,7 @@ mod error;
 pub(crate) use error::Transient;
 mod exports;
 mod idempotency;
+mod import_mail;
 mod imports;
 mod inboxes;
 mod items;
@@ -55,6 +56,7 @@ pub use domains::{DomainClaimRecord, DomainGuardRecord, DomainKind};
 pub use email_templates::{EmailTemplateRecord, TemplateOverride};
 pub use exports::{EXPORT_DAYS, ExportRecord, ExportStatus, exported};
 pub use idempotency::{Claim, IdempotencyRecord, StoredAnswer};
+pub use import_mail::ImportMailRecord;
 pub use imports::{
     ImportCounts, ImportJobRecord, ImportRowRecord, JobStatus, RowConflict, RowEffect, RowOutcome, UploadRecord,
     UploadStatus,

@@ -16,7 +16,116 @@ both_engines!(
     acceptance_makes_one_membership_under_conflicts,
     switching_and_settings_survive_faults,
     digest_run_sends_each_digest_once_under_faults,
+    imports_import_each_row_once_under_faults,
 );
+
+/// moto only: its SQS is the queue that can fail (the embedded default's is a channel).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_whose_emails_could_not_be_queued_sends_them_on_its_next_run() {
+    let app = TestApp::spawn_faulty(Engine::Moto).await;
+    let owner = app.signup("owed", "web").await;
+    app.post_auth(&format!("/v1/orgs/{}/seats/purchase", owner.org), &owner.access, json!({"count": 5})).await;
+    let addresses: Vec<String> = (0..3).map(|i| e2e::unique_email(&format!("owed{i}"))).collect();
+    // The queue refuses every send, through the SDK's retries and ours.
+    app.faults().inject(Rule::new("SendMessageBatch", Fault::Internal));
+    let job = start_import(&app, &owner, &addresses).await;
+    let done = import_done(&app, &owner, &job).await;
+    assert_eq!(done["counts"]["invited"], 3, "{done:?}");
+    assert_eq!(app.count_items("IMPORTMAIL#").await, 1, "the chunk's emails are owed");
+    app.faults().heal();
+    app.run_mail_worker().await;
+    for a in &addresses {
+        assert!(app.emails_to(a).await.is_empty(), "nothing was sent yet to {a}");
+    }
+    // SQS delivers the job message again once its visibility timeout passed (the worker's
+    // batch failed), after the first run's hold on the record (5 minutes): the run sends them.
+    app.clock.advance(chrono::Duration::seconds(301));
+    let org = switchboard::domain::OrgId::parse(&owner.org, "org").unwrap();
+    for _ in 0..2 {
+        switchboard::service::imports::run_job(&app.ctx, &org, &job, None).await.expect("run again");
+    }
+    for a in &addresses {
+        let mails = app.wait_emails_to(a, 1).await;
+        assert_eq!(mails.len(), 1, "one invitation to {a}");
+        let link = mails[0].link("/accept-invitation?token=").expect("link");
+        let preview = app.post("/v1/invitations/preview", json!({"token": link.split("token=").nth(1).unwrap()})).await;
+        assert_eq!(preview.status, StatusCode::OK, "the link works: {:?}", preview.body);
+    }
+    assert_eq!(app.count_items("IMPORTMAIL#").await, 0, "nothing owed any more");
+    println!(
+        "Moto | import | SQS SendMessageBatch 500 throughout, then the job delivered again | job done, emails owed in one record; the next run sends each once with a working link"
+    );
+}
+
+async fn start_import(app: &TestApp, owner: &User, addresses: &[String]) -> String {
+    let mut csv = String::from("email,first_name,last_name\n");
+    for a in addresses {
+        csv.push_str(&format!("{a},Imke,Jong\n"));
+    }
+    let up = app
+        .http
+        .post(format!("{}/v1/orgs/{}/imports/files", app.base, owner.org))
+        .bearer_auth(&owner.access)
+        .body(csv.into_bytes())
+        .send()
+        .await
+        .expect("upload");
+    let up = TestApp::reply(up).await;
+    assert_eq!(up.status, StatusCode::CREATED, "{:?}", up.body);
+    let start = json!({"upload_id": up.body["upload_id"], "mapping": {"email": "A", "first_name": "B", "last_name": "C"}, "start_row": 2});
+    let r = app.post_auth(&format!("/v1/orgs/{}/imports", owner.org), &owner.access, start).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    r.body["job_id"].as_str().unwrap().to_owned()
+}
+
+async fn import_done(app: &TestApp, owner: &User, job: &str) -> Value {
+    for _ in 0..600 {
+        let r = app.get(&format!("/v1/orgs/{}/imports/{job}", owner.org), &owner.access).await;
+        if r.body["status"] == "done" || r.body["status"] == "failed" {
+            return r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("import {job} did not finish");
+}
+
+async fn imports_import_each_row_once_under_faults(engine: Engine) {
+    let app = TestApp::spawn_faulty(engine).await;
+    let owner = app.signup("import-faults", "web").await;
+    app.post_auth(&format!("/v1/orgs/{}/seats/purchase", owner.org), &owner.access, json!({"count": 40})).await;
+    let addresses: Vec<String> = (0..30).map(|i| e2e::unique_email(&format!("imp{i}"))).collect();
+    app.faults().inject(Rule::new(TX, Fault::ProvisionedThroughput).every(4).times(8));
+    app.faults().inject(Rule::new(TX, Fault::TransactionConflict).every(7).times(3));
+    app.faults().inject(Rule::new("BatchGetItem", Fault::Throttling).every(2).times(3));
+    let job = start_import(&app, &owner, &addresses).await;
+    let done = import_done(&app, &owner, &job).await;
+    app.faults().heal();
+    assert_eq!(done["status"], "done", "{done:?}");
+    assert_eq!(done["counts"]["invited"], 30, "{done:?}");
+    assert!(app.faults().injected(TX) >= 8, "faults were injected: {}", app.faults().injected(TX));
+    let csv = app
+        .http
+        .get(format!("{}/v1/orgs/{}/imports/{job}/report.csv", app.base, owner.org))
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .expect("report")
+        .text()
+        .await
+        .expect("report text");
+    for a in &addresses {
+        assert_eq!(csv.lines().filter(|l| l.contains(a.as_str())).count(), 1, "{a} once in the report:\n{csv}");
+    }
+    let s = app.get(&format!("/v1/orgs/{}/seats", owner.org), &owner.access).await.body;
+    assert_eq!(s["pending"], 30, "a pending seat per invitation: {s:?}");
+    for a in &addresses {
+        assert_eq!(app.wait_emails_to(a, 1).await.len(), 1, "one invitation to {a}");
+    }
+    assert_eq!(app.count_items("IMPORTMAIL#").await, 0, "nothing owed");
+    println!(
+        "{engine:?} | import (30 rows) | TX throttled x8 + conflicts x3, BatchGetItem throttled x3 | done, 30 invited once, 30 pending seats, 30 emails, nothing owed"
+    );
+}
 
 const TX: &str = "TransactWriteItems";
 

@@ -2,6 +2,7 @@
 //! synchronous preview with suggested mapping and seat need, and an asynchronous job whose
 //! worker (`worker.rs`) streams the file and imports it in checkpointed chunks.
 
+mod owed;
 mod scan;
 mod worker;
 

@@ -20,13 +20,13 @@ use crate::service::Ctx;
 use crate::service::invitations::InvitationEmail as EmailJob;
 use crate::service::settings::Effective;
 use crate::store::{
-    CredentialRecord, EmailStatus, ImportCounts, ImportJobRecord, ImportRowRecord, InvitationRecord, InviteTokenRecord,
-    JobStatus, MembershipRecord, OrgRecord, RowConflict, RowEffect, RowOutcome, UserRecord,
+    CredentialRecord, EmailStatus, ImportCounts, ImportJobRecord, ImportMailRecord, ImportRowRecord, InvitationRecord,
+    InviteTokenRecord, JobStatus, MembershipRecord, OrgRecord, RowConflict, RowEffect, RowOutcome, UserRecord,
 };
 
 /// Rows per chunk: one checkpoint, and one batch read of each kind, per chunk.
 pub const CHUNK: usize = 100;
-const LEASE_SECS: i64 = 300;
+pub(super) const LEASE_SECS: i64 = 300;
 /// Password hashes computed at once (each on the blocking pool).
 const HASHING: usize = 4;
 /// Rows committed at once.
@@ -43,6 +43,8 @@ pub enum RunOutcome {
 
 /// Run (or resume) a job until it is done, or until a minute before `deadline`.
 pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Option<Instant>) -> Result<RunOutcome> {
+    // Before the lease: a job that finished may still owe the emails of its last chunk.
+    super::owed::send_owed(ctx, org_id, job_id).await?;
     let lease = ctx.ulid().to_string();
     let now = ctx.now().timestamp();
     if !ctx.store.lease_import_job(org_id, job_id, &lease, now, now + LEASE_SECS).await? {
@@ -94,11 +96,11 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     }
     if paused {
         // Give the lease up so the next delivery can continue at once.
-        ctx.store.checkpoint_import(&job, &ImportCounts::default(), None, 0).await?;
+        ctx.store.checkpoint_import(&job, &ImportCounts::default(), None, 0, None).await?;
         return Ok(RunOutcome::Paused);
     }
     let done = (JobStatus::Done, ctx.now(), None);
-    ctx.store.checkpoint_import(&job, &ImportCounts::default(), Some(done), 0).await?;
+    ctx.store.checkpoint_import(&job, &ImportCounts::default(), Some(done), 0, None).await?;
     tell_importer(ctx, &job).await;
     Ok(RunOutcome::Finished)
 }
@@ -124,7 +126,7 @@ async fn tell_importer(ctx: &Ctx, job: &ImportJobRecord) {
 async fn fail(ctx: &Ctx, job: &mut ImportJobRecord, e: &Error) -> Result<RunOutcome> {
     tracing::warn!(error = %e, job = %job.job_id, "import failed");
     let failed = (JobStatus::Failed, ctx.now(), Some(e.to_string()));
-    ctx.store.checkpoint_import(job, &ImportCounts::default(), Some(failed), 0).await?;
+    ctx.store.checkpoint_import(job, &ImportCounts::default(), Some(failed), 0, None).await?;
     Ok(RunOutcome::Finished)
 }
 
@@ -196,6 +198,7 @@ async fn process_chunk(
 ) -> Result<()> {
     let org = &scope.org;
     let Some(last) = rows.last().map(|r| r.number) else { return Ok(()) };
+    let chunk_start = rows.first().map_or(last, |r| r.number);
     let domain = org.login_domain.as_ref();
     let validated: Vec<(u32, std::result::Result<ImportRow, RowFailure>)> =
         rows.iter().map(|r| (r.number, validate(r, &job.mapping, domain))).collect();
@@ -300,13 +303,19 @@ async fn process_chunk(
     }
     job.counts = add(&job.counts, &chunk);
     job.next_row = last + 1;
-    ctx.store.checkpoint_import(job, &chunk, None, ctx.now().timestamp() + LEASE_SECS).await?;
-    if !emails.is_empty() {
-        let emails = crate::service::invitations::invitation_jobs(ctx, scope, emails).await?;
-        // Through the rate-respecting queue; invitations stay pending (and resendable) if this fails.
-        if let Err(e) = ctx.queue.enqueue(emails).await {
-            tracing::error!(error = %e, "import invitation emails not queued");
-        }
+    // The emails the chunk owes are recorded with its checkpoint: if they are not queued
+    // below (the worker stops, the queue fails), the job's next run sends them.
+    let owed = (!emails.is_empty()).then(|| ImportMailRecord {
+        org_id: job.org_id.clone(),
+        job_id: job.job_id.clone(),
+        first_row: chunk_start,
+        emails: emails.iter().map(|e| e.to().clone()).collect(),
+        at: ctx.now(),
+        claimed_until: Some(ctx.now().timestamp() + LEASE_SECS),
+    });
+    ctx.store.checkpoint_import(job, &chunk, None, ctx.now().timestamp() + LEASE_SECS, owed.as_ref()).await?;
+    if let Some(owed) = owed {
+        super::owed::queue_owed(ctx, scope, &owed, emails).await;
     }
     Ok(())
 }
