@@ -98,7 +98,7 @@ pub async fn deliver(
     // An invitation whose token was replaced (resent, or an import's owed emails sent again),
     // revoked or accepted since: its link no longer works, so the email is not sent.
     if let Some(inv) = &job.invitation
-        && !store.get_invitation(&inv.org_id, &inv.email).await?.is_some_and(|c| c.token_hash == inv.token_hash)
+        && store.get_invitation(&inv.org_id, &inv.email).await?.is_none_or(|c| c.token_hash != inv.token_hash)
     {
         tracing::info!(org = %inv.org_id, "invitation changed since its email was queued; email dropped");
         return Ok(());
