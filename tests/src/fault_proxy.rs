@@ -39,6 +39,7 @@ pub struct Rule {
     pub fault: Fault,
     pub every: u32,
     pub times: u32,
+    needle: Option<String>,
     skip: u32,
     seen: u32,
     injected: u32,
@@ -46,7 +47,16 @@ pub struct Rule {
 
 impl Rule {
     pub fn new(operation: &str, fault: Fault) -> Rule {
-        Rule { operation: operation.into(), fault, every: 1, times: u32::MAX, skip: 0, seen: 0, injected: 0 }
+        Rule {
+            operation: operation.into(),
+            fault,
+            every: 1,
+            times: u32::MAX,
+            needle: None,
+            skip: 0,
+            seen: 0,
+            injected: 0,
+        }
     }
 
     pub fn every(mut self, k: u32) -> Rule {
@@ -59,14 +69,25 @@ impl Rule {
         self
     }
 
+    /// Only requests whose body contains `needle` (e.g. one address among many).
+    pub fn containing(mut self, needle: &str) -> Rule {
+        self.needle = Some(needle.into());
+        self
+    }
+
     /// Let the first `n` matching requests through untouched.
     pub fn after(mut self, n: u32) -> Rule {
         self.skip = n;
         self
     }
 
-    fn fires(&mut self, op: &str) -> bool {
+    fn fires(&mut self, op: &str, body: &[u8]) -> bool {
         if self.operation != op || self.injected >= self.times {
+            return false;
+        }
+        if let Some(n) = &self.needle
+            && !body.windows(n.len()).any(|w| w == n.as_bytes())
+        {
             return false;
         }
         if self.skip > 0 {
@@ -172,7 +193,7 @@ async fn handle(req: Request<Incoming>, st: Arc<Mutex<State>>, upstream: Arc<str
     let op = operation_of(&parts, &body);
     let fault = {
         let mut s = st.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-        let fault = s.rules.iter_mut().find_map(|r| r.fires(&op).then_some(r.fault));
+        let fault = s.rules.iter_mut().find_map(|r| r.fires(&op, &body).then_some(r.fault));
         s.log.push((op.clone(), fault));
         fault
     };

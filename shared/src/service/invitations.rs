@@ -1,6 +1,7 @@
 //! Inviting people by email, one or many at once, and accepting, resending, editing and
 //! revoking invitations.
 
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::{Authenticated, Ctx, activity_record, grants, permit_activity};
@@ -17,6 +18,53 @@ use crate::store::{
 
 /// Most addresses one request may invite.
 pub const MAX_BATCH: usize = 100;
+
+/// Invitation transactions of one request in flight at once: enough to hide the round trips,
+/// few enough that one bulk request does not crowd out the seat counter for everyone else.
+const INVITE_CONCURRENCY: usize = 8;
+
+/// An address that passed the checks, waiting for its invitation.
+struct Candidate {
+    index: usize,
+    email: Email,
+    roles: Roles,
+    scope: Scope,
+    manage: Manage,
+    inbox: Option<InboxChoice>,
+}
+
+/// Write one invitation (its seat, token and activity in one transaction); its email to send.
+async fn invite_one(
+    ctx: &Ctx,
+    permit: &Permit<ManageMembers>,
+    effective: &super::settings::Effective,
+    c: &Candidate,
+    inviter_name: &str,
+    lineage: &[OrgId],
+    days: i64,
+) -> Result<InvitationEmail> {
+    let now = ctx.now();
+    let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
+    let inv = InvitationRecord {
+        org_id: permit.org.org_id.clone(),
+        email: c.email.clone(),
+        roles: c.roles.as_slice().to_vec(),
+        scope: c.scope,
+        manage: c.manage.clone(),
+        invited_by: permit.user_id.clone(),
+        invited_by_name: inviter_name.to_owned(),
+        sent_at: now,
+        expires_at: now + chrono::Duration::days(days),
+        token_hash,
+        email_status: EmailStatus::Queued,
+        inbox: c.inbox.clone(),
+    };
+    let token_rec =
+        InviteTokenRecord { org_id: inv.org_id.clone(), email: inv.email.clone(), expires_at: inv.expires_at };
+    let act = permit_activity(ctx, permit, "member.invited", Some(c.email.to_string()));
+    ctx.store.create_invitation(&inv, &token_rec, lineage, &act).await?;
+    Ok(invitation_email(ctx, effective.language(), &inv, &token))
+}
 
 /// One address to invite, as sent (parsed here so one bad entry does not sink the others).
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
@@ -158,24 +206,26 @@ pub async fn invite(
     let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
     let inviter_name = format!("{} {}", inviter.first_name, inviter.last_name);
     let mut seen = std::collections::HashSet::new();
-    let mut results = Vec::with_capacity(entries.len());
-    let mut jobs = Vec::new();
-    let mut seats_to_buy = 0u32;
+    // Each address's outcome, by position: checks first, one batch of member lookups, then
+    // the invitations' transactions side by side.
+    let mut outcomes: Vec<Option<InviteOutcome>> = (0..entries.len()).map(|_| None).collect();
+    let mut candidates: Vec<Candidate> = Vec::with_capacity(entries.len());
+    let mut inboxes: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
     for (i, entry) in entries.iter().enumerate() {
         let (email, roles, scope, manage) = match parse_entry(entry, i) {
             Ok(v) => v,
             Err(e) => {
-                results.push(failed(&entry.email, &e));
+                outcomes[i] = Some(failed(&entry.email, &e));
                 continue;
             }
         };
         let grant = Grant { roles: roles.as_slice(), scope, manage: &manage };
         if let Err(e) = grants::check_grant(ctx, permit, grant, &format!("invitations[{i}].manage")).await {
-            results.push(failed(email.as_str(), &e));
+            outcomes[i] = Some(failed(email.as_str(), &e));
             continue;
         }
         if let Err(e) = effective.check_coworker(&email, &format!("invitations[{i}].email")) {
-            results.push(failed(email.as_str(), &e));
+            outcomes[i] = Some(failed(email.as_str(), &e));
             continue;
         }
         if !seen.insert(email.clone()) {
@@ -184,95 +234,100 @@ pub async fn invite(
                 format!("invitations[{i}].email"),
                 "appears earlier in this request",
             );
-            results.push(failed(email.as_str(), &e));
+            outcomes[i] = Some(failed(email.as_str(), &e));
             continue;
         }
-        let inbox = match &entry.inbox {
-            Some(InboxChoice::Existing(id)) => ctx.store.get_inbox(&org.org_id, id).await.map(|i| i.is_some()),
-            _ => Ok(true),
-        };
-        if let Err(e) = &inbox {
-            results.push(failed(email.as_str(), e));
-            continue;
-        }
-        if inbox.as_ref().is_ok_and(|found| !found) {
-            results.push(failed(
-                email.as_str(),
-                &Error::validation(
-                    "unknown_inbox",
-                    format!("invitations[{i}].inbox"),
-                    "no such inbox in this organization",
-                ),
-            ));
-            continue;
+        if let Some(InboxChoice::Existing(id)) = &entry.inbox {
+            // One read per inbox named, however many addresses name it.
+            let found = match inboxes.get(id.as_str()) {
+                Some(f) => Ok(*f),
+                None => ctx.store.get_inbox(&org.org_id, id).await.map(|i| i.is_some()),
+            };
+            match found {
+                Ok(f) => {
+                    inboxes.insert(id.as_str().to_owned(), f);
+                    if !f {
+                        let e = Error::validation(
+                            "unknown_inbox",
+                            format!("invitations[{i}].inbox"),
+                            "no such inbox in this organization",
+                        );
+                        outcomes[i] = Some(failed(email.as_str(), &e));
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    outcomes[i] = Some(failed(email.as_str(), &e));
+                    continue;
+                }
+            }
         }
         if let Some(InboxChoice::New { name }) = &entry.inbox
             && let Err(e) = crate::domain::OrgName::parse(name, &format!("invitations[{i}].inbox.new.name"))
         {
-            results.push(failed(email.as_str(), &e));
+            outcomes[i] = Some(failed(email.as_str(), &e));
             continue;
         }
-        let member = match ctx.store.is_member_by_email(&email, &org.org_id).await {
-            Ok(m) => m,
-            // A storage failure is this address's outcome; the others still get theirs.
-            Err(e) => {
-                results.push(failed(email.as_str(), &e));
-                continue;
+        candidates.push(Candidate { index: i, email, roles, scope, manage, inbox: entry.inbox.clone() });
+    }
+    let addresses: Vec<Email> = candidates.iter().map(|c| c.email.clone()).collect();
+    let members = match ctx.store.members_by_email(&addresses, &org.org_id).await {
+        Ok(m) => m,
+        // A storage failure is every remaining address's outcome; nothing was written.
+        Err(e) => {
+            for c in candidates.drain(..) {
+                outcomes[c.index] = Some(failed(c.email.as_str(), &e));
             }
-        };
-        if member {
-            results.push(InviteOutcome {
-                email: email.to_string(),
-                status: InviteStatus::AlreadyMember,
-                code: None,
-                reason: None,
-            });
-            continue;
+            std::collections::HashSet::new()
         }
-        let now = ctx.now();
-        let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
-        let inv = InvitationRecord {
-            org_id: org.org_id.clone(),
-            email: email.clone(),
-            roles: roles.as_slice().to_vec(),
-            scope,
-            manage,
-            invited_by: permit.user_id.clone(),
-            invited_by_name: inviter_name.clone(),
-            sent_at: now,
-            expires_at: now + chrono::Duration::days(days),
-            token_hash,
-            email_status: EmailStatus::Queued,
-            inbox: entry.inbox.clone(),
-        };
-        let token_rec =
-            InviteTokenRecord { org_id: org.org_id.clone(), email: email.clone(), expires_at: inv.expires_at };
-        let act = permit_activity(ctx, permit, "member.invited", Some(email.to_string()));
-        match ctx.store.create_invitation(&inv, &token_rec, &org.lineage_ids(), &act).await {
-            Ok(()) => {
-                jobs.push(invitation_email(ctx, effective.language(), &inv, &token));
-                results.push(InviteOutcome {
-                    email: email.to_string(),
-                    status: InviteStatus::Invited,
-                    code: None,
-                    reason: None,
-                });
+    };
+    let (already, todo): (Vec<Candidate>, Vec<Candidate>) =
+        candidates.into_iter().partition(|c| members.contains(&c.email));
+    for c in already {
+        outcomes[c.index] = Some(InviteOutcome {
+            email: c.email.to_string(),
+            status: InviteStatus::AlreadyMember,
+            code: None,
+            reason: None,
+        });
+    }
+    let lineage = org.lineage_ids();
+    let (inviter_name, lineage, effective) = (&inviter_name, &lineage, &effective);
+    // Each invitation is its own transaction taking a seat (`free >= 1`), so running them side
+    // by side cannot oversell; `buffered` keeps the answers in request order.
+    let written: Vec<(Candidate, Result<InvitationEmail>)> = futures::stream::iter(todo)
+        .map(|c| async move {
+            let res = invite_one(ctx, permit, effective, &c, inviter_name, lineage, days).await;
+            (c, res)
+        })
+        .buffered(INVITE_CONCURRENCY)
+        .collect()
+        .await;
+    let mut jobs = Vec::new();
+    let mut seats_to_buy = 0u32;
+    for (c, res) in written {
+        let email = c.email.as_str();
+        outcomes[c.index] = Some(match res {
+            Ok(job) => {
+                jobs.push(job);
+                InviteOutcome { email: email.to_owned(), status: InviteStatus::Invited, code: None, reason: None }
             }
-            Err(Error::AlreadyInvited) => results.push(InviteOutcome {
-                email: email.to_string(),
+            Err(Error::AlreadyInvited) => InviteOutcome {
+                email: email.to_owned(),
                 status: InviteStatus::AlreadyInvited,
                 code: None,
                 reason: None,
-            }),
+            },
             Err(e @ Error::NoFreeSeats { .. }) => {
                 seats_to_buy += 1;
-                results.push(failed(email.as_str(), &e));
+                failed(email, &e)
             }
             // Nothing was written for this address (the transaction is all or nothing), so
-            // sending it again is safe; the ones invited before it keep their emails.
-            Err(e) => results.push(failed(email.as_str(), &e)),
-        }
+            // sending it again is safe; the ones invited beside it keep their emails.
+            Err(e) => failed(email, &e),
+        });
     }
+    let mut results: Vec<InviteOutcome> = outcomes.into_iter().flatten().collect();
     let invited = jobs.len();
     if !jobs.is_empty() {
         let jobs = invitation_jobs(ctx, &emails::Scope::of_permit(permit), jobs).await?;

@@ -117,7 +117,22 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
         return Err(Error::TooManyAttempts { retry_after_secs: (until - now).num_seconds().max(1) as u64 });
     }
     let stored = found.credential.as_ref().map(|c| c.password_hash.as_str());
-    let verified = ctx.hasher.verify(&input.password, stored, ctx.random.as_ref()).await?;
+    // While argon2id runs on the blocking pool, read what a successful sign-in needs (the
+    // profile, then the organization it reopens in): the reads hide inside the verify, and
+    // nothing read is used or shown unless the password is right.
+    let gate = Gate { client: input.client, second_factor: false };
+    let prefetch = async {
+        let Some(c) = &found.credential else { return Ok(None) };
+        let Some(user) = ctx.store.get_user(&c.user_id).await? else { return Ok(None) };
+        if user.merging_from.is_some() || user.totp.as_ref().is_some_and(|t| t.enabled) {
+            return Ok(Some((user, None)));
+        }
+        let opened = reopen_org(ctx, &user, gate, None).await?;
+        Ok::<_, Error>(Some((user, Some(opened))))
+    };
+    let (verified, prefetched) =
+        tokio::join!(ctx.hasher.verify(&input.password, stored, ctx.random.as_ref()), prefetch);
+    let verified = verified?;
     let credential = match (verified, found.credential) {
         (Verified::No, _) | (_, None) => {
             let (limit, window) = (ctx.config.login_failure_limit, ctx.config.login_failure_window);
@@ -134,10 +149,11 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
         (Verified::Yes, Some(c)) => c,
     };
     let throttles: Vec<String> = found.throttles.into_keys().collect();
-    let mut user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
+    let (mut user, mut opened) = prefetched?.ok_or(Error::InvalidCredentials)?;
     if user.merging_from.is_some() {
         super::merge::resume(ctx, &user).await?;
         user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
+        opened = None;
     }
     if user.totp.as_ref().is_some_and(|t| t.enabled) {
         // The failure counts stand until the second factor is completed too.
@@ -148,7 +164,11 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
         ctx.store.clear_throttles(&throttles).await?;
     }
     let device = device_of(&user, input.client, &input.user_agent);
-    Ok(LoginOutcome::Tokens(start_session(ctx, &user, input.client, false, Some(&device)).await?))
+    let opened = match opened {
+        Some(o) => o,
+        None => reopen_org(ctx, &user, gate, None).await?,
+    };
+    Ok(LoginOutcome::Tokens(open_session(ctx, &user, gate, Some(&device), opened).await?))
 }
 
 /// A device, as this service can tell one: the login, the client type and its `User-Agent`,
@@ -226,18 +246,6 @@ pub(crate) async fn challenge(
     Ok(SecondFactorChallenge { mfa_required: true, mfa_token: token, expires_in: CHALLENGE_MINUTES * 60 })
 }
 
-/// Open a session for `user` on `client`, in the organization this client type used last.
-/// `second_factor`: the login passed one.
-pub(crate) async fn start_session(
-    ctx: &Ctx,
-    user: &crate::store::UserRecord,
-    client: ClientType,
-    second_factor: bool,
-    device: Option<&str>,
-) -> Result<TokenPair> {
-    start_session_in(ctx, user, client, second_factor, device, None).await
-}
-
 /// Open a session as `start_session` does, in `org` when given (a single sign-on opens in
 /// its provider's organization), else where this client type worked last.
 pub(crate) async fn start_session_in(
@@ -248,9 +256,22 @@ pub(crate) async fn start_session_in(
     device: Option<&str>,
     org: Option<&OrgId>,
 ) -> Result<TokenPair> {
-    let now = ctx.now();
     let gate = Gate { client, second_factor };
-    let (access, refused) = reopen_org(ctx, user, gate, org).await?;
+    let opened = reopen_org(ctx, user, gate, org).await?;
+    open_session(ctx, user, gate, device, opened).await
+}
+
+/// Open the session in the organization `reopen_org` chose. Remembering the device runs
+/// beside the session's write: neither needs the other.
+async fn open_session(
+    ctx: &Ctx,
+    user: &crate::store::UserRecord,
+    gate: Gate,
+    device: Option<&str>,
+    (access, refused): (Option<Access>, Option<Refusal>),
+) -> Result<TokenPair> {
+    let (client, second_factor) = (gate.client, gate.second_factor);
+    let now = ctx.now();
     let (refresh, refresh_hash) = secret::new_secret(ctx.random.as_ref());
     let session = SessionRecord {
         session_id: SessionId::new(ctx.ulid()),
@@ -265,10 +286,15 @@ pub(crate) async fn start_session_in(
         acting_as: None,
         second_factor,
     };
-    ctx.store.put_session(&session).await?;
-    if let Some(d) = device
-        && let Err(e) = note_device(ctx, user, client, d, session.active_org.as_ref()).await
-    {
+    let noted = async {
+        match device {
+            Some(d) => note_device(ctx, user, client, d, session.active_org.as_ref()).await,
+            None => Ok(()),
+        }
+    };
+    let (put, noted) = tokio::join!(ctx.store.put_session(&session), noted);
+    put?;
+    if let Err(e) = noted {
         tracing::warn!(error = %e, "new sign-in check failed; the sign-in stands");
     }
     let mut pair = token_pair(ctx, &session, access.as_ref(), &refresh)?;

@@ -309,6 +309,33 @@ impl Store {
         Ok(self.get_membership(&cred.user_id, org).await?.is_some())
     }
 
+    /// Which of `emails` have a login that is a member of `org`: one batch read of the
+    /// credentials and one of those logins' memberships, per 100 addresses.
+    pub async fn members_by_email(&self, emails: &[Email], org: &OrgId) -> Result<std::collections::HashSet<Email>> {
+        let keys = emails.iter().map(|e| key(super::CredentialRecord::pk(e), super::CredentialRecord::SK)).collect();
+        let creds: Vec<super::CredentialRecord> =
+            self.batch_get(keys).await?.into_iter().map(from_item).collect::<Result<_>>()?;
+        if creds.is_empty() {
+            return Ok(Default::default());
+        }
+        let keys = creds
+            .iter()
+            .map(|c| key(super::MembershipRecord::pk(&c.user_id), super::MembershipRecord::sk(org)))
+            .collect();
+        let members: std::collections::HashSet<UserId> = self
+            .batch_get(keys)
+            .await?
+            .into_iter()
+            .map(from_item::<super::MembershipRecord>)
+            .map(|m| m.map(|m| m.user_id))
+            .collect::<Result<_>>()?;
+        Ok(creds
+            .into_iter()
+            .filter(|c| members.contains(&c.user_id))
+            .filter_map(|c| emails.iter().find(|e| e.as_str() == c.login).cloned())
+            .collect())
+    }
+
     /// Remove a pending invitation and its token, freeing its seat.
     pub async fn revoke_invitation(
         &self,
