@@ -62,13 +62,8 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .ok_or(Error::Unauthenticated)?;
-        let auth = service::authenticate(state, token.trim()).await?;
+        let token = bearer(parts).ok_or(Error::Unauthenticated)?;
+        let auth = service::authenticate(state, token).await?;
         let span = tracing::Span::current();
         span.record("user_id", auth.user_id.as_str());
         if let Some(org) = &auth.session.active_org {
@@ -76,6 +71,30 @@ impl FromRequestParts<AppState> for Auth {
         }
         Ok(Auth(auth))
     }
+}
+
+/// The signed-in caller with their profile, read in the session's round trip: for routes
+/// that show the person (`GET /v1/me`).
+pub struct AuthProfile(pub Authenticated, pub crate::store::UserRecord);
+
+impl FromRequestParts<AppState> for AuthProfile {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let token = bearer(parts).ok_or(Error::Unauthenticated)?;
+        let (auth, profile) = service::authenticate_with_profile(state, token).await?;
+        tracing::Span::current().record("user_id", auth.user_id.as_str());
+        Ok(AuthProfile(auth, profile))
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
 }
 
 /// The caller's network address, as set by the hosting layer (API Gateway's source IP in

@@ -288,8 +288,13 @@ pub struct Me {
 }
 
 /// The signed-in user and a page of the organizations they belong to, with their roles.
-pub async fn me(ctx: &Ctx, auth: &Authenticated, cursor: Option<&Cursor>) -> Result<Me> {
-    let user = ctx.store.get_user(&auth.user_id).await?.ok_or(Error::Unauthenticated)?;
+/// The person, with `user` read alongside their session (`authenticate_with_profile`).
+pub async fn me(
+    ctx: &Ctx,
+    auth: &Authenticated,
+    user: crate::store::UserRecord,
+    cursor: Option<&Cursor>,
+) -> Result<Me> {
     if user.merging_from.is_some() {
         return Err(Error::MergeInProgress);
     }

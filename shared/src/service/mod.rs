@@ -47,8 +47,8 @@ pub use accounts::{Me, MeOrg, OrgView, RegisterInput, Registered, me, register, 
 pub use my_orgs::{MyOrg, MyOrgsPage, Switched, my_orgs, switch_org};
 pub use orgs::access_to;
 pub use sessions::{
-    Authenticated, LoginInput, LoginOutcome, SecondFactorChallenge, TokenPair, authenticate, login, logout,
-    logout_everywhere, refresh,
+    Authenticated, LoginInput, LoginOutcome, SecondFactorChallenge, TokenPair, authenticate, authenticate_with_profile,
+    login, logout, logout_everywhere, refresh,
 };
 
 use std::sync::Arc;

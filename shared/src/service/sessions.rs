@@ -11,7 +11,7 @@ use crate::auth::password::Verified;
 use crate::auth::secret;
 use crate::domain::{ClientType, LoginKey, LoginName, OrgId, Password, Role, SessionId, UserId};
 use crate::error::{Error, Result};
-use crate::store::{MemberStatus, SessionRecord};
+use crate::store::{MemberStatus, SessionRecord, UserRecord};
 
 #[derive(Debug)]
 pub struct LoginInput {
@@ -485,6 +485,18 @@ pub async fn authenticate(ctx: &Ctx, bearer: &str) -> Result<Authenticated> {
         return Err(Error::SessionEnded);
     }
     Ok(Authenticated { user_id: claims.sub.clone(), session, claims })
+}
+
+/// `authenticate`, reading the person's profile in the same round trip.
+pub async fn authenticate_with_profile(ctx: &Ctx, bearer: &str) -> Result<(Authenticated, UserRecord)> {
+    let claims = ctx.keys.verify(bearer, ctx.now().timestamp())?;
+    let (session, profile) = ctx.store.get_session_and_profile(&claims.sub, &claims.sid).await?;
+    let session = session.ok_or(Error::SessionEnded)?;
+    if session.expires_at <= ctx.now() || session.user_id != claims.sub {
+        return Err(Error::SessionEnded);
+    }
+    let profile = profile.ok_or(Error::Unauthenticated)?;
+    Ok((Authenticated { user_id: claims.sub.clone(), session, claims }, profile))
 }
 
 pub async fn logout(ctx: &Ctx, auth: &Authenticated) -> Result<()> {

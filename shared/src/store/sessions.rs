@@ -59,6 +59,29 @@ impl Store {
         self.get_item(&SessionRecord::pk(user), &SessionRecord::sk(id)).await?.map(from_item).transpose()
     }
 
+    /// A session and its person's profile in one round trip (both keys are known from the
+    /// access token).
+    pub async fn get_session_and_profile(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+    ) -> Result<(Option<SessionRecord>, Option<super::UserRecord>)> {
+        let keys = vec![
+            super::ops::key(SessionRecord::pk(user), SessionRecord::sk(id)),
+            super::ops::key(super::UserRecord::pk(user), super::UserRecord::SK),
+        ];
+        let (mut session, mut profile) = (None, None);
+        for item in self.batch_get(keys).await? {
+            let sk = item.get(super::table::PRIMARY.range).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if sk == super::UserRecord::SK {
+                profile = Some(from_item(item)?);
+            } else {
+                session = Some(from_item(item)?);
+            }
+        }
+        Ok((session, profile))
+    }
+
     /// Swap the refresh secret if the presented one is still current, and record the
     /// organization (and shared account) the session now works in. `Ok(false)` when another
     /// refresh won the race or the session is gone.

@@ -7,7 +7,44 @@ use switchboard::access::{Manage, Scope};
 use switchboard::domain::{Email, OrgId, Role};
 use switchboard::store::EmailStatus;
 
-both_engines!(round_trips_stay_constant_as_trees_deepen, settings_cost_the_same_at_one_and_eight_levels);
+both_engines!(
+    round_trips_stay_constant_as_trees_deepen,
+    settings_cost_the_same_at_one_and_eight_levels,
+    me_and_bulk_invitations_at_their_bound
+);
+
+/// `GET /v1/me` reads session and profile in one batch; a bulk invitation reads its
+/// addresses' logins and memberships in two batches per 100, then one transaction each.
+async fn me_and_bulk_invitations_at_their_bound(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signup("bound", "web").await;
+    let calls = || app.ctx.store.calls();
+    let c = calls();
+    let r = app.get("/v1/me", &owner.access).await;
+    assert_eq!(r.status, reqwest::StatusCode::OK);
+    let me = calls() - c;
+    app.post_auth(&format!("/v1/orgs/{}/seats/purchase", owner.org), &owner.access, json!({"count": 200})).await;
+    let one = |n: usize| -> Vec<serde_json::Value> {
+        (0..n).map(|i| json!({"email": e2e::unique_email(&format!("b{n}-{i}")), "roles": ["agent"]})).collect()
+    };
+    let path = format!("/v1/orgs/{}/invitations", owner.org);
+    let c = calls();
+    let r = app.post_auth(&path, &owner.access, json!({"invitations": one(1)})).await;
+    assert_eq!(r.body["invited"], 1, "{:?}", r.body);
+    let invite_one = calls() - c;
+    // Some of the hundred have logins, so the membership batch read is exercised too.
+    let mut hundred = one(97);
+    for tag in ["bl1", "bl2", "bl3"] {
+        hundred.push(json!({"email": app.signup(tag, "web").await.email, "roles": ["agent"]}));
+    }
+    let c = calls();
+    let r = app.post_auth(&path, &owner.access, json!({"invitations": hundred})).await;
+    assert_eq!(r.body["invited"], 100, "{:?}", r.body);
+    let invite_hundred = calls() - c;
+    println!("{engine:?}: GET /v1/me {me} | invite 1: {invite_one} | invite 100: {invite_hundred}");
+    assert_eq!(me, 3, "session and profile in one batch, memberships, their organizations");
+    assert_eq!(invite_hundred - invite_one, 99 + 1, "one transaction per further address, one more batch read");
+}
 
 async fn round_trips_stay_constant_as_trees_deepen(engine: Engine) {
     let app = TestApp::spawn(engine).await;

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::AppState;
-use crate::api::extract::{Auth, PageParams, QueryParams};
+use crate::api::extract::{Auth, AuthProfile, PageParams, QueryParams};
 use crate::api::problem::Problem;
 use crate::error::{Error, Result};
 use crate::service::{self, Me, MyOrgsPage};
@@ -51,10 +51,10 @@ async fn my_orgs_handler(
     responses((status = 200, body = Me), (status = 401, body = Problem)))]
 async fn me_handler(
     State(ctx): State<AppState>,
-    Auth(auth): Auth,
+    AuthProfile(auth, profile): AuthProfile,
     query: std::result::Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Me>> {
     let Query(q) = query.map_err(|e| Error::validation("invalid_query", "query", e.body_text()))?;
     let cursor = q.cursor.as_deref().map(|c| Cursor::parse(c, "cursor")).transpose()?;
-    Ok(Json(service::me(&ctx, &auth, cursor.as_ref()).await?))
+    Ok(Json(service::me(&ctx, &auth, profile, cursor.as_ref()).await?))
 }
