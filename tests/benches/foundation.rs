@@ -66,12 +66,13 @@ async fn main() {
     tokio::spawn(local::serve(listener, local::app(ctx.clone())));
     let http = reqwest::Client::new();
     let calls = || ctx.store.calls();
-    let mut trips: Vec<(&str, u64)> = Vec::new();
+    let mut trips: Vec<(&str, u64, f64)> = Vec::new();
+    let units = || ctx.store.capacity_units();
 
     // Round trips per operation.
     let email = format!("bench-{}@example.com", ulid::Ulid::new().to_string().to_lowercase());
     let password = "benchmark passphrase";
-    let c0 = calls();
+    let (c0, u0) = (calls(), units());
     let (s, _) = post(
         &http,
         format!("{base}/v1/auth/register"),
@@ -81,13 +82,13 @@ async fn main() {
     )
     .await;
     assert_eq!(s, 202);
-    trips.push(("register", calls() - c0));
+    trips.push(("register", calls() - c0, units() - u0));
     let login_body = json!({"email": email, "password": password, "client": "web"});
-    let c0 = calls();
+    let (c0, u0) = (calls(), units());
     let (s, pair) = post(&http, format!("{base}/v1/auth/login"), login_body.clone(), None).await;
     assert_eq!(s, 200);
-    trips.push(("login", calls() - c0));
-    let c0 = calls();
+    trips.push(("login", calls() - c0, units() - u0));
+    let (c0, u0) = (calls(), units());
     let (s, _) = post(
         &http,
         format!("{base}/v1/auth/login"),
@@ -96,29 +97,29 @@ async fn main() {
     )
     .await;
     assert_eq!(s, 401);
-    trips.push(("login (wrong password)", calls() - c0));
+    trips.push(("login (wrong password)", calls() - c0, units() - u0));
     let access = pair["access_token"].as_str().expect("access").to_owned();
-    let c0 = calls();
+    let (c0, u0) = (calls(), units());
     let r = http.get(format!("{base}/v1/me")).bearer_auth(&access).send().await.expect("me");
     assert!(r.status().is_success());
-    trips.push(("GET /v1/me", calls() - c0));
-    let c0 = calls();
+    trips.push(("GET /v1/me", calls() - c0, units() - u0));
+    let (c0, u0) = (calls(), units());
     let (s, pair2) =
         post(&http, format!("{base}/v1/auth/refresh"), json!({"refresh_token": pair["refresh_token"]}), None).await;
     assert_eq!(s, 200);
-    trips.push(("refresh", calls() - c0));
-    let c0 = calls();
+    trips.push(("refresh", calls() - c0, units() - u0));
+    let (c0, u0) = (calls(), units());
     let (s, _) = post(&http, format!("{base}/v1/auth/logout"), json!({}), pair2["access_token"].as_str()).await;
     assert_eq!(s, 204);
-    trips.push(("logout", calls() - c0));
+    trips.push(("logout", calls() - c0, units() - u0));
     for _ in 0..3 {
         post(&http, format!("{base}/v1/auth/login"), login_body.clone(), None).await;
     }
     let (_, pair3) = post(&http, format!("{base}/v1/auth/login"), login_body.clone(), None).await;
-    let c0 = calls();
+    let (c0, u0) = (calls(), units());
     let (s, _) = post(&http, format!("{base}/v1/auth/logout-all"), json!({}), pair3["access_token"].as_str()).await;
     assert_eq!(s, 200);
-    trips.push(("logout-all (4 sessions)", calls() - c0));
+    trips.push(("logout-all (4 sessions)", calls() - c0, units() - u0));
 
     // Argon2 verify alone, off the executor as the service runs it.
     let pw = Password::parse_attempt(password, "p").expect("pw");
@@ -180,9 +181,9 @@ async fn main() {
     println!("login (unknown email)               median {:>8.2} ms", median(unknown).as_secs_f64() * 1e3);
     println!("GET /v1/me (authenticated)          {me_rps:>8.0} req/s");
     println!("GET /.well-known/jwks.json          {jwks_rps:>8.0} req/s  (trivial endpoint, same server)");
-    println!("DynamoDB round trips per operation:");
-    for (op, n) in trips {
-        println!("  {op:<28} {n}");
+    println!("DynamoDB round trips (and capacity units consumed) per operation:");
+    for (op, n, u) in trips {
+        println!("  {op:<28} {n}  ({u:.1} units)");
     }
 
     // Inviting 100 people in one request on the local server.
@@ -195,18 +196,18 @@ async fn main() {
     let entries: Vec<Value> =
         (0..100).map(|i| json!({"email": format!("invitee{i}-{tag}@example.com"), "roles": ["agent"]})).collect();
     let outbox_before = std::fs::read_dir(dir.outbox()).map(|d| d.count()).unwrap_or(0);
-    let c0 = calls();
+    let (c0, u0) = (calls(), units());
     let t = Instant::now();
     let (s, report) =
         post(&http, format!("{base}/v1/orgs/{org}/invitations"), json!({"invitations": entries}), Some(&token)).await;
     let invite_time = t.elapsed();
-    let invite_calls = calls() - c0;
+    let (invite_calls, invite_units) = (calls() - c0, units() - u0);
     assert_eq!((s, report["invited"].as_u64()), (200, Some(100)));
     while std::fs::read_dir(dir.outbox()).map(|d| d.count()).unwrap_or(0) < outbox_before + 100 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let all_sent = t.elapsed();
-    let c0 = calls();
+    let (c0, u0) = (calls(), units());
     let (s, _) = post(
         &http,
         format!("{base}/v1/orgs/{org}/invitations"),
@@ -215,14 +216,14 @@ async fn main() {
     )
     .await;
     assert_eq!(s, 200);
-    let one_calls = calls() - c0;
+    let (one_calls, one_units) = (calls() - c0, units() - u0);
     println!(
         "invite 100 people in one request: {:.0} ms (response), {:.0} ms until all 100 emails were in the outbox",
         invite_time.as_secs_f64() * 1e3,
         all_sent.as_secs_f64() * 1e3
     );
     println!(
-        "  DynamoDB round trips: {invite_calls} for 100 (request overhead included); {one_calls} for a request inviting one"
+        "  DynamoDB round trips: {invite_calls} ({invite_units:.0} units) for 100 (request overhead and the in-process mail worker included); {one_calls} ({one_units:.0} units) for a request inviting one"
     );
     let _ = std::fs::remove_dir_all(&dir.0);
 }

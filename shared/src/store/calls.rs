@@ -44,6 +44,11 @@ impl CallCounter {
     pub fn total(&self) -> u64 {
         self.0.calls.load(Ordering::Relaxed)
     }
+
+    /// Capacity units consumed in total, as DynamoDB reported them.
+    pub fn units(&self) -> f64 {
+        self.0.milli_units.load(Ordering::Relaxed) as f64 / MILLI
+    }
 }
 
 /// Ask every operation the store uses to report its consumed capacity.

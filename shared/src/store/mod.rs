@@ -148,4 +148,9 @@ impl Store {
     pub fn calls(&self) -> u64 {
         self.calls.total()
     }
+
+    /// Total capacity units those calls consumed (benchmarks read deltas of it).
+    pub fn capacity_units(&self) -> f64 {
+        self.calls.units()
+    }
 }
