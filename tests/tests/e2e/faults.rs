@@ -17,6 +17,7 @@ both_engines!(
     switching_and_settings_survive_faults,
     digest_run_sends_each_digest_once_under_faults,
     imports_import_each_row_once_under_faults,
+    a_merge_moves_everything_or_nothing_under_faults,
 );
 
 /// moto only: its SQS is the queue that can fail (the embedded default's is a channel).
@@ -374,5 +375,82 @@ async fn digest_run_sends_each_digest_once_under_faults(engine: Engine) {
     assert_eq!(digests.len(), 1, "one digest for the window, however often the run goes");
     println!(
         "{engine:?} | digest run | Query throttled x3 + UpdateItem dropped, then the run repeated | one window claimed, one digest sent"
+    );
+}
+
+async fn a_merge_moves_everything_or_nothing_under_faults(engine: Engine) {
+    let app = TestApp::spawn_faulty(engine).await;
+    let main = app.signup("merge-main", "web").await;
+    let old = app.signup("merge-old", "web").await;
+    let r =
+        app.post_auth("/v1/me/email", &old.access, json!({"new_email": main.email, "password": old.password})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let link = app
+        .wait_emails_to(&main.email, 2)
+        .await
+        .iter()
+        .find_map(|m| m.link("/confirm-email?token="))
+        .expect("link to the main address");
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+
+    // The merge's transaction fails through every attempt: nothing moved, told to retry.
+    app.faults().inject(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK));
+    let r = app.post_auth("/v1/me/email/confirm", &old.access, json!({"token": token})).await;
+    assert_retryable(&r);
+    let orgs = app.get("/v1/me/organizations", &old.access).await;
+    assert_eq!(orgs.status, StatusCode::OK, "the old login still works: {:?}", orgs.body);
+    assert_eq!(orgs.body["organizations"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/v1/me/organizations", &main.access).await.body["organizations"].as_array().unwrap().len(), 1);
+
+    // The retry, through two conflicts: everything moves once.
+    app.faults().inject(Rule::new(TX, Fault::TransactionConflict).times(2));
+    let r = app.post_auth("/v1/me/email/confirm", &old.access, json!({"token": token})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mine = app.get("/v1/me/organizations", &main.access).await.body;
+    let ids: Vec<&str> =
+        mine["organizations"].as_array().unwrap().iter().map(|o| o["organization"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "{mine:?}");
+    assert!(ids.contains(&old.org.as_str()) && ids.contains(&main.org.as_str()));
+    let again = app.post_auth("/v1/me/email/confirm", &main.access, json!({"token": token})).await;
+    assert!(again.status.is_client_error(), "the token is spent: {:?}", again.body);
+    println!(
+        "{engine:?} | merge | TX 500 x3, then the retry through 2 conflicts | 503+Retry-After with nothing moved; then both organizations on the main login once, the token spent"
+    );
+}
+
+/// moto only: SES is moto's (the embedded default writes files).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mail_worker_retries_ses_and_sends_once() {
+    let app = TestApp::spawn_faulty(Engine::Moto).await;
+    let owner = app.signup("ses-faults", "web").await;
+    let path = format!("/v1/orgs/{}/invitations", owner.org);
+    let (a, b) = (e2e::unique_email("ses-a"), e2e::unique_email("ses-b"));
+
+    // SES failing inside through the SDK's retries, then throttling: the worker backs off and
+    // sends; the invitation records the email as sent.
+    app.faults().inject(Rule::new("SendRawEmail", Fault::Internal).times(OUTLASTS_SDK));
+    app.faults().inject(Rule::new("SendRawEmail", Fault::Throttling).times(2));
+    let r = app.post_auth(&path, &owner.access, json!({"invitations": [{"email": a, "roles": ["agent"]}]})).await;
+    assert_eq!(r.body["invited"], 1, "{:?}", r.body);
+    assert_eq!(app.wait_emails_to(&a, 1).await.len(), 1);
+    app.run_mail_worker().await;
+    assert_eq!(app.emails_to(&a).await.len(), 1, "sent once");
+    let pending = app.get(&format!("/v1/orgs/{}/invitations", owner.org), &owner.access).await.body;
+    let status =
+        pending["invitations"].as_array().unwrap().iter().find(|i| i["email"] == a.as_str()).unwrap()["email_status"]
+            .clone();
+    assert_eq!(status, "sent", "{pending:?}");
+
+    // SES sent it but its answer was lost: SES has no idempotency token, so the SDK's retry
+    // sends it again. Bounded: one retry's worth.
+    app.faults().inject(Rule::new("SendRawEmail", Fault::DropAfterApply).times(1));
+    app.post_auth(&path, &owner.access, json!({"invitations": [{"email": b, "roles": ["agent"]}]})).await;
+    let got = app.wait_emails_to(&b, 1).await.len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.run_mail_worker().await;
+    let got = got.max(app.emails_to(&b).await.len());
+    assert!((1..=2).contains(&got), "{got} emails");
+    println!(
+        "Moto | mail worker | SendRawEmail 500 x3 + throttled x2; answer lost after sending | sent once, recorded sent; {got} copies (no SES idempotency)"
     );
 }
