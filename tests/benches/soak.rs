@@ -42,7 +42,8 @@ struct Inbox {
 
 impl Inbox {
     async fn token_for(&self, to: &str) -> Option<String> {
-        for _ in 0..200 {
+        // Up to 30 s: the mail worker sends at SES's pace, behind everyone else's emails.
+        for _ in 0..1200 {
             let mut st = self.state.lock().await;
             for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
                 if st.0.insert(entry.file_name())
