@@ -41,6 +41,7 @@ pub mod sso;
 pub mod sso_login;
 pub mod suppression;
 pub mod theme;
+mod throttles;
 pub mod two_factor;
 
 pub use accounts::{Me, MeOrg, OrgView, RegisterInput, Registered, me, register, resend_verification, verify_email};

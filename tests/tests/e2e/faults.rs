@@ -30,7 +30,7 @@ async fn an_import_whose_emails_could_not_be_queued_sends_them_on_its_next_run()
     // The queue refuses every send, through the SDK's retries and ours.
     app.faults().inject(Rule::new("SendMessageBatch", Fault::Internal));
     let job = start_import(&app, &owner, &addresses).await;
-    let done = import_done(&app, &owner, &job).await;
+    let done = crate::imports::wait_done(&app, &owner, &job).await;
     assert_eq!(done["counts"]["invited"], 3, "{done:?}");
     assert_eq!(app.count_items("IMPORTMAIL#").await, 1, "the chunk's emails are owed");
     app.faults().heal();
@@ -63,31 +63,12 @@ async fn start_import(app: &TestApp, owner: &User, addresses: &[String]) -> Stri
     for a in addresses {
         csv.push_str(&format!("{a},Imke,Jong\n"));
     }
-    let up = app
-        .http
-        .post(format!("{}/v1/orgs/{}/imports/files", app.base, owner.org))
-        .bearer_auth(&owner.access)
-        .body(csv.into_bytes())
-        .send()
-        .await
-        .expect("upload");
-    let up = TestApp::reply(up).await;
-    assert_eq!(up.status, StatusCode::CREATED, "{:?}", up.body);
-    let start = json!({"upload_id": up.body["upload_id"], "mapping": {"email": "A", "first_name": "B", "last_name": "C"}, "start_row": 2});
+    let upload = crate::imports::upload(app, owner, csv.into_bytes()).await;
+    let start =
+        json!({"upload_id": upload, "mapping": {"email": "A", "first_name": "B", "last_name": "C"}, "start_row": 2});
     let r = app.post_auth(&format!("/v1/orgs/{}/imports", owner.org), &owner.access, start).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     r.body["job_id"].as_str().unwrap().to_owned()
-}
-
-async fn import_done(app: &TestApp, owner: &User, job: &str) -> Value {
-    for _ in 0..600 {
-        let r = app.get(&format!("/v1/orgs/{}/imports/{job}", owner.org), &owner.access).await;
-        if r.body["status"] == "done" || r.body["status"] == "failed" {
-            return r.body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("import {job} did not finish");
 }
 
 async fn imports_import_each_row_once_under_faults(engine: Engine) {
@@ -99,7 +80,7 @@ async fn imports_import_each_row_once_under_faults(engine: Engine) {
     app.faults().inject(Rule::new(TX, Fault::TransactionConflict).every(7).times(3));
     app.faults().inject(Rule::new("BatchGetItem", Fault::Throttling).every(2).times(3));
     let job = start_import(&app, &owner, &addresses).await;
-    let done = import_done(&app, &owner, &job).await;
+    let done = crate::imports::wait_done(&app, &owner, &job).await;
     app.faults().heal();
     assert_eq!(done["status"], "done", "{done:?}");
     assert_eq!(done["counts"]["invited"], 30, "{done:?}");
@@ -382,16 +363,7 @@ async fn a_merge_moves_everything_or_nothing_under_faults(engine: Engine) {
     let app = TestApp::spawn_faulty(engine).await;
     let main = app.signup("merge-main", "web").await;
     let old = app.signup("merge-old", "web").await;
-    let r =
-        app.post_auth("/v1/me/email", &old.access, json!({"new_email": main.email, "password": old.password})).await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    let link = app
-        .wait_emails_to(&main.email, 2)
-        .await
-        .iter()
-        .find_map(|m| m.link("/confirm-email?token="))
-        .expect("link to the main address");
-    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let token = crate::merge::email_change_token(&app, &old, &main.email).await;
 
     // The merge's transaction fails through every attempt: nothing moved, told to retry.
     app.faults().inject(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK));

@@ -121,24 +121,14 @@ async fn every_creating_route_answers_a_repeat_once(engine: Engine) {
 
     // An import: one job for the upload, however often it is started.
     let csv = format!("email,first_name,last_name\n{},Imke,Jong\n", e2e::unique_email("idem-import"));
-    let up = app
-        .http
-        .post(format!("{}/v1/orgs/{org}/imports/files", app.base))
-        .bearer_auth(&owner.access)
-        .body(csv.into_bytes())
-        .send()
-        .await
-        .expect("upload");
-    let up = TestApp::reply(up).await;
-    assert_eq!(up.status, StatusCode::CREATED, "{:?}", up.body);
-    let upload = up.body["upload_id"].as_str().unwrap();
+    let upload = crate::imports::upload(&app, &owner, csv.into_bytes()).await;
     let mapping = json!({"email": "A", "first_name": "B", "last_name": "C"});
     let r = repeat(
         &app,
         token,
         &format!("/v1/orgs/{org}/imports"),
-        json!({"upload_id": upload, "mapping": mapping, "start_row": 2}),
-        json!({"upload_id": upload, "mapping": mapping, "start_row": 1}),
+        json!({"upload_id": &upload, "mapping": mapping, "start_row": 2}),
+        json!({"upload_id": &upload, "mapping": mapping, "start_row": 1}),
     )
     .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);

@@ -15,7 +15,7 @@ fn seats(n: u32) -> Config {
     Config { included_seats: n, ..Config::default() }
 }
 
-async fn upload(app: &TestApp, admin: &User, bytes: Vec<u8>) -> String {
+pub(crate) async fn upload(app: &TestApp, admin: &User, bytes: Vec<u8>) -> String {
     let r = app
         .http
         .post(format!("{}/v1/orgs/{}/imports/files", app.base, admin.org))
@@ -29,7 +29,7 @@ async fn upload(app: &TestApp, admin: &User, bytes: Vec<u8>) -> String {
     r.body["upload_id"].as_str().unwrap().to_owned()
 }
 
-async fn wait_done(app: &TestApp, admin: &User, job: &str) -> Value {
+pub(crate) async fn wait_done(app: &TestApp, admin: &User, job: &str) -> Value {
     for _ in 0..600 {
         let r = app.get(&format!("/v1/orgs/{}/imports/{job}", admin.org), &admin.access).await;
         if r.body["status"] == "done" || r.body["status"] == "failed" {

@@ -41,16 +41,7 @@ async fn merge_two_logins(engine: Engine) {
     .await;
 
     // Logged in as the old login, move its address onto the main login's address.
-    let r =
-        app.post_auth("/v1/me/email", &old.access, json!({"new_email": main.email, "password": old.password})).await;
-    assert_eq!(r.status, StatusCode::ACCEPTED);
-    let link = app
-        .wait_emails_to(&main.email, 2)
-        .await
-        .iter()
-        .find_map(|m| m.link("/confirm-email?token="))
-        .expect("link to the main address");
-    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let token = email_change_token(&app, &old, &main.email).await;
 
     // Interrupted: planned, then something changes before the commit.
     let ctx = &app.ctx;
@@ -180,4 +171,18 @@ async fn merge_requires_both_second_factors(engine: Engine) {
     assert_eq!(app.get("/v1/me", &old.access).await.code(), "session_ended");
     let orgs = app.get("/v1/me/organizations", &main_mobile).await;
     assert_eq!(orgs.body["organizations"].as_array().unwrap().len(), 2);
+}
+
+/// As `old`, ask to move the address onto `to` (another login's): the confirmation token
+/// from the email sent there.
+pub(crate) async fn email_change_token(app: &TestApp, old: &e2e::User, to: &str) -> String {
+    let r = app.post_auth("/v1/me/email", &old.access, json!({"new_email": to, "password": old.password})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let link = app
+        .wait_emails_to(to, 2)
+        .await
+        .iter()
+        .find_map(|m| m.link("/confirm-email?token="))
+        .expect("link to the main address");
+    link.split("token=").nth(1).unwrap().to_owned()
 }
