@@ -266,10 +266,15 @@ impl utoipa::Modify for BearerAuth {
 
 /// The routes of `functions` and their document. Each function's requests run as that
 /// function: the IAM check attributes AWS calls by it.
-fn api_router(functions: &[Function]) -> OpenApiRouter<AppState> {
+fn api_router(functions: &[Function], state: Option<&AppState>) -> OpenApiRouter<AppState> {
     functions.iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), |r, &f| {
         let name = f.name();
-        r.merge(f.routes().layer(axum::middleware::from_fn(
+        let routes = match state {
+            // Inside the function's scope, so its DynamoDB calls are the function's (IAM).
+            Some(s) => f.routes().route_layer(axum::middleware::from_fn_with_state(s.clone(), idempotency::guard)),
+            None => f.routes(),
+        };
+        r.merge(routes.layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
                 crate::aws::as_function(name, next.run(req))
             },
@@ -279,7 +284,7 @@ fn api_router(functions: &[Function]) -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the given functions (all of them for the published document).
 pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
-    let mut doc = api_router(functions).into_openapi();
+    let mut doc = api_router(functions, None).into_openapi();
     contract::complete_document(&mut doc);
     doc
 }
@@ -287,9 +292,8 @@ pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
 /// The router serving `functions`, with the shared layers: request ids and structured logs
 /// with DynamoDB call counts, problem+json for unknown routes and panics.
 pub fn router(state: AppState, functions: &[Function]) -> Router {
-    let (router, _) = api_router(functions).split_for_parts();
+    let (router, _) = api_router(functions, Some(&state)).split_for_parts();
     router
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::guard))
         .fallback(|| async { problem::problem(StatusCode::NOT_FOUND, "route_not_found", "no such route".into(), None) })
         .method_not_allowed_fallback(|| async {
             problem::problem(

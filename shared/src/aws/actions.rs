@@ -40,6 +40,19 @@ static SINK: LazyLock<Option<Sink>> = LazyLock::new(|| {
 /// transaction needs the action of each item in it, SQS batches the single-message action,
 /// and S3's `HeadObject`, `ListObjectsV2` and `DeleteObjects` are allowed by `s3:GetObject`,
 /// `s3:ListBucket` and `s3:DeleteObject`.
+/// A single-item call on an `IDEMP#` record, which a policy may grant by leading key alone.
+fn idempotency_item(input: &aws_smithy_runtime_api::client::interceptors::context::Input) -> bool {
+    use aws_sdk_dynamodb::operation::{
+        delete_item::DeleteItemInput, put_item::PutItemInput, update_item::UpdateItemInput,
+    };
+    let pk = |m: Option<&std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>| {
+        m.and_then(|m| m.get("pk")).and_then(|v| v.as_s().ok()).is_some_and(|p| p.starts_with("IDEMP#"))
+    };
+    input.downcast_ref::<PutItemInput>().is_some_and(|i| pk(i.item.as_ref()))
+        || input.downcast_ref::<UpdateItemInput>().is_some_and(|i| pk(i.key.as_ref()))
+        || input.downcast_ref::<DeleteItemInput>().is_some_and(|i| pk(i.key.as_ref()))
+}
+
 fn iam_actions(
     service: &str,
     operation: &str,
@@ -117,8 +130,15 @@ impl Intercept for ActionRecorder {
         let Ok(function) = FUNCTION.try_with(|f| *f) else { return Ok(()) };
         let Some(meta) = cfg.load::<Metadata>() else { return Ok(()) };
         let on_index = ctx.input().downcast_ref::<QueryInput>().is_some_and(|q| q.index_name.is_some());
+        let scope = if on_index {
+            "index"
+        } else if idempotency_item(ctx.input()) {
+            "key"
+        } else {
+            ""
+        };
         for action in iam_actions(meta.service(), meta.name(), ctx.input()) {
-            let line = format!("{function}\t{action}\t{}\n", if on_index { "index" } else { "" });
+            let line = format!("{function}\t{action}\t{scope}\n");
             let fresh = sink.seen.lock().map(|mut s| s.insert(line.clone())).unwrap_or(false);
             if fresh
                 && let Ok(mut file) = sink.file.lock()
