@@ -4,8 +4,6 @@
 //! conditional put that hands back the existing item when it fails, so a repeat costs one
 //! round trip whether it is replayed, refused or told to wait.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
@@ -49,6 +47,10 @@ pub enum Claim {
 }
 
 pub(crate) const SK: &str = "IDEMP";
+
+/// The claim this request made, not yet answered (another request with the same
+/// fingerprint may have taken it over after the lease and answered).
+const STILL_OURS: &str = "fingerprint = :f AND attribute_not_exists(answer)";
 
 impl IdempotencyRecord {
     pub(crate) fn pk(slot: &str) -> String {
@@ -99,7 +101,7 @@ impl Store {
             .table_name(self.table_name())
             .set_key(Some(key(IdempotencyRecord::pk(slot), SK)))
             .update_expression("SET answer = :a")
-            .condition_expression("fingerprint = :f AND attribute_not_exists(answer)")
+            .condition_expression(STILL_OURS)
             .expression_attribute_values(":a", value)
             .expression_attribute_values(":f", s(fingerprint))
             .send()
@@ -109,15 +111,13 @@ impl Store {
 
     /// Give the key up (the request failed in a way a retry may fix), if it is still ours.
     pub async fn release_idempotency_key(&self, slot: &str, fingerprint: &str) -> Result<()> {
-        let mut values: HashMap<String, aws_sdk_dynamodb::types::AttributeValue> = HashMap::new();
-        values.insert(":f".into(), s(fingerprint));
         let res = self
             .client
             .delete_item()
             .table_name(self.table_name())
             .set_key(Some(key(IdempotencyRecord::pk(slot), SK)))
-            .condition_expression("fingerprint = :f AND attribute_not_exists(answer)")
-            .set_expression_attribute_values(Some(values))
+            .condition_expression(STILL_OURS)
+            .expression_attribute_values(":f", s(fingerprint))
             .send()
             .await;
         super::error::applied(res).map(|_| ())
