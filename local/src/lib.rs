@@ -120,13 +120,20 @@ struct InlineQueue {
     store: Store,
     files: switchboard::files::FileStore,
     mailer: Arc<dyn Mailer>,
+    sealer: switchboard::mail::seal::Sealer,
 }
 
 impl switchboard::mail::queue::EmailQueue for InlineQueue {
     fn enqueue<'a>(&'a self, jobs: Vec<switchboard::mail::queue::EmailJob>) -> switchboard::mail::SendFuture<'a> {
         Box::pin(async move {
             for job in jobs {
-                switchboard::mail::queue::deliver(&self.store, &self.files, self.mailer.as_ref(), &job, true).await?;
+                let d = switchboard::mail::queue::Delivery {
+                    store: &self.store,
+                    files: &self.files,
+                    mailer: self.mailer.as_ref(),
+                    sealer: &self.sealer,
+                };
+                switchboard::mail::queue::deliver(d, &job, true).await?;
             }
             Ok(())
         })
@@ -152,8 +159,15 @@ pub async fn open_with(
     let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::new(data.outbox(), &config.sender));
     // Uploads and logos on disk (the local server answers the presigned PUTs).
     let files = switchboard::files::FileStore::Disk { dir: data.uploads() };
-    let queue: Option<Arc<dyn switchboard::mail::queue::EmailQueue>> = inline_mail
-        .then(|| Arc::new(InlineQueue { store: store.clone(), files: files.clone(), mailer: mailer.clone() }) as _);
+    let queue: Option<Arc<dyn switchboard::mail::queue::EmailQueue>> = match inline_mail {
+        true => Some(Arc::new(InlineQueue {
+            store: store.clone(),
+            files: files.clone(),
+            mailer: mailer.clone(),
+            sealer: switchboard::mail::seal::Sealer::from_config(&keys)?,
+        })),
+        false => None,
+    };
     let mail = switchboard::service::Mail { mailer, queue, files };
     let mut ctx = Ctx::new(config, store, mail, &keys, clock, random)?;
     ctx.sms = switchboard::sms::SmsSender::Outbox { dir: data.sms() };
@@ -196,6 +210,23 @@ pub fn start_digest_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "digest run failed; the next minute tries again"),
             }
+        }
+    }))
+}
+
+/// Relay recorded emails that waited over a minute (their request stopped between its commit
+/// and the queue) to the in-process worker, every 30 seconds; in AWS the table's stream
+/// carries every one.
+pub fn start_mail_relay(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
+    // In AWS the digest schedule runs the relay; attributed to it for the IAM check.
+    tokio::spawn(switchboard::aws::as_function("digests", async move {
+        loop {
+            match switchboard::service::mail_outbox::relay(&ctx).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(relayed = n, "waiting emails handed to the worker"),
+                Err(e) => tracing::warn!(error = %e, "email relay failed; it runs again in 30 seconds"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
         }
     }))
 }

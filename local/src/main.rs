@@ -72,6 +72,7 @@ async fn main() -> Result<(), local::BoxError> {
     println!("outbox (SMS)        {}", data.sms().display());
     local::start_digest_schedule(local.ctx.clone());
     local::start_purge_schedule(local.ctx.clone());
+    local::start_mail_relay(local.ctx.clone());
     serve(listener, app(local.ctx)).await?;
     Ok(())
 }

@@ -56,6 +56,9 @@ pub struct Config {
     pub messaging_service_role: Option<String>,
     /// The shared token the messaging service presents to the embedded default instead.
     pub service_token: Option<String>,
+    /// In AWS the table's stream carries recorded emails to the queue (`EmailOutboxPipe`),
+    /// so requests do not queue them themselves (`SWITCHBOARD_EMAIL_DELIVERY=stream`).
+    pub email_from_stream: bool,
 }
 
 impl Default for Config {
@@ -87,6 +90,7 @@ impl Default for Config {
             directory_searches_per_client_hour: 60,
             messaging_service_role: None,
             service_token: None,
+            email_from_stream: false,
         }
     }
 }
@@ -138,6 +142,7 @@ impl Config {
         }
         c.messaging_service_role = env("SWITCHBOARD_MESSAGING_SERVICE_ROLE");
         c.service_token = env("SWITCHBOARD_SERVICE_TOKEN");
+        c.email_from_stream = env("SWITCHBOARD_EMAIL_DELIVERY").as_deref() == Some("stream");
         if let Some(v) = env("SWITCHBOARD_CURRENCY") {
             c.currency = v;
         }
@@ -209,16 +214,20 @@ impl Ctx {
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Result<Self> {
+        let sealer = crate::mail::seal::Sealer::from_config(keys)?;
         let keys = KeySet::from_config(keys, &config.issuer, &config.audience)?;
         let hasher = PasswordHasher::owasp()?;
         let crate::service::Mail { mailer, queue, files } = mail;
-        let queue = queue.unwrap_or_else(|| Arc::new(LocalQueue::start(store.clone(), files.clone(), mailer.clone())));
+        let queue = queue.unwrap_or_else(|| {
+            Arc::new(LocalQueue::start(store.clone(), files.clone(), mailer.clone(), sealer.clone()))
+        });
         Ok(Ctx {
             config,
             store,
             mailer,
             queue,
             keys,
+            sealer,
             hasher,
             clock,
             random,

@@ -108,6 +108,58 @@ struct State {
     rules: Vec<Rule>,
     /// Every request seen, by operation, and what it got (`None`: forwarded).
     log: Vec<(String, Option<Fault>)>,
+    /// The partition keys (table and index) each forwarded DynamoDB write touched, with when.
+    writes: Vec<(String, std::time::Instant)>,
+}
+
+/// Writes to one partition key, as the proxy saw them.
+#[derive(Debug, Clone)]
+pub struct KeyWrites {
+    /// `pk`, or `<index>:<index pk>` for an index partition a put fills.
+    pub key: String,
+    pub writes: usize,
+    /// The most writes within any one second.
+    pub peak_per_second: usize,
+}
+
+/// The partition keys a DynamoDB write request touches: `pk` of each item written, updated
+/// or deleted, and the index keys of each item put.
+fn written_keys(op: &str, body: &[u8]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return Vec::new() };
+    let mut keys = Vec::new();
+    let mut item = |it: &serde_json::Value, put: bool| {
+        if let Some(pk) = it["pk"]["S"].as_str() {
+            keys.push(pk.to_owned());
+        }
+        if put {
+            for index in ["gsi1", "gsi2", "gsi3"] {
+                if let Some(k) = it[format!("{index}pk")]["S"].as_str() {
+                    keys.push(format!("{index}:{k}"));
+                }
+            }
+        }
+    };
+    match op {
+        "PutItem" => item(&v["Item"], true),
+        "UpdateItem" | "DeleteItem" => item(&v["Key"], false),
+        "TransactWriteItems" => {
+            for t in v["TransactItems"].as_array().into_iter().flatten() {
+                item(&t["Put"]["Item"], true);
+                item(&t["Update"]["Key"], false);
+                item(&t["Delete"]["Key"], false);
+            }
+        }
+        "BatchWriteItem" => {
+            for reqs in v["RequestItems"].as_object().into_iter().flat_map(|o| o.values()) {
+                for r in reqs.as_array().into_iter().flatten() {
+                    item(&r["PutRequest"]["Item"], true);
+                    item(&r["DeleteRequest"]["Key"], false);
+                }
+            }
+        }
+        _ => {}
+    }
+    keys
 }
 
 #[derive(Clone)]
@@ -163,6 +215,39 @@ impl FaultProxy {
         self.state.lock().map(|s| s.log.iter().filter(|(o, f)| o == operation && f.is_some()).count()).unwrap_or(0)
     }
 
+    /// Forget the writes seen so far (start counting for one workload).
+    pub fn reset_writes(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.writes.clear();
+        }
+    }
+
+    /// Writes per partition key since the last reset, most written first.
+    pub fn writes_by_key(&self) -> Vec<KeyWrites> {
+        let Ok(s) = self.state.lock() else { return Vec::new() };
+        let mut by_key: std::collections::HashMap<&str, Vec<std::time::Instant>> = Default::default();
+        for (k, at) in &s.writes {
+            by_key.entry(k.as_str()).or_default().push(*at);
+        }
+        let mut out: Vec<KeyWrites> = by_key
+            .into_iter()
+            .map(|(key, mut ats)| {
+                ats.sort();
+                // The widest run of writes that fits in one second.
+                let (mut peak, mut from) = (0, 0);
+                for to in 0..ats.len() {
+                    while ats[to].duration_since(ats[from]) >= Duration::from_secs(1) {
+                        from += 1;
+                    }
+                    peak = peak.max(to - from + 1);
+                }
+                KeyWrites { key: key.to_owned(), writes: ats.len(), peak_per_second: peak }
+            })
+            .collect();
+        out.sort_by(|a, b| b.writes.cmp(&a.writes).then(a.key.cmp(&b.key)));
+        out
+    }
+
     /// How many `operation` requests reached the proxy, injected or not.
     pub fn seen(&self, operation: &str) -> usize {
         self.state.lock().map(|s| s.log.iter().filter(|(o, _)| o == operation).count()).unwrap_or(0)
@@ -195,6 +280,11 @@ async fn handle(req: Request<Incoming>, st: Arc<Mutex<State>>, upstream: Arc<str
         let mut s = st.lock().map_err(|_| std::io::Error::other("poisoned"))?;
         let fault = s.rules.iter_mut().find_map(|r| r.fires(&op, &body).then_some(r.fault));
         s.log.push((op.clone(), fault));
+        if fault.is_none() {
+            let now = std::time::Instant::now();
+            let keys = written_keys(&op, &body);
+            s.writes.extend(keys.into_iter().map(|k| (k, now)));
+        }
         fault
     };
     let json = json_protocol(&parts);

@@ -5,6 +5,7 @@ pub mod digest;
 pub mod mime;
 mod outbox;
 pub mod queue;
+pub mod seal;
 mod ses;
 pub mod templates;
 

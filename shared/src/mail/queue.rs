@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::seal::Sealer;
 use super::{Mailer, OutgoingEmail, SendFuture};
 use crate::domain::{Email, OrgId};
 use crate::error::{Error, Result};
 use crate::files::FileStore;
-use crate::store::{EmailStatus, Store};
+use crate::store::{EmailStatus, MailClaim, Store};
 
 /// What to record once a job's email went out or definitely failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +31,56 @@ pub struct EmailJob {
     /// The digest window this email sends: it goes out once, however often it is queued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowRef>,
+    /// The outbox item it was recorded as: the worker sends it once, however often the
+    /// stream, the queue or a relay hand it over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<String>,
+    /// The link's secret, sealed; the message holds [`super::seal::MARK`] in its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<super::seal::Sealed>,
+    /// The secret in the clear, until the job is recorded (and sealed); never serialized.
+    #[serde(skip)]
+    pub secret: Option<String>,
+}
+
+impl EmailJob {
+    pub fn new(message: OutgoingEmail) -> Self {
+        EmailJob { message, invitation: None, window: None, outbox: None, sealed: None, secret: None }
+    }
+
+    /// Mark `secret` (which the message contains) as the one to seal.
+    pub fn with_secret(mut self, secret: &str) -> Self {
+        self.secret = Some(secret.to_owned());
+        self
+    }
+
+    /// The message's text fields, for sealing and opening.
+    fn texts(&mut self) -> impl Iterator<Item = &mut String> {
+        [&mut self.message.subject, &mut self.message.text, &mut self.message.html]
+            .into_iter()
+            .chain(self.message.unsubscribe.as_mut())
+    }
+
+    /// Seal the secret for the outbox item `id`: the message keeps only the mark.
+    pub fn seal(&mut self, sealer: &super::seal::Sealer, id: &str) -> Result<()> {
+        self.outbox = Some(id.to_owned());
+        let Some(secret) = self.secret.take() else { return Ok(()) };
+        for t in self.texts() {
+            *t = t.replace(&secret, super::seal::MARK);
+        }
+        self.sealed = Some(sealer.seal(id, &secret)?);
+        Ok(())
+    }
+
+    /// Put the secret back where the mark is, just before sending.
+    pub fn open(&mut self, sealer: &super::seal::Sealer) -> Result<()> {
+        let (Some(id), Some(sealed)) = (self.outbox.clone(), self.sealed.take()) else { return Ok(()) };
+        let secret = sealer.open(&id, &sealed)?;
+        for t in self.texts() {
+            *t = t.replace(super::seal::MARK, &secret);
+        }
+        Ok(())
+    }
 }
 
 /// A claimed digest window, by its item.
@@ -67,19 +118,57 @@ async fn logo_bytes(files: &FileStore, key: &str) -> Result<Arc<Vec<u8>>> {
     Ok(bytes)
 }
 
-/// Send one job, retrying throttling with exponential backoff, and record the outcome on the
-/// invitation. `Err` means "try again later" (throttled throughout, or the logo unreadable);
-/// `last_chance` turns that into a recorded failure instead (or an email without its logo).
-pub async fn deliver(
-    store: &Store,
-    files: &FileStore,
-    mailer: &dyn Mailer,
-    job: &EmailJob,
-    last_chance: bool,
-) -> Result<()> {
+/// What a worker sends with: the table (outbox, invitations, suppressions), the logos, the
+/// mailer and the keys that open sealed secrets.
+#[derive(Clone, Copy)]
+pub struct Delivery<'a> {
+    pub store: &'a Store,
+    pub files: &'a FileStore,
+    pub mailer: &'a dyn Mailer,
+    pub sealer: &'a Sealer,
+}
+
+/// How long a worker holds an outbox email it is sending; the queue's visibility timeout is
+/// the same, so a redelivery finds the claim ended only when its holder is gone.
+pub const MAIL_LEASE_SECS: i64 = 120;
+
+/// Send one job once: an outbox email is claimed first (a duplicate delivery finds it done
+/// or held and stops there), marked done after, and released when it must be tried again.
+/// `Err` means "try again later" (throttled throughout, held by another worker, or the logo
+/// unreadable); `last_chance` turns that into a recorded failure instead (or an email
+/// without its logo).
+pub async fn deliver(d: Delivery<'_>, job: &EmailJob, last_chance: bool) -> Result<()> {
+    if let Some(id) = &job.outbox {
+        let now = chrono::Utc::now().timestamp();
+        match d.store.claim_mail(id, now, now + MAIL_LEASE_SECS).await? {
+            MailClaim::Claimed => {}
+            MailClaim::Done | MailClaim::Gone => {
+                tracing::info!(outbox = %id, "email already sent; duplicate delivery dropped");
+                return Ok(());
+            }
+            // Its holder sends it, or its lease ends and a later delivery (or the relay) does.
+            MailClaim::Held if last_chance => return Ok(()),
+            MailClaim::Held => return Err(Error::MailThrottled),
+        }
+    }
+    // Boxed: a worker's batch future would otherwise hold this one inline, and debug builds
+    // of the whole chain outgrow a test thread's stack.
+    let outcome = Box::pin(send_claimed(d, job, last_chance)).await;
+    if let Some(id) = &job.outbox {
+        match &outcome {
+            Ok(status) => d.store.mail_done(id, chrono::Utc::now(), status).await?,
+            Err(_) => d.store.release_mail(id).await?,
+        }
+    }
+    outcome.map(|_| ())
+}
+
+/// The sending itself; the outcome's name is what the outbox item records.
+async fn send_claimed(d: Delivery<'_>, job: &EmailJob, last_chance: bool) -> Result<&'static str> {
+    let store = d.store;
     let logo = match &job.message.logo {
         None => None,
-        Some(r) => match logo_bytes(files, &r.key).await {
+        Some(r) => match logo_bytes(d.files, &r.key).await {
             Ok(b) => Some(b),
             Err(e) if last_chance => {
                 tracing::warn!(error = %e, key = %r.key, "logo unreadable; sending without it");
@@ -93,7 +182,7 @@ pub async fn deliver(
         if let Some(inv) = &job.invitation {
             store.set_invitation_email_status(&inv.org_id, &inv.email, &inv.token_hash, EmailStatus::Failed).await?;
         }
-        return Ok(());
+        return Ok("suppressed");
     }
     // An invitation whose token was replaced (resent, or an import's owed emails sent again),
     // revoked or accepted since: its link no longer works, so the email is not sent.
@@ -101,18 +190,24 @@ pub async fn deliver(
         && store.get_invitation(&inv.org_id, &inv.email).await?.is_none_or(|c| c.token_hash != inv.token_hash)
     {
         tracing::info!(org = %inv.org_id, "invitation changed since its email was queued; email dropped");
-        return Ok(());
+        return Ok("dropped");
     }
     if let Some(w) = &job.window
         && !store.mark_window_sent(&w.user_id, &w.org_id, &w.sk, chrono::Utc::now()).await?
     {
         tracing::info!(window = %w.sk, "digest already sent; duplicate dropped");
-        return Ok(());
+        return Ok("dropped");
+    }
+    let mut opened = job.clone();
+    if let Err(e) = opened.open(d.sealer) {
+        // No retry can open it (its key is gone): a failure, recorded as one.
+        tracing::error!(error = %e, to = %job.message.to, "email secret does not open; not sent");
+        return finish(store, job, EmailStatus::Failed).await;
     }
     let mut attempt = 0;
-    let outcome = loop {
-        match mailer.send(&job.message, logo.as_deref().map(Vec::as_slice)).await {
-            Ok(()) => break Ok(EmailStatus::Sent),
+    let status = loop {
+        match d.mailer.send(&opened.message, logo.as_deref().map(Vec::as_slice)).await {
+            Ok(()) => break EmailStatus::Sent,
             Err(Error::MailThrottled) if attempt + 1 < SEND_ATTEMPTS => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
@@ -121,19 +216,22 @@ pub async fn deliver(
                 if let Some(w) = &job.window {
                     store.unmark_window_sent(&w.user_id, &w.org_id, &w.sk).await?;
                 }
-                break Err(Error::MailThrottled);
+                return Err(Error::MailThrottled);
             }
             Err(e) => {
                 tracing::warn!(error = %e, to = %job.message.to, "email not delivered");
-                break Ok(EmailStatus::Failed);
+                break EmailStatus::Failed;
             }
         }
     };
-    let status = outcome?;
+    finish(store, job, status).await
+}
+
+async fn finish(store: &Store, job: &EmailJob, status: EmailStatus) -> Result<&'static str> {
     if let Some(inv) = &job.invitation {
         store.set_invitation_email_status(&inv.org_id, &inv.email, &inv.token_hash, status).await?;
     }
-    Ok(())
+    Ok(if status == EmailStatus::Sent { "sent" } else { "failed" })
 }
 
 /// The embedded default's queue: an in-process channel drained by one worker task.
@@ -143,11 +241,12 @@ pub struct LocalQueue {
 
 impl LocalQueue {
     /// Start the worker on the current runtime.
-    pub fn start(store: Store, files: FileStore, mailer: Arc<dyn Mailer>) -> Self {
+    pub fn start(store: Store, files: FileStore, mailer: Arc<dyn Mailer>, sealer: Sealer) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<EmailJob>();
         tokio::spawn(crate::aws::as_function("mail-worker", async move {
             while let Some(job) = rx.recv().await {
-                if let Err(e) = deliver(&store, &files, mailer.as_ref(), &job, true).await {
+                let d = Delivery { store: &store, files: &files, mailer: mailer.as_ref(), sealer: &sealer };
+                if let Err(e) = deliver(d, &job, true).await {
                     tracing::error!(error = %e, "email job failed");
                 }
             }
@@ -254,10 +353,10 @@ pub struct Received {
 }
 
 /// Deliver a batch; returns the ids to hand back to the queue for a later try.
-pub async fn process_batch(store: &Store, files: &FileStore, mailer: &dyn Mailer, batch: Vec<Received>) -> Vec<String> {
+pub async fn process_batch(d: Delivery<'_>, batch: Vec<Received>) -> Vec<String> {
     let mut retry = Vec::new();
     for m in batch {
-        let job: EmailJob = match serde_json::from_str(&m.body) {
+        let job: EmailJob = match job_of(&m.body) {
             Ok(j) => j,
             Err(e) => {
                 // Retrying cannot fix a malformed message; drop it loudly.
@@ -265,10 +364,37 @@ pub async fn process_batch(store: &Store, files: &FileStore, mailer: &dyn Mailer
                 continue;
             }
         };
-        if let Err(e) = deliver(store, files, mailer, &job, m.receive_count >= MAX_RECEIVES).await {
+        if let Err(e) = deliver(d, &job, m.receive_count >= MAX_RECEIVES).await {
             tracing::warn!(error = %e, id = %m.id, "email job returned to the queue");
             retry.push(m.id);
         }
     }
     retry
+}
+
+/// A queue message's job: as the service queues it, or as `EmailOutboxPipe` forwards the
+/// outbox item's stream record (`dynamodb.NewImage.job.S` holds the job's JSON).
+pub fn job_of(body: &str) -> std::result::Result<EmailJob, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Record {
+        dynamodb: Image,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Image {
+        new_image: NewImage,
+    }
+    #[derive(Deserialize)]
+    struct NewImage {
+        job: StringValue,
+    }
+    #[derive(Deserialize)]
+    struct StringValue {
+        #[serde(rename = "S")]
+        s: String,
+    }
+    match serde_json::from_str::<Record>(body) {
+        Ok(r) => serde_json::from_str(&r.dynamodb.new_image.job.s),
+        Err(_) => serde_json::from_str(body),
+    }
 }

@@ -149,7 +149,7 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
         closure: None,
         company: Default::default(),
     };
-    let records = RegisterRecords {
+    let mut records = RegisterRecords {
         credential: CredentialRecord::for_login(&user_id, &LoginKey::Email(input.email.clone()), password_hash),
         membership: MembershipRecord::owner(&user_id, &org, now)
             .described(&input.email, &format!("{} {}", input.first_name.as_str(), input.last_name.as_str())),
@@ -178,12 +178,19 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
             org: None,
             second_factor: false,
         },
+        mails: Vec::new(),
         user,
         org,
     };
+    // A new organization has no templates to read: composing costs no round trip.
+    let scope = emails::Scope::created(&records.org);
+    records.mails = verification_mail(ctx, &records.user, Some(&scope), &token).await?;
     let email = input.email.clone();
     let queued = match ctx.store.register(&records).await {
-        Ok(()) => send_verification(ctx, &records.user, Some(&emails::Scope::created(&records.org)), &token).await,
+        Ok(()) => {
+            super::mail_outbox::handed_on(ctx, std::mem::take(&mut records.mails)).await;
+            Ok(())
+        }
         Err(Error::EmailTaken) => {
             let attempt = super::email_requests::EmailRequest::RegistrationAttempt { email: email.clone() };
             super::email_requests::submit(ctx, attempt).await
@@ -207,7 +214,13 @@ pub(crate) async fn registration_attempt_email(ctx: &Ctx, user: &UserRecord) -> 
     emails::to_user(ctx, user, None, EmailType::RegistrationAttempt, vars).await
 }
 
-async fn send_verification(ctx: &Ctx, user: &UserRecord, scope: Option<&emails::Scope>, token: &str) -> Result<()> {
+/// The verification email with `token`'s link, recorded (not yet written).
+async fn verification_mail(
+    ctx: &Ctx,
+    user: &UserRecord,
+    scope: Option<&emails::Scope>,
+    token: &str,
+) -> Result<Vec<crate::store::OutboxMail>> {
     let link = format!("{}/verify-email?token={token}", ctx.config.public_url);
     let r = emails::Recipient {
         to: user.address()?.clone(),
@@ -216,7 +229,7 @@ async fn send_verification(ctx: &Ctx, user: &UserRecord, scope: Option<&emails::
         vars: emails::vars([("link", link.into()), ("hours", ctx.config.verify_email_ttl.num_hours().into())]),
     };
     let jobs = emails::compose(ctx, scope, EmailType::EmailVerification, vec![r]).await?;
-    ctx.queue.enqueue(jobs).await
+    super::mail_outbox::record(ctx, jobs.into_iter().map(|j| j.with_secret(token)).collect())
 }
 
 /// Consume an email-verification token.
@@ -259,7 +272,6 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
         org: None,
         second_factor: false,
     };
-    ctx.store.put_token(&hash, &record).await?;
     let scope = match &auth.session.active_org {
         Some(o) => match ctx.store.get_org(o).await? {
             Some(org) => Some(emails::Scope::resolve(ctx, &org).await?),
@@ -267,7 +279,10 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
         },
         None => None,
     };
-    send_verification(ctx, &user, scope.as_ref(), &token).await
+    let mails = verification_mail(ctx, &user, scope.as_ref(), &token).await?;
+    ctx.store.put_token_with_mail(&hash, &record, &mails).await?;
+    super::mail_outbox::handed_on(ctx, mails).await;
+    Ok(())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -52,15 +52,19 @@ pub async fn request(
         org: None,
         second_factor: false,
     };
-    ctx.store.put_token(&hash, &record).await?;
     let link = format!("{}/confirm-email?token={token}", ctx.config.public_url);
     let confirm =
         emails::vars([("new_email", new.as_str().into()), ("link", link.into()), ("minutes", LINK_MINUTES.into())]);
     let notice = emails::vars([("new_email", new.as_str().into())]);
     let mut jobs = Vec::new();
-    jobs.extend(emails::to_user(ctx, &user, Some(new), EmailType::EmailChange, confirm).await?);
+    jobs.extend(
+        emails::to_user(ctx, &user, Some(new), EmailType::EmailChange, confirm).await?.map(|j| j.with_secret(&token)),
+    );
     jobs.extend(emails::to_user(ctx, &user, Some(current), EmailType::EmailChangeNotice, notice).await?);
-    ctx.queue.enqueue(jobs).await
+    let mails = super::mail_outbox::record(ctx, jobs)?;
+    ctx.store.put_token_with_mail(&hash, &record, &mails).await?;
+    super::mail_outbox::handed_on(ctx, mails).await;
+    Ok(())
 }
 
 /// What confirming did: the address moved, or the login was merged into the one that had it.

@@ -11,7 +11,7 @@ use super::Ctx;
 use crate::auth::secret;
 use crate::domain::Email;
 use crate::error::{Error, Result};
-use crate::mail::queue::{EmailJob, Received, deliver};
+use crate::mail::queue::{EmailJob, Received};
 
 /// Emails of one kind an address receives per hour at most; more requests are dropped
 /// (silently: the requester must not learn the address exists).
@@ -123,12 +123,13 @@ async fn fulfil(ctx: &Ctx, request: &EmailRequest) -> Result<()> {
         tracing::warn!(kind = request.kind(), "email request over the per-address limit dropped");
         return Ok(());
     }
-    let job = match request {
-        EmailRequest::PasswordReset { .. } => super::passwords::reset_email(ctx, &user, None).await?,
-        EmailRequest::RegistrationAttempt { .. } => super::accounts::registration_attempt_email(ctx, &user).await?,
-    };
-    let Some(job) = job else { return Ok(()) };
-    deliver(&ctx.store, &ctx.files, ctx.mailer.as_ref(), &job, true).await
+    match request {
+        EmailRequest::PasswordReset { .. } => super::passwords::issue_reset(ctx, &user, None).await,
+        EmailRequest::RegistrationAttempt { .. } => {
+            let job = super::accounts::registration_attempt_email(ctx, &user).await?;
+            super::mail_outbox::send(ctx, job.into_iter().collect()).await
+        }
+    }
 }
 
 /// The mail worker's batch: requests are decided here, emails sent. Returns the ids to hand
@@ -144,11 +145,10 @@ pub async fn process_batch(ctx: &Ctx, batch: Vec<Received>) -> Vec<String> {
                     retry.push(m.id);
                 }
             }
-            Ok(QueueItem::Email(_)) => emails.push(m),
-            // Retrying cannot fix a malformed message; drop it loudly.
-            Err(e) => tracing::error!(error = %e, id = %m.id, "malformed email queue message dropped"),
+            // A job, or an outbox item's stream record; what is neither is dropped there.
+            Ok(QueueItem::Email(_)) | Err(_) => emails.push(m),
         }
     }
-    retry.extend(crate::mail::queue::process_batch(&ctx.store, &ctx.files, ctx.mailer.as_ref(), emails).await);
+    retry.extend(crate::mail::queue::process_batch(ctx.delivery(), emails).await);
     retry
 }

@@ -185,11 +185,11 @@ pub async fn to_user(
     compose_one(ctx, scope.as_ref(), ty, r).await
 }
 
-/// Queue a notice that accompanies an operation already done: a failure to compose or queue
+/// Record a notice that accompanies an operation already done: a failure to compose or record
 /// it is logged, and the operation still succeeds.
 pub async fn send_quietly(ctx: &Ctx, ty: EmailType, job: Result<Option<EmailJob>>) {
     let queued = match job {
-        Ok(Some(j)) => ctx.queue.enqueue(vec![j]).await,
+        Ok(Some(j)) => super::mail_outbox::send(ctx, vec![j]).await,
         Ok(None) => Ok(()),
         Err(e) => Err(e),
     };
@@ -214,7 +214,7 @@ fn default_email(ctx: &Ctx, ty: EmailType, r: Recipient) -> Result<EmailJob> {
 }
 
 fn job(message: OutgoingEmail) -> EmailJob {
-    EmailJob { message, invitation: None, window: None }
+    EmailJob::new(message)
 }
 
 /// Variables from `(name, value)` pairs.

@@ -7,13 +7,15 @@ use serde::Serialize;
 use super::{Authenticated, Ctx, activity_record, grants, permit_activity};
 use crate::access::{Grant, Manage, ManageMembers, Permit, Scope};
 use crate::auth::secret;
-use crate::domain::{Email, EmailType, InboxId, Language, OrgId, Password, PersonName, Role, Roles, UserId};
+use crate::domain::{Email, InboxId, Language, OrgId, Password, PersonName, Role, Roles, UserId};
 use crate::error::{Error, Result};
-use crate::mail::queue::{EmailJob, InvitationRef};
-use crate::service::emails::{self, Recipient};
+use crate::service::emails;
+pub(crate) use crate::service::invitation_emails::{
+    InvitationEmail, InviteComposer, invitation_email, invitation_jobs,
+};
 use crate::store::{
     Assignments, CredentialRecord, EmailStatus, InboxChoice, InboxMemberRecord, InboxRecord, InvitationRecord,
-    InviteTokenRecord, MembershipRecord, NewLogin, OrgRecord, UserRecord,
+    InviteTokenRecord, MembershipRecord, NewLogin, OrgRecord, OutboxMail, UserRecord,
 };
 
 /// Most addresses one request may invite.
@@ -33,16 +35,19 @@ struct Candidate {
     inbox: Option<InboxChoice>,
 }
 
-/// Write one invitation (its seat, token and activity in one transaction); its email to send.
-async fn invite_one(
-    ctx: &Ctx,
-    permit: &Permit<ManageMembers>,
-    effective: &super::settings::Effective,
-    c: &Candidate,
-    inviter_name: &str,
-    lineage: &[OrgId],
+/// What every invitation of one request shares.
+struct Batch<'a> {
+    effective: &'a super::settings::Effective,
+    inviter_name: &'a str,
+    lineage: &'a [OrgId],
     days: i64,
-) -> Result<InvitationEmail> {
+    composer: &'a InviteComposer,
+}
+
+/// Write one invitation (its seat, token, activity and email in one transaction); its email
+/// to hand on after.
+async fn invite_one(ctx: &Ctx, permit: &Permit<ManageMembers>, b: &Batch<'_>, c: &Candidate) -> Result<OutboxMail> {
+    let Batch { effective, inviter_name, lineage, days, composer: mailer } = *b;
     let now = ctx.now();
     let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
     let inv = InvitationRecord {
@@ -62,8 +67,9 @@ async fn invite_one(
     let token_rec =
         InviteTokenRecord { org_id: inv.org_id.clone(), email: inv.email.clone(), expires_at: inv.expires_at };
     let act = permit_activity(ctx, permit, "member.invited", Some(c.email.to_string()));
-    ctx.store.create_invitation(&inv, &token_rec, lineage, &act).await?;
-    Ok(invitation_email(ctx, effective.language(), &inv, &token))
+    let mail = mailer.mail(ctx, effective.language(), &inv, &token)?;
+    ctx.store.create_invitation(&inv, &token_rec, lineage, &act, Some(&mail)).await?;
+    Ok(mail)
 }
 
 /// One address to invite, as sent (parsed here so one bad entry does not sink the others).
@@ -130,53 +136,6 @@ fn parse_entry(e: &InviteEntry, i: usize) -> Result<(Email, Roles, Scope, Manage
         ));
     }
     Ok((email, roles, e.scope.unwrap_or_default(), e.manage.clone().unwrap_or_default()))
-}
-
-/// An invitation's email before its template is read: the recipient and what to record on
-/// the invitation once it went out.
-pub(crate) struct InvitationEmail {
-    recipient: Recipient,
-    invitation: InvitationRef,
-}
-
-impl InvitationEmail {
-    pub(crate) fn to(&self) -> &Email {
-        &self.recipient.to
-    }
-}
-
-/// The invitation's email, in `language` (the organization's effective default language).
-pub(crate) fn invitation_email(ctx: &Ctx, language: Language, inv: &InvitationRecord, token: &str) -> InvitationEmail {
-    let link = format!("{}/accept-invitation?token={token}", ctx.config.public_url);
-    InvitationEmail {
-        recipient: Recipient {
-            to: inv.email.clone(),
-            language: Some(language),
-            first_name: String::new(),
-            vars: emails::vars([
-                ("inviter", inv.invited_by_name.clone().into()),
-                ("link", link.into()),
-                ("expires", inv.expires_at.format("%Y-%m-%d %H:%M UTC").to_string().into()),
-            ]),
-        },
-        invitation: InvitationRef {
-            org_id: inv.org_id.clone(),
-            email: inv.email.clone(),
-            token_hash: inv.token_hash.clone(),
-        },
-    }
-}
-
-/// The jobs for invitation emails of one organization: one template read for all.
-pub(crate) async fn invitation_jobs(
-    ctx: &Ctx,
-    scope: &emails::Scope,
-    pending: Vec<InvitationEmail>,
-) -> Result<Vec<EmailJob>> {
-    let (recipients, refs): (Vec<_>, Vec<_>) = pending.into_iter().map(|p| (p.recipient, p.invitation)).unzip();
-    // Invitations cannot be switched off, so every recipient has its email, in order.
-    let jobs = emails::compose(ctx, Some(scope), EmailType::Invitation, recipients).await?;
-    Ok(jobs.into_iter().zip(refs).map(|(j, r)| EmailJob { invitation: Some(r), ..j }).collect())
 }
 
 /// Invite up to [`MAX_BATCH`] people. Each address gets its own outcome; each invitation is its
@@ -292,12 +251,15 @@ pub async fn invite(
         });
     }
     let lineage = org.lineage_ids();
-    let (inviter_name, lineage, effective) = (&inviter_name, &lineage, &effective);
+    let composer = InviteComposer::new(ctx, &emails::Scope::of_permit(permit)).await?;
+    let batch =
+        Batch { effective: &effective, inviter_name: &inviter_name, lineage: &lineage, days, composer: &composer };
+    let batch = &batch;
     // Each invitation is its own transaction taking a seat (`free >= 1`), so running them side
     // by side cannot oversell; `buffered` keeps the answers in request order.
-    let written: Vec<(Candidate, Result<InvitationEmail>)> = futures::stream::iter(todo)
+    let written: Vec<(Candidate, Result<OutboxMail>)> = futures::stream::iter(todo)
         .map(|c| async move {
-            let res = invite_one(ctx, permit, effective, &c, inviter_name, lineage, days).await;
+            let res = invite_one(ctx, permit, batch, &c).await;
             (c, res)
         })
         .buffered(INVITE_CONCURRENCY)
@@ -329,13 +291,7 @@ pub async fn invite(
     }
     let mut results: Vec<InviteOutcome> = outcomes.into_iter().flatten().collect();
     let invited = jobs.len();
-    if !jobs.is_empty() {
-        let jobs = invitation_jobs(ctx, &emails::Scope::of_permit(permit), jobs).await?;
-        // Invitations stay pending (and resendable) if queueing fails.
-        if let Err(e) = ctx.queue.enqueue(jobs).await {
-            tracing::error!(error = %e, "invitation emails not queued");
-        }
-    }
+    super::mail_outbox::handed_on(ctx, jobs).await;
     for r in results.iter_mut().filter(|r| r.code.as_deref() == Some("no_free_seats")) {
         r.reason = Some(format!("no free seat: buy {seats_to_buy} more seat(s) to invite everyone refused"));
     }
@@ -524,18 +480,21 @@ pub async fn resend(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str, days
     let old = pending(ctx, &permit.org.org_id, email).await?;
     super::email_requests::limit_address(ctx, "invitation", &old.email).await?;
     let language = super::settings::of_permit(permit).language();
-    let pending = reissue(ctx, language, &old, days).await?;
-    let jobs = invitation_jobs(ctx, &emails::Scope::of_permit(permit), vec![pending]).await?;
-    ctx.queue.enqueue(jobs).await
+    let composer = InviteComposer::new(ctx, &emails::Scope::of_permit(permit)).await?;
+    let (_, mail) = reissue(ctx, language, &old, days, Some(&composer)).await?;
+    super::mail_outbox::handed_on(ctx, mail.into_iter().collect()).await;
+    Ok(())
 }
 
-/// A new token for a pending invitation (the old link stops working) and its email, to queue.
+/// A new token for a pending invitation (the old link stops working) and its email: recorded
+/// in the same transaction when a composer is given, else returned for the caller to record.
 pub(crate) async fn reissue(
     ctx: &Ctx,
     language: Language,
     old: &InvitationRecord,
     days: Option<i64>,
-) -> Result<InvitationEmail> {
+    composer: Option<&InviteComposer>,
+) -> Result<(InvitationEmail, Option<OutboxMail>)> {
     let days = days.unwrap_or(ctx.config.invitation_days).clamp(1, 30);
     let (token, token_hash) = secret::new_secret(ctx.random.as_ref());
     let now = ctx.now();
@@ -548,8 +507,9 @@ pub(crate) async fn reissue(
     };
     let token_rec =
         InviteTokenRecord { org_id: new.org_id.clone(), email: new.email.clone(), expires_at: new.expires_at };
-    ctx.store.reissue_invitation(old, &new, &token_rec).await?;
-    Ok(invitation_email(ctx, language, &new, &token))
+    let mail = composer.map(|c| c.mail(ctx, language, &new, &token)).transpose()?;
+    ctx.store.reissue_invitation(old, &new, &token_rec, mail.as_ref()).await?;
+    Ok((invitation_email(ctx, language, &new, &token), mail))
 }
 
 /// Change the roles (and scope) of a pending invitation.

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod alarm;
 pub mod attribution;
 pub mod contact_groups;
+pub mod devices;
 pub mod digests;
 pub mod directory;
 pub mod domains;
@@ -18,9 +19,11 @@ mod grants;
 pub mod idempotency;
 pub mod imports;
 pub mod inboxes;
+pub mod invitation_emails;
 pub mod invitations;
 pub mod invitee;
 pub mod lifecycle;
+pub mod mail_outbox;
 pub mod members;
 pub mod merge;
 pub mod message_templates;
@@ -75,6 +78,8 @@ pub struct Ctx {
     pub mailer: Arc<dyn Mailer>,
     pub queue: Arc<dyn crate::mail::queue::EmailQueue>,
     pub keys: KeySet,
+    /// Opens and seals the secrets in queued emails (keys derived from the signing keys).
+    pub sealer: crate::mail::seal::Sealer,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
@@ -166,5 +171,15 @@ impl Ctx {
 
     pub fn ulid(&self) -> ulid::Ulid {
         self.ulids.next(self.clock.as_ref(), self.random.as_ref())
+    }
+
+    /// What the email worker sends with.
+    pub fn delivery(&self) -> crate::mail::queue::Delivery<'_> {
+        crate::mail::queue::Delivery {
+            store: &self.store,
+            files: &self.files,
+            mailer: self.mailer.as_ref(),
+            sealer: &self.sealer,
+        }
     }
 }

@@ -324,7 +324,7 @@ pub(crate) fn unsubscribe_link(
     user: &UserId,
     org: &OrgId,
     types: Vec<EmailType>,
-) -> (String, String, UnsubscribeRecord) {
+) -> (Unsubscribe, String, UnsubscribeRecord) {
     let (secret, hash) = secret::new_secret(ctx.random.as_ref());
     let url = format!("{}/v1/unsubscribe/{secret}", ctx.config.api_url.trim_end_matches('/'));
     let record = UnsubscribeRecord {
@@ -333,7 +333,21 @@ pub(crate) fn unsubscribe_link(
         types,
         expires_at: ctx.now() + Duration::days(UNSUBSCRIBE_DAYS),
     };
-    (url, hash, record)
+    (Unsubscribe { url, secret }, hash, record)
+}
+
+/// A one-click unsubscribe link and the secret in it (sealed when its email is recorded).
+pub(crate) struct Unsubscribe {
+    url: String,
+    secret: String,
+}
+
+impl Unsubscribe {
+    /// `job` with this link as its `List-Unsubscribe`.
+    pub(crate) fn on(self, mut job: EmailJob) -> EmailJob {
+        job.message.unsubscribe = Some(self.url);
+        job.with_secret(&self.secret)
+    }
 }
 
 /// Email the event at once to `users`, each with a one-click link that switches the type off.
@@ -352,15 +366,15 @@ async fn email_now(ctx: &Ctx, scope: &Scope, event: &Event, users: &[&UserRecord
         let Ok(r) = Recipient::user(u, event_vars(ctx, event, ty)) else { continue };
         let mut job = composer.render(r)?;
         if ty.can_switch_off() {
-            let (url, hash, record) = unsubscribe_link(ctx, &u.user_id, &event.org_id, vec![ty]);
-            job.message.unsubscribe = Some(url);
+            let (link, hash, record) = unsubscribe_link(ctx, &u.user_id, &event.org_id, vec![ty]);
+            job = link.on(job);
             links.push((hash, record));
         }
         jobs.push(job);
     }
     ctx.store.put_unsubscribe_links(&links).await?;
     let n = jobs.len();
-    ctx.queue.enqueue(jobs).await?;
+    super::mail_outbox::send(ctx, jobs).await?;
     Ok(n)
 }
 

@@ -7,26 +7,21 @@ use super::Ctx;
 use crate::auth::secret;
 use crate::domain::{Email, Password};
 use crate::error::{Error, Result};
-use crate::mail::queue::EmailJob;
 use crate::store::{TokenPurpose, TokenRecord, UserRecord};
 
 /// Reset links expire after this long.
 pub const RESET_MINUTES: i64 = 60;
 
-/// Create a reset token for `user` and queue the email with its link (an admin's request for
+/// Create a reset token for `user` and record the email with its link (an admin's request for
 /// a member, who is known to them).
 pub async fn send_reset(ctx: &Ctx, user: &UserRecord, scope: &super::emails::Scope) -> Result<()> {
-    let jobs: Vec<EmailJob> = reset_email(ctx, user, Some(scope)).await?.into_iter().collect();
-    ctx.queue.enqueue(jobs).await
+    issue_reset(ctx, user, Some(scope)).await
 }
 
-/// A new reset token for `user` and the email carrying its link, branded by `scope` (the
-/// admin's organization), else by the organization the person last used.
-pub(crate) async fn reset_email(
-    ctx: &Ctx,
-    user: &UserRecord,
-    scope: Option<&super::emails::Scope>,
-) -> Result<Option<EmailJob>> {
+/// A new reset token for `user` and the email carrying its link, written together, branded
+/// by `scope` (the admin's organization), else by the organization the person last used.
+/// Nothing is written when the organization switched the email off.
+pub(crate) async fn issue_reset(ctx: &Ctx, user: &UserRecord, scope: Option<&super::emails::Scope>) -> Result<()> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
     let record = TokenRecord {
         purpose: TokenPurpose::PasswordReset,
@@ -41,16 +36,20 @@ pub(crate) async fn reset_email(
         org: None,
         second_factor: false,
     };
-    ctx.store.put_token(&hash, &record).await?;
     let vars = super::emails::vars([
         ("link", format!("{}/reset-password?token={token}", ctx.config.public_url).into()),
         ("minutes", RESET_MINUTES.into()),
     ]);
     let ty = crate::domain::EmailType::PasswordReset;
-    match scope {
-        Some(s) => super::emails::compose_one(ctx, Some(s), ty, super::emails::Recipient::user(user, vars)?).await,
-        None => super::emails::to_user(ctx, user, None, ty, vars).await,
-    }
+    let job = match scope {
+        Some(s) => super::emails::compose_one(ctx, Some(s), ty, super::emails::Recipient::user(user, vars)?).await?,
+        None => super::emails::to_user(ctx, user, None, ty, vars).await?,
+    };
+    let Some(job) = job else { return Ok(()) };
+    let mails = super::mail_outbox::record(ctx, vec![job.with_secret(&token)])?;
+    ctx.store.put_token_with_mail(&hash, &record, &mails).await?;
+    super::mail_outbox::handed_on(ctx, mails).await;
+    Ok(())
 }
 
 /// "Forgot password": the same answer, the same work, whether or not the address has a

@@ -61,6 +61,8 @@ pub struct Authenticated {
     pub claims: AccessClaims,
 }
 
+pub(crate) use super::devices::device_of;
+use super::devices::{Device, device_hash, note_device, tell_new_device};
 use super::throttles::{ACCOUNT_THROTTLE_KEPT, account_block, throttle_key};
 pub(crate) use super::throttles::{account_throttle_key, block_for};
 
@@ -87,14 +89,15 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     // profile, then the organization it reopens in): the reads hide inside the verify, and
     // nothing read is used or shown unless the password is right.
     let gate = Gate { client: input.client, second_factor: false };
+    let device = found.credential.as_ref().map(|c| device_hash(&c.user_id, input.client, &input.user_agent));
     let prefetch = async {
-        let Some(c) = &found.credential else { return Ok(None) };
-        let Some(user) = ctx.store.get_user(&c.user_id).await? else { return Ok(None) };
+        let (Some(c), Some(device)) = (&found.credential, &device) else { return Ok(None) };
+        let (Some(user), known) = ctx.store.get_user_and_device(&c.user_id, device).await? else { return Ok(None) };
         if user.merging_from.is_some() || user.totp.as_ref().is_some_and(|t| t.enabled) {
-            return Ok(Some((user, None)));
+            return Ok(Some((user, known, None)));
         }
         let opened = reopen_org(ctx, &user, gate, None).await?;
-        Ok::<_, Error>(Some((user, Some(opened))))
+        Ok::<_, Error>(Some((user, known, Some(opened))))
     };
     let (verified, prefetched) =
         tokio::join!(ctx.hasher.verify(&input.password, stored, ctx.random.as_ref()), prefetch);
@@ -115,7 +118,8 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
         (Verified::Yes, Some(c)) => c,
     };
     let throttles: Vec<String> = found.throttles.into_keys().collect();
-    let (mut user, mut opened) = prefetched?.ok_or(Error::InvalidCredentials)?;
+    let (mut user, known, mut opened) = prefetched?.ok_or(Error::InvalidCredentials)?;
+    let device = device.ok_or(Error::InvalidCredentials)?;
     if user.merging_from.is_some() {
         super::merge::resume(ctx, &user).await?;
         user = ctx.store.get_user(&credential.user_id).await?.ok_or(Error::InvalidCredentials)?;
@@ -123,47 +127,17 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     }
     if user.totp.as_ref().is_some_and(|t| t.enabled) {
         // The failure counts stand until the second factor is completed too.
-        let device = device_of(&user, input.client, &input.user_agent);
         return Ok(LoginOutcome::SecondFactor(challenge(ctx, &user, input.client, throttles, device, None).await?));
     }
     if !throttles.is_empty() {
         ctx.store.clear_throttles(&throttles).await?;
     }
-    let device = device_of(&user, input.client, &input.user_agent);
     let opened = match opened {
         Some(o) => o,
         None => reopen_org(ctx, &user, gate, None).await?,
     };
-    Ok(LoginOutcome::Tokens(open_session(ctx, &user, gate, Some(&device), opened).await?))
-}
-
-/// A device, as this service can tell one: the login, the client type and its `User-Agent`,
-/// hashed (the raw string is never kept).
-pub(crate) fn device_of(user: &crate::store::UserRecord, client: ClientType, user_agent: &str) -> String {
-    secret::hash(&format!("{}|{}|{}", user.user_id, client.as_str(), user_agent.trim()))
-}
-
-/// Remember the device; the first sign-in from a device after an earlier one is a
-/// notification (and its email) in the organization the session opened in.
-async fn note_device(
-    ctx: &Ctx,
-    user: &crate::store::UserRecord,
-    client: ClientType,
-    device: &str,
-    org: Option<&crate::domain::OrgId>,
-) -> Result<()> {
-    if !ctx.store.remember_device(&user.user_id, device, ctx.now()).await?
-        || ctx.store.devices(&user.user_id, 2).await? < 2
-    {
-        return Ok(());
-    }
-    let Some(org) = org else { return Ok(()) };
-    use crate::domain::notification::NotificationKind;
-    let mut e = super::notifications::tell(ctx, org, &user.user_id, NotificationKind::NewSignIn, device);
-    e.subject = Some(client.as_str().to_owned());
-    e.link = Some("/profile/sessions".into());
-    super::notifications::emit(ctx, e).await;
-    Ok(())
+    let seen = if known { Device::Known } else { Device::New(&device) };
+    Ok(LoginOutcome::Tokens(open_session(ctx, &user, gate, seen, opened).await?))
 }
 
 /// What login answers: tokens, or (two-factor on) a challenge for the code.
@@ -224,6 +198,10 @@ pub(crate) async fn start_session_in(
 ) -> Result<TokenPair> {
     let gate = Gate { client, second_factor };
     let opened = reopen_org(ctx, user, gate, org).await?;
+    let device = match device {
+        Some(d) => Device::Unread(d),
+        None => Device::None,
+    };
     open_session(ctx, user, gate, device, opened).await
 }
 
@@ -233,7 +211,7 @@ async fn open_session(
     ctx: &Ctx,
     user: &crate::store::UserRecord,
     gate: Gate,
-    device: Option<&str>,
+    device: Device<'_>,
     (access, refused): (Option<Access>, Option<Refusal>),
 ) -> Result<TokenPair> {
     let (client, second_factor) = (gate.client, gate.second_factor);
@@ -252,15 +230,20 @@ async fn open_session(
         acting_as: None,
         second_factor,
     };
-    let noted = async {
-        match device {
-            Some(d) => note_device(ctx, user, client, d, session.active_org.as_ref()).await,
-            None => Ok(()),
+    let org = session.active_org.as_ref();
+    let noted = match device {
+        Device::None | Device::Known => ctx.store.put_session(&session).await.map(|()| Ok(())),
+        Device::New(d) => match ctx.store.put_session_from_new_device(&session, d, now).await {
+            Ok(true) => Ok(tell_new_device(ctx, user, client, d, org).await),
+            Ok(false) => Ok(Ok(())),
+            Err(e) => Err(e),
+        },
+        Device::Unread(d) => {
+            let (put, noted) = tokio::join!(ctx.store.put_session(&session), note_device(ctx, user, client, d, org));
+            put.map(|()| noted)
         }
     };
-    let (put, noted) = tokio::join!(ctx.store.put_session(&session), noted);
-    put?;
-    if let Err(e) = noted {
+    if let Err(e) = noted? {
         tracing::warn!(error = %e, "new sign-in check failed; the sign-in stands");
     }
     let mut pair = token_pair(ctx, &session, access.as_ref(), &refresh)?;

@@ -75,6 +75,50 @@ impl Store {
         super::error::applied(res)
     }
 
+    /// Move some of the record's emails into the outbox: their outbox items and the record
+    /// left with `remaining` (deleted when none remain) in one transaction, so a stop between
+    /// two steps neither loses nor repeats an email.
+    pub async fn move_import_mail(
+        &self,
+        job: &str,
+        first_row: u32,
+        mails: &[super::OutboxMail],
+        remaining: &[Email],
+    ) -> Result<()> {
+        let t = self.table_name();
+        let k = key(ImportMailRecord::pk(job), ImportMailRecord::sk(first_row));
+        let mut items = Vec::with_capacity(mails.len() + 1);
+        for m in mails {
+            items.push(m.put(t)?);
+        }
+        let record = if remaining.is_empty() {
+            let delete = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(t)
+                .set_key(Some(k))
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", PRIMARY.hash)
+                .build()
+                .map_err(storage)?;
+            TransactWriteItem::builder().delete(delete).build()
+        } else {
+            let rest =
+                serde_dynamo::to_attribute_value(remaining).map_err(|e| crate::Error::Internal(e.to_string()))?;
+            super::tx::update(
+                super::tx::update_builder(t, k)
+                    .update_expression("SET emails = :rest")
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#pk", PRIMARY.hash)
+                    .expression_attribute_values(":rest", rest),
+            )?
+        };
+        items.push(record);
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(super::tx::TxError::Conditions(_)) => Err(crate::Error::Conflict),
+            Err(super::tx::TxError::Other(e)) => Err(e),
+        }
+    }
+
     /// The chunk's emails are queued: forget the record.
     pub async fn sent_import_mail(&self, job: &str, first_row: u32) -> Result<()> {
         self.client

@@ -196,6 +196,7 @@ impl Store {
         token: &InviteTokenRecord,
         lineage: &[OrgId],
         activity: &ActivityRecord,
+        mail: Option<&super::OutboxMail>,
     ) -> Result<()> {
         let t = self.table_name();
         let mut items = vec![
@@ -205,6 +206,9 @@ impl Store {
         ];
         for item in activity.items(lineage)? {
             items.push(tx::put_new(t, item)?);
+        }
+        if let Some(m) = mail {
+            items.push(m.put(t)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),
@@ -251,6 +255,7 @@ impl Store {
         old: &InvitationRecord,
         new: &InvitationRecord,
         token: &InviteTokenRecord,
+        mail: Option<&super::OutboxMail>,
     ) -> Result<()> {
         let t = self.table_name();
         let delete_old = aws_sdk_dynamodb::types::Delete::builder()
@@ -265,11 +270,14 @@ impl Store {
             .expression_attribute_values(":old", super::ops::s(&old.token_hash))
             .build()
             .map_err(super::error::storage)?;
-        let items = vec![
+        let mut items = vec![
             aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete_old).build(),
             aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build(),
             tx::put_new(t, token.item(&new.token_hash)?)?,
         ];
+        if let Some(m) = mail {
+            items.push(m.put(t)?);
+        }
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),

@@ -23,6 +23,7 @@ mod inboxes;
 mod items;
 mod lifecycle;
 mod login_domains;
+mod mail_outbox;
 mod member_ops;
 mod members;
 mod merge;
@@ -64,6 +65,7 @@ pub use imports::{
 pub use inboxes::{Assignments, InboxMemberRecord, InboxRecord};
 pub use lifecycle::Deleted;
 pub use login_domains::LoginDomainRecord;
+pub use mail_outbox::{MAIL_SHARDS, MailClaim, OutboxMail};
 pub use member_ops::{MemberRemoval, NewLogin, OutboxEvent};
 pub use members::{
     BillingEvent, EmailStatus, InboxChoice, InvitationRecord, InviteTokenRecord, SeatDelta, SeatsRecord,

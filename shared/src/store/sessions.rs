@@ -164,6 +164,17 @@ impl Store {
     }
 }
 
+fn device_sk(device: &str) -> String {
+    format!("DEVICE#{device}")
+}
+
+/// A device a login signed in from (TTL 180 days).
+fn device_item(user: &UserId, device: &str, now: chrono::DateTime<chrono::Utc>) -> super::ops::Item {
+    let mut item: super::ops::Item = [("seen_at".to_owned(), super::ops::s(now.to_rfc3339()))].into_iter().collect();
+    item.extend(super::ops::key(super::UserRecord::pk(user), device_sk(device)));
+    super::items::with_ttl(item, now + chrono::Duration::days(180))
+}
+
 impl Store {
     /// Remember a device a login signed in from (TTL 180 days). `true`: not seen before.
     pub async fn remember_device(
@@ -172,10 +183,47 @@ impl Store {
         device: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool> {
-        let mut item: super::ops::Item =
-            [("seen_at".to_owned(), super::ops::s(now.to_rfc3339()))].into_iter().collect();
-        item.extend(super::ops::key(super::UserRecord::pk(user), format!("DEVICE#{device}")));
-        self.put_new(super::items::with_ttl(item, now + chrono::Duration::days(180))).await
+        self.put_new(device_item(user, device, now)).await
+    }
+
+    /// A profile and whether `device` is remembered for it, in one round trip (sign-in knows
+    /// both keys once it has the credential).
+    pub async fn get_user_and_device(&self, user: &UserId, device: &str) -> Result<(Option<super::UserRecord>, bool)> {
+        let keys = vec![
+            super::ops::key(super::UserRecord::pk(user), super::UserRecord::SK),
+            super::ops::key(super::UserRecord::pk(user), device_sk(device)),
+        ];
+        let (mut profile, mut known) = (None, false);
+        for item in self.batch_get(keys).await? {
+            let sk = item.get(super::table::PRIMARY.range).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if sk == super::UserRecord::SK {
+                profile = Some(from_item(item)?);
+            } else {
+                known = true;
+            }
+        }
+        Ok((profile, known))
+    }
+
+    /// A new session from a device not remembered yet: both in one transaction. `Ok(false)`
+    /// when another sign-in remembered the device meanwhile (the session is written alone).
+    pub async fn put_session_from_new_device(
+        &self,
+        session: &SessionRecord,
+        device: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        let t = self.table_name();
+        let items = vec![
+            super::tx::put_new(t, session.item()?)?,
+            super::tx::put_new(t, device_item(&session.user_id, device, now))?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(super::tx::TxError::Conditions(f)) if f == [1] => self.put_session(session).await.map(|()| false),
+            Err(super::tx::TxError::Conditions(_)) => Err(Error::Conflict),
+            Err(super::tx::TxError::Other(e)) => Err(e),
+        }
     }
 
     /// How many devices the login is remembered on, counting at most `up_to`.

@@ -186,4 +186,26 @@ impl Store {
     pub async fn put_token(&self, hash: &str, token: &TokenRecord) -> Result<()> {
         if self.put_new(token.item(hash)?).await? { Ok(()) } else { Err(crate::Error::Conflict) }
     }
+
+    /// A new token and the emails carrying its link, in one transaction: both or neither.
+    pub async fn put_token_with_mail(
+        &self,
+        hash: &str,
+        token: &TokenRecord,
+        mails: &[super::OutboxMail],
+    ) -> Result<()> {
+        if mails.is_empty() {
+            return self.put_token(hash, token).await;
+        }
+        let t = self.table_name();
+        let mut items = vec![super::tx::put_new(t, token.item(hash)?)?];
+        for m in mails {
+            items.push(m.put(t)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(super::tx::TxError::Conditions(_)) => Err(crate::Error::Conflict),
+            Err(super::tx::TxError::Other(e)) => Err(e),
+        }
+    }
 }

@@ -160,6 +160,8 @@ pub struct RegisterRecords {
     pub verify_token_hash: String,
     pub verify_token: TokenRecord,
     pub seats: super::SeatsRecord,
+    /// The verification email, recorded with the account.
+    pub mails: Vec<super::OutboxMail>,
 }
 
 /// What login reads in its first round trip.
@@ -186,6 +188,9 @@ impl Store {
             tx::put_new(t, r.seats.item(&r.org.org_id)?)?,
         ];
         items.extend(super::directory::new_org_items(t, &r.org)?);
+        for m in &r.mails {
+            items.push(m.put(t)?);
+        }
         for item in r.activity.items(std::slice::from_ref(&r.org.org_id))? {
             items.push(tx::put_new(t, item)?);
         }

@@ -22,43 +22,60 @@ both_engines!(
 
 /// moto only: its SQS is the queue that can fail (the embedded default's is a channel).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_import_whose_emails_could_not_be_queued_sends_them_on_its_next_run() {
+async fn an_import_whose_emails_could_not_be_recorded_or_queued_sends_each_once() {
     let app = TestApp::spawn_faulty(Engine::Moto).await;
     let owner = app.signup("owed", "web").await;
     app.post_auth(&format!("/v1/orgs/{}/seats/purchase", owner.org), &owner.access, json!({"count": 5})).await;
-    let addresses: Vec<String> = (0..3).map(|i| e2e::unique_email(&format!("owed{i}"))).collect();
-    // The queue refuses every send, through the SDK's retries and ours.
-    app.faults().inject(Rule::new("SendMessageBatch", Fault::Internal));
-    let job = start_import(&app, &owner, &addresses).await;
-    let done = crate::imports::wait_done(&app, &owner, &job).await;
-    assert_eq!(done["counts"]["invited"], 3, "{done:?}");
-    assert_eq!(app.count_items("IMPORTMAIL#").await, 1, "the chunk's emails are owed");
-    app.faults().heal();
-    app.run_mail_worker().await;
-    for a in &addresses {
-        assert!(app.emails_to(a).await.is_empty(), "nothing was sent yet to {a}");
-    }
-    // SQS delivers the job message again once its visibility timeout passed (the worker's
-    // batch failed), after the first run's hold on the record (5 minutes): the run sends them.
-    app.clock.advance(chrono::Duration::seconds(301));
     let org = switchboard::domain::OrgId::parse(&owner.org, "org").unwrap();
+
+    // The move of a chunk's emails into the outbox fails: the chunk's record keeps them.
+    let first: Vec<String> = (0..2).map(|i| e2e::unique_email(&format!("owed{i}"))).collect();
+    let recorded = app.count_items("MAILOUT#").await;
+    app.faults().inject(Rule::new("TransactWriteItems", Fault::Internal).containing("MAILOUT#"));
+    let job = start_import(&app, &owner, &first).await;
+    let done = crate::imports::wait_done(&app, &owner, &job).await;
+    assert_eq!(done["counts"]["invited"], 2, "{done:?}");
+    assert_eq!(app.count_items("IMPORTMAIL#").await, 1, "the chunk's emails are owed");
+    assert_eq!(app.count_items("MAILOUT#").await, recorded, "and none is half recorded");
+    app.faults().heal();
+    // SQS delivers the job message again, after the first run's hold on the record (5
+    // minutes): the run records them, with fresh links. Twice, as a redelivery would.
+    app.clock.advance(chrono::Duration::seconds(301));
     for _ in 0..2 {
         switchboard::service::imports::run_job(&app.ctx, &org, &job, None).await.expect("run again");
     }
-    for a in &addresses {
+    app.run_mail_worker().await;
+    assert_eq!(app.count_items("IMPORTMAIL#").await, 0, "nothing owed any more");
+
+    // The queue refuses every send after the emails were recorded: the relay hands them on.
+    let second: Vec<String> = (0..2).map(|i| e2e::unique_email(&format!("unqueued{i}"))).collect();
+    app.faults().inject(Rule::new("SendMessageBatch", Fault::Internal));
+    let job = start_import(&app, &owner, &second).await;
+    crate::imports::wait_done(&app, &owner, &job).await;
+    app.faults().heal();
+    app.run_mail_worker().await;
+    for a in &second {
+        assert!(app.emails_to(a).await.is_empty(), "nothing was queued for {a}");
+    }
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(app.relay_emails().await, 2, "the relay hands on the two recorded emails");
+    assert_eq!(app.relay_emails().await, 0, "sent emails leave the relay's index");
+    for a in first.iter().chain(&second) {
         let mails = app.wait_emails_to(a, 1).await;
         assert_eq!(mails.len(), 1, "one invitation to {a}");
         let link = mails[0].link("/accept-invitation?token=").expect("link");
         let preview = app.post("/v1/invitations/preview", json!({"token": link.split("token=").nth(1).unwrap()})).await;
         assert_eq!(preview.status, StatusCode::OK, "the link works: {:?}", preview.body);
     }
-    assert_eq!(app.count_items("IMPORTMAIL#").await, 0, "nothing owed any more");
     println!(
-        "Moto | import | SQS SendMessageBatch 500 throughout, then the job delivered again | job done, emails owed in one record; the next run sends each once with a working link"
+        "Moto | import | the outbox move's TransactWriteItems 500, then the job delivered twice | emails owed in one record, each recorded once with a working link"
+    );
+    println!(
+        "Moto | import | SQS SendMessageBatch 500 after the emails were recorded | the relay hands each on once; a second relay finds none"
     );
 }
 
-async fn start_import(app: &TestApp, owner: &User, addresses: &[String]) -> String {
+pub(crate) async fn start_import(app: &TestApp, owner: &User, addresses: &[String]) -> String {
     let mut csv = String::from("email,first_name,last_name\n");
     for a in addresses {
         csv.push_str(&format!("{a},Imke,Jong\n"));

@@ -1,29 +1,46 @@
-//! The emails an import owes: recorded with a chunk's checkpoint (`ImportMailRecord`), queued
-//! right after it, and sent by the job's next run when that did not happen.
+//! The emails an import owes: recorded with a chunk's checkpoint (`ImportMailRecord`), moved
+//! into the email outbox right after it, and by the job's next run when that did not happen.
 
 use std::sync::Arc;
 
 use super::worker::LEASE_SECS;
-use crate::domain::OrgId;
+use crate::domain::{Email, OrgId};
 use crate::error::{Error, Result};
 use crate::service::Ctx;
 use crate::service::invitations::InvitationEmail;
-use crate::store::ImportMailRecord;
+use crate::store::{ImportMailRecord, OutboxMail};
 
-/// Queue a chunk's emails and forget the record of them; on failure the record stays for the
-/// next run of the job.
+/// Emails moved from the record into the outbox per transaction (a transaction holds at most
+/// 100 items; the record's own update is one).
+const MOVE_STEP: usize = 50;
+
+/// Record a chunk's emails in the outbox, moving them out of the chunk's record step by step,
+/// and hand them on; on failure what is left of the record stays for the next run.
 pub(super) async fn queue_owed(
     ctx: &Ctx,
     scope: &crate::service::emails::Scope,
     owed: &ImportMailRecord,
     emails: Vec<InvitationEmail>,
 ) {
-    let queued = async {
+    let moved = async {
         let jobs = crate::service::invitations::invitation_jobs(ctx, scope, emails).await?;
-        ctx.queue.enqueue(jobs).await?;
-        ctx.store.sent_import_mail(&owed.job_id, owed.first_row).await
+        let mails = crate::service::mail_outbox::record(ctx, jobs)?;
+        if mails.is_empty() {
+            return ctx.store.sent_import_mail(&owed.job_id, owed.first_row).await;
+        }
+        let steps: Vec<&[OutboxMail]> = mails.chunks(MOVE_STEP).collect();
+        for (i, step) in steps.iter().enumerate() {
+            let remaining: Vec<Email> = steps[i + 1..]
+                .iter()
+                .flat_map(|s| s.iter())
+                .filter_map(|m| m.job.invitation.as_ref().map(|r| r.email.clone()))
+                .collect();
+            ctx.store.move_import_mail(&owed.job_id, owed.first_row, step, &remaining).await?;
+            crate::service::mail_outbox::handed_on(ctx, step.to_vec()).await;
+        }
+        Ok::<(), Error>(())
     };
-    if let Err(e) = queued.await {
+    if let Err(e) = moved.await {
         tracing::warn!(error = %e, job = %owed.job_id, "import invitation emails left for the next run");
     }
 }
@@ -46,7 +63,7 @@ pub(super) async fn send_owed(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str) -> R
         let mut emails = Vec::with_capacity(record.emails.len());
         for email in &record.emails {
             if let Some(inv) = ctx.store.get_invitation(org_id, email).await? {
-                emails.push(crate::service::invitations::reissue(ctx, settings.language(), &inv, None).await?);
+                emails.push(crate::service::invitations::reissue(ctx, settings.language(), &inv, None, None).await?.0);
             }
         }
         queue_owed(ctx, &scope, &record, emails).await;

@@ -227,7 +227,7 @@ async fn process_chunk(
                 && let Ok(Some(email)) = res.as_ref().map(|r| r.email.clone())
                 && let Some(inv) = ctx.store.get_invitation(&org.org_id, &email).await?
             {
-                emails.push(crate::service::invitations::reissue(ctx, settings.language(), &inv, None).await?);
+                emails.push(crate::service::invitations::reissue(ctx, settings.language(), &inv, None, None).await?.0);
             }
             continue;
         }

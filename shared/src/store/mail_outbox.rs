@@ -1,0 +1,221 @@
+//! The email outbox: every email is first an item, written in the same transaction as the
+//! change it tells of (an invitation, a reset token, a chunk of an import), so no crash
+//! between the change and the queue loses it. In AWS the table's stream carries each new
+//! item to the email queue (`EmailOutboxPipe`); locally the request hands it to the worker
+//! and a relay sends what waits too long.
+//!
+//! Keys: `MAILOUT#<ulid>` / `MAIL`, `entity = email` (the Pipe's filter), the job as JSON in
+//! `job`. While unsent it sits in the due index (`gsi3pk = MAILDUE#<shard>`, `gsi3sk` =
+//! when it was recorded), which is what the relay reads. TTL 14 days, SQS's longest
+//! retention: nothing can still be waiting to send it after that.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+
+use super::error::storage;
+use super::items::with_ttl;
+use super::ops::{Item, key, n, s};
+use super::table::{GSI3, PRIMARY};
+use super::{Cursor, Store};
+use crate::error::{Error, Result};
+use crate::mail::queue::EmailJob;
+
+/// The due index's partitions for unsent emails: a burst of invitations spreads its index
+/// writes over them, and the relay reads each.
+pub const MAIL_SHARDS: u32 = 16;
+const KEEP_DAYS: i64 = 14;
+const SK: &str = "MAIL";
+
+/// One recorded email.
+#[derive(Debug, Clone)]
+pub struct OutboxMail {
+    pub id: String,
+    pub job: EmailJob,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a worker's claim on an outbox email found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailClaim {
+    /// Ours to send until the lease ends.
+    Claimed,
+    /// Sent (or definitely failed) already: a duplicate delivery.
+    Done,
+    /// Another worker holds it; it is sent, or the lease ends and it can be claimed again.
+    Held,
+    /// No such item (expired): nothing to send.
+    Gone,
+}
+
+pub fn pk(id: &str) -> String {
+    format!("MAILOUT#{id}")
+}
+
+pub fn shard_key(shard: u32) -> String {
+    format!("MAILDUE#{shard}")
+}
+
+/// The shard an email's id falls in: its last characters are random.
+fn shard_of(id: &str) -> u32 {
+    id.bytes().rev().take(4).fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32)) % MAIL_SHARDS
+}
+
+impl OutboxMail {
+    fn item(&self) -> Result<Item> {
+        let job = serde_json::to_string(&self.job).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut item = key(pk(&self.id), SK);
+        item.insert("entity".into(), s("email"));
+        item.insert("id".into(), s(&self.id));
+        item.insert("job".into(), s(job));
+        item.insert("at".into(), s(self.at.to_rfc3339()));
+        item.insert(GSI3.key.hash.into(), s(shard_key(shard_of(&self.id))));
+        item.insert(GSI3.key.range.into(), s(format!("{}#{}", self.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"), self.id)));
+        Ok(with_ttl(item, self.at + chrono::Duration::days(KEEP_DAYS)))
+    }
+
+    /// Its put, for the transaction of the change it tells of (the id is new: never a
+    /// replacement).
+    pub(crate) fn put(&self, table: &str) -> Result<TransactWriteItem> {
+        super::tx::put_new(table, self.item()?)
+    }
+
+    fn from_item(item: &Item) -> Result<Self> {
+        let get = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let job = get("job").ok_or_else(|| Error::Internal("outbox email without its job".into()))?;
+        let job: EmailJob = serde_json::from_str(&job).map_err(|e| Error::Internal(e.to_string()))?;
+        let at = get("at")
+            .and_then(|a| chrono::DateTime::parse_from_rfc3339(&a).ok())
+            .map(|a| a.with_timezone(&chrono::Utc))
+            .ok_or_else(|| Error::Internal("outbox email without its time".into()))?;
+        let id = get("id").ok_or_else(|| Error::Internal("outbox email without its id".into()))?;
+        Ok(OutboxMail { id, job, at })
+    }
+}
+
+impl Store {
+    /// Record emails that go with no other change (a notice, a digest): one BatchWrite per 25.
+    pub async fn put_outbox_mail(&self, mails: &[OutboxMail]) -> Result<()> {
+        let items = mails.iter().map(OutboxMail::item).collect::<Result<Vec<_>>>()?;
+        self.batch_write(items, Vec::new()).await
+    }
+
+    /// Unsent emails of one shard recorded before `before`, oldest first.
+    pub async fn unsent_mail(
+        &self,
+        shard: u32,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<(Vec<OutboxMail>, Option<Cursor>)> {
+        let hash = shard_key(shard);
+        let start = cursor.map(|c| c.to_key(GSI3.key.hash, &hash)).transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(self.table_name())
+            .index_name(GSI3.name)
+            .key_condition_expression("#h = :h AND #r < :before")
+            .expression_attribute_names("#h", GSI3.key.hash)
+            .expression_attribute_names("#r", GSI3.key.range)
+            .expression_attribute_values(":h", s(&hash))
+            .expression_attribute_values(":before", s(before.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()))
+            .limit(limit.clamp(1, 1000))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(storage)?;
+        let next = out.last_evaluated_key.as_ref().and_then(Cursor::from_key);
+        let mails = out.items.unwrap_or_default().iter().map(OutboxMail::from_item).collect::<Result<Vec<_>>>()?;
+        Ok((mails, next))
+    }
+
+    /// Take the email `id` for sending until `until` (epoch seconds).
+    pub async fn claim_mail(&self, id: &str, now: i64, until: i64) -> Result<MailClaim> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk(id), SK)))
+            .update_expression("SET claimed_until = :until")
+            .condition_expression(
+                "attribute_exists(#pk) AND attribute_not_exists(done_at) \
+                 AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
+            )
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(MailClaim::Claimed),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(match c.item() {
+                        None => MailClaim::Gone,
+                        Some(old) if old.contains_key("done_at") => MailClaim::Done,
+                        Some(_) => MailClaim::Held,
+                    })
+                }
+                _ => Err(storage(e)),
+            },
+        }
+    }
+
+    /// The email went out, or definitely failed: out of the due index, never sent again, and
+    /// only its id, outcome and time kept until the TTL.
+    pub async fn mail_done(&self, id: &str, at: chrono::DateTime<chrono::Utc>, status: &str) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk(id), SK)))
+            // The content goes: a sent email needs no copy, and its address is personal data.
+            .update_expression("SET done_at = :at, #status = :status REMOVE #h, #r, claimed_until, job")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_names("#h", GSI3.key.hash)
+            .expression_attribute_names("#r", GSI3.key.range)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":at", s(at.to_rfc3339()))
+            .expression_attribute_values(":status", AttributeValue::S(status.to_owned()))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| match e.as_service_error() {
+                // Expired meanwhile: nothing left to mark.
+                Some(s) if s.is_conditional_check_failed_exception() => Ok(()),
+                _ => Err(storage(e)),
+            })
+    }
+
+    /// Give the email back (throttled): the next delivery may claim it at once.
+    pub async fn release_mail(&self, id: &str) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk(id), SK)))
+            .update_expression("REMOVE claimed_until")
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(done_at)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| match e.as_service_error() {
+                Some(s) if s.is_conditional_check_failed_exception() => Ok(()),
+                _ => Err(storage(e)),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_spread_over_every_shard() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            seen.insert(shard_of(&ulid::Ulid::new().to_string()));
+        }
+        assert_eq!(seen.len(), MAIL_SHARDS as usize);
+    }
+}

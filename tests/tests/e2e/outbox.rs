@@ -1,0 +1,139 @@
+//! Every email is an outbox item first, written with the change it tells of, its link's
+//! secret sealed. In AWS the table's stream hands each new item to the email queue
+//! (`EmailOutboxPipe`); here the test plays the stream, with the record shape the Pipe
+//! forwards, and delivers each record twice, as a stream and a queue may.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use e2e::{Engine, TestApp, unique_email};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard::config::Config;
+use switchboard::mail::queue::Received;
+
+both_engines!(every_email_waits_sealed_in_the_outbox_and_goes_out_once);
+
+/// The table's outbox items, as stored.
+async fn outbox_items(app: &TestApp) -> Vec<HashMap<String, AttributeValue>> {
+    let out = app
+        .ctx
+        .store
+        .client()
+        .scan()
+        .table_name(app.ctx.store.table_name())
+        .filter_expression("begins_with(pk, :p)")
+        .expression_attribute_values(":p", AttributeValue::S("MAILOUT#".into()))
+        .send()
+        .await
+        .expect("scan the outbox");
+    out.items.unwrap_or_default()
+}
+
+fn attr(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// An INSERT record of DynamoDB Streams (NEW_IMAGE), as EventBridge Pipes hands it to SQS.
+fn stream_record(item: &HashMap<String, AttributeValue>) -> String {
+    let image: serde_json::Map<String, Value> = item
+        .iter()
+        .filter_map(|(k, v)| match v {
+            AttributeValue::S(s) => Some((k.clone(), json!({ "S": s }))),
+            AttributeValue::N(n) => Some((k.clone(), json!({ "N": n }))),
+            _ => None,
+        })
+        .collect();
+    json!({
+        "eventID": ulid::Ulid::new().to_string(),
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "Keys": {"pk": image["pk"], "sk": image["sk"]},
+            "NewImage": image,
+            "SequenceNumber": "100000000000000000001",
+            "SizeBytes": 1024,
+            "StreamViewType": "NEW_IMAGE"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2026-12-01T00:00:00.000"
+    })
+    .to_string()
+}
+
+/// What the mail worker returns to the queue after one batch (run on a task of its own).
+async fn mail_worker(app: &TestApp, bodies: &[String]) -> Vec<String> {
+    let batch: Vec<Received> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Received { id: format!("m{i}"), body: b.clone(), receive_count: 1 })
+        .collect();
+    let ctx = app.ctx.clone();
+    let work = async move { switchboard::service::email_requests::process_batch(&ctx, batch).await };
+    tokio::spawn(switchboard::aws::as_function("mail-worker", work)).await.expect("mail worker")
+}
+
+async fn every_email_waits_sealed_in_the_outbox_and_goes_out_once(engine: Engine) {
+    // As in AWS: requests record emails and hand none on; the stream does.
+    let app = TestApp::spawn_with(engine, Config { email_from_stream: true, ..Config::default() }).await;
+    let owner = app.signup("outbox", "web").await;
+    let invitee = unique_email("outbox-invitee");
+    let r = app
+        .post_auth(
+            &format!("/v1/orgs/{}/invitations", owner.org),
+            &owner.access,
+            json!({"invitations": [{"email": invitee, "roles": ["agent"]}]}),
+        )
+        .await;
+    assert_eq!(r.body["results"][0]["status"], "invited", "{:?}", r.body);
+    app.run_mail_worker().await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(app.emails_to(&invitee).await.is_empty(), "the request handed nothing to the queue itself");
+
+    // Two items wait: the owner's verification and the invitation, each sealed.
+    let items = outbox_items(&app).await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    for item in &items {
+        assert_eq!(attr(item, "entity").as_deref(), Some("email"), "the Pipe's filter matches it");
+        let job = attr(item, "job").expect("the job waits with the item");
+        assert!(job.contains(switchboard::mail::seal::MARK), "the link holds the mark: {job}");
+        assert!(attr(item, "gsi3pk").is_some_and(|k| k.starts_with("MAILDUE#")), "in the relay's index");
+    }
+
+    // The stream hands each record over twice.
+    let records: Vec<String> = items.iter().map(stream_record).collect();
+    for _ in 0..2 {
+        let retry = mail_worker(&app, &records).await;
+        assert!(retry.is_empty(), "nothing handed back: {retry:?}");
+    }
+    let invitations = app.wait_emails_to(&invitee, 1).await;
+    assert_eq!(invitations.len(), 1, "one invitation, however often the record came");
+    let link = invitations[0].link("/accept-invitation?token=").expect("link");
+    let token = link.split("token=").nth(1).expect("token").to_owned();
+    let preview = app.post("/v1/invitations/preview", json!({ "token": token })).await;
+    assert_eq!(preview.status, StatusCode::OK, "the opened link works: {:?}", preview.body);
+    let verification = app.wait_emails_to(&owner.email, 1).await;
+    assert_eq!(verification.len(), 1, "one verification email");
+    let verify_token = verification[0].link("token=").expect("verification link");
+    let verify_token = verify_token.split("token=").nth(1).expect("token");
+    for item in &items {
+        let stored = format!("{item:?}");
+        assert!(!stored.contains(&token) && !stored.contains(verify_token), "a secret was stored in the clear");
+    }
+
+    // Sent: out of the relay's index, content gone, outcome kept.
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(app.relay_emails().await, 0, "nothing left to relay");
+    for item in outbox_items(&app).await {
+        assert_eq!(attr(&item, "status").as_deref(), Some("sent"), "{item:?}");
+        assert!(attr(&item, "job").is_none() && attr(&item, "gsi3pk").is_none(), "{item:?}");
+    }
+    let again = mail_worker(&app, &records).await;
+    assert!(again.is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.emails_to(&invitee).await.len(), 1, "a late duplicate is dropped too");
+    println!(
+        "{engine:?} | outbox | every stream record delivered twice | each email sent once, its secret sealed at rest"
+    );
+}
