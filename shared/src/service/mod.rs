@@ -34,6 +34,7 @@ pub mod oauth;
 pub mod oauth_apps;
 pub mod oauth_tokens;
 pub mod orgs;
+mod pace;
 pub mod passwords;
 pub mod people;
 pub mod profile;
