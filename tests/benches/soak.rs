@@ -1,7 +1,14 @@
 //! Soak benchmark: `cargo bench -p e2e --bench soak` (`SOAK_USERS`, default 8, and
 //! `SOAK_SECONDS`, default 60). Loopback only; stops by itself.
 //!
-//! Runs the local server (file-backed dynoxide, as `cargo run -p local`) in-process and lets
+//! `SOAK_TARGET=lambda` runs the same people against the function binaries as Lambda runs
+//! them, on moto: an API Gateway on loopback (`e2e::lambda_gateway`) hands each request to
+//! its function's instances (2 each, started on first use) through the Lambda Runtime API;
+//! the mail worker's batch code drains moto's SQS and sends through moto's SES. It needs
+//! `MOTO_ENDPOINT` and the `bootstrap` binary (`LAMBDA_BIN`, default
+//! `target/release/bootstrap`: `cargo build --release -p functions --bin bootstrap`).
+//!
+//! Otherwise it runs the local server (file-backed dynoxide, as `cargo run -p local`) in-process and lets
 //! simulated people work it at once, each in a loop: sign in, read their profile, switch
 //! between their organization and its sub-account, refresh, list members, read settings,
 //! invite a newcomer who accepts from the email's link and signs in. Prints per operation the count,
@@ -34,14 +41,26 @@ struct Client {
 
 type Seen = (std::collections::HashSet<std::ffi::OsString>, std::collections::HashMap<String, String>);
 
-/// Invitation links by recipient, read from the outbox folder as new files appear.
+/// Invitation links by recipient, read from the outbox folder as new files appear, or from
+/// moto's SES after the mail worker ran.
 struct Inbox {
     dir: std::path::PathBuf,
     state: tokio::sync::Mutex<Seen>,
+    moto: Option<Arc<e2e::TestApp>>,
 }
 
 impl Inbox {
     async fn token_for(&self, to: &str) -> Option<String> {
+        if let Some(app) = &self.moto {
+            for _ in 0..120 {
+                app.run_mail_worker().await;
+                if let Some(link) = app.emails_to(to).await.iter().find_map(|m| m.link("/accept-invitation?token=")) {
+                    return Some(link.split("token=").nth(1).unwrap_or_default().to_owned());
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            return None;
+        }
         // Up to 30 s: the mail worker sends at SES's pace, behind everyone else's emails.
         for _ in 0..1200 {
             let mut st = self.state.lock().await;
@@ -191,23 +210,42 @@ async fn main() {
     let users = env_or("SOAK_USERS", 8) as usize;
     let seconds = env_or("SOAK_SECONDS", 60);
     let dir = local::DataDir(std::env::temp_dir().join(format!("switchboard-soak-{}", ulid::Ulid::new())));
-    let local = local::open(&dir, Config::default(), 0).await.expect("open local");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(local::serve(listener, local::app(local.ctx.clone())));
+    let lambda = std::env::var("SOAK_TARGET").as_deref() == Ok("lambda");
+    let (base, moto, gateway) = if lambda {
+        let (base, app, gateway) = lambda_target(&dir).await;
+        (base, Some(app), Some(gateway))
+    } else {
+        let local = local::open(&dir, Config::default(), 0).await.expect("open local");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(local::serve(listener, local::app(local.ctx.clone())));
+        (base, None, None)
+    };
     let tally: Shared = Arc::default();
-    let inbox = Inbox { dir: dir.outbox(), state: Default::default() };
+    let inbox = Inbox { dir: dir.outbox(), state: Default::default(), moto };
     let client = Arc::new(Client { http: reqwest::Client::new(), base, tally: tally.clone(), inbox });
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
     let samples = Arc::new(Mutex::new(vec![(0u64, rss_kib())]));
+    let function_samples: Arc<Mutex<BTreeMap<String, Vec<u64>>>> = Arc::default();
+    let gateway = gateway.map(Arc::new);
     let sampler = {
         let samples = samples.clone();
+        let function_samples = function_samples.clone();
+        let gateway = gateway.clone();
         tokio::spawn(async move {
             while Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 if let Ok(mut s) = samples.lock() {
                     s.push((start.elapsed().as_secs(), rss_kib()));
+                }
+                if let Some(g) = &gateway {
+                    for (name, pid) in g.pids().await {
+                        let kib = rss_of(pid);
+                        if let Ok(mut f) = function_samples.lock() {
+                            f.entry(format!("{name}/{pid}")).or_default().push(kib);
+                        }
+                    }
                 }
             }
         })
@@ -219,10 +257,11 @@ async fn main() {
     }
     let _ = sampler.await;
     let elapsed = start.elapsed().as_secs_f64();
-    let mut t = tally.lock().expect("tally");
+    let mut t = std::mem::take(&mut *tally.lock().expect("tally"));
     let total: usize = t.times.values().map(Vec::len).sum();
+    let target = if lambda { "the Lambda handlers on moto" } else { "the local server" };
     println!(
-        "Soak: {users} people for {seconds} s against the local server: {rounds} rounds, {total} requests ({:.0}/s)",
+        "Soak: {users} people for {seconds} s against {target}: {rounds} rounds, {total} requests ({:.0}/s)",
         total as f64 / elapsed
     );
     println!("{:<20} {:>7} {:>9} {:>9} {:>7}", "operation", "count", "p50 ms", "p99 ms", "errors");
@@ -236,10 +275,62 @@ async fn main() {
     for (op, e) in &errors {
         println!("  {op}: first error: {}", e[0].chars().take(300).collect::<String>());
     }
-    let samples = samples.lock().expect("samples");
-    let line: Vec<String> = samples.iter().map(|(s, k)| format!("{s}s {:.1}", *k as f64 / 1024.0)).collect();
-    println!("resident memory (MiB): {}", line.join(", "));
+    let line: Vec<String> =
+        samples.lock().expect("samples").iter().map(|(s, k)| format!("{s}s {:.1}", *k as f64 / 1024.0)).collect();
+    if lambda {
+        println!("function instances, resident memory (MiB) at the first and the last sample:");
+        for (f, kib) in function_samples.lock().expect("samples").iter() {
+            let (first, last) = (kib.first().copied().unwrap_or(0), kib.last().copied().unwrap_or(0));
+            println!("  {f:<32} {:>7.1} {:>7.1}", first as f64 / 1024.0, last as f64 / 1024.0);
+        }
+    } else {
+        println!("resident memory (MiB): {}", line.join(", "));
+    }
+    if let Some(g) = &gateway {
+        g.stop().await;
+    }
     let _ = std::fs::remove_dir_all(&dir.0);
     let failures: usize = errors.values().map(Vec::len).sum();
     assert_eq!(failures, 0, "answers that were not the client's fault");
+}
+
+/// Resident memory of a process, in KiB (`VmRSS`).
+fn rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// moto with the table, queues, SES identity and bucket a test app makes, and the gateway in
+/// front of the function binaries configured against them.
+async fn lambda_target(dir: &local::DataDir) -> (String, Arc<e2e::TestApp>, e2e::lambda_gateway::Gateway) {
+    let app = Arc::new(e2e::TestApp::spawn(e2e::Engine::Moto).await);
+    let binary = std::env::var("LAMBDA_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/bootstrap"));
+    assert!(binary.exists(), "no {}: cargo build --release -p functions --bin bootstrap", binary.display());
+    let c = &app.ctx.config;
+    let (email_queue, events_queue) = app.queue_urls();
+    let env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", app.dynamodb_endpoint().unwrap_or_default()),
+        ("SWITCHBOARD_TABLE", c.table.clone()),
+        ("SWITCHBOARD_SIGNING_KEYS", serde_json::to_string(&app.keys).expect("keys")),
+        ("SWITCHBOARD_PUBLIC_URL", c.public_url.clone()),
+        ("SWITCHBOARD_API_URL", c.api_url.clone()),
+        ("SWITCHBOARD_SENDER", c.sender.clone()),
+        ("SWITCHBOARD_EMAIL_QUEUE_URL", email_queue.unwrap_or_default()),
+        ("SWITCHBOARD_EVENTS_QUEUE_URL", events_queue.unwrap_or_default()),
+        ("SWITCHBOARD_UPLOADS_BUCKET", c.table.clone()),
+        ("SWITCHBOARD_WARM_UP", "off".into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let gateway = e2e::lambda_gateway::Gateway::start(binary, env, dir.0.join("function-logs"), 2).await;
+    (gateway.base.clone(), app, gateway)
 }

@@ -39,6 +39,21 @@ struct Host {
     queued: Notify,
     seen: mpsc::UnboundedSender<Seen>,
     ids: AtomicU64,
+    /// Invocations awaited by [`RuntimeApi::call`], by request id: their answer goes there.
+    waiting: std::sync::Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<Result<String, String>>>>,
+}
+
+impl Host {
+    fn answer(&self, id: &str, outcome: Result<String, String>) -> Option<Result<String, String>> {
+        let waiter = self.waiting.lock().ok().and_then(|mut w| w.remove(id));
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(outcome);
+                None
+            }
+            None => Some(outcome),
+        }
+    }
 }
 
 pub struct RuntimeApi {
@@ -73,7 +88,20 @@ async fn next(State(host): State<Arc<Host>>) -> impl IntoResponse {
 }
 
 async fn response(State(host): State<Arc<Host>>, UrlPath(id): UrlPath<String>, body: String) -> impl IntoResponse {
-    let _ = host.seen.send(Seen::Response { at: Instant::now(), id, body });
+    if let Some(Ok(body)) = host.answer(&id, Ok(body)) {
+        let _ = host.seen.send(Seen::Response { at: Instant::now(), id, body });
+    }
+    axum::http::StatusCode::ACCEPTED
+}
+
+async fn invocation_error(
+    State(host): State<Arc<Host>>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> impl IntoResponse {
+    if let Some(Err(body)) = host.answer(&id, Err(body)) {
+        let _ = host.seen.send(Seen::Error { at: Instant::now(), body });
+    }
     axum::http::StatusCode::ACCEPTED
 }
 
@@ -90,11 +118,12 @@ impl RuntimeApi {
             queued: Notify::new(),
             seen: tx,
             ids: AtomicU64::new(0),
+            waiting: Default::default(),
         });
         let app = axum::Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
             .route("/2018-06-01/runtime/init/error", post(error))
             .with_state(host.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -116,6 +145,24 @@ impl RuntimeApi {
         self.host.queue.lock().await.push_back((id.clone(), event.to_string()));
         self.host.queued.notify_waiters();
         id
+    }
+
+    /// Invoke and wait for this invocation's answer, however many others are in flight (the
+    /// function may run several instances polling this API). `Err`: the function reported
+    /// an error, or nothing came within `wait`.
+    pub async fn call(&self, event: &serde_json::Value, wait: Duration) -> Result<String, String> {
+        let id = format!("call-{}", self.host.ids.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Ok(mut w) = self.host.waiting.lock() {
+            w.insert(id.clone(), tx);
+        }
+        self.host.queue.lock().await.push_back((id.clone(), event.to_string()));
+        self.host.queued.notify_waiters();
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err("runtime API closed".into()),
+            Err(_) => Err(format!("no answer to {id} within {wait:?}")),
+        }
     }
 
     /// The next thing the function did, or an error after `wait`.

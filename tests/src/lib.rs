@@ -4,6 +4,7 @@
 
 pub mod dns_server;
 pub mod fault_proxy;
+pub mod lambda_gateway;
 pub mod lambda_host;
 
 use std::path::PathBuf;
@@ -353,6 +354,12 @@ impl TestApp {
             sms_outbox,
             faults,
         }
+    }
+
+    /// The email queue's and the events queue's URLs on moto (for function binaries run
+    /// against the same engine).
+    pub fn queue_urls(&self) -> (Option<String>, Option<String>) {
+        (self.sqs.as_ref().map(|q| q.url().to_owned()), self.events.as_ref().map(|q| q.url().to_owned()))
     }
 
     /// Where the table lives (dynoxide's or moto's HTTP endpoint).

@@ -163,26 +163,9 @@ impl Store {
         limit: i32,
         cursor: Option<&Cursor>,
     ) -> Result<(Vec<Due>, Option<Cursor>)> {
-        let hash = shard_key(shard);
-        let start = cursor.map(|c| c.to_key(GSI3.key.hash, &hash)).transpose()?;
-        let out = self
-            .client
-            .query()
-            .table_name(self.table_name())
-            .index_name(GSI3.name)
-            .key_condition_expression("#h = :h AND #r <= :until")
-            .expression_attribute_names("#h", GSI3.key.hash)
-            .expression_attribute_names("#r", GSI3.key.range)
-            .expression_attribute_values(":h", s(&hash))
-            .expression_attribute_values(":until", s(due_sk(until)))
-            .limit(limit.clamp(1, 1000))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(storage)?;
-        let next = out.last_evaluated_key.as_ref().and_then(Cursor::from_key);
+        let (items, next) = self.due_page(&shard_key(shard), &due_sk(until), true, limit, cursor).await?;
         let mut due = Vec::new();
-        for item in out.items.unwrap_or_default() {
+        for item in items {
             let sk = item.get(PRIMARY.range).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             let lease = item.get(GSI3.key.range).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             if sk.starts_with("DSENT#") {

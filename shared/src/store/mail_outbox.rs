@@ -106,25 +106,9 @@ impl Store {
         limit: i32,
         cursor: Option<&Cursor>,
     ) -> Result<(Vec<OutboxMail>, Option<Cursor>)> {
-        let hash = shard_key(shard);
-        let start = cursor.map(|c| c.to_key(GSI3.key.hash, &hash)).transpose()?;
-        let out = self
-            .client
-            .query()
-            .table_name(self.table_name())
-            .index_name(GSI3.name)
-            .key_condition_expression("#h = :h AND #r < :before")
-            .expression_attribute_names("#h", GSI3.key.hash)
-            .expression_attribute_names("#r", GSI3.key.range)
-            .expression_attribute_values(":h", s(&hash))
-            .expression_attribute_values(":before", s(before.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()))
-            .limit(limit.clamp(1, 1000))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(storage)?;
-        let next = out.last_evaluated_key.as_ref().and_then(Cursor::from_key);
-        let mails = out.items.unwrap_or_default().iter().map(OutboxMail::from_item).collect::<Result<Vec<_>>>()?;
+        let bound = before.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let (items, next) = self.due_page(&shard_key(shard), &bound, false, limit, cursor).await?;
+        let mails = items.iter().map(OutboxMail::from_item).collect::<Result<Vec<_>>>()?;
         Ok((mails, next))
     }
 
@@ -164,7 +148,8 @@ impl Store {
     /// The email went out, or definitely failed: out of the due index, never sent again, and
     /// only its id, outcome and time kept until the TTL.
     pub async fn mail_done(&self, id: &str, at: chrono::DateTime<chrono::Utc>, status: &str) -> Result<()> {
-        self.client
+        let res = self
+            .client
             .update_item()
             .table_name(self.table_name())
             .set_key(Some(key(pk(id), SK)))
@@ -178,18 +163,15 @@ impl Store {
             .expression_attribute_values(":at", s(at.to_rfc3339()))
             .expression_attribute_values(":status", AttributeValue::S(status.to_owned()))
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| match e.as_service_error() {
-                // Expired meanwhile: nothing left to mark.
-                Some(s) if s.is_conditional_check_failed_exception() => Ok(()),
-                _ => Err(storage(e)),
-            })
+            .await;
+        // Expired meanwhile: nothing left to mark.
+        super::error::applied(res).map(|_| ())
     }
 
     /// Give the email back (throttled): the next delivery may claim it at once.
     pub async fn release_mail(&self, id: &str) -> Result<()> {
-        self.client
+        let res = self
+            .client
             .update_item()
             .table_name(self.table_name())
             .set_key(Some(key(pk(id), SK)))
@@ -197,12 +179,8 @@ impl Store {
             .condition_expression("attribute_exists(#pk) AND attribute_not_exists(done_at)")
             .expression_attribute_names("#pk", PRIMARY.hash)
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| match e.as_service_error() {
-                Some(s) if s.is_conditional_check_failed_exception() => Ok(()),
-                _ => Err(storage(e)),
-            })
+            .await;
+        super::error::applied(res).map(|_| ())
     }
 }
 

@@ -142,6 +142,37 @@ impl Store {
         }
     }
 
+    /// A page of the due index (`gsi3`): partition `hash`, sort keys up to `bound` (below it
+    /// unless `inclusive`), earliest first.
+    pub(crate) async fn due_page(
+        &self,
+        hash: &str,
+        bound: &str,
+        inclusive: bool,
+        limit: i32,
+        cursor: Option<&Cursor>,
+    ) -> Result<(Vec<Item>, Option<Cursor>)> {
+        use super::table::GSI3;
+        let start = cursor.map(|c| c.to_key(GSI3.key.hash, hash)).transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(self.table_name())
+            .index_name(GSI3.name)
+            .key_condition_expression(if inclusive { "#h = :h AND #r <= :b" } else { "#h = :h AND #r < :b" })
+            .expression_attribute_names("#h", GSI3.key.hash)
+            .expression_attribute_names("#r", GSI3.key.range)
+            .expression_attribute_values(":h", s(hash))
+            .expression_attribute_values(":b", s(bound))
+            .limit(limit.clamp(1, 1000))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(storage)?;
+        let next = out.last_evaluated_key.as_ref().and_then(Cursor::from_key);
+        Ok((out.items.unwrap_or_default(), next))
+    }
+
     /// A page of a whole partition, from `cursor` (strongly consistent).
     pub async fn partition_items(&self, pk: &str, limit: i32, cursor: Option<&Cursor>) -> Result<Page<Item>> {
         let start = cursor.map(|c| c.to_key(PRIMARY.hash, pk)).transpose()?;
