@@ -46,7 +46,14 @@ impl EmailRequest {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 enum QueueItem {
-    Request { request: EmailRequest },
+    /// `id` names the request, chosen when it is asked for (older messages have none; their
+    /// queue message id stands in), and becomes its email's outbox id: a request delivered
+    /// twice, or sent twice by the SDK's retry, sends one email.
+    Request {
+        request: EmailRequest,
+        #[serde(default)]
+        id: Option<String>,
+    },
     Email(Box<EmailJob>),
 }
 
@@ -94,14 +101,15 @@ pub(crate) async fn limit_address(ctx: &Ctx, kind: &str, email: &Email) -> Resul
 pub async fn submit(ctx: &Arc<Ctx>, request: EmailRequest) -> Result<()> {
     match &ctx.email_requests {
         RequestQueue::Sqs { client, url } => {
-            let item = QueueItem::Request { request };
+            let item = QueueItem::Request { request, id: Some(ctx.ulid().to_string()) };
             crate::aws::send_json(client, url, &item, |e| Error::Mail(format!("email queue: {e}"))).await?;
         }
         RequestQueue::InProcess => {
             let ctx = ctx.clone();
+            let id = ctx.ulid().to_string();
             // In AWS the mail worker fulfils it; attributed to it for the IAM check.
             tokio::spawn(crate::aws::as_function("mail-worker", async move {
-                if let Err(e) = fulfil(&ctx, &request).await {
+                if let Err(e) = fulfil(&ctx, &request, &id).await {
                     tracing::error!(error = %e, kind = request.kind(), "email request failed");
                 }
             }));
@@ -110,8 +118,14 @@ pub async fn submit(ctx: &Arc<Ctx>, request: EmailRequest) -> Result<()> {
     Ok(())
 }
 
-/// Decide and send: nothing for an address without a login or over its hourly limit.
-async fn fulfil(ctx: &Ctx, request: &EmailRequest) -> Result<()> {
+/// Decide and send: nothing for an address without a login or over its hourly limit, and
+/// nothing more for a request `id` already answered.
+async fn fulfil(ctx: &Ctx, request: &EmailRequest, id: &str) -> Result<()> {
+    // A redelivery of a request already answered: nothing to send, and not counted again, so
+    // the address's hourly allowance is spent on requests, not on deliveries.
+    if ctx.store.outbox_mail_recorded(id).await? {
+        return Ok(());
+    }
     let email = request.email();
     let Some(cred) = ctx.store.login_lookup(email.as_str(), &[]).await?.credential else {
         return Ok(());
@@ -124,10 +138,12 @@ async fn fulfil(ctx: &Ctx, request: &EmailRequest) -> Result<()> {
         return Ok(());
     }
     match request {
-        EmailRequest::PasswordReset { .. } => super::passwords::issue_reset(ctx, &user, None).await,
+        EmailRequest::PasswordReset { .. } => super::passwords::issue_reset(ctx, &user, None, Some(id)).await,
         EmailRequest::RegistrationAttempt { .. } => {
-            let job = super::accounts::registration_attempt_email(ctx, &user).await?;
-            super::mail_outbox::send(ctx, job.into_iter().collect()).await
+            match super::accounts::registration_attempt_email(ctx, &user).await? {
+                Some(job) => super::mail_outbox::send_once(ctx, id, job).await,
+                None => Ok(()),
+            }
         }
     }
 }
@@ -139,8 +155,8 @@ pub async fn process_batch(ctx: &Ctx, batch: Vec<Received>) -> Vec<String> {
     let mut retry = Vec::new();
     for m in batch {
         match serde_json::from_str::<QueueItem>(&m.body) {
-            Ok(QueueItem::Request { request }) => {
-                if let Err(e) = fulfil(ctx, &request).await {
+            Ok(QueueItem::Request { request, id }) => {
+                if let Err(e) = fulfil(ctx, &request, id.as_deref().unwrap_or(&m.id)).await {
                     tracing::warn!(error = %e, id = %m.id, "email request returned to the queue");
                     retry.push(m.id);
                 }

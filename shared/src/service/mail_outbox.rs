@@ -30,6 +30,13 @@ pub(crate) fn record(ctx: &Ctx, jobs: Vec<EmailJob>) -> Result<Vec<OutboxMail>> 
         .collect()
 }
 
+/// The email answering the request `request_id` (an email request of the queue), under an
+/// id that request decides, so a request delivered twice records it once.
+pub(crate) fn record_for(ctx: &Ctx, request_id: &str, mut job: EmailJob) -> Result<OutboxMail> {
+    job.seal(&ctx.sealer, request_id)?;
+    Ok(OutboxMail { id: request_id.to_owned(), job, at: ctx.now() })
+}
+
 /// The change that recorded `mails` committed: queue them (locally and on the test engines;
 /// in AWS the stream does). A failure is only logged: the relay sends them later.
 pub(crate) async fn handed_on(ctx: &Ctx, mails: Vec<OutboxMail>) {
@@ -56,6 +63,16 @@ pub(crate) fn send(ctx: &Ctx, jobs: Vec<EmailJob>) -> futures::future::BoxFuture
         handed_on(ctx, mails).await;
         Ok(())
     })
+}
+
+/// The one email answering the request `request_id`, recorded unless it was already, then
+/// handed on.
+pub(crate) async fn send_once(ctx: &Ctx, request_id: &str, job: EmailJob) -> Result<()> {
+    let mail = record_for(ctx, request_id, job)?;
+    if ctx.store.put_outbox_mail_once(&mail).await? {
+        handed_on(ctx, vec![mail]).await;
+    }
+    Ok(())
 }
 
 /// Hand on every email recorded more than [`RELAY_AFTER_SECS`] ago ([`STREAM_RELAY_AFTER_SECS`]

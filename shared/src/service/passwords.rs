@@ -15,13 +15,19 @@ pub const RESET_MINUTES: i64 = 60;
 /// Create a reset token for `user` and record the email with its link (an admin's request for
 /// a member, who is known to them).
 pub async fn send_reset(ctx: &Ctx, user: &UserRecord, scope: &super::emails::Scope) -> Result<()> {
-    issue_reset(ctx, user, Some(scope)).await
+    issue_reset(ctx, user, Some(scope), None).await
 }
 
 /// A new reset token for `user` and the email carrying its link, written together, branded
 /// by `scope` (the admin's organization), else by the organization the person last used.
-/// Nothing is written when the organization switched the email off.
-pub(crate) async fn issue_reset(ctx: &Ctx, user: &UserRecord, scope: Option<&super::emails::Scope>) -> Result<()> {
+/// Nothing is written when the organization switched the email off, nor when the email
+/// request `request_id` was fulfilled already (a redelivered "forgot password").
+pub(crate) async fn issue_reset(
+    ctx: &Ctx,
+    user: &UserRecord,
+    scope: Option<&super::emails::Scope>,
+    request_id: Option<&str>,
+) -> Result<()> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
     let record = TokenRecord {
         purpose: TokenPurpose::PasswordReset,
@@ -46,9 +52,14 @@ pub(crate) async fn issue_reset(ctx: &Ctx, user: &UserRecord, scope: Option<&sup
         None => super::emails::to_user(ctx, user, None, ty, vars).await?,
     };
     let Some(job) = job else { return Ok(()) };
-    let mails = super::mail_outbox::record(ctx, vec![job.with_secret(&token)])?;
-    ctx.store.put_token_with_mail(&hash, &record, &mails).await?;
-    super::mail_outbox::handed_on(ctx, mails).await;
+    let job = job.with_secret(&token);
+    let mails = match request_id {
+        Some(id) => vec![super::mail_outbox::record_for(ctx, id, job)?],
+        None => super::mail_outbox::record(ctx, vec![job])?,
+    };
+    if ctx.store.put_token_with_mail(&hash, &record, &mails).await? {
+        super::mail_outbox::handed_on(ctx, mails).await;
+    }
     Ok(())
 }
 

@@ -98,6 +98,18 @@ impl Store {
         self.batch_write(items, Vec::new()).await
     }
 
+    /// Record one email under the id of the request it answers, once: `Ok(false)` when that
+    /// request's email is recorded already (the request was delivered again).
+    pub async fn put_outbox_mail_once(&self, mail: &OutboxMail) -> Result<bool> {
+        self.put_new(mail.item()?).await
+    }
+
+    /// Whether an email is recorded under `id` (sent or not, until it expires): a request
+    /// delivered again finds its answer here before it counts against the address's limit.
+    pub async fn outbox_mail_recorded(&self, id: &str) -> Result<bool> {
+        Ok(self.get_item(&pk(id), SK).await?.is_some())
+    }
+
     /// Unsent emails of one shard recorded before `before`, oldest first.
     pub async fn unsent_mail(
         &self,

@@ -13,6 +13,7 @@ use switchboard::config::Config;
 use switchboard::mail::queue::Received;
 
 both_engines!(every_email_waits_sealed_in_the_outbox_and_goes_out_once);
+both_engines!(an_email_request_delivered_again_sends_one_email);
 
 /// The table's outbox items, as stored.
 async fn outbox_items(app: &TestApp) -> Vec<HashMap<String, AttributeValue>> {
@@ -136,4 +137,47 @@ async fn every_email_waits_sealed_in_the_outbox_and_goes_out_once(engine: Engine
     println!(
         "{engine:?} | outbox | every stream record delivered twice | each email sent once, its secret sealed at rest"
     );
+}
+
+/// "Forgot password" and the notice to a registered address are requests the mail worker
+/// decides; SQS may hand one over more than once, and the SDK may send it twice.
+async fn an_email_request_delivered_again_sends_one_email(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (email, _, _) = app.register("request-twice").await;
+    let count = |mails: &[e2e::ReceivedEmail], needle: &str| mails.iter().filter(|m| m.link(needle).is_some()).count();
+
+    // A request with its id, as `submit` sends it now, three times.
+    let id = ulid::Ulid::new().to_string();
+    let reset = json!({"request": {"kind": "password_reset", "email": email}, "id": id}).to_string();
+    for _ in 0..3 {
+        assert!(mail_worker(&app, std::slice::from_ref(&reset)).await.is_empty());
+    }
+    // A request queued before ids existed: the queue's message id (the same on each
+    // redelivery) stands in.
+    let notice = json!({"request": {"kind": "registration_attempt", "email": email}}).to_string();
+    for _ in 0..2 {
+        assert!(mail_worker(&app, std::slice::from_ref(&notice)).await.is_empty());
+    }
+    app.run_mail_worker().await;
+    app.clock.advance(chrono::Duration::seconds(61));
+    app.relay_emails().await;
+    // The verification, the reset and the notice; then a moment for any extra to land.
+    app.wait_emails_to(&email, 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mails = app.emails_to(&email).await;
+    assert_eq!(count(&mails, "/reset-password?token="), 1, "one reset email: {:?}", subjects(&mails));
+    assert_eq!(count(&mails, "/forgot-password"), 1, "one notice: {:?}", subjects(&mails));
+    let tokens = outbox_items(&app).await.iter().filter(|i| attr(i, "id").as_deref() == Some(id.as_str())).count();
+    assert_eq!(tokens, 1, "the request's email is one outbox item, under the request's id");
+
+    // A new request (a new id) is a new email.
+    let again = json!({"request": {"kind": "password_reset", "email": email}, "id": ulid::Ulid::new().to_string()});
+    assert!(mail_worker(&app, &[again.to_string()]).await.is_empty());
+    let mails = app.wait_emails_to(&email, mails.len() + 1).await;
+    assert_eq!(count(&mails, "/reset-password?token="), 2, "{:?}", subjects(&mails));
+    println!("{engine:?} | email requests | a request delivered 3 times, an id-less one twice | one email each");
+}
+
+fn subjects(mails: &[e2e::ReceivedEmail]) -> Vec<&str> {
+    mails.iter().map(|m| m.subject.as_str()).collect()
 }
