@@ -242,12 +242,17 @@ pub async fn verify_email(ctx: &Ctx, token: &str) -> Result<()> {
     if record.purpose != TokenPurpose::VerifyEmail || record.expires_at <= ctx.now() {
         return Err(Error::InvalidToken);
     }
-    ctx.store.consume_verify_email(&hash, &record).await?;
-    if let Some(user) = ctx.store.get_user(&record.user_id).await? {
-        let vars = emails::vars([("link", format!("{}/login", ctx.config.public_url).into())]);
-        let job = emails::to_user(ctx, &user, None, EmailType::Welcome, vars).await;
-        emails::send_quietly(ctx, EmailType::Welcome, job).await;
-    }
+    // The welcome is written with the verification: both or neither.
+    let mails = match ctx.store.get_user(&record.user_id).await? {
+        Some(user) => {
+            let vars = emails::vars([("link", format!("{}/login", ctx.config.public_url).into())]);
+            let job = emails::to_user(ctx, &user, None, EmailType::Welcome, vars).await;
+            emails::notice(ctx, EmailType::Welcome, job)
+        }
+        None => Vec::new(),
+    };
+    ctx.store.consume_verify_email(&hash, &record, &mails).await?;
+    super::mail_outbox::handed_on(ctx, mails).await;
     Ok(())
 }
 

@@ -185,6 +185,18 @@ pub async fn to_user(
     compose_one(ctx, scope.as_ref(), ty, r).await
 }
 
+/// A notice to write in the transaction of the change it tells of: recorded, or nothing
+/// (logged) when it cannot be composed, so no change fails for its notice.
+pub(crate) fn notice(ctx: &Ctx, ty: EmailType, job: Result<Option<EmailJob>>) -> Vec<crate::store::OutboxMail> {
+    match job.and_then(|j| super::mail_outbox::record(ctx, j.into_iter().collect())) {
+        Ok(mails) => mails,
+        Err(e) => {
+            tracing::warn!(error = %e, email_type = ty.key(), "notice email not recorded");
+            Vec::new()
+        }
+    }
+}
+
 /// Record a notice that accompanies an operation already done: a failure to compose or record
 /// it is logged, and the operation still succeeds.
 pub async fn send_quietly(ctx: &Ctx, ty: EmailType, job: Result<Option<EmailJob>>) {

@@ -166,11 +166,10 @@ pub async fn disable(
         return Err(Error::validation("wrong_password", "password", "is not your current password"));
     }
     check_second_factor(ctx, &user, code, recovery).await?;
-    ctx.store.clear_totp(&user.user_id).await?;
-    if user.email.is_some() {
-        let by = format!("{} {}", user.first_name, user.last_name);
-        two_factor_notice(ctx, &user, None, &by).await;
-    }
+    let by = format!("{} {}", user.first_name, user.last_name);
+    let mails = two_factor_notice(ctx, &user, None, &by).await;
+    ctx.store.clear_totp(&user.user_id, &mails).await?;
+    super::mail_outbox::handed_on(ctx, mails).await;
     Ok(())
 }
 
@@ -182,15 +181,17 @@ pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &
     super::grants::check_member(ctx, permit, &m).await?;
     let act = permit_activity(ctx, permit, "member.two_factor_reset", Some(user.to_string()));
     let lineage = permit.org.lineage_ids();
-    ctx.store.reset_totp(user, &lineage, &act).await?;
-    ctx.store.delete_all_sessions(user).await?;
     let by = match ctx.store.get_user(&permit.user_id).await? {
         Some(a) => format!("{} {}", a.first_name, a.last_name),
         None => String::new(),
     };
-    if let Some(member) = ctx.store.get_user(user).await?.filter(|u| u.email.is_some()) {
-        two_factor_notice(ctx, &member, Some(&super::emails::Scope::of_permit(permit)), &by).await;
-    }
+    let mails = match ctx.store.get_user(user).await? {
+        Some(member) => two_factor_notice(ctx, &member, Some(&super::emails::Scope::of_permit(permit)), &by).await,
+        None => Vec::new(),
+    };
+    ctx.store.reset_totp(user, &lineage, &act, &mails).await?;
+    super::mail_outbox::handed_on(ctx, mails).await;
+    ctx.store.delete_all_sessions(user).await?;
     use crate::domain::notification::NotificationKind;
     let mut e =
         super::notifications::tell(ctx, &permit.org.org_id, user, NotificationKind::TwoFactorReset, &act.activity_id);
@@ -202,12 +203,19 @@ pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &
     Ok(())
 }
 
-async fn two_factor_notice(ctx: &Ctx, user: &UserRecord, scope: Option<&super::emails::Scope>, by: &str) {
+/// The notice that two-factor is off, to record with that change; none for a login without
+/// an address.
+async fn two_factor_notice(
+    ctx: &Ctx,
+    user: &UserRecord,
+    scope: Option<&super::emails::Scope>,
+    by: &str,
+) -> Vec<crate::store::OutboxMail> {
     use crate::domain::EmailType;
     let r = super::emails::Recipient {
         to: match user.address() {
             Ok(a) => a.clone(),
-            Err(_) => return,
+            Err(_) => return Vec::new(),
         },
         language: Some(user.language),
         first_name: user.first_name.clone(),
@@ -223,5 +231,5 @@ async fn two_factor_notice(ctx: &Ctx, user: &UserRecord, scope: Option<&super::e
             Err(e) => Err(e),
         },
     };
-    super::emails::send_quietly(ctx, EmailType::TwoFactorReset, job).await;
+    super::emails::notice(ctx, EmailType::TwoFactorReset, job)
 }

@@ -95,9 +95,13 @@ impl Store {
         .await
     }
 
-    pub async fn clear_totp(&self, user: &UserId) -> Result<()> {
-        self.update_totp(user, "REMOVE totp", "attribute_exists(pk)", vec![], &[]).await?;
-        Ok(())
+    /// Turn two-factor off, and record `mails` (the notice) with it.
+    pub async fn clear_totp(&self, user: &UserId, mails: &[super::OutboxMail]) -> Result<()> {
+        if mails.is_empty() {
+            self.update_totp(user, "REMOVE totp", "attribute_exists(pk)", vec![], &[]).await?;
+            return Ok(());
+        }
+        self.remove_totp(user, Vec::new(), mails).await
     }
 
     /// Count a wrong code against a login challenge; false once it has had its five tries.
@@ -138,20 +142,34 @@ impl Store {
 }
 
 impl Store {
-    /// An admin's reset: two-factor off and the activity entry, in one transaction.
+    /// An admin's reset: two-factor off, the activity entry and the member's notice, in one
+    /// transaction.
     pub async fn reset_totp(
         &self,
         user: &UserId,
         lineage: &[crate::domain::OrgId],
         activity: &super::ActivityRecord,
+        mails: &[super::OutboxMail],
+    ) -> Result<()> {
+        let t = self.table_name();
+        let items = activity.items(lineage)?.into_iter().map(|i| super::tx::put_new(t, i)).collect::<Result<_>>()?;
+        self.remove_totp(user, items, mails).await
+    }
+
+    /// Two-factor off for `user`, with `items` and the puts of `mails`, in one transaction.
+    async fn remove_totp(
+        &self,
+        user: &UserId,
+        mut items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+        mails: &[super::OutboxMail],
     ) -> Result<()> {
         let t = self.table_name();
         let update = super::tx::update_builder(t, key(UserRecord::pk(user), UserRecord::SK))
             .update_expression("REMOVE totp")
             .condition_expression("attribute_exists(pk)");
-        let mut items = vec![super::tx::update(update)?];
-        for item in activity.items(lineage)? {
-            items.push(super::tx::put_new(t, item)?);
+        items.insert(0, super::tx::update(update)?);
+        for m in mails {
+            items.push(m.put(t)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),

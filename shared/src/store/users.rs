@@ -255,18 +255,25 @@ impl Store {
         .condition_expression("user_id = :u")
         .expression_attribute_values(":h", s(new_hash))
         .expression_attribute_values(":u", s(token.user_id.as_str()));
-        self.consume_token_with(token_hash, update).await
+        self.consume_token_with(token_hash, update, Vec::new()).await
     }
 
     /// Consume a verification token and mark the address verified, atomically; the user must
     /// still have the address it was sent to.
-    pub async fn consume_verify_email(&self, token_hash: &str, token: &TokenRecord) -> Result<()> {
+    /// Mark the address verified and use up its token, recording `mails` (the welcome) with it.
+    pub async fn consume_verify_email(
+        &self,
+        token_hash: &str,
+        token: &TokenRecord,
+        mails: &[super::OutboxMail],
+    ) -> Result<()> {
         let update = tx::update_builder(self.table_name(), key(UserRecord::pk(&token.user_id), UserRecord::SK))
             .update_expression("SET email_verified = :t")
             .condition_expression("email = :e")
             .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
             .expression_attribute_values(":e", s(token_address(token)?.as_str()));
-        self.consume_token_with(token_hash, update).await
+        let mails = mails.iter().map(|m| m.put(self.table_name())).collect::<Result<_>>()?;
+        self.consume_token_with(token_hash, update, mails).await
     }
 
     /// Delete a single-use token (it must still exist) and apply `update`, in one transaction:
@@ -275,6 +282,7 @@ impl Store {
         &self,
         token_hash: &str,
         update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+        also: Vec<TransactWriteItem>,
     ) -> Result<()> {
         let delete = Delete::builder()
             .table_name(self.table_name())
@@ -283,7 +291,8 @@ impl Store {
             .expression_attribute_names("#pk", PRIMARY.hash)
             .build()
             .map_err(storage)?;
-        let items = vec![TransactWriteItem::builder().delete(delete).build(), tx::update(update)?];
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build(), tx::update(update)?];
+        items.extend(also);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TxError::Conditions(_)) => Err(Error::InvalidToken),
