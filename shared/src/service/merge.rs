@@ -120,23 +120,31 @@ pub async fn merge(
     if main.totp.as_ref().is_some_and(|t| t.enabled) {
         super::two_factor::check_second_factor(ctx, &main, Some(main_code.unwrap_or_default()), None).await?;
     }
-    let plan = plan(ctx, old, &main, Some(proof)).await?;
+    let mut plan = plan(ctx, old, &main, Some(proof)).await?;
+    plan.notice = merge_notice(ctx, &main, old).await;
+    let notice = plan.notice.clone();
     let organizations = plan.memberships.len();
     // Moved memberships carry the main login's name and address from the plan: no refresh.
     if !ctx.store.commit_merge(&plan).await? {
         begin_job(ctx, &plan).await?;
         run_job_from(ctx, &main, old, Some(plan), usize::MAX).await?;
     }
-    if main.email.is_some() {
-        use crate::domain::EmailType;
-        let vars = super::emails::vars([
-            ("merged_email", old.login_key().into()),
-            ("link", format!("{}/login", ctx.config.public_url).into()),
-        ]);
-        let job = super::emails::to_user(ctx, &main, None, EmailType::MergeNotice, vars).await;
-        super::emails::send_quietly(ctx, EmailType::MergeNotice, job).await;
-    }
+    super::mail_outbox::handed_on(ctx, notice).await;
     Ok(Merged { merged_into: main.user_id.clone(), email: main.login_key().to_owned(), organizations })
+}
+
+/// The notice to the main login (when it has an address), to record with the merge's head.
+async fn merge_notice(ctx: &Ctx, main: &UserRecord, old: &UserRecord) -> Vec<crate::store::OutboxMail> {
+    use crate::domain::EmailType;
+    if main.email.is_none() {
+        return Vec::new();
+    }
+    let vars = super::emails::vars([
+        ("merged_email", old.login_key().into()),
+        ("link", format!("{}/login", ctx.config.public_url).into()),
+    ]);
+    let job = super::emails::to_user(ctx, main, None, EmailType::MergeNotice, vars).await;
+    super::emails::notice(ctx, EmailType::MergeNotice, job)
 }
 
 /// The first step of a merge too large for one transaction: the proof is consumed, the old

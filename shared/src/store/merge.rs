@@ -45,6 +45,9 @@ pub struct MergePlan {
     pub inbox_members: Vec<(InboxMemberRecord, Option<InboxMemberRecord>)>,
     /// One entry per affected organization, with that organization's lineage.
     pub activity: Vec<(ActivityRecord, Vec<OrgId>)>,
+    /// The email telling the main login of the merge, recorded with the head: the notice
+    /// goes if and only if the merge began.
+    pub notice: Vec<super::OutboxMail>,
 }
 
 fn put_if(
@@ -82,7 +85,7 @@ impl MergePlan {
         else {
             return Ok(Vec::new());
         };
-        Ok(vec![
+        let mut items = vec![
             tx_delete(t, key(TokenRecord::pk(&self.token_hash), TokenRecord::SK), None)?,
             // The old login can no longer log in.
             {
@@ -114,7 +117,11 @@ impl MergePlan {
                     .map_err(storage)?;
                 TransactWriteItem::builder().delete(d).build()
             },
-        ])
+        ];
+        for m in &self.notice {
+            items.push(m.put(t)?);
+        }
+        Ok(items)
     }
 
     /// The moves, in groups that must commit together: the old login's sessions first (so its

@@ -390,9 +390,17 @@ async fn a_merge_moves_everything_or_nothing_under_faults(engine: Engine) {
     assert_eq!(orgs.status, StatusCode::OK, "the old login still works: {:?}", orgs.body);
     assert_eq!(orgs.body["organizations"].as_array().unwrap().len(), 1);
     assert_eq!(app.get("/v1/me/organizations", &main.access).await.body["organizations"].as_array().unwrap().len(), 1);
+    let combined = |mails: Vec<e2e::ReceivedEmail>| mails.iter().filter(|m| m.subject.contains("combined")).count();
+    app.run_mail_worker().await;
+    app.clock.advance(chrono::Duration::seconds(61));
+    app.relay_emails().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(combined(app.emails_to(&main.email).await), 0, "no merge notice without the merge");
 
-    // The retry, through two conflicts: everything moves once.
+    // The retry, through two conflicts: everything moves once. A notice written after the
+    // merge's transaction would be lost to the failing batch write; it is in that transaction.
     app.faults().inject(Rule::new(TX, Fault::TransactionConflict).times(2));
+    app.faults().inject(Rule::new("BatchWriteItem", Fault::Internal).times(OUTLASTS_SDK));
     let r = app.post_auth("/v1/me/email/confirm", &old.access, json!({"token": token})).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let mine = app.get("/v1/me/organizations", &main.access).await.body;
@@ -402,8 +410,23 @@ async fn a_merge_moves_everything_or_nothing_under_faults(engine: Engine) {
     assert!(ids.contains(&old.org.as_str()) && ids.contains(&main.org.as_str()));
     let again = app.post_auth("/v1/me/email/confirm", &main.access, json!({"token": token})).await;
     assert!(again.status.is_client_error(), "the token is spent: {:?}", again.body);
+    app.faults().heal();
+    app.run_mail_worker().await;
+    let mut notices = 0;
+    for _ in 0..100 {
+        notices = combined(app.emails_to(&main.email).await);
+        if notices > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.clock.advance(chrono::Duration::seconds(61));
+    app.relay_emails().await;
+    app.run_mail_worker().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!((notices, combined(app.emails_to(&main.email).await)), (1, 1), "one merge notice, with the merge");
     println!(
-        "{engine:?} | merge | TX 500 x3, then the retry through 2 conflicts | 503+Retry-After with nothing moved; then both organizations on the main login once, the token spent"
+        "{engine:?} | merge | TX 500 x3, then the retry through 2 conflicts and a failing BatchWriteItem | 503+Retry-After with nothing moved and no notice; then both organizations on the main login once, the token spent, one notice"
     );
 }
 
