@@ -285,9 +285,7 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
         None => None,
     };
     let mails = verification_mail(ctx, &user, scope.as_ref(), &token).await?;
-    if !ctx.store.put_token_with_mail(&hash, &record, &mails).await? {
-        return Err(Error::Conflict); // fresh ids: only a collision gets here
-    }
+    ctx.store.put_token_with_mail(&hash, &record, &mails).await?;
     super::mail_outbox::handed_on(ctx, mails).await;
     Ok(())
 }

@@ -62,9 +62,7 @@ pub async fn request(
     );
     jobs.extend(emails::to_user(ctx, &user, Some(current), EmailType::EmailChangeNotice, notice).await?);
     let mails = super::mail_outbox::record(ctx, jobs)?;
-    if !ctx.store.put_token_with_mail(&hash, &record, &mails).await? {
-        return Err(Error::Conflict); // fresh ids: only a collision gets here
-    }
+    ctx.store.put_token_with_mail(&hash, &record, &mails).await?;
     super::mail_outbox::handed_on(ctx, mails).await;
     Ok(())
 }

@@ -21,20 +21,18 @@ const RELAY_PAGE: i32 = 100;
 /// Give each job its outbox id and seal its secret, ready to be written with the change.
 pub(crate) fn record(ctx: &Ctx, jobs: Vec<EmailJob>) -> Result<Vec<OutboxMail>> {
     let at = ctx.now();
-    jobs.into_iter()
-        .map(|mut job| {
-            let id = ctx.ulid().to_string();
-            job.seal(&ctx.sealer, &id)?;
-            Ok(OutboxMail { id, job, at })
-        })
-        .collect()
+    jobs.into_iter().map(|job| sealed(ctx, ctx.ulid().to_string(), job, at)).collect()
 }
 
 /// The email answering the request `request_id` (an email request of the queue), under an
 /// id that request decides, so a request delivered twice records it once.
-pub(crate) fn record_for(ctx: &Ctx, request_id: &str, mut job: EmailJob) -> Result<OutboxMail> {
-    job.seal(&ctx.sealer, request_id)?;
-    Ok(OutboxMail { id: request_id.to_owned(), job, at: ctx.now() })
+pub(crate) fn record_for(ctx: &Ctx, request_id: &str, job: EmailJob) -> Result<OutboxMail> {
+    sealed(ctx, request_id.to_owned(), job, ctx.now())
+}
+
+fn sealed(ctx: &Ctx, id: String, mut job: EmailJob, at: chrono::DateTime<chrono::Utc>) -> Result<OutboxMail> {
+    job.seal(&ctx.sealer, &id)?;
+    Ok(OutboxMail { id, job, at })
 }
 
 /// The change that recorded `mails` committed: queue them (locally and on the test engines;

@@ -188,15 +188,15 @@ impl Store {
     }
 
     /// A new token and the emails carrying its link, in one transaction: both or neither.
-    /// `Ok(false)`, nothing written, when one of the emails exists already.
+    /// `Conflict`, nothing written, when the token or one of the emails exists already.
     pub async fn put_token_with_mail(
         &self,
         hash: &str,
         token: &TokenRecord,
         mails: &[super::OutboxMail],
-    ) -> Result<bool> {
+    ) -> Result<()> {
         if mails.is_empty() {
-            return self.put_token(hash, token).await.map(|()| true);
+            return self.put_token(hash, token).await;
         }
         let t = self.table_name();
         let mut items = vec![super::tx::put_new(t, token.item(hash)?)?];
@@ -204,10 +204,8 @@ impl Store {
             items.push(m.put(t)?);
         }
         match self.transact(items).await {
-            Ok(()) => Ok(true),
-            // The token's hash is fresh randomness, so what exists already is the email: its id
-            // was the request's, and that request was fulfilled before.
-            Err(super::tx::TxError::Conditions(_)) => Ok(false),
+            Ok(()) => Ok(()),
+            Err(super::tx::TxError::Conditions(_)) => Err(crate::Error::Conflict),
             Err(super::tx::TxError::Other(e)) => Err(e),
         }
     }

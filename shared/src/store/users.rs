@@ -258,9 +258,8 @@ impl Store {
         self.consume_token_with(token_hash, update, Vec::new()).await
     }
 
-    /// Consume a verification token and mark the address verified, atomically; the user must
-    /// still have the address it was sent to.
-    /// Mark the address verified and use up its token, recording `mails` (the welcome) with it.
+    /// Consume a verification token and mark the address verified, recording `mails` (the
+    /// welcome), atomically; the user must still have the address it was sent to.
     pub async fn consume_verify_email(
         &self,
         token_hash: &str,
