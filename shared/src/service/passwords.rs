@@ -88,12 +88,12 @@ pub async fn reset(ctx: &Ctx, token: &str, password: &Password) -> Result<()> {
     }
     super::settings::check_password_for(ctx, &record.user_id, password, "password").await?;
     let new_hash = ctx.hasher.hash(password, ctx.random.as_ref()).await?;
-    ctx.store.consume_password_reset(&hash, &record, &new_hash).await?;
-    let ended = ctx.store.delete_all_sessions(&record.user_id).await?;
-    super::sessions::sessions_ended_notice(ctx, &record.user_id, ended).await;
-    if let Some(email) = &record.email {
-        // The owner proved the address: a lock-out built up by someone guessing ends here.
-        ctx.store.clear_throttles(&[super::sessions::account_throttle_key(email.as_str())]).await?;
-    }
+    // The owner proved the address: a lock-out built up by someone guessing ends here.
+    let throttles: Vec<String> =
+        record.email.iter().map(|e| super::sessions::account_throttle_key(e.as_str())).collect();
+    let sessions = ctx.store.list_sessions(&record.user_id).await?;
+    let mails = super::sessions::sessions_ended_notice(ctx, &record.user_id, sessions.len()).await;
+    ctx.store.consume_password_reset(&hash, &record, &new_hash, &throttles, &sessions, &mails).await?;
+    super::mail_outbox::handed_on(ctx, mails).await;
     Ok(())
 }

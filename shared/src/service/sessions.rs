@@ -454,16 +454,23 @@ pub async fn logout(ctx: &Ctx, auth: &Authenticated) -> Result<()> {
 
 /// End every session of the user, this one included. Returns how many ended.
 pub async fn logout_everywhere(ctx: &Ctx, auth: &Authenticated) -> Result<usize> {
-    let ended = ctx.store.delete_all_sessions(&auth.user_id).await?;
-    sessions_ended_notice(ctx, &auth.user_id, ended).await;
-    Ok(ended)
+    let sessions = ctx.store.list_sessions(&auth.user_id).await?;
+    let mails = sessions_ended_notice(ctx, &auth.user_id, sessions.len()).await;
+    ctx.store.end_sessions_telling(&sessions, &mails).await?;
+    super::mail_outbox::handed_on(ctx, mails).await;
+    Ok(sessions.len())
 }
 
-/// Tell the person their sessions ended (a signal if it was not them).
-pub(crate) async fn sessions_ended_notice(ctx: &Ctx, user: &crate::domain::UserId, ended: usize) {
+/// The notice that `ended` sessions of the person ended (a signal if it was not them), to
+/// write in the transaction that ends them.
+pub(crate) async fn sessions_ended_notice(
+    ctx: &Ctx,
+    user: &crate::domain::UserId,
+    ended: usize,
+) -> Vec<crate::store::OutboxMail> {
     use crate::domain::EmailType;
     if ended == 0 {
-        return;
+        return Vec::new();
     }
     let job = match ctx.store.get_user(user).await {
         Ok(Some(u)) if u.email.is_some() => {
@@ -476,5 +483,5 @@ pub(crate) async fn sessions_ended_notice(ctx: &Ctx, user: &crate::domain::UserI
         Ok(_) => Ok(None),
         Err(e) => Err(e),
     };
-    super::emails::send_quietly(ctx, EmailType::SessionsEnded, job).await;
+    super::emails::notice(ctx, EmailType::SessionsEnded, job)
 }

@@ -189,9 +189,9 @@ pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &
         Some(member) => two_factor_notice(ctx, &member, Some(&super::emails::Scope::of_permit(permit)), &by).await,
         None => Vec::new(),
     };
-    ctx.store.reset_totp(user, &lineage, &act, &mails).await?;
+    let sessions = ctx.store.list_sessions(user).await?;
+    ctx.store.reset_totp(user, &lineage, &act, &mails, &sessions).await?;
     super::mail_outbox::handed_on(ctx, mails).await;
-    ctx.store.delete_all_sessions(user).await?;
     use crate::domain::notification::NotificationKind;
     let mut e =
         super::notifications::tell(ctx, &permit.org.org_id, user, NotificationKind::TwoFactorReset, &act.activity_id);

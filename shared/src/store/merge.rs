@@ -23,8 +23,7 @@ use super::{
 use crate::domain::{OrgId, UserId};
 use crate::error::{Error, Result};
 
-/// DynamoDB's limit on items in one transaction.
-pub const MAX_ITEMS: usize = 100;
+pub use super::tx::MAX_ITEMS;
 
 /// Everything a merge writes, planned from reads.
 #[derive(Default)]

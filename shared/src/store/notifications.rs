@@ -125,7 +125,6 @@ pub enum Recorded {
 
 /// Items per notification in a transaction, at most: guard, notification, feed, digest, content.
 const ITEMS_EACH: usize = 5;
-const TX_ITEMS: usize = 100;
 
 /// The sort key of a due index (`gsi3`): whole seconds, UTC, so strings compare as times.
 pub fn due_sk(due: DateTime<Utc>) -> String {
@@ -194,7 +193,7 @@ impl Store {
     pub async fn record_notifications(&self, batch: &[NewNotification]) -> Result<Vec<Recorded>> {
         let t = self.table_name();
         let mut out = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(TX_ITEMS / ITEMS_EACH) {
+        for chunk in batch.chunks(super::tx::MAX_ITEMS / ITEMS_EACH) {
             let mut items = Vec::new();
             for n in chunk {
                 items.extend(n.items(t)?);

@@ -10,6 +10,7 @@ use super::ops::{Item, key, s};
 use super::table::PRIMARY;
 use crate::domain::{ClientType, OrgId, SessionId, UserId};
 use crate::error::{Error, Result};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -154,6 +155,39 @@ impl Store {
         let ending: Vec<&SessionRecord> = sessions.iter().filter(|s| which(s)).collect();
         self.delete_sessions(&ending).await?;
         Ok(ending.len())
+    }
+
+    /// Add to `items` the deletes of as many of `sessions` as the transaction has room for
+    /// (beside `items` and `reserved` more), so they commit with the change and its notice;
+    /// the rest are returned, to end with [`Store::delete_sessions`] once it has committed.
+    pub(crate) fn add_session_deletes<'a>(
+        &self,
+        items: &mut Vec<TransactWriteItem>,
+        reserved: usize,
+        sessions: &'a [SessionRecord],
+    ) -> Result<Vec<&'a SessionRecord>> {
+        let room = super::tx::MAX_ITEMS.saturating_sub(items.len() + reserved).min(sessions.len());
+        for s in &sessions[..room] {
+            let k = key(SessionRecord::pk(&s.user_id), SessionRecord::sk(&s.session_id));
+            items.push(super::tx::delete(self.table_name(), k)?);
+        }
+        Ok(sessions[room..].iter().collect())
+    }
+
+    /// End `sessions` and record `mails` (their notice): the mails and the first deletes in
+    /// one transaction, so the notice is written exactly when sessions end.
+    pub async fn end_sessions_telling(&self, sessions: &[SessionRecord], mails: &[super::OutboxMail]) -> Result<()> {
+        let mut items = mails.iter().map(|m| m.put(self.table_name())).collect::<Result<Vec<_>>>()?;
+        let rest = self.add_session_deletes(&mut items, 0, sessions)?;
+        if !items.is_empty() {
+            match self.transact(items).await {
+                Ok(()) => {}
+                // An outbox id is fresh randomness: only a mistake reuses one.
+                Err(super::tx::TxError::Conditions(_)) => return Err(Error::Conflict),
+                Err(super::tx::TxError::Other(e)) => return Err(e),
+            }
+        }
+        self.delete_sessions(&rest).await
     }
 
     /// Delete these sessions (batched).

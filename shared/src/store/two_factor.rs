@@ -142,18 +142,23 @@ impl Store {
 }
 
 impl Store {
-    /// An admin's reset: two-factor off, the activity entry and the member's notice, in one
-    /// transaction.
+    /// An admin's reset: two-factor off, the activity entry, the member's notice and the end
+    /// of their `sessions` (as many as fit; the rest right after), in one transaction.
     pub async fn reset_totp(
         &self,
         user: &UserId,
         lineage: &[crate::domain::OrgId],
         activity: &super::ActivityRecord,
         mails: &[super::OutboxMail],
+        sessions: &[super::SessionRecord],
     ) -> Result<()> {
         let t = self.table_name();
-        let items = activity.items(lineage)?.into_iter().map(|i| super::tx::put_new(t, i)).collect::<Result<_>>()?;
-        self.remove_totp(user, items, mails).await
+        let mut items =
+            activity.items(lineage)?.into_iter().map(|i| super::tx::put_new(t, i)).collect::<Result<Vec<_>>>()?;
+        // The update and the mails take their places in the transaction too.
+        let rest = self.add_session_deletes(&mut items, 1 + mails.len(), sessions)?;
+        self.remove_totp(user, items, mails).await?;
+        self.delete_sessions(&rest).await
     }
 
     /// Two-factor off for `user`, with `items` and the puts of `mails`, in one transaction.

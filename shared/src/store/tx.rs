@@ -18,6 +18,9 @@ pub(crate) enum TxError {
     Other(Error),
 }
 
+/// DynamoDB's limit on the items of one transaction.
+pub const MAX_ITEMS: usize = 100;
+
 const CONFLICT_RETRIES: u32 = 6;
 
 /// Cancellation reasons that say "not now" rather than "no".
@@ -86,6 +89,13 @@ pub(crate) fn replace_owned(
         .build()
         .map_err(storage)?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Delete an item, whether or not it is still there.
+pub(crate) fn delete(table: &str, key: Item) -> Result<TransactWriteItem, Error> {
+    let delete =
+        aws_sdk_dynamodb::types::Delete::builder().table_name(table).set_key(Some(key)).build().map_err(storage)?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
 }
 
 /// Delete an item still at `version`.

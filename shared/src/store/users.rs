@@ -245,8 +245,18 @@ impl Store {
         super::error::applied(res)
     }
 
-    /// Consume a password-reset token and set the new hash, atomically.
-    pub async fn consume_password_reset(&self, token_hash: &str, token: &TokenRecord, new_hash: &str) -> Result<()> {
+    /// Consume a password-reset token, set the new hash, clear `throttles` and record `mails`
+    /// (the notice that `sessions` ended) atomically, with the deletes of as many of the
+    /// sessions as fit; the rest end right after.
+    pub async fn consume_password_reset(
+        &self,
+        token_hash: &str,
+        token: &TokenRecord,
+        new_hash: &str,
+        throttles: &[String],
+        sessions: &[super::SessionRecord],
+        mails: &[super::OutboxMail],
+    ) -> Result<()> {
         let update = tx::update_builder(
             self.table_name(),
             key(CredentialRecord::pk(token_address(token)?), CredentialRecord::SK),
@@ -255,7 +265,14 @@ impl Store {
         .condition_expression("user_id = :u")
         .expression_attribute_values(":h", s(new_hash))
         .expression_attribute_values(":u", s(token.user_id.as_str()));
-        self.consume_token_with(token_hash, update, Vec::new()).await
+        let mut also = mails.iter().map(|m| m.put(self.table_name())).collect::<Result<Vec<_>>>()?;
+        for t in throttles {
+            also.push(tx::delete(self.table_name(), key(ThrottleRecord::pk(t), ThrottleRecord::SK))?);
+        }
+        // The token's delete and the update take two places.
+        let rest = self.add_session_deletes(&mut also, 2, sessions)?;
+        self.consume_token_with(token_hash, update, also).await?;
+        self.delete_sessions(&rest).await
     }
 
     /// Consume a verification token and mark the address verified, recording `mails` (the

@@ -126,12 +126,12 @@ async fn imports_import_each_row_once_under_faults(engine: Engine) {
     );
 }
 
-const TX: &str = "TransactWriteItems";
+pub(crate) const TX: &str = "TransactWriteItems";
 
 /// The SDK's standard mode makes 3 attempts: this many consecutive faults outlast it.
-const OUTLASTS_SDK: u32 = 3;
+pub(crate) const OUTLASTS_SDK: u32 = 3;
 
-fn assert_retryable(r: &Reply) {
+pub(crate) fn assert_retryable(r: &Reply) {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
     assert_eq!(r.code(), "temporarily_unavailable", "{:?}", r.body);
     assert_eq!(

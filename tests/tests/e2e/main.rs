@@ -48,6 +48,7 @@ mod orgs;
 mod outbox;
 mod profile;
 mod round_trips;
+mod session_faults;
 mod settings;
 mod sso;
 mod storage;
