@@ -144,11 +144,6 @@ impl Store {
         self.query_all(&SessionRecord::pk(user), SessionRecord::SK_PREFIX).await
     }
 
-    /// End every session of a user: one query per 1,000 sessions plus batched deletes.
-    pub async fn delete_all_sessions(&self, user: &UserId) -> Result<usize> {
-        self.end_sessions(user, |_| true).await
-    }
-
     /// End the sessions of `user` that `which` selects. Returns how many ended.
     pub async fn end_sessions(&self, user: &UserId, which: impl Fn(&SessionRecord) -> bool) -> Result<usize> {
         let sessions = self.list_sessions(user).await?;
