@@ -2,8 +2,9 @@
 # Run every test on a fresh machine: installs the Python tools (moto, cfn-lint) into .venv if
 # missing, lints the SAM template, starts moto on a free loopback port, runs the Rust test
 # suite (each storage/API test runs against dynoxide in-process and against moto) recording
-# the AWS actions each function calls, checks the template's IAM policies against them, and
-# stops moto.
+# the AWS actions each function calls, runs the clock-driven tests again with the process
+# clock moved a year ahead (scripts/shifted-clock.sh, libfaketime), checks the template's IAM
+# policies against the recorded actions, and stops moto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +45,8 @@ export SWITCHBOARD_RECORD_ACTIONS="$actions"
 
 echo "==> cargo test --workspace"
 cargo test --workspace --locked "$@"
+
+scripts/shifted-clock.sh
 
 echo "==> IAM policies grant what the functions were seen calling"
 cargo test -p e2e --test e2e --locked -- --ignored --exact --nocapture \

@@ -18,6 +18,8 @@ use switchboard::service::Ctx;
 use switchboard::store::Store;
 use tokio::net::TcpListener;
 
+pub mod cli;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A dynoxide engine served on loopback inside this process.
@@ -121,6 +123,7 @@ struct InlineQueue {
     files: switchboard::files::FileStore,
     mailer: Arc<dyn Mailer>,
     sealer: switchboard::mail::seal::Sealer,
+    clock: Arc<dyn Clock>,
 }
 
 impl switchboard::mail::queue::EmailQueue for InlineQueue {
@@ -132,6 +135,7 @@ impl switchboard::mail::queue::EmailQueue for InlineQueue {
                     files: &self.files,
                     mailer: self.mailer.as_ref(),
                     sealer: &self.sealer,
+                    clock: self.clock.as_ref(),
                 };
                 switchboard::mail::queue::deliver(d, &job, true).await?;
             }
@@ -165,6 +169,7 @@ pub async fn open_with(
             files: files.clone(),
             mailer: mailer.clone(),
             sealer: switchboard::mail::seal::Sealer::from_config(&keys)?,
+            clock: clock.clone(),
         })),
         false => None,
     };
@@ -246,18 +251,96 @@ pub fn start_purge_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
     }))
 }
 
-/// `local digests --at`: one digest pass as of `at` against the data in `data`, with the
-/// clock standing at `at`; its emails are in the outbox when it returns.
+/// The server's configuration: the environment's, with the public and API addresses at
+/// `http://127.0.0.1:<port>` unless `SWITCHBOARD_PUBLIC_URL` / `SWITCHBOARD_API_URL` say
+/// otherwise. The server and every `local run` use it, so links in the emails a run sends
+/// lead to the server holding the data.
+pub fn config_for_port(port: u16) -> Config {
+    let mut config = Config::from_env();
+    if std::env::var("SWITCHBOARD_PUBLIC_URL").is_err() {
+        config.public_url = format!("http://127.0.0.1:{port}");
+        config.issuer = config.public_url.clone();
+    }
+    if std::env::var("SWITCHBOARD_API_URL").is_err() {
+        config.api_url = format!("http://127.0.0.1:{port}");
+    }
+    config
+}
+
+/// The scheduled work of the service, each run by `local run <job> --at <time>` as it runs
+/// in AWS (or in the local server, on its own schedule) at that time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// The `digests` function (every five minutes): due digest windows, emailed.
+    Digests,
+    /// The `org-purge` function (hourly): closed organizations whose 30 days have passed.
+    Purge,
+    /// The email relay (with the digests in AWS, every 30 seconds locally): recorded emails
+    /// nobody handed on.
+    EmailRelay,
+}
+
+impl Job {
+    pub const ALL: [Job; 3] = [Job::Digests, Job::Purge, Job::EmailRelay];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Digests => "digests",
+            Job::Purge => "purge",
+            Job::EmailRelay => "email-relay",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Job> {
+        Job::ALL.into_iter().find(|j| j.name() == raw)
+    }
+}
+
+/// What one `local run` did, as the job reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum JobReport {
+    Digests(switchboard::service::digests::RunReport),
+    Purge(switchboard::service::lifecycle::PurgeReport),
+    EmailRelay { relayed: usize },
+}
+
+/// `local run <job> --at <time>`: one run of `job` as of `at` against the data in `data`,
+/// with the clock standing at `at` throughout; the emails it sends are in the outbox when it
+/// returns. The server must not be running on the same data meanwhile.
+pub async fn run_at(
+    data: &DataDir,
+    config: Config,
+    job: Job,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<JobReport, BoxError> {
+    let clock = Arc::new(switchboard::clock::ManualClock::new(at));
+    let local = open_with(data, config, 0, clock, true).await?;
+    let ctx = &local.ctx;
+    let report = match job {
+        Job::Digests => switchboard::service::digests::run(ctx, at).await.map(JobReport::Digests),
+        Job::Purge => {
+            // As long as it takes: a run here has no Lambda deadline to stop at.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(24 * 3600);
+            switchboard::service::lifecycle::purge_due(ctx, at, deadline).await.map(JobReport::Purge)
+        }
+        Job::EmailRelay => {
+            switchboard::service::mail_outbox::relay(ctx).await.map(|relayed| JobReport::EmailRelay { relayed })
+        }
+    };
+    drop(local.ctx);
+    local.engine.shutdown().await?;
+    Ok(report?)
+}
+
+/// `local run digests --at`: one digest pass as of `at` (see [`run_at`]).
 pub async fn digests_at(
     data: &DataDir,
     config: Config,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<switchboard::service::digests::RunReport, BoxError> {
-    let clock = Arc::new(switchboard::clock::ManualClock::new(at));
-    let local = open_with(data, config, 0, clock, true).await?;
-    let report = switchboard::service::digests::run(&local.ctx, at).await;
-    let ctx = local.ctx;
-    drop(ctx);
-    local.engine.shutdown().await?;
-    Ok(report?)
+    match run_at(data, config, Job::Digests, at).await? {
+        JobReport::Digests(r) => Ok(r),
+        other => Err(format!("the digests job reported {other:?}").into()),
+    }
 }

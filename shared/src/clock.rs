@@ -116,9 +116,35 @@ impl UlidSource {
         };
         let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let (last_ms, last_rnd) = *last;
-        let (ms, rnd) = if ms <= last_ms { (last_ms, (last_rnd + 1) & RANDOM_MASK) } else { (ms, fresh()) };
+        let (ms, rnd) = match last_rnd.checked_add(1).filter(|n| *n <= RANDOM_MASK) {
+            _ if ms > last_ms => (ms, fresh()),
+            Some(next) => (last_ms, next),
+            // Never in practice (a fresh part leaves 2^79 steps); were the random part spent,
+            // the next millisecond keeps the order rather than wrapping to a smaller id.
+            None => (last_ms + 1, fresh()),
+        };
         *last = (ms, rnd);
         ulid::Ulid::from_parts(ms, rnd)
+    }
+
+    /// A ULID after `floor` as well as after every one this source made: `floor` was made by
+    /// a machine whose clock is ahead of this one's. Only this id steps past it; the source
+    /// goes on from its own clock, so the ids of everything else keep telling this machine's
+    /// time. The step is partly random, so two ids stepping past the same floor rarely meet
+    /// (and a write that finds its key taken tries again).
+    pub fn next_after(&self, clock: &dyn Clock, r: &dyn Random, floor: ulid::Ulid) -> ulid::Ulid {
+        let id = self.next(clock, r);
+        if id > floor {
+            return id;
+        }
+        let step = u128::from(u32::from_le_bytes(random_bytes(r))) + 1;
+        match floor.random().checked_add(step).filter(|n| *n <= RANDOM_MASK) {
+            Some(rnd) => ulid::Ulid::from_parts(floor.timestamp_ms(), rnd),
+            None => ulid::Ulid::from_parts(
+                floor.timestamp_ms() + 1,
+                u128::from_le_bytes(random_bytes(r)) & (RANDOM_MASK >> 1),
+            ),
+        }
     }
 }
 
@@ -135,5 +161,35 @@ mod tests {
         clock.advance(chrono::Duration::milliseconds(5));
         let later = src.next(&clock, &r);
         assert!(later > ids[999] && later.timestamp_ms() == ids[0].timestamp_ms() + 5);
+    }
+
+    /// The system clock is the process's (so CI's pass with the clock moved ahead moves it);
+    /// that pass names the earliest instant it may read.
+    #[test]
+    fn the_system_clock_reads_the_process_clock() {
+        let process = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let read = SystemClock.now().timestamp();
+        assert!((read - process as i64).abs() <= 1, "{read} against {process}");
+        if let Some(least) = std::env::var("SWITCHBOARD_CLOCK_AT_LEAST").ok().and_then(|s| s.parse::<i64>().ok()) {
+            assert!(read >= least, "the clock reads {read}, before {least}: the shift is not in effect");
+        }
+    }
+
+    #[test]
+    fn ids_after_a_floor_from_a_clock_ahead_stay_after_it() {
+        let clock = ManualClock::new(Utc::now());
+        let (r, src) = (SeededRandom::new(4), UlidSource::default());
+        let ahead = ulid::Ulid::from_parts(clock.now().timestamp_millis() as u64 + 86_400_000, 7);
+        let past = src.next_after(&clock, &r, ahead);
+        let again = src.next_after(&clock, &r, ahead);
+        assert!(past > ahead && again > ahead && past != again);
+        let own = src.next(&clock, &r);
+        assert!(own < ahead, "the source goes on from its own clock");
+        let full = ulid::Ulid::from_parts(ahead.timestamp_ms(), RANDOM_MASK);
+        let over = src.next_after(&clock, &r, full);
+        assert!(over > full && over.timestamp_ms() == full.timestamp_ms() + 1);
+        let behind = ulid::Ulid::from_parts(1, 1);
+        let now_id = src.next_after(&clock, &r, behind);
+        assert!(now_id > own && now_id < ahead, "a floor behind changes nothing: {now_id} {own}");
     }
 }

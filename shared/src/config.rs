@@ -219,7 +219,7 @@ impl Ctx {
         let hasher = PasswordHasher::owasp()?;
         let crate::service::Mail { mailer, queue, files } = mail;
         let queue = queue.unwrap_or_else(|| {
-            Arc::new(LocalQueue::start(store.clone(), files.clone(), mailer.clone(), sealer.clone()))
+            Arc::new(LocalQueue::start(store.clone(), files.clone(), mailer.clone(), sealer.clone(), clock.clone()))
         });
         Ok(Ctx {
             config,

@@ -6,6 +6,9 @@ pub mod dns_server;
 pub mod fault_proxy;
 pub mod lambda_gateway;
 pub mod lambda_host;
+pub mod test_clock;
+
+pub use test_clock::{TEST_EPOCH, TestClock};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use switchboard::access::{Manage, Scope};
 use switchboard::auth::jwt::KeysConfig;
-use switchboard::clock::{Clock, ManualClock, OsRandom, Random};
+use switchboard::clock::{Clock, OsRandom, Random};
 use switchboard::config::Config;
 use switchboard::domain::{OrgId, Role, UserId};
 use switchboard::files::FileStore;
@@ -52,7 +55,7 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub ctx: Arc<Ctx>,
-    pub clock: ManualClock,
+    pub clock: TestClock,
     outbox: Option<PathBuf>,
     moto: Option<String>,
     /// The SQS queue on moto; drained by [`TestApp::run_mail_worker`] as the Lambda worker would.
@@ -244,7 +247,7 @@ impl TestApp {
             switchboard::telemetry::init();
         }
         let random: Arc<dyn Random> = Arc::new(OsRandom);
-        let clock = ManualClock::new(chrono::Utc::now());
+        let clock = TestClock::new();
         config.table = format!("sb-test-{}", ulid::Ulid::new().to_string().to_lowercase());
         config.sender = SENDER.into();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

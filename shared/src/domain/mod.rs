@@ -38,4 +38,4 @@ pub use names::{Alias, OrgName, PersonName, fold_for_search};
 pub use password::Password;
 pub use phone::Phone;
 pub use role::{Role, Roles};
-pub use timezone::{DigestTime, Timezone, next_due};
+pub use timezone::{DigestTime, Timezone, next_due, next_due_after};

@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -100,39 +100,93 @@ impl DigestTime {
     }
 }
 
-/// The instant a local wall-clock time names in `tz`: the earlier of two in the hour that
-/// repeats when clocks go back, and the first moment after the gap when they go forward.
-fn resolve(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-    (0..3).find_map(|h| tz.from_local_datetime(&(local + Duration::hours(h))).earliest().map(|t| t.with_timezone(&Utc)))
+/// Every instant a local wall-clock time names in `tz`: one as a rule, two in the hour that
+/// repeats when clocks go back, and for a time the clocks skip, the instant they skip at (the
+/// first one after the gap).
+fn instants(tz: Tz, local: NaiveDateTime) -> Vec<DateTime<Utc>> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => vec![t.with_timezone(&Utc)],
+        LocalResult::Ambiguous(a, b) => vec![a.with_timezone(&Utc), b.with_timezone(&Utc)],
+        LocalResult::None => gap_end(tz, local).into_iter().collect(),
+    }
 }
 
-fn at_hour(tz: Tz, day: NaiveDate, hour: u32) -> Option<DateTime<Utc>> {
-    resolve(tz, day.and_hms_opt(hour, 0, 0)?)
+/// The first of the instants [`instants`] names: one local day has one 08:00, even where the
+/// clocks show it twice.
+fn first_instant(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    instants(tz, local).into_iter().min()
+}
+
+/// The instant the clocks jump over `local` (a wall time that does not exist in `tz`). Around
+/// one forward jump the wall time only grows with the instant, so the first instant whose wall
+/// time is past `local` is found by halving a range that surely holds it: no zone is more than
+/// 14 hours ahead of UTC or 12 behind.
+fn gap_end(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    let past =
+        |t: i64| DateTime::<Utc>::from_timestamp(t, 0).is_some_and(|t| t.with_timezone(&tz).naive_local() > local);
+    let naive = local.and_utc().timestamp();
+    let (mut lo, mut hi) = (naive - 15 * 3600, naive + 13 * 3600);
+    if past(lo) || !past(hi) {
+        return None;
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if past(mid) { hi = mid } else { lo = mid }
+    }
+    DateTime::from_timestamp(hi, 0)
 }
 
 /// The end of the window `after` falls in: when a digest of `interval` gathering something
-/// that arrived at `after` is due. `None` for `immediate`, which never waits.
+/// that arrived at `after` is due. Always strictly after `after`, at the first instant the
+/// local clock shows the boundary (the next full hour; `time`'s hour; its weekday and hour),
+/// or where the clocks skip that boundary, the instant they skip at. A full hour the clocks
+/// show twice ends two hourly windows; a day has one daily boundary, the first. `None` for
+/// `immediate`, which never waits.
 pub fn next_due(interval: Interval, after: DateTime<Utc>, tz: Timezone, time: DigestTime) -> Option<DateTime<Utc>> {
     let tz = tz.tz();
-    let local = after.with_timezone(&tz);
+    let local = after.with_timezone(&tz).naive_local();
+    let later = |t: &DateTime<Utc>| *t > after;
     match interval {
         Interval::Immediate => None,
-        // The next local full hour (zones a half hour off UTC have theirs at :30 UTC).
+        // Zones a half hour off UTC have their full hours at :30 UTC. Local times before
+        // the event's count too: where clocks go back two hours (Antarctica/Troll), the next
+        // full hour the clock shows is an earlier one.
         Interval::Hourly => {
-            let start = local.date_naive().and_hms_opt(local.hour(), 0, 0)?;
-            let this_hour = resolve(tz, start)?;
-            Some(this_hour + Duration::hours(1))
+            let hour = local.date().and_hms_opt(local.hour(), 0, 0)?;
+            (-3..4).flat_map(|h| instants(tz, hour + Duration::hours(h))).filter(later).min()
         }
-        Interval::Daily => {
-            (0..3).filter_map(|d| at_hour(tz, local.date_naive() + Duration::days(d), time.hour)).find(|t| *t > after)
-        }
-        Interval::Weekly => (0..15)
-            .map(|d| local.date_naive() + Duration::days(d))
+        Interval::Daily => (-1..3)
+            .filter_map(|d| (local.date() + Duration::days(d)).and_hms_opt(time.hour, 0, 0))
+            .filter_map(|n| first_instant(tz, n))
+            .filter(later)
+            .min(),
+        Interval::Weekly => (-1..15)
+            .map(|d| local.date() + Duration::days(d))
             .filter(|day| day.weekday() == time.weekday)
-            .filter_map(|day| at_hour(tz, day, time.hour))
-            .find(|t| *t > after),
+            .filter_map(|day| day.and_hms_opt(time.hour, 0, 0))
+            .filter_map(|n| first_instant(tz, n))
+            .filter(later)
+            .min(),
     }
 }
+
+/// The end of the next window for something that arrived at `after` when the last window
+/// claimed ended at `last`: as [`next_due`], and strictly after `last` too. A window claimed
+/// by a machine whose clock runs ahead (or by `local digests --at` a day ahead) is never
+/// named again, so the later windows are never blocked by it.
+pub fn next_due_after(
+    interval: Interval,
+    after: DateTime<Utc>,
+    last: Option<DateTime<Utc>>,
+    tz: Timezone,
+    time: DigestTime,
+) -> Option<DateTime<Utc>> {
+    next_due(interval, last.map_or(after, |l| l.max(after)), tz, time)
+}
+
+#[cfg(test)]
+#[path = "timezone_tests.rs"]
+mod properties;
 
 #[cfg(test)]
 mod tests {

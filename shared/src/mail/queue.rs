@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::seal::Sealer;
 use super::{Mailer, OutgoingEmail, SendFuture};
+use crate::clock::Clock;
 use crate::domain::{Email, OrgId};
 use crate::error::{Error, Result};
 use crate::files::FileStore;
@@ -126,6 +127,8 @@ pub struct Delivery<'a> {
     pub files: &'a FileStore,
     pub mailer: &'a dyn Mailer,
     pub sealer: &'a Sealer,
+    /// The injected clock: claims, their leases and the sent marks.
+    pub clock: &'a dyn Clock,
 }
 
 /// How long a worker holds an outbox email it is sending; the queue's visibility timeout is
@@ -139,7 +142,7 @@ pub const MAIL_LEASE_SECS: i64 = 120;
 /// without its logo).
 pub async fn deliver(d: Delivery<'_>, job: &EmailJob, last_chance: bool) -> Result<()> {
     if let Some(id) = &job.outbox {
-        let now = chrono::Utc::now().timestamp();
+        let now = d.clock.now().timestamp();
         match d.store.claim_mail(id, now, now + MAIL_LEASE_SECS).await? {
             MailClaim::Claimed => {}
             MailClaim::Done | MailClaim::Gone => {
@@ -156,7 +159,7 @@ pub async fn deliver(d: Delivery<'_>, job: &EmailJob, last_chance: bool) -> Resu
     let outcome = Box::pin(send_claimed(d, job, last_chance)).await;
     if let Some(id) = &job.outbox {
         match &outcome {
-            Ok(status) => d.store.mail_done(id, chrono::Utc::now(), status).await?,
+            Ok(status) => d.store.mail_done(id, d.clock.now(), status).await?,
             Err(_) => d.store.release_mail(id).await?,
         }
     }
@@ -193,7 +196,7 @@ async fn send_claimed(d: Delivery<'_>, job: &EmailJob, last_chance: bool) -> Res
         return Ok("dropped");
     }
     if let Some(w) = &job.window
-        && !store.mark_window_sent(&w.user_id, &w.org_id, &w.sk, chrono::Utc::now()).await?
+        && !store.mark_window_sent(&w.user_id, &w.org_id, &w.sk, d.clock.now()).await?
     {
         tracing::info!(window = %w.sk, "digest already sent; duplicate dropped");
         return Ok("dropped");
@@ -241,11 +244,23 @@ pub struct LocalQueue {
 
 impl LocalQueue {
     /// Start the worker on the current runtime.
-    pub fn start(store: Store, files: FileStore, mailer: Arc<dyn Mailer>, sealer: Sealer) -> Self {
+    pub fn start(
+        store: Store,
+        files: FileStore,
+        mailer: Arc<dyn Mailer>,
+        sealer: Sealer,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<EmailJob>();
         tokio::spawn(crate::aws::as_function("mail-worker", async move {
             while let Some(job) = rx.recv().await {
-                let d = Delivery { store: &store, files: &files, mailer: mailer.as_ref(), sealer: &sealer };
+                let d = Delivery {
+                    store: &store,
+                    files: &files,
+                    mailer: mailer.as_ref(),
+                    sealer: &sealer,
+                    clock: clock.as_ref(),
+                };
                 if let Err(e) = deliver(d, &job, true).await {
                     tracing::error!(error = %e, "email job failed");
                 }

@@ -199,17 +199,23 @@ pub async fn run(ctx: &Ctx, at: DateTime<Utc>) -> Result<RunReport> {
 /// Claim the window a due state stands for, then render its email.
 async fn claim(ctx: &Ctx, orgs: &Orgs, s: &DigestState, at: DateTime<Utc>) -> Result<Outcome> {
     let org = orgs.get(&s.org_id).cloned().flatten();
+    let Some(due) = s.gsi3sk.clone() else { return Ok(Outcome::Lost) };
+    // Up to now, and at least as far as every id counted: one made by a machine whose clock
+    // is ahead of this one's is in this window, not left behind it.
+    let now_id = ctx.ulid().to_string();
+    let to = s.last_id.clone().filter(|last| *last > now_id).unwrap_or(now_id);
     let window = DigestWindow {
         user_id: s.user_id.clone(),
         org_id: s.org_id.clone(),
         interval: s.interval,
-        due: s.gsi3sk.clone(),
+        due,
         from: s.since.clone(),
-        to: ctx.ulid().to_string(),
+        to,
         count: s.pending,
         status: WindowStatus::Claimed,
         claimed_at: ctx.now(),
         sent_at: None,
+        stored_sk: None,
     };
     let types = org.as_deref().map(|o| types_of(o, s.interval)).unwrap_or_default();
     let (url, hash, link) = unsubscribe_link(ctx, &s.user_id, &s.org_id, types);

@@ -174,6 +174,11 @@ impl Ctx {
         self.ulids.next(self.clock.as_ref(), self.random.as_ref())
     }
 
+    /// A ULID after `floor` too (an id another machine, its clock ahead, made).
+    pub fn ulid_after(&self, floor: ulid::Ulid) -> ulid::Ulid {
+        self.ulids.next_after(self.clock.as_ref(), self.random.as_ref(), floor)
+    }
+
     /// What the email worker sends with.
     pub fn delivery(&self) -> crate::mail::queue::Delivery<'_> {
         crate::mail::queue::Delivery {
@@ -181,6 +186,7 @@ impl Ctx {
             files: &self.files,
             mailer: self.mailer.as_ref(),
             sealer: &self.sealer,
+            clock: self.clock.as_ref(),
         }
     }
 }

@@ -11,7 +11,7 @@ use super::Ctx;
 use super::emails::{Composer, Recipient, Scope};
 use crate::auth::secret;
 use crate::domain::notification::{Audience, Event, EventInput, NotificationKind};
-use crate::domain::{DigestTime, EmailType, Interval, OrgId, Timezone, UserId, next_due};
+use crate::domain::{DigestTime, EmailType, Interval, OrgId, Timezone, UserId, next_due, next_due_after};
 use crate::error::{Error, Result};
 use crate::mail::queue::EmailJob;
 use crate::store::{
@@ -213,13 +213,18 @@ pub async fn ingest(ctx: &Ctx, event: &Event) -> Result<Ingested> {
     let guard = secret::hash(&format!("{}|{}", event.org_id, event.key.as_str()));
     let now = ctx.now();
     let mut batch = Vec::new();
+    let mut windows = Vec::new();
     let mut immediate = Vec::new();
     for user in ids.iter().filter_map(|id| users.get(id)).filter(|u| u.merged_into.is_none()) {
         let feed = feeds.get(&(user.user_id.clone(), event.org_id.clone())).cloned().unwrap_or_default();
         let wanted = view.enabled && !opted_out(&org.scope, &feed, ty);
         let digest = (wanted && view.interval != Interval::Immediate).then_some(view.interval);
-        let tz = user.timezone.unwrap_or(org.timezone);
-        let due = digest.and_then(|iv| next_due(iv, now, tz, digest_time(&feed)));
+        let window = digest.map(|interval| Window {
+            interval,
+            tz: user.timezone.unwrap_or(org.timezone),
+            time: digest_time(&feed),
+        });
+        let due = window.and_then(|w| next_due(w.interval, now, w.tz, w.time));
         let keep_content = org.content_in_emails && event.kind.carries_content() && due.is_some();
         let record = NotificationRecord {
             notification_id: String::new(),
@@ -245,9 +250,10 @@ pub async fn ingest(ctx: &Ctx, event: &Event) -> Result<Ingested> {
             due: due.map(|d| (shard_key(shard_of(&user.user_id, &event.org_id)), d)),
             now,
         });
+        windows.push(window);
         immediate.push(wanted && view.interval == Interval::Immediate && !event.emailed);
     }
-    let outcomes = record_all(ctx, &mut batch).await?;
+    let outcomes = record_all(ctx, &mut batch, &windows).await?;
     let mut out = Ingested { recipients: batch.len(), ..Ingested::default() };
     let mut to_email = Vec::new();
     for ((n, outcome), send) in batch.iter().zip(&outcomes).zip(&immediate) {
@@ -259,37 +265,74 @@ pub async fn ingest(ctx: &Ctx, event: &Event) -> Result<Ingested> {
                 }
             }
             Recorded::Duplicate => out.duplicates += 1,
-            Recorded::Stale => tracing::warn!(user = %n.user_id, "notification overtaken three times; not recorded"),
+            // `record_all` fails the event rather than hand one back.
+            Recorded::Stale => {}
         }
     }
     out.emailed = email_now(ctx, &org.scope, event, &to_email).await?;
     Ok(out)
 }
 
-/// Record the batch, giving each notification a fresh id until it lands (a read mark or a
-/// digest claim overtook the first); at most three rounds.
-async fn record_all(ctx: &Ctx, batch: &mut [NewNotification]) -> Result<Vec<Recorded>> {
-    let mut outcomes = vec![Recorded::Stale; batch.len()];
-    let mut todo: Vec<usize> = (0..batch.len()).collect();
-    for _ in 0..3 {
-        if todo.is_empty() {
-            break;
+/// Where a gathered notification's window ends are found: its interval, the person's zone
+/// and digest time.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    interval: Interval,
+    tz: Timezone,
+    time: DigestTime,
+}
+
+/// Rounds of recording above the marks another machine set meanwhile, before the event is
+/// handed back to be delivered again.
+const RECORD_ROUNDS: usize = 4;
+
+/// Record the batch. A notification refused as `Stale` (its id or window end does not come
+/// after what a machine whose clock is ahead already marked: a read mark, a claimed window, a
+/// later id) is recorded again above those marks, read fresh each round; it is never dropped.
+/// Should other machines keep moving the marks past it, the whole event fails, to be
+/// delivered again (the recipients already recorded then count as duplicates).
+async fn record_all(ctx: &Ctx, batch: &mut [NewNotification], windows: &[Option<Window>]) -> Result<Vec<Recorded>> {
+    for n in batch.iter_mut() {
+        n.record.notification_id = ctx.ulid().to_string();
+    }
+    let mut outcomes = ctx.store.record_notifications(batch).await?;
+    for _ in 0..RECORD_ROUNDS {
+        let stale: Vec<usize> = (0..batch.len()).filter(|i| outcomes[*i] == Recorded::Stale).collect();
+        if stale.is_empty() {
+            return Ok(outcomes);
         }
-        for i in &todo {
-            batch[*i].record.notification_id = ctx.ulid().to_string();
+        for i in &stale {
+            above_marks(ctx, &mut batch[*i], windows.get(*i).copied().flatten()).await?;
         }
-        let round: Vec<NewNotification> = todo.iter().map(|i| batch[*i].clone()).collect();
-        let got = ctx.store.record_notifications(&round).await?;
-        let mut again = Vec::new();
-        for (i, r) in todo.iter().zip(got) {
+        let round: Vec<NewNotification> = stale.iter().map(|i| batch[*i].clone()).collect();
+        for (i, r) in stale.iter().zip(ctx.store.record_notifications(&round).await?) {
             outcomes[*i] = r;
-            if r == Recorded::Stale {
-                again.push(*i);
-            }
         }
-        todo = again;
+    }
+    if outcomes.contains(&Recorded::Stale) {
+        return Err(Error::Busy("notifications kept being overtaken; deliver the event again".into()));
     }
     Ok(outcomes)
+}
+
+/// Give `n` an id after every mark in its feed and, opening a window, an end after the last
+/// window claimed.
+async fn above_marks(ctx: &Ctx, n: &mut NewNotification, window: Option<Window>) -> Result<()> {
+    let (feed, state) = ctx.store.feed_marks(&n.user_id, &n.org_id, n.record.digest).await?;
+    let (since, last_id, last_due) = state.map(|s| (s.since, s.last_id, s.last_due)).unwrap_or_default();
+    let floor =
+        [feed.read_before, since, last_id].into_iter().flatten().filter_map(|m| ulid::Ulid::from_string(&m).ok()).max();
+    n.record.notification_id = floor.map_or_else(|| ctx.ulid(), |f| ctx.ulid_after(f)).to_string();
+    let last = last_due.as_deref().and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok()).map(|d| d.to_utc());
+    if let (Some(w), Some((_, due))) = (window, n.due.as_mut())
+        && let Some(end) = next_due_after(w.interval, n.now, last, w.tz, w.time)
+    {
+        *due = end;
+        if let Some((_, until)) = n.content.as_mut() {
+            *until = end + Duration::days(CONTENT_GRACE_DAYS);
+        }
+    }
+    Ok(())
 }
 
 /// The variables of a type's email, from the event.

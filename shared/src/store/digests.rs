@@ -48,8 +48,16 @@ pub struct DigestState {
     pub pending: i64,
     #[serde(default)]
     pub since: Option<String>,
-    /// The due index's sort key: when it is due.
-    pub gsi3sk: String,
+    /// The due index's sort key: when the waiting window is due (absent while none waits).
+    #[serde(default)]
+    pub gsi3sk: Option<String>,
+    /// The highest notification id counted here: a claim's window reaches at least this far,
+    /// so nothing counted is left behind when the claiming machine's clock is behind.
+    #[serde(default)]
+    pub last_id: Option<String>,
+    /// The end of the last window claimed (a due-index time): the next window ends later.
+    #[serde(default)]
+    pub last_due: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,11 +88,21 @@ pub struct DigestWindow {
     // Absent, not NULL, until sent: the mail worker's condition is `attribute_not_exists`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<DateTime<Utc>>,
+    /// The sort key the record was read with (records written before windows were named by
+    /// their start as well as their end have the shorter form).
+    #[serde(default, rename = "sk", skip_serializing)]
+    pub stored_sk: Option<String>,
 }
 
 impl DigestWindow {
+    /// A window is named by its end and its start (the end of the window before it), so a
+    /// window record that exists already can never stand in the way of a later window, even
+    /// one that ends at the same time.
     pub fn sk(&self) -> String {
-        format!("DSENT#{}#{}", self.interval.as_str(), self.due)
+        match &self.stored_sk {
+            Some(sk) => sk.clone(),
+            None => format!("DSENT#{}#{}#{}", self.interval.as_str(), self.due, self.from.as_deref().unwrap_or("0")),
+        }
     }
 }
 
@@ -191,20 +209,26 @@ impl Store {
         let t = self.table_name();
         let pk = partition(&state.user_id, &state.org_id);
         let shard = shard_key(shard_of(&state.user_id, &state.org_id));
+        let Some(due) = &state.gsi3sk else { return Ok(false) };
+        // The window reaches every id counted (the claim fails if one counted since goes
+        // further), and its end becomes the mark the next window's end must pass.
         let mut update = tx::update_builder(t, key(pk, DigestState::sk(state.interval)))
-            .update_expression("SET #since = :to, #pending = :zero REMOVE #ip, #is")
+            .update_expression("SET #since = :to, #last = :to, #ldue = :due, #pending = :zero REMOVE #ip, #is")
             .expression_attribute_names("#since", "since")
+            .expression_attribute_names("#last", "last_id")
+            .expression_attribute_names("#ldue", "last_due")
             .expression_attribute_names("#pending", "pending")
             .expression_attribute_names("#ip", GSI3.key.hash)
             .expression_attribute_names("#is", GSI3.key.range)
             .expression_attribute_values(":to", s(&window.to))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":due", s(&state.gsi3sk));
+            .expression_attribute_values(":due", s(due));
+        let reach = "(attribute_not_exists(#last) OR #last <= :to)";
         update = match &state.since {
             Some(since) => update
-                .condition_expression("#is = :due AND #since = :since")
+                .condition_expression(format!("#is = :due AND #since = :since AND {reach}"))
                 .expression_attribute_values(":since", s(since)),
-            None => update.condition_expression("#is = :due AND attribute_not_exists(#since)"),
+            None => update.condition_expression(format!("#is = :due AND attribute_not_exists(#since) AND {reach}")),
         };
         let mut items = vec![tx::put_new(t, lease_values(window, lease_until, &shard)?)?, tx::update(update)?];
         if let Some((hash, u)) = unsubscribe {

@@ -119,7 +119,9 @@ pub enum Recorded {
     New,
     /// The event was seen before: nothing changed.
     Duplicate,
-    /// A read mark or digest claim overtook its id meanwhile: record it again with a new id.
+    /// Its id (or its window's end) does not come after the marks already in the feed: a read
+    /// mark, a claimed window or a later id, made by a machine whose clock is ahead. Record it
+    /// again above them ([`Store::feed_marks`]).
     Stale,
 }
 
@@ -156,15 +158,25 @@ impl NewNotification {
             )?,
         ];
         if let (Some(interval), Some((shard, due))) = (self.record.digest, &self.due) {
+            // The notification joins the window waiting (or opens the next one) only with an id
+            // after every id counted so far and after the last claimed window, and, opening a
+            // window, with an end after the last one claimed: whatever clock made the id, it
+            // lands in a window still to come. Otherwise it is `Stale` and tried again above
+            // those marks.
             items.push(tx::update(
                 tx::update_builder(t, key(pk.clone(), super::DigestState::sk(interval)))
                     .update_expression(
                         "ADD #pending :one SET #ip = if_not_exists(#ip, :shard), #is = if_not_exists(#is, :due), \
-                         user_id = :u, org_id = :o, #iv = :iv",
+                         user_id = :u, org_id = :o, #iv = :iv, #last = :id",
                     )
-                    .condition_expression("attribute_not_exists(#since) OR #since < :id")
+                    .condition_expression(
+                        "(attribute_not_exists(#since) OR #since < :id) AND (attribute_not_exists(#last) OR #last < :id) \
+                         AND (attribute_exists(#is) OR attribute_not_exists(#ldue) OR #ldue < :due)",
+                    )
                     .expression_attribute_names("#pending", "pending")
                     .expression_attribute_names("#since", "since")
+                    .expression_attribute_names("#last", "last_id")
+                    .expression_attribute_names("#ldue", "last_due")
                     .expression_attribute_names("#ip", super::table::GSI3.key.hash)
                     .expression_attribute_names("#is", super::table::GSI3.key.range)
                     .expression_attribute_names("#iv", "interval")
@@ -233,6 +245,29 @@ impl Store {
 
     pub async fn feed(&self, user: &UserId, org: &OrgId) -> Result<FeedRecord> {
         Ok(self.get_item(&partition(user, org), FeedRecord::SK).await?.map(from_item).transpose()?.unwrap_or_default())
+    }
+
+    /// What a notification's id and window end must come after, read strongly consistent in
+    /// one round trip: the feed's read mark and, for a gathered type, the digest's state.
+    pub async fn feed_marks(
+        &self,
+        user: &UserId,
+        org: &OrgId,
+        interval: Option<Interval>,
+    ) -> Result<(FeedRecord, Option<super::DigestState>)> {
+        let pk = partition(user, org);
+        let mut keys = vec![key(pk.clone(), FeedRecord::SK)];
+        keys.extend(interval.map(|iv| key(pk.clone(), super::DigestState::sk(iv))));
+        let (mut feed, mut state) = (FeedRecord::default(), None);
+        for item in self.batch_get(keys).await? {
+            let sk = item.get(super::table::PRIMARY.range).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if sk == FeedRecord::SK {
+                feed = from_item(item)?;
+            } else {
+                state = Some(from_item(item)?);
+            }
+        }
+        Ok((feed, state))
     }
 
     /// A page of the feed, newest first.

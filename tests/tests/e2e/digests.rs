@@ -10,6 +10,7 @@ use e2e::{Engine, ReceivedEmail, TestApp, User};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchboard::access::{Manage, Scope};
+use switchboard::clock::{Clock, ManualClock};
 use switchboard::domain::Role;
 use switchboard::mail::SendFuture;
 use switchboard::mail::queue::{EmailJob, EmailQueue};
@@ -17,7 +18,12 @@ use switchboard::service::Ctx;
 
 use crate::notifications::{message_event, notification_emails, post_event};
 
-both_engines!(windows_follow_each_persons_clock, late_dying_and_private_runs);
+both_engines!(
+    windows_follow_each_persons_clock,
+    late_dying_and_private_runs,
+    hourly_across_the_autumn_clock_change,
+    clocks_that_disagree_drop_nothing,
+);
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
@@ -165,9 +171,14 @@ impl EmailQueue for DyingQueue {
 
 /// The app's context with another email queue (same table, clock and mailer).
 fn with_queue(app: &TestApp, queue: Arc<dyn EmailQueue>) -> Ctx {
+    other_machine(app, queue, app.ctx.clock.clone())
+}
+
+/// Another machine working on the same table, with its own queue and clock.
+fn other_machine(app: &TestApp, queue: Arc<dyn EmailQueue>, clock: Arc<dyn Clock>) -> Ctx {
     let c = &app.ctx;
     let mail = switchboard::service::Mail { mailer: c.mailer.clone(), queue: Some(queue), files: c.files.clone() };
-    Ctx::new(c.config.clone(), c.store.clone(), mail, &app.keys, c.clock.clone(), c.random.clone()).expect("ctx")
+    Ctx::new(c.config.clone(), c.store.clone(), mail, &app.keys, clock, c.random.clone()).expect("ctx")
 }
 
 async fn late_dying_and_private_runs(engine: Engine) {
@@ -233,4 +244,98 @@ async fn late_dying_and_private_runs(engine: Engine) {
     assert_eq!(digests(&app, &member.email, "daily", 2).await.len(), 2, "each window's email once");
     let r = app.run_digests_at(at("2026-12-07T09:00:00Z")).await;
     assert_eq!((r.claimed, r.taken_over), (0, 0), "{r:?}");
+}
+
+/// An app whose organization gathers `ty` into hourly digests, and one member living in `tz`.
+async fn hourly_team(engine: Engine, tag: &str, ty: &str, tz: &str) -> (TestApp, String, User) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signup(tag, "web").await;
+    intervals(&app, &owner, json!({ ty: {"interval": "hourly"} })).await;
+    let member = member_in(&app, &owner, &format!("{tag}-m"), tz).await;
+    (app, owner.org, member)
+}
+
+/// Hourly digests in Amsterdam across the end of summer time (25 October 2026: at 01:00 UTC,
+/// 03:00 CEST becomes 02:00 CET, so the wall clock shows 02:00–03:00 twice). Each window ends
+/// after its messages at a full hour of the wall clock, and a second window in the repeated
+/// hour goes out like any other.
+async fn hourly_across_the_autumn_clock_change(engine: Engine) {
+    let (app, org, ams) = hourly_team(engine, "digest-autumn", "new_messages", "Europe/Amsterdam").await;
+    let message = |key: &str, conversation: &str| message_event(&org, &[&ams.id], key, conversation, "hello");
+
+    // 02:30 CEST, the first pass: the next full hour is 02:00 CET, at 01:00 UTC.
+    app.clock.set(at("2026-10-25T00:30:00Z"));
+    assert_eq!(post_event(&app, message("autumn-1", "1")).await.body["recorded"], 1);
+    let r = app.run_digests_at(at("2026-10-25T00:59:59Z")).await;
+    assert_eq!((r.claimed, r.lost), (0, 0), "{r:?}");
+    let r = app.run_digests_at(at("2026-10-25T01:00:00Z")).await;
+    assert_eq!((r.claimed, r.lost), (1, 0), "{r:?}");
+    assert_eq!(digests(&app, &ams.email, "hourly", 1).await.len(), 1);
+
+    // 02:30:05 CET, the repeated hour: due at 03:00 CET (02:00 UTC), after the messages, and
+    // a second message in that hour joins the same window.
+    app.clock.set(at("2026-10-25T01:30:05Z"));
+    assert_eq!(post_event(&app, message("autumn-2", "2")).await.body["recorded"], 1);
+    let r = app.run_digests_at(at("2026-10-25T01:30:06Z")).await;
+    assert_eq!((r.claimed, r.lost), (0, 0), "not before the message's own hour is over: {r:?}");
+    app.clock.set(at("2026-10-25T01:45:00Z"));
+    assert_eq!(post_event(&app, message("autumn-3", "3")).await.body["recorded"], 1);
+    let r = app.run_digests_at(at("2026-10-25T01:59:59Z")).await;
+    assert_eq!((r.claimed, r.lost), (0, 0), "{r:?}");
+    let r = app.run_digests_at(at("2026-10-25T02:00:00Z")).await;
+    assert_eq!((r.claimed, r.lost), (1, 0), "{r:?}");
+    let sent = digests(&app, &ams.email, "hourly", 2).await;
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().any(|m| m.text.contains("Conversation 2") && m.text.contains("Conversation 3")));
+
+    // And the hours after it go on as every hour does.
+    app.clock.set(at("2026-10-25T02:10:00Z"));
+    assert_eq!(post_event(&app, message("autumn-4", "4")).await.body["recorded"], 1);
+    let r = app.run_digests_at(at("2026-10-25T03:00:00Z")).await;
+    assert_eq!((r.claimed, r.lost), (1, 0), "{r:?}");
+    assert_eq!(digests(&app, &ams.email, "hourly", 3).await.len(), 3);
+}
+
+/// Two machines whose clocks are a day apart. The one ahead claims a person's window; the
+/// other then records an event for that person, whose id sorts before the window claimed: it
+/// is recorded all the same, in the next window (which ends after the one claimed), and the
+/// machine behind, claiming that window, reaches the ids the machine ahead made.
+async fn clocks_that_disagree_drop_nothing(engine: Engine) {
+    let (app, org, member) = hourly_team(engine, "digest-skew", "mentions", "UTC").await;
+    let mention = |key: &str, when: &str| event(&org, "mention", &member.id, key, when);
+    // The unread mentions in the member's feed (signed in afresh: the clock moves by hours).
+    let mentions = || async {
+        let token = app.login(&member.email, &member.password, "web").await["access_token"].clone();
+        let feed = app.get(&format!("/v1/orgs/{org}/notifications"), token.as_str().unwrap_or_default()).await;
+        feed.body["items"].as_array().map_or(0, |i| i.iter().filter(|n| n["type"] == "mention").count())
+    };
+
+    let start = at("2026-11-02T09:10:00Z");
+    app.clock.set(start);
+    assert_eq!(post_event(&app, mention("skew-1", "2026-11-02T09:10:00Z")).await.body["recorded"], 1);
+    let ahead_at = start + chrono::Duration::days(1);
+    let ahead = other_machine(&app, app.ctx.queue.clone(), Arc::new(ManualClock::new(ahead_at)));
+    let r = switchboard::service::digests::run(&ahead, ahead_at).await.expect("run ahead");
+    assert_eq!((r.claimed, r.lost), (1, 0), "{r:?}");
+    assert_eq!(digests(&app, &member.email, "hourly", 1).await.len(), 1);
+
+    // This machine's clock still says 09:10.
+    let r = post_event(&app, mention("skew-2", "2026-11-02T09:10:30Z")).await;
+    assert_eq!((r.status, &r.body["recorded"], &r.body["duplicates"]), (StatusCode::ACCEPTED, &json!(1), &json!(0)));
+    assert_eq!(mentions().await, 2, "both in the feed");
+    let r = app.run_digests_at(at("2026-11-02T10:00:00Z")).await;
+    assert_eq!((r.claimed, r.lost), (0, 0), "10:00 is the window claimed already: {r:?}");
+    let r = app.run_digests_at(at("2026-11-02T11:00:00Z")).await;
+    assert_eq!((r.claimed, r.lost), (1, 0), "{r:?}");
+    let sent = digests(&app, &member.email, "hourly", 2).await;
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|m| m.text.contains("1 mention")), "one each: {:?}", sent.iter().map(|m| &m.text));
+
+    // The windows after go on, each once.
+    app.clock.set(at("2026-11-02T11:05:00Z"));
+    assert_eq!(post_event(&app, mention("skew-3", "2026-11-02T11:05:00Z")).await.body["recorded"], 1);
+    let r = app.run_digests_at(at("2026-11-02T12:00:00Z")).await;
+    assert_eq!((r.claimed, r.lost), (1, 0), "{r:?}");
+    assert_eq!(digests(&app, &member.email, "hourly", 3).await.len(), 3);
+    assert_eq!(mentions().await, 3);
 }

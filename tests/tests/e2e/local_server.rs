@@ -1,9 +1,15 @@
 //! The embedded default keeps its data (and its signing keys) across restarts.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use local::cli::Command;
 use local::{DataDir, app, open, serve};
 use reqwest::StatusCode;
 use serde_json::json;
+use switchboard::clock::ManualClock;
 use switchboard::config::Config;
+use switchboard::domain::OrgId;
 
 async fn start(dir: &DataDir) -> (String, local::Engine, std::sync::Arc<switchboard::service::Ctx>) {
     let l = open(dir, Config::default(), 0).await.expect("open local");
@@ -59,76 +65,171 @@ async fn data_survives_a_restart() {
     let _ = std::fs::remove_dir_all(&dir.0);
 }
 
-/// `local digests --at`: a pass as of any time over the local data, emails in the outbox.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_digest_pass_runs_as_of_a_given_time() {
-    let dir = DataDir(std::env::temp_dir().join(format!("switchboard-local-{}", ulid::Ulid::new())));
-    let config = Config { service_token: Some("local-service-token".into()), ..Config::default() };
-    let l = open(&dir, config.clone(), 0).await.expect("open local");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+/// A local server on `listener` over `dir`, its clock standing where the test puts it.
+async fn serve_at(dir: &DataDir, config: Config, listener: tokio::net::TcpListener, at: &str) -> Running {
+    let clock = Arc::new(ManualClock::new(instant(at)));
+    let l = local::open_with(dir, config, 0, clock, false).await.expect("open local");
     let server = tokio::spawn(serve(listener, app(l.ctx.clone())));
+    Running { server, local: l }
+}
+
+struct Running {
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    local: local::Local,
+}
+
+impl Running {
+    async fn stop(self) {
+        self.server.abort();
+        let _ = self.server.await;
+        drop(self.local.ctx);
+        self.local.engine.shutdown().await.expect("engine stops");
+    }
+}
+
+fn instant(at: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(at).expect("time").to_utc()
+}
+
+/// The emails in the outbox, oldest first.
+fn outbox(dir: &DataDir) -> Vec<String> {
+    let mut names: Vec<_> =
+        std::fs::read_dir(dir.outbox()).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    names.sort();
+    names.iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect()
+}
+
+/// `local run <job> --at …`, as typed: the job's report.
+async fn run(dir: &DataDir, port: u16, job: &str, at: &str) -> serde_json::Value {
+    let words = ["run", job, "--at", at, "--data-dir", &dir.0.to_string_lossy(), "--port", &port.to_string()];
+    let Ok(Command::Run { job, at, data, config }) = Command::parse(words.map(String::from)) else {
+        panic!("local run {job} --at {at} does not parse")
+    };
+    serde_json::to_value(local::run_at(&data, *config, job, at).await.expect("run")).expect("report")
+}
+
+/// `local run <job> --at`: the scheduled jobs as of any time over the local data, with the
+/// server's addresses in their links. The server's clock stands still (Monday 30 November
+/// 2026, 10:00 UTC) whatever day the test runs, and behind the runs, as the clock of a server
+/// is behind a run made days ahead: what it records after such a run is not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_jobs_run_as_of_a_given_time() {
+    let dir = DataDir(std::env::temp_dir().join(format!("switchboard-local-{}", ulid::Ulid::new())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let Ok(Command::Serve { config, .. }) = Command::parse(["--port".to_owned(), port.to_string()]) else {
+        panic!("serve")
+    };
+    let config = Config { service_token: Some("local-service-token".into()), ..*config };
+    let t0 = "2026-11-30T10:00:00Z";
+    let server = serve_at(&dir, config.clone(), listener, t0).await;
     let http = reqwest::Client::new();
-    let email = e2e::unique_email("localdigest");
-    let body = json!({"email": email, "password": "digests on demand", "first_name": "D", "last_name": "G",
-                      "organization_name": "Local Digest"});
-    assert_eq!(
-        http.post(format!("{base}/v1/auth/register")).json(&body).send().await.unwrap().status(),
-        StatusCode::ACCEPTED
-    );
-    let login: serde_json::Value = http
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"email": email, "password": "digests on demand", "client": "web"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (token, org) = (login["access_token"].as_str().unwrap(), login["organization_id"].as_str().unwrap());
-    let me: serde_json::Value =
-        http.get(format!("{base}/v1/me")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    let signup = |tag: &'static str| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let email = e2e::unique_email(tag);
+            let body = json!({"email": email, "password": "digests on demand", "first_name": "D", "last_name": "G",
+                              "organization_name": "Local Digest"});
+            let r = http.post(format!("{base}/v1/auth/register")).json(&body).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::ACCEPTED);
+            let login: serde_json::Value = http
+                .post(format!("{base}/v1/auth/login"))
+                .json(&json!({"email": email, "password": "digests on demand", "client": "web"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token = login["access_token"].as_str().unwrap().to_owned();
+            let me: serde_json::Value =
+                http.get(format!("{base}/v1/me")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+            (
+                token,
+                login["organization_id"].as_str().unwrap().to_owned(),
+                me["user"]["id"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (token, org, user) = signup("localdigest").await;
     let path = format!("{base}/v1/orgs/{org}/email-settings");
-    let doc: serde_json::Value = http.get(&path).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    let doc: serde_json::Value = http.get(&path).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     let r = http
         .patch(&path)
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .header("If-Match", doc["etag"].as_str().unwrap())
         .json(&json!({"types": {"missed_calls": {"interval": "weekly"}}}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let event = json!({"organization_id": org, "type": "missed_call", "recipients": {"user_ids": [me["user"]["id"]]},
-                       "idempotency_key": "call-1", "occurred_at": "2026-12-01T10:00:00Z", "subject": "+31 20 555 0100"});
-    let r = http
-        .post(format!("{base}/internal/v1/notification-events"))
-        .header("x-switchboard-service-token", "local-service-token")
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let files = || std::fs::read_dir(dir.outbox()).map(|d| d.count()).unwrap_or(0);
+    let call = |key: &str| {
+        json!({"organization_id": org, "type": "missed_call", "recipients": {"user_ids": [user]},
+               "idempotency_key": key, "occurred_at": t0, "subject": "+31 20 555 0100"})
+    };
+    let post = |event: serde_json::Value| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let r = http
+                .post(format!("{base}/internal/v1/notification-events"))
+                .header("x-switchboard-service-token", "local-service-token")
+                .json(&event)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::ACCEPTED);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    assert_eq!(post(call("call-1")).await["recorded"], 1);
     // The verification email, written by the server's worker shortly after registering.
     for _ in 0..100 {
-        if files() > 0 {
+        if !outbox(&dir).is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    server.abort();
-    drop(l.ctx);
-    l.engine.shutdown().await.unwrap();
+    server.stop().await;
+    assert_eq!(outbox(&dir).len(), 1, "only the verification email: missed calls wait for the weekly digest");
 
-    let before = files();
-    assert_eq!(before, 1, "only the verification email so far: missed calls wait for the weekly digest");
-    // Monday 7 December, 08:00 UTC (the organization's default timezone).
-    let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T08:00:00+00:00").unwrap().with_timezone(&chrono::Utc);
-    let early = local::digests_at(&dir, config.clone(), at - chrono::Duration::minutes(1)).await.expect("pass");
-    assert_eq!(early.claimed, 0);
-    let report = local::digests_at(&dir, config, at).await.expect("pass");
-    assert_eq!((report.claimed, report.queued), (1, 1), "{report:?}");
-    assert_eq!(files(), before + 1, "the weekly digest is in the outbox when the command returns");
+    // Monday 7 December 08:00 UTC (the organization's default timezone).
+    assert_eq!(run(&dir, port, "digests", "2026-12-07T07:59:00Z").await["claimed"], 0);
+    let report = run(&dir, port, "digests", "2026-12-07T09:00:00+01:00").await;
+    assert_eq!((&report["claimed"], &report["queued"]), (&json!(1), &json!(1)), "{report}");
+    let sent = outbox(&dir);
+    assert_eq!(sent.len(), 2, "the weekly digest is in the outbox when the run returns");
+    assert!(sent[1].contains(&format!("{base}/")), "links lead to the server on --port");
+    assert!(!sent[1].contains("127.0.0.1:3000"), "not to the default port");
+
+    // The server again, its clock a week behind that run: a new event is recorded, in the
+    // next week's window.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let server = serve_at(&dir, config.clone(), listener, t0).await;
+    let r = post(call("call-2")).await;
+    assert_eq!((&r["recorded"], &r["duplicates"]), (&json!(1), &json!(0)), "{r}");
+    // Someone closes their organization today; it is purged once its 30 days are over.
+    let (closer, closed, _) = signup("localclose").await;
+    let version =
+        server.local.ctx.store.get_org(&OrgId::parse(&closed, "org").unwrap()).await.unwrap().unwrap().version;
+    let r = http
+        .post(format!("{base}/v1/orgs/{closed}/close"))
+        .bearer_auth(&closer)
+        .json(&json!({"version": version}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    server.stop().await;
+
+    let report = run(&dir, port, "digests", "2026-12-14T08:00:00Z").await;
+    assert_eq!((&report["claimed"], &report["queued"], &report["lost"]), (&json!(1), &json!(1), &json!(0)), "{report}");
+    let purge = run(&dir, port, "purge", "2026-12-29T10:00:00Z").await;
+    assert_eq!((&purge["organizations"], &purge["finished"]), (&json!(0), &json!(true)), "day 29: {purge}");
+    let purge = run(&dir, port, "purge", "2026-12-30T11:00:00Z").await;
+    assert_eq!(purge["organizations"], 1, "day 30: {purge}");
+    let emails = outbox(&dir).len();
+    let relay = run(&dir, port, "email-relay", "2027-01-01T00:00:00Z").await;
+    assert_eq!((&relay["relayed"], outbox(&dir).len()), (&json!(0), emails), "every email went out once already");
     let _ = std::fs::remove_dir_all(&dir.0);
 }

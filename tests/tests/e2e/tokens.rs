@@ -96,6 +96,8 @@ fn jsonwebtoken_kid(token: &str) -> String {
 /// A third party with only the published JWKS verifies our tokens (and checks iss/aud).
 async fn jwks_lets_others_verify_tokens(engine: Engine) {
     let app = TestApp::spawn(engine).await;
+    // The third party checks expiry by its own clock: the service's stands at the real now.
+    app.clock.set(chrono::Utc::now());
     let (email, password, _) = app.register("jwks").await;
     let token = app.login(&email, &password, "web").await["access_token"].as_str().unwrap().to_owned();
     let jwks: jsonwebtoken::jwk::JwkSet =
