@@ -93,6 +93,12 @@ pub enum Error {
     TwoFactorRequired,
     #[error("this organization does not allow this client type")]
     ClientDisabled,
+    /// The session was opened through another organization's identity provider, which
+    /// vouches for that organization only.
+    #[error(
+        "this session was opened through an organization's single sign-on and works there only: sign in with your own password to work here"
+    )]
+    SessionConfined,
     #[error("this organization does not accept people joining by their address")]
     JoinNotAllowed,
     #[error("text message delivery failed: {0}")]
@@ -157,7 +163,7 @@ impl Error {
     /// An organization's policy keeping a session out (two-factor required, client disabled),
     /// as opposed to having no access at all.
     pub fn is_policy_refusal(&self) -> bool {
-        matches!(self, Error::TwoFactorRequired | Error::ClientDisabled)
+        matches!(self, Error::TwoFactorRequired | Error::ClientDisabled | Error::SessionConfined)
     }
 
     /// The stable machine code clients switch on. Never rename one: add a new variant instead.
@@ -206,6 +212,7 @@ impl Error {
             Error::DomainNotApproved { .. } => "domain_not_approved",
             Error::TwoFactorRequired => "two_factor_required",
             Error::ClientDisabled => "client_disabled",
+            Error::SessionConfined => "session_confined",
             Error::JoinNotAllowed => "join_not_allowed",
             Error::Sms(_) => "sms_unavailable",
             Error::SamlRejected(_) => "saml_response_rejected",

@@ -66,9 +66,11 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
         Error::DomainUnverified { .. } | Error::DomainNotApproved { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::SettingLocked { .. } | Error::TwoFactorRequired | Error::ClientDisabled | Error::JoinNotAllowed => {
-            StatusCode::FORBIDDEN
-        }
+        Error::SettingLocked { .. }
+        | Error::TwoFactorRequired
+        | Error::ClientDisabled
+        | Error::SessionConfined
+        | Error::JoinNotAllowed => StatusCode::FORBIDDEN,
         Error::DnsUnavailable(_) | Error::Sms(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::EmailMismatch | Error::GrantExceedsRights | Error::OwnAccess => StatusCode::FORBIDDEN,
         Error::InvalidCredentials

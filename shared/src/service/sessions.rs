@@ -88,7 +88,7 @@ pub async fn login(ctx: &Ctx, input: LoginInput) -> Result<LoginOutcome> {
     // While argon2id runs on the blocking pool, read what a successful sign-in needs (the
     // profile, then the organization it reopens in): the reads hide inside the verify, and
     // nothing read is used or shown unless the password is right.
-    let gate = Gate { client: input.client, second_factor: false };
+    let gate = Gate { client: input.client, second_factor: false, confined_to: None };
     let device = found.credential.as_ref().map(|c| device_hash(&c.user_id, input.client, &input.user_agent));
     let prefetch = async {
         let (Some(c), Some(device)) = (&found.credential, &device) else { return Ok(None) };
@@ -186,8 +186,8 @@ pub(crate) async fn challenge(
     Ok(SecondFactorChallenge { mfa_required: true, mfa_token: token, expires_in: CHALLENGE_MINUTES * 60 })
 }
 
-/// Open a session as `start_session` does, in `org` when given (a single sign-on opens in
-/// its provider's organization), else where this client type worked last.
+/// Open a session as `start_session` does, or, with `org`, as a single sign-on opens one: in
+/// its provider's organization, and confined to it and what lies beneath it.
 pub(crate) async fn start_session_in(
     ctx: &Ctx,
     user: &crate::store::UserRecord,
@@ -196,7 +196,7 @@ pub(crate) async fn start_session_in(
     device: Option<&str>,
     org: Option<&OrgId>,
 ) -> Result<TokenPair> {
-    let gate = Gate { client, second_factor };
+    let gate = Gate { client, second_factor, confined_to: org };
     let opened = reopen_org(ctx, user, gate, org).await?;
     let device = match device {
         Some(d) => Device::Unread(d),
@@ -210,7 +210,7 @@ pub(crate) async fn start_session_in(
 async fn open_session(
     ctx: &Ctx,
     user: &crate::store::UserRecord,
-    gate: Gate,
+    gate: Gate<'_>,
     device: Device<'_>,
     (access, refused): (Option<Access>, Option<Refusal>),
 ) -> Result<TokenPair> {
@@ -229,6 +229,7 @@ async fn open_session(
         expires_at: now + ctx.config.session_ttl,
         acting_as: None,
         second_factor,
+        confined_to: gate.confined_to.cloned(),
     };
     let org = session.active_org.as_ref();
     let noted = match device {
@@ -253,9 +254,11 @@ async fn open_session(
 
 /// What an organization's policies look at when a session works in it.
 #[derive(Debug, Clone, Copy)]
-struct Gate {
+struct Gate<'a> {
     client: ClientType,
     second_factor: bool,
+    /// The identity provider's organization a single sign-on opened the session in.
+    confined_to: Option<&'a OrgId>,
 }
 
 /// The organization a new session starts in: the one this client type used last if the user
@@ -264,7 +267,7 @@ struct Gate {
 async fn reopen_org(
     ctx: &Ctx,
     user: &crate::store::UserRecord,
-    gate: Gate,
+    gate: Gate<'_>,
     preferred: Option<&OrgId>,
 ) -> Result<(Option<Access>, Option<Refusal>)> {
     let last = preferred.or_else(|| user.last_org_for(gate.client));
@@ -293,7 +296,7 @@ async fn fallback_org(
     user: &UserId,
     except: Option<&OrgId>,
     session: Option<&SessionId>,
-    gate: Gate,
+    gate: Gate<'_>,
 ) -> Result<Option<Access>> {
     let page = ctx.store.memberships(user, 25, None).await?;
     let candidates = page
@@ -319,11 +322,11 @@ async fn workable(
     user: &UserId,
     org: &OrgId,
     session: Option<&SessionId>,
-    gate: Gate,
+    gate: Gate<'_>,
 ) -> Result<Option<Access>> {
     match access_to(ctx, user, org, session).await {
         Ok(a) if !a.suspended => {
-            super::settings::admit_client(&a, gate.client, gate.second_factor)?;
+            super::settings::admit_client(&a, gate.client, gate.second_factor, gate.confined_to)?;
             Ok(Some(a))
         }
         Ok(_) | Err(Error::Forbidden | Error::OrgSuspended) => Ok(None),
@@ -396,7 +399,8 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
     // memberships now, and one the session can no longer work in gives way to another.
     let started = Some(&sid);
     let identity = session.acting_as.as_ref().unwrap_or(&user);
-    let gate = Gate { client: session.client, second_factor: session.second_factor };
+    let confined_to = session.confined_to.clone();
+    let gate = Gate { client: session.client, second_factor: session.second_factor, confined_to: confined_to.as_ref() };
     let mut access = match &session.active_org {
         Some(org) => match workable(ctx, identity, org, started, gate).await {
             Err(e) if e.is_policy_refusal() => None,

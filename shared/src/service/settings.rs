@@ -157,10 +157,20 @@ pub fn of_permit<P>(permit: &Permit<P>) -> Effective {
 /// Whether this session may work in the organization under its policies: admins always keep
 /// every client; two-factor, when required, binds admins too.
 pub fn admit(access: &Access, session: &SessionRecord) -> Result<()> {
-    admit_client(access, session.client, session.second_factor)
+    admit_client(access, session.client, session.second_factor, session.confined_to.as_ref())
 }
 
-pub fn admit_client(access: &Access, client: ClientType, second_factor: bool) -> Result<()> {
+/// Whether a session of `client` (a second factor passed or not; confined to an identity
+/// provider's organization or not) may work in `access`'s organization.
+pub fn admit_client(
+    access: &Access,
+    client: ClientType,
+    second_factor: bool,
+    confined_to: Option<&OrgId>,
+) -> Result<()> {
+    if confined_to.is_some_and(|c| !access.org.lineage().any(|o| o == c)) {
+        return Err(Error::SessionConfined);
+    }
     let e = of_access(access);
     if on(e.values.two_factor_required) && !second_factor {
         return Err(Error::TwoFactorRequired);

@@ -33,6 +33,11 @@ pub struct SessionRecord {
     /// organizations that require two-factor admit only such sessions.
     #[serde(default)]
     pub second_factor: bool,
+    /// Opened through this organization's identity provider: the session works in it and
+    /// beneath it only (a provider vouches for its organization, not for the person
+    /// everywhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confined_to: Option<OrgId>,
 }
 
 impl SessionRecord {

@@ -10,8 +10,14 @@ use std::path::PathBuf;
 use e2e::{Engine, TestApp, User};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use switchboard::access::{Manage, Scope};
+use switchboard::domain::Role;
 
-both_engines!(saml_sign_in_end_to_end_and_attacks, saml_just_in_time_members_and_second_factor);
+both_engines!(
+    saml_sign_in_end_to_end_and_attacks,
+    saml_just_in_time_members_and_second_factor,
+    a_provider_vouches_for_its_organization_only,
+);
 
 const IDP: &str = "http://www.okta.com/exk1example";
 
@@ -322,4 +328,57 @@ async fn saml_just_in_time_members_and_second_factor(engine: Engine) {
     let code = sign_in(&app, &p, &owner.email, "valid", "idp-a").await.unwrap();
     let r = app.post("/v1/auth/sso/token", json!({"code": code})).await;
     assert!(r.body["access_token"].is_string(), "{:?}", r.body);
+}
+
+/// O runs organization A with his own identity provider, which he says counts as a second
+/// factor; D owns B and is a member of A. A's provider signing D in opens a session that
+/// works in A (and beneath it) only: it cannot switch to B, read B, or refresh its way there.
+/// D's own sign-in works everywhere as before.
+async fn a_provider_vouches_for_its_organization_only(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let o = app.signup("confine-o", "web").await;
+    let d = app.signup("confine-d", "web").await;
+    app.add_member(&d.id, &o.org, &[Role::Agent], Scope::Subtree, Manage::All).await;
+    let sub = app.sub_account(&o.access, &o.org, "A's branch").await;
+    let p = add_provider(&app, &o, "confineco", json!({"counts_as_second_factor": true})).await;
+
+    let code = sign_in(&app, &p, &d.email, "valid", "idp-a").await.expect("signed in at A");
+    let r = app.post("/v1/auth/sso/token", json!({"code": code})).await;
+    assert_eq!((r.status, r.body["organization_id"].as_str()), (StatusCode::OK, Some(o.org.as_str())), "{:?}", r.body);
+    let (access, refresh) = (r.body["access_token"].as_str().unwrap(), r.body["refresh_token"].as_str().unwrap());
+
+    let r = app.post_auth("/v1/auth/switch", access, json!({"organization_id": d.org})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "session_confined"), "{:?}", r.body);
+    for path in [format!("/v1/orgs/{}/members", d.org), format!("/v1/orgs/{}/settings", d.org)] {
+        let r = app.get(&path, access).await;
+        assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "session_confined"), "{path}: {:?}", r.body);
+    }
+    let r = app.post_auth(&format!("/v1/orgs/{}/invitations", d.org), access, json!({"emails": [o.email]})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "session_confined"), "{:?}", r.body);
+    // What D's membership of A reaches is open to it.
+    let r = app.post_auth("/v1/auth/switch", access, json!({"organization_id": sub})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = app.post("/v1/auth/refresh", json!({"refresh_token": refresh})).await;
+    assert_eq!((r.status, r.body["organization_id"].as_str()), (StatusCode::OK, Some(sub.as_str())), "{:?}", r.body);
+    let refresh = r.body["refresh_token"].as_str().unwrap().to_owned();
+    // D leaves A: the session has nowhere to work, and a refresh does not carry it to B,
+    // where D is the owner.
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/orgs/{}/members/{}", o.org, d.id),
+            Some(&o.access),
+            Some(json!({"reassign_to": o.id, "seat": "keep"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = app.post("/v1/auth/refresh", json!({"refresh_token": refresh})).await;
+    assert_eq!((r.status, &r.body["organization_id"]), (StatusCode::OK, &Value::Null), "{:?}", r.body);
+
+    // D's own password: everywhere, as before.
+    let own = app.login(&d.email, &d.password, "web").await;
+    let r = app
+        .post_auth("/v1/auth/switch", own["access_token"].as_str().unwrap(), json!({"organization_id": d.org}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }

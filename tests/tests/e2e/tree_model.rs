@@ -160,6 +160,7 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
         expires_at: now + chrono::Duration::hours(1),
         acting_as: None,
         second_factor: false,
+        confined_to: None,
     };
     ctx.store.put_session(&session).await.unwrap();
     let token = ctx
