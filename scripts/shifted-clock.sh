@@ -41,7 +41,7 @@ export SWITCHBOARD_CLOCK_AT_LEAST=$((shifted - 86400))
 unset SWITCHBOARD_RECORD_ACTIONS
 
 echo "==> the clock-driven tests with the clock at $(faketime -f "$ahead" date -u +%F) ($ahead)"
-cargo test --locked -p switchboard -p local --lib --bins
+cargo test --locked --workspace --lib --bins
 cargo test --locked -p e2e --test e2e -- --skip ::moto \
   auth:: digests:: faults:: imports:: lifecycle:: members:: merge:: merge_job:: notifications:: oauth:: \
   orgs:: outbox:: session_faults:: sso:: tokens:: tree_model:: two_factor:: local_server::
