@@ -332,15 +332,3 @@ pub async fn run_at(
     local.engine.shutdown().await?;
     Ok(report?)
 }
-
-/// `local run digests --at`: one digest pass as of `at` (see [`run_at`]).
-pub async fn digests_at(
-    data: &DataDir,
-    config: Config,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<switchboard::service::digests::RunReport, BoxError> {
-    match run_at(data, config, Job::Digests, at).await? {
-        JobReport::Digests(r) => Ok(r),
-        other => Err(format!("the digests job reported {other:?}").into()),
-    }
-}

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::mail::queue::EmailJob;
 use crate::store::{
     FeedRecord, MemberStatus, MembershipRecord, NewNotification, NotificationRecord, OrgStatus, Recorded,
-    UnsubscribeRecord, UserRecord, shard_key, shard_of,
+    UnsubscribeRecord, UserRecord, notification_partition, shard_key, shard_of,
 };
 
 /// How long an unsubscribe link works.
@@ -219,12 +219,8 @@ pub async fn ingest(ctx: &Ctx, event: &Event) -> Result<Ingested> {
         let feed = feeds.get(&(user.user_id.clone(), event.org_id.clone())).cloned().unwrap_or_default();
         let wanted = view.enabled && !opted_out(&org.scope, &feed, ty);
         let digest = (wanted && view.interval != Interval::Immediate).then_some(view.interval);
-        let window = digest.map(|interval| Window {
-            interval,
-            tz: user.timezone.unwrap_or(org.timezone),
-            time: digest_time(&feed),
-        });
-        let due = window.and_then(|w| next_due(w.interval, now, w.tz, w.time));
+        let window = digest.map(|_| Window { tz: user.timezone.unwrap_or(org.timezone), time: digest_time(&feed) });
+        let due = digest.zip(window).and_then(|(iv, w)| next_due(iv, now, w.tz, w.time));
         let keep_content = org.content_in_emails && event.kind.carries_content() && due.is_some();
         let record = NotificationRecord {
             notification_id: String::new(),
@@ -273,11 +269,10 @@ pub async fn ingest(ctx: &Ctx, event: &Event) -> Result<Ingested> {
     Ok(out)
 }
 
-/// Where a gathered notification's window ends are found: its interval, the person's zone
-/// and digest time.
+/// Where a gathered notification's window ends are found (its interval is the record's
+/// `digest`): the person's zone and digest time.
 #[derive(Debug, Clone, Copy)]
 struct Window {
-    interval: Interval,
     tz: Timezone,
     time: DigestTime,
 }
@@ -301,9 +296,7 @@ async fn record_all(ctx: &Ctx, batch: &mut [NewNotification], windows: &[Option<
         if stale.is_empty() {
             return Ok(outcomes);
         }
-        for i in &stale {
-            above_marks(ctx, &mut batch[*i], windows.get(*i).copied().flatten()).await?;
-        }
+        above_marks(ctx, batch, &stale, windows).await?;
         let round: Vec<NewNotification> = stale.iter().map(|i| batch[*i].clone()).collect();
         for (i, r) in stale.iter().zip(ctx.store.record_notifications(&round).await?) {
             outcomes[*i] = r;
@@ -315,21 +308,36 @@ async fn record_all(ctx: &Ctx, batch: &mut [NewNotification], windows: &[Option<
     Ok(outcomes)
 }
 
-/// Give `n` an id after every mark in its feed and, opening a window, an end after the last
-/// window claimed.
-async fn above_marks(ctx: &Ctx, n: &mut NewNotification, window: Option<Window>) -> Result<()> {
-    let (feed, state) = ctx.store.feed_marks(&n.user_id, &n.org_id, n.record.digest).await?;
-    let (since, last_id, last_due) = state.map(|s| (s.since, s.last_id, s.last_due)).unwrap_or_default();
-    let floor =
-        [feed.read_before, since, last_id].into_iter().flatten().filter_map(|m| ulid::Ulid::from_string(&m).ok()).max();
-    n.record.notification_id = floor.map_or_else(|| ctx.ulid(), |f| ctx.ulid_after(f)).to_string();
-    let last = last_due.as_deref().and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok()).map(|d| d.to_utc());
-    if let (Some(w), Some((_, due))) = (window, n.due.as_mut())
-        && let Some(end) = next_due_after(w.interval, n.now, last, w.tz, w.time)
-    {
-        *due = end;
-        if let Some((_, until)) = n.content.as_mut() {
-            *until = end + Duration::days(CONTENT_GRACE_DAYS);
+/// Give each `stale` notification an id after every mark in its feed and, opening a window,
+/// an end after the last window claimed; the marks of all of them in one read.
+async fn above_marks(
+    ctx: &Ctx,
+    batch: &mut [NewNotification],
+    stale: &[usize],
+    windows: &[Option<Window>],
+) -> Result<()> {
+    let wanted: Vec<_> =
+        stale.iter().map(|i| (&batch[*i].user_id, &batch[*i].org_id, batch[*i].record.digest)).collect();
+    let marks = ctx.store.feed_marks(&wanted).await?;
+    for i in stale {
+        let n = &mut batch[*i];
+        let (feed, state) = marks.get(&notification_partition(&n.user_id, &n.org_id)).cloned().unwrap_or_default();
+        let (since, last_id, last_due) = state.map(|s| (s.since, s.last_id, s.last_due)).unwrap_or_default();
+        let floor = [feed.read_before, since, last_id]
+            .into_iter()
+            .flatten()
+            .filter_map(|m| ulid::Ulid::from_string(&m).ok())
+            .max();
+        n.record.notification_id = floor.map_or_else(|| ctx.ulid(), |f| ctx.ulid_after(f)).to_string();
+        let last = last_due.as_deref().and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok()).map(|d| d.to_utc());
+        if let (Some(w), Some(interval), Some((_, due))) =
+            (windows.get(*i).copied().flatten(), n.record.digest, n.due.as_mut())
+            && let Some(end) = next_due_after(interval, n.now, last, w.tz, w.time)
+        {
+            *due = end;
+            if let Some((_, until)) = n.content.as_mut() {
+                *until = end + Duration::days(CONTENT_GRACE_DAYS);
+            }
         }
     }
     Ok(())

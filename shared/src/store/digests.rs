@@ -209,7 +209,6 @@ impl Store {
         let t = self.table_name();
         let pk = partition(&state.user_id, &state.org_id);
         let shard = shard_key(shard_of(&state.user_id, &state.org_id));
-        let Some(due) = &state.gsi3sk else { return Ok(false) };
         // The window reaches every id counted (the claim fails if one counted since goes
         // further), and its end becomes the mark the next window's end must pass.
         let mut update = tx::update_builder(t, key(pk, DigestState::sk(state.interval)))
@@ -222,7 +221,7 @@ impl Store {
             .expression_attribute_names("#is", GSI3.key.range)
             .expression_attribute_values(":to", s(&window.to))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":due", s(due));
+            .expression_attribute_values(":due", s(&window.due));
         let reach = "(attribute_not_exists(#last) OR #last <= :to)";
         update = match &state.since {
             Some(since) => update

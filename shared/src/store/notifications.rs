@@ -247,27 +247,31 @@ impl Store {
         Ok(self.get_item(&partition(user, org), FeedRecord::SK).await?.map(from_item).transpose()?.unwrap_or_default())
     }
 
-    /// What a notification's id and window end must come after, read strongly consistent in
-    /// one round trip: the feed's read mark and, for a gathered type, the digest's state.
+    /// What notifications' ids and window ends must come after, read strongly consistent in
+    /// one batch for all of them: each feed's read mark and, for a gathered type, the digest's
+    /// state; by partition (absent items read as empty).
     pub async fn feed_marks(
         &self,
-        user: &UserId,
-        org: &OrgId,
-        interval: Option<Interval>,
-    ) -> Result<(FeedRecord, Option<super::DigestState>)> {
-        let pk = partition(user, org);
-        let mut keys = vec![key(pk.clone(), FeedRecord::SK)];
-        keys.extend(interval.map(|iv| key(pk.clone(), super::DigestState::sk(iv))));
-        let (mut feed, mut state) = (FeedRecord::default(), None);
-        for item in self.batch_get(keys).await? {
-            let sk = item.get(super::table::PRIMARY.range).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        wanted: &[(&UserId, &OrgId, Option<Interval>)],
+    ) -> Result<HashMap<String, (FeedRecord, Option<super::DigestState>)>> {
+        let mut keys = BTreeSet::new();
+        for (user, org, interval) in wanted {
+            let pk = partition(user, org);
+            keys.insert((pk.clone(), FeedRecord::SK.to_owned()));
+            keys.extend(interval.map(|iv| (pk.clone(), super::DigestState::sk(iv))));
+        }
+        let mut marks: HashMap<String, (FeedRecord, Option<super::DigestState>)> = HashMap::new();
+        for item in self.batch_get(keys.into_iter().map(|(pk, sk)| key(pk, sk)).collect()).await? {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let (pk, sk) = (text(super::table::PRIMARY.hash), text(super::table::PRIMARY.range));
+            let entry = marks.entry(pk).or_default();
             if sk == FeedRecord::SK {
-                feed = from_item(item)?;
+                entry.0 = from_item(item)?;
             } else {
-                state = Some(from_item(item)?);
+                entry.1 = Some(from_item(item)?);
             }
         }
-        Ok((feed, state))
+        Ok(marks)
     }
 
     /// A page of the feed, newest first.
