@@ -196,9 +196,61 @@ pub fn app(ctx: Arc<Ctx>) -> axum::Router {
         .layer(axum::middleware::from_fn(peer_addr))
 }
 
-/// Serve `app` on `listener` until the future resolves.
+/// A client has this long to send a request's headers, the first or the next one on a kept
+/// connection: one sending a byte every few seconds is cut off, not kept for minutes.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serve `app` on `listener`, HTTP/1.1 with a header timeout ([`HEADER_TIMEOUT`]); never
+/// returns but for a listener error that is not one connection's.
 pub async fn serve(listener: TcpListener, app: axum::Router) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+    serve_with(listener, app, HEADER_TIMEOUT).await
+}
+
+/// [`serve`] with another header timeout (tests).
+pub async fn serve_with(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: std::time::Duration,
+) -> std::io::Result<()> {
+    use tower::ServiceExt;
+    // Connections end with the server: when this future is dropped, so is `_open`, and every
+    // connection's `closed` resolves.
+    let (_open, closed) = tokio::sync::watch::channel(());
+    loop {
+        let (socket, remote) = match listener.accept().await {
+            Ok(c) => c,
+            // One connection's trouble (reset before accept, out of descriptors for a moment).
+            Err(e) if is_connection_error(&e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let app = app.clone();
+        let mut closed = closed.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service);
+            tokio::select! {
+                served = conn => if let Err(e) = served {
+                    tracing::debug!(error = %e, "connection ended");
+                },
+                _ = closed.changed() => {}
+            }
+        });
+    }
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock)
+        || e.raw_os_error().is_some_and(|c| c == 24 || c == 23)
 }
 
 /// Run the digest schedule in this process: one pass at the start of every minute, as the

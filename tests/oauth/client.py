@@ -89,6 +89,27 @@ def main():
     report["refresh_reuse"] = error_of(lambda: session(p).refresh_token(token_url, refresh_token=first["refresh_token"]))
     report["after_refresh_reuse"] = error_of(lambda: session(p).refresh_token(token_url, refresh_token=rotated["refresh_token"]))
 
+    # R0 -> R1 -> R2, then R0 again: any replaced token, not only the last one, ends the family.
+    client = session(p)
+    verifier = generate_token(64)
+    url, _ = client.create_authorization_url(f"{p['web']}/oauth/authorize", code_verifier=verifier)
+    _, answer = consent(p, url)
+    r0 = client.fetch_token(token_url, authorization_response=answer["redirect_to"], code_verifier=verifier)
+    r1 = session(p).refresh_token(token_url, refresh_token=r0["refresh_token"])
+    r2 = session(p).refresh_token(token_url, refresh_token=r1["refresh_token"])
+    report["older_refresh_reuse"] = error_of(lambda: session(p).refresh_token(token_url, refresh_token=r0["refresh_token"]))
+    report["after_older_refresh_reuse"] = error_of(lambda: session(p).refresh_token(token_url, refresh_token=r2["refresh_token"]))
+
+    # A person's token without `profile` at userinfo: 403 insufficient_scope (RFC 6750 §3.1).
+    narrow_p = {**p, "scope": "members:read"}
+    narrow = session(narrow_p)
+    verifier = generate_token(64)
+    url, _ = narrow.create_authorization_url(f"{p['web']}/oauth/authorize", code_verifier=verifier)
+    _, answer = consent(narrow_p, url)
+    narrow.fetch_token(token_url, authorization_response=answer["redirect_to"], code_verifier=verifier)
+    info = narrow.get(f"{p['api']}/v1/oauth/userinfo")
+    report["userinfo_without_profile"] = {"status": info.status_code, "www_authenticate": info.headers.get("WWW-Authenticate")}
+
     # PKCE: a missing and a wrong verifier.
     for name, v in [("missing_verifier", None), ("wrong_verifier", generate_token(64))]:
         c = session(p)

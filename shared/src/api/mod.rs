@@ -307,5 +307,10 @@ pub fn router(state: AppState, functions: &[Function]) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             problem::problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected error".into(), None)
         }))
+        // Every answer is what its Content-Type says (a logo is an image, never a page).
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            axum::http::HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
 }

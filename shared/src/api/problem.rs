@@ -41,6 +41,8 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::SsoNotMember(_) => StatusCode::FORBIDDEN,
         Error::ProviderNameTaken => StatusCode::CONFLICT,
         Error::OAuth { code: "invalid_client", .. } => StatusCode::UNAUTHORIZED,
+        // A valid token without the scope the resource needs (RFC 6750 §3.1).
+        Error::OAuth { code: "insufficient_scope", .. } => StatusCode::FORBIDDEN,
         Error::OAuth { .. } => StatusCode::BAD_REQUEST,
         Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -171,6 +173,10 @@ impl IntoResponse for Error {
             }
             Error::Unauthenticated | Error::SessionEnded => {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Error::OAuth { code: "insufficient_scope", .. } => {
+                let v = HeaderValue::from_static("Bearer error=\"insufficient_scope\", scope=\"profile\"");
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }
             _ => {}
         }

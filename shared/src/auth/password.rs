@@ -22,6 +22,14 @@ pub struct PasswordHasher {
     params: Params,
     /// Verified against when the email is unknown, so both paths cost one argon2 verify.
     dummy: Arc<str>,
+    /// Hashes running at once, at most one per core, however many requests ask: each holds
+    /// its memory cost (19 MiB), and more at once would only queue on the cores.
+    running: Arc<tokio::sync::Semaphore>,
+}
+
+/// Hashes one process runs at once: its cores.
+pub fn hashing_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Outcome of checking a password against a stored hash.
@@ -48,7 +56,8 @@ impl PasswordHasher {
             "A".repeat(22),
             "A".repeat(Params::DEFAULT_OUTPUT_LEN * 4 / 3 + 1)
         );
-        Ok(PasswordHasher { params, dummy: Arc::from(dummy) })
+        let running = Arc::new(tokio::sync::Semaphore::new(hashing_slots()));
+        Ok(PasswordHasher { params, dummy: Arc::from(dummy), running })
     }
 
     pub fn owasp() -> Result<Self> {
@@ -76,6 +85,7 @@ impl PasswordHasher {
         let salt: [u8; 16] = random_bytes(random);
         let this = self.clone();
         let pw = password.clone();
+        let _slot = self.running.acquire().await.map_err(internal)?;
         tokio::task::spawn_blocking(move || this.hash_sync(pw.expose(), &salt))
             .await
             .map_err(|e| Error::Internal(e.to_string()))?
@@ -89,6 +99,7 @@ impl PasswordHasher {
         let this = self.clone();
         let pw = password.clone();
         let salt: [u8; 16] = random_bytes(random);
+        let _slot = self.running.acquire().await.map_err(internal)?;
         tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&target).map_err(internal)?;
             let ok = matches_hash(&parsed, pw.expose().as_bytes())?;

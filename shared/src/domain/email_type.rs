@@ -143,6 +143,10 @@ email_types! {
     EmailChangeNotice => "email_change_notice", Registration, false, [
         var("new_email", "the address the change asks for", "anna@new.example"),
     ];
+    MemberAdded => "member_added", Registration, false, [
+        var("by", "who added the recipient", "Jane Doe"),
+        var("link", "where to sign in", "https://app.example/login"),
+    ];
     MergeNotice => "merge_notice", Registration, false, [
         var("merged_email", "the address whose login was merged into this one", "anna@old.example"),
         var("link", "where to sign in", "https://app.example/login"),

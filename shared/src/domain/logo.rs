@@ -66,6 +66,56 @@ fn check_size(width: u32, height: u32) -> Result<()> {
     Ok(())
 }
 
+/// Whether a PNG's chunks run whole from the signature to `IEND`, with nothing after it.
+fn png_ends_at_iend(bytes: &[u8]) -> bool {
+    let mut i = 8;
+    while let Some(head) = bytes.get(i..i + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let end = i.saturating_add(12).saturating_add(len);
+        if end > bytes.len() {
+            return false;
+        }
+        if &head[4..8] == b"IEND" {
+            return end == bytes.len();
+        }
+        i = end;
+    }
+    false
+}
+
+/// Whether a JPEG's segments and entropy-coded data run whole from `SOI` to `EOI`, with
+/// nothing after it (a file cut short has no `EOI`; one with more after it is two things).
+fn jpeg_ends_at_eoi(bytes: &[u8]) -> bool {
+    let mut i = 2;
+    while i + 1 < bytes.len() {
+        if bytes[i] != 0xFF {
+            return false;
+        }
+        let marker = bytes[i + 1];
+        match marker {
+            // Fill bytes before a marker.
+            0xFF => i += 1,
+            0xD9 => return i + 2 == bytes.len(),
+            0x01 | 0xD0..=0xD7 => i += 2,
+            _ => {
+                let Some(len) = bytes.get(i + 2..i + 4).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))) else {
+                    return false;
+                };
+                i += 2 + len;
+                if marker == 0xDA {
+                    // Entropy-coded data runs to the next marker that is not a stuffed 0xFF
+                    // or a restart.
+                    let marker_at = |i: usize| bytes[i] == 0xFF && !matches!(bytes[i + 1], 0x00 | 0xD0..=0xD7);
+                    while i + 1 < bytes.len() && !marker_at(i) {
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+    false
+}
+
 fn decode_png(bytes: &[u8]) -> Result<(u32, u32)> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_limits(png::Limits { bytes: DECODE_MEMORY });
@@ -79,6 +129,9 @@ fn decode_png(bytes: &[u8]) -> Result<(u32, u32)> {
     let size = reader.output_buffer_size().ok_or_else(|| refuse("invalid_image", "is too large to decode"))?;
     let mut buf = vec![0; size];
     reader.next_frame(&mut buf).map_err(|e| refuse("invalid_image", format!("is not a valid PNG: {e}")))?;
+    if !png_ends_at_iend(bytes) {
+        return Err(refuse("invalid_image", "does not end where the PNG ends (cut short, or something after it)"));
+    }
     Ok((width, height))
 }
 
@@ -100,6 +153,9 @@ fn decode_jpeg(bytes: &[u8]) -> Result<(u32, u32)> {
     let (w, h) = decoder.dimensions().ok_or_else(|| refuse("invalid_image", "has no dimensions"))?;
     let (width, height) = (u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(u32::MAX));
     check_size(width, height)?;
+    if !jpeg_ends_at_eoi(bytes) {
+        return Err(refuse("invalid_image", "does not end where the JPEG ends (cut short, or something after it)"));
+    }
     decoder.decode().map_err(bad)?;
     Ok((width, height))
 }
@@ -204,6 +260,21 @@ pub(crate) mod tests {
         assert_eq!(code(Logo::parse(png(1300, 60), None)), "logo_too_large");
         assert_eq!(code(Logo::parse(png(8, 8), None)), "logo_too_small");
         assert_eq!(code(Logo::parse(vec![0; LOGO_MAX_BYTES + 1], None)), "logo_too_large");
+    }
+
+    #[test]
+    fn only_a_whole_file_with_nothing_after_it_is_a_logo() {
+        let mut page = png(200, 60);
+        page.extend_from_slice(b"<html><script>alert(document.domain)</script></html>");
+        assert_eq!(code(Logo::parse(page, Some("image/png"))), "invalid_image");
+        // A JPEG written by the `image` encoder of the fixtures, whole, cut in half, and with
+        // a page after it.
+        let jpeg = include_bytes!("../../../tests/fixtures/logos/acme.jpg").to_vec();
+        assert!(Logo::parse(jpeg.clone(), Some("image/jpeg")).is_ok());
+        assert_eq!(code(Logo::parse(jpeg[..jpeg.len() / 2].to_vec(), None)), "invalid_image");
+        let mut after = jpeg;
+        after.extend_from_slice(b"<html></html>");
+        assert_eq!(code(Logo::parse(after, None)), "invalid_image");
     }
 
     #[test]

@@ -136,6 +136,23 @@ impl RedirectUri {
         Ok(RedirectUri(raw.to_owned()))
     }
 
+    /// Whether a request's `redirect_uri` is this registered one: exactly, except that a
+    /// loopback URI matches on any port, since a native app gets its port from the system when
+    /// it starts (RFC 8252 §7.3).
+    pub fn matches(&self, requested: &str) -> bool {
+        if self.0 == requested {
+            return true;
+        }
+        let (Ok(mut reg), Ok(mut req)) = (url::Url::parse(&self.0), url::Url::parse(requested)) else { return false };
+        let loopback = |u: &url::Url| u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"));
+        if !loopback(&reg) || !loopback(&req) {
+            return false;
+        }
+        // Only the port may differ; scheme, host, path and query are compared whole.
+        let (Ok(()), Ok(())) = (reg.set_port(None), req.set_port(None)) else { return false };
+        reg == req && requested.len() <= 2000
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -195,6 +212,15 @@ mod tests {
     fn redirect_uris_and_scopes() {
         assert!(RedirectUri::parse("https://app.example/cb", "r").is_ok());
         assert!(RedirectUri::parse("http://127.0.0.1:8123/cb", "r").is_ok());
+        let native = RedirectUri::parse("http://127.0.0.1/cb", "r").unwrap();
+        assert!(native.matches("http://127.0.0.1:51234/cb") && native.matches("http://127.0.0.1/cb"));
+        assert!(!native.matches("http://127.0.0.1:51234/other") && !native.matches("http://127.0.0.2:51234/cb"));
+        assert!(!native.matches("http://127.0.0.1:51234/cb?x=1") && !native.matches("https://127.0.0.1:51234/cb"));
+        let web = RedirectUri::parse("https://app.example/cb", "r").unwrap();
+        assert!(!web.matches("https://app.example:8443/cb"), "only loopback URIs take any port");
+        // `localhost` may resolve anywhere: RFC 8252 §8.3 prefers the literal, and only exact here.
+        let named = RedirectUri::parse("http://localhost/cb", "r").unwrap();
+        assert!(!named.matches("http://localhost:5000/cb"));
         for bad in ["http://app.example/cb", "https://app.example/cb#x", "myapp:/cb", "https://u:p@app.example/", "/cb"]
         {
             assert!(RedirectUri::parse(bad, "r").is_err(), "{bad}");

@@ -6,7 +6,13 @@
 //! The sandbox: strict undefined (a missing variable is an error, not an empty string), no
 //! `safe` filter and no `debug`, only the type's declared variables (checked at save time),
 //! bounded source size, output size, recursion and instructions (fuel), so a template cannot
-//! loop or grow without end.
+//! loop or grow without end. Memory is bounded too, for every value made on the way and not
+//! only for the output: no operator that builds a longer string or list (`*`, `+`, `~` are
+//! refused where the template is saved and where it renders), no filter that multiplies its
+//! input (`escape`, `indent`, `format`, `urlencode`, `chain`, `sum`, …), `join` and `replace`
+//! that stop at [`VALUE_MAX`], and `range` of at most [`RANGE_MAX`] numbers. So every value
+//! stays within a small multiple of the source and the variables, and a rendering within a
+//! few MiB and milliseconds.
 
 use std::io;
 
@@ -15,11 +21,20 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use super::EmailType;
 use crate::error::{Error, Result};
 
-/// Instructions one rendering may run: a long template needs a few thousand.
-pub const FUEL: u64 = 50_000;
+/// Instructions one rendering may run: a long template needs a few thousand. With every
+/// value it makes bounded ([`VALUE_MAX`]), this bounds its time.
+pub const FUEL: u64 = 20_000;
 /// Bytes one rendering may write.
 pub const OUTPUT_MAX: usize = 64 * 1024;
 const RECURSION_LIMIT: usize = 32;
+/// Bytes a value that `join` or `replace` makes may hold.
+pub const VALUE_MAX: usize = 4 * 1024;
+/// Numbers `range` may give.
+pub const RANGE_MAX: usize = 1_000;
+/// The builtin filters that could make a value many times larger than their input, or let a
+/// value pass unescaped; `join` and `replace` come back bounded.
+const REMOVED_FILTERS: [&str; 12] =
+    ["safe", "escape", "e", "replace", "join", "sum", "indent", "chain", "pprint", "format", "tojson", "urlencode"];
 
 /// The three parts of an email a template sets, with their limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +77,107 @@ pub fn sandbox() -> Environment<'static> {
     env.set_fuel(Some(FUEL));
     env.set_recursion_limit(RECURSION_LIMIT);
     env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
-    env.remove_filter("safe");
+    for f in REMOVED_FILTERS {
+        env.remove_filter(f);
+    }
+    env.add_filter("join", bounded_join);
+    env.add_filter("replace", bounded_replace);
     env.remove_global("debug");
+    env.remove_global("namespace");
+    env.add_function("range", bounded_range);
     env.set_keep_trailing_newline(false);
     env.set_trim_blocks(true);
     env
+}
+
+fn too_large(what: &str) -> minijinja::Error {
+    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("{what} would exceed {VALUE_MAX} bytes"))
+}
+
+/// `join`, stopping at [`VALUE_MAX`] bytes.
+fn bounded_join(value: minijinja::Value, sep: Option<String>) -> std::result::Result<String, minijinja::Error> {
+    let sep = sep.unwrap_or_default();
+    let mut out = String::new();
+    for (i, item) in value.try_iter()?.enumerate() {
+        if i > 0 {
+            out.push_str(&sep);
+        }
+        let text = item.to_string();
+        if out.len() + text.len() > VALUE_MAX {
+            return Err(too_large("join"));
+        }
+        out.push_str(&text);
+    }
+    Ok(out)
+}
+
+/// `replace`, refused before it starts when the result would pass [`VALUE_MAX`] bytes.
+fn bounded_replace(s: String, from: String, to: String) -> std::result::Result<String, minijinja::Error> {
+    let hits = if from.is_empty() { s.chars().count() + 1 } else { s.matches(from.as_str()).count() };
+    if s.len() + hits.saturating_mul(to.len()) > VALUE_MAX {
+        return Err(too_large("replace"));
+    }
+    Ok(s.replace(from.as_str(), &to))
+}
+
+/// `range(stop)` or `range(start, stop[, step])`, of at most [`RANGE_MAX`] numbers.
+fn bounded_range(a: i64, b: Option<i64>, step: Option<i64>) -> std::result::Result<minijinja::Value, minijinja::Error> {
+    let (start, stop) = match b {
+        Some(b) => (a, b),
+        None => (0, a),
+    };
+    let step = step.unwrap_or(1);
+    if step == 0 {
+        return Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, "range step is zero"));
+    }
+    // Numbers from `start` towards `stop` by `step` (unsigned, so no step overflows).
+    let span = if step > 0 { stop.saturating_sub(start) } else { start.saturating_sub(stop) };
+    let len = if span <= 0 { 0 } else { (span as u64).div_ceil(step.unsigned_abs()) as i64 };
+    if len > RANGE_MAX as i64 {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("range gives more than {RANGE_MAX} numbers"),
+        ));
+    }
+    Ok(minijinja::Value::from((0..len).map(|i| start + i * step).collect::<Vec<i64>>()))
+}
+
+/// Where `source` uses an operator that builds a longer string or list (`*`, `+`, `~`)
+/// inside a tag or an expression (string literals aside): its byte offset.
+pub fn growing_operator(source: &str) -> Option<usize> {
+    let bytes = source.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        let close = match (bytes[i], bytes[i + 1]) {
+            (b'{', b'{') => "}}",
+            (b'{', b'%') => "%}",
+            (b'{', b'#') => {
+                i = bytes[i..].windows(2).position(|w| w == b"#}").map_or(bytes.len(), |e| i + e + 2);
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let mut j = i + 2;
+        let mut quote: Option<u8> = None;
+        while j < bytes.len() {
+            let c = bytes[j];
+            match quote {
+                Some(_) if c == b'\\' => j += 1,
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == b'\'' || c == b'"' => quote = Some(c),
+                None if matches!(c, b'*' | b'+' | b'~') => return Some(j),
+                None if bytes[j..].starts_with(close.as_bytes()) => break,
+                None => {}
+            }
+            j += 1;
+        }
+        i = j + 2;
+    }
+    None
 }
 
 /// A writer that refuses to grow past [`OUTPUT_MAX`], aborting the rendering.
@@ -161,6 +272,14 @@ impl TemplateText {
                 "contains a control character",
             ));
         }
+        if let Some(at) = growing_operator(&source) {
+            return Err(invalid(
+                "template_operator",
+                field,
+                position(&source, at),
+                "`*`, `+` and `~` are not available in email templates",
+            ));
+        }
         let mut env = sandbox();
         let name = format!("{}.txt", part.as_str());
         if let Err(e) = env.add_template_owned(name.clone(), source.clone()) {
@@ -236,6 +355,38 @@ mod tests {
     }
 
     #[test]
+    fn growing_values_are_refused_where_they_are() {
+        // The reported payloads: a 100 MB string in one expression, and in a loop.
+        for (raw, at) in [
+            ("{% set a = 'x' * (100000000 - first_name|length) %}{{ (a ~ a)|length }}", (1, 16)),
+            ("{% for i in range(16) %}{% set a = 'x' * (100000000 - i) %}{% endfor %}", (1, 40)),
+            ("Hi {{ first_name }}\n{{ [first_name] + [first_name] }}", (2, 17)),
+        ] {
+            let (code, line, column) = where_(parse(raw, Part::Body).unwrap_err());
+            assert_eq!((code, (line, column)), ("template_operator", at), "{raw}");
+        }
+        // In string literals and plain text they are only characters.
+        assert!(parse("1 + 1 ~ 2 * 3 {{ '*+~' }} {{ \"a~\\\"+\" }} {# x*y #}", Part::Body).is_ok());
+        // Filters that multiply their input are gone; join, replace and range are bounded.
+        for raw in [
+            "{{ first_name|escape|escape }}",
+            "{{ first_name|indent(100000) }}",
+            "{{ first_name|urlencode }}",
+            "{{ range(3)|chain(range(3))|list }}",
+            "{{ range(100000)|length }}",
+            "{{ range(300)|join(range(300)|join('xxxxxxxxxx')) }}",
+            "{{ 'x'|replace('x', range(300)|join('y'))|replace('y', 'zzzzzzzzzzzzzzzzzzzz') }}",
+        ] {
+            let (code, ..) = where_(parse(raw, Part::Body).unwrap_err());
+            assert_eq!(code, "template_render_failed", "{raw}");
+        }
+        let ok = parse("{{ range(3)|join(', ') }} {{ first_name|replace('a', 'b')|upper }}", Part::Body).unwrap();
+        let env = sandbox();
+        let out = env.render_str(ok.as_str(), minijinja::context! { first_name => "anna" }).unwrap();
+        assert_eq!(out, "0, 1, 2 BNNB");
+    }
+
+    #[test]
     fn accepts_declared_variables() {
         let t = parse("Hello {{ first_name }},\n\n{{ inviter }} invited you: {{ link }}", Part::Body).unwrap();
         assert!(t.as_str().starts_with("Hello"));
@@ -265,7 +416,7 @@ mod tests {
         let recursive = "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}";
         assert_eq!(where_(parse(recursive, Part::Body).unwrap_err()).0, "template_render_failed");
         let huge = "{{ 'x' * 1000000 }}";
-        assert_eq!(where_(parse(huge, Part::Body).unwrap_err()).0, "template_render_failed");
+        assert_eq!(where_(parse(huge, Part::Body).unwrap_err()).0, "template_operator");
     }
 
     #[test]

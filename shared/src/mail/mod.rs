@@ -2,6 +2,7 @@
 //! as `.eml` files into an outbox folder locally.
 
 pub mod digest;
+pub mod links;
 pub mod mime;
 mod outbox;
 pub mod queue;

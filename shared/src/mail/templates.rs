@@ -4,6 +4,7 @@
 //! (`layout.html`: the name is what turns HTML auto-escaping on), with the organization's
 //! logo and colors.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -11,8 +12,9 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use super::OutgoingEmail;
+use super::links::{self, Origin};
 use crate::domain::logo::LogoRef;
-use crate::domain::template_text::{Part, TemplateText, render_bounded, sandbox};
+use crate::domain::template_text::{Part, TemplateText, growing_operator, render_bounded, sandbox};
 use crate::domain::theme::{DEFAULT_THEME, Theme};
 use crate::domain::{Email, EmailType, Language};
 use crate::error::{Error, Result};
@@ -107,26 +109,27 @@ pub struct Branding {
     pub org_name: String,
     pub logo: Option<LogoRef>,
     pub theme: Theme,
-    /// Links that start with this (the service's own) are shown as links and buttons.
-    pub link_prefix: String,
+    /// The service's own address: only links to it (same scheme, host and port) are shown
+    /// as links and buttons.
+    pub service_url: String,
 }
 
 impl Branding {
-    pub fn plain(org_name: &str, link_prefix: &str) -> Self {
+    pub fn plain(org_name: &str, service_url: &str) -> Self {
         Branding {
             org_name: org_name.to_owned(),
             logo: None,
             theme: DEFAULT_THEME,
-            link_prefix: link_prefix.to_owned(),
+            service_url: service_url.to_owned(),
         }
     }
 }
 
 /// A piece of a paragraph: text, or one of the service's links (bare, or written
-/// `[label](link)`).
+/// `[label](link)` in the template).
 #[derive(Serialize)]
 struct Segment<'a> {
-    text: &'a str,
+    text: Cow<'a, str>,
     href: Option<&'a str>,
 }
 
@@ -137,53 +140,30 @@ struct Paragraph<'a> {
     lines: Vec<Vec<Segment<'a>>>,
 }
 
-/// The next link in `s` at or after its start: (start, end, label, href).
-fn next_link<'a>(s: &'a str, prefix: &str) -> Option<(usize, usize, &'a str, &'a str)> {
-    let bare = s.find(prefix)?;
-    let url_end = |from: usize, stop: &[char]| {
-        s[from..].find(|c: char| c.is_whitespace() || stop.contains(&c)).map_or(s.len(), |e| from + e)
-    };
-    // `[label](link)` whose link starts where the bare search found it.
-    if bare >= 2
-        && s[..bare].ends_with("](")
-        && let Some(open) = s[..bare - 2].rfind('[')
-    {
-        let label = &s[open + 1..bare - 2];
-        let end = url_end(bare, &[')']);
-        if !label.is_empty() && !label.contains(['[', ']']) && s[end..].starts_with(')') {
-            return Some((open, end + 1, label, &s[bare..end]));
-        }
-    }
-    let mut end = url_end(bare, &[]);
-    // A sentence's full stop or comma after a link is not part of it.
-    while end > bare + prefix.len() && s[..end].ends_with(['.', ',', ';', ':', '!', '?']) {
-        end -= 1;
-    }
-    Some((bare, end, &s[bare..end], &s[bare..end]))
-}
-
-fn segments<'a>(line: &'a str, prefix: &str) -> Vec<Segment<'a>> {
+/// A line cut into text and the service's links; people's text (fenced) stays text, and
+/// loses its fences here.
+fn segments<'a>(line: &'a str, origin: Option<&Origin>) -> Vec<Segment<'a>> {
     let mut out = Vec::new();
     let mut rest = line;
-    while let Some((start, end, label, href)) = next_link(rest, prefix).filter(|_| !prefix.is_empty()) {
+    while let Some((start, end, label, href)) = origin.and_then(|o| links::next_link(rest, o)) {
         if start > 0 {
-            out.push(Segment { text: &rest[..start], href: None });
+            out.push(Segment { text: links::unfence(&rest[..start]), href: None });
         }
-        out.push(Segment { text: label, href: Some(href) });
+        out.push(Segment { text: links::unfence(label), href: Some(href) });
         rest = &rest[end..];
     }
     if !rest.is_empty() {
-        out.push(Segment { text: rest, href: None });
+        out.push(Segment { text: links::unfence(rest), href: None });
     }
     out
 }
 
-fn paragraphs<'a>(body: &'a str, prefix: &str) -> Vec<Paragraph<'a>> {
+fn paragraphs<'a>(body: &'a str, origin: Option<&Origin>) -> Vec<Paragraph<'a>> {
     body.split("\n\n")
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| {
-            let mut lines: Vec<Vec<Segment<'a>>> = p.lines().map(|l| segments(l.trim_end(), prefix)).collect();
+            let mut lines: Vec<Vec<Segment<'a>>> = p.lines().map(|l| segments(l.trim_end(), origin)).collect();
             let lone_link = lines.len() == 1 && lines[0].len() == 1 && lines[0][0].href.is_some();
             let button = if lone_link { lines.pop().and_then(|mut l| l.pop()) } else { None };
             Paragraph { button, lines }
@@ -192,14 +172,14 @@ fn paragraphs<'a>(body: &'a str, prefix: &str) -> Vec<Paragraph<'a>> {
 }
 
 /// The plain-text form of a body: `[label](link)` becomes `label: link`.
-fn plain(body: &str, prefix: &str) -> String {
+fn plain(body: &str, origin: Option<&Origin>) -> String {
     body.lines()
         .map(|line| {
-            segments(line, prefix)
+            segments(line, origin)
                 .into_iter()
                 .map(|s| match s.href {
                     Some(h) if h != s.text => format!("{}: {h}", s.text),
-                    _ => s.text.to_owned(),
+                    _ => s.text.into_owned(),
                 })
                 .collect::<String>()
         })
@@ -217,24 +197,33 @@ pub struct Rendered {
 pub fn render_parts(parts: &Parts, vars: &serde_json::Value) -> Result<Rendered> {
     let mut env = sandbox();
     for part in Part::ALL {
-        env.add_template_owned(format!("{}.txt", part.as_str()), parts.get(part).as_str().to_owned())
+        let source = parts.get(part).as_str();
+        // Saved before the rule, a template with a growing operator is not run at all.
+        if growing_operator(source).is_some() {
+            return Err(Error::Internal(format!("template {}: a growing operator (`*`, `+`, `~`)", part.as_str())));
+        }
+        env.add_template_owned(format!("{}.txt", part.as_str()), source.to_owned())
             .map_err(|e| Error::Internal(format!("template: {e}")))?;
     }
+    let values = vars;
     let vars = minijinja::Value::from_serialize(vars);
     let one = |part: Part| {
         render_bounded(&env, &format!("{}.txt", part.as_str()), &vars)
             .map_err(|e| Error::Internal(format!("template {}: {e}", part.as_str())))
     };
-    let line = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = |s: String| links::unfence(&s).split_whitespace().collect::<Vec<_>>().join(" ");
     Ok(Rendered {
         subject: line(one(Part::Subject)?),
         title: line(one(Part::Title)?),
-        body: one(Part::Body)?.trim().to_owned(),
+        // People's text is fenced where it shows, so it can never become a link (see `links`).
+        body: links::fence_people_text(one(Part::Body)?.trim(), values),
     })
 }
 
 /// Lay out rendered text as the email: HTML (escaped by the layout) and plain text.
 pub fn compose(rendered: Rendered, branding: &Branding, to: &Email, language: Language) -> Result<OutgoingEmail> {
+    let origin = Origin::of(&branding.service_url);
+    let origin = origin.as_ref();
     let (header_bg, header_text) = branding.theme.header();
     let (button_bg, button_text) = branding.theme.button();
     let html = LAYOUT
@@ -244,7 +233,7 @@ pub fn compose(rendered: Rendered, branding: &Branding, to: &Email, language: La
                 lang => language.as_str(),
                 subject => &rendered.subject,
                 title => &rendered.title,
-                paragraphs => paragraphs(&rendered.body, &branding.link_prefix),
+                paragraphs => paragraphs(&rendered.body, origin),
                 org_name => &branding.org_name,
                 logo => branding.logo.as_ref().map(|l| minijinja::context! {
                     src => format!("cid:{LOGO_CID}"),
@@ -258,12 +247,7 @@ pub fn compose(rendered: Rendered, branding: &Branding, to: &Email, language: La
             })
         })
         .map_err(|e| Error::Internal(format!("email layout: {e}")))?;
-    let text = format!(
-        "{}\n\n{}\n\n-- \n{}\n",
-        rendered.title,
-        plain(&rendered.body, &branding.link_prefix),
-        branding.org_name
-    );
+    let text = format!("{}\n\n{}\n\n-- \n{}\n", rendered.title, plain(&rendered.body, origin), branding.org_name);
     Ok(OutgoingEmail {
         to: to.clone(),
         subject: rendered.subject,
@@ -326,5 +310,35 @@ mod tests {
         assert!(!m.html.contains("href=\"https://evil.example/"), "only the service's links are links");
         assert!(m.html.contains("A&amp;B") && m.text.contains("<script>alert(1)</script>") && m.text.contains("A&B"));
         assert_eq!(m.subject, "Hi <script>alert(1)</script>");
+    }
+
+    #[test]
+    fn a_link_is_the_services_by_its_parsed_address_and_never_peoples_text() {
+        let base = "http://127.0.0.1:3601";
+        let parts = Parts {
+            subject: TemplateText::shipped("{{ member_name }} joined"),
+            title: TemplateText::shipped("{{ member_name }} joined"),
+            body: TemplateText::shipped(
+                "{{ member_name }} accepted.\n\nhttp://127.0.0.1:3601.evil.example/steal and http://127.0.0.1:3601@evil.example/x\n\n[Members]({{ link }})",
+            ),
+        };
+        let vars = serde_json::json!({
+            "member_name": "http://127.0.0.1:3601@evil.example/login http://127.0.0.1:3601/also-not-a-link",
+            "link": "http://127.0.0.1:3601/admin/users",
+        });
+        let to = Email::parse("a@example.com", "to").unwrap();
+        let m = compose(render_parts(&parts, &vars).unwrap(), &Branding::plain("A", base), &to, Language::En).unwrap();
+        let hrefs: Vec<&str> = m
+            .html
+            .match_indices("href=\"")
+            .map(|(i, _)| &m.html[i + 6..])
+            .map(|r| &r[..r.find('"').unwrap()])
+            .collect();
+        assert_eq!(hrefs, vec!["http://127.0.0.1:3601/admin/users"], "{}", m.html);
+        assert!(
+            m.text.contains("http://127.0.0.1:3601@evil.example/login http://127.0.0.1:3601/also-not-a-link accepted.")
+        );
+        assert!(!m.html.contains('\u{E000}') && !m.text.contains('\u{E001}') && !m.subject.contains('\u{E000}'));
+        assert_eq!(m.subject, "http://127.0.0.1:3601@evil.example/login http://127.0.0.1:3601/also-not-a-link joined");
     }
 }

@@ -72,14 +72,17 @@ impl AuthnRequest<'_> {
     }
 }
 
-/// The service provider metadata of one configured provider.
+/// The service provider metadata of one configured provider. It states what the assertion
+/// consumer accepts: an assertion signed itself or through its signed response (many
+/// providers sign only the response by default), so `WantAssertionsSigned` is false; an
+/// unsigned one is refused either way.
 pub fn sp_metadata(sp_entity_id: &str, acs_url: &str) -> String {
     format!(
         concat!(
             r#"<?xml version="1.0" encoding="UTF-8"?>"#,
             "\n",
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{sp}">"#,
-            r#"<md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#,
+            r#"<md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#,
             r#"<md:NameIDFormat>{fmt}</md:NameIDFormat>"#,
             r#"<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0" isDefault="true"/>"#,
             r#"</md:SPSSODescriptor></md:EntityDescriptor>"#,

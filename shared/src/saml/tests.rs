@@ -105,8 +105,11 @@ fn a_response_signed_by_signxml_verifies() {
     assert_eq!(v.attributes.get("mail").map(Vec::as_slice), Some(["ann@acme.test".to_owned()].as_slice()));
     assert_eq!(email_candidates(&v), vec!["ann@acme.test", "ann@acme.test"]);
     assert!(v.usable_until > at(10) && v.usable_until <= at(300 + 120));
-    // The whole response signed instead of the assertion.
+    // The whole response signed instead of the assertion: accepted, and the metadata this
+    // service publishes says so (it does not ask for assertion-level signatures).
     assert_eq!(check("response_signed", at(10)).unwrap().name_id, "ann@acme.test");
+    let md = crate::saml::request::sp_metadata("https://sb.example/sp", "https://sb.example/acs");
+    assert!(md.contains(r#"WantAssertionsSigned="false""#), "{md}");
 }
 
 #[test]

@@ -157,7 +157,7 @@ pub async fn join(ctx: &Ctx, auth: &Authenticated, org_id: &OrgId) -> Result<Joi
     let m = MembershipRecord::new(&user.user_id, &org, vec![role], Scope::Subtree, ctx.now()).described(&email, &name);
     let act =
         activity_record(ctx, &org.org_id, &user.user_id, None, "member.joined_by_domain", Some(email.to_string()));
-    ctx.store.add_member(&m, None, None, &org.lineage_ids(), &act).await?;
+    ctx.store.add_member(&m, None, None, &org.lineage_ids(), &act, &[]).await?;
     super::notifications::tell_admins(
         ctx,
         &org.org_id,
@@ -205,7 +205,7 @@ pub async fn approve(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserId) -
     let m =
         MembershipRecord::new(user, &permit.org, vec![role], Scope::Subtree, ctx.now()).described(&r.email, &r.name);
     let act = permit_activity(ctx, permit, "member.join_approved", Some(r.email.to_string()));
-    ctx.store.add_member(&m, None, Some(&r), &permit.org.lineage_ids(), &act).await?;
+    ctx.store.add_member(&m, None, Some(&r), &permit.org.lineage_ids(), &act, &[]).await?;
     let (org, actor) = (&permit.org.org_id, &permit.user_id);
     super::notifications::tell_admins(
         ctx,

@@ -73,7 +73,7 @@ pub(crate) fn branding(ctx: &Ctx, e: &Effective, org_name: &str) -> Branding {
         org_name: org_name.to_owned(),
         logo: e.values.email_logo.clone(),
         theme: e.values.theme.unwrap_or(DEFAULT_THEME),
-        link_prefix: ctx.config.public_url.clone(),
+        service_url: ctx.config.public_url.clone(),
     }
 }
 

@@ -304,6 +304,29 @@ pub async fn invite(
     Ok(InviteReport { results, invited, seats_to_buy })
 }
 
+/// Invite one address checked by the caller (an admin adding a user by an address off the
+/// organization's verified domains): the invitation, its seat and its email, or why not.
+pub(crate) async fn invite_checked(
+    ctx: &Ctx,
+    permit: &Permit<ManageMembers>,
+    email: Email,
+    roles: Roles,
+) -> Result<()> {
+    if ctx.store.members_by_email(std::slice::from_ref(&email), &permit.org.org_id).await?.contains(&email) {
+        return Err(Error::AlreadyMember);
+    }
+    let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
+    let inviter_name = format!("{} {}", inviter.first_name, inviter.last_name);
+    let (effective, lineage) = (super::settings::of_permit(permit), permit.org.lineage_ids());
+    let composer = InviteComposer::new(ctx, &emails::Scope::of_permit(permit)).await?;
+    let days = ctx.config.invitation_days;
+    let b = Batch { effective: &effective, inviter_name: &inviter_name, lineage: &lineage, days, composer: &composer };
+    let c = Candidate { index: 0, email, roles, scope: Scope::default(), manage: Manage::default(), inbox: None };
+    let mail = invite_one(ctx, permit, &b, &c).await?;
+    super::mail_outbox::handed_on(ctx, vec![mail]).await;
+    Ok(())
+}
+
 /// A pending invitation by its emailed token, if it is still valid.
 pub(crate) async fn pending_by_token(ctx: &Ctx, token: &str) -> Result<(InvitationRecord, OrgRecord)> {
     if !secret::looks_like_secret(token) {

@@ -42,6 +42,7 @@ mod sessions;
 pub mod settings;
 pub mod shared;
 pub mod sso;
+pub mod sso_link;
 pub mod sso_login;
 pub mod suppression;
 pub mod theme;

@@ -55,7 +55,7 @@ struct Checked {
 async fn check(ctx: &Ctx, auth: &Authenticated, r: &AuthorizeRequest) -> Result<Checked> {
     let app = ctx.store.app(&r.client_id).await?.ok_or_else(|| oauth("invalid_request", "unknown client_id"))?;
     let redirect_uri = r.redirect_uri.clone().ok_or_else(|| oauth("invalid_request", "redirect_uri is required"))?;
-    if !app.redirect_uris.iter().any(|u| u.as_str() == redirect_uri) {
+    if !app.redirect_uris.iter().any(|u| u.matches(&redirect_uri)) {
         return Err(oauth("invalid_request", "redirect_uri is not one the application registered"));
     }
     // Only the application's own organization's members authorize it; it acts there.

@@ -163,13 +163,15 @@ async fn from_refresh(ctx: &Ctx, app: &AppRecord, r: &TokenRequest) -> Result<To
     let g =
         ctx.store.grant(&user, client_id, grant_id).await?.ok_or_else(|| bad("unknown or revoked refresh token"))?;
     let presented = secret::hash(presented);
-    if g.prev_hash.as_deref().is_some_and(|p| secret::hashes_equal(p, &presented)) {
-        // A replaced token came back: someone else holds the family. End it (RFC 9700 §4.14).
+    if !secret::hashes_equal(&g.refresh_hash, &presented) {
+        // Not the current token of a grant that exists: one it replaced, at any distance (the
+        // grant's id is known only from its own tokens). Someone else holds the family: end
+        // it whole (RFC 9700 §4.14.2), not only for the immediate predecessor.
         ctx.store.delete_grant(&g.user_id, &g.client_id, &g.grant_id).await?;
         return Err(bad("the refresh token was used before; the authorization is revoked"));
     }
-    if !secret::hashes_equal(&g.refresh_hash, &presented) || g.expires_at <= ctx.now() {
-        return Err(bad("unknown, expired or revoked refresh token"));
+    if g.expires_at <= ctx.now() {
+        return Err(bad("expired refresh token"));
     }
     let scopes = match r.scope.as_deref() {
         Some(s) => {

@@ -9,7 +9,7 @@ use crate::access::{Grant, ManageMembers, Permit, Scope};
 use crate::auth::secret;
 use crate::domain::{Email, LoginKey, Password, PersonName, Phone, Roles, UserId, Username};
 use crate::error::{Error, Result};
-use crate::store::{CredentialRecord, MembershipRecord, MobileCodeRecord, NewLogin, UserRecord};
+use crate::store::{CredentialRecord, MembershipRecord, MobileCodeRecord, NewLogin, OutboxMail, UserRecord};
 
 #[derive(Debug)]
 pub struct NewUser {
@@ -28,18 +28,32 @@ pub enum NewUserLogin {
     Username(Username),
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CreatedUser {
-    #[schema(value_type = String)]
-    pub user_id: UserId,
-    /// False when an existing login with this address was added as a member instead.
-    pub created: bool,
-    /// A link to set their password was emailed.
-    pub password_link_sent: bool,
+/// What adding a user did. The answer is the same whether or not the address already has a
+/// login, so it tells nobody who is registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserAdded {
+    /// A member now (an address on a verified company domain, or a username): emailed a link
+    /// to set their password, or told they were added when they already had a login.
+    Added,
+    /// An address off the organization's verified company domains: invited, a member once
+    /// they accept.
+    Invited,
 }
 
-/// Create a member at once (taking a seat): a new login, or an existing one with the address
-/// (its password untouched). Email logins receive a link to set or reset their password.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedUser {
+    pub outcome: UserAdded,
+    /// The member's id, for `added`.
+    #[schema(value_type = Option<String>)]
+    pub user_id: Option<UserId>,
+}
+
+/// Add a user. An address on one of the organization's verified company domains, or a username
+/// under its login domain, becomes a member at once (taking a seat): a new login is emailed a
+/// link to set its password; an existing one (its password untouched) is told. Any other
+/// address is invited, whether or not it has a login: nobody becomes a member of an
+/// organization that does not control their address without accepting.
 pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUser) -> Result<CreatedUser> {
     let org = &permit.org;
     let effective = super::settings::of_permit(permit);
@@ -48,6 +62,17 @@ pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUs
     let key = match &input.login {
         NewUserLogin::Email(e) => {
             effective.check_coworker(e, "email")?;
+            if !effective.on_company_domain(e) {
+                if input.password.is_some() {
+                    return Err(Error::validation(
+                        "password_not_allowed",
+                        "password",
+                        "an address off the organization's verified company domains is invited and chooses its own password",
+                    ));
+                }
+                super::invitations::invite_checked(ctx, permit, e.clone(), input.roles).await?;
+                return Ok(CreatedUser { outcome: UserAdded::Invited, user_id: None });
+            }
             LoginKey::Email(e.clone())
         }
         NewUserLogin::Username(u) => {
@@ -71,15 +96,19 @@ pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUs
     if let Some(p) = &input.password {
         effective.check_password(p, "password")?;
     }
+    // The name the admin typed, whoever holds the login: the list shows nothing they did not
+    // already know.
     let display = format!("{} {}", input.first_name.as_str(), input.last_name.as_str());
     let act = permit_activity(ctx, permit, "member.created", Some(key.as_string()));
     let existing = ctx.store.credentials(&[key.as_string()]).await?.into_iter().next();
     if let Some(c) = existing {
         let user = ctx.store.get_user(&c.user_id).await?.ok_or(Error::Conflict)?;
         let m = MembershipRecord::new(&user.user_id, org, input.roles.as_slice().to_vec(), Scope::Subtree, ctx.now())
-            .described_login(&user, &format!("{} {}", user.first_name, user.last_name));
-        ctx.store.add_member(&m, None, None, &org.lineage_ids(), &act).await?;
-        return Ok(CreatedUser { user_id: user.user_id, created: false, password_link_sent: false });
+            .described_login(&user, &display);
+        let notice = added_notice(ctx, permit, &user).await;
+        ctx.store.add_member(&m, None, None, &org.lineage_ids(), &act, &notice).await?;
+        super::mail_outbox::handed_on(ctx, notice).await;
+        return Ok(CreatedUser { outcome: UserAdded::Added, user_id: Some(user.user_id) });
     }
     let user_id = UserId::new(ctx.ulid());
     let password = match &input.password {
@@ -102,12 +131,28 @@ pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUs
     let m = MembershipRecord::new(&user_id, org, input.roles.as_slice().to_vec(), Scope::Subtree, ctx.now())
         .described_login(&user, &display);
     let login = NewLogin { credential: &credential, user: &user };
-    ctx.store.add_member(&m, Some(login), None, &org.lineage_ids(), &act).await?;
-    let sent = user.email.is_some();
-    if sent {
+    ctx.store.add_member(&m, Some(login), None, &org.lineage_ids(), &act, &[]).await?;
+    if user.email.is_some() {
         super::passwords::send_reset(ctx, &user, &super::emails::Scope::of_permit(permit)).await?;
     }
-    Ok(CreatedUser { user_id, created: true, password_link_sent: sent })
+    Ok(CreatedUser { outcome: UserAdded::Added, user_id: Some(user_id) })
+}
+
+/// The notice to an existing login made a member, recorded with the membership.
+async fn added_notice(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserRecord) -> Vec<OutboxMail> {
+    use crate::domain::EmailType;
+    if user.email.is_none() {
+        return Vec::new();
+    }
+    let by = match ctx.store.get_user(&permit.user_id).await {
+        Ok(Some(u)) => format!("{} {}", u.first_name, u.last_name),
+        _ => String::new(),
+    };
+    let vars = super::emails::vars([("by", by.into()), ("link", format!("{}/login", ctx.config.public_url).into())]);
+    let scope = super::emails::Scope::of_permit(permit);
+    let Ok(r) = super::emails::Recipient::user(user, vars) else { return Vec::new() };
+    let job = super::emails::compose_one(ctx, Some(&scope), EmailType::MemberAdded, r).await;
+    super::emails::notice(ctx, EmailType::MemberAdded, job)
 }
 
 /// Codes expire after this long and allow this many wrong tries.

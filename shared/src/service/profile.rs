@@ -32,14 +32,27 @@ pub async fn change_password(
     }
     super::settings::check_password_for(ctx, &user.user_id, new, "new_password").await?;
     let new_hash = ctx.hasher.hash(new, ctx.random.as_ref()).await?;
-    if !ctx.store.replace_password_hash(user.login_key(), &cred.password_hash, &new_hash).await? {
+    if !end_others {
+        if !ctx.store.replace_password_hash(user.login_key(), &cred.password_hash, &new_hash).await? {
+            return Err(Error::Conflict);
+        }
+        return Ok(0);
+    }
+    // The others end in the password's own transaction (the epoch moves on, this session
+    // with it); their items are deleted after, as clean-up.
+    let me = &auth.session.session_id;
+    let others: Vec<SessionRecord> = ctx
+        .store
+        .list_sessions(&auth.user_id)
+        .await?
+        .into_iter()
+        .filter(|s| &s.session_id != me && s.epoch == user.session_epoch && s.expires_at > ctx.now())
+        .collect();
+    if !ctx.store.replace_password_ending_others(&user, &cred.password_hash, &new_hash, me).await? {
         return Err(Error::Conflict);
     }
-    if end_others {
-        let me = auth.session.session_id.clone();
-        return ctx.store.end_sessions(&auth.user_id, |s| s.session_id != me).await;
-    }
-    Ok(0)
+    ctx.store.clean_up_sessions(&others).await;
+    Ok(others.len())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -67,7 +80,8 @@ pub async fn sessions(ctx: &Ctx, auth: &Authenticated) -> Result<Sessions> {
     Ok(Sessions {
         sessions: list
             .into_iter()
-            .filter(|s| s.expires_at > now)
+            // Ended by the epoch but not yet cleaned up: gone for the person.
+            .filter(|s| s.expires_at > now && s.epoch == auth.session.epoch)
             .map(|s| SessionView {
                 current: s.session_id == auth.session.session_id,
                 session_id: s.session_id,

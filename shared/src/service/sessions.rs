@@ -230,6 +230,8 @@ async fn open_session(
         acting_as: None,
         second_factor,
         confined_to: gate.confined_to.cloned(),
+        epoch: user.session_epoch,
+        factor_epoch: user.factor_epoch,
     };
     let org = session.active_org.as_ref();
     let noted = match device {
@@ -381,11 +383,16 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
         return Err(Error::InvalidRefreshToken);
     }
     let now = ctx.now();
-    let session = ctx.store.get_session(&user, &sid).await?.ok_or(Error::InvalidRefreshToken)?;
-    if session.expires_at <= now {
-        ctx.store.delete_session(&user, &sid).await?;
+    let (session, profile) = ctx.store.get_session_and_profile(&user, &sid).await?;
+    let session = session.ok_or(Error::InvalidRefreshToken)?;
+    let standing = profile.and_then(|p| session.clone().standing(&p));
+    let Some(session) = standing.filter(|s| s.expires_at > now) else {
+        // Ended or expired already: deleting its item is only clean-up.
+        if let Err(e) = ctx.store.delete_session(&user, &sid).await {
+            tracing::warn!(error = %e, "an ended session's item was not deleted");
+        }
         return Err(Error::InvalidRefreshToken);
-    }
+    };
     let presented = secret::hash(secret_text);
     let reused = session.prev_refresh_hash.as_deref().is_some_and(|p| secret::hashes_equal(p, &presented));
     if !secret::hashes_equal(&session.refresh_hash, &presented) {
@@ -432,15 +439,12 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
 /// Verify a bearer token and that its session is still live: one key lookup, so a revoked
 /// session is refused on the very next request.
 pub async fn authenticate(ctx: &Ctx, bearer: &str) -> Result<Authenticated> {
-    let claims = ctx.keys.verify(bearer, ctx.now().timestamp())?;
-    let session = ctx.store.get_session(&claims.sub, &claims.sid).await?.ok_or(Error::SessionEnded)?;
-    if session.expires_at <= ctx.now() || session.user_id != claims.sub {
-        return Err(Error::SessionEnded);
-    }
-    Ok(Authenticated { user_id: claims.sub.clone(), session, claims })
+    authenticate_with_profile(ctx, bearer).await.map(|(auth, _)| auth)
 }
 
-/// `authenticate`, reading the person's profile in the same round trip.
+/// The caller's session as it stands and their profile, read in one round trip: the
+/// profile's epochs say whether the session was ended meanwhile and whether its second
+/// factor still counts.
 pub async fn authenticate_with_profile(ctx: &Ctx, bearer: &str) -> Result<(Authenticated, UserRecord)> {
     let claims = ctx.keys.verify(bearer, ctx.now().timestamp())?;
     let (session, profile) = ctx.store.get_session_and_profile(&claims.sub, &claims.sid).await?;
@@ -448,7 +452,8 @@ pub async fn authenticate_with_profile(ctx: &Ctx, bearer: &str) -> Result<(Authe
     if session.expires_at <= ctx.now() || session.user_id != claims.sub {
         return Err(Error::SessionEnded);
     }
-    let profile = profile.ok_or(Error::Unauthenticated)?;
+    let profile = profile.ok_or(Error::SessionEnded)?;
+    let session = session.standing(&profile).ok_or(Error::SessionEnded)?;
     Ok((Authenticated { user_id: claims.sub.clone(), session, claims }, profile))
 }
 
@@ -459,10 +464,11 @@ pub async fn logout(ctx: &Ctx, auth: &Authenticated) -> Result<()> {
 /// End every session of the user, this one included. Returns how many ended.
 pub async fn logout_everywhere(ctx: &Ctx, auth: &Authenticated) -> Result<usize> {
     let sessions = ctx.store.list_sessions(&auth.user_id).await?;
-    let mails = sessions_ended_notice(ctx, &auth.user_id, sessions.len()).await;
-    ctx.store.end_sessions_telling(&sessions, &mails).await?;
+    let live = sessions.iter().filter(|s| s.epoch == auth.session.epoch && s.expires_at > ctx.now()).count();
+    let mails = sessions_ended_notice(ctx, &auth.user_id, live).await;
+    ctx.store.end_sessions_telling(&auth.user_id, &sessions, &mails).await?;
     super::mail_outbox::handed_on(ctx, mails).await;
-    Ok(sessions.len())
+    Ok(live)
 }
 
 /// The notice that `ended` sessions of the person ended (a signal if it was not them), to

@@ -76,10 +76,15 @@ impl Effective {
         self.values.default_language.unwrap_or_default()
     }
 
+    /// Whether `email` is on one of the organization's verified company domains (its own or
+    /// an ancestor's): the organization controls who holds such an address.
+    pub fn on_company_domain(&self, email: &Email) -> bool {
+        self.company_domains.iter().any(|d| d.as_str() == email.domain())
+    }
+
     /// Whether `email` may be a coworker here under the company-domains policy.
     pub fn allows_coworker(&self, email: &Email) -> bool {
-        !on(self.values.coworkers_on_company_domains_only)
-            || self.company_domains.iter().any(|d| d.as_str() == email.domain())
+        !on(self.values.coworkers_on_company_domains_only) || self.on_company_domain(email)
     }
 
     /// Refuse `email` under the company-domains policy, naming `field`.

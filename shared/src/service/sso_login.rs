@@ -46,17 +46,32 @@ async fn enabled_provider(ctx: &Ctx, name: &ProviderName) -> Result<SsoProviderR
     }
 }
 
-/// Start a sign-in at provider `name` for `client`: one read, one write.
-pub async fn start(ctx: &Ctx, name: &ProviderName, client: ClientType) -> Result<Started> {
+/// A started sign-in: where the browser goes, and the secret its cookie keeps until the
+/// provider answers.
+pub struct Start {
+    pub started: Started,
+    pub browser_secret: String,
+}
+
+/// Start a sign-in at provider `name` for `client`: one read, one write (and, to link the
+/// provider to a signed-in person's login, their ticket taken first).
+pub async fn start(ctx: &Ctx, name: &ProviderName, client: ClientType, link: Option<&str>) -> Result<Start> {
     let p = enabled_provider(ctx, name).await?;
+    let link_for = match link {
+        Some(ticket) => Some(super::sso_link::take_ticket(ctx, &p, ticket).await?),
+        None => None,
+    };
     let id_bytes: [u8; 16] = random_bytes(ctx.random.as_ref());
     let request_id = format!("_{}", id_bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let (browser_secret, browser) = secret::new_secret(ctx.random.as_ref());
     let record = SamlRequestRecord {
         request_id: request_id.clone(),
         provider: name.clone(),
         org_id: p.org_id.clone(),
         client,
         expires_at: ctx.now() + Duration::minutes(REQUEST_MINUTES),
+        browser,
+        link_for,
     };
     ctx.store.put_saml_request(&record).await?;
     let (sp, acs) = (sp_entity_id(ctx, name), acs_url(ctx, name));
@@ -67,14 +82,15 @@ pub async fn start(ctx: &Ctx, name: &ProviderName, client: ClientType) -> Result
         acs_url: &acs,
         sp_entity_id: &sp,
     };
-    match (&p.sso_redirect, &p.sso_post) {
+    let started = match (&p.sso_redirect, &p.sso_post) {
         (Some(url), _) => request(url.as_str())
             .redirect_url(name.as_str())
             .map(Started::Redirect)
-            .ok_or_else(|| Error::Internal(format!("provider {} has an unusable sign-on URL", name.as_str()))),
-        (None, Some(url)) => Ok(Started::Form(request(url.as_str()).post_form(name.as_str()))),
-        (None, None) => Err(Error::NotFound("provider")),
-    }
+            .ok_or_else(|| Error::Internal(format!("provider {} has an unusable sign-on URL", name.as_str())))?,
+        (None, Some(url)) => Started::Form(request(url.as_str()).post_form(name.as_str())),
+        (None, None) => return Err(Error::NotFound("provider")),
+    };
+    Ok(Start { started, browser_secret })
 }
 
 /// Where the browser goes after a sign-in passed: the client's callback with a code.
@@ -89,8 +105,12 @@ fn keys_of(p: &SsoProviderRecord) -> Vec<RsaPublicKey> {
 
 /// The provider's answer at the assertion consumer service: `saml_response` is the form's
 /// `SAMLResponse` (base64). Verified, its request used up, its assertion remembered, the
-/// person found or provisioned; a one-time code for the client.
-pub async fn consume(ctx: &Ctx, name: &ProviderName, saml_response: &str) -> Result<SignedIn> {
+/// person found or provisioned; a one-time code for the client. `browser` is the secret of
+/// the cookie [`start`] set: another browser's answer is refused.
+pub async fn consume(ctx: &Ctx, name: &ProviderName, saml_response: &str, browser: Option<&str>) -> Result<SignedIn> {
+    let browser = browser
+        .filter(|b| secret::looks_like_secret(b))
+        .ok_or_else(|| Error::SamlRejected("this sign-in was not started in this browser".into()))?;
     let p = enabled_provider(ctx, name).await?;
     let raw = decode_base64(saml_response).map_err(|_| Error::SamlRejected("SAMLResponse is not base64".into()))?;
     let text = String::from_utf8(raw).map_err(|_| Error::SamlRejected("SAMLResponse is not UTF-8 XML".into()))?;
@@ -102,13 +122,20 @@ pub async fn consume(ctx: &Ctx, name: &ProviderName, saml_response: &str) -> Res
     let seen = secret::hash(&format!("{}|{}", p.entity_id.as_str(), verified.assertion_id));
     let request = match ctx
         .store
-        .consume_saml_request(&verified.in_response_to, name, ctx.now(), &seen, verified.usable_until)
+        .consume_saml_request(
+            &verified.in_response_to,
+            name,
+            ctx.now(),
+            &seen,
+            verified.usable_until,
+            &secret::hash(browser),
+        )
         .await?
     {
         Consumed::Ok(r) => r,
         Consumed::UnknownRequest => {
             return Err(Error::SamlRejected(
-                "it answers no open sign-in request (expired, used, or another provider's)".into(),
+                "it answers no open sign-in request of this browser (expired, used, or another provider's)".into(),
             ));
         }
         Consumed::Replayed => return Err(Error::SamlRejected("this assertion was presented before".into())),
@@ -117,7 +144,11 @@ pub async fn consume(ctx: &Ctx, name: &ProviderName, saml_response: &str) -> Res
         .into_iter()
         .find_map(|c| Email::parse(c, "email").ok())
         .ok_or(Error::SsoNotMember("the provider sent no email address to find you by"))?;
-    let user = member_for(ctx, &p, &email, &verified).await?;
+    let linked = match &request.link_for {
+        Some(u) => super::sso_link::link(ctx, &p, u, &email).await?,
+        None => false,
+    };
+    let user = member_for(ctx, &p, &email, &verified, linked).await?;
     let (code, hash) = secret::new_secret(ctx.random.as_ref());
     let token = TokenRecord {
         purpose: TokenPurpose::SsoSignIn,
@@ -147,11 +178,23 @@ fn attribute<'a>(v: &'a Verified, names: &[&str]) -> Option<&'a str> {
 
 /// The member of the provider's organization with this address: an active membership, or
 /// (just-in-time provisioning on) a new one taking a seat, for a login that exists or one
-/// made now, only for addresses on the organization's verified company domains.
-async fn member_for(ctx: &Ctx, p: &SsoProviderRecord, email: &Email, v: &Verified) -> Result<UserId> {
+/// made now. A provider vouches only for addresses on the organization's verified company
+/// domains (its admins can make any address at the provider); anyone else signs in through
+/// it only after linking it from a session opened with their own password (`linked`).
+async fn member_for(ctx: &Ctx, p: &SsoProviderRecord, email: &Email, v: &Verified, linked: bool) -> Result<UserId> {
     let key = LoginKey::Email(email.clone());
-    let existing = ctx.store.credentials(&[key.as_string()]).await?.into_iter().next();
+    let keys = [key.as_string()];
+    let (existing, org) = futures::try_join!(ctx.store.credentials(&keys), ctx.store.get_org(&p.org_id))?;
+    let existing = existing.into_iter().next();
+    let org = org.ok_or(Error::NotFound("organization"))?;
+    let effective = super::settings::resolve(ctx, &org).await?;
+    let on_domain = effective.on_company_domain(email);
     if let Some(c) = &existing {
+        if !on_domain && !linked && !super::sso_link::is_linked(ctx, p, &c.user_id).await? {
+            return Err(Error::SsoNotMember(
+                "your address is not on one of the organization's verified company domains: sign in with your password and link this provider first",
+            ));
+        }
         match ctx.store.get_membership(&c.user_id, &p.org_id).await? {
             Some(m) if m.status == MemberStatus::Active => return Ok(c.user_id.clone()),
             Some(_) => return Err(Error::SsoNotMember("your membership of this organization is not active")),
@@ -161,9 +204,7 @@ async fn member_for(ctx: &Ctx, p: &SsoProviderRecord, email: &Email, v: &Verifie
     if !p.jit {
         return Err(Error::SsoNotMember("you are not a member of this organization; ask an admin to invite you"));
     }
-    let org = ctx.store.get_org(&p.org_id).await?.ok_or(Error::NotFound("organization"))?;
-    let effective = super::settings::resolve(ctx, &org).await?;
-    if !effective.company_domains.iter().any(|d| d.as_str() == email.domain()) {
+    if !on_domain {
         return Err(Error::SsoNotMember("your address is not on one of the organization's verified company domains"));
     }
     let act_for = |u: &UserId| {
@@ -178,7 +219,7 @@ async fn member_for(ctx: &Ctx, p: &SsoProviderRecord, email: &Email, v: &Verifie
         let act = act_for(&user.user_id);
         let m = MembershipRecord::new(&user.user_id, &org, vec![p.jit_role], Scope::Subtree, ctx.now())
             .described_login(&user, &format!("{} {}", user.first_name, user.last_name));
-        ctx.store.add_member(&m, None, None, &org.lineage_ids(), &act).await.map_err(seats)?;
+        ctx.store.add_member(&m, None, None, &org.lineage_ids(), &act, &[]).await.map_err(seats)?;
         return Ok(user.user_id);
     }
     let user_id = UserId::new(ctx.ulid());
@@ -202,7 +243,7 @@ async fn member_for(ctx: &Ctx, p: &SsoProviderRecord, email: &Email, v: &Verifie
     let m = MembershipRecord::new(&user_id, &org, vec![p.jit_role], Scope::Subtree, ctx.now())
         .described_login(&user, &format!("{first} {last}"));
     let login = NewLogin { credential: &credential, user: &user };
-    ctx.store.add_member(&m, Some(login), None, &org.lineage_ids(), &act).await.map_err(seats)?;
+    ctx.store.add_member(&m, Some(login), None, &org.lineage_ids(), &act, &[]).await.map_err(seats)?;
     Ok(user_id)
 }
 

@@ -68,7 +68,7 @@ pub async fn confirm(ctx: &Ctx, auth: &Authenticated, code: &str) -> Result<Reco
     let hashes: Vec<String> = codes.iter().map(|c| secret::hash(&normalize_recovery(c))).collect();
     ctx.store.enable_totp(&user.user_id, &state.secret, step, &hashes).await?;
     // This session proved the new factor: organizations requiring two-factor admit it.
-    ctx.store.mark_second_factor(&auth.user_id, &auth.session.session_id).await?;
+    ctx.store.mark_second_factor(&auth.user_id, &auth.session.session_id, user.factor_epoch).await?;
     Ok(RecoveryCodes { recovery_codes: codes })
 }
 
@@ -212,18 +212,11 @@ async fn two_factor_notice(
     by: &str,
 ) -> Vec<crate::store::OutboxMail> {
     use crate::domain::EmailType;
-    let r = super::emails::Recipient {
-        to: match user.address() {
-            Ok(a) => a.clone(),
-            Err(_) => return Vec::new(),
-        },
-        language: Some(user.language),
-        first_name: user.first_name.clone(),
-        vars: super::emails::vars([
-            ("by", by.into()),
-            ("link", format!("{}/profile/security", ctx.config.public_url).into()),
-        ]),
-    };
+    let vars = super::emails::vars([
+        ("by", by.into()),
+        ("link", format!("{}/profile/security", ctx.config.public_url).into()),
+    ]);
+    let Ok(r) = super::emails::Recipient::user(user, vars) else { return Vec::new() };
     let job = match scope {
         Some(s) => super::emails::compose_one(ctx, Some(s), EmailType::TwoFactorReset, r).await,
         None => match super::emails::scope_of_user(ctx, user).await {

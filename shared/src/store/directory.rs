@@ -134,6 +134,7 @@ impl Store {
         answered: Option<&JoinRequestRecord>,
         lineage: &[OrgId],
         activity: &super::ActivityRecord,
+        notice: &[super::OutboxMail],
     ) -> Result<()> {
         let t = self.table_name();
         let org = &membership.org_id;
@@ -156,6 +157,9 @@ impl Store {
             items.push(aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(d).build());
         }
         items.extend(super::member_ops::activity_items(t, activity, lineage)?);
+        for m in notice {
+            items.push(m.put(t)?);
+        }
         let with_login = new_login.is_some();
         match self.transact(items).await {
             Ok(()) => Ok(()),

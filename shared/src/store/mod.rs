@@ -86,7 +86,7 @@ pub use orgs::{
 };
 pub use sessions::SessionRecord;
 pub use shared::SharedLinkRecord;
-pub use sso::{Consumed, SamlRequestRecord, SsoProviderRecord, StoredCert};
+pub use sso::{Consumed, SamlRequestRecord, SsoLinkRecord, SsoProviderRecord, StoredCert};
 pub use tokens::{ThrottleRecord, TokenPurpose, TokenRecord};
 pub use tree::OrgChange;
 pub use users::{CredentialRecord, ProfileChange, TotpState, UserRecord};

@@ -38,10 +38,27 @@ pub struct SessionRecord {
     /// everywhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confined_to: Option<OrgId>,
+    /// The person's session epoch when it opened: it ends when theirs moves on.
+    #[serde(default)]
+    pub epoch: u64,
+    /// The person's factor epoch when `second_factor` was passed.
+    #[serde(default)]
+    pub factor_epoch: u64,
 }
 
 impl SessionRecord {
     pub const SK_PREFIX: &'static str = "SESSION#";
+
+    /// This session as it stands for `user` now: `None` once their sessions were ended (in
+    /// the transaction of a sign-out everywhere, a password change or reset); its second
+    /// factor dropped once two-factor was turned off after it was passed.
+    pub fn standing(mut self, user: &super::UserRecord) -> Option<SessionRecord> {
+        if self.epoch != user.session_epoch {
+            return None;
+        }
+        self.second_factor &= self.factor_epoch == user.factor_epoch;
+        Some(self)
+    }
 
     pub fn pk(user: &UserId) -> String {
         format!("USER#{user}")
@@ -125,7 +142,7 @@ impl Store {
     }
 
     /// Note that this session's login now has a second factor (two-factor turned on in it).
-    pub async fn mark_second_factor(&self, user: &UserId, id: &SessionId) -> Result<()> {
+    pub async fn mark_second_factor(&self, user: &UserId, id: &SessionId, factor_epoch: u64) -> Result<()> {
         let res = self
             .client
             .update_item()
@@ -133,8 +150,9 @@ impl Store {
             .set_key(Some(key(SessionRecord::pk(user), SessionRecord::sk(id))))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PRIMARY.hash)
-            .update_expression("SET second_factor = :t")
+            .update_expression("SET second_factor = :t, factor_epoch = :fe")
             .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":fe", super::ops::n(factor_epoch as i64))
             .send()
             .await;
         super::error::applied(res).map(|_| ())
@@ -157,37 +175,85 @@ impl Store {
         Ok(ending.len())
     }
 
-    /// Add to `items` the deletes of as many of `sessions` as the transaction has room for
-    /// (beside `items` and `reserved` more), so they commit with the change and its notice;
-    /// the rest are returned, to end with [`Store::delete_sessions`] once it has committed.
-    pub(crate) fn add_session_deletes<'a>(
-        &self,
-        items: &mut Vec<TransactWriteItem>,
-        reserved: usize,
-        sessions: &'a [SessionRecord],
-    ) -> Result<Vec<&'a SessionRecord>> {
-        let room = super::tx::MAX_ITEMS.saturating_sub(items.len() + reserved).min(sessions.len());
-        for s in &sessions[..room] {
-            let k = key(SessionRecord::pk(&s.user_id), SessionRecord::sk(&s.session_id));
-            items.push(super::tx::delete(self.table_name(), k)?);
-        }
-        Ok(sessions[room..].iter().collect())
+    /// The write that ends every session of `user` at once: their session epoch moves on.
+    pub(crate) fn end_all_sessions(&self, user: &UserId) -> Result<TransactWriteItem> {
+        let b = super::tx::update_builder(self.table_name(), key(super::UserRecord::pk(user), super::UserRecord::SK))
+            .update_expression("ADD session_epoch :one")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_values(":one", super::ops::n(1));
+        super::tx::update(b)
     }
 
-    /// End `sessions` and record `mails` (their notice): the mails and the first deletes in
-    /// one transaction, so the notice is written exactly when sessions end.
-    pub async fn end_sessions_telling(&self, sessions: &[SessionRecord], mails: &[super::OutboxMail]) -> Result<()> {
+    /// End every session of `user` and record `mails` (their notice) in one transaction, so
+    /// the notice is written exactly when the sessions end; `sessions` (their items) are
+    /// deleted after, as clean-up: a failure or a crash there leaves them ended all the same.
+    pub async fn end_sessions_telling(
+        &self,
+        user: &UserId,
+        sessions: &[SessionRecord],
+        mails: &[super::OutboxMail],
+    ) -> Result<()> {
         let mut items = mails.iter().map(|m| m.put(self.table_name())).collect::<Result<Vec<_>>>()?;
-        let rest = self.add_session_deletes(&mut items, 0, sessions)?;
-        if !items.is_empty() {
-            match self.transact(items).await {
-                Ok(()) => {}
-                // An outbox id is fresh randomness: only a mistake reuses one.
-                Err(super::tx::TxError::Conditions(_)) => return Err(Error::Conflict),
-                Err(super::tx::TxError::Other(e)) => return Err(e),
-            }
+        items.push(self.end_all_sessions(user)?);
+        match self.transact(items).await {
+            Ok(()) => {}
+            // An outbox id is fresh randomness: what fails is the person gone.
+            Err(super::tx::TxError::Conditions(_)) => return Err(Error::Conflict),
+            Err(super::tx::TxError::Other(e)) => return Err(e),
         }
-        self.delete_sessions(&rest).await
+        self.clean_up_sessions(sessions).await;
+        Ok(())
+    }
+
+    /// A new password that ends every other session, in one transaction: the credential
+    /// (still at `old`), the person's session epoch moved from the one `user` was read at,
+    /// and the session `keep` carried into the new epoch. `Ok(false)` when the password or
+    /// the epoch changed meanwhile.
+    pub async fn replace_password_ending_others(
+        &self,
+        user: &super::UserRecord,
+        old: &str,
+        new: &str,
+        keep: &SessionId,
+    ) -> Result<bool> {
+        let t = self.table_name();
+        let next = super::ops::n(user.session_epoch as i64 + 1);
+        let credential = super::tx::update_builder(
+            t,
+            key(super::CredentialRecord::pk_of(user.login_key()), super::CredentialRecord::SK),
+        )
+        .update_expression("SET password_hash = :new")
+        .condition_expression("password_hash = :old")
+        .expression_attribute_values(":new", s(new))
+        .expression_attribute_values(":old", s(old));
+        let profile = super::tx::update_builder(t, key(super::UserRecord::pk(&user.user_id), super::UserRecord::SK))
+            .update_expression("SET session_epoch = :next")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(session_epoch) OR session_epoch = :cur)",
+            )
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_values(":next", next.clone())
+            .expression_attribute_values(":cur", super::ops::n(user.session_epoch as i64));
+        let session = super::tx::update_builder(t, key(SessionRecord::pk(&user.user_id), SessionRecord::sk(keep)))
+            .update_expression("SET epoch = :next")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_values(":next", next);
+        let items = vec![super::tx::update(credential)?, super::tx::update(profile)?, super::tx::update(session)?];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(super::tx::TxError::Conditions(_)) => Ok(false),
+            Err(super::tx::TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// Delete the items of sessions already ended by their epoch; a failure is only logged.
+    pub(crate) async fn clean_up_sessions(&self, sessions: &[SessionRecord]) {
+        let all: Vec<&SessionRecord> = sessions.iter().collect();
+        if let Err(e) = self.delete_sessions(&all).await {
+            tracing::warn!(error = %e, "ended sessions' items not deleted; their epoch keeps them ended");
+        }
     }
 
     /// Delete these sessions (batched).

@@ -4,7 +4,8 @@
 //! organization's); the name is the key, so `put_new` makes it unique across the service
 //! and a sign-in reads the provider in one GetItem. A request `SAMLREQ#<id>` / `SAMLREQ`
 //! (TTL: its expiry); a seen assertion `SAMLSEEN#<sha256(entity, assertion id)>` /
-//! `SAMLSEEN` (TTL: until the assertion could no longer be presented).
+//! `SAMLSEEN` (TTL: until the assertion could no longer be presented); a person's link to a
+//! provider `USER#<id>` / `SSOLINK#<name>`.
 
 use aws_sdk_dynamodb::types::{Delete, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
@@ -18,7 +19,7 @@ use super::table::{GSI1, PRIMARY};
 use super::tx::{self, TxError};
 use super::{ActivityRecord, Store};
 use crate::domain::sso::{EntityId, ProviderName};
-use crate::domain::{ClientType, OrgId, Role};
+use crate::domain::{ClientType, OrgId, Role, UserId};
 use crate::error::{Error, Result};
 
 /// A signing certificate as kept: its DER (base64) and what admins are shown of it.
@@ -77,6 +78,35 @@ pub struct SamlRequestRecord {
     pub org_id: OrgId,
     pub client: ClientType,
     pub expires_at: DateTime<Utc>,
+    /// SHA-256 of the secret in the starting browser's cookie: the answer is taken only from
+    /// that browser, so nobody's sign-in can be planted in someone else's.
+    #[serde(default)]
+    pub browser: String,
+    /// A signed-in person linking the provider to their login.
+    #[serde(default)]
+    pub link_for: Option<UserId>,
+}
+
+/// A person's consent that a provider signs them in to its organization, although their
+/// address is not on one of its verified company domains. Made by signing in at the provider
+/// from a session opened with their own credentials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SsoLinkRecord {
+    pub user_id: UserId,
+    pub provider: ProviderName,
+    pub org_id: OrgId,
+    /// The provider's entity when linked: another provider under the same name is not it.
+    pub entity_id: EntityId,
+    pub linked_at: DateTime<Utc>,
+}
+
+impl SsoLinkRecord {
+    pub fn pk(user: &UserId) -> String {
+        super::UserRecord::pk(user)
+    }
+    pub fn sk(provider: &ProviderName) -> String {
+        format!("SSOLINK#{}", provider.as_str())
+    }
 }
 
 impl SamlRequestRecord {
@@ -166,12 +196,14 @@ impl Store {
         now: DateTime<Utc>,
         seen_key: &str,
         seen_until: DateTime<Utc>,
+        browser_hash: &str,
     ) -> Result<Consumed> {
         let t = self.table_name();
         let pk = SamlRequestRecord::pk(request_id);
         let Some(item) = self.get_item(&pk, SamlRequestRecord::SK).await? else { return Ok(Consumed::UnknownRequest) };
         let record: SamlRequestRecord = from_item(item)?;
-        if &record.provider != provider || record.expires_at <= now {
+        let same_browser = crate::auth::secret::hashes_equal(&record.browser, browser_hash);
+        if &record.provider != provider || record.expires_at <= now || !same_browser {
             return Ok(Consumed::UnknownRequest);
         }
         let delete = Delete::builder()
@@ -189,6 +221,16 @@ impl Store {
             Err(TxError::Conditions(_)) => Ok(Consumed::UnknownRequest),
             Err(TxError::Other(e)) => Err(e),
         }
+    }
+
+    pub async fn put_sso_link(&self, l: &SsoLinkRecord) -> Result<()> {
+        let item = to_item(l, SsoLinkRecord::pk(&l.user_id), SsoLinkRecord::sk(&l.provider))?;
+        self.client.put_item().table_name(self.table_name()).set_item(Some(item)).send().await.map_err(storage)?;
+        Ok(())
+    }
+
+    pub async fn sso_link(&self, user: &UserId, provider: &ProviderName) -> Result<Option<SsoLinkRecord>> {
+        self.get_item(&SsoLinkRecord::pk(user), &SsoLinkRecord::sk(provider)).await?.map(from_item).transpose()
     }
 
     /// Take a one-time token: delete it and return what it held, if it was there.

@@ -25,6 +25,9 @@ pub enum TokenPurpose {
     ChangeEmail,
     /// A single sign-on that passed at the provider, exchanged once by the client for tokens.
     SsoSignIn,
+    /// A signed-in person's ticket to link a provider: opens the provider's sign-in in their
+    /// browser (`org` is the provider's organization).
+    SsoLink,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -98,10 +98,11 @@ impl Store {
     /// Turn two-factor off, and record `mails` (the notice) with it.
     pub async fn clear_totp(&self, user: &UserId, mails: &[super::OutboxMail]) -> Result<()> {
         if mails.is_empty() {
-            self.update_totp(user, "REMOVE totp", "attribute_exists(pk)", vec![], &[]).await?;
+            let one = vec![(":one", super::ops::n(1))];
+            self.update_totp(user, "REMOVE totp ADD factor_epoch :one", "attribute_exists(pk)", one, &[]).await?;
             return Ok(());
         }
-        self.remove_totp(user, Vec::new(), mails).await
+        self.remove_totp(user, Vec::new(), mails, false).await
     }
 
     /// Count a wrong code against a login challenge; false once it has had its five tries.
@@ -153,12 +154,12 @@ impl Store {
         sessions: &[super::SessionRecord],
     ) -> Result<()> {
         let t = self.table_name();
-        let mut items =
+        let items =
             activity.items(lineage)?.into_iter().map(|i| super::tx::put_new(t, i)).collect::<Result<Vec<_>>>()?;
-        // The update and the mails take their places in the transaction too.
-        let rest = self.add_session_deletes(&mut items, 1 + mails.len(), sessions)?;
-        self.remove_totp(user, items, mails).await?;
-        self.delete_sessions(&rest).await
+        // The sessions end by the same update that turns two-factor off.
+        self.remove_totp(user, items, mails, true).await?;
+        self.clean_up_sessions(sessions).await;
+        Ok(())
     }
 
     /// Two-factor off for `user`, with `items` and the puts of `mails`, in one transaction.
@@ -167,10 +168,14 @@ impl Store {
         user: &UserId,
         mut items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
         mails: &[super::OutboxMail],
+        end_sessions: bool,
     ) -> Result<()> {
         let t = self.table_name();
+        // Every session's second factor ends with it; with `end_sessions`, the sessions too.
+        let add = if end_sessions { "factor_epoch :one, session_epoch :one" } else { "factor_epoch :one" };
         let update = super::tx::update_builder(t, key(UserRecord::pk(user), UserRecord::SK))
-            .update_expression("REMOVE totp")
+            .update_expression(format!("REMOVE totp ADD {add}"))
+            .expression_attribute_values(":one", super::ops::n(1))
             .condition_expression("attribute_exists(pk)");
         items.insert(0, super::tx::update(update)?);
         for m in mails {

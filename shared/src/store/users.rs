@@ -55,6 +55,14 @@ pub struct UserRecord {
     /// Where the person lives, for when digests come (the organization's default otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<crate::domain::Timezone>,
+    /// Sessions of another epoch have ended: ending them all is one write here (`ADD`), in
+    /// the transaction of what ends them; deleting their items is clean-up after.
+    #[serde(default)]
+    pub session_epoch: u64,
+    /// A session's second factor counts only in the epoch it was passed in: turning
+    /// two-factor off moves it, ending that standing in every session at once.
+    #[serde(default)]
+    pub factor_epoch: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +110,8 @@ impl UserRecord {
             merged_into: None,
             merging_from: None,
             timezone: None,
+            session_epoch: 0,
+            factor_epoch: 0,
         }
     }
 
@@ -269,10 +279,11 @@ impl Store {
         for t in throttles {
             also.push(tx::delete(self.table_name(), key(ThrottleRecord::pk(t), ThrottleRecord::SK))?);
         }
-        // The token's delete and the update take two places.
-        let rest = self.add_session_deletes(&mut also, 2, sessions)?;
+        // Every session ends with the new password, in its transaction.
+        also.push(self.end_all_sessions(&token.user_id)?);
         self.consume_token_with(token_hash, update, also).await?;
-        self.delete_sessions(&rest).await
+        self.clean_up_sessions(sessions).await;
+        Ok(())
     }
 
     /// Consume a verification token and mark the address verified, recording `mails` (the
@@ -356,18 +367,25 @@ impl Store {
             after.timezone = v;
         }
         let item = to_item(&after, UserRecord::pk(&user.user_id), UserRecord::SK.into())?;
+        // The whole profile is written back: only over the epochs it was read with, so a
+        // sign-out everywhere or a second factor turned off meanwhile is never undone.
         let res = self
             .client
             .put_item()
             .table_name(self.table_name())
             .set_item(Some(item))
-            .condition_expression("attribute_exists(#pk)")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(session_epoch) OR session_epoch = :se) \
+                 AND (attribute_not_exists(factor_epoch) OR factor_epoch = :fe)",
+            )
             .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_values(":se", super::ops::n(user.session_epoch as i64))
+            .expression_attribute_values(":fe", super::ops::n(user.factor_epoch as i64))
             .send()
             .await;
         match res {
             Ok(_) => {}
-            Err(e) if is_condition_failed(&e) => return Err(Error::NotFound("user")),
+            Err(e) if is_condition_failed(&e) => return Err(Error::Conflict),
             Err(e) => return Err(storage(e)),
         }
         if after.first_name != user.first_name || after.last_name != user.last_name {

@@ -233,3 +233,47 @@ async fn scheduled_jobs_run_as_of_a_given_time() {
     assert_eq!((&relay["relayed"], outbox(&dir).len()), (&json!(0), emails), "every email went out once already");
     let _ = std::fs::remove_dir_all(&dir.0);
 }
+
+/// A client that sends its request headers a byte at a time is cut off at the header timeout
+/// (one second here), not kept: the connection closes while it is still trickling. An idle
+/// connection is closed after the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_trickling_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = DataDir(std::env::temp_dir().join(format!("switchboard-slow-{}", ulid::Ulid::new())));
+    let l = open(&dir, Config::default(), 0).await.expect("open local");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(local::serve_with(listener, app(l.ctx.clone()), std::time::Duration::from_secs(1)));
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let request = b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let mut closed = false;
+    for b in request {
+        if socket.write_all(&[*b]).await.is_err() {
+            closed = true;
+            break;
+        }
+        // Between bytes, wait for the server to answer or close, for 200 ms at most.
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(std::time::Duration::from_millis(200), socket.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(n)) => panic!("answered a trickled request: {:?}", String::from_utf8_lossy(&buf[..n])),
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "the connection outlived {} s of trickling", started.elapsed().as_secs());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "cut off at the timeout: {:?}", started.elapsed());
+    // A connection that sends nothing is closed after the same time: it is the idle timeout.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), idle.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "an idle connection is closed: {read:?}");
+    // A client that sends its request at once is served as before.
+    let r = reqwest::get(format!("http://{addr}/.well-known/jwks.json")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff", "every answer says nosniff");
+}

@@ -13,7 +13,7 @@ use switchboard::access::{Manage, Scope};
 use switchboard::domain::{OrgId, Role};
 
 // `leave` stays last: a caller who left has no access for the rows after it.
-const MATRIX: &str = "
+pub(crate) const MATRIX: &str = "
 route               own   child  grandchild  sibling  parent  unrelated
 get-org             OAGV  OAGV   OAGV        -        -       -
 children            OAGV  OAGV   OAGV        -        -       -
@@ -167,7 +167,13 @@ fn role_letter(r: Role) -> char {
     }
 }
 
-async fn request(app: &TestApp, user: &User, route: &str, org: &str, outsider: &str) -> (StatusCode, String) {
+pub(crate) async fn request(
+    app: &TestApp,
+    user: &User,
+    route: &str,
+    org: &str,
+    outsider: &str,
+) -> (StatusCode, String) {
     let (method, path, body) = match route {
         "get-org" => (Method::GET, format!("/v1/orgs/{org}"), None),
         "children" => (Method::GET, format!("/v1/orgs/{org}/children"), None),
@@ -527,15 +533,22 @@ async fn raw_upload(app: &TestApp, user: &User, org: &str) -> (StatusCode, Strin
     (r.status, r.code().to_owned())
 }
 
-async fn authorization_matrix(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
-    let founder = app.signup("founder", "web").await;
+/// The matrix's organizations: the founder's P with M and S beneath it, C beneath M, G
+/// beneath C, and an unrelated tenant's U. `(founder, P, M, S, C, G, U)`.
+pub(crate) async fn tree(app: &TestApp, tag: &str) -> (User, String, String, String, String, String, String) {
+    let founder = app.signup(&format!("{tag}-founder"), "web").await;
     let parent = founder.org.clone();
     let own = app.sub_account(&founder.access, &parent, "M").await;
     let sibling = app.sub_account(&founder.access, &parent, "S").await;
     let child = app.sub_account(&founder.access, &own, "C").await;
     let grandchild = app.sub_account(&founder.access, &child, "G").await;
-    let unrelated = app.signup("stranger", "web").await.org;
+    let unrelated = app.signup(&format!("{tag}-stranger"), "web").await.org;
+    (founder, parent, own, sibling, child, grandchild, unrelated)
+}
+
+async fn authorization_matrix(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let (founder, parent, own, sibling, child, grandchild, unrelated) = tree(&app, "matrix").await;
     let target: HashMap<&str, &String> = HashMap::from([
         ("own", &own),
         ("child", &child),

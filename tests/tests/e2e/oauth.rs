@@ -66,6 +66,11 @@ async fn oauth_code_flow_with_a_real_client(engine: Engine) {
     assert_eq!(report["refresh_escalation"], "invalid_scope");
     assert_eq!(report["refresh_reuse"], "invalid_grant");
     assert_eq!(report["after_refresh_reuse"], "invalid_grant", "reuse ends the whole family");
+    assert_eq!(report["older_refresh_reuse"], "invalid_grant");
+    assert_eq!(report["after_older_refresh_reuse"], "invalid_grant", "a token replaced twice ends the family too");
+    assert_eq!(report["userinfo_without_profile"]["status"], 403);
+    let challenge = report["userinfo_without_profile"]["www_authenticate"].as_str().unwrap_or_default();
+    assert!(challenge.starts_with("Bearer error=\"insufficient_scope\""), "{challenge}");
     assert_eq!(report["missing_verifier"], "invalid_grant");
     assert_eq!(report["wrong_verifier"], "invalid_grant");
     assert_eq!(report["revoke"], json!({"status": 200, "before": 200, "after": 401}));
@@ -117,6 +122,18 @@ async fn oauth_registration_and_refusals(engine: Engine) {
         json!({"client_id": client_id, "redirect_uri": redirect, "response_type": "code", "scope": scope,
                "state": "s1", "code_challenge": challenge, "code_challenge_method": "S256", "decision": "allow"})
     };
+    // A loopback redirect matches on any port (RFC 8252 §7.3): a native app's port is the
+    // system's choice; only the port may differ.
+    let r =
+        app.post_auth("/v1/oauth/authorize", &owner.access, ask("http://127.0.0.1:51234/callback", "profile")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(
+        r.body["redirect_to"].as_str().unwrap().starts_with("http://127.0.0.1:51234/callback?code="),
+        "{:?}",
+        r.body
+    );
+    let r = app.post_auth("/v1/oauth/authorize", &owner.access, ask("http://127.0.0.1:51234/callbac", "profile")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{:?}", r.body);
     // An unregistered redirect is never followed: the error comes back, not a redirect.
     let r = app.post_auth("/v1/oauth/authorize", &owner.access, ask("http://127.0.0.1:9/other", "profile")).await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{:?}", r.body);

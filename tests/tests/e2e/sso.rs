@@ -50,13 +50,13 @@ fn testdata(name: &str) -> String {
     root().join("shared/src/saml/testdata").join(name).display().to_string()
 }
 
-struct Provider {
-    name: String,
+pub(crate) struct Provider {
+    pub(crate) name: String,
     acs: String,
     sp: String,
 }
 
-async fn add_provider(app: &TestApp, owner: &User, name: &str, extra: Value) -> Provider {
+pub(crate) async fn add_provider(app: &TestApp, owner: &User, name: &str, extra: Value) -> Provider {
     let mut body = json!({
         "title": "Okta", "name": name, "entity_id": IDP,
         "metadata_xml": std::fs::read_to_string(testdata("metadata-okta.xml")).unwrap(),
@@ -72,21 +72,34 @@ async fn add_provider(app: &TestApp, owner: &User, name: &str, extra: Value) -> 
     }
 }
 
-/// Start a sign-in; the request's ID as the provider reads it.
-async fn start(app: &TestApp, p: &Provider, client: &str) -> String {
-    let url = format!("{}/v1/sso/{}/login?client={client}", app.base, p.name);
+/// A sign-in started in a browser: the request's ID as the provider reads it, and the
+/// cookie that binds the answer to that browser.
+pub(crate) struct Begun {
+    pub(crate) id: String,
+    pub(crate) cookie: String,
+}
+
+/// Start a sign-in at `url` (the provider's login path with its query).
+pub(crate) async fn start_at(app: &TestApp, p: &Provider, url: &str) -> Begun {
     let r = app.no_redirects().get(url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FOUND);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("Path=/v1/sso/"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with("https://example.okta.com/app/exk1example/sso/saml?SAMLRequest="), "{location}");
     let req: Value = serde_json::from_str(&idp(&["--parse-request", &location])).unwrap();
     assert_eq!((req["acs"].as_str(), req["issuer"].as_str()), (Some(p.acs.as_str()), Some(p.sp.as_str())));
     let id = req["id"].as_str().unwrap().to_owned();
     assert!(id.len() == 33 && id.starts_with('_'), "128 random bits: {id}");
-    id
+    Begun { id, cookie }
 }
 
-fn signed(app: &TestApp, p: &Provider, request: &str, name_id: &str, attack: &str, key: &str) -> String {
+pub(crate) async fn start(app: &TestApp, p: &Provider, client: &str) -> Begun {
+    start_at(app, p, &format!("{}/v1/sso/{}/login?client={client}", app.base, p.name)).await
+}
+
+pub(crate) fn signed(app: &TestApp, p: &Provider, request: &str, name_id: &str, attack: &str, key: &str) -> String {
     let params = json!({
         "acs": p.acs, "audience": p.sp, "issuer": IDP, "in_response_to": request, "name_id": name_id,
         "victim": name_id, "now": app.clock_now(), "attack": attack,
@@ -95,30 +108,61 @@ fn signed(app: &TestApp, p: &Provider, request: &str, name_id: &str, attack: &st
     idp(&[&testdata(&format!("{key}.key")), &testdata(&format!("{key}.crt")), &params.to_string()])
 }
 
-async fn post_acs(app: &TestApp, p: &Provider, saml_response: &str) -> reqwest::Response {
+/// The provider's answer posted by a browser holding `cookie` (none: another browser).
+pub(crate) async fn post_acs(
+    app: &TestApp,
+    p: &Provider,
+    saml_response: &str,
+    cookie: Option<&str>,
+) -> reqwest::Response {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("SAMLResponse", saml_response)
         .append_pair("RelayState", &p.name)
         .finish();
-    app.no_redirects()
-        .post(&p.acs)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+    let mut r = app.no_redirects().post(&p.acs).header("content-type", "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        r = r.header("cookie", c);
+    }
+    r.body(body).send().await.unwrap()
+}
+
+pub(crate) fn code_of(r: &reqwest::Response) -> String {
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let code = location.split_once("/sso/callback?code=").map(|(_, c)| c.to_owned());
+    code.unwrap_or_else(|| panic!("{location}"))
 }
 
 /// A full sign-in; the code the callback receives, or the refusal.
-async fn sign_in(app: &TestApp, p: &Provider, name_id: &str, attack: &str, key: &str) -> Result<String, e2e::Reply> {
-    let request = start(app, p, "web").await;
-    let r = post_acs(app, p, &signed(app, p, &request, name_id, attack, key)).await;
+pub(crate) async fn sign_in(
+    app: &TestApp,
+    p: &Provider,
+    name_id: &str,
+    attack: &str,
+    key: &str,
+) -> Result<String, e2e::Reply> {
+    let begun = start(app, p, "web").await;
+    let r = post_acs(app, p, &signed(app, p, &begun.id, name_id, attack, key), Some(&begun.cookie)).await;
     if r.status() != StatusCode::SEE_OTHER {
         return Err(TestApp::reply(r).await);
     }
-    let location = r.headers()["location"].to_str().unwrap().to_owned();
-    let code = location.split_once("/sso/callback?code=").map(|(_, c)| c.to_owned());
-    Ok(code.unwrap_or_else(|| panic!("{location}")))
+    Ok(code_of(&r))
+}
+
+/// `who` links the provider from their own session, the provider naming `name_id`; the
+/// code the callback receives, or the refusal.
+pub(crate) async fn link_as(app: &TestApp, p: &Provider, who: &User, name_id: &str) -> Result<String, e2e::Reply> {
+    let r = app.post_auth(&format!("/v1/sso/{}/link", p.name), &who.access, json!({})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let url = r.body["url"].as_str().unwrap().to_owned();
+    // The service's public address, as configured; the test reaches it at its own base.
+    let path = url.split_once("/v1/sso/").map(|(_, rest)| format!("/v1/sso/{rest}")).unwrap_or_default();
+    assert!(path.starts_with(&format!("/v1/sso/{}/login?link=", p.name)), "{url}");
+    let begun = start_at(app, p, &format!("{}{path}", app.base)).await;
+    let r = post_acs(app, p, &signed(app, p, &begun.id, name_id, "valid", "idp-a"), Some(&begun.cookie)).await;
+    if r.status() != StatusCode::SEE_OTHER {
+        return Err(TestApp::reply(r).await);
+    }
+    Ok(code_of(&r))
 }
 
 async fn saml_sign_in_end_to_end_and_attacks(engine: Engine) {
@@ -148,6 +192,22 @@ async fn saml_sign_in_end_to_end_and_attacks(engine: Engine) {
     let r = app.get(&format!("/v1/orgs/{}/sso-providers/acme", other.org), &other.access).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
+    // The owner's address is not on a verified company domain of the organization: the
+    // provider may not vouch for it until the owner links it from their own session.
+    let r = sign_in(&app, &p, &owner.email, "valid", "idp-a").await.expect_err("not linked");
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "sso_not_a_member"), "{:?}", r.body);
+    assert!(r.body["detail"].as_str().unwrap_or_default().contains("link"), "{:?}", r.body);
+    // Linking is for oneself: the provider naming someone else is refused.
+    let r = link_as(&app, &p, &owner, &other.email).await.expect_err("someone else");
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "saml_response_rejected"), "{:?}", r.body);
+    link_as(&app, &p, &owner, &owner.email).await.expect("linked");
+    // A ticket is used once.
+    let r = app.post_auth("/v1/sso/acme/link", &owner.access, json!({})).await;
+    let url = format!("{}/v1/sso/{}", app.base, r.body["url"].as_str().unwrap().split_once("/v1/sso/").unwrap().1);
+    start_at(&app, &p, &url).await;
+    let again = app.no_redirects().get(&url).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "a link ticket is used once");
+
     // A real sign-in: code, then tokens in the provider's organization.
     let code = sign_in(&app, &p, &owner.email, "valid", "idp-a").await.unwrap();
     let r = app.post("/v1/auth/sso/token", json!({"code": code})).await;
@@ -163,29 +223,48 @@ async fn saml_sign_in_end_to_end_and_attacks(engine: Engine) {
     let name = switchboard::domain::sso::ProviderName::parse("acme", "n").unwrap();
     let web = switchboard::domain::ClientType::Web;
     let (started, start_calls) =
-        switchboard::store::count_calls(switchboard::service::sso_login::start(&app.ctx, &name, web)).await;
-    let switchboard::service::sso_login::Started::Redirect(location) = started.unwrap() else {
+        switchboard::store::count_calls(switchboard::service::sso_login::start(&app.ctx, &name, web, None)).await;
+    let started = started.unwrap();
+    let switchboard::service::sso_login::Started::Redirect(location) = started.started else {
         panic!("redirect binding")
     };
     let req: Value = serde_json::from_str(&idp(&["--parse-request", &location])).unwrap();
     let response = signed(&app, &p, req["id"].as_str().unwrap(), &owner.email, "valid", "idp-a");
+    let browser = Some(started.browser_secret.as_str());
     let (done, acs_calls) =
-        switchboard::store::count_calls(switchboard::service::sso_login::consume(&app.ctx, &name, &response)).await;
+        switchboard::store::count_calls(switchboard::service::sso_login::consume(&app.ctx, &name, &response, browser))
+            .await;
     let code = done.unwrap().redirect_to.split_once("code=").unwrap().1.to_owned();
     let (_, exchange_calls) =
         switchboard::store::count_calls(switchboard::service::sso_login::exchange(&app.ctx, &code, "ua")).await;
     println!("round trips: start {}, ACS {}, exchange {}", start_calls.calls, acs_calls.calls, exchange_calls.calls);
     assert_eq!(
         (start_calls.calls, acs_calls.calls),
-        (2, 6),
-        "start: provider, request; ACS: provider, request, consume, login, membership, code"
+        (2, 8),
+        "start: provider, request; ACS: provider, request, consume, login and organization (side by side), \
+         the member's link (an address off the verified domains), membership, code"
     );
 
+    // A sign-in started in one browser cannot be finished in another (a response planted in
+    // a victim's browser): without the starting browser's cookie, or with another's, it is
+    // refused, and the request stays for its own browser.
+    let begun = start(&app, &p, "web").await;
+    let elsewhere = start(&app, &p, "web").await;
+    let response = signed(&app, &p, &begun.id, &owner.email, "valid", "idp-a");
+    for cookie in [None, Some(elsewhere.cookie.as_str()), Some("sb_saml=not-a-secret")] {
+        let r = TestApp::reply(post_acs(&app, &p, &response, cookie).await).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "saml_response_rejected"),
+            "{cookie:?}: {:?}",
+            r.body
+        );
+    }
     // The same response posted again: its request is used up.
-    let request = start(&app, &p, "web").await;
-    let response = signed(&app, &p, &request, &owner.email, "valid", "idp-a");
-    assert_eq!(post_acs(&app, &p, &response).await.status(), StatusCode::SEE_OTHER);
-    let replay = TestApp::reply(post_acs(&app, &p, &response).await).await;
+    let done = post_acs(&app, &p, &response, Some(&begun.cookie)).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert!(done.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"), "the cookie is spent");
+    let replay = TestApp::reply(post_acs(&app, &p, &response, Some(&begun.cookie)).await).await;
     assert_eq!(
         (replay.status, replay.code()),
         (StatusCode::BAD_REQUEST, "saml_response_rejected"),
@@ -213,7 +292,7 @@ async fn saml_sign_in_end_to_end_and_attacks(engine: Engine) {
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "sso_not_a_member"), "{:?}", r.body);
     // A response for a request never made (or another provider's) is refused.
     let forged = signed(&app, &p, "_00000000000000000000000000000000", &owner.email, "valid", "idp-a");
-    let r = TestApp::reply(post_acs(&app, &p, &forged).await).await;
+    let r = TestApp::reply(post_acs(&app, &p, &forged, Some(&elsewhere.cookie)).await).await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "saml_response_rejected"));
     // Someone the provider knows who is not a member (and no provisioning): refused.
     let r = sign_in(&app, &p, &other.email, "valid", "idp-a").await.expect_err("stranger");
@@ -234,20 +313,14 @@ async fn saml_sign_in_end_to_end_and_attacks(engine: Engine) {
     let r = app.no_redirects().get(format!("{}/v1/sso/acme/login", app.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let (_, start_calls) =
-        switchboard::store::count_calls(switchboard::service::sso_login::start(&app.ctx, &name, web)).await;
+        switchboard::store::count_calls(switchboard::service::sso_login::start(&app.ctx, &name, web, None)).await;
     assert_eq!(start_calls.calls, 1, "a disabled provider is one read");
 }
 
 async fn saml_just_in_time_members_and_second_factor(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let owner = app.signup("jit", "web").await;
-    let domain = format!("jit-{}.test", ulid::Ulid::new().to_string().to_lowercase());
-    let dpath = format!("/v1/orgs/{}/domains", owner.org);
-    let r = app.post_auth(&dpath, &owner.access, json!({"domain": domain})).await;
-    let v = &r.body["verification"];
-    app.dns.add_txt(v["record_name"].as_str().unwrap(), &[v["value"].as_str().unwrap()]).await;
-    let r = app.post_auth(&format!("{dpath}/{domain}/verify"), &owner.access, json!({})).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let domain = crate::takeover::verified_domain(&app, &owner, "jit").await;
     let r = app.post_auth(&format!("/v1/orgs/{}/sso-providers", owner.org), &owner.access, json!({"title": "t", "name": "jitadmin", "entity_id": IDP, "metadata_xml": "<x/>", "jit_provisioning": true, "jit_role": "admin"})).await;
     assert_eq!(
         (r.status, r.code()),
@@ -259,11 +332,17 @@ async fn saml_just_in_time_members_and_second_factor(engine: Engine) {
     // Someone new on the verified domain becomes an agent, with the provider's name for them.
     let newbie = format!("nina@{domain}");
     let (code, calls) = {
-        let request = start(&app, &p, "mobile").await;
-        let response = signed(&app, &p, &request, &newbie, "valid", "idp-a");
+        let begun = start(&app, &p, "mobile").await;
+        let response = signed(&app, &p, &begun.id, &newbie, "valid", "idp-a");
         let name = switchboard::domain::sso::ProviderName::parse("jitco", "n").unwrap();
-        let (out, calls) =
-            switchboard::store::count_calls(switchboard::service::sso_login::consume(&app.ctx, &name, &response)).await;
+        let secret = begun.cookie.split_once('=').unwrap().1.to_owned();
+        let (out, calls) = switchboard::store::count_calls(switchboard::service::sso_login::consume(
+            &app.ctx,
+            &name,
+            &response,
+            Some(&secret),
+        ))
+        .await;
         let to = out.unwrap().redirect_to;
         (to.split_once("code=").unwrap().1.to_owned(), calls.calls)
     };
@@ -289,6 +368,7 @@ async fn saml_just_in_time_members_and_second_factor(engine: Engine) {
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "sso_not_a_member"));
 
     // Two-factor on: the provider's sign-in alone does not open a session...
+    link_as(&app, &p, &owner, &owner.email).await.expect("the owner links the provider");
     let r = app.post_auth("/v1/me/2fa", &owner.access, json!({})).await;
     let secret = r.body["secret"].as_str().unwrap().to_owned();
     let bytes = totp_rs::Secret::Encoded(secret).to_bytes().unwrap();
@@ -341,6 +421,8 @@ async fn a_provider_vouches_for_its_organization_only(engine: Engine) {
     app.add_member(&d.id, &o.org, &[Role::Agent], Scope::Subtree, Manage::All).await;
     let sub = app.sub_account(&o.access, &o.org, "A's branch").await;
     let p = add_provider(&app, &o, "confineco", json!({"counts_as_second_factor": true})).await;
+    // D's address is not on A's verified domains: D consents to A's provider, from D's own session.
+    link_as(&app, &p, &d, &d.email).await.expect("D links A's provider");
 
     let code = sign_in(&app, &p, &d.email, "valid", "idp-a").await.expect("signed in at A");
     let r = app.post("/v1/auth/sso/token", json!({"code": code})).await;

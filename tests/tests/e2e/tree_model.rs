@@ -146,8 +146,17 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
         };
         ctx.store.put_membership(&m).await.unwrap();
     }
-    // A session made directly: the property is about memberships, not passwords.
+    // A session made directly, for a profile made directly: the property is about
+    // memberships, not passwords (a session counts only beside its person's profile).
     let now = ctx.now();
+    let login =
+        switchboard::domain::LoginKey::Email(switchboard::domain::Email::parse("model@example.com", "e").unwrap());
+    let profile = switchboard::store::UserRecord::new(user.clone(), &login, "M", "Odel", Default::default(), true, now);
+    let mut item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+        serde_dynamo::to_item(&profile).unwrap();
+    item.insert("pk".into(), aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user}")));
+    item.insert("sk".into(), aws_sdk_dynamodb::types::AttributeValue::S(switchboard::store::UserRecord::SK.into()));
+    assert!(ctx.store.put_new(item).await.unwrap());
     let session = SessionRecord {
         session_id: SessionId::new(ctx.ulid()),
         user_id: user.clone(),
@@ -161,6 +170,8 @@ async fn run_case(app: &TestApp, c: &Case) -> Result<(), TestCaseError> {
         acting_as: None,
         second_factor: false,
         confined_to: None,
+        epoch: 0,
+        factor_epoch: 0,
     };
     ctx.store.put_session(&session).await.unwrap();
     let token = ctx

@@ -149,8 +149,9 @@ pub struct CreateUserRequest {
     roles: Option<Vec<String>>,
 }
 
-/// Create a user as a member at once (taking a seat); an existing login with the address is
-/// added instead, its password untouched.
+/// Add a user: an address on a verified company domain (or a username) becomes a member at once,
+/// taking a seat; any other address is invited. The answer does not tell whether the address
+/// already had a login.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/users", tag = "members", params(("org_id" = String, Path)),
     request_body = CreateUserRequest, security(("bearer" = [])),
     responses((status = 201, body = CreatedUser), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]

@@ -310,7 +310,8 @@ async fn metadata_handler(State(ctx): State<AppState>) -> Json<ServerMetadata> {
 
 /// The person an integration's access token (scope `profile`) stands for.
 #[utoipa::path(get, path = "/v1/oauth/userinfo", tag = "oauth", security(("bearer" = [])),
-    responses((status = 200, body = UserInfo), (status = 400, body = Problem), (status = 401, body = Problem)))]
+    responses((status = 200, body = UserInfo), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, description = "the token lacks the profile scope", body = Problem)))]
 async fn userinfo_handler(State(ctx): State<AppState>, headers: HeaderMap) -> Result<Json<UserInfo>> {
     let bearer = headers
         .get(AUTHORIZATION)

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::settings::{if_match_tagged, json_with_etag_status};
 use crate::access::UpdateOrg;
 use crate::api::AppState;
-use crate::api::extract::{JsonBody, OrgAccess, QueryParams, form_fields, user_agent};
+use crate::api::extract::{Auth, JsonBody, OrgAccess, QueryParams, form_fields, user_agent};
 use crate::api::problem::Problem;
 use crate::domain::settings::parse_text;
 use crate::domain::sso::{EntityId, ProviderName};
@@ -23,6 +23,7 @@ use crate::domain::{ClientType, Role};
 use crate::error::{Error, Result};
 use crate::service::LoginOutcome;
 use crate::service::sso::{self, NewProvider, ProviderChange, ProviderView};
+use crate::service::sso_link::{self, LinkStart};
 use crate::service::sso_login::{self, Started};
 
 pub fn providers() -> OpenApiRouter<AppState> {
@@ -39,6 +40,30 @@ pub fn sign_in() -> OpenApiRouter<AppState> {
         .routes(routes!(start_handler))
         .routes(routes!(acs_handler))
         .routes(routes!(exchange_handler))
+        .routes(routes!(link_handler))
+}
+
+/// The cookie that binds a sign-in to the browser that started it.
+const BROWSER_COOKIE: &str = "sb_saml";
+
+/// The cookie [`start_handler`] sets: HttpOnly, only for the SSO paths, gone when the request
+/// expires. The provider posts its answer from its own site, so over HTTPS the cookie is
+/// `SameSite=None` (sent on that cross-site POST); a plain-HTTP local service keeps `Lax`,
+/// which a provider on the same host still reaches.
+fn browser_cookie(ctx: &AppState, secret: &str) -> String {
+    let site = if ctx.config.public_url.starts_with("https://") { "SameSite=None; Secure" } else { "SameSite=Lax" };
+    format!("{BROWSER_COOKIE}={secret}; Path=/v1/sso/; Max-Age=600; HttpOnly; {site}")
+}
+
+fn cookie_of<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
 }
 
 const TITLE_MAX: usize = 100;
@@ -208,6 +233,8 @@ async fn metadata_handler(State(ctx): State<AppState>, Path(name): Path<String>)
 pub struct StartQuery {
     /// The client type signing in: `web` (default), `desktop`, `mobile`.
     client: Option<ClientType>,
+    /// A ticket from `POST /v1/sso/{name}/link`: the signed-in person links the provider.
+    link: Option<String>,
 }
 
 /// Start signing in at the provider: a redirect to it (or, for a provider that takes only
@@ -223,14 +250,17 @@ async fn start_handler(
 ) -> Result<Response> {
     let name = ProviderName::parse(&name, "name")?;
     let no_store = (axum::http::header::CACHE_CONTROL, "no-store");
-    Ok(match sso_login::start(&ctx, &name, q.client.unwrap_or(ClientType::Web)).await? {
-        Started::Redirect(url) => (StatusCode::FOUND, [(LOCATION, url.as_str()), no_store]).into_response(),
+    let start = sso_login::start(&ctx, &name, q.client.unwrap_or(ClientType::Web), q.link.as_deref()).await?;
+    let cookie = (axum::http::header::SET_COOKIE, browser_cookie(&ctx, &start.browser_secret));
+    Ok(match start.started {
+        Started::Redirect(url) => (StatusCode::FOUND, [(LOCATION, url)], [no_store], [cookie]).into_response(),
         Started::Form(html) => {
             let csp = (
                 axum::http::header::CONTENT_SECURITY_POLICY,
                 "default-src 'none'; script-src 'unsafe-inline'; form-action https:",
             );
-            (StatusCode::OK, [(CONTENT_TYPE, "text/html; charset=utf-8"), no_store, csp], html).into_response()
+            (StatusCode::OK, [(CONTENT_TYPE, "text/html; charset=utf-8"), no_store, csp], [cookie], html)
+                .into_response()
         }
     })
 }
@@ -264,12 +294,34 @@ async fn acs_handler(
     let response = form.into_iter().find(|(k, _)| k == "SAMLResponse").map(|(_, v)| v).ok_or_else(|| {
         Error::validation("saml_response_required", "SAMLResponse", "the form carries no SAMLResponse")
     })?;
-    let signed_in = sso_login::consume(&ctx, &name, &response).await?;
+    let browser = cookie_of(&headers, BROWSER_COOKIE);
+    let signed_in = sso_login::consume(&ctx, &name, &response, browser).await?;
+    // The cookie has done its work.
+    let spent = format!("{BROWSER_COOKIE}=; Path=/v1/sso/; Max-Age=0; HttpOnly");
     Ok((
         StatusCode::SEE_OTHER,
-        [(LOCATION, signed_in.redirect_to.as_str()), (axum::http::header::CACHE_CONTROL, "no-store")],
+        [
+            (LOCATION, signed_in.redirect_to.as_str()),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+            (axum::http::header::SET_COOKIE, spent.as_str()),
+        ],
     )
         .into_response())
+}
+
+/// Link the provider to your login (for an address off its organization's verified company
+/// domains): open the answered URL in your browser and sign in at the provider as yourself.
+/// Only a session opened with your own credentials may link.
+#[utoipa::path(post, path = "/v1/sso/{name}/link", tag = "sso", params(("name" = String, Path)), security(("bearer" = [])),
+    responses((status = 201, body = LinkStart), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn link_handler(
+    State(ctx): State<AppState>,
+    Auth(auth): Auth,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<LinkStart>)> {
+    let name = ProviderName::parse(&name, "name")?;
+    Ok((StatusCode::CREATED, Json(sso_link::start_link(&ctx, &auth, &name).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

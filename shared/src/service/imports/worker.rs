@@ -273,7 +273,10 @@ async fn process_chunk(
     let to_hash: Vec<(u32, crate::domain::Password)> = plans
         .iter()
         .filter_map(|(n, p)| match p {
-            Plan::Import(r) if !known.logins.contains_key(&identity(r, &org.org_id)) => {
+            Plan::Import(r)
+                if !known.logins.contains_key(&identity(r, &org.org_id))
+                    && r.email.as_ref().is_none_or(|e| settings.on_company_domain(e)) =>
+            {
                 r.password.clone().map(|pw| (*n, pw))
             }
             _ => None,
@@ -439,11 +442,16 @@ async fn attempt(
         let r = skipped(n, display, "domain_not_approved", "not on one of the organization's approved company domains");
         return record(ctx, job, r).await.map(Ok);
     }
-    if let Some(user_id) = k.logins.get(id) {
-        if k.members.contains(user_id) {
-            let r = skipped(n, display, "already_member", "already a member of this organization");
-            return record(ctx, job, r).await.map(Ok);
-        }
+    if k.logins.get(id).is_some_and(|u| k.members.contains(u)) {
+        let r = skipped(n, display, "already_member", "already a member of this organization");
+        return record(ctx, job, r).await.map(Ok);
+    }
+    // A login with an address is never made a member without a word: it is invited, like a
+    // new address, so the report does not tell who already had a login. Usernames belong to
+    // the organization's own login domain and are added.
+    if row.email.is_none()
+        && let Some(user_id) = k.logins.get(id)
+    {
         let Some(user) = k.profiles.get(user_id) else { return Ok(Err(RowConflict::Exists)) };
         if !take() {
             return record(ctx, job, no_seat(display)).await.map(Ok);
@@ -461,7 +469,13 @@ async fn attempt(
     if (hash.is_some() || row.email.is_some()) && !take() {
         return record(ctx, job, no_seat(display)).await.map(Ok);
     }
-    if let Some(hash) = hash {
+    // A password from the file makes a login only for an address the organization controls
+    // (a verified company domain) and no login holds yet; anyone else chooses their own.
+    let makes_login = match &row.email {
+        Some(e) => settings.on_company_domain(e) && !k.logins.contains_key(id),
+        None => true,
+    };
+    if let Some(hash) = hash.filter(|_| makes_login) {
         let user_id = UserId::new(ctx.ulid());
         let key = match &row.login {
             LoginName::Email(e) => LoginKey::Email(e.clone()),
