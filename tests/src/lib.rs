@@ -108,7 +108,7 @@ pub struct ReceivedEmail {
     pub html: String,
     /// `Content-Language`.
     pub language: Option<String>,
-    /// The inline image the HTML shows as `cid:logo`: its content type and bytes.
+    /// The inline image the HTML shows (`src="cid:…"`): its content type and bytes.
     pub logo: Option<(String, Vec<u8>)>,
     /// `List-Unsubscribe` and `List-Unsubscribe-Post`, as sent.
     pub list_unsubscribe: Option<String>,
@@ -133,7 +133,9 @@ pub fn parse_email(bytes: &[u8]) -> Option<ReceivedEmail> {
     let to = m.to()?.first()?.address()?.to_owned();
     let text = m.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
     let html = m.body_html(0).map(|t| t.into_owned()).unwrap_or_default();
-    let logo = m.attachments().find(|a| a.content_id() == Some("logo")).map(|a| {
+    // The image the HTML's `src="cid:…"` names, as a client finds it.
+    let shown = html.split("src=\"cid:").nth(1).and_then(|r| r.split('"').next()).map(str::to_owned);
+    let logo = m.attachments().find(|a| a.content_id().is_some() && a.content_id() == shown.as_deref()).map(|a| {
         let ct = a.content_type().map(|c| format!("{}/{}", c.c_type, c.c_subtype.as_deref().unwrap_or_default()));
         (ct.unwrap_or_default(), a.contents().to_vec())
     });

@@ -36,6 +36,9 @@ pub const ROUTES: [&str; 17] = [
     "/v1/orgs/{org_id}/sso-providers",
 ];
 
+/// The routes of [`ROUTES`] open to anyone; every other one needs a bearer token.
+const PUBLIC: [&str; 2] = ["/v1/auth/register", "/v1/invitations/accept"];
+
 /// Bodies of the creating routes are small JSON documents; a larger one is refused by the
 /// route itself, so reading this much here loses nothing.
 const MAX_REQUEST: usize = 1024 * 1024;
@@ -46,13 +49,8 @@ const KEPT_HEADERS: [header::HeaderName; 3] = [header::CONTENT_TYPE, header::LOC
 pub async fn guard(State(ctx): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let Some(raw) = req.headers().get(HEADER) else { return next.run(req).await };
-    if req.method() != Method::POST || !route.is_some_and(|r| ROUTES.contains(&r.as_str())) {
+    let Some(route) = route.filter(|r| req.method() == Method::POST && ROUTES.contains(&r.as_str())) else {
         return next.run(req).await;
-    }
-    // A value that is not visible ASCII is refused like an empty one.
-    let key = match IdempotencyKey::parse(raw.to_str().unwrap_or_default()) {
-        Ok(k) => k,
-        Err(e) => return e.into_response(),
     };
     // The caller, from the access token alone (no lookup): the route authenticates fully.
     let caller = req
@@ -62,9 +60,19 @@ pub async fn guard(State(ctx): State<AppState>, req: Request, next: Next) -> Res
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .and_then(|t| ctx.keys.verify(t.trim(), ctx.now().timestamp()).ok())
         .map(|c| c.sub);
+    // Authentication comes before anything else: without a valid token the route answers
+    // 401, whatever the key looks like.
+    if caller.is_none() && !PUBLIC.contains(&route.as_str()) {
+        return next.run(req).await;
+    }
+    // A value that is not visible ASCII is refused like an empty one.
+    let key = match IdempotencyKey::parse(raw.to_str().unwrap_or_default()) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_REQUEST).await else {
-        return Error::validation("body_too_large", "body", "the request body is too large").into_response();
+        return Error::BodyTooLarge { limit: MAX_REQUEST }.into_response();
     };
     let path = parts.uri.path().to_owned();
     let slot = match idempotency::begin(&ctx, caller.as_ref(), &key, parts.method.as_str(), &path, &bytes).await {

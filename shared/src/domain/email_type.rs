@@ -128,7 +128,7 @@ email_types! {
     ];
     Invitation => "invitation", Registration, false, [
         var("inviter", "who sent the invitation", "Jane Doe"),
-        var("link", "the link that accepts the invitation", "https://app.example/invitations/accept?token=…"),
+        var("link", "the link that accepts the invitation", "https://app.example/accept-invitation?token=…"),
         var("expires", "the day the invitation expires", "2026-12-15"),
     ];
     PasswordReset => "password_reset", Registration, false, [
@@ -137,7 +137,7 @@ email_types! {
     ];
     EmailChange => "email_change", Registration, false, [
         var("new_email", "the address the login is to use", "anna@new.example"),
-        var("link", "the link that confirms the new address", "https://app.example/confirm-email-change?token=…"),
+        var("link", "the link that confirms the new address", "https://app.example/confirm-email?token=…"),
         var("minutes", "minutes the link stays valid", "60"),
     ];
     EmailChangeNotice => "email_change_notice", Registration, false, [

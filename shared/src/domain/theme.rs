@@ -134,7 +134,8 @@ pub struct ContrastCheck {
     pub state: ContrastState,
     pub text: Color,
     pub background: Color,
-    /// Rounded to two decimals.
+    /// Cut (not rounded) to two decimals, so a ratio shown as 4.50 is readable: 4.496 shows
+    /// as 4.49.
     pub ratio: f64,
     /// At least 4.5:1 (WCAG 2.2 AA for normal text).
     pub readable: bool,

@@ -46,20 +46,24 @@ pub fn render(from: &str, m: &OutgoingEmail, logo: Option<&[u8]>, id: &str, date
             .header("List-Unsubscribe", Raw::new(format!("<{link}>")))
             .header("List-Unsubscribe-Post", Raw::new("List-Unsubscribe=One-Click"));
     }
-    builder.body(body(m, logo)).write_to_vec().map_err(|e| Error::Mail(format!("building the message: {e}")))
+    // The logo's Content-ID is a msg-id unique to this message (RFC 2045 §7, RFC 2392).
+    let cid = format!("{}.{id}@{domain}", super::templates::LOGO_CID);
+    builder.body(body(m, logo, &cid)).write_to_vec().map_err(|e| Error::Mail(format!("building the message: {e}")))
 }
 
-fn body<'a>(m: &'a OutgoingEmail, logo: Option<&'a [u8]>) -> MimePart<'a> {
+fn body<'a>(m: &'a OutgoingEmail, logo: Option<&'a [u8]>, cid: &str) -> MimePart<'a> {
     let text = MimePart::new("text/plain", m.text.as_str());
-    let html = MimePart::new("text/html", m.html.as_str());
-    let html = match (logo, &m.logo) {
-        (Some(bytes), Some(r)) => MimePart::new(
-            "multipart/related",
-            vec![html, MimePart::new(r.content_type.content_type(), bytes).inline().cid(super::templates::LOGO_CID)],
-        ),
-        _ => html,
-    };
-    MimePart::new("multipart/alternative", vec![text, html])
+    match (logo, &m.logo) {
+        (Some(bytes), Some(r)) => {
+            // The layout points at `cid:logo`; the message names it by its own Content-ID.
+            let placeholder = format!("\"cid:{}\"", super::templates::LOGO_CID);
+            let html = MimePart::new("text/html", m.html.replace(&placeholder, &format!("\"cid:{cid}\"")));
+            let image = MimePart::new(r.content_type.content_type(), bytes).inline().cid(cid.to_owned());
+            let related = MimePart::new("multipart/related", vec![html, image]);
+            MimePart::new("multipart/alternative", vec![text, related])
+        }
+        _ => MimePart::new("multipart/alternative", vec![text, MimePart::new("text/html", m.html.as_str())]),
+    }
 }
 
 #[cfg(test)]

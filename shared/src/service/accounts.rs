@@ -307,6 +307,28 @@ pub struct Me {
     pub next_cursor: Option<String>,
 }
 
+/// A username login as its person types it, `logindomain\username` (it is kept under the
+/// organization's id, since the login domain can be renamed). The organization is usually
+/// among `orgs` already; otherwise one read.
+async fn shown_username(
+    ctx: &Ctx,
+    user: &crate::store::UserRecord,
+    orgs: &[crate::store::OrgRecord],
+) -> Result<Option<String>> {
+    let Some((org, name)) = user.username.as_deref().and_then(|k| k.split_once('\\')) else {
+        return Ok(user.username.clone());
+    };
+    let Ok(org_id) = OrgId::parse(org, "username") else { return Ok(user.username.clone()) };
+    let domain = match orgs.iter().find(|o| o.org_id == org_id) {
+        Some(o) => o.login_domain.clone(),
+        None => ctx.store.get_org(&org_id).await?.and_then(|o| o.login_domain),
+    };
+    Ok(Some(match domain {
+        Some(d) => format!("{}\\{name}", d.as_str()),
+        None => name.to_owned(),
+    }))
+}
+
 /// The signed-in user and a page of the organizations they belong to, with their roles.
 /// The person, with `user` read alongside their session (`authenticate_with_profile`).
 pub async fn me(
@@ -330,8 +352,10 @@ pub async fn me(
                 .map(|o| MeOrg { organization: OrgView::from(o), roles: m.roles.clone() })
         })
         .collect();
+    let mut view = UserView::from(&user);
+    view.username = shown_username(ctx, &user, &orgs).await?;
     Ok(Me {
-        user: UserView::from(&user),
+        user: view,
         active_organization: auth.session.active_org.clone(),
         organizations,
         next_cursor: page.next.map(|c| c.as_str().to_owned()),

@@ -132,7 +132,7 @@ pub async fn join(ctx: &Ctx, auth: &Authenticated, org_id: &OrgId) -> Result<Joi
     let org = ctx.store.get_org(org_id).await?.ok_or(Error::JoinNotAllowed)?;
     let effective = super::settings::resolve(ctx, &org).await?;
     let mode = effective.values.join_mode.unwrap_or(JoinMode::Off);
-    let on_domain = effective.company_domains.iter().any(|d| d.as_str() == email.domain());
+    let on_domain = effective.on_company_domain(&email);
     if org.status != OrgStatus::Active || mode == JoinMode::Off || !on_domain {
         return Err(Error::JoinNotAllowed);
     }

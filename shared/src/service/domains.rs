@@ -128,16 +128,31 @@ pub async fn remove(ctx: &Ctx, permit: &Permit<UpdateOrg>, kind: DomainKind, d: 
     ctx.store.remove_domain(&permit.org, &claim, &act).await
 }
 
-/// The account an email-to-SMS sender's domain is whitelisted on: one read.
+/// The account an email-to-SMS sender's domain is whitelisted on, and whether it can take
+/// messages: three reads at most (the domain, the organization, its ancestors).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SenderAccount {
     #[schema(value_type = String)]
     pub domain: DomainName,
     #[schema(value_type = String)]
     pub organization_id: OrgId,
+    /// The account as its people find it: `closed` or `suspended` when it, or an organization
+    /// above it, is; then nothing should be routed into it.
+    pub status: crate::store::OrgStatus,
 }
 
 pub async fn email_to_sms_account(ctx: &Ctx, d: &DomainName) -> Result<SenderAccount> {
+    use crate::store::OrgStatus;
     let guard = ctx.store.domain_owner(DomainKind::EmailToSms, d).await?.ok_or(Error::NotFound("domain"))?;
-    Ok(SenderAccount { domain: guard.domain, organization_id: guard.org_id })
+    let org = ctx.store.get_org(&guard.org_id).await?.ok_or(Error::NotFound("domain"))?;
+    let above = ctx.store.get_orgs(&org.ancestors).await?;
+    let statuses: Vec<OrgStatus> = std::iter::once(org.status).chain(above.iter().map(|o| o.status)).collect();
+    let status = if statuses.contains(&OrgStatus::Closed) {
+        OrgStatus::Closed
+    } else if statuses.contains(&OrgStatus::Suspended) {
+        OrgStatus::Suspended
+    } else {
+        OrgStatus::Active
+    };
+    Ok(SenderAccount { domain: guard.domain, organization_id: guard.org_id, status })
 }

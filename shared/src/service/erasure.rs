@@ -25,8 +25,9 @@ pub async fn delete_me(ctx: &Ctx, auth: &Authenticated, password: &Password) -> 
         None => None,
     };
     let stored = credential.as_ref().filter(|c| c.user_id == user.user_id).map(|c| c.password_hash.as_str());
+    // As every re-confirmation: a 401 on a valid token would read as a dead session.
     if ctx.hasher.verify(password, stored, ctx.random.as_ref()).await? == Verified::No {
-        return Err(Error::InvalidCredentials);
+        return Err(Error::validation("wrong_password", "password", "is not your current password"));
     }
     let memberships = ctx.store.all_memberships(&user.user_id).await?;
     let ids: Vec<OrgId> = memberships.iter().map(|m| m.org_id.clone()).collect();

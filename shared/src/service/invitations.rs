@@ -339,7 +339,9 @@ pub(crate) async fn pending_by_token(ctx: &Ctx, token: &str) -> Result<(Invitati
         return Err(Error::InvalidToken);
     }
     let org = ctx.store.get_org(&inv.org_id).await?.ok_or(Error::InvalidToken)?;
-    if org.status == crate::store::OrgStatus::Closed {
+    // Closed itself, or beneath a closed organization (closing takes the subtree with it).
+    let closed = |o: &OrgRecord| o.status == crate::store::OrgStatus::Closed;
+    if closed(&org) || ctx.store.get_orgs(&org.ancestors).await?.iter().any(closed) {
         return Err(Error::InvalidToken);
     }
     Ok((inv, org))

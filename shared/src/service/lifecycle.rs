@@ -81,14 +81,27 @@ pub async fn close_sub_account(ctx: &Ctx, permit: &Permit<ManageSubAccount>, ver
 /// Restore a closed organization as it was, within the window: an ancestor's admin who may
 /// change it (a sub-account), or its owner (a top-level organization).
 pub async fn restore(ctx: &Ctx, auth: &Authenticated, org_id: &OrgId) -> Result<OrgView> {
-    let org = match super::access_to(ctx, &auth.user_id, org_id, Some(&auth.session.session_id)).await {
+    let access = super::access_to(ctx, &auth.user_id, org_id, Some(&auth.session.session_id)).await;
+    // The session's own limits first, as on every organization route (a session a provider
+    // opened works beneath that provider's organization only).
+    if let Ok(a) = &access {
+        super::settings::admit(a, &auth.session)?;
+    }
+    let org = match access {
         Ok(access) if access.org.parent_id.is_some() => {
             let permit = access.permit::<ManageSubAccount>()?;
             permit.org
         }
+        // A top-level organization that is not closed: its owner is told so.
+        Ok(access) if access.roles.contains(&Role::Owner) => {
+            return Err(Error::validation("not_closed", "org_id", "is not closed"));
+        }
         Ok(_) => return Err(Error::Forbidden),
         Err(Error::OrgClosed) => {
             let org = ctx.store.get_org(org_id).await?.ok_or(Error::Forbidden)?;
+            if auth.session.confined_to.as_ref().is_some_and(|c| !org.lineage().any(|o| o == c)) {
+                return Err(Error::SessionConfined);
+            }
             let m = ctx.store.get_membership(&auth.user_id, org_id).await?;
             let owner = m.is_some_and(|m| m.roles.contains(&Role::Owner) && m.status == MemberStatus::Active);
             if org.parent_id.is_some() || !owner {

@@ -331,7 +331,9 @@ async fn workable(
             super::settings::admit_client(&a, gate.client, gate.second_factor, gate.confined_to)?;
             Ok(Some(a))
         }
-        Ok(_) | Err(Error::Forbidden | Error::OrgSuspended) => Ok(None),
+        // Closing is stronger than suspending, and like it never costs a person their sign-in:
+        // they land elsewhere (or nowhere), and may restore or erase from there.
+        Ok(_) | Err(Error::Forbidden | Error::OrgSuspended | Error::OrgClosed) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -79,7 +79,9 @@ impl Effective {
     /// Whether `email` is on one of the organization's verified company domains (its own or
     /// an ancestor's): the organization controls who holds such an address.
     pub fn on_company_domain(&self, email: &Email) -> bool {
-        self.company_domains.iter().any(|d| d.as_str() == email.domain())
+        // Domains are kept in their ASCII (IDNA) form; an address may be written in Unicode.
+        let Ok(domain) = crate::domain::DomainName::parse(email.domain(), "email") else { return false };
+        self.company_domains.contains(&domain)
     }
 
     /// Whether `email` may be a coworker here under the company-domains policy.
@@ -224,9 +226,9 @@ pub fn version_of(if_match: &str) -> Result<u64> {
 
 /// The version an ETag `"<tag><n>"` names (settings `s`, templates `t`), or 412.
 pub fn version_tagged(if_match: &str, tag: char) -> Result<u64> {
-    let v = if_match.trim();
-    v.strip_prefix("W/")
-        .unwrap_or(v)
+    // If-Match compares strongly (RFC 9110 §13.1.1): a weak tag never matches.
+    if_match
+        .trim()
         .strip_prefix('"')
         .and_then(|r| r.strip_prefix(tag))
         .and_then(|r| r.strip_suffix('"'))

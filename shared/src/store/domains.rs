@@ -105,7 +105,10 @@ impl Store {
         let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(t)
             .set_item(Some(claim.item()?))
-            .condition_expression("attribute_not_exists(verified_at)")
+            // Not yet verified: the attribute is absent, or NULL (an earlier claim of it).
+            // Claiming again issues a new token and expiry over it.
+            .condition_expression("attribute_not_exists(verified_at) OR attribute_type(verified_at, :null)")
+            .expression_attribute_values(":null", aws_sdk_dynamodb::types::AttributeValue::S("NULL".into()))
             .build()
             .map_err(super::error::storage)?;
         let mut items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build()];

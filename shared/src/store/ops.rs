@@ -94,35 +94,60 @@ impl Store {
         cursor: Option<&Cursor>,
     ) -> Result<Page<Item>> {
         let keydef = index.map(|i| i.key).unwrap_or(PRIMARY);
-        let start = cursor.map(|c| c.to_key(keydef.hash, pk)).transpose()?;
-        let out = self
-            .client
-            .query()
-            .table_name(self.table_name())
-            .set_index_name(index.map(|i| i.name.to_owned()))
-            .key_condition_expression("#h = :h AND begins_with(#r, :p)")
-            .expression_attribute_names("#h", keydef.hash)
-            .expression_attribute_names("#r", keydef.range)
-            .expression_attribute_values(":h", s(pk))
-            .expression_attribute_values(":p", s(sk_prefix))
-            .scan_index_forward(dir == QueryDir::Forward)
-            .consistent_read(index.is_none())
-            .limit(limit.clamp(1, 1000))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| {
-                // A forged cursor pointing outside the key range is the caller's fault.
-                if e.as_service_error().map(|s| s.meta().code()) == Some(Some("ValidationException"))
-                    && cursor.is_some()
-                {
-                    Error::validation("invalid_cursor", "cursor", "does not belong to this listing")
-                } else {
-                    storage(e)
-                }
-            })?;
-        let next = out.last_evaluated_key.as_ref().and_then(Cursor::from_key);
-        Ok(Page { items: out.items.unwrap_or_default(), next })
+        let wanted = limit.clamp(1, 1000) as usize;
+        let mut start = cursor.map(|c| c.to_key(keydef.hash, pk)).transpose()?;
+        let mut items: Vec<Item> = Vec::new();
+        // One more than asked, so a page that ends the listing says so (no cursor to an empty
+        // page). A query that stops short with a key to go on (DynamoDB's 1 MB page) is
+        // followed, so the page is full whenever there is more.
+        loop {
+            let room = wanted + 1 - items.len();
+            let out = self
+                .client
+                .query()
+                .table_name(self.table_name())
+                .set_index_name(index.map(|i| i.name.to_owned()))
+                .key_condition_expression("#h = :h AND begins_with(#r, :p)")
+                .expression_attribute_names("#h", keydef.hash)
+                .expression_attribute_names("#r", keydef.range)
+                .expression_attribute_values(":h", s(pk))
+                .expression_attribute_values(":p", s(sk_prefix))
+                .scan_index_forward(dir == QueryDir::Forward)
+                .consistent_read(index.is_none())
+                .limit(room as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| {
+                    // A forged cursor pointing outside the key range is the caller's fault.
+                    if e.as_service_error().map(|s| s.meta().code()) == Some(Some("ValidationException"))
+                        && cursor.is_some()
+                    {
+                        Error::validation("invalid_cursor", "cursor", "does not belong to this listing")
+                    } else {
+                        storage(e)
+                    }
+                })?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if items.len() > wanted || start.is_none() {
+                break;
+            }
+        }
+        let next = if items.len() > wanted {
+            items.truncate(wanted);
+            // The next page starts after the last item kept: its keys, as DynamoDB's own
+            // LastEvaluatedKey would name them (the index's and the table's).
+            items.last().and_then(|last| {
+                let attrs = [keydef.hash, keydef.range, PRIMARY.hash, PRIMARY.range];
+                let key: HashMap<String, AttributeValue> =
+                    attrs.iter().filter_map(|a| Some(((*a).to_owned(), last.get(*a)?.clone()))).collect();
+                Cursor::from_key(&key)
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 
     /// Every item of one partition whose sort key starts with `sk_prefix` (strongly consistent),

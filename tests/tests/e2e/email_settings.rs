@@ -251,6 +251,22 @@ async fn templates_are_checked_saved_used_inherited_and_reset(engine: Engine) {
     );
     assert!(mail.text.contains("<b><script>alert(1)</script> Smith</b>"), "{}", mail.text);
     assert!(mail.link("accept-invitation").is_some());
+    // The preview shows the link the email carries: the same page, only the token differs.
+    let preview = app
+        .post_auth(
+            &format!("/v1/orgs/{}/email-templates/invitation/preview?language=nl", owner.org),
+            &owner.access,
+            json!({}),
+        )
+        .await;
+    let page = |text: &str| {
+        text.split_whitespace()
+            .find(|w| w.contains("token="))
+            .and_then(|w| w.split("?token=").next())
+            .map(str::to_owned)
+    };
+    let real = page(&mail.text).expect("the email's link");
+    assert_eq!(page(preview.body["text"].as_str().unwrap()), Some(real.clone()), "{real}");
 
     // A sub-account inherits the parent's template.
     let sub_doc = app.get(&format!("/v1/orgs/{sub}/email-templates/invitation?language=nl"), &owner.access).await.body;
@@ -326,7 +342,7 @@ async fn logo_is_checked_stored_and_shown_in_every_email(engine: Engine) {
 
     let mail = invitation_email(&app, &owner, &owner.org, &unique_email("logo-invitee")).await;
     assert_eq!(mail.logo, Some(("image/png".to_owned(), fixture("acme.png"))), "the logo travels inline");
-    assert!(mail.html.contains("src=\"cid:logo\""));
+    assert!(mail.html.contains("src=\"cid:logo.") && mail.logo.is_some(), "a unique Content-ID the HTML names");
     let from_sub = invitation_email(&app, &owner, &sub, &unique_email("sub-logo")).await;
     assert!(from_sub.logo.is_some(), "a sub-account's emails show the inherited logo");
     // A preview shows the logo too, as a data URI (no token needed to display it).

@@ -147,6 +147,8 @@ async fn import_end_to_end(engine: Engine) {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let me = app.get("/v1/me", r.body["access_token"].as_str().unwrap()).await;
     assert_eq!((me.body["user"]["email"].clone(), me.body["user"]["first_name"].clone()), (Value::Null, json!("Jan")));
+    // Shown as typed at sign-in, not as kept (under the organization's id).
+    assert_eq!(me.body["user"]["username"].as_str(), Some(login.as_str()), "{:?}", me.body);
     let wrong = format!("other{domain}\\jdoe");
     let r =
         app.post("/v1/auth/login", json!({"login": wrong, "password": "Ander-wachtwoord-42", "client": "web"})).await;

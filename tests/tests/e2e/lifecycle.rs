@@ -470,7 +470,11 @@ async fn a_person_erases_their_login(engine: Engine) {
     let r = app.call(Method::DELETE, "/v1/me", Some(&owner.access), Some(json!({"password": owner.password}))).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "still_owner"), "{:?}", r.body);
     let r = app.call(Method::DELETE, "/v1/me", Some(&access), Some(json!({"password": "not the passphrase"}))).await;
-    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_credentials"));
+    // A wrong password is a refused re-confirmation (422), never a dead session (401).
+    assert_eq!(
+        (r.status, r.code(), r.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "wrong_password", Some("password"))
+    );
     let r =
         app.call(Method::DELETE, "/v1/me", Some(&access), Some(json!({"password": "a brand new passphrase"}))).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);

@@ -21,8 +21,10 @@ macro_rules! both_engines {
 
 mod alarm;
 mod auth;
+mod closed;
 mod deploy;
 mod digests;
+mod edges;
 mod email_change;
 mod email_settings;
 mod errors;

@@ -83,7 +83,7 @@ async fn sessions_stay_in_the_organization_they_were_opened_in() {
         }
         // What the person's own credentials may do in X. X is a top-level organization, whose
         // owner may close it (a sub-account is closed from above: the matrix's `-`).
-        let owner_may = cols[1].contains('O') || route == "close";
+        let owner_may = cols[1].contains('O') || route == "close" || route == "restore";
         for (i, t) in TARGETS.iter().enumerate() {
             // The single sign-on session: M's rules for its admin inside M's subtree; refused
             // everywhere else, X (the person's own) included.

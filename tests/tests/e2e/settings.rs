@@ -411,14 +411,27 @@ async fn email_to_sms_domains_resolve_for_the_messaging_service(engine: Engine) 
         app.http.get(&lookup).header("x-switchboard-service-token", &app.service_token).send().await.unwrap(),
     )
     .await;
-    assert_eq!((r.status, r.body["organization_id"].as_str()), (StatusCode::OK, Some(owner.org.as_str())));
+    assert_eq!(
+        (r.status, r.body["organization_id"].as_str(), r.body["status"].as_str()),
+        (StatusCode::OK, Some(owner.org.as_str()), Some("active"))
+    );
     let r = TestApp::reply(app.http.get(&lookup).bearer_auth(&owner.access).send().await.unwrap()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "a user token is not the messaging service");
     let d = switchboard::domain::DomainName::parse(&domain, "domain").unwrap();
     let (found, n) =
         switchboard::store::count_calls(switchboard::service::domains::email_to_sms_account(&app.ctx, &d)).await;
     assert_eq!(found.unwrap().organization_id.as_str(), owner.org);
-    assert_eq!(n.calls, 1, "resolving a sender domain is one read");
+    assert_eq!(n.calls, 2, "a top-level account's sender domain: its guard and the organization");
+    // Closed, the account says so: the messaging service routes nothing into it.
+    let version =
+        app.get(&format!("/v1/orgs/{}", owner.org), &owner.access).await.body["organization"]["version"].clone();
+    let r = app.post_auth(&format!("/v1/orgs/{}/close", owner.org), &owner.access, json!({"version": version})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = TestApp::reply(
+        app.http.get(&lookup).header("x-switchboard-service-token", &app.service_token).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(r.body["status"].as_str(), Some("closed"), "{:?}", r.body);
 }
 
 /// Publish and verify a company domain of `owner`'s organization.

@@ -155,7 +155,7 @@ async fn remove_e2s(State(ctx): State<AppState>, a: OrgAccess, Path(p): Path<Dom
 }
 
 /// For the messaging service only (IAM-authorized in AWS): the account a sender's domain is
-/// whitelisted on. One read.
+/// whitelisted on, with its status (route nothing into one that is closed or suspended).
 #[utoipa::path(get, path = "/internal/v1/email-to-sms/senders/{domain}", tag = "internal",
     params(("domain" = String, Path), ("x-switchboard-service-token" = Option<String>, Header, description = "embedded default only")),
     responses((status = 200, body = SenderAccount), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
