@@ -50,6 +50,14 @@ impl Cursor {
         Some(Cursor(URL_SAFE_NO_PAD.encode(json)))
     }
 
+    /// The cursor that starts after `item`: its values of `attrs` (the index's keys and the
+    /// table's), as DynamoDB's own LastEvaluatedKey would name them.
+    pub(crate) fn after(item: &HashMap<String, AttributeValue>, attrs: &[&str]) -> Option<Self> {
+        let key: HashMap<String, AttributeValue> =
+            attrs.iter().filter_map(|a| Some(((*a).to_owned(), item.get(*a)?.clone()))).collect();
+        Self::from_key(&key)
+    }
+
     /// The start key, provided it belongs to partition `hash_attr = hash_value`.
     pub(crate) fn to_key(&self, hash_attr: &str, hash_value: &str) -> Result<HashMap<String, AttributeValue>> {
         let bad = || Error::validation("invalid_cursor", "cursor", "does not belong to this listing");

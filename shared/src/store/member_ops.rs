@@ -178,12 +178,9 @@ impl Store {
         }
         let next = if found.len() > wanted {
             found.truncate(wanted);
-            found.last().and_then(|last| {
-                let attrs = [GSI1.key.hash, GSI1.key.range, PRIMARY.hash, PRIMARY.range];
-                let key: std::collections::HashMap<String, AttributeValue> =
-                    attrs.iter().filter_map(|a| Some(((*a).to_owned(), last.get(*a)?.clone()))).collect();
-                Cursor::from_key(&key)
-            })
+            found
+                .last()
+                .and_then(|last| Cursor::after(last, &[GSI1.key.hash, GSI1.key.range, PRIMARY.hash, PRIMARY.range]))
         } else {
             // Searched as far as the rounds allow: where to go on, if anything is left.
             start.as_ref().and_then(Cursor::from_key)

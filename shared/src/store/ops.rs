@@ -138,12 +138,7 @@ impl Store {
             items.truncate(wanted);
             // The next page starts after the last item kept: its keys, as DynamoDB's own
             // LastEvaluatedKey would name them (the index's and the table's).
-            items.last().and_then(|last| {
-                let attrs = [keydef.hash, keydef.range, PRIMARY.hash, PRIMARY.range];
-                let key: HashMap<String, AttributeValue> =
-                    attrs.iter().filter_map(|a| Some(((*a).to_owned(), last.get(*a)?.clone()))).collect();
-                Cursor::from_key(&key)
-            })
+            items.last().and_then(|last| Cursor::after(last, &[keydef.hash, keydef.range, PRIMARY.hash, PRIMARY.range]))
         } else {
             None
         };

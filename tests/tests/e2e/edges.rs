@@ -159,3 +159,52 @@ async fn a_domain_not_yet_verified_can_be_claimed_again(engine: Engine) {
         assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "domain_already_verified"), "{kind}");
     }
 }
+
+both_engines!(settings_merge_nested_objects_member_by_member);
+
+/// A merge patch of settings merges nested objects member by member (RFC 7396 §2), sent as
+/// `application/merge-patch+json` or plain JSON.
+async fn settings_merge_nested_objects_member_by_member(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signup("merge-patch", "web").await;
+    let path = format!("{}/v1/orgs/{}/settings", app.base, owner.org);
+    let patch = |body: serde_json::Value, kind: &'static str| {
+        let app = &app;
+        let (path, access) = (path.clone(), owner.access.clone());
+        async move {
+            let tag = app.http.get(&path).bearer_auth(&access).send().await.unwrap().headers()["etag"].clone();
+            let r = app
+                .http
+                .patch(&path)
+                .bearer_auth(&access)
+                .header("If-Match", tag)
+                .header("content-type", kind)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            TestApp::reply(r).await
+        }
+    };
+    let full = json!({
+        "contact": {"first_name": "Ann", "last_name": "Smith", "email": "ann@acme.example", "phone": "+31201234567"},
+        "details": {"street": "Main", "number": "1", "zip": "1000 AA", "city": "Amsterdam", "country": "NL", "phone": "+31207654321"},
+    });
+    let r = patch(full, "application/json").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = patch(json!({"contact": {"job_title": "Director"}}), "application/merge-patch+json").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let contact = &r.body["own"]["contact"];
+    assert_eq!(
+        (contact["first_name"].as_str(), contact["email"].as_str(), contact["job_title"].as_str()),
+        (Some("Ann"), Some("ann@acme.example"), Some("Director")),
+        "{:?}",
+        r.body
+    );
+    let r = patch(json!({"details": {"phone": null}}), "application/merge-patch+json").await;
+    let details = &r.body["own"]["details"];
+    assert_eq!((details["city"].as_str(), &details["phone"]), (Some("Amsterdam"), &json!(null)), "{:?}", r.body);
+    // The whole object set to null clears it.
+    let r = patch(json!({"contact": null}), "application/merge-patch+json").await;
+    assert_eq!(r.body["own"]["contact"], json!(null), "{:?}", r.body);
+}

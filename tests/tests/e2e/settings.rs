@@ -434,22 +434,10 @@ async fn email_to_sms_domains_resolve_for_the_messaging_service(engine: Engine) 
     assert_eq!(r.body["status"].as_str(), Some("closed"), "{:?}", r.body);
 }
 
-/// Publish and verify a company domain of `owner`'s organization.
-async fn verified_domain(app: &TestApp, owner: &User) -> String {
-    let domain = format!("req-{}.test", ulid::Ulid::new().to_string().to_lowercase());
-    let path = format!("/v1/orgs/{}/domains", owner.org);
-    let r = app.post_auth(&path, &owner.access, json!({"domain": domain})).await;
-    let v = &r.body["verification"];
-    app.dns.add_txt(v["record_name"].as_str().unwrap(), &[v["value"].as_str().unwrap()]).await;
-    let r = app.post_auth(&format!("{path}/{domain}/verify"), &owner.access, json!({})).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    domain
-}
-
 async fn join_requests_are_approved_or_denied(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let owner = app.signup("requests", "web").await;
-    let domain = verified_domain(&app, &owner).await;
+    let domain = crate::takeover::verified_domain(&app, &owner, "req").await;
     let tag = etag(&app, &owner.access, &owner.org).await;
     let (s, _, _) =
         patch(&app, &owner.access, &owner.org, Some(&tag), json!({"join_mode": "request", "join_role": "viewer"}))

@@ -154,6 +154,30 @@ fn contact(c: ContactInput) -> Result<Contact> {
     })
 }
 
+/// `patch` with each of `nested` that it sets to an object merged over the kept one, member
+/// by member: a member set to `null` is removed, any other replaces; members not named stay.
+fn merge_nested(mut patch: serde_json::Value, kept: &serde_json::Value, nested: &[&str]) -> serde_json::Value {
+    use serde_json::Value;
+    let Value::Object(fields) = &mut patch else { return patch };
+    for name in nested {
+        let Some(Value::Object(changes)) = fields.get(*name) else { continue };
+        let mut merged = match kept.get(*name) {
+            Some(Value::Object(k)) => k.clone(),
+            _ => serde_json::Map::new(),
+        };
+        for (k, v) in changes {
+            if v.is_null() {
+                merged.remove(k);
+            } else {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        merged.retain(|_, v| !v.is_null());
+        fields.insert((*name).to_owned(), Value::Object(merged));
+    }
+    patch
+}
+
 /// Parse a nested `Option<Option<raw>>` field with `f`.
 fn each<R, T>(v: Option<Option<R>>, f: impl FnOnce(R) -> Result<T>) -> Result<Option<Option<T>>> {
     v.map(|inner| inner.map(f).transpose()).transpose()
@@ -266,16 +290,22 @@ async fn get_settings_handler(OrgAccess(access): OrgAccess) -> Result<Response> 
 /// Change settings (a merge patch). `If-Match` must carry the ETag last read.
 #[utoipa::path(patch, path = "/v1/orgs/{org_id}/settings", tag = "settings",
     params(("org_id" = String, Path), ("If-Match" = String, Header, description = "the settings' ETag")),
-    request_body = SettingsPatch, security(("bearer" = [])),
+    request_body(content((SettingsPatch = "application/json"), (SettingsPatch = "application/merge-patch+json"))), security(("bearer" = [])),
     responses((status = 200, body = SettingsDoc, headers(("ETag" = String))), (status = 403, description = "not allowed, or locked above", body = Problem),
               (status = 412, body = Problem), (status = 428, body = Problem), (status = 422, body = Problem)))]
 async fn patch_settings_handler(
     State(ctx): State<AppState>,
     OrgAccess(access): OrgAccess,
     headers: HeaderMap,
-    JsonBody(req): JsonBody<SettingsPatch>,
+    JsonBody(raw): JsonBody<serde_json::Value>,
 ) -> Result<Response> {
     let permit = access.permit::<UpdateOrg>()?;
+    // Nested objects merge member by member (RFC 7396 §2) over what is kept, as read with
+    // the version `If-Match` names (the change is conditioned on it).
+    let kept = serde_json::to_value(&permit.org.company.settings).map_err(|e| Error::Internal(e.to_string()))?;
+    let merged = merge_nested(raw, &kept, &["details", "contact"]);
+    let bytes = serde_json::to_vec(&merged).map_err(|e| Error::Internal(e.to_string()))?;
+    let JsonBody(req) = crate::api::extract::parse_json::<SettingsPatch>(&bytes)?;
     // Bad input is told as such first, whatever the precondition says.
     let (change, locks) = req.parse()?;
     let version = if_match(&headers)?;
