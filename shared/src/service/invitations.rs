@@ -37,6 +37,8 @@ struct Candidate {
     scope: Scope,
     manage: Manage,
     inbox: Option<InboxChoice>,
+    /// A person with a login is written to in their own language.
+    language: Option<Language>,
 }
 
 /// What every invitation of one request shares.
@@ -71,7 +73,7 @@ async fn invite_one(ctx: &Ctx, permit: &Permit<ManageMembers>, b: &Batch<'_>, c:
     let token_rec =
         InviteTokenRecord { org_id: inv.org_id.clone(), email: inv.email.clone(), expires_at: inv.expires_at };
     let act = permit_activity(ctx, permit, "member.invited", Some(c.email.to_string()));
-    let mail = mailer.mail(ctx, effective.language(), &inv, &token)?;
+    let mail = mailer.mail(ctx, c.language.unwrap_or(effective.language()), &inv, &token)?;
     ctx.store.create_invitation(&inv, &token_rec, lineage, &act, Some(&mail)).await?;
     Ok(mail)
 }
@@ -231,21 +233,25 @@ pub async fn invite(
             outcomes[i] = Some(failed(email.as_str(), &e));
             continue;
         }
-        candidates.push(Candidate { index: i, email, roles, scope, manage, inbox: entry.inbox.clone() });
+        let inbox = entry.inbox.clone();
+        candidates.push(Candidate { index: i, email, roles, scope, manage, inbox, language: None });
     }
     let addresses: Vec<Email> = candidates.iter().map(|c| c.email.clone()).collect();
-    let members = match ctx.store.members_by_email(&addresses, &org.org_id).await {
+    let known = match ctx.store.logins_by_email(&addresses, &org.org_id).await {
         Ok(m) => m,
         // A storage failure is every remaining address's outcome; nothing was written.
         Err(e) => {
             for c in candidates.drain(..) {
                 outcomes[c.index] = Some(failed(c.email.as_str(), &e));
             }
-            std::collections::HashSet::new()
+            Default::default()
         }
     };
+    for c in &mut candidates {
+        c.language = known.get(&c.email).and_then(|k| k.language);
+    }
     let (already, todo): (Vec<Candidate>, Vec<Candidate>) =
-        candidates.into_iter().partition(|c| members.contains(&c.email));
+        candidates.into_iter().partition(|c| known.get(&c.email).is_some_and(|k| k.member));
     for c in already {
         outcomes[c.index] = Some(InviteOutcome {
             email: c.email.to_string(),
@@ -312,7 +318,8 @@ pub(crate) async fn invite_checked(
     email: Email,
     roles: Roles,
 ) -> Result<()> {
-    if ctx.store.members_by_email(std::slice::from_ref(&email), &permit.org.org_id).await?.contains(&email) {
+    let known = ctx.store.logins_by_email(std::slice::from_ref(&email), &permit.org.org_id).await?.remove(&email);
+    if known.is_some_and(|k| k.member) {
         return Err(Error::AlreadyMember);
     }
     let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
@@ -321,7 +328,9 @@ pub(crate) async fn invite_checked(
     let composer = InviteComposer::new(ctx, &emails::Scope::of_permit(permit)).await?;
     let days = ctx.config.invitation_days;
     let b = Batch { effective: &effective, inviter_name: &inviter_name, lineage: &lineage, days, composer: &composer };
-    let c = Candidate { index: 0, email, roles, scope: Scope::default(), manage: Manage::default(), inbox: None };
+    let language = known.and_then(|k| k.language);
+    let c =
+        Candidate { index: 0, email, roles, scope: Scope::default(), manage: Manage::default(), inbox: None, language };
     let mail = invite_one(ctx, permit, &b, &c).await?;
     super::mail_outbox::handed_on(ctx, vec![mail]).await;
     Ok(())

@@ -184,6 +184,15 @@ pub(crate) fn seats_update(
     tx::update(b)
 }
 
+/// An address with a login, as an invitation sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownLogin {
+    /// Already a member of the organization inviting.
+    pub member: bool,
+    /// The person's own language: their invitation is written in it.
+    pub language: Option<crate::domain::Language>,
+}
+
 impl Store {
     pub async fn get_seats(&self, org: &OrgId) -> Result<SeatsRecord> {
         Ok(self.get_item(&OrgRecord::pk(org), SeatsRecord::SK).await?.map(from_item).transpose()?.unwrap_or_default())
@@ -319,28 +328,42 @@ impl Store {
 
     /// Which of `emails` have a login that is a member of `org`: one batch read of the
     /// credentials and one of those logins' memberships, per 100 addresses.
-    pub async fn members_by_email(&self, emails: &[Email], org: &OrgId) -> Result<std::collections::HashSet<Email>> {
+    /// Of `emails`, those with a login: whether it is a member of `org`, and its language.
+    /// Two batch reads: the credentials, then memberships and profiles together.
+    pub async fn logins_by_email(
+        &self,
+        emails: &[Email],
+        org: &OrgId,
+    ) -> Result<std::collections::HashMap<Email, KnownLogin>> {
         let keys = emails.iter().map(|e| key(super::CredentialRecord::pk(e), super::CredentialRecord::SK)).collect();
         let creds: Vec<super::CredentialRecord> =
             self.batch_get(keys).await?.into_iter().map(from_item).collect::<Result<_>>()?;
         if creds.is_empty() {
             return Ok(Default::default());
         }
-        let keys = creds
-            .iter()
-            .map(|c| key(super::MembershipRecord::pk(&c.user_id), super::MembershipRecord::sk(org)))
-            .collect();
-        let members: std::collections::HashSet<UserId> = self
-            .batch_get(keys)
-            .await?
-            .into_iter()
-            .map(from_item::<super::MembershipRecord>)
-            .map(|m| m.map(|m| m.user_id))
-            .collect::<Result<_>>()?;
+        let mut keys = Vec::with_capacity(creds.len() * 2);
+        for c in &creds {
+            keys.push(key(super::MembershipRecord::pk(&c.user_id), super::MembershipRecord::sk(org)));
+            keys.push(key(super::UserRecord::pk(&c.user_id), super::UserRecord::SK));
+        }
+        let (mut members, mut languages) = (std::collections::HashSet::new(), std::collections::HashMap::new());
+        for item in self.batch_get(keys).await? {
+            let sk = item.get(super::table::PRIMARY.range).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if sk == super::UserRecord::SK {
+                let u: super::UserRecord = from_item(item)?;
+                languages.insert(u.user_id, u.language);
+            } else {
+                members.insert(from_item::<super::MembershipRecord>(item)?.user_id);
+            }
+        }
         Ok(creds
             .into_iter()
-            .filter(|c| members.contains(&c.user_id))
-            .filter_map(|c| emails.iter().find(|e| e.as_str() == c.login).cloned())
+            .filter_map(|c| {
+                let email = emails.iter().find(|e| e.as_str() == c.login)?.clone();
+                let known =
+                    KnownLogin { member: members.contains(&c.user_id), language: languages.get(&c.user_id).copied() };
+                Some((email, known))
+            })
             .collect())
     }
 

@@ -208,3 +208,32 @@ async fn settings_merge_nested_objects_member_by_member(engine: Engine) {
     let r = patch(json!({"contact": null}), "application/merge-patch+json").await;
     assert_eq!(r.body["own"]["contact"], json!(null), "{:?}", r.body);
 }
+
+both_engines!(an_existing_login_is_invited_in_their_own_language);
+
+/// An English organization invites someone who has a login in Dutch: the invitation is Dutch;
+/// a new address gets the organization's language.
+async fn an_existing_login_is_invited_in_their_own_language(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signup("lang-owner", "web").await;
+    let dutch = app.signup("lang-dutch", "web").await;
+    let r = app.send(reqwest::Method::PATCH, "/v1/me", &dutch.access, None, Some(json!({"language": "nl"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let fresh = e2e::unique_email("lang-fresh");
+    let r = app
+        .post_auth(
+            &format!("/v1/orgs/{}/invitations", owner.org),
+            &owner.access,
+            json!({"invitations": [{"email": dutch.email, "roles": ["agent"]}, {"email": fresh, "roles": ["agent"]}]}),
+        )
+        .await;
+    assert_eq!(r.body["invited"], 2, "{:?}", r.body);
+    app.run_mail_worker().await;
+    let to_dutch = app.wait_link(&dutch.email, "accept-invitation").await;
+    assert!(to_dutch.is_some());
+    let mails = app.emails_to(&dutch.email).await;
+    let invitation = mails.iter().find(|m| m.link("accept-invitation").is_some()).expect("the invitation");
+    assert_eq!(invitation.language.as_deref(), Some("nl"), "{}", invitation.subject);
+    let mails = app.wait_emails_to(&fresh, 1).await;
+    assert_eq!(mails[0].language.as_deref(), Some("en"));
+}
