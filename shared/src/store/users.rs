@@ -279,8 +279,20 @@ impl Store {
         for t in throttles {
             also.push(tx::delete(self.table_name(), key(ThrottleRecord::pk(t), ThrottleRecord::SK))?);
         }
-        // Every session ends with the new password, in its transaction.
-        also.push(self.end_all_sessions(&token.user_id)?);
+        // Every session ends with the new password, in its transaction. A link that went to
+        // the login's address proves the person holds it: the address is verified too.
+        match &token.email {
+            Some(e) => {
+                let b = tx::update_builder(self.table_name(), key(UserRecord::pk(&token.user_id), UserRecord::SK))
+                    .update_expression("ADD session_epoch :one SET email_verified = :t")
+                    .condition_expression("email = :e")
+                    .expression_attribute_values(":one", super::ops::n(1))
+                    .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+                    .expression_attribute_values(":e", s(e.as_str()));
+                also.push(tx::update(b)?);
+            }
+            None => also.push(self.end_all_sessions(&token.user_id)?),
+        }
         self.consume_token_with(token_hash, update, also).await?;
         self.clean_up_sessions(sessions).await;
         Ok(())

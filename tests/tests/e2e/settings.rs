@@ -351,6 +351,8 @@ async fn created_users_and_mobile_codes(engine: Engine) {
     let t = app.login(&email, "a brand new passphrase", "web").await;
     assert_eq!(t["organization_id"], owner.org.as_str());
     let access = t["access_token"].as_str().unwrap();
+    // The link went to the address: setting the password through it verified the address.
+    assert_eq!(app.get("/v1/me", access).await.body["user"]["email_verified"], true);
     let r = app
         .post_auth(
             "/v1/me/password",
