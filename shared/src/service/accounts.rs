@@ -41,6 +41,8 @@ pub struct UserView {
     pub job_title: Option<String>,
     /// E.164.
     pub mobile: Option<String>,
+    /// The mobile number was proved by a code sent to it (`POST /v1/me/mobile/verify`).
+    pub mobile_verified: bool,
     /// IANA name; absent: the organization's default applies.
     #[schema(value_type = Option<String>)]
     pub timezone: Option<crate::domain::Timezone>,
@@ -58,6 +60,7 @@ impl From<&UserRecord> for UserView {
             email_verified: u.email_verified,
             job_title: u.job_title.clone(),
             mobile: u.mobile.as_ref().map(|p| p.as_str().to_owned()),
+            mobile_verified: u.mobile.is_some() && u.mobile_verified_at.is_some(),
             timezone: u.timezone,
         }
     }

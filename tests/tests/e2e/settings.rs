@@ -378,8 +378,10 @@ async fn created_users_and_mobile_codes(engine: Engine) {
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let r = app.post_auth("/v1/me/mobile/verify", access, json!({"code": wrong})).await;
     assert_eq!(r.code(), "invalid_code");
+    assert_eq!(app.get("/v1/me", access).await.body["user"]["mobile_verified"], false);
     let r = app.post_auth("/v1/me/mobile/verify", access, json!({"code": code})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    assert_eq!(app.get("/v1/me", access).await.body["user"]["mobile_verified"], true, "the profile says so");
     let r = app.post_auth("/v1/me/mobile/verify", access, json!({"code": code})).await;
     assert_eq!(r.code(), "invalid_code", "a code is used once");
 }
