@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 
 use super::members::{SeatDelta, seats_update, tx_delete};
-use super::ops::{Item, key, s};
+use super::ops::{Item, QueryDir, key, s};
 use super::table::{GSI1, PRIMARY};
 use super::tx::{self, TxError};
 use super::{
@@ -79,9 +79,6 @@ fn membership_key(user: &UserId, org: &OrgId) -> Item {
     key(MembershipRecord::pk(user), MembershipRecord::sk(org))
 }
 
-/// Queries one page of members may take (a search filters after DynamoDB's limit).
-const MEMBER_PAGE_ROUNDS: usize = 4;
-
 impl Store {
     /// Turn a pending invitation into a membership: the token must still exist (so two
     /// acceptances cannot both succeed), the invitation must still carry it, and the person
@@ -144,49 +141,11 @@ impl Store {
         cursor: Option<&Cursor>,
     ) -> Result<Page<MembershipRecord>> {
         let hash = MembershipRecord::gsi1pk(org);
-        let wanted = limit.clamp(1, 1000) as usize;
-        let search = search.filter(|t| !t.is_empty());
-        let mut start = cursor.map(|c| c.to_key(GSI1.key.hash, &hash)).transpose()?;
-        let mut found: Vec<super::ops::Item> = Vec::new();
-        // One more than asked, so a page that ends the listing has no cursor. A search filters
-        // after DynamoDB's limit, so it goes on reading for a few rounds to fill the page.
-        for _ in 0..MEMBER_PAGE_ROUNDS {
-            let mut q = self
-                .client
-                .query()
-                .table_name(self.table_name())
-                .index_name(GSI1.name)
-                .key_condition_expression("#h = :h AND begins_with(#r, :p)")
-                .expression_attribute_names("#h", GSI1.key.hash)
-                .expression_attribute_names("#r", GSI1.key.range)
-                .expression_attribute_values(":h", s(&hash))
-                .expression_attribute_values(":p", s(MembershipRecord::SK_PREFIX))
-                .limit((wanted + 1 - found.len()) as i32)
-                .set_exclusive_start_key(start.take());
-            if let Some(text) = search {
-                q = q
-                    .filter_expression("contains(#s, :q)")
-                    .expression_attribute_names("#s", "search")
-                    .expression_attribute_values(":q", s(text));
-            }
-            let out = q.send().await.map_err(super::error::storage)?;
-            found.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if found.len() > wanted || start.is_none() {
-                break;
-            }
-        }
-        let next = if found.len() > wanted {
-            found.truncate(wanted);
-            found
-                .last()
-                .and_then(|last| Cursor::after(last, &[GSI1.key.hash, GSI1.key.range, PRIMARY.hash, PRIMARY.range]))
-        } else {
-            // Searched as far as the rounds allow: where to go on, if anything is left.
-            start.as_ref().and_then(Cursor::from_key)
-        };
-        let items = found.into_iter().map(super::items::from_item).collect::<Result<_>>()?;
-        Ok(Page { items, next })
+        let contains = search.filter(|t| !t.is_empty()).map(|t| ("search", t));
+        let prefix = MembershipRecord::SK_PREFIX;
+        let page = self.query_page(Some(&GSI1), &hash, prefix, QueryDir::Forward, limit, cursor, contains).await?;
+        let items = page.items.into_iter().map(super::items::from_item).collect::<Result<_>>()?;
+        Ok(Page { items, next: page.next })
     }
 
     /// Replace a membership (roles, scope, change rights, status) if it is unchanged since read.

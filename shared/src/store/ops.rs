@@ -53,6 +53,9 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::random_range(cap / 4..=cap))
 }
 
+/// Reads one filtered page may take to fill itself.
+pub(crate) const FILTERED_ROUNDS: usize = 4;
+
 impl Store {
     /// Strongly consistent read of one item.
     pub(crate) async fn get_item(&self, pk: &str, sk: &str) -> Result<Option<Item>> {
@@ -93,16 +96,34 @@ impl Store {
         limit: i32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<Item>> {
+        self.query_page(index, pk, sk_prefix, dir, limit, cursor, None).await
+    }
+
+    /// [`Store::query_prefix`], keeping only items whose `attr` contains `text` (`contains`
+    /// filter). The page is filled across a few reads (DynamoDB filters after its limit);
+    /// past [`FILTERED_ROUNDS`] it ends short, with a cursor to go on.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn query_page(
+        &self,
+        index: Option<&IndexDef>,
+        pk: &str,
+        sk_prefix: &str,
+        dir: QueryDir,
+        limit: i32,
+        cursor: Option<&Cursor>,
+        contains: Option<(&str, &str)>,
+    ) -> Result<Page<Item>> {
         let keydef = index.map(|i| i.key).unwrap_or(PRIMARY);
         let wanted = limit.clamp(1, 1000) as usize;
         let mut start = cursor.map(|c| c.to_key(keydef.hash, pk)).transpose()?;
         let mut items: Vec<Item> = Vec::new();
         // One more than asked, so a page that ends the listing says so (no cursor to an empty
-        // page). A query that stops short with a key to go on (DynamoDB's 1 MB page) is
-        // followed, so the page is full whenever there is more.
+        // page). A read that stops short with a key to go on (DynamoDB's 1 MB page, or its
+        // limit before a filter) is followed, so the page is full whenever there is more.
+        let mut rounds = 0;
         loop {
-            let room = wanted + 1 - items.len();
-            let out = self
+            rounds += 1;
+            let mut q = self
                 .client
                 .query()
                 .table_name(self.table_name())
@@ -114,33 +135,38 @@ impl Store {
                 .expression_attribute_values(":p", s(sk_prefix))
                 .scan_index_forward(dir == QueryDir::Forward)
                 .consistent_read(index.is_none())
-                .limit(room as i32)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| {
-                    // A forged cursor pointing outside the key range is the caller's fault.
-                    if e.as_service_error().map(|s| s.meta().code()) == Some(Some("ValidationException"))
-                        && cursor.is_some()
-                    {
-                        Error::validation("invalid_cursor", "cursor", "does not belong to this listing")
-                    } else {
-                        storage(e)
-                    }
-                })?;
+                .limit((wanted + 1 - items.len()) as i32)
+                .set_exclusive_start_key(start.take());
+            if let Some((attr, text)) = contains {
+                q = q
+                    .filter_expression("contains(#f, :f)")
+                    .expression_attribute_names("#f", attr)
+                    .expression_attribute_values(":f", s(text));
+            }
+            let out = q.send().await.map_err(|e| {
+                // A forged cursor pointing outside the key range is the caller's fault.
+                if e.as_service_error().map(|s| s.meta().code()) == Some(Some("ValidationException"))
+                    && cursor.is_some()
+                {
+                    Error::validation("invalid_cursor", "cursor", "does not belong to this listing")
+                } else {
+                    storage(e)
+                }
+            })?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
-            if items.len() > wanted || start.is_none() {
+            let out_of_rounds = contains.is_some() && rounds >= FILTERED_ROUNDS;
+            if items.len() > wanted || start.is_none() || out_of_rounds {
                 break;
             }
         }
         let next = if items.len() > wanted {
             items.truncate(wanted);
-            // The next page starts after the last item kept: its keys, as DynamoDB's own
-            // LastEvaluatedKey would name them (the index's and the table's).
+            // The next page starts after the last item kept.
             items.last().and_then(|last| Cursor::after(last, &[keydef.hash, keydef.range, PRIMARY.hash, PRIMARY.range]))
         } else {
-            None
+            // Read as far as the rounds allow: where to go on, if anything is left.
+            start.as_ref().and_then(Cursor::from_key)
         };
         Ok(Page { items, next })
     }
