@@ -43,7 +43,7 @@ impl Server {
             .expect("start local");
         // Owned at once, so a failure below still kills and reaps it (`Drop`).
         let server = Server { child, base: format!("http://127.0.0.1:{port}"), data, port };
-        let http = reqwest::Client::new();
+        let http = client();
         for _ in 0..600 {
             let up = http.get(format!("{}/.well-known/jwks.json", server.base)).send().await;
             if up.is_ok_and(|r| r.status().is_success()) {
@@ -73,23 +73,43 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-async fn login(http: &reqwest::Client, base: &str, email: &str, password: &str) -> Option<String> {
+/// A session's access token, or what came back instead (so a failure says why).
+async fn login(http: &reqwest::Client, base: &str, email: &str, password: &str) -> Result<String, String> {
     let r = http
         .post(format!("{base}/v1/auth/login"))
         .json(&json!({"email": email, "password": password, "client": "web"}))
         .send()
         .await
-        .ok()?;
-    let body: Value = r.json().await.ok()?;
-    body["access_token"].as_str().map(str::to_owned)
+        .map_err(|e| format!("no answer: {e:?}"))?;
+    let status = r.status();
+    let body: Value = r.json().await.map_err(|e| format!("{status}: unreadable body: {e}"))?;
+    body["access_token"].as_str().map(str::to_owned).ok_or_else(|| format!("{status}: {body}"))
+}
+
+/// Whether a password signs in: a session, or refused as wrong credentials; anything else
+/// (no answer, a server error) fails the test rather than counting as "refused".
+async fn works(http: &reqwest::Client, base: &str, email: &str, password: &str) -> bool {
+    match login(http, base, email, password).await {
+        Ok(_) => true,
+        Err(e) if e.starts_with("401") => false,
+        Err(e) => panic!("sign-in neither worked nor was refused: {e}"),
+    }
+}
+
+/// No connection is kept between requests: one kept to the killed process would be reused
+/// for the restarted one's first request and fail it, a failure of the test, not the service.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client")
 }
 
 async fn live(http: &reqwest::Client, base: &str, tokens: &[String]) -> usize {
     let mut n = 0;
     for t in tokens {
         let r = http.get(format!("{base}/v1/me")).bearer_auth(t).send().await.expect("me");
-        if r.status() == StatusCode::OK {
-            n += 1;
+        match r.status() {
+            StatusCode::OK => n += 1,
+            StatusCode::UNAUTHORIZED => {}
+            other => panic!("a session is neither live nor ended: {other}"),
         }
     }
     n
@@ -119,7 +139,7 @@ const SESSIONS: usize = 40;
 async fn ending_sessions_is_all_or_nothing_when_the_process_is_killed() {
     let data = std::env::temp_dir().join(format!("switchboard-kill-{}", ulid::Ulid::new()));
     let mut server = Server::start(data, free_port()).await;
-    let http = reqwest::Client::new();
+    let http = client();
     let email = e2e::unique_email("killed");
     let mut password = "the first passphrase".to_owned();
     let r = http
@@ -135,7 +155,8 @@ async fn ending_sessions_is_all_or_nothing_when_the_process_is_killed() {
     for (round, (changing, at)) in ROUNDS.iter().copied().enumerate() {
         let mut tokens = Vec::new();
         for _ in 0..SESSIONS {
-            tokens.push(login(&http, &server.base, &email, &password).await.expect("a session"));
+            let token = login(&http, &server.base, &email, &password).await;
+            tokens.push(token.unwrap_or_else(|e| panic!("round {round}: no session: {e}")));
         }
         let next = format!("passphrase number {round} of the kills");
         let request = if changing {
@@ -163,8 +184,8 @@ async fn ending_sessions_is_all_or_nothing_when_the_process_is_killed() {
         let (others, me) =
             (live(&http, &server.base, &tokens[1..]).await, live(&http, &server.base, &tokens[..1]).await);
         let outcome = if changing {
-            let new_works = login(&http, &server.base, &email, &next).await.is_some();
-            let old_works = login(&http, &server.base, &email, &password).await.is_some();
+            let new_works = works(&http, &server.base, &email, &next).await;
+            let old_works = works(&http, &server.base, &email, &password).await;
             assert_ne!(new_works, old_works, "round {round}: exactly one password works");
             if new_works {
                 assert_eq!((others, me), (0, 1), "round {round}: the new password ended every other session");
