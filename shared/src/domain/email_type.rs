@@ -135,6 +135,11 @@ email_types! {
         var("link", "the link to choose a new password", "https://app.example/reset-password?token=…"),
         var("minutes", "minutes the link stays valid", "60"),
     ];
+    AccountCreated => "account_created", Registration, false, [
+        var("by", "who made the login", "Jane Doe"),
+        var("link", "the link to choose a first password", "https://app.example/reset-password?token=…"),
+        var("days", "days the link stays valid", "7"),
+    ];
     EmailChange => "email_change", Registration, false, [
         var("new_email", "the address the login is to use", "anna@new.example"),
         var("link", "the link that confirms the new address", "https://app.example/confirm-email?token=…"),

@@ -138,7 +138,7 @@ async fn fulfil(ctx: &Ctx, request: &EmailRequest, id: &str) -> Result<()> {
         return Ok(());
     }
     match request {
-        EmailRequest::PasswordReset { .. } => super::passwords::issue_reset(ctx, &user, None, Some(id)).await,
+        EmailRequest::PasswordReset { .. } => super::passwords::issue_reset(ctx, &user, Some(id)).await,
         EmailRequest::RegistrationAttempt { .. } => {
             match super::accounts::registration_attempt_email(ctx, &user).await? {
                 Some(job) => super::mail_outbox::send_once(ctx, id, job).await,

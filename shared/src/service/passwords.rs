@@ -11,29 +11,63 @@ use crate::store::{TokenPurpose, TokenRecord, UserRecord};
 
 /// Reset links expire after this long.
 pub const RESET_MINUTES: i64 = 60;
+/// A login an admin made has this long to choose its first password: the person may be on
+/// leave when it is made, and the link was not asked for by whoever finds it in the inbox.
+pub const FIRST_PASSWORD_DAYS: i64 = 7;
+
+/// What a password link is for; both are consumed by [`reset`].
+enum Purpose {
+    /// Asked for: "forgot password", or an admin for a member.
+    Reset,
+    /// A login an admin just made, by this person.
+    FirstPassword { by: String },
+}
 
 /// Create a reset token for `user` and record the email with its link (an admin's request for
 /// a member, who is known to them).
 pub async fn send_reset(ctx: &Ctx, user: &UserRecord, scope: &super::emails::Scope) -> Result<()> {
-    issue_reset(ctx, user, Some(scope), None).await
+    issue(ctx, user, Purpose::Reset, Some(scope), None).await
+}
+
+/// The "choose your password" email to a login an admin made (`by`: the admin's name).
+pub async fn send_first_password(ctx: &Ctx, user: &UserRecord, by: String, scope: &super::emails::Scope) -> Result<()> {
+    issue(ctx, user, Purpose::FirstPassword { by }, Some(scope), None).await
 }
 
 /// A new reset token for `user` and the email carrying its link, written together, branded
 /// by `scope` (the admin's organization), else by the organization the person last used.
 /// Nothing is written when the organization switched the email off, nor when the email
 /// request `request_id` was fulfilled already (a redelivered "forgot password").
-pub(crate) async fn issue_reset(
+pub(crate) async fn issue_reset(ctx: &Ctx, user: &UserRecord, request_id: Option<&str>) -> Result<()> {
+    issue(ctx, user, Purpose::Reset, None, request_id).await
+}
+
+async fn issue(
     ctx: &Ctx,
     user: &UserRecord,
+    purpose: Purpose,
     scope: Option<&super::emails::Scope>,
     request_id: Option<&str>,
 ) -> Result<()> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
+    let link = format!("{}/reset-password?token={token}", ctx.config.public_url);
+    let (ty, valid, vars) = match purpose {
+        Purpose::Reset => (
+            crate::domain::EmailType::PasswordReset,
+            chrono::Duration::minutes(RESET_MINUTES),
+            super::emails::vars([("link", link.into()), ("minutes", RESET_MINUTES.into())]),
+        ),
+        Purpose::FirstPassword { by } => (
+            crate::domain::EmailType::AccountCreated,
+            chrono::Duration::days(FIRST_PASSWORD_DAYS),
+            super::emails::vars([("by", by.into()), ("link", link.into()), ("days", FIRST_PASSWORD_DAYS.into())]),
+        ),
+    };
     let record = TokenRecord {
         purpose: TokenPurpose::PasswordReset,
         user_id: user.user_id.clone(),
         email: Some(user.address()?.clone()),
-        expires_at: ctx.now() + chrono::Duration::minutes(RESET_MINUTES),
+        expires_at: ctx.now() + valid,
         client: None,
         attempts: 0,
         previous_email: None,
@@ -42,11 +76,6 @@ pub(crate) async fn issue_reset(
         org: None,
         second_factor: false,
     };
-    let vars = super::emails::vars([
-        ("link", format!("{}/reset-password?token={token}", ctx.config.public_url).into()),
-        ("minutes", RESET_MINUTES.into()),
-    ]);
-    let ty = crate::domain::EmailType::PasswordReset;
     let job = match scope {
         Some(s) => super::emails::compose_one(ctx, Some(s), ty, super::emails::Recipient::user(user, vars)?).await?,
         None => super::emails::to_user(ctx, user, None, ty, vars).await?,

@@ -133,9 +133,19 @@ pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUs
     let login = NewLogin { credential: &credential, user: &user };
     ctx.store.add_member(&m, Some(login), None, &org.lineage_ids(), &act, &[]).await?;
     if user.email.is_some() {
-        super::passwords::send_reset(ctx, &user, &super::emails::Scope::of_permit(permit)).await?;
+        let by = admin_name(ctx, permit).await;
+        super::passwords::send_first_password(ctx, &user, by, &super::emails::Scope::of_permit(permit)).await?;
     }
     Ok(CreatedUser { outcome: UserAdded::Added, user_id: Some(user_id) })
+}
+
+/// The acting admin's name for an email; a failed read leaves it empty rather than failing
+/// the change the email tells of.
+async fn admin_name(ctx: &Ctx, permit: &Permit<ManageMembers>) -> String {
+    match ctx.store.get_user(&permit.user_id).await {
+        Ok(Some(u)) => format!("{} {}", u.first_name, u.last_name).trim().to_owned(),
+        _ => String::new(),
+    }
 }
 
 /// The notice to an existing login made a member, recorded with the membership.
@@ -144,10 +154,7 @@ async fn added_notice(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserReco
     if user.email.is_none() {
         return Vec::new();
     }
-    let by = match ctx.store.get_user(&permit.user_id).await {
-        Ok(Some(u)) => format!("{} {}", u.first_name, u.last_name),
-        _ => String::new(),
-    };
+    let by = admin_name(ctx, permit).await;
     let vars = super::emails::vars([("by", by.into()), ("link", format!("{}/login", ctx.config.public_url).into())]);
     let scope = super::emails::Scope::of_permit(permit);
     let Ok(r) = super::emails::Recipient::user(user, vars) else { return Vec::new() };

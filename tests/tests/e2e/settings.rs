@@ -341,7 +341,14 @@ async fn created_users_and_mobile_codes(engine: Engine) {
     assert_eq!((r.status, r.body["outcome"].as_str()), (StatusCode::CREATED, Some("added")), "{:?}", r.body);
     app.run_mail_worker().await;
     let mail = app.wait_emails_to(&email, 1).await;
+    // Their own email, not a reset they never asked for: who made the login, and a week to
+    // choose a password, so the link still works days later (a reset's lasts an hour).
+    assert!(mail[0].subject.contains("made you a Switchboard login"), "{}", mail[0].subject);
+    assert!(mail[0].text.contains("valid for 7 days") && !mail[0].text.contains("did not ask"), "{}", mail[0].text);
     let token = mail[0].link("token=").expect("set-password link").split("token=").nth(1).unwrap().to_owned();
+    app.clock.advance(chrono::Duration::days(6));
+    let owner_access =
+        app.login(&owner.email, &owner.password, "web").await["access_token"].as_str().unwrap().to_owned();
     let short = app.post("/v1/auth/reset-password", json!({"token": token, "password": "only fifteen ch"})).await;
     assert_eq!(short.code(), "password_too_short", "the member's organizations set the rule");
     assert_eq!(
@@ -364,7 +371,7 @@ async fn created_users_and_mobile_codes(engine: Engine) {
     let r = app
         .post_auth(
             &format!("/v1/orgs/{}/users", owner.org),
-            &owner.access,
+            &owner_access,
             json!({"first_name": "Cas", "last_name": "Jansen", "email": email}),
         )
         .await;
