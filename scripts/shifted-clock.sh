@@ -44,4 +44,4 @@ echo "==> the clock-driven tests with the clock at $(faketime -f "$ahead" date -
 cargo test --locked --workspace --lib --bins
 cargo test --locked -p e2e --test e2e -- --skip ::moto \
   auth:: digests:: faults:: imports:: lifecycle:: members:: merge:: merge_job:: notifications:: oauth:: \
-  orgs:: outbox:: session_faults:: sso:: standing:: tokens:: tree_model:: two_factor:: local_server::
+  orgs:: outbox:: reminders:: session_faults:: sso:: standing:: tokens:: tree_model:: two_factor:: local_server::

@@ -20,7 +20,9 @@ echo "==> cfn-lint infra/template.yaml"
 
 port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-"$venv/bin/python" scripts/moto_server_serial.py 127.0.0.1 "$port" > target/moto.log 2>&1 &
+# Multipart parts as small as the export test sends (S3's own minimum is 5 MiB).
+S3_UPLOAD_PART_MIN_SIZE=1024 MOTO_S3_DEFAULT_KEY_BUFFER_SIZE=8388608 \
+  "$venv/bin/python" scripts/moto_server_serial.py 127.0.0.1 "$port" > target/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

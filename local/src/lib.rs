@@ -100,6 +100,10 @@ impl DataDir {
     pub fn uploads(&self) -> PathBuf {
         self.0.join("uploads")
     }
+    /// Import jobs not over yet, one message each (see `Spool`).
+    pub fn imports(&self) -> PathBuf {
+        self.0.join("queues").join("imports")
+    }
     /// Text messages (mobile codes), one file each.
     pub fn sms(&self) -> PathBuf {
         self.0.join("sms")
@@ -178,6 +182,9 @@ pub async fn open_with(
     ctx.sms = switchboard::sms::SmsSender::Outbox { dir: data.sms() };
     // The system resolver, or the DNS server named for local domain checks.
     ctx.dns = switchboard::dns::Dns::from_env()?;
+    // Import jobs outlive the process that started them, as SQS messages do in AWS.
+    ctx.imports =
+        switchboard::service::imports::ImportQueue::Spool(switchboard::service::imports::Spool::open(data.imports())?);
     Ok(Local { ctx: Arc::new(ctx), engine })
 }
 
@@ -253,8 +260,8 @@ fn is_connection_error(e: &std::io::Error) -> bool {
         || e.raw_os_error().is_some_and(|c| c == 24 || c == 23)
 }
 
-/// Run the digest schedule in this process: one pass at the start of every minute, as the
-/// EventBridge rule does in AWS.
+/// Run the digest schedule in this process: one pass (digests, then mobile reminders) at the
+/// start of every minute, as the EventBridge rule does in AWS.
 pub fn start_digest_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(switchboard::aws::as_function("digests", async move {
         loop {
@@ -267,16 +274,27 @@ pub fn start_digest_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "digest run failed; the next minute tries again"),
             }
+            match switchboard::service::reminders::run(&ctx, at).await {
+                Ok(r) if r.sent + r.dropped > 0 => tracing::info!(?r, "mobile reminders run"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "mobile reminders failed; the next minute tries again"),
+            }
         }
     }))
 }
 
 /// Relay recorded emails that waited over a minute (their request stopped between its commit
-/// and the queue) to the in-process worker, every 30 seconds; in AWS the table's stream
-/// carries every one.
+/// and the queue) to the in-process worker, every 30 seconds, and at start every one an
+/// earlier process left; in AWS the table's stream carries every one.
 pub fn start_mail_relay(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
     // In AWS the digest schedule runs the relay; attributed to it for the IAM check.
     tokio::spawn(switchboard::aws::as_function("digests", async move {
+        // What a process before this one recorded and left unsent goes out now, not a minute on.
+        match switchboard::service::mail_outbox::relay_after_restart(&ctx, ctx.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(relayed = n, "emails left by the previous run handed to the worker"),
+            Err(e) => tracing::warn!(error = %e, "email relay failed; it runs again in 30 seconds"),
+        }
         loop {
             match switchboard::service::mail_outbox::relay(&ctx).await {
                 Ok(0) => {}
@@ -286,6 +304,23 @@ pub fn start_mail_relay(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
             tokio::time::sleep(std::time::Duration::from_secs(30)).await;
         }
     }))
+}
+
+/// Deliver import jobs that are not over again, at start and then every half lease (at most
+/// 30 s), as SQS redelivers a message whose worker went silent: a job whose process was
+/// killed resumes once its lease runs out, after its last checkpoint.
+pub fn start_import_redelivery(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let switchboard::service::imports::ImportQueue::Spool(spool) = &ctx.imports else { return };
+        let every = std::time::Duration::from_secs((ctx.config.import_lease_secs / 2).clamp(1, 30) as u64);
+        loop {
+            let n = spool.redeliver(&ctx);
+            if n > 0 {
+                tracing::debug!(jobs = n, "import jobs delivered again");
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
 }
 
 /// Run the purge of closed organizations in this process, hourly as in AWS.
@@ -330,16 +365,19 @@ pub enum Job {
     /// The email relay (with the digests in AWS, every 30 seconds locally): recorded emails
     /// nobody handed on.
     EmailRelay,
+    /// With the digests in AWS: logins made long enough ago reminded to confirm a mobile number.
+    MobileReminders,
 }
 
 impl Job {
-    pub const ALL: [Job; 3] = [Job::Digests, Job::Purge, Job::EmailRelay];
+    pub const ALL: [Job; 4] = [Job::Digests, Job::Purge, Job::EmailRelay, Job::MobileReminders];
 
     pub fn name(self) -> &'static str {
         match self {
             Job::Digests => "digests",
             Job::Purge => "purge",
             Job::EmailRelay => "email-relay",
+            Job::MobileReminders => "mobile-reminders",
         }
     }
 
@@ -355,6 +393,7 @@ pub enum JobReport {
     Digests(switchboard::service::digests::RunReport),
     Purge(switchboard::service::lifecycle::PurgeReport),
     EmailRelay { relayed: usize },
+    MobileReminders(switchboard::service::reminders::ReminderReport),
 }
 
 /// `local run <job> --at <time>`: one run of `job` as of `at` against the data in `data`,
@@ -379,6 +418,7 @@ pub async fn run_at(
         Job::EmailRelay => {
             switchboard::service::mail_outbox::relay(ctx).await.map(|relayed| JobReport::EmailRelay { relayed })
         }
+        Job::MobileReminders => switchboard::service::reminders::run(ctx, at).await.map(JobReport::MobileReminders),
     };
     drop(local.ctx);
     local.engine.shutdown().await?;

@@ -6,7 +6,7 @@
 //! (`.local`). `local keygen` prints a new signing-key set for AWS Secrets Manager.
 //!
 //! `local run <job> --at 2026-12-07T08:00:00+01:00 [--data-dir DIR] [--port N]` runs one of
-//! the scheduled jobs (`digests`, `purge`, `email-relay`) once, as of that time, against the
+//! the scheduled jobs (`digests`, `purge`, `email-relay`, `mobile-reminders`) once, as of that time, against the
 //! local data, with the server stopped (the server runs each on its own schedule). `--port`
 //! and `SWITCHBOARD_PUBLIC_URL` / `SWITCHBOARD_API_URL` are the server's, so the links in the
 //! emails it sends lead there. `local digests --at …` is `local run digests --at …`.
@@ -43,6 +43,7 @@ async fn main() -> Result<(), local::BoxError> {
             local::start_digest_schedule(local.ctx.clone());
             local::start_purge_schedule(local.ctx.clone());
             local::start_mail_relay(local.ctx.clone());
+            local::start_import_redelivery(local.ctx.clone());
             serve(listener, app(local.ctx)).await?;
         }
     }

@@ -59,6 +59,15 @@ pub struct Config {
     /// In AWS the table's stream carries recorded emails to the queue (`EmailOutboxPipe`),
     /// so requests do not queue them themselves (`SWITCHBOARD_EMAIL_DELIVERY=stream`).
     pub email_from_stream: bool,
+    /// How long after a login is made it is reminded to confirm a mobile number (once,
+    /// while none is confirmed); `None`: never.
+    pub mobile_reminder_after: Option<Duration>,
+    /// Seconds an import worker's hold on its job lasts past its last checkpoint: a worker
+    /// silent that long (killed, frozen) is replaced by the job's next delivery.
+    pub import_lease_secs: i64,
+    /// The part an export is sent to S3 in (and the most of it held in memory). S3 takes
+    /// parts of at least 5 MiB; tests against a store that takes less use small ones.
+    pub export_part_bytes: usize,
 }
 
 impl Default for Config {
@@ -91,6 +100,9 @@ impl Default for Config {
             messaging_service_role: None,
             service_token: None,
             email_from_stream: false,
+            mobile_reminder_after: Some(Duration::hours(24)),
+            import_lease_secs: 300,
+            export_part_bytes: crate::files::PART_BYTES,
         }
     }
 }
@@ -136,6 +148,12 @@ impl Config {
         }
         if let Some(v) = num("SWITCHBOARD_SEAT_PRICE_ACTIVE_CENTS") {
             c.seat_price_active_cents = v;
+        }
+        if let Some(hours) = num("SWITCHBOARD_MOBILE_REMINDER_AFTER_HOURS") {
+            c.mobile_reminder_after = (hours > 0).then(|| Duration::hours(hours.min(24 * 365) as i64));
+        }
+        if let Some(secs) = num("SWITCHBOARD_IMPORT_LEASE_SECS") {
+            c.import_lease_secs = secs.clamp(1, 900) as i64;
         }
         if let Some(v) = num("SWITCHBOARD_INCLUDED_SEATS") {
             c.included_seats = v.min(10_000) as u32;

@@ -9,6 +9,9 @@ use aws_sdk_s3::presigning::PresigningConfig;
 
 use crate::error::{Error, Result};
 
+mod stream;
+pub use stream::{FileWriter, PART_BYTES};
+
 #[derive(Clone)]
 pub enum FileStore {
     S3 { client: crate::aws::Lazy<aws_sdk_s3::Client>, bucket: String },

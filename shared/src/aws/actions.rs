@@ -39,7 +39,7 @@ static SINK: LazyLock<Option<Sink>> = LazyLock::new(|| {
 /// The IAM actions an SDK call needs. Most operations are their own action; a DynamoDB
 /// transaction needs the action of each item in it, SQS batches the single-message action,
 /// and S3's `HeadObject`, `ListObjectsV2` and `DeleteObjects` are allowed by `s3:GetObject`,
-/// `s3:ListBucket` and `s3:DeleteObject`.
+/// `s3:ListBucket` and `s3:DeleteObject`, a multipart upload's steps by `s3:PutObject`.
 /// A single-item call on an `IDEMP#` record, which a policy may grant by leading key alone.
 fn idempotency_item(input: &aws_smithy_runtime_api::client::interceptors::context::Input) -> bool {
     use aws_sdk_dynamodb::operation::{
@@ -106,6 +106,8 @@ fn iam_action(service: &str, operation: &str) -> String {
         ("s3", "HeadObject") => "GetObject",
         ("s3", "ListObjectsV2") => "ListBucket",
         ("s3", "DeleteObjects") => "DeleteObject",
+        // A multipart upload is allowed by `s3:PutObject` (all but its abort).
+        ("s3", "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload") => "PutObject",
         _ => operation,
     };
     format!("{prefix}:{operation}")

@@ -42,6 +42,8 @@ pub struct RunReport {
     pub taken_over: usize,
     /// Windows another run claimed first.
     pub lost: usize,
+    /// The scheduled run's reminders to confirm a mobile number (`on_schedule` only).
+    pub mobile_reminders: super::reminders::ReminderReport,
 }
 
 /// An organization as the digests of one run see it (read once per run).
@@ -283,7 +285,12 @@ async fn render(ctx: &Ctx, org: &OrgDigest, window: DigestWindow, unsubscribe: U
 pub async fn on_schedule(ctx: &Ctx, event: &serde_json::Value) -> Result<RunReport> {
     let scheduled = event.get("time").and_then(|t| t.as_str()).unwrap_or_default();
     let now = ctx.now();
-    let report = run(ctx, now).await?;
+    let mut report = run(ctx, now).await?;
+    // The same schedule sends the reminders to confirm a mobile number.
+    match super::reminders::run(ctx, now).await {
+        Ok(r) => report.mobile_reminders = r,
+        Err(e) => tracing::warn!(error = %e, "mobile reminders failed; the next run tries again"),
+    }
     tracing::info!(scheduled, at = %now, ?report, "digest run finished");
     // The same schedule relays emails the stream has not handed on (a pipe that stopped).
     match super::mail_outbox::relay(ctx).await {

@@ -54,10 +54,19 @@ pub async fn delete_me(ctx: &Ctx, auth: &Authenticated, password: &Password) -> 
                 Err(e) => return Err(e),
             }
         }
-        // An owner's membership (of a closed organization) goes with the login below.
+        // An owner's membership (of a closed organization) goes with the login below; its
+        // search entries go now.
+        if m.is_owner() {
+            ctx.store.delete_member_entries(m).await?;
+        }
         ctx.store.purge_member_items(&org.org_id, &user.user_id).await?;
     }
     if let Some(email) = &user.email {
+        // Every entry naming the address, wherever it is (organizations left earlier, or
+        // whose invitation was never accepted, too), found by its index.
+        ctx.store.pseudonymize_activity(email, &pseudonym).await?;
+        // Entries written before that index existed, in the feeds of the organizations the
+        // person still belonged to.
         for org in &feeds {
             ctx.store.pseudonymize_feed(org, email.as_str(), &pseudonym).await?;
         }

@@ -10,7 +10,7 @@ use super::Ctx;
 use crate::access::{Permit, UpdateOrg};
 use crate::domain::{ExportId, OrgId};
 use crate::error::{Error, Result};
-use crate::store::{Cursor, EXPORT_DAYS, ExportRecord, ExportStatus, GroupRecord, OrgRecord, exported};
+use crate::store::{Cursor, EXPORT_DAYS, ExportRecord, ExportStatus, GroupRecord, OrgRecord, QueryDir, exported};
 
 /// How long a download link works.
 const LINK_MINUTES: u64 = 5;
@@ -138,24 +138,64 @@ pub async fn download(ctx: &Ctx, permit: &Permit<UpdateOrg>, id: &ExportId) -> R
     }
 }
 
-/// The document, written as sections of records.
+/// The document, written as sections of records straight to the file (a part in memory).
 struct Writer {
-    out: Vec<u8>,
+    file: crate::files::FileWriter,
     first_section: bool,
+    first_record: bool,
+}
+
+fn encode(e: serde_json::Error) -> Error {
+    Error::Internal(e.to_string())
 }
 
 impl Writer {
-    fn section(&mut self, name: &str, records: &[serde_json::Value]) -> Result<()> {
-        let encode = |e: serde_json::Error| Error::Internal(e.to_string());
-        self.out.extend_from_slice(if self.first_section { b"{" } else { b"," });
+    async fn begin(&mut self, name: &str) -> Result<()> {
+        let mut head = Vec::new();
+        head.extend_from_slice(if self.first_section { b"{" } else { b"," });
         self.first_section = false;
-        self.out.extend_from_slice(serde_json::to_string(name).map_err(encode)?.as_bytes());
-        self.out.extend_from_slice(b":");
-        serde_json::to_writer(&mut self.out, records).map_err(encode)?;
-        if self.out.len() > MAX_BYTES {
+        head.extend_from_slice(serde_json::to_string(name).map_err(encode)?.as_bytes());
+        head.extend_from_slice(b":[");
+        self.first_record = true;
+        self.file.write(&head).await
+    }
+
+    async fn record(&mut self, item: crate::store::Item) -> Result<()> {
+        let mut bytes = if self.first_record { Vec::new() } else { b",".to_vec() };
+        self.first_record = false;
+        serde_json::to_writer(&mut bytes, &exported(item)?).map_err(encode)?;
+        self.file.write(&bytes).await?;
+        if self.file.len() > MAX_BYTES as u64 {
             return Err(Error::Internal(format!("export larger than {MAX_BYTES} bytes")));
         }
         Ok(())
+    }
+
+    async fn end(&mut self) -> Result<()> {
+        self.file.write(b"]").await
+    }
+
+    /// A whole section from a listing, page by page; returns how many records.
+    async fn section<F, Fut>(&mut self, name: &str, mut next: F) -> Result<u64>
+    where
+        F: FnMut(Option<Cursor>) -> Fut,
+        Fut: std::future::Future<Output = Result<crate::store::Page<crate::store::Item>>>,
+    {
+        self.begin(name).await?;
+        let (mut n, mut cursor) = (0, None);
+        loop {
+            let page = next(cursor).await?;
+            for item in page.items {
+                self.record(item).await?;
+                n += 1;
+            }
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        self.end().await?;
+        Ok(n)
     }
 }
 
@@ -178,63 +218,36 @@ pub async fn run_job(ctx: &Ctx, org_id: &OrgId, id: &ExportId) -> Result<()> {
 
 async fn write(ctx: &Ctx, job: &mut ExportRecord) -> Result<()> {
     let org = ctx.store.get_org(&job.org_id).await?.ok_or(Error::NotFound("organization"))?;
-    let own = all_of(ctx, &OrgRecord::pk(&org.org_id)).await?;
-    let groups: Vec<String> = own
-        .iter()
-        .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()))
-        .filter_map(|sk| sk.strip_prefix(GroupRecord::SK_PREFIX).map(str::to_owned))
-        .collect();
+    let pk = OrgRecord::pk(&org.org_id);
+    let mut groups: Vec<String> = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = ctx.store.query_prefix(None, &pk, GroupRecord::SK_PREFIX, QueryDir::Forward, 1000, cursor.as_ref());
+        let page = page.await?;
+        for item in &page.items {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok());
+            groups.extend(sk.and_then(|sk| sk.strip_prefix(GroupRecord::SK_PREFIX)).map(str::to_owned));
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
     // Organization, its own records by kind, members, each group's contacts, activity.
     job.status = ExportStatus::Running;
     job.sections_total = 4 + groups.len() as u32;
     ctx.store.update_export(job).await?;
-    let mut w = Writer { out: Vec::new(), first_section: true };
-    let mut by_kind: std::collections::BTreeMap<String, Vec<serde_json::Value>> = Default::default();
-    let mut organization = Vec::new();
-    for item in own {
-        let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        let kind = sk.split('#').next().unwrap_or_default().to_lowercase();
-        // The export job items themselves are not the organization's data.
-        if kind == "export" || kind == "cleanup" {
-            continue;
-        }
-        if sk == OrgRecord::SK {
-            organization.push(exported(item)?);
-        } else {
-            by_kind.entry(kind).or_default().push(exported(item)?);
+    let file = ctx.files.writer(&job.object_key(), ctx.config.export_part_bytes).await?;
+    let mut w = Writer { file, first_section: true, first_record: true };
+    match sections(ctx, job, &org, &groups, &mut w).await {
+        Ok(()) => {}
+        Err(e) => {
+            w.file.abort().await;
+            return Err(e);
         }
     }
-    w.section("organization", &organization)?;
-    job.items += organization.len() as u64;
-    for (kind, records) in &by_kind {
-        w.section(kind, records)?;
-        job.items += records.len() as u64;
-    }
-    progress(ctx, job).await?;
-    let org_id = &org.org_id;
-    let members: Vec<serde_json::Value> =
-        every_page(|c| async move { ctx.store.member_items(org_id, c.as_ref()).await })
-            .await?
-            .into_iter()
-            .map(exported)
-            .collect::<Result<_>>()?;
-    w.section("members", &members)?;
-    job.items += members.len() as u64;
-    progress(ctx, job).await?;
-    for g in &groups {
-        let contacts: Vec<serde_json::Value> =
-            all_of(ctx, &format!("CGROUP#{g}")).await?.into_iter().map(exported).collect::<Result<_>>()?;
-        w.section(&format!("contacts:{g}"), &contacts)?;
-        job.items += contacts.len() as u64;
-        progress(ctx, job).await?;
-    }
-    let activity: Vec<serde_json::Value> =
-        all_of(ctx, &format!("FEED#{}", org.org_id)).await?.into_iter().map(exported).collect::<Result<_>>()?;
-    w.section("activity", &activity)?;
-    job.items += activity.len() as u64;
-    w.out.extend_from_slice(b"}");
-    let size = w.out.len() as u64;
-    ctx.files.put(&job.object_key(), w.out).await?;
+    w.file.write(b"}").await?;
+    let size = w.file.finish().await?;
     job.sections_done = job.sections_total;
     job.status = ExportStatus::Done;
     job.size = Some(size);
@@ -242,30 +255,62 @@ async fn write(ctx: &Ctx, job: &mut ExportRecord) -> Result<()> {
     ctx.store.update_export(job).await
 }
 
+async fn sections(ctx: &Ctx, job: &mut ExportRecord, org: &OrgRecord, groups: &[String], w: &mut Writer) -> Result<()> {
+    let pk = OrgRecord::pk(&org.org_id);
+    let own = ctx.store.get_item(&pk, OrgRecord::SK).await?.ok_or(Error::NotFound("organization"))?;
+    w.begin("organization").await?;
+    w.record(own).await?;
+    w.end().await?;
+    job.items += 1;
+    // The partition's records by kind: keys sort by kind, so each kind is one run of items.
+    let mut kind: Option<String> = None;
+    let mut cursor = None;
+    loop {
+        let page = ctx.store.partition_items(&pk, 1000, cursor.as_ref()).await?;
+        for item in page.items {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let k = sk.split('#').next().unwrap_or_default().to_lowercase();
+            // The organization is written above; export jobs are not the organization's data.
+            if sk == OrgRecord::SK || k == "export" || k == "cleanup" {
+                continue;
+            }
+            if kind.as_deref() != Some(k.as_str()) {
+                if kind.is_some() {
+                    w.end().await?;
+                }
+                w.begin(&k).await?;
+                kind = Some(k);
+            }
+            w.record(item).await?;
+            job.items += 1;
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    if kind.is_some() {
+        w.end().await?;
+    }
+    progress(ctx, job).await?;
+    let org_id = &org.org_id;
+    job.items += w.section("members", |c| async move { ctx.store.member_items(org_id, c.as_ref()).await }).await?;
+    progress(ctx, job).await?;
+    for g in groups {
+        let pk = format!("CGROUP#{g}");
+        let pk = &pk;
+        let name = format!("contacts:{g}");
+        job.items += w.section(&name, |c| async move { ctx.store.partition_items(pk, 1000, c.as_ref()).await }).await?;
+        progress(ctx, job).await?;
+    }
+    let feed = format!("FEED#{}", org.org_id);
+    let feed = &feed;
+    job.items +=
+        w.section("activity", |c| async move { ctx.store.partition_items(feed, 1000, c.as_ref()).await }).await?;
+    Ok(())
+}
+
 async fn progress(ctx: &Ctx, job: &mut ExportRecord) -> Result<()> {
     job.sections_done += 1;
     ctx.store.update_export(job).await
-}
-
-/// Every item of one partition.
-async fn all_of(ctx: &Ctx, pk: &str) -> Result<Vec<crate::store::Item>> {
-    every_page(|c| async move { ctx.store.partition_items(pk, 1000, c.as_ref()).await }).await
-}
-
-/// Every item of a listing, page after page.
-async fn every_page<F, Fut>(mut next: F) -> Result<Vec<crate::store::Item>>
-where
-    F: FnMut(Option<Cursor>) -> Fut,
-    Fut: std::future::Future<Output = Result<crate::store::Page<crate::store::Item>>>,
-{
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = next(cursor).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
 }

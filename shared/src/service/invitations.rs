@@ -440,7 +440,10 @@ pub async fn accept(
             if user.email.as_ref() != Some(&inv.email) {
                 return Err(Error::EmailMismatch);
             }
-            join(ctx, inv, org, &user).await
+            let accepted = join(ctx, inv, org, &user).await?;
+            // The client that accepted opens in the organization it joined next time.
+            super::landing::note_landing(ctx, &user, auth.session.client, &accepted.organization_id).await;
+            Ok(accepted)
         }
         (None, Some(n)) => {
             let effective = super::settings::resolve(ctx, &org).await?;
@@ -451,7 +454,7 @@ pub async fn accept(
             let login = crate::domain::LoginKey::Email(inv.email.clone());
             let credential = CredentialRecord::for_login(&user_id, &login, password_hash);
             // Verified: the emailed token proves the address.
-            let user = UserRecord::new(
+            let mut user = UserRecord::new(
                 user_id.clone(),
                 &login,
                 n.first_name.as_str(),
@@ -460,6 +463,8 @@ pub async fn accept(
                 true,
                 now,
             );
+            // Accepted on the web: the first sign-in there opens in this organization.
+            user.last_org.insert(crate::domain::ClientType::Web.as_str().to_owned(), org.org_id.clone());
             let m = MembershipRecord::new(&user_id, &org, inv.roles.clone(), inv.scope, now)
                 .managing(inv.manage.clone())
                 .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));

@@ -77,13 +77,29 @@ pub(crate) async fn send_once(ctx: &Ctx, request_id: &str, job: EmailJob) -> Res
 /// in AWS) and not yet sent; returns how many. One query per shard and page.
 pub async fn relay(ctx: &Ctx) -> Result<usize> {
     let wait = if ctx.config.email_from_stream { STREAM_RELAY_AFTER_SECS } else { RELAY_AFTER_SECS };
-    let before = ctx.now() - chrono::Duration::seconds(wait);
+    relay_recorded_before(ctx, ctx.now() - chrono::Duration::seconds(wait), false).await
+}
+
+/// The embedded default at its start (`started`): it is the only process on its data, so
+/// whatever an earlier one recorded and did not send, that one never will, and its claims on
+/// emails it was sending are void. Everything recorded before the start is handed on now.
+pub async fn relay_after_restart(ctx: &Ctx, started: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+    relay_recorded_before(ctx, started, true).await
+}
+
+async fn relay_recorded_before(ctx: &Ctx, before: chrono::DateTime<chrono::Utc>, void_claims: bool) -> Result<usize> {
+    let claims_ending_before = before.timestamp() + crate::mail::queue::MAIL_LEASE_SECS;
     let mut relayed = 0;
     for shard in 0..MAIL_SHARDS {
         let mut cursor = None;
         loop {
             let (mails, next) = ctx.store.unsent_mail(shard, before, RELAY_PAGE, cursor.as_ref()).await?;
             relayed += mails.len();
+            if void_claims {
+                for m in &mails {
+                    ctx.store.release_mail_claim(&m.id, claims_ending_before).await?;
+                }
+            }
             if !mails.is_empty() {
                 ctx.queue.enqueue(mails.into_iter().map(|m| m.job).collect()).await?;
             }

@@ -56,8 +56,12 @@ pub async fn members(
     limit: i32,
     cursor: Option<&Cursor>,
 ) -> Result<MemberPage> {
-    let q = search.map(|s| s.trim().to_lowercase());
-    let page = ctx.store.org_members(&permit.org.org_id, q.as_deref(), limit, cursor).await?;
+    let q = search.map(|s| s.trim().to_lowercase()).filter(|q| !q.is_empty());
+    let page = match q {
+        // By the search entries: a full page of matches in a few reads, at any size.
+        Some(text) => ctx.store.search_members(&permit.org.org_id, &text, limit, cursor).await?,
+        None => ctx.store.org_members(&permit.org.org_id, limit, cursor).await?,
+    };
     Ok(MemberPage {
         members: page.items.iter().map(MemberView::from).collect(),
         next_cursor: page.next.map(|c| c.as_str().into()),

@@ -161,19 +161,9 @@ async fn audience(ctx: &Ctx, event: &Event) -> Result<Vec<MembershipRecord>> {
     Ok(members)
 }
 
-/// The owners and admins of `org`, from its member list (at most [`MAX_RECIPIENTS`] read).
+/// The owners and admins of `org`, from their own index.
 async fn admins(ctx: &Ctx, org: &OrgId) -> Result<Vec<MembershipRecord>> {
-    let mut out = Vec::new();
-    let (mut cursor, mut read) = (None, 0);
-    loop {
-        let page = ctx.store.org_members(org, None, 500, cursor.as_ref()).await?;
-        read += page.items.len();
-        out.extend(page.items.into_iter().filter(|m| crate::access::is_admin(&m.roles)));
-        match page.next {
-            Some(c) if read < MAX_RECIPIENTS => cursor = Some(c),
-            _ => return Ok(out),
-        }
-    }
+    ctx.store.org_admins(org).await
 }
 
 /// When `user`'s digests come in this organization.

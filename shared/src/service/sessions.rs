@@ -4,14 +4,14 @@ use chrono::Duration;
 use serde::Serialize;
 
 use super::Ctx;
-use super::orgs::access_to;
+use super::landing::{Gate, fallback_org, reopen_org, workable};
 use crate::access::Access;
 use crate::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::auth::password::Verified;
 use crate::auth::secret;
 use crate::domain::{ClientType, LoginKey, LoginName, OrgId, Password, Role, SessionId, UserId};
 use crate::error::{Error, Result};
-use crate::store::{MemberStatus, SessionRecord, UserRecord};
+use crate::store::{SessionRecord, UserRecord};
 
 #[derive(Debug)]
 pub struct LoginInput {
@@ -234,108 +234,36 @@ async fn open_session(
         factor_epoch: user.factor_epoch,
     };
     let org = session.active_org.as_ref();
-    let noted = match device {
-        Device::None | Device::Known => ctx.store.put_session(&session).await.map(|()| Ok(())),
-        Device::New(d) => match ctx.store.put_session_from_new_device(&session, d, now).await {
-            Ok(true) => Ok(tell_new_device(ctx, user, client, d, org).await),
-            Ok(false) => Ok(Ok(())),
-            Err(e) => Err(e),
-        },
-        Device::Unread(d) => {
-            let (put, noted) = tokio::join!(ctx.store.put_session(&session), note_device(ctx, user, client, d, org));
-            put.map(|()| noted)
+    // Where this client landed is where its next sign-in opens (written only when it moved).
+    let landing = async {
+        if let Some(o) = org {
+            super::landing::note_landing(ctx, user, client, o).await;
         }
     };
+    let device = async {
+        match device {
+            Device::None | Device::Known => ctx.store.put_session(&session).await.map(|()| Ok(())),
+            Device::New(d) => match ctx.store.put_session_from_new_device(&session, d, now).await {
+                Ok(true) => Ok(tell_new_device(ctx, user, client, d, org).await),
+                Ok(false) => Ok(Ok(())),
+                Err(e) => Err(e),
+            },
+            Device::Unread(d) => {
+                let (put, noted) =
+                    tokio::join!(ctx.store.put_session(&session), note_device(ctx, user, client, d, org));
+                put.map(|()| noted)
+            }
+        }
+    };
+    // Boxed: sign-in paths nest deeply (single sign-on, merges), and debug builds of their
+    // futures inline would outgrow a thread's stack.
+    let (noted, ()) = Box::pin(async { tokio::join!(device, landing) }).await;
     if let Err(e) = noted? {
         tracing::warn!(error = %e, "new sign-in check failed; the sign-in stands");
     }
     let mut pair = token_pair(ctx, &session, access.as_ref(), &refresh)?;
     pair.refused = refused;
     Ok(pair)
-}
-
-/// What an organization's policies look at when a session works in it.
-#[derive(Debug, Clone, Copy)]
-struct Gate<'a> {
-    client: ClientType,
-    second_factor: bool,
-    /// The identity provider's organization a single sign-on opened the session in.
-    confined_to: Option<&'a OrgId>,
-}
-
-/// The organization a new session starts in: the one this client type used last if the user
-/// can still enter it and it is active, else another such organization they belong to
-/// directly, else none.
-async fn reopen_org(
-    ctx: &Ctx,
-    user: &crate::store::UserRecord,
-    gate: Gate<'_>,
-    preferred: Option<&OrgId>,
-) -> Result<(Option<Access>, Option<Refusal>)> {
-    let last = preferred.or_else(|| user.last_org_for(gate.client));
-    let mut refused = None;
-    if let Some(org) = last {
-        match workable(ctx, &user.user_id, org, None, gate).await {
-            Ok(Some(a)) => return Ok((Some(a), None)),
-            Ok(None) => {}
-            Err(e) if e.is_policy_refusal() => {
-                refused = Some(Refusal { organization_id: org.clone(), code: e.code() });
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((fallback_org(ctx, &user.user_id, last, None, gate).await?, refused))
-}
-
-/// Candidates tried before giving up: a login with that many unusable memberships in a row
-/// starts without an organization and switches.
-const FALLBACK_TRIES: usize = 3;
-
-/// An organization the user belongs to directly, can enter and that is active, other than
-/// `except`: one query for the memberships, then two round trips per candidate tried.
-async fn fallback_org(
-    ctx: &Ctx,
-    user: &UserId,
-    except: Option<&OrgId>,
-    session: Option<&SessionId>,
-    gate: Gate<'_>,
-) -> Result<Option<Access>> {
-    let page = ctx.store.memberships(user, 25, None).await?;
-    let candidates = page
-        .items
-        .iter()
-        .filter(|m| m.status == MemberStatus::Active && Some(&m.org_id) != except)
-        .take(FALLBACK_TRIES);
-    for m in candidates {
-        match workable(ctx, user, &m.org_id, session, gate).await {
-            Ok(Some(a)) => return Ok(Some(a)),
-            Ok(None) => {}
-            Err(e) if e.is_policy_refusal() => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(None)
-}
-
-/// The user's access to `org` if a session may work in it now: enterable, not suspended,
-/// and admitted by its policies (their refusal is the error).
-async fn workable(
-    ctx: &Ctx,
-    user: &UserId,
-    org: &OrgId,
-    session: Option<&SessionId>,
-    gate: Gate<'_>,
-) -> Result<Option<Access>> {
-    match access_to(ctx, user, org, session).await {
-        Ok(a) if !a.suspended => {
-            super::settings::admit_client(&a, gate.client, gate.second_factor, gate.confined_to)?;
-            Ok(Some(a))
-        }
-        // Closing is stronger than suspending, and like it never costs a person their sign-in:
-        // they land elsewhere (or nowhere), and may restore or erase from there.
-        Ok(_) | Err(Error::Forbidden | Error::OrgSuspended | Error::OrgClosed) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// A signed access token for a session, carrying its active organization and roles there.
@@ -425,7 +353,7 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
     }
     let mut session = session;
     if access.is_none() && (session.active_org.is_some() || session.acting_as.is_some()) {
-        access = fallback_org(ctx, &user, session.active_org.as_ref(), started, gate).await?;
+        access = fallback_org(ctx, &user, session.active_org.as_ref(), started, gate).await?.0;
         session.active_org = access.as_ref().map(|a| a.org.org_id.clone());
         session.acting_as = None;
     }

@@ -160,6 +160,7 @@ impl Store {
         for m in notice {
             items.push(m.put(t)?);
         }
+        items.extend(super::member_search::puts(t, membership)?);
         let with_login = new_login.is_some();
         match self.transact(items).await {
             Ok(()) => Ok(()),

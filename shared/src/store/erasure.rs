@@ -46,6 +46,50 @@ impl Store {
         Ok(n)
     }
 
+    /// Replace `address` with `pseudonym` in every activity entry indexed under it, in every
+    /// organization's feed, and take the entries out of that index; returns how many changed.
+    /// A page of the index per 1,000 entries, one conditional update per entry.
+    pub async fn pseudonymize_activity(&self, address: &crate::domain::Email, pseudonym: &str) -> Result<usize> {
+        let hash = super::ActivityRecord::by_address(address);
+        let (mut changed, mut cursor) = (0, None);
+        loop {
+            let prefix = super::ActivityRecord::SK_PREFIX;
+            let page =
+                self.query_prefix(Some(&GSI1), &hash, prefix, super::QueryDir::Forward, 1000, cursor.as_ref()).await?;
+            for item in page.items {
+                let (Some(pk), Some(sk)) = (
+                    item.get(PRIMARY.hash).and_then(|v| v.as_s().ok()),
+                    item.get(PRIMARY.range).and_then(|v| v.as_s().ok()),
+                ) else {
+                    continue;
+                };
+                let res = self
+                    .client
+                    .update_item()
+                    .table_name(self.table_name())
+                    .set_key(Some(key(pk.clone(), sk.clone())))
+                    .update_expression("SET #t = :p REMOVE #ip, #is")
+                    .condition_expression("attribute_exists(#ip)")
+                    .expression_attribute_names("#t", "target")
+                    .expression_attribute_names("#ip", GSI1.key.hash)
+                    .expression_attribute_names("#is", GSI1.key.range)
+                    .expression_attribute_values(":p", s(pseudonym))
+                    .send()
+                    .await;
+                match res {
+                    Ok(_) => changed += 1,
+                    // Rewritten meanwhile (an erasure run again), or gone with its feed.
+                    Err(e) if super::error::is_condition_failed(&e) => {}
+                    Err(e) => return Err(super::error::storage(e)),
+                }
+            }
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(changed),
+            }
+        }
+    }
+
     /// Replace `target` with `pseudonym` in the activity of `org` wherever it names the
     /// person's address; returns how many entries changed. Reads the feed once, a page per
     /// 1,000 entries.

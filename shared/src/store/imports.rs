@@ -394,8 +394,12 @@ impl Store {
             RowEffect::Created { credential, user, membership } => {
                 items.extend(super::NewLogin { credential, user }.items(t)?);
                 items.push(tx::put_new(t, membership.item()?)?);
+                items.extend(super::member_search::puts(t, membership)?);
             }
-            RowEffect::Added { membership } => items.push(tx::put_new(t, membership.item()?)?),
+            RowEffect::Added { membership } => {
+                items.push(tx::put_new(t, membership.item()?)?);
+                items.extend(super::member_search::puts(t, membership)?);
+            }
             RowEffect::Invited { invitation, token } => {
                 items.push(tx::put_new(t, invitation.item()?)?);
                 items.push(tx::put_new(t, token.item(&invitation.token_hash)?)?);

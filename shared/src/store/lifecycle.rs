@@ -208,8 +208,9 @@ impl Store {
                     done.items += 1 + self.delete_partition(&super::UserRecord::pk(&m.user_id)).await?;
                 }
             }
-            self.batch_write(Vec::new(), vec![key(MembershipRecord::pk(&m.user_id), MembershipRecord::sk(org))])
-                .await?;
+            let mut keys = super::member_search::keys(&m);
+            keys.push(key(MembershipRecord::pk(&m.user_id), MembershipRecord::sk(org)));
+            self.batch_write(Vec::new(), keys).await?;
             done.items += 1;
         }
         Ok((done, members))
@@ -230,6 +231,7 @@ impl Store {
                 }
             }
         }
+        self.forget_last_org(user, org).await?;
         // Links of others to this person's shared account here.
         let links = self.links_of_shared(org, user).await?;
         for l in &links {
@@ -238,6 +240,39 @@ impl Store {
         n += keys.len();
         self.batch_write(Vec::new(), keys).await?;
         Ok(n)
+    }
+
+    /// Take `org` out of the organizations the person's clients used last (it is going): a
+    /// read of the profile, then one update removing each entry still naming it. An entry
+    /// moved meanwhile (a sign-in elsewhere) is left as it now is.
+    async fn forget_last_org(&self, user: &UserId, org: &OrgId) -> Result<()> {
+        let Some(profile) = self.get_user(user).await? else { return Ok(()) };
+        let clients: Vec<&String> = profile.last_org.iter().filter(|(_, o)| *o == org).map(|(c, _)| c).collect();
+        if clients.is_empty() {
+            return Ok(());
+        }
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(super::UserRecord::pk(user), super::UserRecord::SK)))
+            .expression_attribute_values(":o", s(org.as_str()));
+        let (mut removes, mut conditions) = (Vec::new(), Vec::new());
+        for (i, c) in clients.iter().enumerate() {
+            update = update.expression_attribute_names(format!("#c{i}"), c.as_str());
+            removes.push(format!("last_org.#c{i}"));
+            conditions.push(format!("last_org.#c{i} = :o"));
+        }
+        let res = update
+            .update_expression(format!("REMOVE {}", removes.join(", ")))
+            .condition_expression(conditions.join(" AND "))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if super::error::is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(super::error::storage(e)),
+        }
     }
 
     /// Items found through the indexes by organization: SSO providers and OAuth applications.

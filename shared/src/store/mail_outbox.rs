@@ -125,6 +125,27 @@ impl Store {
     }
 
     /// Take the email `id` for sending until `until` (epoch seconds).
+    /// Void a claim on an unsent email made before `started` (plus the lease: claims end at
+    /// their time plus the lease): its holder was a process that no longer runs. Only the
+    /// embedded default knows that (it is the one process on its data).
+    pub async fn release_mail_claim(&self, id: &str, claims_ending_before: i64) -> Result<()> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(pk(id), SK)))
+            .update_expression("REMOVE claimed_until")
+            .condition_expression("attribute_not_exists(done_at) AND claimed_until < :end")
+            .expression_attribute_values(":end", n(claims_ending_before))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if super::error::is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
     pub async fn claim_mail(&self, id: &str, now: i64, until: i64) -> Result<MailClaim> {
         let res = self
             .client

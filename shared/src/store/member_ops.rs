@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::members::{SeatDelta, seats_update, tx_delete};
 use super::ops::{Item, QueryDir, key, s};
-use super::table::{GSI1, PRIMARY};
+use super::table::{GSI1, GSI2, PRIMARY};
 use super::tx::{self, TxError};
 use super::{
     ActivityRecord, CredentialRecord, Cursor, InboxMemberRecord, InboxRecord, InvitationRecord, InviteTokenRecord,
@@ -35,7 +35,8 @@ pub struct NewLogin<'a> {
 }
 
 impl NewLogin<'_> {
-    /// The credential and the profile, each put only if new (the credential is the login's guard).
+    /// The credential and the profile, each put only if new (the credential is the login's guard),
+    /// and the reminder to confirm a mobile number.
     pub(crate) fn items(&self, t: &str) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
         let login_key = CredentialRecord::pk_of(&self.credential.login);
         Ok(vec![
@@ -44,6 +45,7 @@ impl NewLogin<'_> {
                 t,
                 super::items::to_item(self.user, UserRecord::pk(&self.user.user_id), UserRecord::SK.into())?,
             )?,
+            super::MobileReminderRecord::for_login(self.user).put_new(t)?,
         ])
     }
 }
@@ -120,6 +122,7 @@ impl Store {
                 &[(":closed", "closed")],
             )?);
         }
+        items.extend(super::member_search::puts(t, membership)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TxError::Conditions(f)) if f.contains(&0) || f.contains(&1) || f.is_empty() => Err(Error::InvalidToken),
@@ -136,16 +139,32 @@ impl Store {
     pub async fn org_members(
         &self,
         org: &OrgId,
-        search: Option<&str>,
         limit: i32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<MembershipRecord>> {
         let hash = MembershipRecord::gsi1pk(org);
-        let contains = search.filter(|t| !t.is_empty()).map(|t| ("search", t));
         let prefix = MembershipRecord::SK_PREFIX;
-        let page = self.query_page(Some(&GSI1), &hash, prefix, QueryDir::Forward, limit, cursor, contains).await?;
+        let page = self.query_prefix(Some(&GSI1), &hash, prefix, QueryDir::Forward, limit, cursor).await?;
         let items = page.items.into_iter().map(super::items::from_item).collect::<Result<_>>()?;
         Ok(Page { items, next: page.next })
+    }
+
+    /// The owners and admins of `org` (from their own index: as many reads as they fill pages
+    /// of 1,000, whatever the number of members).
+    pub async fn org_admins(&self, org: &OrgId) -> Result<Vec<MembershipRecord>> {
+        let hash = MembershipRecord::admins_of(org);
+        let (mut out, mut cursor) = (Vec::new(), None);
+        loop {
+            let prefix = MembershipRecord::SK_PREFIX;
+            let page = self.query_prefix(Some(&GSI2), &hash, prefix, QueryDir::Forward, 1000, cursor.as_ref()).await?;
+            for item in page.items {
+                out.push(super::items::from_item(item)?);
+            }
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
     }
 
     /// Replace a membership (roles, scope, change rights, status) if it is unchanged since read.
@@ -217,6 +236,7 @@ impl Store {
             items.push(tx::update(u)?);
         }
         items.extend(activity_items(t, activity, lineage)?);
+        items.extend(super::member_search::deletes(t, m)?);
         match self.transact(items).await {
             Ok(()) => {}
             Err(TxError::Conditions(_)) => return Err(Error::Conflict),

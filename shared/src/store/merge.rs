@@ -155,6 +155,9 @@ impl MergePlan {
                 )?,
                 None => tx::put_new(t, main_after.item()?)?,
             });
+            // The search entries move with the membership.
+            g.extend(super::member_search::deletes(t, old_m)?);
+            g.extend(super::member_search::replace(t, main_before.as_ref(), main_after)?);
         }
         for org in &self.owned_orgs {
             by_org.entry(org.org_id.clone()).or_default().1.push(tx::update(

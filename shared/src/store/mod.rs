@@ -25,6 +25,7 @@ mod lifecycle;
 mod login_domains;
 mod mail_outbox;
 mod member_ops;
+mod member_search;
 mod members;
 mod merge;
 mod merge_job;
@@ -34,6 +35,7 @@ mod notifications;
 mod oauth;
 mod ops;
 mod orgs;
+mod reminders;
 mod sessions;
 mod settings;
 mod shared;
@@ -84,6 +86,7 @@ pub use orgs::{
     ActivityRecord, Closure, CompanyFields, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus,
     Plan,
 };
+pub use reminders::{MobileReminderRecord, REMINDER_SHARDS};
 pub use sessions::SessionRecord;
 pub use shared::SharedLinkRecord;
 pub use sso::{Consumed, SamlRequestRecord, SsoLinkRecord, SsoProviderRecord, StoredCert};

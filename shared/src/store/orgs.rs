@@ -3,8 +3,9 @@
 //! Keys:
 //! - organization `ORG#<org>` / `ORG`; GSI1 `TREE#<root>` / `<tree path>` (a subtree is a
 //!   prefix query); GSI2 `CHILDREN#<parent>` / `<org>` (direct children);
-//! - membership `USER#<user>` / `MEMBER#<org>`; GSI1 `ORG#<org>` / `MEMBER#<user>`;
-//! - activity `FEED#<org>` / `ACT#<ulid>`, written once for the organization itself and once
+//! - membership `USER#<user>` / `MEMBER#<org>`; GSI1 `ORG#<org>` / `MEMBER#<user>`; owners
+//!   and admins also GSI2 `ADMINS#<org>` / `MEMBER#<user>`;
+//! - activity `FEED#<org>` / `ACT#<ulid>` (GSI1 `ACTADDR#<address>` when it names one), written once for the organization itself and once
 //!   for each ancestor (at most 8 items, in the transaction of the change), so any admin's
 //!   feed over their whole subtree is one time-ordered query.
 
@@ -233,6 +234,10 @@ impl MembershipRecord {
     pub fn gsi1sk(user: &UserId) -> String {
         format!("{}{user}", Self::SK_PREFIX)
     }
+    /// The `gsi2` partition of an organization's owners and admins.
+    pub fn admins_of(org: &OrgId) -> String {
+        format!("ADMINS#{org}")
+    }
 
     /// The owner's membership of a new organization.
     pub fn owner(user: &UserId, org: &OrgRecord, at: DateTime<Utc>) -> Self {
@@ -300,14 +305,12 @@ impl MembershipRecord {
 
     pub(crate) fn item(&self) -> Result<Item> {
         let mut item = to_item(self, Self::pk(&self.user_id), Self::sk(&self.org_id))?;
-        let search = format!(
-            "{} {} {}",
-            self.member_name.as_deref().unwrap_or_default(),
-            self.member_email.as_ref().map(Email::as_str).unwrap_or_default(),
-            self.member_login.as_deref().unwrap_or_default()
-        )
-        .to_lowercase();
-        item.insert("search".into(), super::ops::s(search));
+        // Owners and admins are also indexed by organization on their own, so "the admins of
+        // an organization" is one short read at any number of members.
+        if crate::access::is_admin(&self.roles) {
+            item.insert(GSI2.key.hash.into(), super::ops::s(Self::admins_of(&self.org_id)));
+            item.insert(GSI2.key.range.into(), super::ops::s(Self::gsi1sk(&self.user_id)));
+        }
         Ok(with_gsi1(item, Self::gsi1pk(&self.org_id), Self::gsi1sk(&self.user_id)))
     }
 }
@@ -340,12 +343,28 @@ impl ActivityRecord {
         format!("FEED#{org}")
     }
 
-    /// One item per feed that shows it: the organization's and each ancestor's.
+    /// One item per feed that shows it: the organization's and each ancestor's. An entry
+    /// naming an address is also indexed under it (`gsi1`), so erasing that person finds it
+    /// in every organization, including those they left or never joined.
     pub(crate) fn items(&self, lineage: &[OrgId]) -> Result<Vec<Item>> {
+        let address = self.target.as_deref().and_then(|t| Email::parse(t, "target").ok());
         lineage
             .iter()
-            .map(|feed| to_item(self, Self::feed_pk(feed), format!("{}{}", Self::SK_PREFIX, self.activity_id)))
+            .map(|feed| {
+                let item = to_item(self, Self::feed_pk(feed), format!("{}{}", Self::SK_PREFIX, self.activity_id))?;
+                Ok(match &address {
+                    Some(a) => {
+                        with_gsi1(item, Self::by_address(a), format!("{}{feed}#{}", Self::SK_PREFIX, self.activity_id))
+                    }
+                    None => item,
+                })
+            })
             .collect()
+    }
+
+    /// The index partition of the entries naming `address`.
+    pub fn by_address(address: &Email) -> String {
+        format!("ACTADDR#{address}")
     }
 }
 
@@ -496,7 +515,9 @@ impl Store {
 
     /// Add a membership (no transaction: for seeding and tests; invitations use their own).
     pub async fn put_membership(&self, m: &MembershipRecord) -> Result<()> {
-        self.batch_write(vec![m.item()?], Vec::new()).await
+        let mut items = vec![m.item()?];
+        items.extend(super::member_search::items(m)?);
+        self.batch_write(items, Vec::new()).await
     }
 }
 

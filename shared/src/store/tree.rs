@@ -52,6 +52,7 @@ impl Store {
         for item in activity.items(&lineage)? {
             items.push(tx::put_new(t, item)?);
         }
+        items.extend(super::member_search::puts(t, owner)?);
         let with_parent = org.parent_id.is_some();
         match self.transact(items).await {
             Ok(()) => Ok(()),

@@ -193,6 +193,7 @@ impl Store {
                 to_item(&r.credential, CredentialRecord::pk_of(&r.credential.login), CredentialRecord::SK.into())?,
             )?,
             tx::put_new(t, to_item(&r.user, UserRecord::pk(&r.user.user_id), UserRecord::SK.into())?)?,
+            super::MobileReminderRecord::for_login(&r.user).put_new(t)?,
             tx::put_new(t, r.membership.item()?)?,
             tx::put_new(t, r.verify_token.item(&r.verify_token_hash)?)?,
             tx::put_new(t, r.seats.item(&r.org.org_id)?)?,
@@ -204,6 +205,7 @@ impl Store {
         for item in r.activity.items(std::slice::from_ref(&r.org.org_id))? {
             items.push(tx::put_new(t, item)?);
         }
+        items.extend(super::member_search::puts(t, &r.membership)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TxError::Conditions(failed)) if failed.is_empty() || failed.contains(&0) => Err(Error::EmailTaken),
@@ -408,12 +410,33 @@ impl Store {
 }
 
 impl Store {
+    /// Record `org` as the organization `client` used last, on the profile only if it still
+    /// exists (an erased login is not brought back).
+    pub async fn note_last_org(&self, user: &UserId, client: ClientType, org: &OrgId) -> Result<()> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(self.table_name())
+            .set_key(Some(key(UserRecord::pk(user), UserRecord::SK)))
+            .update_expression("SET last_org.#c = :o")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#c", client.as_str())
+            .expression_attribute_names("#pk", PRIMARY.hash)
+            .expression_attribute_values(":o", s(org.as_str()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(Error::NotFound("user")),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
     /// Copy the person's current name and address onto each of their memberships (for the
     /// members pages and their search): one update of only those attributes per organization,
     /// so a concurrent role change is never overwritten.
     pub async fn refresh_member_copies(&self, user: &UserRecord) -> Result<()> {
         let name = format!("{} {}", user.first_name, user.last_name);
-        let search = format!("{name} {}", user.login_key()).to_lowercase();
         for m in self.all_memberships(&user.user_id).await? {
             let res = self
                 .client
@@ -421,18 +444,25 @@ impl Store {
                 .table_name(self.table_name())
                 .set_key(Some(key(super::MembershipRecord::pk(&m.user_id), super::MembershipRecord::sk(&m.org_id))))
                 .update_expression(if user.email.is_some() {
-                    "SET member_name = :n, member_email = :e, #s = :s"
+                    "SET member_name = :n, member_email = :e REMOVE #s"
                 } else {
-                    "SET member_name = :n, #s = :s"
+                    "SET member_name = :n REMOVE #s"
                 })
                 .condition_expression("attribute_exists(#pk)")
                 .expression_attribute_names("#pk", PRIMARY.hash)
                 .expression_attribute_names("#s", "search")
-                .set_expression_attribute_values(Some(member_copy_values(user, &name, &search)))
+                .set_expression_attribute_values(Some(member_copy_values(user, &name)))
                 .send()
                 .await;
             match res {
-                Ok(_) => {}
+                Ok(_) => {
+                    let mut after = m.clone();
+                    after.member_name = Some(name.clone());
+                    if user.email.is_some() {
+                        after.member_email = user.email.clone();
+                    }
+                    self.replace_member_entries(&m, &after).await?;
+                }
                 // Left the organization meanwhile.
                 Err(e) if is_condition_failed(&e) => {}
                 Err(e) => return Err(storage(e)),
@@ -449,9 +479,8 @@ fn token_address(token: &TokenRecord) -> Result<&Email> {
 fn member_copy_values(
     user: &UserRecord,
     name: &str,
-    search: &str,
 ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
-    let mut v = std::collections::HashMap::from([(":n".to_owned(), s(name)), (":s".to_owned(), s(search))]);
+    let mut v = std::collections::HashMap::from([(":n".to_owned(), s(name))]);
     if let Some(e) = &user.email {
         v.insert(":e".to_owned(), s(e.as_str()));
     }

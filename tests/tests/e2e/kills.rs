@@ -29,12 +29,19 @@ struct Server {
     base: String,
     data: PathBuf,
     port: u16,
+    env: Vec<(&'static str, &'static str)>,
 }
 
 impl Server {
     async fn start(data: PathBuf, port: u16) -> Server {
-        let log = std::fs::File::create(data.with_extension("log")).expect("log");
+        Server::start_with(data, port, Vec::new()).await
+    }
+
+    /// With these variables set for the server (every start of it).
+    async fn start_with(data: PathBuf, port: u16, env: Vec<(&'static str, &'static str)>) -> Server {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(data.with_extension("log")).expect("log");
         let child = Command::new(local_bin())
+            .envs(env.iter().copied())
             .args(["--port", &port.to_string(), "--data-dir", data.to_str().expect("utf-8 path")])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -42,7 +49,7 @@ impl Server {
             .spawn()
             .expect("start local");
         // Owned at once, so a failure below still kills and reaps it (`Drop`).
-        let server = Server { child, base: format!("http://127.0.0.1:{port}"), data, port };
+        let server = Server { child, base: format!("http://127.0.0.1:{port}"), data, port, env };
         let http = client();
         for _ in 0..600 {
             let up = http.get(format!("{}/.well-known/jwks.json", server.base)).send().await;
@@ -58,7 +65,7 @@ impl Server {
     async fn crash_and_restart(mut self) -> Server {
         self.child.kill().expect("kill");
         self.child.wait().expect("reap");
-        Server::start(self.data.clone(), self.port).await
+        Server::start_with(self.data.clone(), self.port, std::mem::take(&mut self.env)).await
     }
 }
 
@@ -216,4 +223,114 @@ async fn ending_sessions_is_all_or_nothing_when_the_process_is_killed() {
         }
         outcomes.push(outcome);
     }
+}
+
+/// Rows of the killed import: several chunks of 100 at 400 rows a second.
+const IMPORT_ROWS: usize = 1_200;
+
+/// An import whose server is killed in the middle (issue 33) finishes after a restart: every
+/// row once, the seats it reserved settled, every invitation emailed once. The server delivers
+/// the job again, as SQS does in AWS, and takes it over once the dead worker's lease ran out
+/// (two seconds here, five minutes by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_midway_finishes_after_a_restart() {
+    let data = std::env::temp_dir().join(format!("switchboard-kill-import-{}", ulid::Ulid::new()));
+    let env = vec![("SWITCHBOARD_IMPORT_LEASE_SECS", "2"), ("SWITCHBOARD_INCLUDED_SEATS", "1500")];
+    let server = Server::start_with(data.clone(), free_port(), env).await;
+    let http = client();
+    let email = e2e::unique_email("importer");
+    let password = "an importing passphrase";
+    let r = http
+        .post(format!("{}/v1/auth/register", server.base))
+        .json(&json!({"email": email, "password": password, "first_name": "Im", "last_name": "Port", "organization_name": "Killed import"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let r = http
+        .post(format!("{}/v1/auth/login", server.base))
+        .json(&json!({"email": email, "password": password, "client": "web"}))
+        .send()
+        .await
+        .unwrap();
+    let session: Value = r.json().await.unwrap();
+    let (token, org) = (session["access_token"].as_str(), session["organization_id"].as_str());
+    let (token, org) = (token.expect("a session").to_owned(), org.expect("an organization").to_owned());
+    let people: Vec<String> = (0..IMPORT_ROWS).map(|i| e2e::unique_email(&format!("imported{i}"))).collect();
+    let csv: String = std::iter::once("email,first_name\n".to_owned())
+        .chain(people.iter().enumerate().map(|(i, p)| format!("{p},Person {i}\n")))
+        .collect();
+    let r = http
+        .post(format!("{}/v1/orgs/{org}/imports/files", server.base))
+        .bearer_auth(&token)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let upload: Value = r.json().await.unwrap();
+    let start = json!({"upload_id": upload["upload_id"], "mapping": {"email": "A", "first_name": "B"}, "start_row": 2});
+    let r = http.post(format!("{}/v1/orgs/{org}/imports", server.base)).bearer_auth(&token).json(&start).send().await;
+    let r = r.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let job = r.json::<Value>().await.unwrap()["job_id"].as_str().expect("job").to_owned();
+    let status = |server: &Server, token: &str| {
+        let (http, url, token) =
+            (http.clone(), format!("{}/v1/orgs/{org}/imports/{job}", server.base), token.to_owned());
+        async move { http.get(url).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    // Killed once a few chunks are in, well before the end.
+    let mut killed_at = 0;
+    for _ in 0..2_000 {
+        let s = status(&server, &token).await;
+        killed_at = s["done"].as_u64().unwrap_or(0);
+        if killed_at >= 300 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let server = server.crash_and_restart().await;
+    assert!((300..IMPORT_ROWS as u64).contains(&killed_at), "killed midway: {killed_at}");
+    let token = login(&http, &server.base, &email, password).await.expect("a session after the restart");
+    // Finished after the restart, without anyone asking.
+    let mut done = Value::Null;
+    for _ in 0..1_200 {
+        done = status(&server, &token).await;
+        if done["status"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!((&done["status"], &done["done"]), (&json!("done"), &json!(IMPORT_ROWS)), "{done}");
+    assert_eq!(done["counts"]["invited"], IMPORT_ROWS, "each row once: {done}");
+    let seats: Value = http
+        .get(format!("{}/v1/orgs/{org}/seats", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((&seats["pending"], &seats["reserved"]), (&json!(IMPORT_ROWS), &json!(0)), "{seats}");
+    // Every invited person's email, once (the emails a dead process left are sent at start).
+    let outbox = data.join("outbox");
+    let mut counts = std::collections::HashMap::new();
+    for _ in 0..1_200 {
+        counts.clear();
+        for entry in std::fs::read_dir(&outbox).map(|d| d.flatten().collect::<Vec<_>>()).unwrap_or_default() {
+            let Ok(bytes) = std::fs::read(entry.path()) else { continue };
+            if let Some(m) = e2e::parse_email(&bytes) {
+                *counts.entry(m.to).or_insert(0) += 1;
+            }
+        }
+        if people.iter().all(|p| counts.contains_key(p)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let missing = people.iter().filter(|p| !counts.contains_key(*p)).count();
+    let twice: Vec<_> = people.iter().filter(|p| counts.get(*p).is_some_and(|n| *n > 1)).collect();
+    assert_eq!((missing, twice.len()), (0, 0), "every invitation emailed once: {twice:?}");
+    println!("killed at {killed_at} of {IMPORT_ROWS} rows; finished after the restart");
 }

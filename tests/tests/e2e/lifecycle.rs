@@ -384,7 +384,10 @@ async fn purge_after_thirty_days_leaves_nothing_of_the_organization(engine: Engi
 }
 
 async fn export_is_a_job_with_progress_and_a_download(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
+    // Parts of 1 KiB: the file goes out as a multipart upload of several parts (on disk, in
+    // several writes), as a large export does in 8 MiB parts.
+    let config = switchboard::config::Config { export_part_bytes: 1024, ..Default::default() };
+    let app = TestApp::spawn_with(engine, config).await;
     let owner = app.signup("export", "web").await;
     let org = owner.org.clone();
     let r = app.post_auth(&format!("/v1/orgs/{org}/contact-groups"), &owner.access, json!({"name": "Everyone"})).await;
@@ -462,6 +465,38 @@ async fn a_person_erases_their_login(engine: Engine) {
     let id = r.body["user_id"].as_str().unwrap().to_owned();
     let login = app.login(&email, "a brand new passphrase", "web").await;
     let access = login["access_token"].as_str().unwrap().to_owned();
+    // Organizations the person left before, or never joined, name the address in their
+    // activity too (invited, joined, left; invited, revoked).
+    let left = app.signup("erase-left", "web").await;
+    let invite_to = |admin: &e2e::User| {
+        let (app, email, admin) = (&app, email.clone(), admin.clone());
+        async move {
+            let path = format!("/v1/orgs/{}/invitations", admin.org);
+            let body = json!({"invitations": [{"email": email, "roles": ["agent"]}]});
+            assert!(app.post_auth(&path, &admin.access, body).await.status.is_success());
+        }
+    };
+    let before = app.emails_to(&email).await.len();
+    invite_to(&left).await;
+    let mails = app.wait_emails_to(&email, before + 1).await;
+    let link = mails.iter().rev().find_map(|m| m.link("/accept-invitation?token=")).expect("second invitation");
+    let r = app.post_auth("/v1/invitations/accept", &access, json!({"token": token_from(&link)})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let there = app.post_auth("/v1/auth/switch", &access, json!({"organization_id": left.org})).await;
+    let there = there.body["access_token"].as_str().expect("switched").to_owned();
+    let r = app.post_auth(&format!("/v1/orgs/{}/leave", left.org), &there, json!({})).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    // Leaving ended the session that worked there.
+    let login = app.login(&email, "a brand new passphrase", "web").await;
+    let access = login["access_token"].as_str().unwrap().to_owned();
+    let never = app.signup("erase-never", "web").await;
+    invite_to(&never).await;
+    let path = format!("/v1/orgs/{}/invitations/{email}", never.org);
+    assert_eq!(app.call(Method::DELETE, &path, Some(&never.access), None).await.status, StatusCode::NO_CONTENT);
+    for org in [&left, &never] {
+        let feed = app.get(&format!("/v1/orgs/{}/activity", org.org), &org.access).await;
+        assert!(feed.body.to_string().contains(email.as_str()), "the feed names the address before: {}", feed.body);
+    }
     // A pending password reset token for the login.
     app.post("/v1/auth/forgot-password", json!({"email": email})).await;
     app.run_mail_worker().await;
@@ -497,9 +532,15 @@ async fn a_person_erases_their_login(engine: Engine) {
     let targets: Vec<&str> =
         feed.body["activity"].as_array().unwrap().iter().filter_map(|a| a["target"].as_str()).collect();
     assert!(targets.contains(&format!("erased:{id}").as_str()), "{targets:?}");
+    for org in [&left, &never] {
+        let feed = app.get(&format!("/v1/orgs/{}/activity", org.org), &org.access).await;
+        assert!(!feed.body.to_string().contains(email.as_str()), "{}", feed.body);
+        assert!(feed.body.to_string().contains(&format!("erased:{id}")), "{}", feed.body);
+    }
     // The address can register again.
+    let before = app.emails_to(&email).await.len();
     let r = app.post("/v1/auth/register", json!({"email": email, "password": "another fine passphrase", "first_name": "N", "last_name": "B", "organization_name": "Again"})).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    let mails = app.wait_emails_to(&email, 3).await;
+    let mails = app.wait_emails_to(&email, before + 1).await;
     assert!(mails.last().unwrap().link("/verify-email?token=").is_some(), "a new login, not the taken-address notice");
 }

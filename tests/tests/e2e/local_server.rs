@@ -231,6 +231,14 @@ async fn scheduled_jobs_run_as_of_a_given_time() {
     let emails = outbox(&dir).len();
     let relay = run(&dir, port, "email-relay", "2027-01-01T00:00:00Z").await;
     assert_eq!((&relay["relayed"], outbox(&dir).len()), (&json!(0), emails), "every email went out once already");
+    // The reminders to confirm a mobile number, a day after each login was made: the two
+    // logins of this server (made at its t0), once.
+    let early = run(&dir, port, "mobile-reminders", "2026-12-01T09:59:00Z").await;
+    assert_eq!(early["sent"], 0, "a minute short of a day: {early}");
+    let due = run(&dir, port, "mobile-reminders", "2026-12-01T10:00:00Z").await;
+    assert_eq!((&due["sent"], outbox(&dir).len()), (&json!(2), emails + 2), "{due}");
+    let again = run(&dir, port, "mobile-reminders", "2027-01-01T00:00:00Z").await;
+    assert_eq!((&again["sent"], &again["dropped"], outbox(&dir).len()), (&json!(0), &json!(0), emails + 2), "{again}");
     let _ = std::fs::remove_dir_all(&dir.0);
 }
 

@@ -4,6 +4,7 @@
 
 mod owed;
 mod scan;
+mod spool;
 mod worker;
 
 use std::collections::{BTreeMap, HashSet};
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use scan::Scan;
+pub use spool::Spool;
 pub use worker::{RunOutcome, run_job};
 
 use super::Ctx;
@@ -36,6 +38,9 @@ pub enum ImportQueue {
         url: String,
     },
     InProcess,
+    /// The embedded default's: kept on disk until the job is over, delivered again after a
+    /// restart (see [`Spool`]).
+    Spool(Arc<Spool>),
     /// Jobs wait until something calls [`run_job`] (tests drive and kill workers this way).
     Held,
 }
@@ -55,6 +60,10 @@ impl ImportQueue {
                 crate::aws::send_json(client, url, &msg, |e| Error::Busy(format!("import queue: {e}"))).await?;
             }
             ImportQueue::Held => {}
+            ImportQueue::Spool(spool) => {
+                spool.put(&msg)?;
+                spool.deliver(ctx, msg);
+            }
             ImportQueue::InProcess => {
                 let ctx = ctx.clone();
                 // In AWS the import worker runs it; attributed to it for the IAM check.
@@ -227,23 +236,25 @@ fn letters(m: &Mapping) -> BTreeMap<Field, String> {
     m.0.iter().map(|(f, i)| (*f, crate::import::column_name(*i))).collect()
 }
 
-/// Everyone already in the organization or invited to it, as the scan compares logins.
-async fn known_logins(ctx: &Ctx, org: &crate::domain::OrgId) -> Result<HashSet<String>> {
-    let mut known = HashSet::new();
-    let mut cursor = None;
-    loop {
-        let page = ctx.store.org_members(org, None, 1000, cursor.as_ref()).await?;
-        for m in page.items {
-            known.extend(m.member_email.map(|e| e.as_str().to_owned()));
-            known.extend(m.member_login);
-        }
-        match page.next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
+/// How many of `logins` would take a seat: those neither members of `org` nor invited to it,
+/// found by key (a batch read of their credentials, of those logins' memberships here, and of
+/// invitations to the addresses, per 100), so the cost follows the file, not the organization.
+async fn seats_needed(ctx: &Ctx, org: &crate::domain::OrgId, logins: &HashSet<String>) -> Result<u32> {
+    let ids: Vec<String> = logins.iter().cloned().collect();
+    let credentials = ctx.store.credentials(&ids).await?;
+    let users: Vec<crate::domain::UserId> = credentials.iter().map(|c| c.user_id.clone()).collect();
+    let members: HashSet<crate::domain::UserId> = match users.is_empty() {
+        true => HashSet::new(),
+        false => ctx.store.members_among(org, &users).await?.into_iter().map(|m| m.user_id).collect(),
+    };
+    let mut known: HashSet<String> =
+        credentials.into_iter().filter(|c| members.contains(&c.user_id)).map(|c| c.login).collect();
+    let emails: Vec<crate::domain::Email> =
+        ids.iter().filter_map(|i| crate::domain::Email::parse(i, "email").ok()).collect();
+    if !emails.is_empty() {
+        known.extend(ctx.store.invitations_among(org, &emails).await?.into_iter().map(|i| i.email.as_str().to_owned()));
     }
-    known.extend(ctx.store.all_invitations(org).await?.into_iter().map(|i| i.email.as_str().to_owned()));
-    Ok(known)
+    Ok(logins.iter().filter(|l| !known.contains(*l)).count() as u32)
 }
 
 pub async fn preview(
@@ -258,11 +269,11 @@ pub async fn preview(
     let org = &permit.org;
     let (_, bytes) = load(ctx, &org.org_id, upload_id).await?;
     let domain = org.login_domain.clone();
-    let known = known_logins(ctx, &org.org_id).await?;
     let org_id = org.org_id.clone();
-    let scan = tokio::task::spawn_blocking(move || Scan::run(&bytes, &req, domain.as_ref(), &org_id, &known))
+    let scan = tokio::task::spawn_blocking(move || Scan::run(&bytes, &req, domain.as_ref(), &org_id))
         .await
         .map_err(|e| Error::Internal(e.to_string()))??;
+    let seats_needed = seats_needed(ctx, &org.org_id, &scan.logins).await?;
     let free = ctx.store.get_seats(&org.org_id).await?.free;
     Ok(Preview {
         file: scan.info,
@@ -274,7 +285,7 @@ pub async fn preview(
         data_rows: scan.data_rows,
         valid_rows: scan.valid_rows,
         invalid_rows: scan.data_rows - scan.valid_rows,
-        seats_needed: scan.seats_needed,
+        seats_needed,
         seats_free: free,
         login_domain: org.login_domain.as_ref().map(|d| d.as_str().to_owned()),
     })
@@ -356,13 +367,13 @@ pub async fn start(ctx: &Arc<Ctx>, permit: &Permit<ManageMembers>, req: StartReq
     let grant = crate::access::Grant { roles: &roles, scope: Default::default(), manage: &everywhere };
     super::grants::check_grant(ctx, permit, grant, "roles").await?;
     let (_, bytes) = load(ctx, &org.org_id, &req.upload_id).await?;
-    let known = known_logins(ctx, &org.org_id).await?;
     let preview_req =
         PreviewRequest { sheet: req.sheet.clone(), mapping: Some(req.mapping.clone()), start_row: Some(req.start_row) };
     let (domain, org_id) = (org.login_domain.clone(), org.org_id.clone());
-    let scan = tokio::task::spawn_blocking(move || Scan::run(&bytes, &preview_req, domain.as_ref(), &org_id, &known))
+    let scan = tokio::task::spawn_blocking(move || Scan::run(&bytes, &preview_req, domain.as_ref(), &org_id))
         .await
         .map_err(|e| Error::Internal(e.to_string()))??;
+    let seats_needed = seats_needed(ctx, &org.org_id, &scan.logins).await?;
     let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
     let job = ImportJobRecord {
         job_id: ctx.ulid().to_string().to_lowercase(),
@@ -380,7 +391,7 @@ pub async fn start(ctx: &Arc<Ctx>, permit: &Permit<ManageMembers>, req: StartReq
         total: scan.data_rows,
         next_row: req.start_row,
         counts: ImportCounts::default(),
-        seats_reserved: scan.seats_needed,
+        seats_reserved: seats_needed,
         lease_id: None,
         lease_until: 0,
         finished_at: None,

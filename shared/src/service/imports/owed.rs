@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use super::worker::LEASE_SECS;
 use crate::domain::{Email, OrgId};
 use crate::error::{Error, Result};
 use crate::service::Ctx;
@@ -57,7 +56,7 @@ pub(super) async fn send_owed(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str) -> R
     let settings = crate::service::settings::effective(&org, &scope.ancestors);
     for record in owed {
         let now = ctx.now().timestamp();
-        if !ctx.store.claim_import_mail(&record, now, now + LEASE_SECS).await? {
+        if !ctx.store.claim_import_mail(&record, now, now + ctx.config.import_lease_secs).await? {
             continue;
         }
         let mut emails = Vec::with_capacity(record.emails.len());

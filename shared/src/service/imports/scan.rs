@@ -21,7 +21,9 @@ pub struct Scan {
     pub mapping: Mapping,
     pub data_rows: u32,
     pub valid_rows: u32,
-    pub seats_needed: u32,
+    /// The distinct logins of the valid rows (at most `MAX_DATA_ROWS`): those not yet members
+    /// or invited each take a seat.
+    pub logins: HashSet<String>,
 }
 
 /// The login a row stands for, as memberships and credentials record it.
@@ -35,13 +37,7 @@ pub fn identity(row: &ImportRow, org: &OrgId) -> String {
 }
 
 impl Scan {
-    pub fn run(
-        bytes: &[u8],
-        req: &PreviewRequest,
-        domain: Option<&LoginDomain>,
-        org: &OrgId,
-        known: &HashSet<String>,
-    ) -> Result<Scan> {
+    pub fn run(bytes: &[u8], req: &PreviewRequest, domain: Option<&LoginDomain>, org: &OrgId) -> Result<Scan> {
         let book = Workbook::open(bytes)?;
         let sheet = match &req.sheet {
             Some(s) => s.clone(),
@@ -64,7 +60,7 @@ impl Scan {
         };
         let start_row = req.start_row.unwrap_or(suggested_start);
         let (mut data_rows, mut valid_rows) = (0u32, 0u32);
-        let mut new_logins: HashSet<String> = HashSet::new();
+        let mut logins: HashSet<String> = HashSet::new();
         book.for_each_row(Some(&sheet), |r| {
             if r.number < start_row || r.is_blank() {
                 return true;
@@ -72,10 +68,7 @@ impl Scan {
             data_rows += 1;
             if let Ok(row) = validate(&r, &mapping, domain) {
                 valid_rows += 1;
-                let id = identity(&row, org);
-                if !known.contains(&id) {
-                    new_logins.insert(id);
-                }
+                logins.insert(identity(&row, org));
             }
             true
         })?;
@@ -106,7 +99,7 @@ impl Scan {
             mapping,
             data_rows,
             valid_rows,
-            seats_needed: new_logins.len() as u32,
+            logins,
         })
     }
 }

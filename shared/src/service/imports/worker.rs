@@ -26,7 +26,6 @@ use crate::store::{
 
 /// Rows per chunk: one checkpoint, and one batch read of each kind, per chunk.
 pub const CHUNK: usize = 100;
-pub(super) const LEASE_SECS: i64 = 300;
 /// Password hashes computed at once (each on the blocking pool).
 const HASHING: usize = 4;
 /// Rows committed at once.
@@ -52,7 +51,7 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     super::owed::send_owed(ctx, org_id, job_id).await?;
     let lease = ctx.ulid().to_string();
     let now = ctx.now().timestamp();
-    if !ctx.store.lease_import_job(org_id, job_id, &lease, now, now + LEASE_SECS).await? {
+    if !ctx.store.lease_import_job(org_id, job_id, &lease, now, now + ctx.config.import_lease_secs).await? {
         return Ok(RunOutcome::NotMine);
     }
     let mut job = ctx.store.get_import_job(org_id, job_id).await?.ok_or(Error::NotFound("import"))?;
@@ -323,9 +322,11 @@ async fn process_chunk(
         first_row: chunk_start,
         emails: emails.iter().map(|e| e.to().clone()).collect(),
         at: ctx.now(),
-        claimed_until: Some(ctx.now().timestamp() + LEASE_SECS),
+        claimed_until: Some(ctx.now().timestamp() + ctx.config.import_lease_secs),
     });
-    ctx.store.checkpoint_import(job, &chunk, None, ctx.now().timestamp() + LEASE_SECS, owed.as_ref()).await?;
+    ctx.store
+        .checkpoint_import(job, &chunk, None, ctx.now().timestamp() + ctx.config.import_lease_secs, owed.as_ref())
+        .await?;
     if let Some(owed) = owed {
         super::owed::queue_owed(ctx, scope, &owed, emails).await;
     }
