@@ -150,9 +150,8 @@ impl Store {
     ) -> Result<Page<MembershipRecord>> {
         use super::table::PRIMARY;
         let text: String = text.chars().filter(|c| *c != SEP).take(TERM_MAX).collect();
-        let Some(first) = text.chars().next() else {
-            return Err(Error::validation("invalid_field", "q", "type at least one character"));
-        };
+        // Only characters no term holds: nobody matches.
+        let Some(first) = text.chars().next() else { return Ok(Page { items: Vec::new(), next: None }) };
         let pk = partition(org, first);
         let wanted = limit.clamp(1, 100) as usize;
         let mut start = cursor.map(|c| c.to_key(PRIMARY.hash, &pk)).transpose()?;
