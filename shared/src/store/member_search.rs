@@ -7,9 +7,9 @@
 //! Entries are written and deleted with their membership (in its transaction, or beside a
 //! batch that deletes it), and replaced when the person's name or address changes. A member
 //! matching on several terms is returned once, at the first of their terms (in key order)
-//! that starts with the search: each entry carries `dup_below`, the longest start it shares
+//! that starts with the search: each entry carries `d` (dup_below), the longest start it shares
 //! with an earlier term of the same member, and a search of n characters keeps only entries
-//! with `dup_below < n` (a filter DynamoDB applies while reading, a megabyte per call).
+//! with `d < n` (a filter DynamoDB applies while reading, a megabyte per call).
 
 use std::collections::BTreeSet;
 
@@ -27,15 +27,19 @@ use crate::error::{Error, Result};
 const TERM_MAX: usize = 100;
 /// Between a term and the user id in a sort key: below every character a term can hold.
 const SEP: char = '\u{1}';
-/// Calls (a megabyte of entries each) for one page at most; a page cut short carries a cursor.
-const ROUNDS: usize = 8;
+/// Calls (a megabyte of entries each, about 9,000) for one page at most; a page cut short
+/// carries a cursor. Only a page whose matches are followed by a long run of second matches
+/// needs more than one: the last page of a search that matches everyone on two terms.
+const ROUNDS: usize = 32;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SearchEntry {
+    /// Short attribute names: a search reads (and pays for) every entry it passes over.
+    #[serde(rename = "u")]
     user_id: UserId,
-    org_id: OrgId,
     /// In characters, the longest start this entry's term shares with an earlier term (in key
     /// order) of the same member: a search that short or shorter found them there already.
+    #[serde(rename = "d")]
     dup_below: usize,
 }
 
@@ -91,7 +95,7 @@ pub(crate) fn items(m: &MembershipRecord) -> Result<Vec<Item>> {
     for (i, term) in terms.iter().enumerate() {
         let Some(k) = entry_key(&m.org_id, term, &m.user_id) else { continue };
         let dup_below = terms[..i].iter().map(|t| shared_start(t, term)).max().unwrap_or(0);
-        let entry = SearchEntry { user_id: m.user_id.clone(), org_id: m.org_id.clone(), dup_below };
+        let entry = SearchEntry { user_id: m.user_id.clone(), dup_below };
         let (pk, sk) = (string(&k, super::table::PRIMARY.hash), string(&k, super::table::PRIMARY.range));
         out.push(to_item(&entry, pk, sk)?);
     }
@@ -162,7 +166,7 @@ impl Store {
                 .query()
                 .table_name(self.table_name())
                 .key_condition_expression("#h = :h AND begins_with(#r, :p)")
-                .filter_expression("dup_below < :n")
+                .filter_expression("d < :n")
                 .expression_attribute_names("#h", PRIMARY.hash)
                 .expression_attribute_names("#r", PRIMARY.range)
                 .expression_attribute_values(":h", super::ops::s(&pk))

@@ -21,12 +21,15 @@ fn grown_by() -> usize {
 
 both_engines!(members_are_found_by_any_word_of_their_name_or_address);
 
-/// The members a search finds, following every cursor: (names, pages).
-async fn search_all(app: &TestApp, admin: &User, q: &str, limit: usize) -> (Vec<String>, usize) {
-    let (mut names, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+/// The members a search finds, following every cursor: (names, pages, the most calls a page
+/// took).
+async fn search_all(app: &TestApp, admin: &User, q: &str, limit: usize) -> (Vec<String>, usize, u64) {
+    let (mut names, mut pages, mut cursor, mut most) = (Vec::new(), 0, None::<String>, 0);
     loop {
         let after = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let before = app.ctx.store.calls();
         let r = app.get(&format!("/v1/orgs/{}/members?q={q}&limit={limit}{after}", admin.org), &admin.access).await;
+        most = most.max(app.ctx.store.calls() - before);
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         let page = r.body["members"].as_array().unwrap().clone();
         pages += 1;
@@ -39,7 +42,7 @@ async fn search_all(app: &TestApp, admin: &User, q: &str, limit: usize) -> (Vec<
         }
         names.extend(page.iter().map(|m| m["name"].as_str().unwrap_or_default().to_owned()));
         if cursor.is_none() {
-            return (names, pages);
+            return (names, pages, most);
         }
     }
 }
@@ -62,11 +65,11 @@ async fn members_are_found_by_any_word_of_their_name_or_address(engine: Engine) 
     // Her address's local part is "finder-anna-<unique>": its words are terms too.
     let unique = anna.email.split('@').next().unwrap().rsplit('-').next().unwrap().to_owned();
     for q in ["anna", "ANNA-L", "dijk", "van", "anna-lena%20van", &unique, &anna.email.replace('@', "%40")] {
-        let (names, _) = search_all(&app, &owner, q, 10).await;
+        let (names, ..) = search_all(&app, &owner, q, 10).await;
         assert_eq!(names, vec!["Anna-Lena van Dijk"], "{q}");
     }
     // Matching on several words (first name and address) is still one result.
-    let (names, _) = search_all(&app, &owner, "finder", 10).await;
+    let (names, ..) = search_all(&app, &owner, "finder", 10).await;
     assert_eq!(names.len(), 2, "the owner and Anna, once each: {names:?}");
     for q in ["mith", "ijk", "lena"] {
         assert_eq!(search_all(&app, &owner, q, 10).await.0, Vec::<String>::new(), "{q}: words match from their start");
@@ -111,12 +114,32 @@ async fn import_two(app: &TestApp, admin: &User, member: &str) -> (u64, u64, Val
     (previewed, started, body["seats_needed"].clone())
 }
 
+/// The calls of the everyday reads an admin makes: (path, calls) each.
+async fn everyday(app: &TestApp, admin: &User, member: &User) -> Vec<(String, u64)> {
+    let org = &admin.org;
+    let mut out = Vec::new();
+    for path in [
+        format!("/v1/orgs/{org}/members?limit=50"),
+        format!("/v1/orgs/{org}/members/{}", member.id),
+        format!("/v1/orgs/{org}/seats"),
+        format!("/v1/orgs/{org}/settings"),
+        "/v1/me".to_owned(),
+        format!("/v1/orgs/{org}/activity"),
+        format!("/v1/orgs/{org}/invitations"),
+    ] {
+        let (calls, _) = calls_of(app, app.get(&path, &admin.access)).await;
+        out.push((path.replace(org.as_str(), "{org}").replace(member.id.as_str(), "{user}"), calls));
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn costs_do_not_grow_with_the_organization() {
     let config = Config { included_seats: 10, ..Config::default() };
     let app = TestApp::spawn_holding_imports(Engine::Dynoxide, config).await;
     let (owner, agent) = crate::notifications::team(&app, "scale").await;
     let small = import_two(&app, &owner, &agent.email).await;
+    let reads_small = everyday(&app, &owner, &agent).await;
 
     let org = OrgId::parse(&owner.org, "org").unwrap();
     let record = app.ctx.store.get_org(&org).await.unwrap().unwrap();
@@ -137,6 +160,9 @@ async fn costs_do_not_grow_with_the_organization() {
     let large = import_two(&app, &owner, &agent.email).await;
     println!("import of two rows, preview / start calls: {small:?} at 2 members, {large:?} at {}", grown + 2);
     assert_eq!(small, large, "the same calls at any number of members");
+    let reads_large = everyday(&app, &owner, &agent).await;
+    println!("everyday reads at 2 members: {reads_small:?}; at {}: {reads_large:?}", grown + 2);
+    assert_eq!(reads_small, reads_large, "the same calls at any number of members");
 
     // A rare name: every match on one page that says it is the last, in a few reads.
     let path = format!("/v1/orgs/{}/members?q=zeb&limit=50", owner.org);
@@ -146,7 +172,8 @@ async fn costs_do_not_grow_with_the_organization() {
     println!("a search with 5 matches among {} members: {calls} calls", grown + 2);
     // A name nearly everyone has, matched on two terms each ("person" and "person <n> smith"):
     // full pages, each member once.
-    let (names, pages) = search_all(&app, &owner, "person", 100).await;
+    let (names, pages, most) = search_all(&app, &owner, "person", 100).await;
+    println!("\"person\" ({} matches, two terms each): {pages} pages, at most {most} calls a page", names.len());
     let unique: std::collections::BTreeSet<&String> = names.iter().collect();
     let persons = grown - 5;
     assert_eq!((names.len(), unique.len(), pages), (persons, persons, persons.div_ceil(100)));
