@@ -519,6 +519,27 @@ impl TestApp {
         .await;
     }
 
+    /// Deliver and wait until no recorded email waits to be sent: the worker's last write for
+    /// an email takes it out of the outbox's due index, and until then (on the embedded
+    /// default, where the worker runs beside the test) its calls would land on a count a test
+    /// is taking.
+    pub async fn mail_settled(&self) {
+        let far = self.ctx.now() + chrono::Duration::days(3650);
+        for _ in 0..500 {
+            // On moto they wait in SQS for the worker the test drives.
+            self.run_mail_worker().await;
+            let mut waiting = 0;
+            for shard in 0..switchboard::store::MAIL_SHARDS {
+                waiting += self.ctx.store.unsent_mail(shard, far, 1, None).await.expect("outbox").0.len();
+            }
+            if waiting == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("recorded emails still wait to be sent after 5 s");
+    }
+
     /// Relay the recorded emails that waited over a minute, as the embedded default's relay
     /// does every 30 seconds (in AWS the digest schedule), and deliver them; returns how many
     /// were relayed.

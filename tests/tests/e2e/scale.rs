@@ -95,6 +95,7 @@ async fn members_are_found_by_any_word_of_their_name_or_address(engine: Engine) 
 /// DynamoDB calls of the request `r` (nothing else runs: imports are held, mail is idle).
 async fn calls_of<F: std::future::Future<Output = e2e::Reply>>(app: &TestApp, r: F) -> (u64, Value) {
     app.run_mail_worker().await;
+    app.mail_settled().await;
     let before = app.ctx.store.calls();
     let reply = r.await;
     assert!(reply.status.is_success(), "{:?}", reply.body);
