@@ -408,9 +408,7 @@ impl Store {
 
 /// The due-index partition of a person's digests in one organization.
 pub fn shard_of(user: &UserId, org: &OrgId) -> u32 {
-    use sha2::Digest;
-    let h = sha2::Sha256::digest(format!("{user}#{org}").as_bytes());
-    u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % DUE_SHARDS
+    super::ops::shard_of_text(&format!("{user}#{org}"), DUE_SHARDS)
 }
 
 impl Store {

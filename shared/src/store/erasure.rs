@@ -76,11 +76,9 @@ impl Store {
                     .expression_attribute_values(":p", s(pseudonym))
                     .send()
                     .await;
-                match res {
-                    Ok(_) => changed += 1,
-                    // Rewritten meanwhile (an erasure run again), or gone with its feed.
-                    Err(e) if super::error::is_condition_failed(&e) => {}
-                    Err(e) => return Err(super::error::storage(e)),
+                // Not applied: rewritten meanwhile (an erasure run again), or gone with its feed.
+                if super::error::applied(res)? {
+                    changed += 1;
                 }
             }
             match page.next {

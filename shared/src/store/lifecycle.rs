@@ -268,11 +268,8 @@ impl Store {
             .condition_expression(conditions.join(" AND "))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if super::error::is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(super::error::storage(e)),
-        }
+        // Not applied: a client moved on meanwhile; it stays as it now is.
+        super::error::applied(res).map(|_| ())
     }
 
     /// Items found through the indexes by organization: SSO providers and OAuth applications.

@@ -124,7 +124,6 @@ impl Store {
         Ok((mails, next))
     }
 
-    /// Take the email `id` for sending until `until` (epoch seconds).
     /// Void a claim on an unsent email made before `started` (plus the lease: claims end at
     /// their time plus the lease): its holder was a process that no longer runs. Only the
     /// embedded default knows that (it is the one process on its data).
@@ -139,13 +138,11 @@ impl Store {
             .expression_attribute_values(":end", n(claims_ending_before))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if super::error::is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(storage(e)),
-        }
+        // Not applied: sent meanwhile, or claimed by this process (after its start).
+        super::error::applied(res).map(|_| ())
     }
 
+    /// Take the email `id` for sending until `until` (epoch seconds).
     pub async fn claim_mail(&self, id: &str, now: i64, until: i64) -> Result<MailClaim> {
         let res = self
             .client

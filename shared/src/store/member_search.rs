@@ -21,7 +21,7 @@ use super::ops::{Item, key};
 use super::tx;
 use super::{Cursor, MembershipRecord, Page, Store};
 use crate::domain::{OrgId, UserId};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Terms longer than this are cut (a key stays small; nobody types more to find someone).
 const TERM_MAX: usize = 100;
@@ -82,9 +82,14 @@ fn partition(org: &OrgId, first: char) -> String {
     format!("MSEARCH#{org}#{first}")
 }
 
-fn entry_key(org: &OrgId, term: &str, user: &UserId) -> Option<Item> {
+/// The key of the entry for `term` (none for an empty term).
+fn entry_key(org: &OrgId, term: &str, user: &UserId) -> Option<(String, String)> {
     let first = term.chars().next()?;
-    Some(key(partition(org, first), format!("{term}{SEP}{user}")))
+    Some((partition(org, first), format!("{term}{SEP}{user}")))
+}
+
+fn entry_keys(m: &MembershipRecord, terms: &[String]) -> Vec<Item> {
+    terms.iter().filter_map(|t| entry_key(&m.org_id, t, &m.user_id)).map(|(pk, sk)| key(pk, sk)).collect()
 }
 
 /// `m`'s entries as items (for a batch write).
@@ -93,11 +98,9 @@ pub(crate) fn items(m: &MembershipRecord) -> Result<Vec<Item>> {
     let mut out = Vec::with_capacity(terms.len());
     // `terms` is sorted as the keys are (the user id after the separator is the same).
     for (i, term) in terms.iter().enumerate() {
-        let Some(k) = entry_key(&m.org_id, term, &m.user_id) else { continue };
+        let Some((pk, sk)) = entry_key(&m.org_id, term, &m.user_id) else { continue };
         let dup_below = terms[..i].iter().map(|t| shared_start(t, term)).max().unwrap_or(0);
-        let entry = SearchEntry { user_id: m.user_id.clone(), dup_below };
-        let (pk, sk) = (string(&k, super::table::PRIMARY.hash), string(&k, super::table::PRIMARY.range));
-        out.push(to_item(&entry, pk, sk)?);
+        out.push(to_item(&SearchEntry { user_id: m.user_id.clone(), dup_below }, pk, sk)?);
     }
     Ok(out)
 }
@@ -109,12 +112,19 @@ pub(crate) fn puts(t: &str, m: &MembershipRecord) -> Result<Vec<TransactWriteIte
 
 /// The keys of `m`'s entries (to delete with it).
 pub(crate) fn keys(m: &MembershipRecord) -> Vec<Item> {
-    terms(m).iter().filter_map(|term| entry_key(&m.org_id, term, &m.user_id)).collect()
+    entry_keys(m, &terms(m))
 }
 
 /// Deletes of `m`'s entries, for the transaction that deletes the membership.
 pub(crate) fn deletes(t: &str, m: &MembershipRecord) -> Result<Vec<TransactWriteItem>> {
     keys(m).into_iter().map(|k| tx::delete(t, k)).collect()
+}
+
+/// The keys of `before`'s entries that `after` no longer has (all of them for another person).
+fn gone(before: &MembershipRecord, after: &MembershipRecord) -> Vec<Item> {
+    let keep = if before.user_id == after.user_id { terms(after) } else { Vec::new() };
+    let old: Vec<String> = terms(before).into_iter().filter(|t| !keep.contains(t)).collect();
+    entry_keys(before, &old)
 }
 
 /// `before`'s entries (if any) replaced by `after`'s in one transaction: the terms it no
@@ -124,21 +134,10 @@ pub(crate) fn replace(
     before: Option<&MembershipRecord>,
     after: &MembershipRecord,
 ) -> Result<Vec<TransactWriteItem>> {
-    let mut out = Vec::new();
-    if let Some(b) = before {
-        let keep = terms(after);
-        for term in terms(b).iter().filter(|x| !keep.contains(x) || b.user_id != after.user_id) {
-            if let Some(k) = entry_key(&b.org_id, term, &b.user_id) {
-                out.push(tx::delete(t, k)?);
-            }
-        }
-    }
+    let gone = before.map(|b| gone(b, after)).unwrap_or_default();
+    let mut out = gone.into_iter().map(|k| tx::delete(t, k)).collect::<Result<Vec<_>>>()?;
     out.extend(puts(t, after)?);
     Ok(out)
-}
-
-fn string(item: &Item, name: &str) -> String {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
 }
 
 impl Store {
@@ -175,15 +174,7 @@ impl Store {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    if e.as_service_error().map(|s| s.meta().code()) == Some(Some("ValidationException"))
-                        && cursor.is_some()
-                    {
-                        Error::validation("invalid_cursor", "cursor", "does not belong to this listing")
-                    } else {
-                        super::error::storage(e)
-                    }
-                })?;
+                .map_err(|e| super::ops::query_failed(e, cursor.is_some()))?;
             found.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if found.len() > wanted || start.is_none() {
@@ -213,18 +204,15 @@ impl Store {
         self.batch_write(Vec::new(), keys(m)).await
     }
 
-    pub(crate) async fn replace_member_entries(
-        &self,
-        before: &MembershipRecord,
-        after: &MembershipRecord,
-    ) -> Result<()> {
-        let (old, new) = (terms(before), terms(after));
-        let gone: Vec<Item> = old
-            .iter()
-            .filter(|x| !new.contains(x))
-            .filter_map(|term| entry_key(&before.org_id, term, &before.user_id))
-            .collect();
-        // Every entry's `dup_below` depends on the member's other terms: all are written again.
-        self.batch_write(items(after)?, gone).await
+    /// [`replace`] for each (before, after) pair, outside a transaction, in one batch write
+    /// (a rename, after each membership's own update).
+    pub(crate) async fn replace_member_entries(&self, pairs: &[(MembershipRecord, MembershipRecord)]) -> Result<()> {
+        let (mut puts, mut gone_keys) = (Vec::new(), Vec::new());
+        for (before, after) in pairs {
+            // Every entry's `d` depends on the member's other terms: all are written again.
+            puts.extend(items(after)?);
+            gone_keys.extend(gone(before, after));
+        }
+        self.batch_write(puts, gone_keys).await
     }
 }

@@ -31,6 +31,27 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
+/// A failed query: a forged cursor pointing outside the key range (DynamoDB's validation
+/// error when a cursor was given) is the caller's fault; anything else is storage's.
+pub(crate) fn query_failed<R: std::fmt::Debug>(
+    e: aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::query::QueryError, R>,
+    cursor_given: bool,
+) -> Error {
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    if cursor_given && e.as_service_error().and_then(|s| s.code()) == Some("ValidationException") {
+        Error::validation("invalid_cursor", "cursor", "does not belong to this listing")
+    } else {
+        storage(e)
+    }
+}
+
+/// A shard in `0..shards` for `text`, the same on every machine (SHA-256's first four bytes).
+pub(crate) fn shard_of_text(text: &str, shards: u32) -> u32 {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(text.as_bytes());
+    u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % shards
+}
+
 pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     HashMap::from([
         (PRIMARY.hash.to_owned(), AttributeValue::S(pk.into())),
@@ -143,16 +164,7 @@ impl Store {
                     .expression_attribute_names("#f", attr)
                     .expression_attribute_values(":f", s(text));
             }
-            let out = q.send().await.map_err(|e| {
-                // A forged cursor pointing outside the key range is the caller's fault.
-                if e.as_service_error().map(|s| s.meta().code()) == Some(Some("ValidationException"))
-                    && cursor.is_some()
-                {
-                    Error::validation("invalid_cursor", "cursor", "does not belong to this listing")
-                } else {
-                    storage(e)
-                }
-            })?;
+            let out = q.send().await.map_err(|e| query_failed(e, cursor.is_some()))?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             let out_of_rounds = contains.is_some() && rounds >= FILTERED_ROUNDS;

@@ -25,9 +25,7 @@ fn shard_key(shard: u32) -> String {
 }
 
 fn shard_of(user: &UserId) -> u32 {
-    use sha2::Digest;
-    let h = sha2::Sha256::digest(user.to_string().as_bytes());
-    u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % REMINDER_SHARDS
+    super::ops::shard_of_text(user.as_str(), REMINDER_SHARDS)
 }
 
 /// A login that has not yet been reminded to confirm a mobile number.

@@ -437,6 +437,7 @@ impl Store {
     /// so a concurrent role change is never overwritten.
     pub async fn refresh_member_copies(&self, user: &UserRecord) -> Result<()> {
         let name = format!("{} {}", user.first_name, user.last_name);
+        let mut renamed = Vec::new();
         for m in self.all_memberships(&user.user_id).await? {
             let res = self
                 .client
@@ -461,14 +462,15 @@ impl Store {
                     if user.email.is_some() {
                         after.member_email = user.email.clone();
                     }
-                    self.replace_member_entries(&m, &after).await?;
+                    renamed.push((m, after));
                 }
                 // Left the organization meanwhile.
                 Err(e) if is_condition_failed(&e) => {}
                 Err(e) => return Err(storage(e)),
             }
         }
-        Ok(())
+        // The search entries of every organization in one batch.
+        self.replace_member_entries(&renamed).await
     }
 }
 

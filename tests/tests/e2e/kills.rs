@@ -82,6 +82,11 @@ fn free_port() -> u16 {
 
 /// A session's access token, or what came back instead (so a failure says why).
 async fn login(http: &reqwest::Client, base: &str, email: &str, password: &str) -> Result<String, String> {
+    session(http, base, email, password).await.map(|s| s["access_token"].as_str().unwrap_or_default().to_owned())
+}
+
+/// A session (the login's answer: tokens and organization), or what came back instead.
+async fn session(http: &reqwest::Client, base: &str, email: &str, password: &str) -> Result<Value, String> {
     let r = http
         .post(format!("{base}/v1/auth/login"))
         .json(&json!({"email": email, "password": password, "client": "web"}))
@@ -90,7 +95,7 @@ async fn login(http: &reqwest::Client, base: &str, email: &str, password: &str) 
         .map_err(|e| format!("no answer: {e:?}"))?;
     let status = r.status();
     let body: Value = r.json().await.map_err(|e| format!("{status}: unreadable body: {e}"))?;
-    body["access_token"].as_str().map(str::to_owned).ok_or_else(|| format!("{status}: {body}"))
+    if body["access_token"].is_string() { Ok(body) } else { Err(format!("{status}: {body}")) }
 }
 
 /// Whether a password signs in: a session, or refused as wrong credentials; anything else
@@ -247,13 +252,7 @@ async fn an_import_killed_midway_finishes_after_a_restart() {
         .await
         .expect("register");
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let r = http
-        .post(format!("{}/v1/auth/login", server.base))
-        .json(&json!({"email": email, "password": password, "client": "web"}))
-        .send()
-        .await
-        .unwrap();
-    let session: Value = r.json().await.unwrap();
+    let session = session(&http, &server.base, &email, password).await.expect("a session");
     let (token, org) = (session["access_token"].as_str(), session["organization_id"].as_str());
     let (token, org) = (token.expect("a session").to_owned(), org.expect("an organization").to_owned());
     let people: Vec<String> = (0..IMPORT_ROWS).map(|i| e2e::unique_email(&format!("imported{i}"))).collect();

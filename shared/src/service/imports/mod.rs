@@ -237,24 +237,13 @@ fn letters(m: &Mapping) -> BTreeMap<Field, String> {
 }
 
 /// How many of `logins` would take a seat: those neither members of `org` nor invited to it,
-/// found by key (a batch read of their credentials, of those logins' memberships here, and of
-/// invitations to the addresses, per 100), so the cost follows the file, not the organization.
+/// looked up by key, so the cost follows the file, not the organization.
 async fn seats_needed(ctx: &Ctx, org: &crate::domain::OrgId, logins: &HashSet<String>) -> Result<u32> {
     let ids: Vec<String> = logins.iter().cloned().collect();
-    let credentials = ctx.store.credentials(&ids).await?;
-    let users: Vec<crate::domain::UserId> = credentials.iter().map(|c| c.user_id.clone()).collect();
-    let members: HashSet<crate::domain::UserId> = match users.is_empty() {
-        true => HashSet::new(),
-        false => ctx.store.members_among(org, &users).await?.into_iter().map(|m| m.user_id).collect(),
-    };
-    let mut known: HashSet<String> =
-        credentials.into_iter().filter(|c| members.contains(&c.user_id)).map(|c| c.login).collect();
     let emails: Vec<crate::domain::Email> =
         ids.iter().filter_map(|i| crate::domain::Email::parse(i, "email").ok()).collect();
-    if !emails.is_empty() {
-        known.extend(ctx.store.invitations_among(org, &emails).await?.into_iter().map(|i| i.email.as_str().to_owned()));
-    }
-    Ok(logins.iter().filter(|l| !known.contains(*l)).count() as u32)
+    let known = worker::known(ctx, org, &ids, &emails).await?;
+    Ok(ids.iter().filter(|l| !known.has(l)).count() as u32)
 }
 
 pub async fn preview(

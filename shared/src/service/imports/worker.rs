@@ -140,15 +140,26 @@ async fn fail(ctx: &Ctx, job: &mut ImportJobRecord, e: &Error) -> Result<RunOutc
 
 /// What a chunk's batch reads found.
 #[derive(Default)]
-struct Known {
+pub(super) struct Known {
     /// Stored login → user.
-    logins: HashMap<String, UserId>,
-    members: HashSet<UserId>,
-    invited: HashSet<Email>,
+    pub(super) logins: HashMap<String, UserId>,
+    pub(super) members: HashSet<UserId>,
+    pub(super) invited: HashSet<Email>,
     profiles: HashMap<UserId, UserRecord>,
 }
 
-async fn lookups(ctx: &Ctx, org: &OrgId, ids: &[String], emails: &[Email]) -> Result<Known> {
+impl Known {
+    /// Whether the login `id` is a member of the organization already, or invited to it.
+    pub(super) fn has(&self, id: &str) -> bool {
+        self.logins.get(id).is_some_and(|u| self.members.contains(u))
+            || Email::parse(id, "email").is_ok_and(|e| self.invited.contains(&e))
+    }
+}
+
+/// The logins `ids` (and addresses `emails`) as the organization knows them, by key: their
+/// credentials, those logins' memberships here, invitations to the addresses (one batch read
+/// each per 100), whatever the organization's size.
+pub(super) async fn known(ctx: &Ctx, org: &OrgId, ids: &[String], emails: &[Email]) -> Result<Known> {
     let mut k = Known::default();
     for c in ctx.store.credentials(ids).await? {
         k.logins.insert(c.login, c.user_id);
@@ -156,10 +167,19 @@ async fn lookups(ctx: &Ctx, org: &OrgId, ids: &[String], emails: &[Email]) -> Re
     let users: Vec<UserId> = k.logins.values().cloned().collect();
     if !users.is_empty() {
         k.members = ctx.store.members_among(org, &users).await?.into_iter().map(|m| m.user_id).collect();
-        k.profiles = ctx.store.get_users(&users).await?.into_iter().map(|u| (u.user_id.clone(), u)).collect();
     }
     if !emails.is_empty() {
         k.invited = ctx.store.invitations_among(org, emails).await?.into_iter().map(|i| i.email).collect();
+    }
+    Ok(k)
+}
+
+/// [`known`], with the known logins' profiles (what a chunk's rows need).
+async fn lookups(ctx: &Ctx, org: &OrgId, ids: &[String], emails: &[Email]) -> Result<Known> {
+    let mut k = known(ctx, org, ids, emails).await?;
+    let users: Vec<UserId> = k.logins.values().cloned().collect();
+    if !users.is_empty() {
+        k.profiles = ctx.store.get_users(&users).await?.into_iter().map(|u| (u.user_id.clone(), u)).collect();
     }
     Ok(k)
 }
