@@ -45,6 +45,11 @@ actions="$PWD/target/aws-actions.tsv"
 rm -f "$actions"
 export SWITCHBOARD_RECORD_ACTIONS="$actions"
 
+# `cargo test` builds no binary target of a package without integration tests, and the crash
+# tests run the `local` binary as a process of its own, so it is built first.
+echo "==> cargo build --workspace --bins"
+cargo build --workspace --bins --locked
+
 echo "==> cargo test --workspace"
 cargo test --workspace --locked "$@"
 

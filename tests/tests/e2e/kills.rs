@@ -11,14 +11,15 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// The `local` binary of this build (`cargo test --workspace` builds it beside the tests).
+/// The `local` binary of this build. `cargo test` does not build it (the `local` package has
+/// no integration tests), so `scripts/test.sh` runs `cargo build --workspace --bins` first.
 fn local_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("local");
     assert!(
         bin.exists(),
-        "{} is missing: run `cargo build -p local` (cargo test --workspace builds it)",
+        "{} is missing: run `cargo build -p local` first (scripts/test.sh does)",
         bin.display()
     );
     bin
