@@ -2,6 +2,7 @@
 //! which one it is comes from the function's `Handler` (Lambda passes it as `_HANDLER`), so SAM
 //! builds the code once while each function keeps its own routes, role and settings.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable))]
 #![recursion_limit = "256"]
 
 mod workers;

@@ -2,6 +2,7 @@
 //! served over HTTP on loopback inside the same process, so the one storage code path
 //! (aws-sdk-dynamodb) is exactly the one used in AWS.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable))]
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -17,11 +17,7 @@ fn local_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("local");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p local` first (scripts/test.sh does)",
-        bin.display()
-    );
+    assert!(bin.exists(), "{} is missing: run `cargo build -p local` first (scripts/test.sh does)", bin.display());
     bin
 }
 
