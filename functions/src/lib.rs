@@ -14,64 +14,72 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use switchboard::api::extract::{ClientAddr, IamCaller, InvocationId};
 use switchboard::api::{self, Function};
+use switchboard::config::{LambdaEnv, Need, ProcessEnv};
 use switchboard::service::Ctx;
 
-/// What a function runs: the HTTP routes of one operation, or a queue worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handler {
-    Api(Function),
-    MailWorker,
-    ImportWorker,
+/// The queue and schedule workers, in one table: the variant, its handler name, what it needs
+/// from its environment beyond what every function has, and what it runs.
+macro_rules! workers {
+    ($($(#[$doc:meta])* $variant:ident $name:literal [$($need:ident),*] => $run:path,)*) => {
+        /// What a function runs: the HTTP routes of one operation, or a worker.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Handler {
+            Api(Function),
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Handler {
+            /// Every handler: the API functions, then the workers.
+            pub fn all() -> impl Iterator<Item = Handler> {
+                Function::ALL.into_iter().map(Handler::Api).chain([$(Handler::$variant,)*])
+            }
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    Handler::Api(f) => f.name(),
+                    $(Handler::$variant => $name,)*
+                }
+            }
+
+            /// The variables it needs beyond [`switchboard::config::EVERY_FUNCTION_NEEDS`].
+            pub fn needs(self) -> &'static [Need] {
+                match self {
+                    Handler::Api(f) => f.needs(),
+                    $(Handler::$variant => &[$(Need::$need),*],)*
+                }
+            }
+
+            /// Serve its routes, or run its worker.
+            async fn work(self, ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
+                match self {
+                    Handler::Api(function) => serve(api::router(ctx, &[function])).await,
+                    $(Handler::$variant => $run(ctx).await,)*
+                }
+            }
+        }
+    };
+}
+
+workers! {
+    /// Sends the emails of the email queue.
+    MailWorker "mail-worker" [UploadsBucket, SesConfigurationSet] => workers::mail,
+    /// Runs import jobs from the import queue.
+    ImportWorker "import-worker" [UploadsBucket, ImportQueue] => workers::imports,
     /// Records notification events from the events queue.
-    NotificationsWorker,
+    NotificationsWorker "notifications-worker" [] => workers::events,
     /// The digest run, on an EventBridge schedule.
-    Digests,
+    Digests "digests" [] => workers::digests,
     /// SES bounces and complaints, through SNS.
-    SesFeedback,
+    SesFeedback "ses-feedback" [] => workers::ses_feedback,
     /// Data exports from the export queue.
-    ExportWorker,
+    ExportWorker "export-worker" [UploadsBucket] => workers::exports,
     /// The purge of closed organizations, on an EventBridge schedule.
-    OrgPurge,
+    OrgPurge "org-purge" [UploadsBucket] => workers::purge,
 }
 
 impl Handler {
     pub fn parse(name: &str) -> Option<Handler> {
-        match name {
-            "mail-worker" => Some(Handler::MailWorker),
-            "import-worker" => Some(Handler::ImportWorker),
-            "notifications-worker" => Some(Handler::NotificationsWorker),
-            "digests" => Some(Handler::Digests),
-            "ses-feedback" => Some(Handler::SesFeedback),
-            "export-worker" => Some(Handler::ExportWorker),
-            "org-purge" => Some(Handler::OrgPurge),
-            _ => Function::from_name(name).map(Handler::Api),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Handler::Api(f) => f.name(),
-            Handler::MailWorker => "mail-worker",
-            Handler::ImportWorker => "import-worker",
-            Handler::NotificationsWorker => "notifications-worker",
-            Handler::Digests => "digests",
-            Handler::SesFeedback => "ses-feedback",
-            Handler::ExportWorker => "export-worker",
-            Handler::OrgPurge => "org-purge",
-        }
-    }
-
-    /// Every handler: the API functions, then the workers.
-    pub fn all() -> impl Iterator<Item = Handler> {
-        Function::ALL.into_iter().map(Handler::Api).chain([
-            Handler::MailWorker,
-            Handler::ImportWorker,
-            Handler::NotificationsWorker,
-            Handler::Digests,
-            Handler::SesFeedback,
-            Handler::ExportWorker,
-            Handler::OrgPurge,
-        ])
+        Handler::all().find(|h| h.name() == name)
     }
 
     /// `SWITCHBOARD_HANDLER` (for running the binary by hand), else Lambda's `_HANDLER`.
@@ -112,58 +120,31 @@ pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
     let started = Instant::now();
     switchboard::telemetry::init_function(handler.name());
     let logging = started.elapsed();
-    let ctx = Arc::new(switchboard::config::ctx_from_env()?);
+    let env = LambdaEnv::from_vars(&ProcessEnv, handler.needs())?;
+    let warm = env.warm_up && handler.uses_table();
+    let ctx = Arc::new(Ctx::for_lambda(env)?);
     let context = started.elapsed();
-    if handler.uses_table() && std::env::var("SWITCHBOARD_WARM_UP").as_deref() != Ok("off") {
+    if warm {
         warm_up(&ctx).await;
     }
     let warmed = started.elapsed();
+    let router = match handler {
+        Handler::Api(function) => Some(api::router(ctx.clone(), &[function])),
+        _ => None,
+    };
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     // Where a cold start's time goes, once per execution environment.
-    let log_init = |ready: Duration| {
-        tracing::info!(
-            function = handler.name(),
-            logging_ms = ms(logging),
-            context_ms = ms(context - logging),
-            warm_up_ms = ms(warmed - context),
-            routes_ms = ms(ready - warmed),
-            "initialized"
-        )
-    };
-    match handler {
-        Handler::Api(function) => {
-            let router = api::router(ctx, &[function]);
-            log_init(started.elapsed());
-            serve(router).await
-        }
-        Handler::MailWorker => {
-            log_init(started.elapsed());
-            workers::mail(ctx).await
-        }
-        Handler::ImportWorker => {
-            log_init(started.elapsed());
-            workers::imports(ctx).await
-        }
-        Handler::NotificationsWorker => {
-            log_init(started.elapsed());
-            workers::events(ctx).await
-        }
-        Handler::Digests => {
-            log_init(started.elapsed());
-            workers::digests(ctx).await
-        }
-        Handler::SesFeedback => {
-            log_init(started.elapsed());
-            workers::ses_feedback(ctx).await
-        }
-        Handler::ExportWorker => {
-            log_init(started.elapsed());
-            workers::exports(ctx).await
-        }
-        Handler::OrgPurge => {
-            log_init(started.elapsed());
-            workers::purge(ctx).await
-        }
+    tracing::info!(
+        function = handler.name(),
+        logging_ms = ms(logging),
+        context_ms = ms(context - logging),
+        warm_up_ms = ms(warmed - context),
+        routes_ms = ms(started.elapsed() - warmed),
+        "initialized"
+    );
+    match router {
+        Some(router) => serve(router).await,
+        None => handler.work(ctx).await,
     }
 }
 

@@ -66,7 +66,7 @@ impl Command {
             }
         }
         let data = DataDir(data);
-        let config = Box::new(config_for_port(port));
+        let config = Box::new(config_for_port(port).map_err(|e| Usage(e.to_string()))?);
         match (keygen, job, at) {
             (true, None, None) => Ok(Command::Keygen),
             (false, Some(job), Some(at)) => Ok(Command::Run { job, at, data, config }),

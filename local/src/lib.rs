@@ -182,7 +182,7 @@ pub async fn open_with(
     let mut ctx = Ctx::new(config, store, mail, &keys, clock, random)?;
     ctx.sms = switchboard::sms::SmsSender::Outbox { dir: data.sms() };
     // The system resolver, or the DNS server named for local domain checks.
-    ctx.dns = switchboard::dns::Dns::from_env()?;
+    ctx.dns = switchboard::dns::Dns::from_vars(&switchboard::config::ProcessEnv)?;
     // Import jobs outlive the process that started them, as SQS messages do in AWS.
     ctx.imports =
         switchboard::service::imports::ImportQueue::Spool(switchboard::service::imports::Spool::open(data.imports())?);
@@ -343,8 +343,8 @@ pub fn start_purge_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
 /// `http://127.0.0.1:<port>` unless `SWITCHBOARD_PUBLIC_URL` / `SWITCHBOARD_API_URL` say
 /// otherwise. The server and every `local run` use it, so links in the emails a run sends
 /// lead to the server holding the data.
-pub fn config_for_port(port: u16) -> Config {
-    let mut config = Config::from_env();
+pub fn config_for_port(port: u16) -> Result<Config, switchboard::config::ConfigError> {
+    let mut config = Config::from_env()?;
     if std::env::var("SWITCHBOARD_PUBLIC_URL").is_err() {
         config.public_url = format!("http://127.0.0.1:{port}");
         config.issuer = config.public_url.clone();
@@ -352,7 +352,7 @@ pub fn config_for_port(port: u16) -> Config {
     if std::env::var("SWITCHBOARD_API_URL").is_err() {
         config.api_url = format!("http://127.0.0.1:{port}");
     }
-    config
+    Ok(config)
 }
 
 /// The scheduled work of the service, each run by `local run <job> --at <time>` as it runs

@@ -1,18 +1,9 @@
 //! Configuration, read once at cold start from the environment (set by the SAM template in
 //! AWS, by the local server or tests otherwise).
 
-use std::sync::Arc;
-
 use chrono::Duration;
 
 use crate::auth::jwt::KeysConfig;
-use crate::auth::{KeySet, PasswordHasher};
-use crate::clock::{Clock, OsRandom, Random, SystemClock};
-use crate::error::{Error, Result};
-use crate::mail::queue::{EmailQueue, LocalQueue, SqsQueue};
-use crate::mail::{Mailer, OutboxMailer, SesMailer};
-use crate::service::Ctx;
-use crate::store::Store;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -107,156 +98,327 @@ impl Default for Config {
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// A variable that is set but means nothing, or one a function needs and does not have:
+/// the start stops with its name rather than run on a default nobody chose.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {name} {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(name: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError { name, problem: problem.into() }
+    }
+}
+
+/// Where variables are read from: the process environment, or a map in tests.
+pub trait Vars {
+    /// The value of `name`, `None` when unset or blank.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Vars for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<const N: usize> Vars for [(&str, &str); N] {
+    fn get(&self, name: &str) -> Option<String> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()).filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// An `http(s)` base address without a query or fragment, kept without its trailing slash.
+fn base_url(name: &'static str, v: &str) -> std::result::Result<String, ConfigError> {
+    let parsed = url::Url::parse(v).map_err(|e| ConfigError::new(name, format!("is not a URL ({e}): {v:?}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ConfigError::new(name, format!("must be an http or https address: {v:?}")));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(ConfigError::new(name, format!("must not carry a query or fragment: {v:?}")));
+    }
+    Ok(v.trim_end_matches('/').to_owned())
+}
+
+/// A whole number within `range`; anything else (`25.00`, `-1`, `lots`) is refused, not
+/// replaced by the default.
+fn number(
+    vars: &dyn Vars,
+    name: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+) -> std::result::Result<Option<u64>, ConfigError> {
+    let Some(v) = vars.get(name) else { return Ok(None) };
+    let n = v.trim().parse::<u64>().map_err(|_| ConfigError::new(name, format!("must be a whole number: {v:?}")))?;
+    if !range.contains(&n) {
+        return Err(ConfigError::new(name, format!("must be {} to {}: {n}", range.start(), range.end())));
+    }
+    Ok(Some(n))
+}
+
+/// One of `choices`.
+pub(crate) fn choice(
+    vars: &dyn Vars,
+    name: &'static str,
+    choices: &[&'static str],
+) -> std::result::Result<Option<&'static str>, ConfigError> {
+    let Some(v) = vars.get(name) else { return Ok(None) };
+    match choices.iter().find(|c| **c == v.trim()) {
+        Some(c) => Ok(Some(c)),
+        None => Err(ConfigError::new(name, format!("must be one of {}: {v:?}", choices.join(", ")))),
+    }
 }
 
 impl Config {
-    /// Defaults overridden by `SWITCHBOARD_*` variables.
-    pub fn from_env() -> Self {
+    /// Defaults overridden by `SWITCHBOARD_*` variables of the process environment.
+    pub fn from_env() -> std::result::Result<Self, ConfigError> {
+        Config::from_vars(&ProcessEnv)
+    }
+
+    /// Defaults overridden by `SWITCHBOARD_*` variables; a value that does not parse stops here.
+    pub fn from_vars(vars: &dyn Vars) -> std::result::Result<Self, ConfigError> {
         let mut c = Config::default();
-        if let Some(v) = env("SWITCHBOARD_TABLE") {
+        if let Some(v) = vars.get("SWITCHBOARD_TABLE") {
             c.table = v;
         }
-        if let Some(v) = env("SWITCHBOARD_PUBLIC_URL") {
-            c.public_url = v.trim_end_matches('/').to_owned();
+        if let Some(v) = vars.get("SWITCHBOARD_PUBLIC_URL") {
+            c.public_url = base_url("SWITCHBOARD_PUBLIC_URL", &v)?;
             c.issuer = c.public_url.clone();
         }
-        if let Some(v) = env("SWITCHBOARD_ISSUER") {
+        if let Some(v) = vars.get("SWITCHBOARD_ISSUER") {
             c.issuer = v;
         }
-        if let Some(v) = env("SWITCHBOARD_AUDIENCE") {
+        if let Some(v) = vars.get("SWITCHBOARD_AUDIENCE") {
             c.audience = v;
         }
-        if let Some(v) = env("SWITCHBOARD_SENDER") {
+        if let Some(v) = vars.get("SWITCHBOARD_SENDER") {
             c.sender = v;
         }
-        if let Some(v) = env("SWITCHBOARD_EMAIL_QUEUE_URL") {
-            c.email_queue_url = Some(v);
+        c.email_queue_url = vars.get("SWITCHBOARD_EMAIL_QUEUE_URL");
+        if let Some(v) = vars.get("SWITCHBOARD_API_URL") {
+            c.api_url = base_url("SWITCHBOARD_API_URL", &v)?;
         }
-        if let Some(v) = env("SWITCHBOARD_API_URL") {
-            c.api_url = v.trim_end_matches('/').to_owned();
-        }
-        c.import_queue_url = env("SWITCHBOARD_IMPORT_QUEUE_URL");
-        c.uploads_bucket = env("SWITCHBOARD_UPLOADS_BUCKET");
-        if let Some(v) = env("SWITCHBOARD_UPLOADS_DIR") {
+        c.import_queue_url = vars.get("SWITCHBOARD_IMPORT_QUEUE_URL");
+        c.uploads_bucket = vars.get("SWITCHBOARD_UPLOADS_BUCKET");
+        if let Some(v) = vars.get("SWITCHBOARD_UPLOADS_DIR") {
             c.uploads_dir = v.into();
         }
-        let num = |name: &str| env(name).and_then(|v| v.parse::<u64>().ok());
-        if let Some(v) = num("SWITCHBOARD_SEAT_PRICE_TRIAL_CENTS") {
+        let cents = 0..=100_000_000;
+        if let Some(v) = number(vars, "SWITCHBOARD_SEAT_PRICE_TRIAL_CENTS", cents.clone())? {
             c.seat_price_trial_cents = v;
         }
-        if let Some(v) = num("SWITCHBOARD_SEAT_PRICE_ACTIVE_CENTS") {
+        if let Some(v) = number(vars, "SWITCHBOARD_SEAT_PRICE_ACTIVE_CENTS", cents)? {
             c.seat_price_active_cents = v;
         }
-        if let Some(hours) = num("SWITCHBOARD_MOBILE_REMINDER_AFTER_HOURS") {
-            c.mobile_reminder_after = (hours > 0).then(|| Duration::hours(hours.min(24 * 365) as i64));
+        if let Some(hours) = number(vars, "SWITCHBOARD_MOBILE_REMINDER_AFTER_HOURS", 0..=24 * 365)? {
+            c.mobile_reminder_after = (hours > 0).then(|| Duration::hours(hours as i64));
         }
-        if let Some(secs) = num("SWITCHBOARD_IMPORT_LEASE_SECS") {
-            c.import_lease_secs = secs.clamp(1, 900) as i64;
+        if let Some(secs) = number(vars, "SWITCHBOARD_IMPORT_LEASE_SECS", 1..=900)? {
+            c.import_lease_secs = secs as i64;
         }
-        if let Some(v) = num("SWITCHBOARD_INCLUDED_SEATS") {
-            c.included_seats = v.min(10_000) as u32;
+        if let Some(v) = number(vars, "SWITCHBOARD_INCLUDED_SEATS", 0..=10_000)? {
+            c.included_seats = v as u32;
         }
-        c.messaging_service_role = env("SWITCHBOARD_MESSAGING_SERVICE_ROLE");
-        c.service_token = env("SWITCHBOARD_SERVICE_TOKEN");
-        c.email_from_stream = env("SWITCHBOARD_EMAIL_DELIVERY").as_deref() == Some("stream");
-        if let Some(v) = env("SWITCHBOARD_CURRENCY") {
+        c.messaging_service_role = vars.get("SWITCHBOARD_MESSAGING_SERVICE_ROLE");
+        c.service_token = vars.get("SWITCHBOARD_SERVICE_TOKEN");
+        c.email_from_stream = choice(vars, "SWITCHBOARD_EMAIL_DELIVERY", &["stream", "queue"])? == Some("stream");
+        if let Some(v) = vars.get("SWITCHBOARD_CURRENCY") {
+            if v.len() != 3 || !v.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ConfigError::new(
+                    "SWITCHBOARD_CURRENCY",
+                    format!("must be an ISO 4217 code such as EUR: {v:?}"),
+                ));
+            }
             c.currency = v;
         }
-        c
+        Ok(c)
     }
 }
 
-/// Build the context a Lambda function runs with: AWS clients configured from Lambda's
-/// variables (`crate::aws`, which honours `AWS_ENDPOINT_URL`), built on first use, SES for email, signing keys from
-/// `SWITCHBOARD_SIGNING_KEYS` (JSON, resolved from Secrets Manager by the template).
-pub fn ctx_from_env() -> Result<Ctx> {
-    let config = Config::from_env();
-    let sdk = crate::aws::sdk_config_from_env();
-    let store = Store::new(&sdk, &config.table, None);
-    let mailer: Arc<dyn Mailer> = match env("SWITCHBOARD_OUTBOX_DIR") {
-        Some(dir) => Arc::new(OutboxMailer::new(dir.into(), &config.sender)),
-        None => Arc::new(
-            SesMailer::new(&sdk, None, &config.sender).with_configuration_set(env("SWITCHBOARD_SES_CONFIGURATION_SET")),
-        ),
-    };
-    let keys_json =
-        env("SWITCHBOARD_SIGNING_KEYS").ok_or_else(|| Error::Internal("SWITCHBOARD_SIGNING_KEYS is not set".into()))?;
-    let keys: KeysConfig = serde_json::from_str(&keys_json)
-        .map_err(|e| Error::Internal(format!("SWITCHBOARD_SIGNING_KEYS is not valid JSON: {e}")))?;
-    // One SQS client (built on first use) for every queue this function sends to.
-    let sqs = crate::aws::sqs(&sdk);
-    let queue: Option<Arc<dyn EmailQueue>> = match &config.email_queue_url {
-        Some(url) => Some(Arc::new(SqsQueue::with_client(sqs.clone(), url))),
-        None => None,
-    };
-    let files = match &config.uploads_bucket {
-        Some(bucket) => crate::files::FileStore::s3(&sdk, bucket, None),
-        None => crate::files::FileStore::Disk { dir: config.uploads_dir.clone() },
-    };
-    let imports = match &config.import_queue_url {
-        Some(url) => crate::service::imports::ImportQueue::Sqs { client: sqs.clone(), url: url.clone() },
-        None => crate::service::imports::ImportQueue::InProcess,
-    };
-    let requests = match &config.email_queue_url {
-        Some(url) => crate::service::email_requests::RequestQueue::Sqs { client: sqs.clone(), url: url.clone() },
-        None => crate::service::email_requests::RequestQueue::InProcess,
-    };
-    let sms = match env("SWITCHBOARD_SMS_OUTBOX_DIR") {
-        Some(dir) => crate::sms::SmsSender::Outbox { dir: dir.into() },
-        None => crate::sms::SmsSender::sns(&sdk),
-    };
-    let mail = crate::service::Mail { mailer, queue, files };
-    let mut ctx = Ctx::new(config, store, mail, &keys, Arc::new(SystemClock), Arc::new(OsRandom))?;
-    ctx.dns = crate::dns::Dns::from_env()?;
-    ctx.sms = sms;
-    ctx.imports = imports;
-    ctx.email_requests = requests;
-    if let Some(url) = env("SWITCHBOARD_EXPORT_QUEUE_URL") {
-        ctx.exports = crate::service::exports::ExportQueue::Sqs { client: sqs.clone(), url };
-    }
-    if let Some(url) = env("SWITCHBOARD_EVENTS_QUEUE_URL") {
-        ctx.events = crate::service::notifications::EventQueue::Sqs { client: sqs.clone(), url };
-    }
-    Ok(ctx)
+/// What a function needs from its environment beyond what every function is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Import files, logos and exports (`SWITCHBOARD_UPLOADS_BUCKET`).
+    UploadsBucket,
+    /// Where accepted import jobs go (`SWITCHBOARD_IMPORT_QUEUE_URL`).
+    ImportQueue,
+    /// Where requested exports go (`SWITCHBOARD_EXPORT_QUEUE_URL`).
+    ExportQueue,
+    /// Where SES reports bounces and complaints (`SWITCHBOARD_SES_CONFIGURATION_SET`).
+    SesConfigurationSet,
 }
 
-impl Ctx {
-    /// Without a `queue`, emails are queued to an in-process worker (needs a Tokio runtime).
-    pub fn new(
-        config: Config,
-        store: Store,
-        mail: crate::service::Mail,
-        keys: &KeysConfig,
-        clock: Arc<dyn Clock>,
-        random: Arc<dyn Random>,
-    ) -> Result<Self> {
-        let sealer = crate::mail::seal::Sealer::from_config(keys)?;
-        let keys = KeySet::from_config(keys, &config.issuer, &config.audience)?;
-        let hasher = PasswordHasher::owasp()?;
-        let crate::service::Mail { mailer, queue, files } = mail;
-        let queue = queue.unwrap_or_else(|| {
-            Arc::new(LocalQueue::start(store.clone(), files.clone(), mailer.clone(), sealer.clone(), clock.clone()))
-        });
-        Ok(Ctx {
-            config,
-            store,
-            mailer,
-            queue,
-            keys,
-            sealer,
-            hasher,
-            clock,
-            random,
-            ulids: Default::default(),
-            files,
-            imports: crate::service::imports::ImportQueue::InProcess,
-            exports: crate::service::exports::ExportQueue::InProcess,
-            email_requests: crate::service::email_requests::RequestQueue::InProcess,
-            dns: crate::dns::Dns::default(),
-            sms: crate::sms::SmsSender::Outbox { dir: std::env::temp_dir().join("switchboard-sms") },
-            events: crate::service::notifications::EventQueue::InProcess,
+impl Need {
+    pub const ALL: [Need; 4] = [Need::UploadsBucket, Need::ImportQueue, Need::ExportQueue, Need::SesConfigurationSet];
+
+    pub fn variable(self) -> &'static str {
+        match self {
+            Need::UploadsBucket => "SWITCHBOARD_UPLOADS_BUCKET",
+            Need::ImportQueue => "SWITCHBOARD_IMPORT_QUEUE_URL",
+            Need::ExportQueue => "SWITCHBOARD_EXPORT_QUEUE_URL",
+            Need::SesConfigurationSet => "SWITCHBOARD_SES_CONFIGURATION_SET",
+        }
+    }
+}
+
+/// The variables every function in AWS is given (the template's `Globals`). Without one a
+/// function would send links to 127.0.0.1, or do in its own process work that Lambda freezes
+/// as soon as the answer is out.
+pub const EVERY_FUNCTION_NEEDS: [&str; 7] = [
+    "SWITCHBOARD_TABLE",
+    "SWITCHBOARD_PUBLIC_URL",
+    "SWITCHBOARD_API_URL",
+    "SWITCHBOARD_SENDER",
+    "SWITCHBOARD_SIGNING_KEYS",
+    "SWITCHBOARD_EMAIL_QUEUE_URL",
+    "SWITCHBOARD_EVENTS_QUEUE_URL",
+];
+
+/// A Lambda function's environment, parsed once at its start.
+#[derive(Debug)]
+pub struct LambdaEnv {
+    pub config: Config,
+    pub signing_keys: KeysConfig,
+    pub email_queue_url: String,
+    pub events_queue_url: String,
+    pub export_queue_url: Option<String>,
+    pub ses_configuration_set: Option<String>,
+    /// Email written as files instead of sent (a function run by hand).
+    pub outbox_dir: Option<std::path::PathBuf>,
+    pub sms_outbox_dir: Option<std::path::PathBuf>,
+    /// Whether a cold start opens its DynamoDB connection before the first request.
+    pub warm_up: bool,
+    pub dns: crate::dns::Dns,
+}
+
+impl LambdaEnv {
+    /// Everything a function with these needs reads; any variable missing or unparsable stops
+    /// the start, named.
+    pub fn from_vars(vars: &dyn Vars, needs: &[Need]) -> std::result::Result<LambdaEnv, ConfigError> {
+        let missing = EVERY_FUNCTION_NEEDS.into_iter().chain(needs.iter().map(|n| n.variable()));
+        if let Some(name) = missing.into_iter().find(|n| vars.get(n).is_none()) {
+            return Err(ConfigError::new(name, "is not set (this function needs it)"));
+        }
+        let config = Config::from_vars(vars)?;
+        let required = |name: &'static str| vars.get(name).ok_or_else(|| ConfigError::new(name, "is not set"));
+        let keys_json = required("SWITCHBOARD_SIGNING_KEYS")?;
+        let signing_keys: KeysConfig = serde_json::from_str(&keys_json).map_err(|e| {
+            ConfigError::new("SWITCHBOARD_SIGNING_KEYS", format!("is not the JSON of `local keygen`: {e}"))
+        })?;
+        // A queue the function was not given stays unset, and using it is refused (500)
+        // rather than run in a process Lambda freezes.
+        let given = |need: Need| if needs.contains(&need) { vars.get(need.variable()) } else { None };
+        Ok(LambdaEnv {
+            email_queue_url: required("SWITCHBOARD_EMAIL_QUEUE_URL")?,
+            events_queue_url: required("SWITCHBOARD_EVENTS_QUEUE_URL")?,
+            export_queue_url: given(Need::ExportQueue),
+            ses_configuration_set: given(Need::SesConfigurationSet),
+            outbox_dir: vars.get("SWITCHBOARD_OUTBOX_DIR").map(Into::into),
+            sms_outbox_dir: vars.get("SWITCHBOARD_SMS_OUTBOX_DIR").map(Into::into),
+            warm_up: choice(vars, "SWITCHBOARD_WARM_UP", &["on", "off"])? != Some("off"),
+            dns: crate::dns::Dns::from_vars(vars)?,
+            config: Config {
+                import_queue_url: given(Need::ImportQueue),
+                uploads_bucket: given(Need::UploadsBucket),
+                ..config
+            },
+            signing_keys,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEYS: &str = r#"{"keys":[{"kid":"k1","private_pkcs8":"AAAA"}]}"#;
+
+    fn lambda_vars<'a>(extra: [(&'a str, &'a str); 2]) -> [(&'a str, &'a str); 9] {
+        [
+            ("SWITCHBOARD_TABLE", "t"),
+            ("SWITCHBOARD_PUBLIC_URL", "https://app.example.com/"),
+            ("SWITCHBOARD_API_URL", "https://api.example.com"),
+            ("SWITCHBOARD_SENDER", "no-reply@example.com"),
+            ("SWITCHBOARD_SIGNING_KEYS", KEYS),
+            ("SWITCHBOARD_EMAIL_QUEUE_URL", "https://sqs.example/email"),
+            ("SWITCHBOARD_EVENTS_QUEUE_URL", "https://sqs.example/events"),
+            extra[0],
+            extra[1],
+        ]
+    }
+
+    #[test]
+    fn a_value_that_does_not_parse_is_refused_by_name() {
+        let err = Config::from_vars(&[("SWITCHBOARD_SEAT_PRICE_ACTIVE_CENTS", "25.00")]).unwrap_err();
+        assert_eq!(err.name, "SWITCHBOARD_SEAT_PRICE_ACTIVE_CENTS");
+        assert!(err.to_string().contains("25.00"), "{err}");
+        for (name, bad) in [
+            ("SWITCHBOARD_IMPORT_LEASE_SECS", "0"),
+            ("SWITCHBOARD_IMPORT_LEASE_SECS", "901"),
+            ("SWITCHBOARD_INCLUDED_SEATS", "-1"),
+            ("SWITCHBOARD_MOBILE_REMINDER_AFTER_HOURS", "a day"),
+            ("SWITCHBOARD_PUBLIC_URL", "app.example.com"),
+            ("SWITCHBOARD_API_URL", "ftp://api.example.com"),
+            ("SWITCHBOARD_PUBLIC_URL", "https://app.example.com/?x=1"),
+            ("SWITCHBOARD_EMAIL_DELIVERY", "streams"),
+            ("SWITCHBOARD_CURRENCY", "euro"),
+        ] {
+            let err = Config::from_vars(&[(name, bad)]).unwrap_err();
+            assert_eq!(err.name, name, "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn values_that_parse_are_taken() {
+        let c = Config::from_vars(&[
+            ("SWITCHBOARD_PUBLIC_URL", "https://app.example.com/"),
+            ("SWITCHBOARD_SEAT_PRICE_ACTIVE_CENTS", "1999"),
+            ("SWITCHBOARD_MOBILE_REMINDER_AFTER_HOURS", "0"),
+            ("SWITCHBOARD_EMAIL_DELIVERY", "stream"),
+            ("SWITCHBOARD_CURRENCY", "USD"),
+        ])
+        .unwrap();
+        assert_eq!((c.public_url.as_str(), c.issuer.as_str()), ("https://app.example.com", "https://app.example.com"));
+        assert_eq!((c.seat_price_active_cents, c.mobile_reminder_after, c.email_from_stream), (1999, None, true));
+        assert_eq!(c.currency, "USD");
+        let unset = Config::from_vars(&[("SWITCHBOARD_CURRENCY", " ")]).unwrap();
+        assert_eq!(unset.currency, Config::default().currency);
+    }
+
+    #[test]
+    fn a_lambda_function_starts_only_with_what_it_needs() {
+        let env = LambdaEnv::from_vars(
+            &lambda_vars([
+                ("SWITCHBOARD_IMPORT_QUEUE_URL", "https://sqs.example/imports"),
+                ("SWITCHBOARD_UPLOADS_BUCKET", "b"),
+            ]),
+            &[Need::ImportQueue],
+        )
+        .unwrap();
+        assert_eq!(env.config.import_queue_url.as_deref(), Some("https://sqs.example/imports"));
+        // Given but not needed: not used, so the function cannot drift into it unnoticed.
+        assert_eq!(env.config.uploads_bucket, None);
+        assert_eq!((env.email_queue_url.as_str(), env.warm_up), ("https://sqs.example/email", true));
+
+        let err = LambdaEnv::from_vars(&lambda_vars([("X", ""), ("Y", "")]), &[Need::ExportQueue]).unwrap_err();
+        assert_eq!(err.name, "SWITCHBOARD_EXPORT_QUEUE_URL");
+        let mut no_events = lambda_vars([("X", ""), ("Y", "")]);
+        no_events[6].1 = "";
+        let err = LambdaEnv::from_vars(&no_events, &[]).unwrap_err();
+        assert_eq!(err.name, "SWITCHBOARD_EVENTS_QUEUE_URL");
+        let err = LambdaEnv::from_vars(&lambda_vars([("SWITCHBOARD_WARM_UP", "no"), ("Y", "")]), &[]).unwrap_err();
+        assert_eq!(err.name, "SWITCHBOARD_WARM_UP");
+        let mut bad_keys = lambda_vars([("X", ""), ("Y", "")]);
+        bad_keys[4].1 = "{not json";
+        let err = LambdaEnv::from_vars(&bad_keys, &[]).unwrap_err();
+        assert_eq!(err.name, "SWITCHBOARD_SIGNING_KEYS");
+        let err =
+            LambdaEnv::from_vars(&lambda_vars([("SWITCHBOARD_DNS_SERVERS", "10.0.0.2"), ("Y", "")]), &[]).unwrap_err();
+        assert_eq!(err.name, "SWITCHBOARD_DNS_SERVERS");
     }
 }

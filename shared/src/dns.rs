@@ -28,18 +28,13 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Dns {
     /// `SWITCHBOARD_DNS_SERVERS`: comma-separated `ip:port`; unset: the system resolver.
-    pub fn from_env() -> Result<Dns> {
-        match std::env::var("SWITCHBOARD_DNS_SERVERS") {
-            Ok(v) if !v.trim().is_empty() => {
-                let servers = v
-                    .split(',')
-                    .map(|s| s.trim().parse::<SocketAddr>())
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| Error::Internal(format!("SWITCHBOARD_DNS_SERVERS: {e}")))?;
-                Ok(Dns::Servers(servers))
-            }
-            _ => Ok(Dns::System),
-        }
+    pub fn from_vars(vars: &dyn crate::config::Vars) -> std::result::Result<Dns, crate::config::ConfigError> {
+        let Some(v) = vars.get("SWITCHBOARD_DNS_SERVERS") else { return Ok(Dns::System) };
+        let servers = v.split(',').map(|s| s.trim().parse::<SocketAddr>()).collect::<std::result::Result<Vec<_>, _>>();
+        servers.map(Dns::Servers).map_err(|e| crate::config::ConfigError {
+            name: "SWITCHBOARD_DNS_SERVERS",
+            problem: format!("must be ip:port, comma-separated ({e}): {v:?}"),
+        })
     }
 
     fn resolver(&self) -> Result<TokioResolver> {

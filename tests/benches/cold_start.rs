@@ -97,6 +97,7 @@ impl Bench {
         };
         let id = api.invoke(&event).await;
         let mut env = lambda_env(&api.address(), name, 1024);
+        env.extend(e2e::lambda_host::stand_ins(name));
         env.extend(
             [
                 ("AWS_ENDPOINT_URL", format!("http://{}", self.proxy.addr)),

@@ -97,6 +97,7 @@ async fn measure(
 ) -> Result<(f64, f64, u64), BoxError> {
     let mut api = RuntimeApi::start().await?;
     let mut env = lambda_env(&api.address(), s.handler, memory_mb);
+    env.extend(e2e::lambda_host::stand_ins(s.handler));
     let keys = serde_json::to_string(&app.keys)?;
     env.extend(
         [

@@ -315,22 +315,30 @@ async fn lambda_target(dir: &local::DataDir) -> (String, Arc<e2e::TestApp>, e2e:
     assert!(binary.exists(), "no {}: cargo build --release -p functions --bin bootstrap", binary.display());
     let c = &app.ctx.config;
     let (email_queue, events_queue) = app.queue_urls();
-    let env: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", app.dynamodb_endpoint().unwrap_or_default()),
-        ("SWITCHBOARD_TABLE", c.table.clone()),
-        ("SWITCHBOARD_SIGNING_KEYS", serde_json::to_string(&app.keys).expect("keys")),
-        ("SWITCHBOARD_PUBLIC_URL", c.public_url.clone()),
-        ("SWITCHBOARD_API_URL", c.api_url.clone()),
-        ("SWITCHBOARD_SENDER", c.sender.clone()),
-        ("SWITCHBOARD_EMAIL_QUEUE_URL", email_queue.unwrap_or_default()),
-        ("SWITCHBOARD_EVENTS_QUEUE_URL", events_queue.unwrap_or_default()),
-        ("SWITCHBOARD_UPLOADS_BUCKET", c.table.clone()),
-        ("SWITCHBOARD_WARM_UP", "off".into()),
-        ("RUST_LOG", "warn".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    // Every function of the gateway starts with the same environment, so it holds what any
+    // of them needs (the import and export queues' stand-ins are never sent to here).
+    let stand_ins = ["import-users", "exports", "mail-worker"].into_iter().flat_map(e2e::lambda_host::stand_ins);
+    let env: Vec<(String, String)> = stand_ins
+        .chain(
+            [
+                ("AWS_ENDPOINT_URL", app.dynamodb_endpoint().unwrap_or_default()),
+                ("SWITCHBOARD_TABLE", c.table.clone()),
+                ("SWITCHBOARD_SIGNING_KEYS", serde_json::to_string(&app.keys).expect("keys")),
+                ("SWITCHBOARD_PUBLIC_URL", c.public_url.clone()),
+                ("SWITCHBOARD_API_URL", c.api_url.clone()),
+                ("SWITCHBOARD_SENDER", c.sender.clone()),
+                ("SWITCHBOARD_EMAIL_QUEUE_URL", email_queue.unwrap_or_default()),
+                ("SWITCHBOARD_EVENTS_QUEUE_URL", events_queue.unwrap_or_default()),
+                ("SWITCHBOARD_UPLOADS_BUCKET", c.table.clone()),
+                ("SWITCHBOARD_WARM_UP", "off".into()),
+                ("RUST_LOG", "warn".into()),
+            ]
+            .into_iter()
+            // A queue the app has none of keeps its stand-in rather than an empty value.
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_owned(), v)),
+        )
+        .collect();
     let gateway = e2e::lambda_gateway::Gateway::start(binary, env, dir.0.join("function-logs"), 2).await;
     (gateway.base.clone(), app, gateway)
 }

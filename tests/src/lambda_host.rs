@@ -291,3 +291,31 @@ pub fn http_event(method: &str, path: &str, body: Option<&str>) -> serde_json::V
         "isBase64Encoded": false
     })
 }
+
+/// Values for the variables a function refuses to start without (those every function needs
+/// and its handler's own) that a bench does not exercise: queue URLs nobody drains, a bucket,
+/// a configuration set. A bench's own values come after these and replace them.
+pub fn stand_ins(handler: &str) -> Vec<(String, String)> {
+    let needs = functions::Handler::parse(handler).map(|h| h.needs()).unwrap_or_default();
+    let queue = |name: &str| format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}");
+    let mut out: Vec<(String, String)> = [
+        ("SWITCHBOARD_PUBLIC_URL", "https://app.example.com".to_owned()),
+        ("SWITCHBOARD_API_URL", "https://api.example.com".to_owned()),
+        ("SWITCHBOARD_SENDER", "Switchboard <no-reply@example.com>".to_owned()),
+        ("SWITCHBOARD_EMAIL_QUEUE_URL", queue("email")),
+        ("SWITCHBOARD_EVENTS_QUEUE_URL", queue("events")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for need in needs {
+        let value = match need {
+            switchboard::config::Need::UploadsBucket => "bench-uploads".to_owned(),
+            switchboard::config::Need::ImportQueue => queue("imports"),
+            switchboard::config::Need::ExportQueue => queue("exports"),
+            switchboard::config::Need::SesConfigurationSet => "bench".to_owned(),
+        };
+        out.push((need.variable().to_owned(), value));
+    }
+    out
+}

@@ -21,161 +21,93 @@ use crate::service::Ctx;
 
 pub type AppState = Arc<Ctx>;
 
-/// Every Lambda function of the API. The name is the binary's and, in PascalCase plus
-/// `Function`, the SAM resource's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    Register,
-    Login,
-    Refresh,
-    Logout,
-    VerifyEmail,
-    Me,
-    Jwks,
-    SwitchOrg,
-    CreateOrg,
-    CreateSubAccount,
-    Orgs,
-    Activity,
-    Invite,
-    AcceptInvitation,
-    Members,
-    PasswordReset,
-    Inboxes,
-    Profile,
-    TwoFactor,
-    ChangeEmail,
-    ImportUsers,
-    Settings,
-    Domains,
-    EmailToSmsLookup,
-    Directory,
-    CreateUser,
-    MobileVerification,
-    EmailSettings,
-    Theme,
-    Notifications,
-    NotificationEvents,
-    Unsubscribe,
-    AlarmService,
-    AlarmServiceLookup,
-    SsoProviders,
-    Sso,
-    Applications,
-    OauthAuthorize,
-    OauthToken,
-    OauthIntrospect,
-    ContactGroups,
-    Contacts,
-    MessageTemplates,
-    OrgLifecycle,
-    Exports,
-    DeleteAccount,
+/// Every Lambda function of the API, in one table: the variant, its name (the handler
+/// Lambda passes and, in PascalCase plus `Function`, the SAM resource), what it needs from
+/// its environment beyond what every function has, and its routes.
+macro_rules! functions {
+    ($($variant:ident $name:literal [$($need:ident),*] => $routes:expr,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Function {
+            $($variant,)*
+        }
+
+        impl Function {
+            pub const ALL: [Function; [$($name),*].len()] = [$(Function::$variant,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Function::$variant => $name,)*
+                }
+            }
+
+            /// The variables this function needs beyond [`crate::config::EVERY_FUNCTION_NEEDS`].
+            pub fn needs(self) -> &'static [crate::config::Need] {
+                match self {
+                    $(Function::$variant => &[$(crate::config::Need::$need),*],)*
+                }
+            }
+
+            fn routes(self) -> OpenApiRouter<AppState> {
+                match self {
+                    $(Function::$variant => $routes,)*
+                }
+            }
+        }
+    };
+}
+
+functions! {
+    Register "register" [] => routes::auth::register(),
+    Login "login" [] => routes::auth::login().merge(routes::two_factor::login_step()),
+    Refresh "refresh" [] => routes::auth::refresh(),
+    Logout "logout" [] => routes::auth::logout(),
+    VerifyEmail "verify-email" [] => routes::auth::verify_email(),
+    Me "me" [] => routes::me::routes(),
+    Jwks "jwks" [] => routes::jwks::routes(),
+    SwitchOrg "switch-org" [] => routes::orgs::switch(),
+    CreateOrg "create-org" [] => routes::orgs::create_org(),
+    CreateSubAccount "create-sub-account" [] => routes::orgs::create_sub_account(),
+    Orgs "orgs" [] => routes::orgs::manage(),
+    Activity "activity" [] => routes::orgs::activity(),
+    Invite "invite" [] => routes::members::invite(),
+    AcceptInvitation "accept-invitation" [] => routes::members::accept().merge(routes::invitee::routes()),
+    Members "members" [] => routes::members::manage().merge(routes::membership::routes()),
+    PasswordReset "password-reset" [] => routes::members::passwords(),
+    Inboxes "inboxes" [] => routes::inboxes::routes(),
+    Profile "profile" [] => routes::profile::routes(),
+    TwoFactor "two-factor" [] => routes::two_factor::routes(),
+    ChangeEmail "change-email" [] => routes::email_change::routes(),
+    ImportUsers "import-users" [UploadsBucket, ImportQueue] => routes::imports::routes(),
+    Settings "settings" [] => routes::settings::routes(),
+    Domains "domains" [] => routes::domains::routes(),
+    EmailToSmsLookup "email-to-sms-lookup" [] => routes::domains::sender_lookup(),
+    Directory "directory" [] => routes::directory::routes(),
+    CreateUser "create-user" [] => routes::directory::create_user(),
+    MobileVerification "mobile-verification" [] => routes::directory::mobile(),
+    EmailSettings "email-settings" [UploadsBucket] => routes::email_settings::routes(),
+    Theme "theme" [] => routes::theme::routes(),
+    Notifications "notifications" [] => routes::notifications::feed(),
+    NotificationEvents "notification-events" [] => routes::notifications::events(),
+    Unsubscribe "unsubscribe" [] => routes::notifications::unsubscribe(),
+    AlarmService "alarm-service" [] => routes::alarm::routes(),
+    AlarmServiceLookup "alarm-service-lookup" [] => routes::alarm::lookup(),
+    SsoProviders "sso-providers" [] => routes::sso::providers(),
+    Sso "sso" [] => routes::sso::sign_in(),
+    Applications "applications" [] => routes::oauth_apps::routes(),
+    OauthAuthorize "oauth-authorize" [] => routes::oauth::authorize(),
+    OauthToken "oauth-token" [] => routes::oauth::tokens(),
+    OauthIntrospect "oauth-introspect" [] => routes::oauth::introspection(),
+    ContactGroups "contact-groups" [] => routes::contact_groups::groups(),
+    Contacts "contacts" [] => routes::contact_groups::contacts(),
+    MessageTemplates "message-templates" [] => routes::message_templates::routes(),
+    OrgLifecycle "org-lifecycle" [] => routes::lifecycle::closing(),
+    Exports "exports" [UploadsBucket, ExportQueue] => routes::lifecycle::exports(),
+    DeleteAccount "delete-account" [] => routes::erasure::routes(),
 }
 
 impl Function {
-    pub const ALL: [Function; 46] = [
-        Function::Register,
-        Function::Login,
-        Function::Refresh,
-        Function::Logout,
-        Function::VerifyEmail,
-        Function::Me,
-        Function::Jwks,
-        Function::SwitchOrg,
-        Function::CreateOrg,
-        Function::CreateSubAccount,
-        Function::Orgs,
-        Function::Activity,
-        Function::Invite,
-        Function::AcceptInvitation,
-        Function::Members,
-        Function::PasswordReset,
-        Function::Inboxes,
-        Function::Profile,
-        Function::TwoFactor,
-        Function::ChangeEmail,
-        Function::ImportUsers,
-        Function::Settings,
-        Function::Domains,
-        Function::EmailToSmsLookup,
-        Function::Directory,
-        Function::CreateUser,
-        Function::MobileVerification,
-        Function::EmailSettings,
-        Function::Theme,
-        Function::Notifications,
-        Function::NotificationEvents,
-        Function::Unsubscribe,
-        Function::AlarmService,
-        Function::AlarmServiceLookup,
-        Function::SsoProviders,
-        Function::Sso,
-        Function::Applications,
-        Function::OauthAuthorize,
-        Function::OauthToken,
-        Function::OauthIntrospect,
-        Function::ContactGroups,
-        Function::Contacts,
-        Function::MessageTemplates,
-        Function::OrgLifecycle,
-        Function::Exports,
-        Function::DeleteAccount,
-    ];
-
     pub fn from_name(name: &str) -> Option<Function> {
         Function::ALL.into_iter().find(|f| f.name() == name)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Function::Register => "register",
-            Function::Login => "login",
-            Function::Refresh => "refresh",
-            Function::Logout => "logout",
-            Function::VerifyEmail => "verify-email",
-            Function::Me => "me",
-            Function::Jwks => "jwks",
-            Function::SwitchOrg => "switch-org",
-            Function::CreateOrg => "create-org",
-            Function::CreateSubAccount => "create-sub-account",
-            Function::Orgs => "orgs",
-            Function::Activity => "activity",
-            Function::Invite => "invite",
-            Function::AcceptInvitation => "accept-invitation",
-            Function::Members => "members",
-            Function::PasswordReset => "password-reset",
-            Function::Inboxes => "inboxes",
-            Function::Profile => "profile",
-            Function::TwoFactor => "two-factor",
-            Function::ChangeEmail => "change-email",
-            Function::ImportUsers => "import-users",
-            Function::Settings => "settings",
-            Function::Domains => "domains",
-            Function::EmailToSmsLookup => "email-to-sms-lookup",
-            Function::Directory => "directory",
-            Function::CreateUser => "create-user",
-            Function::MobileVerification => "mobile-verification",
-            Function::EmailSettings => "email-settings",
-            Function::Theme => "theme",
-            Function::Notifications => "notifications",
-            Function::NotificationEvents => "notification-events",
-            Function::Unsubscribe => "unsubscribe",
-            Function::AlarmService => "alarm-service",
-            Function::AlarmServiceLookup => "alarm-service-lookup",
-            Function::SsoProviders => "sso-providers",
-            Function::Sso => "sso",
-            Function::Applications => "applications",
-            Function::OauthAuthorize => "oauth-authorize",
-            Function::OauthToken => "oauth-token",
-            Function::OauthIntrospect => "oauth-introspect",
-            Function::ContactGroups => "contact-groups",
-            Function::Contacts => "contacts",
-            Function::MessageTemplates => "message-templates",
-            Function::OrgLifecycle => "org-lifecycle",
-            Function::Exports => "exports",
-            Function::DeleteAccount => "delete-account",
-        }
     }
 
     /// The SAM logical id, e.g. `VerifyEmailFunction`.
@@ -189,57 +121,6 @@ impl Function {
             }
         }
         id + "Function"
-    }
-
-    fn routes(self) -> OpenApiRouter<AppState> {
-        match self {
-            Function::Register => routes::auth::register(),
-            Function::Login => routes::auth::login().merge(routes::two_factor::login_step()),
-            Function::Refresh => routes::auth::refresh(),
-            Function::Logout => routes::auth::logout(),
-            Function::VerifyEmail => routes::auth::verify_email(),
-            Function::Me => routes::me::routes(),
-            Function::Jwks => routes::jwks::routes(),
-            Function::SwitchOrg => routes::orgs::switch(),
-            Function::CreateOrg => routes::orgs::create_org(),
-            Function::CreateSubAccount => routes::orgs::create_sub_account(),
-            Function::Orgs => routes::orgs::manage(),
-            Function::Activity => routes::orgs::activity(),
-            Function::Invite => routes::members::invite(),
-            Function::AcceptInvitation => routes::members::accept().merge(routes::invitee::routes()),
-            Function::Members => routes::members::manage().merge(routes::membership::routes()),
-            Function::PasswordReset => routes::members::passwords(),
-            Function::Inboxes => routes::inboxes::routes(),
-            Function::Profile => routes::profile::routes(),
-            Function::TwoFactor => routes::two_factor::routes(),
-            Function::ChangeEmail => routes::email_change::routes(),
-            Function::ImportUsers => routes::imports::routes(),
-            Function::Settings => routes::settings::routes(),
-            Function::Domains => routes::domains::routes(),
-            Function::EmailToSmsLookup => routes::domains::sender_lookup(),
-            Function::Directory => routes::directory::routes(),
-            Function::CreateUser => routes::directory::create_user(),
-            Function::MobileVerification => routes::directory::mobile(),
-            Function::EmailSettings => routes::email_settings::routes(),
-            Function::Theme => routes::theme::routes(),
-            Function::Notifications => routes::notifications::feed(),
-            Function::NotificationEvents => routes::notifications::events(),
-            Function::Unsubscribe => routes::notifications::unsubscribe(),
-            Function::AlarmService => routes::alarm::routes(),
-            Function::AlarmServiceLookup => routes::alarm::lookup(),
-            Function::SsoProviders => routes::sso::providers(),
-            Function::Sso => routes::sso::sign_in(),
-            Function::Applications => routes::oauth_apps::routes(),
-            Function::OauthAuthorize => routes::oauth::authorize(),
-            Function::OauthToken => routes::oauth::tokens(),
-            Function::OauthIntrospect => routes::oauth::introspection(),
-            Function::ContactGroups => routes::contact_groups::groups(),
-            Function::Contacts => routes::contact_groups::contacts(),
-            Function::MessageTemplates => routes::message_templates::routes(),
-            Function::OrgLifecycle => routes::lifecycle::closing(),
-            Function::Exports => routes::lifecycle::exports(),
-            Function::DeleteAccount => routes::erasure::routes(),
-        }
     }
 }
 

@@ -25,6 +25,9 @@ pub enum ExportQueue {
     InProcess,
     /// Jobs wait until something calls [`run_job`] (tests watch progress this way).
     Held,
+    /// A Lambda function not given the export queue: a request for an export is a deployment
+    /// error, never work done in a process Lambda freezes after the answer.
+    Missing,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -40,6 +43,9 @@ impl ExportQueue {
                 crate::aws::send_json(client, url, &msg, |e| Error::Busy(format!("export queue: {e}"))).await?;
             }
             ExportQueue::Held => {}
+            ExportQueue::Missing => {
+                return Err(Error::Internal("SWITCHBOARD_EXPORT_QUEUE_URL is not set for this function".into()));
+            }
             ExportQueue::InProcess => {
                 let ctx = ctx.clone();
                 tokio::spawn(crate::aws::as_function("export-worker", async move {

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod alarm;
 pub mod attribution;
 pub mod contact_groups;
+mod context;
 pub mod devices;
 pub mod digests;
 pub mod directory;

@@ -175,3 +175,37 @@ fn schema_names_mean_one_thing_across_functions() {
     assert!(clashes.is_empty(), "one schema name, two types: {clashes:?}");
     assert!(seen.len() > 100, "{} schemas", seen.len());
 }
+
+/// Every function's environment in the template holds what its handler refuses to start
+/// without (`Handler::needs`, and what every function needs), and no queue or bucket the
+/// handler does not declare: a function given a queue it does not know would still refuse
+/// to use it, so the two lists must agree.
+#[test]
+fn each_function_is_given_the_variables_its_handler_needs() {
+    use switchboard::config::{EVERY_FUNCTION_NEEDS, Need};
+    let t = template();
+    let globals: BTreeSet<String> = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .expect("global variables")
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    for name in EVERY_FUNCTION_NEEDS {
+        assert!(globals.contains(name), "{name} is in the template's Globals");
+    }
+    for handler in functions::Handler::all() {
+        let id = match handler {
+            functions::Handler::Api(f) => f.resource_id(),
+            other => other.name().split('-').map(|p| p[..1].to_uppercase() + &p[1..]).collect::<String>() + "Function",
+        };
+        let vars: BTreeSet<String> = t["Resources"][id.as_str()]["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .map(|m| m.keys().map(|k| k.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        let mut given: Vec<Need> = Need::ALL.into_iter().filter(|n| vars.contains(n.variable())).collect();
+        let mut needs = handler.needs().to_vec();
+        given.sort_by_key(|n| n.variable());
+        needs.sort_by_key(|n| n.variable());
+        assert_eq!(given, needs, "{id}: the variables the template gives and the handler needs");
+    }
+}

@@ -43,6 +43,9 @@ pub enum ImportQueue {
     Spool(Arc<Spool>),
     /// Jobs wait until something calls [`run_job`] (tests drive and kill workers this way).
     Held,
+    /// A Lambda function not given the import queue: starting a job is a deployment error,
+    /// never work done in a process Lambda freezes after the answer.
+    Missing,
 }
 
 /// The message the worker receives.
@@ -60,6 +63,9 @@ impl ImportQueue {
                 crate::aws::send_json(client, url, &msg, |e| Error::Busy(format!("import queue: {e}"))).await?;
             }
             ImportQueue::Held => {}
+            ImportQueue::Missing => {
+                return Err(Error::Internal("SWITCHBOARD_IMPORT_QUEUE_URL is not set for this function".into()));
+            }
             ImportQueue::Spool(spool) => {
                 spool.put(&msg)?;
                 spool.deliver(ctx, msg);
