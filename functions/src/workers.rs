@@ -152,7 +152,8 @@ where
 pub async fn digests(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
     serve_once(ctx, |ctx, event: serde_json::Value| async move {
         let report = switchboard::service::digests::on_schedule(&ctx, &event).await?;
-        serde_json::to_value(report).map_err(|e| switchboard::error::Error::Internal(e.to_string()))
+        serde_json::to_value(report)
+            .map_err(|e| switchboard::error::Error::internal_from("serializing a run report", e))
     })
     .await
 }
@@ -171,7 +172,8 @@ pub async fn purge(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
     serve_once(ctx, |ctx, _event: serde_json::Value| async move {
         let deadline = Instant::now() + Duration::from_secs(13 * 60);
         let report = switchboard::service::lifecycle::purge_due(&ctx, ctx.now(), deadline).await?;
-        serde_json::to_value(report).map_err(|e| switchboard::error::Error::Internal(e.to_string()))
+        serde_json::to_value(report)
+            .map_err(|e| switchboard::error::Error::internal_from("serializing a run report", e))
     })
     .await
 }

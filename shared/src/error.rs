@@ -120,7 +120,7 @@ pub enum Error {
     ProviderNameTaken,
     /// An OAuth protocol error (RFC 6749 §5.2, §4.1.2.1): `code` is the registered error code.
     #[error("{description}")]
-    OAuth { code: &'static str, description: String },
+    OAuth { code: OAuthCode, description: String },
     /// A contact whose number is already in the group (`index`: its place in the request).
     #[error("a contact with this number is already in the group")]
     ContactExists { index: Option<usize> },
@@ -141,21 +141,136 @@ pub enum Error {
     NotFound(&'static str),
     #[error("the resource was changed by someone else; reload and retry")]
     Conflict,
-    #[error("storage unavailable: {0}")]
-    Storage(String),
+    /// Storage failed in a way the same request will meet again (an item that does not
+    /// decode, a request the table refuses): a fault of ours, answered 500.
+    #[error("storage failed: {0}")]
+    Storage(Fault),
     /// A backing service stayed overloaded or unreachable through our retries; the same
     /// request may well pass a moment later.
-    #[error("a backing service is busy; retry shortly")]
-    Busy(String),
+    #[error("a backing service is busy: {0}")]
+    Busy(Fault),
     #[error("email delivery failed: {0}")]
-    Mail(String),
+    Mail(Fault),
     #[error("the email service is throttling sends or unreachable")]
     MailThrottled,
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(Fault),
+}
+
+/// The OAuth error codes this server answers (RFC 6749 §5.2 and §4.1.2.1, RFC 6750 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    InvalidScope,
+    AccessDenied,
+    InsufficientScope,
+    UnsupportedGrantType,
+}
+
+impl OAuthCode {
+    /// The registered code, as the protocol spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthCode::InvalidRequest => "invalid_request",
+            OAuthCode::InvalidClient => "invalid_client",
+            OAuthCode::InvalidGrant => "invalid_grant",
+            OAuthCode::UnauthorizedClient => "unauthorized_client",
+            OAuthCode::InvalidScope => "invalid_scope",
+            OAuthCode::AccessDenied => "access_denied",
+            OAuthCode::InsufficientScope => "insufficient_scope",
+            OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
+        }
+    }
+}
+
+/// What went wrong inside, for the log: what was being done, and the error that stopped it
+/// with its whole chain of causes (never shown to a caller).
+#[derive(Debug)]
+pub struct Fault {
+    context: std::borrow::Cow<'static, str>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Fault {
+    pub fn msg(context: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Fault { context: context.into(), source: None }
+    }
+
+    pub fn caused(
+        context: impl Into<std::borrow::Cow<'static, str>>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Fault { context: context.into(), source: Some(Box::new(source)) }
+    }
+}
+
+/// The context and every cause under it, `a: b: c`, so whatever logs an error with `%`
+/// logs why it happened.
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.context)?;
+        let mut next = self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            // Wrappers often repeat their source's text; each part is said once.
+            if !text.is_empty() && cause.source().is_none_or(|s| s.to_string() != text) {
+                write!(f, ": {text}")?;
+            }
+            next = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Fault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl Error {
+    /// An internal fault described by what was being done.
+    pub fn internal(context: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Error::Internal(Fault::msg(context))
+    }
+
+    /// An internal fault, keeping the error that caused it.
+    pub fn internal_from(
+        context: impl Into<std::borrow::Cow<'static, str>>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Internal(Fault::caused(context, source))
+    }
+
+    pub fn busy(context: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Error::Busy(Fault::msg(context))
+    }
+
+    pub fn mail(context: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Error::Mail(Fault::msg(context))
+    }
+
+    pub fn mail_from(
+        context: impl Into<std::borrow::Cow<'static, str>>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Mail(Fault::caused(context, source))
+    }
+
+    /// What a caller may be told: a fault inside is described without its details (those
+    /// are for the log, through `Display`).
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Busy(_) | Error::MailThrottled => "a backing service is busy; retry shortly".to_owned(),
+            Error::Mail(_) | Error::Sms(_) => "a backing service is unavailable; retry later".to_owned(),
+            Error::Storage(_) | Error::Internal(_) => "unexpected error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
     pub fn validation(code: &'static str, field: impl Into<String>, message: impl fmt::Display) -> Self {
         Error::Validation { code, field: field.into(), message: message.to_string() }
     }
@@ -218,7 +333,7 @@ impl Error {
             Error::SamlRejected(_) => "saml_response_rejected",
             Error::SsoNotMember(_) => "sso_not_a_member",
             Error::ProviderNameTaken => "provider_name_taken",
-            Error::OAuth { code, .. } => code,
+            Error::OAuth { code, .. } => code.as_str(),
             Error::ContactExists { .. } => "contact_exists",
             Error::InheritedReadOnly(_) => "inherited_read_only",
             Error::OrgClosed => "org_closed",

@@ -29,7 +29,7 @@ pub struct PresignedUpload {
 }
 
 fn storage(e: impl std::fmt::Display) -> Error {
-    Error::Storage(format!("file storage: {e}"))
+    Error::Storage(crate::error::Fault::msg(format!("file storage: {e}")))
 }
 
 /// Object keys are generated here (`imports/<org>/<upload>`), never taken from clients.
@@ -39,7 +39,7 @@ fn safe_key(key: &str) -> Result<&str> {
     }) {
         Ok(key)
     } else {
-        Err(Error::Internal(format!("unsafe object key {key:?}")))
+        Err(crate::error::Error::internal(format!("unsafe object key {key:?}")))
     }
 }
 

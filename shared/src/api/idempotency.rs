@@ -87,7 +87,7 @@ pub async fn guard(State(ctx): State<AppState>, req: Request, next: Next) -> Res
         if let Err(e) = idempotency::finish(&ctx, &slot, None).await {
             tracing::warn!(error = %e, "idempotency key not released");
         }
-        return Error::Internal("answer too large".into()).into_response();
+        return crate::error::Error::internal("answer too large").into_response();
     };
     // A failure a retry may fix gives the key up; everything else is the answer for good.
     let retryable = parts.status.is_server_error() || parts.status.as_u16() == 429;

@@ -1,6 +1,7 @@
 //! The one place domain errors become HTTP: RFC 9457 `application/problem+json` bodies with
 //! a stable `code`, and the offending `field` for validation errors.
 
+use crate::error::OAuthCode;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -40,9 +41,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::MalformedBody(_) | Error::InvalidToken | Error::SamlRejected(_) => StatusCode::BAD_REQUEST,
         Error::SsoNotMember(_) => StatusCode::FORBIDDEN,
         Error::ProviderNameTaken => StatusCode::CONFLICT,
-        Error::OAuth { code: "invalid_client", .. } => StatusCode::UNAUTHORIZED,
+        Error::OAuth { code: OAuthCode::InvalidClient, .. } => StatusCode::UNAUTHORIZED,
         // A valid token without the scope the resource needs (RFC 6750 §3.1).
-        Error::OAuth { code: "insufficient_scope", .. } => StatusCode::FORBIDDEN,
+        Error::OAuth { code: OAuthCode::InsufficientScope, .. } => StatusCode::FORBIDDEN,
         Error::OAuth { .. } => StatusCode::BAD_REQUEST,
         Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -89,8 +90,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         Error::IdempotencyInProgress => StatusCode::CONFLICT,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Storage(_) | Error::Busy(_) | Error::Mail(_) | Error::MailThrottled => StatusCode::SERVICE_UNAVAILABLE,
-        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Busy(_) | Error::Mail(_) | Error::MailThrottled => StatusCode::SERVICE_UNAVAILABLE,
+        // A retry meets the same fault: the answer says so rather than "retry later".
+        Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -127,14 +129,9 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = status_of(&self);
         // Internal details stay in the logs, not in the response.
-        let detail = match &self {
-            Error::Storage(_) | Error::Busy(_) | Error::Mail(_) | Error::MailThrottled | Error::Sms(_) => {
-                "a backing service is unavailable; retry later".to_owned()
-            }
-            Error::Internal(_) => "unexpected error".to_owned(),
-            other => other.to_string(),
-        };
+        let detail = self.public_message();
         if status.is_server_error() {
+            // `Display` of a fault carries its whole chain of causes.
             tracing::error!(error = %self, code = self.code(), "request failed");
         }
         let field = match &self {
@@ -174,7 +171,7 @@ impl IntoResponse for Error {
             Error::Unauthenticated | Error::SessionEnded => {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Error::OAuth { code: "insufficient_scope", .. } => {
+            Error::OAuth { code: OAuthCode::InsufficientScope, .. } => {
                 let v = HeaderValue::from_static("Bearer error=\"insufficient_scope\", scope=\"profile\"");
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }

@@ -77,7 +77,7 @@ impl KeysConfig {
     pub fn generate(random: &dyn Random) -> Result<Self> {
         let seed: [u8; 32] = random_bytes(random);
         let sk = SigningKey::from_bytes(&seed);
-        let der = sk.to_pkcs8_der().map_err(|e| Error::Internal(e.to_string()))?;
+        let der = sk.to_pkcs8_der().map_err(|e| crate::error::Error::internal_from("signing keys", e))?;
         Ok(KeysConfig {
             keys: vec![KeyConfig {
                 kid: kid_for(sk.verifying_key().as_bytes()),
@@ -105,7 +105,7 @@ pub struct KeySet {
 
 impl KeySet {
     pub fn from_config(cfg: &KeysConfig, issuer: &str, audience: &str) -> Result<Self> {
-        let bad = |why: &str| Error::Internal(format!("signing keys: {why}"));
+        let bad = |why: &str| crate::error::Error::internal(format!("signing keys: {why}"));
         let first = cfg.keys.first().ok_or_else(|| bad("no key configured"))?;
         let mut verifying = HashMap::new();
         let mut jwks = Vec::new();
@@ -153,7 +153,8 @@ impl KeySet {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.signing_kid.clone());
         header.typ = Some("at+jwt".into());
-        jsonwebtoken::encode(&header, claims, &self.signing).map_err(|e| Error::Internal(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.signing)
+            .map_err(|e| crate::error::Error::internal_from("signing keys", e))
     }
 
     /// An OAuth access token (RFC 9068 `at+jwt`) for an integration, with its own audience.

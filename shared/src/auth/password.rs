@@ -46,9 +46,10 @@ pub enum Verified {
 impl PasswordHasher {
     pub fn new(memory_kib: u32, iterations: u32, lanes: u32) -> Result<Self> {
         if memory_kib < OWASP_MEMORY_KIB || iterations < OWASP_ITERATIONS {
-            return Err(Error::Internal("argon2 parameters below the OWASP baseline".into()));
+            return Err(crate::error::Error::internal("argon2 parameters below the OWASP baseline"));
         }
-        let params = Params::new(memory_kib, iterations, lanes, None).map_err(|e| Error::Internal(e.to_string()))?;
+        let params = Params::new(memory_kib, iterations, lanes, None)
+            .map_err(|e| crate::error::Error::internal_from("argon2", e))?;
         // A verify costs what its parameters say whatever the salt and hash bytes are, so the
         // stand-in needs no hashing of its own (which would cost every cold start a hash).
         let dummy = format!(
@@ -88,7 +89,7 @@ impl PasswordHasher {
         let _slot = self.running.acquire().await.map_err(internal)?;
         tokio::task::spawn_blocking(move || this.hash_sync(pw.expose(), &salt))
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| crate::error::Error::internal_from("argon2", e))?
     }
 
     /// Verify against `stored`, or against the dummy hash when there is no account, so the
@@ -113,7 +114,7 @@ impl PasswordHasher {
             }
         })
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| crate::error::Error::internal_from("argon2", e))?
     }
 
     fn is_current(&self, h: &PasswordHash<'_>) -> bool {
@@ -128,7 +129,8 @@ impl PasswordHasher {
 }
 
 fn internal(e: impl std::fmt::Display) -> Error {
-    Error::Internal(e.to_string())
+    // argon2's errors do not implement `std::error::Error` here; their text is all they say.
+    crate::error::Error::internal(format!("argon2: {e}"))
 }
 
 thread_local! {

@@ -155,17 +155,18 @@ impl<C> Lazy<C> {
 
 pub type SqsClient = Lazy<aws_sdk_sqs::Client>;
 
-/// Send `msg` as JSON to the queue at `url`; a send that fails becomes `failed(reason)`.
+/// Send `msg` as JSON to the queue at `url`; a send that fails becomes `failed(why)`.
 pub async fn send_json<T: serde::Serialize>(
     client: &SqsClient,
     url: &str,
     msg: &T,
-    failed: impl FnOnce(String) -> crate::error::Error,
+    failed: impl FnOnce(crate::error::Fault) -> crate::error::Error,
 ) -> crate::error::Result<()> {
-    let body = serde_json::to_string(msg).map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+    let body =
+        serde_json::to_string(msg).map_err(|e| crate::error::Error::internal_from("serializing a queue message", e))?;
     match client.get().send_message().queue_url(url).message_body(body).send().await {
         Ok(_) => Ok(()),
-        Err(e) => Err(failed(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())),
+        Err(e) => Err(failed(crate::error::Fault::caused(format!("sending to {url}"), e))),
     }
 }
 

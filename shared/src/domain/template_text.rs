@@ -286,7 +286,8 @@ impl TemplateText {
             let at = e.range().map(|r| position(&source, r.start)).or(e.line().map(|l| (l, 1))).unwrap_or((1, 1));
             return Err(invalid("template_syntax", field, at, e.detail().unwrap_or("syntax error").to_owned()));
         }
-        let template = env.get_template(&name).map_err(|e| Error::Internal(e.to_string()))?;
+        let template =
+            env.get_template(&name).map_err(|e| crate::error::Error::internal_from("loading a template", e))?;
         // Functions the sandbox offers (`range`, `dict`, …) are looked up like variables.
         let globals: Vec<&str> = env.globals().map(|(name, _)| name).collect();
         let mut unknown: Vec<String> = template

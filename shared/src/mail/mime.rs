@@ -8,7 +8,7 @@ use mail_builder::headers::text::Text;
 use mail_builder::mime::MimePart;
 
 use super::OutgoingEmail;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// `Name <address>` or a bare address, as configured for the sender.
 fn split_sender(from: &str) -> (Option<String>, String) {
@@ -48,7 +48,10 @@ pub fn render(from: &str, m: &OutgoingEmail, logo: Option<&[u8]>, id: &str, date
     }
     // The logo's Content-ID is a msg-id unique to this message (RFC 2045 §7, RFC 2392).
     let cid = format!("{}.{id}@{domain}", super::templates::LOGO_CID);
-    builder.body(body(m, logo, &cid)).write_to_vec().map_err(|e| Error::Mail(format!("building the message: {e}")))
+    builder
+        .body(body(m, logo, &cid))
+        .write_to_vec()
+        .map_err(|e| crate::error::Error::mail_from("building the message", e))
 }
 
 fn body<'a>(m: &'a OutgoingEmail, logo: Option<&'a [u8]>, cid: &str) -> MimePart<'a> {

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use super::{Mailer, OutgoingEmail, SendFuture};
-use crate::error::Error;
 
 #[derive(Debug, Clone)]
 pub struct OutboxMailer {
@@ -27,10 +26,14 @@ impl Mailer for OutboxMailer {
             let now = chrono::Utc::now();
             let id = ulid::Ulid::new();
             let raw = super::mime::render(&self.from, msg, logo, &id.to_string(), now.timestamp())?;
-            tokio::fs::create_dir_all(&self.dir).await.map_err(|e| Error::Mail(e.to_string()))?;
+            tokio::fs::create_dir_all(&self.dir)
+                .await
+                .map_err(|e| crate::error::Error::mail_from("writing an email file", e))?;
             let name = format!("{}-{id}.eml", now.format("%Y%m%dT%H%M%S%.6f"));
             let path = self.dir.join(name);
-            tokio::fs::write(&path, raw).await.map_err(|e| Error::Mail(e.to_string()))?;
+            tokio::fs::write(&path, raw)
+                .await
+                .map_err(|e| crate::error::Error::mail_from("writing an email file", e))?;
             tracing::info!(path = %path.display(), "email written to outbox");
             Ok(())
         })

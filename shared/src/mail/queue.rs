@@ -274,7 +274,7 @@ impl EmailQueue for LocalQueue {
     fn enqueue<'a>(&'a self, jobs: Vec<EmailJob>) -> SendFuture<'a> {
         Box::pin(async move {
             for job in jobs {
-                self.tx.send(job).map_err(|_| Error::Mail("the local email worker stopped".into()))?;
+                self.tx.send(job).map_err(|_| crate::error::Error::mail("the local email worker stopped"))?;
             }
             Ok(())
         })
@@ -318,13 +318,14 @@ impl EmailQueue for SqsQueue {
             for chunk in jobs.chunks(SQS_BATCH) {
                 let mut entries = Vec::with_capacity(chunk.len());
                 for (i, job) in chunk.iter().enumerate() {
-                    let body = serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))?;
+                    let body = serde_json::to_string(job)
+                        .map_err(|e| crate::error::Error::internal_from("serializing an email job", e))?;
                     entries.push(
                         aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
                             .id(i.to_string())
                             .message_body(body)
                             .build()
-                            .map_err(|e| Error::Mail(e.to_string()))?,
+                            .map_err(|e| crate::error::Error::mail_from("serializing an email job", e))?,
                     );
                 }
                 let mut pending = entries;
@@ -343,12 +344,12 @@ impl EmailQueue for SqsQueue {
                         .set_entries(Some(pending.clone()))
                         .send()
                         .await
-                        .map_err(|e| Error::Mail(format!("{e:?}").chars().take(300).collect()))?;
+                        .map_err(|e| crate::error::Error::mail_from("serializing an email job", e))?;
                     let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
                     pending.retain(|e| failed.contains(&e.id()));
                 }
                 if !pending.is_empty() {
-                    return Err(Error::Mail(format!("{} messages not queued", pending.len())));
+                    return Err(crate::error::Error::mail(format!("{} messages not queued", pending.len())));
                 }
             }
             Ok(())

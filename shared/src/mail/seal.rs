@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::auth::jwt::KeysConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Where the secret goes in a sealed message. Only emails that carry a secret are opened, so
 /// a template that writes this text itself shows its reader nothing they may not see.
@@ -41,7 +41,7 @@ impl std::fmt::Debug for Sealer {
 }
 
 fn mac(key: &[u8]) -> Result<Hmac<Sha256>> {
-    Hmac::<Sha256>::new_from_slice(key).map_err(|e| Error::Internal(e.to_string()))
+    Hmac::<Sha256>::new_from_slice(key).map_err(|e| crate::error::Error::internal_from("email sealing key", e))
 }
 
 impl Sealer {
@@ -50,13 +50,14 @@ impl Sealer {
     pub fn from_config(keys: &KeysConfig) -> Result<Self> {
         let mut derived = Vec::with_capacity(keys.keys.len());
         for k in &keys.keys {
-            let der = STANDARD.decode(&k.private_pkcs8).map_err(|e| Error::Internal(format!("signing key: {e}")))?;
+            let der =
+                STANDARD.decode(&k.private_pkcs8).map_err(|e| crate::error::Error::internal_from("signing key", e))?;
             let mut m = mac(&der)?;
             m.update(b"switchboard/email-secret-seal/v1");
             derived.push((k.kid.clone(), m.finalize().into_bytes().into()));
         }
         if derived.is_empty() {
-            return Err(Error::Internal("no signing key to seal email secrets with".into()));
+            return Err(crate::error::Error::internal("no signing key to seal email secrets with"));
         }
         Ok(Sealer { keys: derived })
     }
@@ -79,7 +80,7 @@ impl Sealer {
     /// used twice).
     pub fn seal(&self, id: &str, secret: &str) -> Result<Sealed> {
         if secret.len() > MAX_SECRET {
-            return Err(Error::Internal("email secret too long to seal".into()));
+            return Err(crate::error::Error::internal("email secret too long to seal"));
         }
         let (kid, key) = &self.keys[0];
         let stream = Self::keystream(key, id, secret.len())?;
@@ -88,18 +89,17 @@ impl Sealer {
     }
 
     pub fn open(&self, id: &str, sealed: &Sealed) -> Result<String> {
-        let (_, key) = self
-            .keys
-            .iter()
-            .find(|(kid, _)| *kid == sealed.kid)
-            .ok_or_else(|| Error::Mail(format!("no signing key {} to open the email's secret", sealed.kid)))?;
-        let bytes = URL_SAFE_NO_PAD.decode(&sealed.value).map_err(|e| Error::Mail(format!("sealed secret: {e}")))?;
+        let (_, key) = self.keys.iter().find(|(kid, _)| *kid == sealed.kid).ok_or_else(|| {
+            crate::error::Error::mail(format!("no signing key {} to open the email's secret", sealed.kid))
+        })?;
+        let bytes =
+            URL_SAFE_NO_PAD.decode(&sealed.value).map_err(|e| crate::error::Error::mail_from("sealed secret", e))?;
         if bytes.len() > MAX_SECRET {
-            return Err(Error::Mail("sealed secret too long".into()));
+            return Err(crate::error::Error::mail("sealed secret too long"));
         }
         let stream = Self::keystream(key, id, bytes.len())?;
         let plain: Vec<u8> = bytes.iter().zip(stream).map(|(a, b)| a ^ b).collect();
-        String::from_utf8(plain).map_err(|_| Error::Mail("sealed secret does not open under its key".into()))
+        String::from_utf8(plain).map_err(|_| crate::error::Error::mail("sealed secret does not open under its key"))
     }
 }
 

@@ -48,7 +48,10 @@ impl Mailer for SesMailer {
                 &ulid::Ulid::new().to_string(),
                 chrono::Utc::now().timestamp(),
             )?;
-            let message = RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| Error::Mail(e.to_string()))?;
+            let message = RawMessage::builder()
+                .data(Blob::new(raw))
+                .build()
+                .map_err(|e| crate::error::Error::mail_from("building an SES message", e))?;
             self.client
                 .get()
                 .send_raw_email()
@@ -66,7 +69,7 @@ impl Mailer for SesMailer {
                     if e.transient() {
                         Error::MailThrottled
                     } else {
-                        Error::Mail(format!("{e:?}").chars().take(300).collect())
+                        crate::error::Error::mail_from("building an SES message", e)
                     }
                 })?;
             Ok(())

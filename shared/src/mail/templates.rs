@@ -17,7 +17,7 @@ use crate::domain::logo::LogoRef;
 use crate::domain::template_text::{Part, TemplateText, growing_operator, render_bounded, sandbox};
 use crate::domain::theme::{DEFAULT_THEME, Theme};
 use crate::domain::{Email, EmailType, Language};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub use crate::domain::template_text::TemplateParts as Parts;
 
@@ -63,7 +63,9 @@ static DEFAULTS: LazyLock<HashMap<(EmailType, Language), Parts>> = LazyLock::new
 
 /// The shipped template of `ty` in `lang`.
 pub fn default_parts(ty: EmailType, lang: Language) -> Result<&'static Parts> {
-    DEFAULTS.get(&(ty, lang)).ok_or_else(|| Error::Internal(format!("no default template {} {lang:?}", ty.key())))
+    DEFAULTS
+        .get(&(ty, lang))
+        .ok_or_else(|| crate::error::Error::internal(format!("no default template {} {lang:?}", ty.key())))
 }
 
 /// HTML escaping of the five characters that need it, and no others: minijinja's default also
@@ -200,16 +202,19 @@ pub fn render_parts(parts: &Parts, vars: &serde_json::Value) -> Result<Rendered>
         let source = parts.get(part).as_str();
         // Saved before the rule, a template with a growing operator is not run at all.
         if growing_operator(source).is_some() {
-            return Err(Error::Internal(format!("template {}: a growing operator (`*`, `+`, `~`)", part.as_str())));
+            return Err(crate::error::Error::internal(format!(
+                "template {}: a growing operator (`*`, `+`, `~`)",
+                part.as_str()
+            )));
         }
         env.add_template_owned(format!("{}.txt", part.as_str()), source.to_owned())
-            .map_err(|e| Error::Internal(format!("template: {e}")))?;
+            .map_err(|e| crate::error::Error::internal_from("template", e))?;
     }
     let values = vars;
     let vars = minijinja::Value::from_serialize(vars);
     let one = |part: Part| {
         render_bounded(&env, &format!("{}.txt", part.as_str()), &vars)
-            .map_err(|e| Error::Internal(format!("template {}: {e}", part.as_str())))
+            .map_err(|e| crate::error::Error::internal(format!("template {}: {e}", part.as_str())))
     };
     let line = |s: String| links::unfence(&s).split_whitespace().collect::<Vec<_>>().join(" ");
     Ok(Rendered {
@@ -246,7 +251,7 @@ pub fn compose(rendered: Rendered, branding: &Branding, to: &Email, language: La
                 link => branding.theme.link.background.to_string(),
             })
         })
-        .map_err(|e| Error::Internal(format!("email layout: {e}")))?;
+        .map_err(|e| crate::error::Error::internal_from("email layout", e))?;
     let text = format!("{}\n\n{}\n\n-- \n{}\n", rendered.title, plain(&rendered.body, origin), branding.org_name);
     Ok(OutgoingEmail {
         to: to.clone(),

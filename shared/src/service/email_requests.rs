@@ -102,7 +102,7 @@ pub async fn submit(ctx: &Arc<Ctx>, request: EmailRequest) -> Result<()> {
     match &ctx.email_requests {
         RequestQueue::Sqs { client, url } => {
             let item = QueueItem::Request { request, id: Some(ctx.ulid().to_string()) };
-            crate::aws::send_json(client, url, &item, |e| Error::Mail(format!("email queue: {e}"))).await?;
+            crate::aws::send_json(client, url, &item, crate::error::Error::Mail).await?;
         }
         RequestQueue::InProcess => {
             let ctx = ctx.clone();

@@ -40,11 +40,11 @@ impl ExportQueue {
     pub async fn enqueue(&self, ctx: &Arc<Ctx>, msg: ExportMessage) -> Result<()> {
         match self {
             ExportQueue::Sqs { client, url } => {
-                crate::aws::send_json(client, url, &msg, |e| Error::Busy(format!("export queue: {e}"))).await?;
+                crate::aws::send_json(client, url, &msg, crate::error::Error::Busy).await?;
             }
             ExportQueue::Held => {}
             ExportQueue::Missing => {
-                return Err(Error::Internal("SWITCHBOARD_EXPORT_QUEUE_URL is not set for this function".into()));
+                return Err(crate::error::Error::internal("SWITCHBOARD_EXPORT_QUEUE_URL is not set for this function"));
             }
             ExportQueue::InProcess => {
                 let ctx = ctx.clone();
@@ -152,7 +152,7 @@ struct Writer {
 }
 
 fn encode(e: serde_json::Error) -> Error {
-    Error::Internal(e.to_string())
+    crate::error::Error::internal_from("writing an export", e)
 }
 
 impl Writer {
@@ -172,7 +172,7 @@ impl Writer {
         serde_json::to_writer(&mut bytes, &exported(item)?).map_err(encode)?;
         self.file.write(&bytes).await?;
         if self.file.len() > MAX_BYTES as u64 {
-            return Err(Error::Internal(format!("export larger than {MAX_BYTES} bytes")));
+            return Err(crate::error::Error::internal(format!("export larger than {MAX_BYTES} bytes")));
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use crate::domain::{Email, EmailType, Language};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::mail::queue::{EmailJob, InvitationRef};
 use crate::service::emails::{self, Recipient};
 use crate::store::{InvitationRecord, OutboxMail};
@@ -68,7 +68,7 @@ impl InviteComposer {
         let job = EmailJob { invitation: Some(p.invitation), ..self.0.render(p.recipient)? }.with_secret(token);
         super::mail_outbox::record(ctx, vec![job])?
             .pop()
-            .ok_or_else(|| Error::Internal("an invitation email was not recorded".into()))
+            .ok_or_else(|| crate::error::Error::internal("an invitation email was not recorded"))
     }
 }
 

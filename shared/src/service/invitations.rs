@@ -112,6 +112,18 @@ pub struct InviteOutcome {
     /// For `failed`: the error code (e.g. `invalid_email`, `no_free_seats`, `duplicate_in_request`).
     pub code: Option<String>,
     pub reason: Option<String>,
+    /// Why it failed, for this crate's own decisions (a seat to buy, a retry to suggest).
+    #[serde(skip)]
+    pub(crate) refusal: Option<Refusal>,
+}
+
+/// The failures a bulk invitation acts on after the fact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    NoSeat,
+    /// The engine stayed busy: sending the address again will likely work.
+    Busy,
+    Other,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -122,12 +134,24 @@ pub struct InviteReport {
     pub seats_to_buy: u32,
 }
 
+impl InviteOutcome {
+    /// Refused because the engine stayed busy (sending it again will likely work).
+    pub fn is_busy(&self) -> bool {
+        self.refusal == Some(Refusal::Busy)
+    }
+}
+
 fn failed(email: &str, e: &Error) -> InviteOutcome {
     InviteOutcome {
         email: email.to_owned(),
         status: InviteStatus::Failed,
         code: Some(e.code().into()),
-        reason: Some(e.to_string()),
+        reason: Some(e.public_message()),
+        refusal: Some(match e {
+            Error::NoFreeSeats { .. } => Refusal::NoSeat,
+            Error::Busy(_) => Refusal::Busy,
+            _ => Refusal::Other,
+        }),
     }
 }
 
@@ -258,6 +282,7 @@ pub async fn invite(
             status: InviteStatus::AlreadyMember,
             code: None,
             reason: None,
+            refusal: None,
         });
     }
     let lineage = org.lineage_ids();
@@ -284,13 +309,20 @@ pub async fn invite(
         outcomes[c.index] = Some(match res {
             Ok(job) => {
                 jobs.push(job);
-                InviteOutcome { email: email.to_owned(), status: InviteStatus::Invited, code: None, reason: None }
+                InviteOutcome {
+                    email: email.to_owned(),
+                    status: InviteStatus::Invited,
+                    code: None,
+                    reason: None,
+                    refusal: None,
+                }
             }
             Err(Error::AlreadyInvited) => InviteOutcome {
                 email: email.to_owned(),
                 status: InviteStatus::AlreadyInvited,
                 code: None,
                 reason: None,
+                refusal: None,
             },
             Err(e @ Error::NoFreeSeats { .. }) => {
                 seats_to_buy += 1;
@@ -304,7 +336,7 @@ pub async fn invite(
     let mut results: Vec<InviteOutcome> = outcomes.into_iter().flatten().collect();
     let invited = jobs.len();
     super::mail_outbox::handed_on(ctx, jobs).await;
-    for r in results.iter_mut().filter(|r| r.code.as_deref() == Some("no_free_seats")) {
+    for r in results.iter_mut().filter(|r| r.refusal == Some(Refusal::NoSeat)) {
         r.reason = Some(format!("no free seat: buy {seats_to_buy} more seat(s) to invite everyone refused"));
     }
     Ok(InviteReport { results, invited, seats_to_buy })

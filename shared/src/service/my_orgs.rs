@@ -50,7 +50,8 @@ impl WalkCursor {
     }
 
     fn encode(&self) -> Result<String> {
-        Ok(URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).map_err(|e| Error::Internal(e.to_string()))?))
+        Ok(URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(self).map_err(|e| crate::error::Error::internal_from("encoding a cursor", e))?))
     }
 }
 

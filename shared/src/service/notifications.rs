@@ -52,7 +52,7 @@ pub struct Ingested {
 pub async fn emit(ctx: &Ctx, event: Event) {
     let outcome = match &ctx.events {
         EventQueue::Sqs { client, url } => {
-            crate::aws::send_json(client, url, &event, |e| Error::Internal(format!("events queue: {e}"))).await
+            crate::aws::send_json(client, url, &event, crate::error::Error::Internal).await
         }
         EventQueue::InProcess => crate::aws::as_function("notifications-worker", ingest(ctx, &event)).await.map(|_| ()),
     };
@@ -293,7 +293,7 @@ async fn record_all(ctx: &Ctx, batch: &mut [NewNotification], windows: &[Option<
         }
     }
     if outcomes.contains(&Recorded::Stale) {
-        return Err(Error::Busy("notifications kept being overtaken; deliver the event again".into()));
+        return Err(crate::error::Error::busy("notifications kept being overtaken; deliver the event again"));
     }
     Ok(outcomes)
 }

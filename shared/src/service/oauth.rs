@@ -3,6 +3,7 @@
 //! with reuse detection, client credentials for an application acting in its organization,
 //! revocation (RFC 7009), metadata (RFC 8414) and this service's userinfo resource.
 
+use crate::error::OAuthCode;
 use chrono::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -18,7 +19,7 @@ use crate::store::{AppRecord, AuthCodeRecord, ConsentRecord, MemberStatus};
 /// Codes live this long (RFC 6749 recommends at most ten minutes; a client exchanges at once).
 const CODE_SECONDS: i64 = 60;
 
-pub(crate) fn oauth(code: &'static str, description: impl Into<String>) -> Error {
+pub(crate) fn oauth(code: OAuthCode, description: impl Into<String>) -> Error {
     Error::OAuth { code, description: description.into() }
 }
 
@@ -53,15 +54,22 @@ struct Checked {
 }
 
 async fn check(ctx: &Ctx, auth: &Authenticated, r: &AuthorizeRequest) -> Result<Checked> {
-    let app = ctx.store.app(&r.client_id).await?.ok_or_else(|| oauth("invalid_request", "unknown client_id"))?;
-    let redirect_uri = r.redirect_uri.clone().ok_or_else(|| oauth("invalid_request", "redirect_uri is required"))?;
+    let app =
+        ctx.store.app(&r.client_id).await?.ok_or_else(|| oauth(OAuthCode::InvalidRequest, "unknown client_id"))?;
+    let redirect_uri =
+        r.redirect_uri.clone().ok_or_else(|| oauth(OAuthCode::InvalidRequest, "redirect_uri is required"))?;
     if !app.redirect_uris.iter().any(|u| u.matches(&redirect_uri)) {
-        return Err(oauth("invalid_request", "redirect_uri is not one the application registered"));
+        return Err(oauth(OAuthCode::InvalidRequest, "redirect_uri is not one the application registered"));
     }
     // Only the application's own organization's members authorize it; it acts there.
     match ctx.store.get_membership(&auth.user_id, &app.org_id).await? {
         Some(m) if m.status == MemberStatus::Active => {}
-        _ => return Err(oauth("access_denied", "this application belongs to an organization you are not a member of")),
+        _ => {
+            return Err(oauth(
+                OAuthCode::AccessDenied,
+                "this application belongs to an organization you are not a member of",
+            ));
+        }
     }
     let outcome = (|| {
         if r.response_type.as_deref() != Some("code") {
@@ -218,7 +226,7 @@ pub struct UserInfo {
 pub async fn userinfo(ctx: &Ctx, bearer: &str) -> Result<UserInfo> {
     let c = ctx.keys.verify_oauth(bearer, &audience(ctx, ResourceServer::Accounts), ctx.now().timestamp())?;
     if !c.scope.split(' ').any(|s| s == Scope::Profile.as_str()) {
-        return Err(oauth("insufficient_scope", "the token lacks the profile scope"));
+        return Err(oauth(OAuthCode::InsufficientScope, "the token lacks the profile scope"));
     }
     let gid = c.gid.as_deref().ok_or(Error::Unauthenticated)?;
     let user = UserId::parse(&c.sub, "sub").map_err(|_| Error::Unauthenticated)?;

@@ -1,6 +1,7 @@
 //! The token side of the authorization server: the token endpoint's three grants (a code
 //! with its PKCE verifier, a rotating refresh token, client credentials) and revocation.
 
+use crate::error::OAuthCode;
 use chrono::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -43,7 +44,7 @@ pub struct TokenResponse {
 /// The registered client these credentials prove: a confidential client by its secret, a
 /// public one by its id alone (its codes need PKCE).
 async fn client(ctx: &Ctx, id: Option<&str>, secret_text: Option<&str>) -> Result<AppRecord> {
-    let unknown = || oauth("invalid_client", "client authentication failed");
+    let unknown = || oauth(OAuthCode::InvalidClient, "client authentication failed");
     let app = ctx.store.app(id.ok_or_else(unknown)?).await?.ok_or_else(unknown)?;
     match (&app.secret_hash, secret_text) {
         (Some(h), Some(s)) if app.confidential && secret::hashes_equal(h, &secret::hash(s)) => Ok(app),
@@ -59,14 +60,14 @@ pub async fn token(ctx: &Ctx, r: TokenRequest) -> Result<TokenResponse> {
         "refresh_token" => from_refresh(ctx, &app, &r).await,
         "client_credentials" => for_client(ctx, &app, r.scope.as_deref()),
         _ => Err(oauth(
-            "unsupported_grant_type",
+            OAuthCode::UnsupportedGrantType,
             "grant_type must be authorization_code, refresh_token or client_credentials",
         )),
     }
 }
 
 fn access_token(ctx: &Ctx, app: &AppRecord, sub: &str, scopes: &Scopes, gid: Option<&str>) -> Result<(String, i64)> {
-    let server = scopes.server().map_err(|e| oauth("invalid_scope", e))?;
+    let server = scopes.server().map_err(|e| oauth(OAuthCode::InvalidScope, e))?;
     let now = ctx.now();
     let ttl = ctx.config.access_ttl.num_seconds();
     let claims = OAuthClaims {
@@ -97,11 +98,11 @@ pub(crate) async fn still_member(ctx: &Ctx, user: &UserId, org: &OrgId) -> Resul
 /// (RFC 9700 §4.5), and refuse.
 async fn reused(ctx: &Ctx, c: &AuthCodeRecord, first_grant: &str) -> Result<Error> {
     ctx.store.delete_grant(&c.user_id, &c.client_id, first_grant).await?;
-    Ok(oauth("invalid_grant", "the code was used before; the tokens it gave are revoked"))
+    Ok(oauth(OAuthCode::InvalidGrant, "the code was used before; the tokens it gave are revoked"))
 }
 
 async fn from_code(ctx: &Ctx, app: &AppRecord, r: &TokenRequest) -> Result<TokenResponse> {
-    let bad = |why: &str| oauth("invalid_grant", why.to_owned());
+    let bad = |why: &str| oauth(OAuthCode::InvalidGrant, why.to_owned());
     let code = r.code.as_deref().filter(|c| secret::looks_like_secret(c)).ok_or_else(|| bad("unknown or used code"))?;
     let hash = secret::hash(code);
     let c = ctx.store.get_code(&hash).await?.ok_or_else(|| bad("unknown or used code"))?;
@@ -152,7 +153,7 @@ async fn from_code(ctx: &Ctx, app: &AppRecord, r: &TokenRequest) -> Result<Token
 }
 
 async fn from_refresh(ctx: &Ctx, app: &AppRecord, r: &TokenRequest) -> Result<TokenResponse> {
-    let bad = |why: &str| oauth("invalid_grant", why.to_owned());
+    let bad = |why: &str| oauth(OAuthCode::InvalidGrant, why.to_owned());
     let text = r.refresh_token.as_deref().ok_or_else(|| bad("refresh_token is required"))?;
     let parts: Vec<&str> = text.split('.').collect();
     let [user, client_id, grant_id, presented] = parts.as_slice() else { return Err(bad("unknown refresh token")) };
@@ -175,16 +176,16 @@ async fn from_refresh(ctx: &Ctx, app: &AppRecord, r: &TokenRequest) -> Result<To
     }
     let scopes = match r.scope.as_deref() {
         Some(s) => {
-            let asked = Scopes::parse(s).map_err(|e| oauth("invalid_scope", e))?;
+            let asked = Scopes::parse(s).map_err(|e| oauth(OAuthCode::InvalidScope, e))?;
             if !asked.is_subset(&g.scopes) {
-                return Err(oauth("invalid_scope", "a refresh cannot widen the authorization's scopes"));
+                return Err(oauth(OAuthCode::InvalidScope, "a refresh cannot widen the authorization's scopes"));
             }
             asked
         }
         None => g.scopes.clone(),
     };
     if !scopes.is_subset(&app.resources) {
-        return Err(oauth("invalid_scope", "the application may no longer ask for these scopes"));
+        return Err(oauth(OAuthCode::InvalidScope, "the application may no longer ask for these scopes"));
     }
     if !still_member(ctx, &g.user_id, &g.org_id).await? {
         ctx.store.delete_grant(&g.user_id, &g.client_id, &g.grant_id).await?;
@@ -206,14 +207,14 @@ async fn from_refresh(ctx: &Ctx, app: &AppRecord, r: &TokenRequest) -> Result<To
 
 fn for_client(ctx: &Ctx, app: &AppRecord, scope: Option<&str>) -> Result<TokenResponse> {
     if !app.confidential {
-        return Err(oauth("unauthorized_client", "client credentials need a confidential client"));
+        return Err(oauth(OAuthCode::UnauthorizedClient, "client credentials need a confidential client"));
     }
     let scopes = match scope {
-        Some(s) => Scopes::parse(s).map_err(|e| oauth("invalid_scope", e))?,
+        Some(s) => Scopes::parse(s).map_err(|e| oauth(OAuthCode::InvalidScope, e))?,
         None => Scopes(app.resources.0.iter().copied().filter(|s| s.for_machines()).collect()),
     };
     if scopes.is_empty() || !scopes.is_subset(&app.resources) || !scopes.0.iter().all(|s| s.for_machines()) {
-        return Err(oauth("invalid_scope", "ask for scopes the application holds for itself (not profile)"));
+        return Err(oauth(OAuthCode::InvalidScope, "ask for scopes the application holds for itself (not profile)"));
     }
     let (access, expires_in) = access_token(ctx, app, &app.client_id, &scopes, None)?;
     Ok(TokenResponse {

@@ -195,7 +195,7 @@ pub async fn set_status(ctx: &Ctx, permit: &Permit<ManageSubAccount>, status: Or
     let action = match status {
         OrgStatus::Suspended => "subaccount.suspended",
         OrgStatus::Active => "subaccount.reactivated",
-        OrgStatus::Closed => return Err(Error::Internal("closing is its own operation".into())),
+        OrgStatus::Closed => return Err(crate::error::Error::internal("closing is its own operation")),
     };
     let act = permit_activity(ctx, permit, action, Some(org.org_id.to_string()));
     ctx.store.change_org(org, org.version, &OrgChange::Status(status), &act).await?;

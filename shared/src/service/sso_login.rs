@@ -83,10 +83,11 @@ pub async fn start(ctx: &Ctx, name: &ProviderName, client: ClientType, link: Opt
         sp_entity_id: &sp,
     };
     let started = match (&p.sso_redirect, &p.sso_post) {
-        (Some(url), _) => request(url.as_str())
-            .redirect_url(name.as_str())
-            .map(Started::Redirect)
-            .ok_or_else(|| Error::Internal(format!("provider {} has an unusable sign-on URL", name.as_str())))?,
+        (Some(url), _) => {
+            request(url.as_str()).redirect_url(name.as_str()).map(Started::Redirect).ok_or_else(|| {
+                crate::error::Error::internal(format!("provider {} has an unusable sign-on URL", name.as_str()))
+            })?
+        }
         (None, Some(url)) => Started::Form(request(url.as_str()).post_form(name.as_str())),
         (None, None) => return Err(Error::NotFound("provider")),
     };

@@ -24,7 +24,7 @@ pub struct Enrolment {
 }
 
 fn secret_of(state: &TotpState) -> Result<Vec<u8>> {
-    STANDARD.decode(&state.secret).map_err(|e| Error::Internal(e.to_string()))
+    STANDARD.decode(&state.secret).map_err(|e| crate::error::Error::internal_from("decoding a two-factor secret", e))
 }
 
 async fn me(ctx: &Ctx, auth: &Authenticated) -> Result<UserRecord> {

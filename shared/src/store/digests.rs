@@ -20,7 +20,7 @@ use super::table::{GSI3, PRIMARY};
 use super::tx::{self, TxError};
 use super::{Cursor, Store};
 use crate::domain::{Email, EmailType, Interval, OrgId, UserId};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The due index's partitions: writes of many people spread over them; a run reads each.
 pub const DUE_SHARDS: u32 = 8;
@@ -263,7 +263,7 @@ impl Store {
     /// The window's email is queued (or there was none to send): out of the index.
     pub async fn finish_window(&self, w: &DigestWindow, status: WindowStatus) -> Result<()> {
         let status = match status {
-            WindowStatus::Claimed => return Err(Error::Internal("a window finishes queued or skipped".into())),
+            WindowStatus::Claimed => return Err(crate::error::Error::internal("a window finishes queued or skipped")),
             WindowStatus::Queued => "queued",
             WindowStatus::Skipped => "skipped",
         };

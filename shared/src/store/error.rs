@@ -3,20 +3,15 @@
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-use crate::error::Error;
+use crate::error::{Error, Fault};
 
 /// Any SDK or builder failure that has no domain meaning. One the engine may not repeat
 /// (throttling, a conflict, an internal error, a timeout, a lost connection), still failing
 /// after the SDK's retries, becomes [`Error::Busy`]: the client is told to retry.
-pub(crate) fn storage(e: impl std::fmt::Debug + Transient) -> Error {
+pub(crate) fn storage<E: std::error::Error + Transient + Send + Sync + 'static>(e: E) -> Error {
     let transient = e.transient();
-    let text: String = format!("{e:?}").chars().take(500).collect();
-    if transient {
-        tracing::warn!(error = %text, "dynamodb call failed after retries; the client is asked to retry");
-        return Error::Busy(text);
-    }
-    tracing::error!(error = %text, "dynamodb call failed");
-    Error::Storage(text)
+    let fault = Fault::caused("dynamodb call failed", e);
+    if transient { Error::Busy(fault) } else { Error::Storage(fault) }
 }
 
 /// Whether a failure may pass if the same request is made again later.
@@ -53,7 +48,7 @@ impl<E: ProvideErrorMetadata, R> Transient for SdkError<E, R> {
 macro_rules! permanent {
     ($($t:ty),*) => { $(impl Transient for $t { fn transient(&self) -> bool { false } })* };
 }
-permanent!(aws_sdk_dynamodb::error::BuildError, serde_dynamo::Error, String, &str);
+permanent!(aws_sdk_dynamodb::error::BuildError, serde_dynamo::Error);
 
 /// True when a single-item write failed its condition expression.
 pub(crate) fn is_condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
@@ -63,8 +58,8 @@ pub(crate) fn is_condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>
 /// The outcome of a conditional write: `Ok(true)` applied, `Ok(false)` its condition failed.
 pub(crate) fn applied<T, E, R>(res: Result<T, SdkError<E, R>>) -> crate::error::Result<bool>
 where
-    E: ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match res {
         Ok(_) => Ok(true),

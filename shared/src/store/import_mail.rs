@@ -101,8 +101,8 @@ impl Store {
                 .map_err(storage)?;
             TransactWriteItem::builder().delete(delete).build()
         } else {
-            let rest =
-                serde_dynamo::to_attribute_value(remaining).map_err(|e| crate::Error::Internal(e.to_string()))?;
+            let rest = serde_dynamo::to_attribute_value(remaining)
+                .map_err(|e| crate::error::Error::internal_from("encoding import emails left", e))?;
             super::tx::update(
                 super::tx::update_builder(t, k)
                     .update_expression("SET emails = :rest")

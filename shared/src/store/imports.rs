@@ -254,7 +254,8 @@ impl Store {
             .expression_attribute_values(":next", n(i64::from(job.next_row)))
             .expression_attribute_values(
                 ":c",
-                serde_dynamo::to_attribute_value(&job.counts).map_err(|e| Error::Internal(e.to_string()))?,
+                serde_dynamo::to_attribute_value(&job.counts)
+                    .map_err(|e| crate::error::Error::internal_from("encoding import counts", e))?,
             )
             .expression_attribute_values(":u", n(lease_until))
             .expression_attribute_values(":total", n(i64::from(job.total)));

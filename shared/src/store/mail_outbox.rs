@@ -16,7 +16,7 @@ use super::items::with_ttl;
 use super::ops::{Item, key, n, s};
 use super::table::{GSI3, PRIMARY};
 use super::{Cursor, Store};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::mail::queue::EmailJob;
 
 /// The due index's partitions for unsent emails: a burst of invitations spreads its index
@@ -61,7 +61,8 @@ fn shard_of(id: &str) -> u32 {
 
 impl OutboxMail {
     fn item(&self) -> Result<Item> {
-        let job = serde_json::to_string(&self.job).map_err(|e| Error::Internal(e.to_string()))?;
+        let job = serde_json::to_string(&self.job)
+            .map_err(|e| crate::error::Error::internal_from("an outbox email job", e))?;
         let mut item = key(pk(&self.id), SK);
         item.insert("entity".into(), s("email"));
         item.insert("id".into(), s(&self.id));
@@ -80,13 +81,14 @@ impl OutboxMail {
 
     fn from_item(item: &Item) -> Result<Self> {
         let get = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        let job = get("job").ok_or_else(|| Error::Internal("outbox email without its job".into()))?;
-        let job: EmailJob = serde_json::from_str(&job).map_err(|e| Error::Internal(e.to_string()))?;
+        let job = get("job").ok_or_else(|| crate::error::Error::internal("outbox email without its job"))?;
+        let job: EmailJob =
+            serde_json::from_str(&job).map_err(|e| crate::error::Error::internal_from("an outbox email job", e))?;
         let at = get("at")
             .and_then(|a| chrono::DateTime::parse_from_rfc3339(&a).ok())
             .map(|a| a.with_timezone(&chrono::Utc))
-            .ok_or_else(|| Error::Internal("outbox email without its time".into()))?;
-        let id = get("id").ok_or_else(|| Error::Internal("outbox email without its id".into()))?;
+            .ok_or_else(|| crate::error::Error::internal("outbox email without its time"))?;
+        let id = get("id").ok_or_else(|| crate::error::Error::internal("outbox email without its id"))?;
         Ok(OutboxMail { id, job, at })
     }
 }

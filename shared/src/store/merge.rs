@@ -267,7 +267,7 @@ impl Store {
     pub async fn commit_merge(&self, p: &MergePlan) -> Result<bool> {
         let t = self.table_name();
         let (Some(old), Some(main)) = (&p.old_user, &p.main_user) else {
-            return Err(Error::Internal("incomplete merge plan".into()));
+            return Err(crate::error::Error::internal("incomplete merge plan"));
         };
         let mut items = p.head_items(t)?;
         for g in p.groups(t, &main.user_id, &old.user_id)? {

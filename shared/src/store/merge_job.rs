@@ -91,7 +91,7 @@ impl Store {
     pub async fn begin_merge_job(&self, p: &MergePlan, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<()> {
         let t = self.table_name();
         let (Some(old), Some(main)) = (&p.old_user, &p.main_user) else {
-            return Err(Error::Internal("incomplete merge plan".into()));
+            return Err(crate::error::Error::internal("incomplete merge plan"));
         };
         let lock = |side| MergeLockRecord {
             side,

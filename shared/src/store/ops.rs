@@ -33,7 +33,7 @@ pub struct Page<T> {
 
 /// A failed query: a forged cursor pointing outside the key range (DynamoDB's validation
 /// error when a cursor was given) is the caller's fault; anything else is storage's.
-pub(crate) fn query_failed<R: std::fmt::Debug>(
+pub(crate) fn query_failed<R: std::fmt::Debug + Send + Sync + 'static>(
     e: aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::query::QueryError, R>,
     cursor_given: bool,
 ) -> Error {
@@ -310,7 +310,10 @@ impl Store {
             let mut attempt = 0;
             while !pending.is_empty() {
                 if attempt > BATCH_RETRIES {
-                    return Err(Error::Busy(format!("{} writes left unprocessed after retries", pending.len())));
+                    return Err(crate::error::Error::busy(format!(
+                        "{} writes left unprocessed after retries",
+                        pending.len()
+                    )));
                 }
                 if attempt > 0 {
                     tokio::time::sleep(backoff(attempt)).await;
@@ -338,7 +341,10 @@ impl Store {
             let mut attempt = 0;
             while !pending.is_empty() {
                 if attempt > BATCH_RETRIES {
-                    return Err(Error::Busy(format!("{} reads left unprocessed after retries", pending.len())));
+                    return Err(crate::error::Error::busy(format!(
+                        "{} reads left unprocessed after retries",
+                        pending.len()
+                    )));
                 }
                 if attempt > 0 {
                     tokio::time::sleep(backoff(attempt)).await;

@@ -106,7 +106,7 @@ impl Store {
     /// What the engine reports for the table: (key schema, indexes, TTL attribute).
     pub async fn describe_shape(&self) -> Result<(KeyDef, Vec<(String, String, String)>, Option<String>)> {
         let t = self.client.describe_table().table_name(self.table_name()).send().await.map_err(storage)?;
-        let table = t.table.ok_or_else(|| crate::Error::Storage("no table description".into()))?;
+        let table = t.table.ok_or_else(|| crate::Error::internal("DescribeTable answered without a table"))?;
         let find = |ks: &[KeySchemaElement], kt: KeyType| {
             ks.iter().find(|k| k.key_type == kt).map(|k| k.attribute_name.clone()).unwrap_or_default()
         };

@@ -179,7 +179,7 @@ impl Store {
             }
             if transient {
                 tracing::warn!(error = ?e, "transaction still conflicting after retries");
-                return Err(TxError::Other(Error::Busy("transaction conflicts outlasted the retries".into())));
+                return Err(TxError::Other(crate::error::Error::busy("transaction conflicts outlasted the retries")));
             }
             return Err(TxError::Other(storage(e)));
         }

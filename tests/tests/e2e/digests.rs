@@ -165,7 +165,7 @@ struct DyingQueue;
 
 impl EmailQueue for DyingQueue {
     fn enqueue<'a>(&'a self, _jobs: Vec<EmailJob>) -> SendFuture<'a> {
-        Box::pin(async move { Err(switchboard::error::Error::Internal("the run died".into())) })
+        Box::pin(async move { Err(switchboard::error::Error::internal("the run died")) })
     }
 }
 

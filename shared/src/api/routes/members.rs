@@ -48,7 +48,7 @@ async fn invite_handler(
     let permit = access.permit::<ManageMembers>()?;
     let report = invitations::invite(&ctx, &permit, &req.invitations, req.expires_in_days).await?;
     // Some addresses met a busy engine: sending those again will likely work.
-    let busy = report.results.iter().any(|r| r.code.as_deref() == Some(crate::Error::Busy(String::new()).code()));
+    let busy = report.results.iter().any(|r| r.is_busy());
     let mut resp = Json(report).into_response();
     if busy {
         resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));

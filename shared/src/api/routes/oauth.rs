@@ -2,6 +2,7 @@
 //! `/oauth/authorize`) calls the authorize API with the person's session; the token and
 //! revocation endpoints speak RFC 6749/7009 (form bodies, `{"error": …}` answers).
 
+use crate::error::OAuthCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
@@ -166,10 +167,14 @@ fn oauth_error(e: Error, basic: bool, problem: bool) -> Response {
     match e {
         Error::OAuth { .. } if problem => e.into_response(),
         Error::OAuth { code, description } => {
-            let status = if code == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
-            let mut r =
-                (status, no_store(), Json(OAuthErrorBody { error: code.into(), error_description: description }))
-                    .into_response();
+            let status =
+                if code == OAuthCode::InvalidClient { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+            let mut r = (
+                status,
+                no_store(),
+                Json(OAuthErrorBody { error: code.as_str().into(), error_description: description }),
+            )
+                .into_response();
             if status == StatusCode::UNAUTHORIZED
                 && basic
                 && let Ok(v) = "Basic realm=\"switchboard\"".parse()
@@ -207,11 +212,12 @@ fn form_and_client(headers: &HeaderMap, body: &str) -> Result<ClientForm> {
         Some(b) => {
             if field("client_secret").is_some() {
                 return Err(Error::OAuth {
-                    code: "invalid_request",
+                    code: OAuthCode::InvalidRequest,
                     description: "use one client authentication method".into(),
                 });
             }
-            let bad = || Error::OAuth { code: "invalid_client", description: "malformed Basic credentials".into() };
+            let bad =
+                || Error::OAuth { code: OAuthCode::InvalidClient, description: "malformed Basic credentials".into() };
             let raw = base64::engine::general_purpose::STANDARD.decode(b.trim()).map_err(|_| bad())?;
             let text = String::from_utf8(raw).map_err(|_| bad())?;
             let (i, s) = text.split_once(':').ok_or_else(bad)?;
@@ -292,7 +298,7 @@ async fn revoke_handler(State(ctx): State<AppState>, headers: HeaderMap, body: S
         Err(e) => return oauth_error(e, false, wants_problem(&headers)),
     };
     let Some(token) = f.field("token") else {
-        let e = Error::OAuth { code: "invalid_request", description: "token is required".into() };
+        let e = Error::OAuth { code: OAuthCode::InvalidRequest, description: "token is required".into() };
         return oauth_error(e, f.basic, wants_problem(&headers));
     };
     match oauth_tokens::revoke(&ctx, f.client_id.as_deref(), f.client_secret.as_deref(), &token).await {

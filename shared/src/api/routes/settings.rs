@@ -259,7 +259,7 @@ fn with_etag(doc: SettingsDoc) -> Response {
 /// A document every member's client caches: its `ETag` names its content (`prefix` and a
 /// hash), so a change anywhere up the tree shows; `If-None-Match` with it answers 304.
 pub(crate) fn revalidated<T: serde::Serialize>(headers: &HeaderMap, prefix: &str, doc: &T) -> Result<Response> {
-    let body = serde_json::to_vec(doc).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_vec(doc).map_err(|e| crate::error::Error::internal_from("serializing settings", e))?;
     let etag = format!("\"{prefix}{}\"", &crate::auth::secret::hash(&String::from_utf8_lossy(&body))[..22]);
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -302,9 +302,11 @@ async fn patch_settings_handler(
     let permit = access.permit::<UpdateOrg>()?;
     // Nested objects merge member by member (RFC 7396 §2) over what is kept, as read with
     // the version `If-Match` names (the change is conditioned on it).
-    let kept = serde_json::to_value(&permit.org.company.settings).map_err(|e| Error::Internal(e.to_string()))?;
+    let kept = serde_json::to_value(&permit.org.company.settings)
+        .map_err(|e| crate::error::Error::internal_from("serializing settings", e))?;
     let merged = merge_nested(raw, &kept, &["details", "contact"]);
-    let bytes = serde_json::to_vec(&merged).map_err(|e| Error::Internal(e.to_string()))?;
+    let bytes =
+        serde_json::to_vec(&merged).map_err(|e| crate::error::Error::internal_from("serializing settings", e))?;
     let JsonBody(req) = crate::api::extract::parse_json::<SettingsPatch>(&bytes)?;
     // Bad input is told as such first, whatever the precondition says.
     let (change, locks) = req.parse()?;

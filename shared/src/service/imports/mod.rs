@@ -60,11 +60,11 @@ impl ImportQueue {
     pub async fn enqueue(&self, ctx: &Arc<Ctx>, msg: JobMessage) -> Result<()> {
         match self {
             ImportQueue::Sqs { client, url } => {
-                crate::aws::send_json(client, url, &msg, |e| Error::Busy(format!("import queue: {e}"))).await?;
+                crate::aws::send_json(client, url, &msg, crate::error::Error::Busy).await?;
             }
             ImportQueue::Held => {}
             ImportQueue::Missing => {
-                return Err(Error::Internal("SWITCHBOARD_IMPORT_QUEUE_URL is not set for this function".into()));
+                return Err(crate::error::Error::internal("SWITCHBOARD_IMPORT_QUEUE_URL is not set for this function"));
             }
             ImportQueue::Spool(spool) => {
                 spool.put(&msg)?;
@@ -267,7 +267,7 @@ pub async fn preview(
     let org_id = org.org_id.clone();
     let scan = tokio::task::spawn_blocking(move || Scan::run(&bytes, &req, domain.as_ref(), &org_id))
         .await
-        .map_err(|e| Error::Internal(e.to_string()))??;
+        .map_err(|e| crate::error::Error::internal_from("reading an import file", e))??;
     let seats_needed = seats_needed(ctx, &org.org_id, &scan.logins).await?;
     let free = ctx.store.get_seats(&org.org_id).await?.free;
     Ok(Preview {
@@ -367,7 +367,7 @@ pub async fn start(ctx: &Arc<Ctx>, permit: &Permit<ManageMembers>, req: StartReq
     let (domain, org_id) = (org.login_domain.clone(), org.org_id.clone());
     let scan = tokio::task::spawn_blocking(move || Scan::run(&bytes, &preview_req, domain.as_ref(), &org_id))
         .await
-        .map_err(|e| Error::Internal(e.to_string()))??;
+        .map_err(|e| crate::error::Error::internal_from("reading an import file", e))??;
     let seats_needed = seats_needed(ctx, &org.org_id, &scan.logins).await?;
     let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
     let job = ImportJobRecord {
@@ -405,7 +405,7 @@ pub async fn job(ctx: &Ctx, permit: &Permit<ManageMembers>, id: &str) -> Result<
 pub async fn report_csv(ctx: &Ctx, permit: &Permit<ManageMembers>, id: &str) -> Result<String> {
     let job = ctx.store.get_import_job(&permit.org.org_id, id).await?.ok_or(Error::NotFound("import"))?;
     let mut out = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| Error::Internal(e.to_string());
+    let csv_err = |e: csv::Error| crate::error::Error::internal_from("reading an import file", e);
     out.write_record(["row", "outcome", "login", "code", "field", "reason"]).map_err(csv_err)?;
     let mut cursor = None;
     loop {
@@ -429,6 +429,6 @@ pub async fn report_csv(ctx: &Ctx, permit: &Permit<ManageMembers>, id: &str) -> 
             None => break,
         }
     }
-    String::from_utf8(out.into_inner().map_err(|e| Error::Internal(e.to_string()))?)
-        .map_err(|e| Error::Internal(e.to_string()))
+    String::from_utf8(out.into_inner().map_err(|e| crate::error::Error::internal_from("reading an import file", e))?)
+        .map_err(|e| crate::error::Error::internal_from("reading an import file", e))
 }

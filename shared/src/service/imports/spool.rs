@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{JobMessage, RunOutcome, run_job};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::service::Ctx;
 use crate::store::JobStatus;
 
@@ -22,7 +22,8 @@ pub struct Spool {
 
 impl Spool {
     pub fn open(dir: PathBuf) -> Result<Arc<Spool>> {
-        std::fs::create_dir_all(&dir).map_err(|e| Error::Internal(format!("import spool {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| crate::error::Error::internal_from(format!("import spool {}", dir.display()), e))?;
         Ok(Arc::new(Spool { dir, running: Mutex::new(HashSet::new()) }))
     }
 
@@ -33,13 +34,14 @@ impl Spool {
     /// Keep the message until its job is over (written whole, then renamed into place).
     pub(super) fn put(&self, msg: &JobMessage) -> Result<()> {
         if !is_plain(&msg.job_id) {
-            return Err(Error::Internal(format!("unexpected import job id {:?}", msg.job_id)));
+            return Err(crate::error::Error::internal(format!("unexpected import job id {:?}", msg.job_id)));
         }
-        let body = serde_json::to_vec(msg).map_err(|e| Error::Internal(e.to_string()))?;
+        let body =
+            serde_json::to_vec(msg).map_err(|e| crate::error::Error::internal_from("serializing an import job", e))?;
         let tmp = self.dir.join(format!(".{}.tmp", msg.job_id));
         std::fs::write(&tmp, body)
             .and_then(|()| std::fs::rename(&tmp, self.path(&msg.job_id)))
-            .map_err(|e| Error::Internal(format!("import spool: {e}")))
+            .map_err(|e| crate::error::Error::internal_from("import spool", e))
     }
 
     /// The messages whose jobs are not over yet.

@@ -100,7 +100,7 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     match parser.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return fail(ctx, &mut job, &e).await,
-        Err(e) => return fail(ctx, &mut job, &Error::Internal(format!("parser stopped: {e}"))).await,
+        Err(e) => return fail(ctx, &mut job, &crate::error::Error::internal_from("parser stopped", e)).await,
     }
     if paused {
         // Give the lease up so the next delivery can continue at once.
@@ -133,7 +133,7 @@ async fn tell_importer(ctx: &Ctx, job: &ImportJobRecord) {
 
 async fn fail(ctx: &Ctx, job: &mut ImportJobRecord, e: &Error) -> Result<RunOutcome> {
     tracing::warn!(error = %e, job = %job.job_id, "import failed");
-    let failed = (JobStatus::Failed, ctx.now(), Some(e.to_string()));
+    let failed = (JobStatus::Failed, ctx.now(), Some(e.public_message()));
     ctx.store.checkpoint_import(job, &ImportCounts::default(), Some(failed), 0, None).await?;
     Ok(RunOutcome::Finished)
 }
