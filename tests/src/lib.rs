@@ -640,6 +640,8 @@ impl TestApp {
             let data: Value = self
                 .http
                 .get(format!("{url}/_switchboard/ses-raw-messages"))
+                // Only the messages that name the address (parsed and matched exactly below).
+                .query(&[("to", to)])
                 .send()
                 .await
                 .expect("moto SES messages (start moto with scripts/moto_server_serial.py)")

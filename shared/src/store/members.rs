@@ -2,8 +2,9 @@
 //!
 //! Keys:
 //! - seats `ORG#<org>` / `SEATS`: purchased, used (= active members other than the owner +
-//!   pending invitations), pending, free (= purchased − used), kept consistent by every
-//!   transaction that changes one of them; conditions on `free` make seat accounting atomic;
+//!   pending invitations), pending, reserved (held by running imports), free (= purchased −
+//!   used − reserved), kept consistent by every transaction that changes one of them;
+//!   conditions on `free` make seat accounting atomic;
 //! - invitation `ORG#<org>` / `INVITE#<email>` (one pending invitation per address);
 //! - invitation token `INVTOKEN#<sha256 of secret>` / `TOKEN` (TTL);
 //! - billing event `ORG#<org>` / `BILLING#<ulid>`;
@@ -153,6 +154,7 @@ pub struct SeatDelta {
 }
 
 impl SeatDelta {
+    /// The change to `free`. Reservations change it through their own updates (imports).
     fn free(&self) -> i64 {
         self.purchased - self.used
     }

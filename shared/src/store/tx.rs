@@ -21,6 +21,8 @@ pub(crate) enum TxError {
 /// DynamoDB's limit on the items of one transaction.
 pub const MAX_ITEMS: usize = 100;
 
+/// Times a transaction cancelled for a conflict is tried again after its first attempt (seven
+/// attempts in all, as docs/faults.md says).
 const CONFLICT_RETRIES: u32 = 6;
 
 /// Cancellation reasons that say "not now" rather than "no".
