@@ -21,39 +21,31 @@ use switchboard::service::Ctx;
 /// from its environment beyond what every function has, and what it runs.
 macro_rules! workers {
     ($($(#[$doc:meta])* $variant:ident $name:literal [$($need:ident),*] => $run:path,)*) => {
-        /// What a function runs: the HTTP routes of one operation, or a worker.
+        /// A function that is not behind the HTTP API.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Handler {
-            Api(Function),
+        pub enum Worker {
             $($(#[$doc])* $variant,)*
         }
 
-        impl Handler {
-            /// Every handler: the API functions, then the workers.
-            pub fn all() -> impl Iterator<Item = Handler> {
-                Function::ALL.into_iter().map(Handler::Api).chain([$(Handler::$variant,)*])
-            }
+        impl Worker {
+            pub const ALL: [Worker; [$($name),*].len()] = [$(Worker::$variant,)*];
 
             pub fn name(self) -> &'static str {
                 match self {
-                    Handler::Api(f) => f.name(),
-                    $(Handler::$variant => $name,)*
+                    $(Worker::$variant => $name,)*
                 }
             }
 
             /// The variables it needs beyond [`switchboard::config::EVERY_FUNCTION_NEEDS`].
             pub fn needs(self) -> &'static [Need] {
                 match self {
-                    Handler::Api(f) => f.needs(),
-                    $(Handler::$variant => &[$(Need::$need),*],)*
+                    $(Worker::$variant => &[$(Need::$need),*],)*
                 }
             }
 
-            /// Serve its routes, or run its worker.
-            async fn work(self, ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
+            async fn run(self, ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
                 match self {
-                    Handler::Api(function) => serve(api::router(ctx, &[function])).await,
-                    $(Handler::$variant => $run(ctx).await,)*
+                    $(Worker::$variant => $run(ctx).await,)*
                 }
             }
         }
@@ -77,9 +69,41 @@ workers! {
     OrgPurge "org-purge" [UploadsBucket] => workers::purge,
 }
 
+/// What a function runs: the HTTP routes of one operation, or a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Api(Function),
+    Worker(Worker),
+}
+
 impl Handler {
+    /// Every handler: the API functions, then the workers.
+    pub fn all() -> impl Iterator<Item = Handler> {
+        Function::ALL.into_iter().map(Handler::Api).chain(Worker::ALL.into_iter().map(Handler::Worker))
+    }
+
     pub fn parse(name: &str) -> Option<Handler> {
         Handler::all().find(|h| h.name() == name)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Handler::Api(f) => f.name(),
+            Handler::Worker(w) => w.name(),
+        }
+    }
+
+    /// The variables it needs beyond [`switchboard::config::EVERY_FUNCTION_NEEDS`].
+    pub fn needs(self) -> &'static [Need] {
+        match self {
+            Handler::Api(f) => f.needs(),
+            Handler::Worker(w) => w.needs(),
+        }
+    }
+
+    /// The SAM logical id, e.g. `MailWorkerFunction`.
+    pub fn resource_id(self) -> String {
+        api::resource_id(self.name())
     }
 
     /// `SWITCHBOARD_HANDLER` (for running the binary by hand), else Lambda's `_HANDLER`.
@@ -128,23 +152,28 @@ pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
         warm_up(&ctx).await;
     }
     let warmed = started.elapsed();
-    let router = match handler {
-        Handler::Api(function) => Some(api::router(ctx.clone(), &[function])),
-        _ => None,
-    };
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     // Where a cold start's time goes, once per execution environment.
-    tracing::info!(
-        function = handler.name(),
-        logging_ms = ms(logging),
-        context_ms = ms(context - logging),
-        warm_up_ms = ms(warmed - context),
-        routes_ms = ms(started.elapsed() - warmed),
-        "initialized"
-    );
-    match router {
-        Some(router) => serve(router).await,
-        None => handler.work(ctx).await,
+    let log_init = |ready: Duration| {
+        tracing::info!(
+            function = handler.name(),
+            logging_ms = ms(logging),
+            context_ms = ms(context - logging),
+            warm_up_ms = ms(warmed - context),
+            routes_ms = ms(ready - warmed),
+            "initialized"
+        )
+    };
+    match handler {
+        Handler::Api(function) => {
+            let router = api::router(ctx, &[function]);
+            log_init(started.elapsed());
+            serve(router).await
+        }
+        Handler::Worker(worker) => {
+            log_init(started.elapsed());
+            worker.run(ctx).await
+        }
     }
 }
 

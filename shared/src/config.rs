@@ -30,15 +30,8 @@ pub struct Config {
     pub currency: String,
     /// Invitations expire after this many days unless the inviter chooses 1–30.
     pub invitation_days: i64,
-    /// Where invitation emails are queued (SQS in AWS); unset: sent by an in-process worker.
-    pub email_queue_url: Option<String>,
     /// This API's own base URL (the local server's upload endpoint is under it).
     pub api_url: String,
-    /// Where import jobs are queued (SQS in AWS); unset: run by an in-process worker.
-    pub import_queue_url: Option<String>,
-    /// The S3 bucket for uploaded import files; unset: a folder (`uploads_dir`).
-    pub uploads_bucket: Option<String>,
-    pub uploads_dir: std::path::PathBuf,
     /// Password-reset requests one client address may make per hour before 429.
     pub email_requests_per_client_hour: u32,
     /// Company searches one client address may make per hour before 429.
@@ -81,11 +74,7 @@ impl Default for Config {
             seat_price_active_cents: 2500,
             currency: "EUR".into(),
             invitation_days: 7,
-            email_queue_url: None,
             api_url: "http://127.0.0.1:3000".into(),
-            import_queue_url: None,
-            uploads_bucket: None,
-            uploads_dir: std::env::temp_dir().join("switchboard-uploads"),
             email_requests_per_client_hour: 20,
             directory_searches_per_client_hour: 60,
             messaging_service_role: None,
@@ -108,7 +97,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(name: &'static str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(name: &'static str, problem: impl Into<String>) -> Self {
         ConfigError { name, problem: problem.into() }
     }
 }
@@ -128,6 +117,7 @@ impl Vars for ProcessEnv {
     }
 }
 
+#[cfg(test)]
 impl<const N: usize> Vars for [(&str, &str); N] {
     fn get(&self, name: &str) -> Option<String> {
         self.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()).filter(|v| !v.trim().is_empty())
@@ -199,14 +189,8 @@ impl Config {
         if let Some(v) = vars.get("SWITCHBOARD_SENDER") {
             c.sender = v;
         }
-        c.email_queue_url = vars.get("SWITCHBOARD_EMAIL_QUEUE_URL");
         if let Some(v) = vars.get("SWITCHBOARD_API_URL") {
             c.api_url = base_url("SWITCHBOARD_API_URL", &v)?;
-        }
-        c.import_queue_url = vars.get("SWITCHBOARD_IMPORT_QUEUE_URL");
-        c.uploads_bucket = vars.get("SWITCHBOARD_UPLOADS_BUCKET");
-        if let Some(v) = vars.get("SWITCHBOARD_UPLOADS_DIR") {
-            c.uploads_dir = v.into();
         }
         let cents = 0..=100_000_000;
         if let Some(v) = number(vars, "SWITCHBOARD_SEAT_PRICE_TRIAL_CENTS", cents.clone())? {
@@ -286,7 +270,13 @@ pub struct LambdaEnv {
     pub signing_keys: KeysConfig,
     pub email_queue_url: String,
     pub events_queue_url: String,
+    /// The queues and bucket its handler needs; one it does not need stays `None`, and using
+    /// it is refused (500) rather than run in a process Lambda freezes.
+    pub import_queue_url: Option<String>,
     pub export_queue_url: Option<String>,
+    pub uploads_bucket: Option<String>,
+    /// Files, without a bucket (a function run by hand).
+    pub uploads_dir: std::path::PathBuf,
     pub ses_configuration_set: Option<String>,
     /// Email written as files instead of sent (a function run by hand).
     pub outbox_dir: Option<std::path::PathBuf>,
@@ -310,23 +300,22 @@ impl LambdaEnv {
         let signing_keys: KeysConfig = serde_json::from_str(&keys_json).map_err(|e| {
             ConfigError::new("SWITCHBOARD_SIGNING_KEYS", format!("is not the JSON of `local keygen`: {e}"))
         })?;
-        // A queue the function was not given stays unset, and using it is refused (500)
-        // rather than run in a process Lambda freezes.
         let given = |need: Need| if needs.contains(&need) { vars.get(need.variable()) } else { None };
         Ok(LambdaEnv {
             email_queue_url: required("SWITCHBOARD_EMAIL_QUEUE_URL")?,
             events_queue_url: required("SWITCHBOARD_EVENTS_QUEUE_URL")?,
+            import_queue_url: given(Need::ImportQueue),
             export_queue_url: given(Need::ExportQueue),
+            uploads_bucket: given(Need::UploadsBucket),
+            uploads_dir: vars
+                .get("SWITCHBOARD_UPLOADS_DIR")
+                .map_or_else(|| std::env::temp_dir().join("switchboard-uploads"), Into::into),
             ses_configuration_set: given(Need::SesConfigurationSet),
             outbox_dir: vars.get("SWITCHBOARD_OUTBOX_DIR").map(Into::into),
             sms_outbox_dir: vars.get("SWITCHBOARD_SMS_OUTBOX_DIR").map(Into::into),
             warm_up: choice(vars, "SWITCHBOARD_WARM_UP", &["on", "off"])? != Some("off"),
             dns: crate::dns::Dns::from_vars(vars)?,
-            config: Config {
-                import_queue_url: given(Need::ImportQueue),
-                uploads_bucket: given(Need::UploadsBucket),
-                ..config
-            },
+            config,
             signing_keys,
         })
     }
@@ -400,9 +389,9 @@ mod tests {
             &[Need::ImportQueue],
         )
         .unwrap();
-        assert_eq!(env.config.import_queue_url.as_deref(), Some("https://sqs.example/imports"));
+        assert_eq!(env.import_queue_url.as_deref(), Some("https://sqs.example/imports"));
         // Given but not needed: not used, so the function cannot drift into it unnoticed.
-        assert_eq!(env.config.uploads_bucket, None);
+        assert_eq!(env.uploads_bucket, None);
         assert_eq!((env.email_queue_url.as_str(), env.warm_up), ("https://sqs.example/email", true));
 
         let err = LambdaEnv::from_vars(&lambda_vars([("X", ""), ("Y", "")]), &[Need::ExportQueue]).unwrap_err();

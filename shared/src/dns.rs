@@ -31,9 +31,11 @@ impl Dns {
     pub fn from_vars(vars: &dyn crate::config::Vars) -> std::result::Result<Dns, crate::config::ConfigError> {
         let Some(v) = vars.get("SWITCHBOARD_DNS_SERVERS") else { return Ok(Dns::System) };
         let servers = v.split(',').map(|s| s.trim().parse::<SocketAddr>()).collect::<std::result::Result<Vec<_>, _>>();
-        servers.map(Dns::Servers).map_err(|e| crate::config::ConfigError {
-            name: "SWITCHBOARD_DNS_SERVERS",
-            problem: format!("must be ip:port, comma-separated ({e}): {v:?}"),
+        servers.map(Dns::Servers).map_err(|e| {
+            crate::config::ConfigError::new(
+                "SWITCHBOARD_DNS_SERVERS",
+                format!("must be ip:port, comma-separated ({e}): {v:?}"),
+            )
         })
     }
 

@@ -103,9 +103,6 @@ impl Bench {
                 ("AWS_ENDPOINT_URL", format!("http://{}", self.proxy.addr)),
                 ("SWITCHBOARD_TABLE", self.table.clone()),
                 ("SWITCHBOARD_SIGNING_KEYS", self.keys.clone()),
-                ("SWITCHBOARD_PUBLIC_URL", "https://app.example.com".into()),
-                ("SWITCHBOARD_SENDER", "Switchboard <no-reply@example.com>".into()),
-                ("SWITCHBOARD_EMAIL_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/email".into()),
                 ("SWITCHBOARD_WARM_UP", if warm_up { "on" } else { "off" }.into()),
                 ("RUST_LOG", "info".into()),
             ]

@@ -106,7 +106,6 @@ async fn measure(
             ("SWITCHBOARD_SIGNING_KEYS", keys),
             ("SWITCHBOARD_ISSUER", app.ctx.config.issuer.clone()),
             ("SWITCHBOARD_AUDIENCE", app.ctx.config.audience.clone()),
-            ("SWITCHBOARD_EMAIL_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/email".into()),
             ("RUST_LOG", "info".into()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),

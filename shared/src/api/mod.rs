@@ -112,16 +112,22 @@ impl Function {
 
     /// The SAM logical id, e.g. `VerifyEmailFunction`.
     pub fn resource_id(self) -> String {
-        let mut id = String::new();
-        for part in self.name().split('-') {
-            let mut c = part.chars();
-            if let Some(f) = c.next() {
-                id.extend(f.to_uppercase());
-                id.push_str(c.as_str());
-            }
-        }
-        id + "Function"
+        resource_id(self.name())
     }
+}
+
+/// The SAM logical id of the function whose handler is `name`: PascalCase plus `Function`
+/// (`verify-email` → `VerifyEmailFunction`).
+pub fn resource_id(name: &str) -> String {
+    let mut id = String::new();
+    for part in name.split('-') {
+        let mut c = part.chars();
+        if let Some(f) = c.next() {
+            id.extend(f.to_uppercase());
+            id.push_str(c.as_str());
+        }
+    }
+    id + "Function"
 }
 
 #[derive(OpenApi)]

@@ -76,7 +76,8 @@ pub fn http_client() -> SharedHttpClient {
 }
 
 fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    use crate::config::Vars;
+    crate::config::ProcessEnv.get(name)
 }
 
 /// Timeouts a request path can live with: a connection that cannot be made in a second is

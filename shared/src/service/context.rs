@@ -19,7 +19,7 @@ impl Ctx {
     /// (`crate::aws`, which honours `AWS_ENDPOINT_URL`) and built on first use, SES for email,
     /// every queue the environment names. A queue it does not name is refused when used.
     pub fn for_lambda(env: LambdaEnv) -> Result<Ctx> {
-        let LambdaEnv { config, signing_keys, email_queue_url, events_queue_url, export_queue_url, .. } = env;
+        let LambdaEnv { config, signing_keys, email_queue_url, events_queue_url, .. } = env;
         let sdk = crate::aws::sdk_config_from_env();
         let store = Store::new(&sdk, &config.table, None);
         let mailer: Arc<dyn Mailer> = match env.outbox_dir {
@@ -31,15 +31,15 @@ impl Ctx {
         // One SQS client (built on first use) for every queue this function sends to.
         let sqs = crate::aws::sqs(&sdk);
         let queue: Arc<dyn EmailQueue> = Arc::new(SqsQueue::with_client(sqs.clone(), &email_queue_url));
-        let files = match &config.uploads_bucket {
+        let files = match &env.uploads_bucket {
             Some(bucket) => crate::files::FileStore::s3(&sdk, bucket, None),
-            None => crate::files::FileStore::Disk { dir: config.uploads_dir.clone() },
+            None => crate::files::FileStore::Disk { dir: env.uploads_dir },
         };
-        let imports = match &config.import_queue_url {
-            Some(url) => imports::ImportQueue::Sqs { client: sqs.clone(), url: url.clone() },
+        let imports = match env.import_queue_url {
+            Some(url) => imports::ImportQueue::Sqs { client: sqs.clone(), url },
             None => imports::ImportQueue::Missing,
         };
-        let exports = match export_queue_url {
+        let exports = match env.export_queue_url {
             Some(url) => exports::ExportQueue::Sqs { client: sqs.clone(), url },
             None => exports::ExportQueue::Missing,
         };

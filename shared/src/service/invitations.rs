@@ -112,7 +112,7 @@ pub struct InviteOutcome {
     /// For `failed`: the error code (e.g. `invalid_email`, `no_free_seats`, `duplicate_in_request`).
     pub code: Option<String>,
     pub reason: Option<String>,
-    /// Why it failed, for this crate's own decisions (a seat to buy, a retry to suggest).
+    /// A failure the bulk invitation acts on afterwards (a seat to buy, a retry to suggest).
     #[serde(skip)]
     pub(crate) refusal: Option<Refusal>,
 }
@@ -123,7 +123,6 @@ pub(crate) enum Refusal {
     NoSeat,
     /// The engine stayed busy: sending the address again will likely work.
     Busy,
-    Other,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -147,11 +146,11 @@ fn failed(email: &str, e: &Error) -> InviteOutcome {
         status: InviteStatus::Failed,
         code: Some(e.code().into()),
         reason: Some(e.public_message()),
-        refusal: Some(match e {
-            Error::NoFreeSeats { .. } => Refusal::NoSeat,
-            Error::Busy(_) => Refusal::Busy,
-            _ => Refusal::Other,
-        }),
+        refusal: match e {
+            Error::NoFreeSeats { .. } => Some(Refusal::NoSeat),
+            Error::Busy(_) => Some(Refusal::Busy),
+            _ => None,
+        },
     }
 }
 

@@ -194,10 +194,7 @@ fn each_function_is_given_the_variables_its_handler_needs() {
         assert!(globals.contains(name), "{name} is in the template's Globals");
     }
     for handler in functions::Handler::all() {
-        let id = match handler {
-            functions::Handler::Api(f) => f.resource_id(),
-            other => other.name().split('-').map(|p| p[..1].to_uppercase() + &p[1..]).collect::<String>() + "Function",
-        };
+        let id = handler.resource_id();
         let vars: BTreeSet<String> = t["Resources"][id.as_str()]["Properties"]["Environment"]["Variables"]
             .as_mapping()
             .map(|m| m.keys().map(|k| k.as_str().unwrap().to_owned()).collect())

@@ -95,6 +95,11 @@ async fn session(http: &reqwest::Client, base: &str, email: &str, password: &str
     if body["access_token"].is_string() { Ok(body) } else { Err(format!("{status}: {body}")) }
 }
 
+/// The JSON answer to a signed-in GET.
+async fn get_json(http: &reqwest::Client, url: String, token: &str) -> Value {
+    http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
 /// Whether a password signs in: a session, or refused as wrong credentials; anything else
 /// (no answer, a server error) fails the test rather than counting as "refused".
 async fn works(http: &reqwest::Client, base: &str, email: &str, password: &str) -> bool {
@@ -270,15 +275,11 @@ async fn an_import_killed_midway_finishes_after_a_restart() {
     let r = r.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let job = r.json::<Value>().await.unwrap()["job_id"].as_str().expect("job").to_owned();
-    let status = |server: &Server, token: &str| {
-        let (http, url, token) =
-            (http.clone(), format!("{}/v1/orgs/{org}/imports/{job}", server.base), token.to_owned());
-        async move { http.get(url).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let status_url = |server: &Server| format!("{}/v1/orgs/{org}/imports/{job}", server.base);
     // Killed once a few chunks are in, well before the end.
     let mut killed_at = 0;
     for _ in 0..2_000 {
-        let s = status(&server, &token).await;
+        let s = get_json(&http, status_url(&server), &token).await;
         killed_at = s["done"].as_u64().unwrap_or(0);
         if killed_at >= 300 {
             break;
@@ -291,7 +292,7 @@ async fn an_import_killed_midway_finishes_after_a_restart() {
     // Finished after the restart, without anyone asking.
     let mut done = Value::Null;
     for _ in 0..1_200 {
-        done = status(&server, &token).await;
+        done = get_json(&http, status_url(&server), &token).await;
         if done["status"] == "done" {
             break;
         }
@@ -299,15 +300,7 @@ async fn an_import_killed_midway_finishes_after_a_restart() {
     }
     assert_eq!((&done["status"], &done["done"]), (&json!("done"), &json!(IMPORT_ROWS)), "{done}");
     assert_eq!(done["counts"]["invited"], IMPORT_ROWS, "each row once: {done}");
-    let seats: Value = http
-        .get(format!("{}/v1/orgs/{org}/seats", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seats = get_json(&http, format!("{}/v1/orgs/{org}/seats", server.base), &token).await;
     assert_eq!((&seats["pending"], &seats["reserved"]), (&json!(IMPORT_ROWS), &json!(0)), "{seats}");
     // Every invited person's email, once (the emails a dead process left are sent at start).
     let outbox = data.join("outbox");
