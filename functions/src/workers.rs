@@ -12,8 +12,8 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{LambdaEvent, service_fn};
 use switchboard::mail::queue::Received;
 use switchboard::service::Ctx;
-use switchboard::service::email_requests::process_batch;
-use switchboard::service::imports::{JobMessage, RunOutcome, run_job};
+use switchboard::service::members::imports::{JobMessage, RunOutcome, run_job};
+use switchboard::service::notify::email_requests::process_batch;
 use switchboard::store::count_calls;
 
 /// Serve SQS batches with `work`, logging one line per invocation as the HTTP layer does per
@@ -112,7 +112,7 @@ fn failures(ids: Vec<String>) -> SqsBatchResponse {
 
 pub async fn events(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
     serve_sqs(ctx, |ctx, event| async move {
-        failures(switchboard::service::notifications::process_events(&ctx, received(event.payload)).await)
+        failures(switchboard::service::notify::notifications::process_events(&ctx, received(event.payload)).await)
     })
     .await
 }
@@ -151,7 +151,7 @@ where
 
 pub async fn digests(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
     serve_once(ctx, |ctx, event: serde_json::Value| async move {
-        let report = switchboard::service::digests::on_schedule(&ctx, &event).await?;
+        let report = switchboard::service::notify::digests::on_schedule(&ctx, &event).await?;
         serde_json::to_value(report)
             .map_err(|e| switchboard::error::Error::internal_from("serializing a run report", e))
     })
@@ -160,7 +160,7 @@ pub async fn digests(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
 
 pub async fn ses_feedback(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
     serve_once(ctx, |ctx, event: serde_json::Value| async move {
-        let suppressed = switchboard::service::suppression::on_sns(&ctx, &event).await?;
+        let suppressed = switchboard::service::notify::suppression::on_sns(&ctx, &event).await?;
         Ok(serde_json::json!({ "suppressed": suppressed }))
     })
     .await
@@ -171,7 +171,7 @@ pub async fn ses_feedback(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
 pub async fn purge(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
     serve_once(ctx, |ctx, _event: serde_json::Value| async move {
         let deadline = Instant::now() + Duration::from_secs(13 * 60);
-        let report = switchboard::service::lifecycle::purge_due(&ctx, ctx.now(), deadline).await?;
+        let report = switchboard::service::orgs::lifecycle::purge_due(&ctx, ctx.now(), deadline).await?;
         serde_json::to_value(report)
             .map_err(|e| switchboard::error::Error::internal_from("serializing a run report", e))
     })
@@ -180,7 +180,7 @@ pub async fn purge(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
 
 /// Data exports, one job per message.
 pub async fn exports(ctx: Arc<Ctx>) -> Result<(), lambda_runtime::Error> {
-    use switchboard::service::exports::{ExportMessage, run_job};
+    use switchboard::service::orgs::exports::{ExportMessage, run_job};
     serve_sqs(ctx, |ctx, event| async move {
         let mut response = SqsBatchResponse::default();
         for record in event.payload.records {

@@ -184,8 +184,9 @@ pub async fn open_with(
     // The system resolver, or the DNS server named for local domain checks.
     ctx.dns = switchboard::dns::Dns::from_vars(&switchboard::config::ProcessEnv)?;
     // Import jobs outlive the process that started them, as SQS messages do in AWS.
-    ctx.imports =
-        switchboard::service::imports::ImportQueue::Spool(switchboard::service::imports::Spool::open(data.imports())?);
+    ctx.imports = switchboard::service::members::imports::ImportQueue::Spool(
+        switchboard::service::members::imports::Spool::open(data.imports())?,
+    );
     Ok(Local { ctx: Arc::new(ctx), engine })
 }
 
@@ -270,12 +271,12 @@ pub fn start_digest_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
             let wait = 60 - now.timestamp().rem_euclid(60);
             tokio::time::sleep(std::time::Duration::from_secs(wait as u64)).await;
             let at = ctx.now();
-            match switchboard::service::digests::run(&ctx, at).await {
+            match switchboard::service::notify::digests::run(&ctx, at).await {
                 Ok(r) if r.claimed + r.taken_over > 0 => tracing::info!(?r, "digest run"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "digest run failed; the next minute tries again"),
             }
-            match switchboard::service::reminders::run(&ctx, at).await {
+            match switchboard::service::identity::reminders::run(&ctx, at).await {
                 Ok(r) if r.sent + r.dropped > 0 => tracing::info!(?r, "mobile reminders run"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "mobile reminders failed; the next minute tries again"),
@@ -291,13 +292,13 @@ pub fn start_mail_relay(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
     // In AWS the digest schedule runs the relay; attributed to it for the IAM check.
     tokio::spawn(switchboard::aws::as_function("digests", async move {
         // What a process before this one recorded and left unsent goes out now, not a minute on.
-        match switchboard::service::mail_outbox::relay_after_restart(&ctx, ctx.now()).await {
+        match switchboard::service::notify::mail_outbox::relay_after_restart(&ctx, ctx.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(relayed = n, "emails left by the previous run handed to the worker"),
             Err(e) => tracing::warn!(error = %e, "email relay failed; it runs again in 30 seconds"),
         }
         loop {
-            match switchboard::service::mail_outbox::relay(&ctx).await {
+            match switchboard::service::notify::mail_outbox::relay(&ctx).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(relayed = n, "waiting emails handed to the worker"),
                 Err(e) => tracing::warn!(error = %e, "email relay failed; it runs again in 30 seconds"),
@@ -312,7 +313,7 @@ pub fn start_mail_relay(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
 /// killed resumes once its lease runs out, after its last checkpoint.
 pub fn start_import_redelivery(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let switchboard::service::imports::ImportQueue::Spool(spool) = &ctx.imports else { return };
+        let switchboard::service::members::imports::ImportQueue::Spool(spool) = &ctx.imports else { return };
         let every = std::time::Duration::from_secs((ctx.config.import_lease_secs / 2).clamp(1, 30) as u64);
         loop {
             let n = spool.redeliver(&ctx);
@@ -330,7 +331,7 @@ pub fn start_purge_schedule(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
-            match switchboard::service::lifecycle::purge_due(&ctx, ctx.now(), deadline).await {
+            match switchboard::service::orgs::lifecycle::purge_due(&ctx, ctx.now(), deadline).await {
                 Ok(r) if r.organizations > 0 => tracing::info!(?r, "purge run"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purge run failed; the next hour tries again"),
@@ -391,10 +392,10 @@ impl Job {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(untagged)]
 pub enum JobReport {
-    Digests(switchboard::service::digests::RunReport),
-    Purge(switchboard::service::lifecycle::PurgeReport),
+    Digests(switchboard::service::notify::digests::RunReport),
+    Purge(switchboard::service::orgs::lifecycle::PurgeReport),
     EmailRelay { relayed: usize },
-    MobileReminders(switchboard::service::reminders::ReminderReport),
+    MobileReminders(switchboard::service::identity::reminders::ReminderReport),
 }
 
 /// `local run <job> --at <time>`: one run of `job` as of `at` against the data in `data`,
@@ -410,16 +411,18 @@ pub async fn run_at(
     let local = open_with(data, config, 0, clock, true).await?;
     let ctx = &local.ctx;
     let report = match job {
-        Job::Digests => switchboard::service::digests::run(ctx, at).await.map(JobReport::Digests),
+        Job::Digests => switchboard::service::notify::digests::run(ctx, at).await.map(JobReport::Digests),
         Job::Purge => {
             // As long as it takes: a run here has no Lambda deadline to stop at.
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(24 * 3600);
-            switchboard::service::lifecycle::purge_due(ctx, at, deadline).await.map(JobReport::Purge)
+            switchboard::service::orgs::lifecycle::purge_due(ctx, at, deadline).await.map(JobReport::Purge)
         }
         Job::EmailRelay => {
-            switchboard::service::mail_outbox::relay(ctx).await.map(|relayed| JobReport::EmailRelay { relayed })
+            switchboard::service::notify::mail_outbox::relay(ctx).await.map(|relayed| JobReport::EmailRelay { relayed })
         }
-        Job::MobileReminders => switchboard::service::reminders::run(ctx, at).await.map(JobReport::MobileReminders),
+        Job::MobileReminders => {
+            switchboard::service::identity::reminders::run(ctx, at).await.map(JobReport::MobileReminders)
+        }
     };
     drop(local.ctx);
     local.engine.shutdown().await?;

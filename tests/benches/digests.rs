@@ -142,7 +142,7 @@ async fn pending(ctx: &Ctx, org: &OrgId, people: &[UserId], round: &str) {
             emailed: false,
             details: Default::default(),
         };
-        let got = switchboard::service::notifications::ingest(ctx, &event).await.expect("ingest");
+        let got = switchboard::service::notify::notifications::ingest(ctx, &event).await.expect("ingest");
         assert_eq!(got.recorded, chunk.len());
     }
 }
@@ -165,7 +165,7 @@ async fn pass(ctx: &Ctx, queue: &CountingQueue, org: &OrgId, at: DateTime<Utc>, 
     let calls = ctx.store.calls();
     let queued = queue.0.load(Ordering::Relaxed);
     let started = Instant::now();
-    let report = switchboard::service::digests::run(ctx, at).await.expect("run");
+    let report = switchboard::service::notify::digests::run(ctx, at).await.expect("run");
     let took = started.elapsed();
     let calls = ctx.store.calls() - calls;
     let sent = queue.0.load(Ordering::Relaxed) - queued;

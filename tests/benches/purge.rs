@@ -168,7 +168,7 @@ async fn main() {
         let doomed = organization(&store, n, Some(due)).await;
         let calls = store.calls();
         let t = Instant::now();
-        let report = switchboard::service::lifecycle::purge_due(
+        let report = switchboard::service::orgs::lifecycle::purge_due(
             &ctx,
             Utc::now(),
             Instant::now() + std::time::Duration::from_secs(3600),

@@ -209,19 +209,19 @@ impl TestApp {
     }
 
     pub async fn spawn_with(engine: Engine, config: Config) -> TestApp {
-        Self::spawn_full(engine, config, switchboard::service::imports::ImportQueue::InProcess).await
+        Self::spawn_full(engine, config, switchboard::service::members::imports::ImportQueue::InProcess).await
     }
 
     /// With import jobs held until the test runs them (`ImportQueue::Held`).
     pub async fn spawn_holding_imports(engine: Engine, config: Config) -> TestApp {
-        Self::spawn_full(engine, config, switchboard::service::imports::ImportQueue::Held).await
+        Self::spawn_full(engine, config, switchboard::service::members::imports::ImportQueue::Held).await
     }
 
     /// With import jobs sent to `imports` (e.g. an SQS queue on moto).
     pub async fn spawn_full(
         engine: Engine,
         config: Config,
-        imports: switchboard::service::imports::ImportQueue,
+        imports: switchboard::service::members::imports::ImportQueue,
     ) -> TestApp {
         Self::spawn_inner(engine, config, imports, false).await
     }
@@ -230,7 +230,7 @@ impl TestApp {
     /// test programs (`app.faults()`), and attempts timing out after 800 ms, not 5 s, so a
     /// held answer costs the test little.
     pub async fn spawn_faulty(engine: Engine) -> TestApp {
-        let imports = switchboard::service::imports::ImportQueue::InProcess;
+        let imports = switchboard::service::members::imports::ImportQueue::InProcess;
         Self::spawn_inner(engine, Config::default(), imports, true).await
     }
 
@@ -242,7 +242,7 @@ impl TestApp {
     async fn spawn_inner(
         engine: Engine,
         mut config: Config,
-        imports: switchboard::service::imports::ImportQueue,
+        imports: switchboard::service::members::imports::ImportQueue,
         faulty: bool,
     ) -> TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
@@ -306,7 +306,7 @@ impl TestApp {
         ctx.imports = imports;
         let mut events = None;
         if let Some(q) = &sqs {
-            ctx.email_requests = switchboard::service::email_requests::RequestQueue::Sqs {
+            ctx.email_requests = switchboard::service::notify::email_requests::RequestQueue::Sqs {
                 client: q.lazy_client(),
                 url: q.url().to_owned(),
             };
@@ -320,7 +320,7 @@ impl TestApp {
                 .queue_url
                 .expect("queue url");
             let eq = Arc::new(SqsQueue::with_client(q.lazy_client(), &url));
-            ctx.events = switchboard::service::notifications::EventQueue::Sqs { client: eq.lazy_client(), url };
+            ctx.events = switchboard::service::notify::notifications::EventQueue::Sqs { client: eq.lazy_client(), url };
             events = Some(eq);
         }
         let dns = dns_server::DnsServer::start().await;
@@ -512,7 +512,8 @@ impl TestApp {
         drain(q, |batch| {
             let ctx = self.ctx.clone();
             async move {
-                let work = async move { switchboard::service::email_requests::process_batch(&ctx, batch).await };
+                let work =
+                    async move { switchboard::service::notify::email_requests::process_batch(&ctx, batch).await };
                 tokio::spawn(switchboard::aws::as_function("mail-worker", work)).await.expect("mail worker task")
             }
         })
@@ -544,7 +545,7 @@ impl TestApp {
     /// does every 30 seconds (in AWS the digest schedule), and deliver them; returns how many
     /// were relayed.
     pub async fn relay_emails(&self) -> usize {
-        let n = switchboard::aws::as_function("digests", switchboard::service::mail_outbox::relay(&self.ctx))
+        let n = switchboard::aws::as_function("digests", switchboard::service::notify::mail_outbox::relay(&self.ctx))
             .await
             .expect("relay recorded emails");
         self.run_mail_worker().await;
@@ -558,7 +559,7 @@ impl TestApp {
         let retry = drain(q, |batch| {
             switchboard::aws::as_function(
                 "notifications-worker",
-                switchboard::service::notifications::process_events(&self.ctx, batch),
+                switchboard::service::notify::notifications::process_events(&self.ctx, batch),
             )
         })
         .await;
@@ -580,24 +581,32 @@ impl TestApp {
 
     /// Hand an SNS event to the SES feedback function as Lambda would; addresses suppressed.
     pub async fn ses_feedback(&self, event: Value) -> usize {
-        switchboard::aws::as_function("ses-feedback", switchboard::service::suppression::on_sns(&self.ctx, &event))
-            .await
-            .expect("ses feedback")
+        switchboard::aws::as_function(
+            "ses-feedback",
+            switchboard::service::notify::suppression::on_sns(&self.ctx, &event),
+        )
+        .await
+        .expect("ses feedback")
     }
 
     /// Invoke the scheduled digest function as EventBridge would at `at` (the clock stands
     /// there), then deliver what it queued.
-    pub async fn run_digests_at(&self, at: chrono::DateTime<chrono::Utc>) -> switchboard::service::digests::RunReport {
+    pub async fn run_digests_at(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> switchboard::service::notify::digests::RunReport {
         self.clock.set(at);
         let event = serde_json::json!({
             "version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "Scheduled Event",
             "source": "aws.events", "account": "123456789012", "time": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             "region": "eu-west-1", "resources": ["arn:aws:events:eu-west-1:123456789012:rule/digests"], "detail": {}
         });
-        let report =
-            switchboard::aws::as_function("digests", switchboard::service::digests::on_schedule(&self.ctx, &event))
-                .await
-                .expect("digest run");
+        let report = switchboard::aws::as_function(
+            "digests",
+            switchboard::service::notify::digests::on_schedule(&self.ctx, &event),
+        )
+        .await
+        .expect("digest run");
         self.run_mail_worker().await;
         report
     }

@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Ctx;
 use crate::domain::UserId;
 use crate::error::Result;
+use crate::service::Ctx;
 use crate::store::ActivityRecord;
 
 /// Merges of merged logins are followed this many times (A into B, later B into C).

@@ -12,7 +12,7 @@ use crate::mail::queue::{EmailQueue, LocalQueue, SqsQueue};
 use crate::mail::{Mailer, OutboxMailer, SesMailer};
 use crate::store::Store;
 
-use super::{Ctx, Mail, email_requests, exports, imports, notifications};
+use crate::service::{Ctx, Mail, members::imports, notify::email_requests, notify::notifications, orgs::exports};
 
 impl Ctx {
     /// A Lambda function's context: AWS clients configured from Lambda's variables

@@ -4,10 +4,10 @@
 
 use sha2::{Digest, Sha256};
 
-use super::Ctx;
 use crate::domain::UserId;
 use crate::domain::idempotency_key::IdempotencyKey;
 use crate::error::{Error, Result};
+use crate::service::Ctx;
 use crate::store::{Claim, IdempotencyRecord, StoredAnswer};
 
 /// How long a first request is presumed alive. API Gateway ends a request after 29 s, so a

@@ -1,64 +1,25 @@
 //! Business rules. Each public function is one account operation; handlers call exactly one.
 
-pub mod accounts;
-pub mod alarm;
 pub mod attribution;
-pub mod contact_groups;
 mod context;
-pub mod devices;
-pub mod digests;
-pub mod directory;
-pub mod domains;
-pub mod email_change;
-pub mod email_requests;
-pub mod email_settings;
-pub mod email_templates;
-pub mod emails;
-pub mod erasure;
-pub mod exports;
-mod grants;
+pub mod federation;
 pub mod idempotency;
-pub mod imports;
-pub mod inboxes;
-pub mod invitation_emails;
-pub mod invitations;
-pub mod invitee;
-mod landing;
-pub mod lifecycle;
-pub mod mail_outbox;
+pub mod identity;
+pub mod library;
 pub mod members;
-pub mod merge;
-pub mod message_templates;
-mod my_orgs;
-pub mod notification_prefs;
-pub mod notifications;
-pub mod oauth;
-pub mod oauth_apps;
-pub mod oauth_tokens;
+pub mod notify;
 pub mod orgs;
 mod pace;
-pub mod passwords;
-pub mod people;
-pub mod profile;
-pub mod reminders;
-mod sessions;
-pub mod settings;
-pub mod shared;
-pub mod sso;
-pub mod sso_link;
-pub mod sso_login;
-pub mod suppression;
-pub mod theme;
-mod throttles;
-pub mod two_factor;
 
-pub use accounts::{Me, MeOrg, OrgView, RegisterInput, Registered, me, register, resend_verification, verify_email};
-pub use my_orgs::{MyOrg, MyOrgsPage, Switched, my_orgs, switch_org};
-pub use orgs::access_to;
-pub use sessions::{
+pub use identity::accounts::{
+    Me, MeOrg, OrgView, RegisterInput, Registered, me, register, resend_verification, verify_email,
+};
+pub use identity::sessions::{
     Authenticated, LoginInput, LoginOutcome, SecondFactorChallenge, TokenPair, authenticate, authenticate_with_profile,
     login, logout, logout_everywhere, refresh,
 };
+pub use orgs::my_orgs::{MyOrg, MyOrgsPage, Switched, my_orgs, switch_org};
+pub use orgs::organizations::access_to;
 
 use std::sync::Arc;
 
@@ -92,17 +53,17 @@ pub struct Ctx {
     /// Uploaded import files and email logos.
     pub files: crate::files::FileStore,
     /// Where accepted import jobs go to be run.
-    pub imports: imports::ImportQueue,
+    pub imports: members::imports::ImportQueue,
     /// Where requested data exports go to be written.
-    pub exports: exports::ExportQueue,
+    pub exports: orgs::exports::ExportQueue,
     /// Where emails the worker must decide on go (the email queue in AWS).
-    pub email_requests: email_requests::RequestQueue,
+    pub email_requests: notify::email_requests::RequestQueue,
     /// Where domain verification looks up TXT records.
     pub dns: crate::dns::Dns,
     /// Where text messages (verification codes) go: SNS in AWS, a folder otherwise.
     pub sms: crate::sms::SmsSender,
     /// Where notification events go to be recorded.
-    pub events: notifications::EventQueue,
+    pub events: notify::notifications::EventQueue,
 }
 
 /// An activity entry. `actor` is who acted; when a person acts in the name of a shared

@@ -9,12 +9,12 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::error::storage;
-use super::items::{from_item, to_item, with_ttl};
-use super::ops::{key, s};
-use super::table::PRIMARY;
 use crate::error::Result;
+use crate::store::Store;
+use crate::store::error::storage;
+use crate::store::items::{from_item, to_item, with_ttl};
+use crate::store::ops::{key, s};
+use crate::store::table::PRIMARY;
 
 /// What a key holds: the request it was first used with and, once answered, the answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Store {
             .expression_attribute_values(":f", s(fingerprint))
             .send()
             .await;
-        super::error::applied(res).map(|_| ())
+        crate::store::error::applied(res).map(|_| ())
     }
 
     /// Give the key up (the request failed in a way a retry may fix), if it is still ours.
@@ -120,6 +120,6 @@ impl Store {
             .expression_attribute_values(":f", s(fingerprint))
             .send()
             .await;
-        super::error::applied(res).map(|_| ())
+        crate::store::error::applied(res).map(|_| ())
     }
 }

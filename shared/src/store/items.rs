@@ -4,10 +4,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::storage;
-use super::ops::{Item, s};
-use super::table::{GSI1, PRIMARY, TTL_ATTRIBUTE};
 use crate::error::Result;
+use crate::store::error::storage;
+use crate::store::ops::{Item, s};
+use crate::store::table::{GSI1, PRIMARY, TTL_ATTRIBUTE};
 
 pub(crate) fn to_item<T: Serialize>(record: &T, pk: String, sk: String) -> Result<Item> {
     let mut item: Item = serde_dynamo::to_item(record).map_err(storage)?;
@@ -24,7 +24,7 @@ pub(crate) fn with_gsi1(mut item: Item, pk: String, sk: String) -> Item {
 
 /// DynamoDB's TTL deletes lazily (within days), so readers still check expiry themselves.
 pub(crate) fn with_ttl(mut item: Item, expires: chrono::DateTime<chrono::Utc>) -> Item {
-    item.insert(TTL_ATTRIBUTE.to_owned(), super::ops::n(expires.timestamp()));
+    item.insert(TTL_ATTRIBUTE.to_owned(), crate::store::ops::n(expires.timestamp()));
     item
 }
 

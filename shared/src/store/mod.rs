@@ -5,95 +5,68 @@
 //! services need. `docs/data-model.md` lists every access pattern and its round trips.
 
 mod calls;
-mod contacts;
 mod cursor;
-mod digests;
-mod directory;
-mod domains;
-mod email_change;
-mod email_templates;
-mod erasure;
 mod error;
+pub(crate) mod federation;
+pub(crate) mod identity;
+pub(crate) mod library;
+pub(crate) mod members;
+pub(crate) mod notify;
+pub(crate) mod orgs;
 pub(crate) use error::Transient;
-mod exports;
 mod idempotency;
-mod import_mail;
-mod imports;
-mod inboxes;
 mod items;
-mod lifecycle;
-mod login_domains;
-mod mail_outbox;
-mod member_ops;
-mod member_search;
-mod members;
-mod merge;
-mod merge_job;
-mod message_templates;
-mod mobile;
-mod notifications;
-mod oauth;
 mod ops;
-mod orgs;
-mod reminders;
-mod sessions;
-mod settings;
-mod shared;
-mod sso;
 pub mod table;
-mod tokens;
-mod tree;
-mod two_factor;
 mod tx;
-mod users;
 
 pub use calls::{CallCounter, Usage, count_calls};
-pub use contacts::{ContactRecord, GroupRecord, MAX_SHARE_TARGETS, MAX_SHARED_GROUPS, ShareCatalog, ShareTo};
 pub use cursor::Cursor;
-pub use digests::{
-    DUE_SHARDS, DigestState, DigestWindow, Due, LEASE_MINUTES, SuppressionRecord, UnsubscribeRecord, WindowStatus,
-    shard_key, shard_of,
-};
-pub use directory::{JoinRequestRecord, NameEntryRecord};
-pub use domains::{DomainClaimRecord, DomainGuardRecord, DomainKind};
-pub use email_templates::{EmailTemplateRecord, TemplateOverride};
-pub use exports::{EXPORT_DAYS, ExportRecord, ExportStatus, exported};
+pub use federation::oauth::{AppRecord, AuthCodeRecord, CodeUse, ConsentRecord, GrantRecord};
+pub use federation::sso::{Consumed, SamlRequestRecord, SsoLinkRecord, SsoProviderRecord, StoredCert};
 pub use idempotency::{Claim, IdempotencyRecord, StoredAnswer};
-pub use import_mail::ImportMailRecord;
-pub use imports::{
+pub use identity::merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
+pub use identity::merge_job::{MergeLockRecord, MergeSide};
+pub use identity::mobile::MobileCodeRecord;
+pub use identity::reminders::{MobileReminderRecord, REMINDER_SHARDS};
+pub use identity::sessions::SessionRecord;
+pub use identity::tokens::{ThrottleRecord, TokenPurpose, TokenRecord};
+pub use identity::users::{CredentialRecord, ProfileChange, TotpState, UserRecord};
+pub use identity::users::{LoginLookup, RegisterRecords};
+pub use library::contacts::{ContactRecord, GroupRecord, MAX_SHARE_TARGETS, MAX_SHARED_GROUPS, ShareCatalog, ShareTo};
+pub use library::message_templates::{MAX_TEMPLATES, TemplateCatalog, TemplateRecord, TemplateSummary};
+pub use members::import_mail::ImportMailRecord;
+pub use members::imports::{
     ImportCounts, ImportJobRecord, ImportRowRecord, JobStatus, RowConflict, RowEffect, RowOutcome, UploadRecord,
     UploadStatus,
 };
-pub use inboxes::{Assignments, InboxMemberRecord, InboxRecord};
-pub use lifecycle::Deleted;
-pub use login_domains::LoginDomainRecord;
-pub use mail_outbox::{MAIL_SHARDS, MailClaim, OutboxMail};
-pub use member_ops::{MemberRemoval, NewLogin, OutboxEvent};
-pub use members::{
+pub use members::inboxes::{Assignments, InboxMemberRecord, InboxRecord};
+pub use members::manage::{
     BillingEvent, EmailStatus, InboxChoice, InvitationRecord, InviteTokenRecord, SeatDelta, SeatsRecord,
 };
-pub use merge::{MAX_ITEMS as MAX_MERGE_ITEMS, MergePlan};
-pub use merge_job::{MergeLockRecord, MergeSide};
-pub use message_templates::{MAX_TEMPLATES, TemplateCatalog, TemplateRecord, TemplateSummary};
-pub use mobile::MobileCodeRecord;
-pub use notifications::due_sk;
-pub use notifications::{
+pub use members::member_ops::{MemberRemoval, NewLogin, OutboxEvent};
+pub use members::shared::SharedLinkRecord;
+pub use notify::digests::{
+    DUE_SHARDS, DigestState, DigestWindow, Due, LEASE_MINUTES, SuppressionRecord, UnsubscribeRecord, WindowStatus,
+    shard_key, shard_of,
+};
+pub use notify::email_templates::{EmailTemplateRecord, TemplateOverride};
+pub use notify::mail_outbox::{MAIL_SHARDS, MailClaim, OutboxMail};
+pub use notify::notifications::due_sk;
+pub use notify::notifications::{
     FeedRecord, NewNotification, NotificationRecord, Recorded, partition as notification_partition,
 };
-pub use oauth::{AppRecord, AuthCodeRecord, CodeUse, ConsentRecord, GrantRecord};
 pub use ops::{Item, Page, QueryDir};
-pub use orgs::{
+pub use orgs::directory::{JoinRequestRecord, NameEntryRecord};
+pub use orgs::domains::{DomainClaimRecord, DomainGuardRecord, DomainKind};
+pub use orgs::exports::{EXPORT_DAYS, ExportRecord, ExportStatus, exported};
+pub use orgs::lifecycle::Deleted;
+pub use orgs::login_domains::LoginDomainRecord;
+pub use orgs::organizations::{
     ActivityRecord, Closure, CompanyFields, Lineage, MAX_DEPTH, MemberStatus, MembershipRecord, OrgRecord, OrgStatus,
     Plan,
 };
-pub use reminders::{MobileReminderRecord, REMINDER_SHARDS};
-pub use sessions::SessionRecord;
-pub use shared::SharedLinkRecord;
-pub use sso::{Consumed, SamlRequestRecord, SsoLinkRecord, SsoProviderRecord, StoredCert};
-pub use tokens::{ThrottleRecord, TokenPurpose, TokenRecord};
-pub use tree::OrgChange;
-pub use users::{CredentialRecord, ProfileChange, TotpState, UserRecord};
-pub use users::{LoginLookup, RegisterRecords};
+pub use orgs::tree::OrgChange;
 
 use std::sync::Arc;
 

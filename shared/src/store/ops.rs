@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 
-use super::Store;
-use super::cursor::Cursor;
-use super::error::storage;
-use super::table::{IndexDef, PRIMARY};
 use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::store::cursor::Cursor;
+use crate::store::error::storage;
+use crate::store::table::{IndexDef, PRIMARY};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -103,7 +103,7 @@ impl Store {
             .expression_attribute_names("#pk", PRIMARY.hash)
             .send()
             .await;
-        super::error::applied(res)
+        crate::store::error::applied(res)
     }
 
     /// Items of one partition whose sort key starts with `sk_prefix`, a page at a time, on the
@@ -191,7 +191,7 @@ impl Store {
         loop {
             let page = self.query_prefix(None, pk, sk_prefix, QueryDir::Forward, 1000, cursor.as_ref()).await?;
             for item in page.items {
-                out.push(super::items::from_item(item)?);
+                out.push(crate::store::items::from_item(item)?);
             }
             match page.next {
                 Some(c) => cursor = Some(c),
@@ -210,7 +210,7 @@ impl Store {
         limit: i32,
         cursor: Option<&Cursor>,
     ) -> Result<(Vec<Item>, Option<Cursor>)> {
-        use super::table::GSI3;
+        use crate::store::table::GSI3;
         let start = cursor.map(|c| c.to_key(GSI3.key.hash, hash)).transpose()?;
         let out = self
             .client
@@ -246,7 +246,7 @@ impl Store {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(super::error::storage)?;
+            .map_err(crate::store::error::storage)?;
         Ok(Page {
             next: out.last_evaluated_key.as_ref().and_then(Cursor::from_key),
             items: out.items.unwrap_or_default(),
@@ -266,7 +266,7 @@ impl Store {
             .expression_attribute_values(":v", s(value))
             .send()
             .await;
-        Ok(usize::from(super::error::applied(res)?))
+        Ok(usize::from(crate::store::error::applied(res)?))
     }
 
     /// Delete every item of one partition, a page (1,000) at a time; returns how many.

@@ -7,9 +7,9 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveSpecification,
 };
 
-use super::Store;
-use super::error::storage;
 use crate::error::Result;
+use crate::store::Store;
+use crate::store::error::storage;
 
 /// A key schema: hash attribute and range attribute, both strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,11 +4,11 @@
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
-use super::Store;
-use super::error::storage;
-use super::ops::Item;
-use super::table::PRIMARY;
 use crate::error::Error;
+use crate::store::Store;
+use crate::store::error::storage;
+use crate::store::ops::Item;
+use crate::store::table::PRIMARY;
 
 /// Why a transaction did not commit.
 #[derive(Debug)]
@@ -61,7 +61,7 @@ pub(crate) fn check(
         c = c.expression_attribute_names(*k, *v);
     }
     for (k, v) in values {
-        c = c.expression_attribute_values(*k, super::ops::s(*v));
+        c = c.expression_attribute_values(*k, crate::store::ops::s(*v));
     }
     Ok(TransactWriteItem::builder().condition_check(c.build().map_err(storage)?).build())
 }
@@ -86,8 +86,8 @@ pub(crate) fn replace_owned(
         .set_item(Some(item))
         .condition_expression("attribute_exists(#pk) AND org_id = :org AND version = :v")
         .expression_attribute_names("#pk", PRIMARY.hash)
-        .expression_attribute_values(":org", super::ops::s(org.as_str()))
-        .expression_attribute_values(":v", super::ops::n(version as i64))
+        .expression_attribute_values(":org", crate::store::ops::s(org.as_str()))
+        .expression_attribute_values(":v", crate::store::ops::n(version as i64))
         .build()
         .map_err(storage)?;
     Ok(TransactWriteItem::builder().put(put).build())
@@ -106,7 +106,7 @@ pub(crate) fn delete_at_version(table: &str, key: Item, version: u64) -> Result<
         .table_name(table)
         .set_key(Some(key))
         .condition_expression("version = :v")
-        .expression_attribute_values(":v", super::ops::n(version as i64))
+        .expression_attribute_values(":v", crate::store::ops::n(version as i64))
         .build()
         .map_err(storage)?;
     Ok(TransactWriteItem::builder().delete(delete).build())
@@ -127,7 +127,7 @@ pub(crate) fn delete_owned(table: &str, key: Item, org: &crate::domain::OrgId) -
         .table_name(table)
         .set_key(Some(key))
         .condition_expression("org_id = :org")
-        .expression_attribute_values(":org", super::ops::s(org.as_str()))
+        .expression_attribute_values(":org", crate::store::ops::s(org.as_str()))
         .build()
         .map_err(storage)?;
     Ok(TransactWriteItem::builder().delete(delete).build())
@@ -157,7 +157,7 @@ impl Store {
                     || format!("{e:?}").contains("TransactionConflict");
                 if conflict && attempt < CONFLICT_RETRIES {
                     attempt += 1;
-                    tokio::time::sleep(super::ops::backoff(attempt)).await;
+                    tokio::time::sleep(crate::store::ops::backoff(attempt)).await;
                     continue;
                 }
                 return Err(TxError::Other(storage(e)));
@@ -176,7 +176,7 @@ impl Store {
             let transient = reasons.iter().filter_map(|r| r.code()).any(|c| TRANSIENT_REASONS.contains(&c));
             if transient && attempt < CONFLICT_RETRIES {
                 attempt += 1;
-                tokio::time::sleep(super::ops::backoff(attempt)).await;
+                tokio::time::sleep(crate::store::ops::backoff(attempt)).await;
                 continue;
             }
             if transient {

@@ -109,7 +109,8 @@ async fn alarm_service_configured_inherited_and_looked_up(engine: Engine) {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(lookup(&app, "org_01ARZ3NDEKTSV4RRFFQ69G5FAV").await.status, StatusCode::NOT_FOUND);
     let id = switchboard::domain::OrgId::parse(&sub, "org").unwrap();
-    let (found, n) = switchboard::store::count_calls(switchboard::service::alarm::for_messaging(&app.ctx, &id)).await;
+    let (found, n) =
+        switchboard::store::count_calls(switchboard::service::orgs::alarm::for_messaging(&app.ctx, &id)).await;
     assert!(found.unwrap().alarm_service.is_some());
     assert_eq!(n.calls, 2, "a sub-account's alarm service is two reads: it, then its ancestors");
 }

@@ -226,7 +226,7 @@ async fn late_dying_and_private_runs(engine: Engine) {
     post_event(&app, message_event(&org, &[&member.id], "late-sat", "99", "x")).await;
     app.clock.set(at("2026-12-06T08:00:00Z"));
     let dead = with_queue(&app, Arc::new(DyingQueue));
-    let r = switchboard::service::digests::run(&dead, at("2026-12-06T08:00:00Z")).await;
+    let r = switchboard::service::notify::digests::run(&dead, at("2026-12-06T08:00:00Z")).await;
     assert!(matches!(&r, Ok(r) if r.claimed == 1 && r.queued == 1), "a failing queue costs nothing: {r:?}");
     app.run_mail_worker().await;
     assert!(digests(&app, &member.email, "daily", 2).await.is_empty(), "nothing was handed on yet");
@@ -315,7 +315,7 @@ async fn clocks_that_disagree_drop_nothing(engine: Engine) {
     assert_eq!(post_event(&app, mention("skew-1", "2026-11-02T09:10:00Z")).await.body["recorded"], 1);
     let ahead_at = start + chrono::Duration::days(1);
     let ahead = other_machine(&app, app.ctx.queue.clone(), Arc::new(ManualClock::new(ahead_at)));
-    let r = switchboard::service::digests::run(&ahead, ahead_at).await.expect("run ahead");
+    let r = switchboard::service::notify::digests::run(&ahead, ahead_at).await.expect("run ahead");
     assert_eq!((r.claimed, r.lost), (1, 0), "{r:?}");
     assert_eq!(digests(&app, &member.email, "hourly", 1).await.len(), 1);
 

@@ -42,7 +42,7 @@ async fn an_import_whose_emails_could_not_be_recorded_or_queued_sends_each_once(
     // minutes): the run records them, with fresh links. Twice, as a redelivery would.
     app.clock.advance(chrono::Duration::seconds(301));
     for _ in 0..2 {
-        switchboard::service::imports::run_job(&app.ctx, &org, &job, None).await.expect("run again");
+        switchboard::service::members::imports::run_job(&app.ctx, &org, &job, None).await.expect("run again");
     }
     app.run_mail_worker().await;
     assert_eq!(app.count_items("IMPORTMAIL#").await, 0, "nothing owed any more");

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::config::Config;
 use switchboard::domain::OrgId;
-use switchboard::service::imports::{RunOutcome, run_job};
+use switchboard::service::members::imports::{RunOutcome, run_job};
 
 fn seats(n: u32) -> Config {
     Config { included_seats: n, ..Config::default() }
@@ -383,7 +383,7 @@ async fn login_domains_are_unique_and_renamable(engine: Engine) {
 /// that nears its deadline stops at a checkpoint and sends the job on.
 #[tokio::test]
 async fn jobs_travel_through_sqs_and_long_runs_are_sent_on() {
-    use switchboard::service::imports::{ImportQueue, JobMessage};
+    use switchboard::service::members::imports::{ImportQueue, JobMessage};
     let sdk = local::local_sdk_config(&e2e::moto_endpoint()).await;
     let sqs = switchboard::aws::sqs(&sdk);
     let name = format!("imports-{}", ulid::Ulid::new().to_string().to_lowercase());

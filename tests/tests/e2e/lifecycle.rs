@@ -313,7 +313,7 @@ async fn purge_after_thirty_days_leaves_nothing_of_the_organization(engine: Engi
         async move {
             switchboard::aws::as_function(
                 "org-purge",
-                switchboard::service::lifecycle::purge_due(
+                switchboard::service::orgs::lifecycle::purge_due(
                     &ctx,
                     at,
                     std::time::Instant::now() + std::time::Duration::from_secs(300),
@@ -326,7 +326,7 @@ async fn purge_after_thirty_days_leaves_nothing_of_the_organization(engine: Engi
     let early = run(app.clock.now() + chrono::Duration::days(29)).await;
     assert_eq!((early.organizations, early.finished), (0, true), "nothing is due before the 30 days");
     // A run out of time stops before it starts anything, and the next one goes on.
-    let stopped = switchboard::service::lifecycle::purge_due(
+    let stopped = switchboard::service::orgs::lifecycle::purge_due(
         &app.ctx,
         app.clock.now() + chrono::Duration::days(31),
         std::time::Instant::now(),

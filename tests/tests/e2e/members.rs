@@ -423,7 +423,7 @@ async fn reset_emails_are_limited_per_address_and_per_client(engine: Engine) {
             StatusCode::ACCEPTED
         );
     }
-    let limit = switchboard::service::email_requests::PER_ADDRESS_PER_HOUR as usize;
+    let limit = switchboard::service::notify::email_requests::PER_ADDRESS_PER_HOUR as usize;
     app.wait_emails_to(&ann.email, 1 + limit).await;
     // Whatever was still on its way has had time to arrive.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

@@ -7,7 +7,7 @@ use serde_json::json;
 use switchboard::access::{Manage, Scope};
 use switchboard::auth::secret;
 use switchboard::domain::{Email, Role, UserId};
-use switchboard::service::merge;
+use switchboard::service::identity::merge;
 
 both_engines!(merge_two_logins);
 

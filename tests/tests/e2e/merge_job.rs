@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use switchboard::auth::secret;
 use switchboard::domain::{Email, OrgId, UserId};
-use switchboard::service::merge;
+use switchboard::service::identity::merge;
 
 /// The old login owns its first organization and `extra` more: each moves four items
 /// (membership out and in, ownership, activity), so 25 or more exceed one transaction.

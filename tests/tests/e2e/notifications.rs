@@ -144,8 +144,8 @@ async fn events_fill_the_feed_once_each(engine: Engine) {
 
 async fn send_to_events_queue(app: &TestApp, body: &Value) {
     let url = match &app.ctx.events {
-        switchboard::service::notifications::EventQueue::Sqs { url, .. } => url.clone(),
-        switchboard::service::notifications::EventQueue::InProcess => panic!("moto runs have an events queue"),
+        switchboard::service::notify::notifications::EventQueue::Sqs { url, .. } => url.clone(),
+        switchboard::service::notify::notifications::EventQueue::InProcess => panic!("moto runs have an events queue"),
     };
     let sdk = local::local_sdk_config(&e2e::moto_endpoint()).await;
     aws_sdk_sqs::Client::new(&sdk)

@@ -71,7 +71,7 @@ async fn mail_worker(app: &TestApp, bodies: &[String]) -> Vec<String> {
         .map(|(i, b)| Received { id: format!("m{i}"), body: b.clone(), receive_count: 1 })
         .collect();
     let ctx = app.ctx.clone();
-    let work = async move { switchboard::service::email_requests::process_batch(&ctx, batch).await };
+    let work = async move { switchboard::service::notify::email_requests::process_batch(&ctx, batch).await };
     tokio::spawn(switchboard::aws::as_function("mail-worker", work)).await.expect("mail worker")
 }
 

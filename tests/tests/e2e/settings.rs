@@ -430,7 +430,7 @@ async fn email_to_sms_domains_resolve_for_the_messaging_service(engine: Engine) 
     assert_eq!(r.status, StatusCode::FORBIDDEN, "a user token is not the messaging service");
     let d = switchboard::domain::DomainName::parse(&domain, "domain").unwrap();
     let (found, n) =
-        switchboard::store::count_calls(switchboard::service::domains::email_to_sms_account(&app.ctx, &d)).await;
+        switchboard::store::count_calls(switchboard::service::orgs::domains::email_to_sms_account(&app.ctx, &d)).await;
     assert_eq!(found.unwrap().organization_id.as_str(), owner.org);
     assert_eq!(n.calls, 2, "a top-level account's sender domain: its guard and the organization");
     // Closed, the account says so: the messaging service routes nothing into it.

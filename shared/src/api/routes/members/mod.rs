@@ -1,0 +1,7 @@
+//! Members: invitations, seats, grants, shared accounts, inboxes, imports.
+
+pub mod imports;
+pub mod inboxes;
+pub mod invitee;
+pub mod manage;
+pub mod membership;

@@ -1,0 +1,6 @@
+//! Notifications, preferences, digests, suppression, email settings and templates, the outbox.
+
+pub(in crate::store) mod digests;
+pub(in crate::store) mod email_templates;
+pub(in crate::store) mod mail_outbox;
+pub(in crate::store) mod notifications;
