@@ -72,7 +72,7 @@ functions! {
     Invite "invite" [] => routes::members::manage::invite(),
     AcceptInvitation "accept-invitation" [] => routes::members::manage::accept().merge(routes::members::invitee::routes()),
     Members "members" [] => routes::members::manage::manage().merge(routes::members::membership::routes()),
-    PasswordReset "password-reset" [] => routes::members::manage::passwords(),
+    PasswordReset "password-reset" [] => routes::identity::passwords::passwords(),
     Inboxes "inboxes" [] => routes::members::inboxes::routes(),
     Profile "profile" [] => routes::identity::profile::routes(),
     TwoFactor "two-factor" [] => routes::identity::two_factor::routes(),

@@ -5,5 +5,6 @@ pub mod email_change;
 pub mod erasure;
 pub mod jwks;
 pub mod me;
+pub mod passwords;
 pub mod profile;
 pub mod two_factor;

@@ -11,11 +11,10 @@ use utoipa_axum::routes;
 
 use crate::access::{Manage, ManageMembers, ReadMembers, Scope, TransferOwnership};
 use crate::api::AppState;
-use crate::api::extract::{ClientAddr, JsonBody, MaybeAuth, OrgAccess, QueryParams};
+use crate::api::extract::{JsonBody, MaybeAuth, OrgAccess, QueryParams};
 use crate::api::problem::Problem;
-use crate::domain::{Email, Language, Password, PersonName, Roles, UserId};
+use crate::domain::{Language, Password, PersonName, Roles, UserId};
 use crate::error::Result;
-use crate::service::identity::passwords;
 use crate::service::members::invitations::{self, Accepted, InviteEntry, InviteReport, NewMember};
 use crate::service::members::manage::{
     self as members, MemberChange, MemberPage, MemberView, PendingPage, SeatChoice, SeatFigures, SeatQuote,
@@ -402,43 +401,6 @@ async fn remove_seats_handler(
 ) -> Result<Json<SeatFigures>> {
     let permit = access.permit::<ManageMembers>()?;
     Ok(Json(members::remove_seats(&ctx, &permit, req.count).await?))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ForgotRequest {
-    email: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResetRequest {
-    token: String,
-    password: String,
-}
-
-pub fn passwords() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(forgot_handler)).routes(routes!(reset_handler))
-}
-
-/// Ask for a password-reset link. The answer is the same whether or not the address has a login.
-#[utoipa::path(post, path = "/v1/auth/forgot-password", tag = "auth", request_body = ForgotRequest, responses((status = 202)))]
-async fn forgot_handler(
-    State(ctx): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    JsonBody(req): JsonBody<ForgotRequest>,
-) -> Result<StatusCode> {
-    passwords::forgot(&ctx, &Email::parse(&req.email, "email")?, &addr).await?;
-    Ok(StatusCode::ACCEPTED)
-}
-
-/// Choose a new password with the emailed token; every session of the login ends.
-#[utoipa::path(post, path = "/v1/auth/reset-password", tag = "auth", request_body = ResetRequest,
-    responses((status = 204), (status = 400, body = Problem), (status = 422, body = Problem)))]
-async fn reset_handler(State(ctx): State<AppState>, JsonBody(req): JsonBody<ResetRequest>) -> Result<StatusCode> {
-    let password = Password::parse_new(&req.password, "password")?;
-    passwords::reset(&ctx, &req.token, &password).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
