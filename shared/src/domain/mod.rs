@@ -34,7 +34,7 @@ pub use email_type::{EmailGroup, EmailType, Interval, TypeSetting, Variable};
 pub use ids::{ExportId, GroupId, InboxId, OrgId, SessionId, TemplateId, UserId};
 pub use language::Language;
 pub use login_name::{LoginDomain, LoginKey, LoginName, Username};
-pub use names::{Alias, OrgName, PersonName, fold_for_search};
+pub use names::{Alias, OrgName, PersonName, fold_for_search, full_name};
 pub use password::Password;
 pub use phone::Phone;
 pub use role::{Role, Roles};

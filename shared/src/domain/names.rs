@@ -84,9 +84,21 @@ impl Alias {
     }
 }
 
+/// A person's full name as shown: first and last, trimmed (either may be empty for a login
+/// made by single sign-on or an import).
+pub fn full_name(first: &str, last: &str) -> String {
+    format!("{first} {last}").trim().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_name_is_trimmed_when_a_part_is_empty() {
+        assert_eq!(full_name("Ann", "Smith"), "Ann Smith");
+        assert_eq!((full_name("Ann", ""), full_name("", "Smith")), ("Ann".to_owned(), "Smith".to_owned()));
+    }
 
     #[test]
     fn folding_ignores_case_accents_and_punctuation() {

@@ -241,9 +241,9 @@ pub async fn userinfo(ctx: &Ctx, bearer: &str) -> Result<UserInfo> {
     let u = ctx.store.get_user(&user).await?.ok_or(Error::Unauthenticated)?;
     Ok(UserInfo {
         sub: c.sub,
-        email: u.email.map(|e| e.as_str().to_owned()),
+        email: u.email.as_ref().map(|e| e.as_str().to_owned()),
         email_verified: u.email_verified,
-        name: format!("{} {}", u.first_name, u.last_name).trim().to_owned(),
+        name: u.display_name(),
         given_name: u.first_name,
         family_name: u.last_name,
         organization_id: c.org,

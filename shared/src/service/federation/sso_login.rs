@@ -219,7 +219,7 @@ async fn member_for(ctx: &Ctx, p: &SsoProviderRecord, email: &Email, v: &Verifie
         let user = ctx.store.get_user(&c.user_id).await?.ok_or(Error::Conflict)?;
         let act = act_for(&user.user_id);
         let m = MembershipRecord::new(&user.user_id, &org, vec![p.jit_role], Scope::Subtree, ctx.now())
-            .described_login(&user, &format!("{} {}", user.first_name, user.last_name));
+            .described_login(&user, &user.display_name());
         ctx.store.add_member(&m, None, None, &org.lineage_ids(), &act, &[]).await.map_err(seats)?;
         return Ok(user.user_id);
     }

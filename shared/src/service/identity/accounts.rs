@@ -155,7 +155,7 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
     let mut records = RegisterRecords {
         credential: CredentialRecord::for_login(&user_id, &LoginKey::Email(input.email.clone()), password_hash),
         membership: MembershipRecord::owner(&user_id, &org, now)
-            .described(&input.email, &format!("{} {}", input.first_name.as_str(), input.last_name.as_str())),
+            .described(&input.email, &crate::domain::full_name(input.first_name.as_str(), input.last_name.as_str())),
         seats: crate::store::SeatsRecord::new(ctx.config.included_seats),
         activity: ActivityRecord {
             activity_id: ctx.ulid().to_string(),

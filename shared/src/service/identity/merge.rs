@@ -45,7 +45,7 @@ pub async fn plan(ctx: &Ctx, old: &UserRecord, main: &UserRecord, proof: Option<
     let old_ms = ctx.store.all_memberships(&old.user_id).await?;
     let org_ids: Vec<OrgId> = old_ms.iter().map(|m| m.org_id.clone()).collect();
     let orgs = if org_ids.is_empty() { Vec::new() } else { ctx.store.get_orgs(&org_ids).await? };
-    let main_name = format!("{} {}", main.first_name, main.last_name);
+    let main_name = main.display_name();
     let mut plan = MergePlan {
         token_hash: proof.map(|p| p.token_hash.to_owned()).unwrap_or_default(),
         token: proof.map(|p| p.token.clone()),

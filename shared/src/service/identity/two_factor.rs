@@ -175,7 +175,7 @@ pub async fn disable(
         return Err(Error::validation("wrong_password", "password", "is not your current password"));
     }
     check_second_factor(ctx, &user, code, recovery).await?;
-    let by = format!("{} {}", user.first_name, user.last_name);
+    let by = user.display_name();
     let mails = two_factor_notice(ctx, &user, None, &by).await;
     ctx.store.clear_totp(&user.user_id, &mails).await?;
     crate::service::notify::mail_outbox::handed_on(ctx, mails).await;
@@ -191,7 +191,7 @@ pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &
     let act = permit_activity(ctx, permit, "member.two_factor_reset", Some(user.to_string()));
     let lineage = permit.org.lineage_ids();
     let by = match ctx.store.get_user(&permit.user_id).await? {
-        Some(a) => format!("{} {}", a.first_name, a.last_name),
+        Some(a) => a.display_name(),
         None => String::new(),
     };
     let mails = match ctx.store.get_user(user).await? {

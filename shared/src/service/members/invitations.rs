@@ -192,7 +192,7 @@ pub async fn invite(
     let effective = crate::service::orgs::settings::of_permit(permit);
     let org = &permit.org;
     let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
-    let inviter_name = format!("{} {}", inviter.first_name, inviter.last_name);
+    let inviter_name = inviter.display_name();
     let mut seen = std::collections::HashSet::new();
     // Each address's outcome, by position: checks first, one batch of member lookups, then
     // the invitations' transactions side by side.
@@ -354,7 +354,7 @@ pub(crate) async fn invite_checked(
         return Err(Error::AlreadyMember);
     }
     let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
-    let inviter_name = format!("{} {}", inviter.first_name, inviter.last_name);
+    let inviter_name = inviter.display_name();
     let (effective, lineage) = (crate::service::orgs::settings::of_permit(permit), permit.org.lineage_ids());
     let composer = InviteComposer::new(ctx, &emails::Scope::of_permit(permit)).await?;
     let days = ctx.config.invitation_days;
@@ -499,7 +499,7 @@ pub async fn accept(
             user.last_org.insert(crate::domain::ClientType::Web.as_str().to_owned(), org.org_id.clone());
             let m = MembershipRecord::new(&user_id, &org, inv.roles.clone(), inv.scope, now)
                 .managing(inv.manage.clone())
-                .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));
+                .described(&inv.email, &user.display_name());
             let act = activity_record(ctx, &org.org_id, &user_id, None, "member.joined", act_target);
             let login = NewLogin { credential: &credential, user: &user };
             let inbox = inbox_for(ctx, &inv, &user_id);
@@ -521,7 +521,7 @@ pub(crate) async fn join(ctx: &Ctx, inv: InvitationRecord, org: OrgRecord, user:
     let now = ctx.now();
     let m = MembershipRecord::new(&user.user_id, &org, inv.roles.clone(), inv.scope, now)
         .managing(inv.manage.clone())
-        .described(&inv.email, &format!("{} {}", user.first_name, user.last_name));
+        .described(&inv.email, &user.display_name());
     let act = activity_record(ctx, &org.org_id, &user.user_id, None, "member.joined", Some(inv.email.to_string()));
     let inbox = inbox_for(ctx, &inv, &user.user_id);
     let inbox_ref = inbox.1.as_ref().map(|m| (inbox.0.as_ref(), m));
@@ -541,7 +541,7 @@ async fn tell_inviter(ctx: &Ctx, inv: &InvitationRecord, user: &UserRecord, acti
         activity_id,
     );
     e.actor = Some(user.user_id.clone());
-    e.subject = Some(format!("{} {}", user.first_name, user.last_name));
+    e.subject = Some(user.display_name());
     e.link = Some("/admin/users".into());
     e.details.insert("member_email".into(), inv.email.to_string());
     crate::service::notify::notifications::emit(ctx, e).await

@@ -98,7 +98,7 @@ pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUs
     }
     // The name the admin typed, whoever holds the login: the list shows nothing they did not
     // already know.
-    let display = format!("{} {}", input.first_name.as_str(), input.last_name.as_str());
+    let display = crate::domain::full_name(input.first_name.as_str(), input.last_name.as_str());
     let act = permit_activity(ctx, permit, "member.created", Some(key.as_string()));
     let existing = ctx.store.credentials(&[key.as_string()]).await?.into_iter().next();
     if let Some(c) = existing {
@@ -149,7 +149,7 @@ pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUs
 /// the change the email tells of.
 async fn admin_name(ctx: &Ctx, permit: &Permit<ManageMembers>) -> String {
     match ctx.store.get_user(&permit.user_id).await {
-        Ok(Some(u)) => format!("{} {}", u.first_name, u.last_name).trim().to_owned(),
+        Ok(Some(u)) => u.display_name(),
         _ => String::new(),
     }
 }

@@ -136,7 +136,7 @@ pub async fn join(ctx: &Ctx, auth: &Authenticated, org_id: &OrgId) -> Result<Joi
     if org.status != OrgStatus::Active || mode == JoinMode::Off || !on_domain {
         return Err(Error::JoinNotAllowed);
     }
-    let name = format!("{} {}", user.first_name, user.last_name);
+    let name = user.display_name();
     if mode == JoinMode::Request {
         let now = ctx.now();
         let r = JoinRequestRecord {

@@ -46,8 +46,7 @@ async fn described_owner(ctx: &Ctx, user: &UserId, org: &OrgRecord) -> Result<Me
 }
 
 fn owner_of(ctx: &Ctx, profile: &crate::store::UserRecord, org: &OrgRecord) -> MembershipRecord {
-    MembershipRecord::owner(&profile.user_id, org, ctx.now())
-        .described_login(profile, &format!("{} {}", profile.first_name, profile.last_name))
+    MembershipRecord::owner(&profile.user_id, org, ctx.now()).described_login(profile, &profile.display_name())
 }
 
 /// Create a top-level organization owned by the caller, on a trial plan; it starts with its

@@ -79,6 +79,11 @@ pub struct TotpState {
 }
 
 impl UserRecord {
+    /// The name shown for the person ([`crate::domain::full_name`]).
+    pub fn display_name(&self) -> String {
+        crate::domain::full_name(&self.first_name, &self.last_name)
+    }
+
     /// A new login's profile, with nothing optional set yet.
     pub fn new(
         user_id: UserId,
@@ -436,7 +441,7 @@ impl Store {
     /// members pages and their search): one update of only those attributes per organization,
     /// so a concurrent role change is never overwritten.
     pub async fn refresh_member_copies(&self, user: &UserRecord) -> Result<()> {
-        let name = format!("{} {}", user.first_name, user.last_name);
+        let name = user.display_name();
         let mut renamed = Vec::new();
         for m in self.all_memberships(&user.user_id).await? {
             let res = self

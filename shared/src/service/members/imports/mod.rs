@@ -379,7 +379,7 @@ pub async fn start(ctx: &Arc<Ctx>, permit: &Permit<ManageMembers>, req: StartReq
         start_row: req.start_row,
         roles,
         created_by: permit.user_id.clone(),
-        created_by_name: format!("{} {}", inviter.first_name, inviter.last_name),
+        created_by_name: inviter.display_name(),
         created_at: ctx.now(),
         status: JobStatus::Queued,
         error: None,

@@ -445,7 +445,7 @@ async fn attempt(
         failure(n, Some(display), &f)
     };
     let now = ctx.now();
-    let name = format!("{} {}", row.first_name.as_str(), row.last_name).trim().to_owned();
+    let name = crate::domain::full_name(row.first_name.as_str(), &row.last_name);
     let act = crate::service::activity_record(
         ctx,
         &org.org_id,
@@ -457,7 +457,7 @@ async fn attempt(
     let lineage = org.lineage_ids();
     let membership = |user: &UserRecord| {
         MembershipRecord::new(&user.user_id, org, job.roles.clone(), Default::default(), now)
-            .described_login(user, &format!("{} {}", user.first_name, user.last_name))
+            .described_login(user, &user.display_name())
     };
     if let Some(e) = &row.email
         && !settings.allows_coworker(e)
