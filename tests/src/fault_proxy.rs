@@ -27,8 +27,9 @@ pub enum Fault {
     Drop,
     /// The engine carries the request out; the connection closes before its answer.
     DropAfterApply,
-    /// No answer for this long (longer than the SDK's attempt timeout), then a close.
-    Timeout(Duration),
+    /// No answer until the SDK's attempt timeout ([`crate::ATTEMPT_TIMEOUT`]) has passed,
+    /// then a close.
+    Timeout,
 }
 
 /// When a fault applies: the operation (`TransactWriteItems`, `SendRawEmail`, …), every
@@ -295,8 +296,8 @@ async fn handle(req: Request<Incoming>, st: Arc<Mutex<State>>, upstream: Arc<str
             forward(&client, &upstream, parts, body).await?;
             Err(std::io::Error::other("fault: answer lost after the engine applied the request"))
         }
-        Some(Fault::Timeout(d)) => {
-            tokio::time::sleep(d).await;
+        Some(Fault::Timeout) => {
+            tokio::time::sleep(crate::ATTEMPT_TIMEOUT + Duration::from_millis(500)).await;
             Err(std::io::Error::other("fault: no answer in time"))
         }
         Some(f) => Ok(error_answer(f, json, &body)),

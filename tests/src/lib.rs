@@ -541,6 +541,14 @@ impl TestApp {
         panic!("recorded emails still wait to be sent after 5 s");
     }
 
+    /// Inject `rule` once the emails already recorded have gone out: on the embedded default
+    /// the mail worker runs beside the test, and its transactions would otherwise take a
+    /// fault meant for the request under test (and let that request through).
+    pub async fn inject_fault(&self, rule: fault_proxy::Rule) {
+        self.mail_settled().await;
+        self.faults().inject(rule);
+    }
+
     /// Relay the recorded emails that waited over a minute, as the embedded default's relay
     /// does every 30 seconds (in AWS the digest schedule), and deliver them; returns how many
     /// were relayed.
@@ -725,6 +733,13 @@ impl TestApp {
     }
 }
 
+/// How long the SDK waits for one attempt through the fault proxy, as in production (see
+/// `switchboard::aws`). A shorter wait made the suite flaky: moto, serial and loaded by the
+/// whole suite, sometimes answered a transaction after it, and moto ignores the retry's
+/// `ClientRequestToken`, so the retry met its own write. [`fault_proxy::Fault::Timeout`]
+/// holds an answer for longer than this.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The SDK configuration for `endpoint`, through a fault proxy when `faulty`.
 async fn sdk_for(endpoint: &str, faulty: bool) -> (aws_config::SdkConfig, Option<FaultProxy>) {
     if !faulty {
@@ -733,8 +748,8 @@ async fn sdk_for(endpoint: &str, faulty: bool) -> (aws_config::SdkConfig, Option
     let proxy = FaultProxy::start(endpoint).await;
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(1))
-        .operation_attempt_timeout(std::time::Duration::from_millis(800))
-        .operation_timeout(std::time::Duration::from_secs(6))
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(ATTEMPT_TIMEOUT * 4)
         .build();
     let sdk = local::local_sdk_config(&proxy.url).await.to_builder().timeout_config(timeouts).build();
     (sdk, Some(proxy))

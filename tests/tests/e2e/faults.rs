@@ -220,19 +220,19 @@ async fn seat_purchases_charge_once_under_faults(engine: Engine) {
     let start = seats(&app, &owner).await.0;
 
     // Throttled twice, then through: the SDK's backoff hides it.
-    app.faults().inject(Rule::new(TX, Fault::ProvisionedThroughput).times(2));
+    app.inject_fault(Rule::new(TX, Fault::ProvisionedThroughput).times(2)).await;
     let r = app.post_auth(&path, &owner.access, json!({"count": 2})).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!((seats(&app, &owner).await.0, billing_events(&app, &owner.org).await), (start + 2, 1));
 
     // A timeout, then through.
-    app.faults().inject(Rule::new(TX, Fault::Timeout(Duration::from_millis(1500))).times(1));
+    app.inject_fault(Rule::new(TX, Fault::Timeout).times(1)).await;
     let r = app.post_auth(&path, &owner.access, json!({"count": 1})).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!((seats(&app, &owner).await.0, billing_events(&app, &owner.org).await), (start + 3, 2));
 
     // Failing through every attempt: nothing charged, nothing added, and told to retry.
-    app.faults().inject(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK));
+    app.inject_fault(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK)).await;
     let r = app.post_auth(&path, &owner.access, json!({"count": 4})).await;
     assert_retryable(&r);
     assert_eq!((seats(&app, &owner).await.0, billing_events(&app, &owner.org).await), (start + 3, 2));
@@ -241,7 +241,7 @@ async fn seat_purchases_charge_once_under_faults(engine: Engine) {
         // Applied, but the answer lost: the SDK's retry carries the same ClientRequestToken,
         // so the engine replays its answer instead of charging again. (moto ignores the
         // token, so this row is dynoxide's; DynamoDB honours it for ten minutes.)
-        app.faults().inject(Rule::new(TX, Fault::DropAfterApply).times(1));
+        app.inject_fault(Rule::new(TX, Fault::DropAfterApply).times(1)).await;
         let r = app.post_auth(&path, &owner.access, json!({"count": 1})).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         assert_eq!((seats(&app, &owner).await.0, billing_events(&app, &owner.org).await), (start + 4, 3));

@@ -37,7 +37,7 @@ fn show(what: &str, rows: &[KeyWrites], per: usize, org: &str, job: Option<&str>
 }
 
 /// On dynoxide only: which keys a write touches does not depend on the engine, and moto's
-/// serial server behind the proxy's short timeouts would turn the burst into retries.
+/// serial server would take minutes over the burst.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_per_partition_key_in_an_invitation_burst_and_an_import() {
     let engine = Engine::Dynoxide;

@@ -202,8 +202,9 @@ async fn keys_last_a_day_belong_to_their_caller_and_survive_failures(engine: Eng
     let path = format!("/v1/orgs/{}/seats/purchase", owner.org);
     let purchased = seats(&app, &owner).await["purchased"].as_u64().unwrap();
 
-    // Failing through the SDK's retries: the key is given up, so the retry runs.
-    app.faults().inject(Rule::new("TransactWriteItems", Fault::Internal).times(3));
+    // Failing through the SDK's retries: the key is given up, so the retry runs. The rule
+    // names the purchase's own transaction (its billing event), so no other write takes it.
+    app.inject_fault(Rule::new("TransactWriteItems", Fault::Internal).containing("BILLING#").times(3)).await;
     let failed = keyed(&app, Some(&owner.access), &path, &key, &json!({"count": 2})).await;
     assert_eq!((failed.status, failed.code()), (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"));
     assert_eq!(seats(&app, &owner).await["purchased"], purchased, "nothing charged");

@@ -18,8 +18,7 @@ async fn signed_out_notices(app: &TestApp, to: &str) -> usize {
     app.run_mail_worker().await;
     app.clock.advance(chrono::Duration::seconds(61));
     app.relay_emails().await;
-    app.run_mail_worker().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.mail_settled().await;
     app.emails_to(to).await.iter().filter(|m| m.subject.contains("signed out")).count()
 }
 
@@ -31,7 +30,7 @@ async fn ending_sessions_tells_once_under_faults(engine: Engine) {
 
     // "Sign out everywhere" whose transaction fails through every attempt: nothing ended, no
     // notice, told to retry.
-    app.faults().inject(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK));
+    app.inject_fault(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK)).await;
     let r = app.call(Method::POST, "/v1/auth/logout-all", Some(&ann.access), None).await;
     assert_retryable(&r);
     app.faults().heal();
@@ -66,7 +65,7 @@ async fn ending_sessions_tells_once_under_faults(engine: Engine) {
     }
     let token = link.expect("a reset link").split("token=").nth(1).unwrap().to_owned();
     let reset = json!({"token": token, "password": "a brand new phrase"});
-    app.faults().inject(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK));
+    app.inject_fault(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK)).await;
     assert_retryable(&app.post("/v1/auth/reset-password", reset.clone()).await);
     app.faults().heal();
     for t in [&web, &mobile] {

@@ -102,7 +102,7 @@ async fn ending_sessions_is_one_write(engine: Engine) {
     let access: Vec<String> = many.iter().map(|(a, _)| a.clone()).collect();
 
     // The transaction fails: nothing ended, told to retry.
-    app.faults().inject(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK));
+    app.inject_fault(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK)).await;
     assert_retryable(&app.call(Method::POST, "/v1/auth/logout-all", Some(&access[0]), None).await);
     app.faults().heal();
     assert_eq!(live(&app, &access).await, 30, "all or nothing: nothing");
@@ -126,7 +126,7 @@ async fn ending_sessions_is_one_write(engine: Engine) {
         (vec![many[0].0.clone()], many[1..].iter().map(|(a, _)| a.clone()).collect());
     let change =
         json!({"current_password": ann.password, "new_password": "an entirely new phrase", "end_other_sessions": true});
-    app.faults().inject(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK));
+    app.inject_fault(Rule::new(TX, Fault::Internal).times(OUTLASTS_SDK)).await;
     assert_retryable(&app.post_auth("/v1/me/password", &me[0], change.clone()).await);
     app.faults().heal();
     assert_eq!(live(&app, &others).await, 9, "no session ended by a failed change");
