@@ -52,6 +52,16 @@ pub struct Config {
     /// The part an export is sent to S3 in (and the most of it held in memory). S3 takes
     /// parts of at least 5 MiB; tests against a store that takes less use small ones.
     pub export_part_bytes: usize,
+    /// Rows an import worker commits a second. A row writes about one item into each of its
+    /// job's results, its organization's activity feed and its organization's partition, in
+    /// transactions (2 write units an item): 400 keeps each of those partitions under 1,000
+    /// units a second, DynamoDB's limit for one partition (measured by `hot_keys` in the e2e
+    /// tests). Tests against a local engine, which has no such limit, raise it.
+    pub import_rows_per_second: u32,
+    /// Invitations one bulk request commits a second. An invitation writes two or three items
+    /// into its organization's partition and one into its activity feed, in a transaction:
+    /// 150 keeps one request under 1,000 write units a second there.
+    pub invitations_per_second: u32,
 }
 
 impl Default for Config {
@@ -83,6 +93,8 @@ impl Default for Config {
             mobile_reminder_after: Some(Duration::hours(24)),
             import_lease_secs: 300,
             export_part_bytes: crate::files::PART_BYTES,
+            import_rows_per_second: 400,
+            invitations_per_second: 150,
         }
     }
 }
@@ -204,6 +216,12 @@ impl Config {
         }
         if let Some(secs) = number(vars, "SWITCHBOARD_IMPORT_LEASE_SECS", 1..=900)? {
             c.import_lease_secs = secs as i64;
+        }
+        if let Some(v) = number(vars, "SWITCHBOARD_IMPORT_ROWS_PER_SECOND", 1..=100_000)? {
+            c.import_rows_per_second = v as u32;
+        }
+        if let Some(v) = number(vars, "SWITCHBOARD_INVITATIONS_PER_SECOND", 1..=100_000)? {
+            c.invitations_per_second = v as u32;
         }
         if let Some(v) = number(vars, "SWITCHBOARD_INCLUDED_SEATS", 0..=10_000)? {
             c.included_seats = v as u32;

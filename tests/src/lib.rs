@@ -203,6 +203,18 @@ pub fn unique_email(tag: &str) -> String {
     format!("{}-{}@example.com", tag.to_lowercase(), ulid::Ulid::new().to_string().to_lowercase())
 }
 
+/// The pacing rates tests run at: a local engine has no partition limit to stay under, and a
+/// test that waited at production rates would spend its time asleep. `hot_keys`, which
+/// measures what production pacing does, keeps the configured rates
+/// ([`TestApp::spawn_faulty_paced`]).
+pub const UNPACED: u32 = 100_000;
+
+fn unpaced(mut config: Config) -> Config {
+    config.import_rows_per_second = UNPACED;
+    config.invitations_per_second = UNPACED;
+    config
+}
+
 impl TestApp {
     pub async fn spawn(engine: Engine) -> TestApp {
         Self::spawn_with(engine, Config::default()).await
@@ -223,13 +235,18 @@ impl TestApp {
         config: Config,
         imports: switchboard::service::members::imports::ImportQueue,
     ) -> TestApp {
-        Self::spawn_inner(engine, config, imports, false).await
+        Self::spawn_inner(engine, unpaced(config), imports, false).await
     }
 
     /// With every AWS call (DynamoDB; on moto SES and SQS too) through a [`FaultProxy`] the
-    /// test programs (`app.faults()`), and attempts timing out after 800 ms, not 5 s, so a
-    /// held answer costs the test little.
+    /// test programs (`app.faults()`).
     pub async fn spawn_faulty(engine: Engine) -> TestApp {
+        let imports = switchboard::service::members::imports::ImportQueue::InProcess;
+        Self::spawn_inner(engine, unpaced(Config::default()), imports, true).await
+    }
+
+    /// [`TestApp::spawn_faulty`] at the production pacing rates.
+    pub async fn spawn_faulty_paced(engine: Engine) -> TestApp {
         let imports = switchboard::service::members::imports::ImportQueue::InProcess;
         Self::spawn_inner(engine, Config::default(), imports, true).await
     }

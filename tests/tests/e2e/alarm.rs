@@ -5,7 +5,7 @@ use e2e::{Engine, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-both_engines!(alarm_service_configured_inherited_and_looked_up);
+dynoxide_only!(alarm_service_configured_inherited_and_looked_up);
 
 async fn send(app: &TestApp, method: Method, path: &str, token: &str, etag: &str, body: Option<Value>) -> e2e::Reply {
     let mut req = app.http.request(method, format!("{}{path}", app.base)).bearer_auth(token).header("If-Match", etag);

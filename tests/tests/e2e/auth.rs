@@ -4,11 +4,11 @@ use e2e::{Engine, TestApp, unique_email};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-both_engines!(
+both_engines!(concurrent_registrations_yield_one_user);
+dynoxide_only!(
     register_verify_and_me,
     a_lost_verification_email_can_be_sent_again,
     a_taken_address_gets_the_same_answer_and_its_owner_an_email,
-    concurrent_registrations_yield_one_user,
     login_failures_are_indistinguishable,
     refresh_rotates_and_replay_ends_the_session,
     logout_and_logout_everywhere_take_effect_on_next_request,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use switchboard::access::{Manage, Scope};
 use switchboard::domain::{OrgId, Role};
 
-both_engines!(closing_never_locks_anyone_out_of_signing_in);
+dynoxide_only!(closing_never_locks_anyone_out_of_signing_in);
 
 async fn close(app: &TestApp, token: &str, org: &str) -> e2e::Reply {
     let version = app.ctx.store.get_org(&OrgId::parse(org, "o").unwrap()).await.unwrap().unwrap().version;

@@ -18,12 +18,8 @@ use switchboard::service::Ctx;
 
 use crate::notifications::{message_event, notification_emails, post_event};
 
-both_engines!(
-    windows_follow_each_persons_clock,
-    late_dying_and_private_runs,
-    hourly_across_the_autumn_clock_change,
-    clocks_that_disagree_drop_nothing,
-);
+both_engines!(clocks_that_disagree_drop_nothing);
+dynoxide_only!(windows_follow_each_persons_clock, late_dying_and_private_runs, hourly_across_the_autumn_clock_change);
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)

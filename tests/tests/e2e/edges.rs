@@ -5,7 +5,14 @@ use e2e::{Engine, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 
-both_engines!(requests_are_judged_in_order);
+both_engines!(a_listing_that_ends_says_so);
+dynoxide_only!(
+    requests_are_judged_in_order,
+    company_domains_match_in_their_ascii_form,
+    a_domain_not_yet_verified_can_be_claimed_again,
+    settings_merge_nested_objects_member_by_member,
+    an_existing_login_is_invited_in_their_own_language,
+);
 
 async fn requests_are_judged_in_order(engine: Engine) {
     let app = TestApp::spawn(engine).await;
@@ -53,8 +60,6 @@ async fn requests_are_judged_in_order(engine: Engine) {
     assert_eq!(patch(tag).send().await.unwrap().status(), StatusCode::OK);
 }
 
-both_engines!(company_domains_match_in_their_ascii_form);
-
 /// A company domain written in Unicode is kept as punycode; an address on it, written either
 /// way, is on the company's domain.
 async fn company_domains_match_in_their_ascii_form(engine: Engine) {
@@ -98,8 +103,6 @@ async fn company_domains_match_in_their_ascii_form(engine: Engine) {
     assert_eq!(statuses, vec!["invited", "invited", "domain_not_approved"], "{:?}", r.body);
 }
 
-both_engines!(a_listing_that_ends_says_so);
-
 /// A page that holds the rest of a listing has no cursor: none leads to an empty page.
 async fn a_listing_that_ends_says_so(engine: Engine) {
     let app = TestApp::spawn(engine).await;
@@ -127,8 +130,6 @@ async fn a_listing_that_ends_says_so(engine: Engine) {
     let r = app.get(&format!("{members}?limit=2"), &owner.access).await;
     assert_eq!((r.body["members"].as_array().map(Vec::len), &r.body["next_cursor"]), (Some(2), &json!(null)));
 }
-
-both_engines!(a_domain_not_yet_verified_can_be_claimed_again);
 
 /// A claim whose token was lost is claimed again: a new token, which verifies; the first no
 /// longer does. Once verified, claiming again is refused.
@@ -159,8 +160,6 @@ async fn a_domain_not_yet_verified_can_be_claimed_again(engine: Engine) {
         assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "domain_already_verified"), "{kind}");
     }
 }
-
-both_engines!(settings_merge_nested_objects_member_by_member);
 
 /// A merge patch of settings merges nested objects member by member (RFC 7396 §2), sent as
 /// `application/merge-patch+json` or plain JSON.
@@ -208,8 +207,6 @@ async fn settings_merge_nested_objects_member_by_member(engine: Engine) {
     let r = patch(json!({"contact": null}), "application/merge-patch+json").await;
     assert_eq!(r.body["own"]["contact"], json!(null), "{:?}", r.body);
 }
-
-both_engines!(an_existing_login_is_invited_in_their_own_language);
 
 /// An English organization invites someone who has a login in Dutch: the invitation is Dutch;
 /// a new address gets the organization's language.

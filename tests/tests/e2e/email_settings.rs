@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use switchboard::access::{Manage, Scope};
 use switchboard::domain::Role;
 
-both_engines!(
+both_engines!(logo_is_checked_stored_and_shown_in_every_email);
+dynoxide_only!(
     email_types_are_switched_off_locked_and_honoured,
     templates_are_checked_saved_used_inherited_and_reset,
-    logo_is_checked_stored_and_shown_in_every_email,
     theme_presets_contrast_preview_and_inheritance,
 );
 

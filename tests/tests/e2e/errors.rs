@@ -4,7 +4,7 @@ use e2e::{Engine, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 
-both_engines!(bad_input_is_a_clear_problem);
+dynoxide_only!(bad_input_is_a_clear_problem);
 
 async fn bad_input_is_a_clear_problem(engine: Engine) {
     let app = TestApp::spawn(engine).await;

@@ -8,7 +8,7 @@ use serde_json::json;
 use switchboard::access::{Manage, Scope};
 use switchboard::domain::Role;
 
-both_engines!(one_member_one_invitation_and_leaving, inbox_members_and_deletion, the_invitees_side);
+dynoxide_only!(one_member_one_invitation_and_leaving, inbox_members_and_deletion, the_invitees_side);
 
 async fn verify(app: &TestApp, user: &User) {
     let mails = app.wait_emails_to(&user.email, 1).await;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use switchboard::access::{Manage, Scope};
 use switchboard::domain::{OrgId, Role};
 
-both_engines!(grant_rules, suspended_and_lost_organizations, sign_out_revokes_every_session);
+dynoxide_only!(grant_rules, suspended_and_lost_organizations, sign_out_revokes_every_session);
 
 fn org_id(s: &str) -> OrgId {
     OrgId::parse(s, "org").unwrap()

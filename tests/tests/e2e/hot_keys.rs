@@ -46,7 +46,7 @@ async fn writes_per_partition_key_in_an_invitation_burst_and_an_import() {
     let scale = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let (requests_n, rows) = (scale("HOT_KEYS_REQUESTS", 5), scale("HOT_KEYS_ROWS", 150));
     let invites = requests_n * 100;
-    let app = TestApp::spawn_faulty(engine).await;
+    let app = TestApp::spawn_faulty_paced(engine).await;
     let owner = app.signup("hot", "web").await;
     // A purchase buys at most 1,000 seats.
     let mut seats = invites + rows + 50;

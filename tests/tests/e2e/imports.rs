@@ -52,7 +52,13 @@ async fn report(app: &TestApp, admin: &User, job: &str) -> String {
     r.text().await.unwrap()
 }
 
-both_engines!(import_end_to_end);
+both_engines!(
+    import_end_to_end,
+    an_import_short_of_seats_is_refused_whole,
+    a_worker_killed_midway_is_resumed_without_duplicates,
+    presigned_uploads_and_files_from_real_writers,
+);
+dynoxide_only!(login_domains_are_unique_and_renamable);
 
 async fn import_end_to_end(engine: Engine) {
     let app = TestApp::spawn_with(engine, seats(20)).await;
@@ -179,8 +185,6 @@ async fn import_end_to_end(engine: Engine) {
     assert_eq!(after, figures);
 }
 
-both_engines!(an_import_short_of_seats_is_refused_whole);
-
 async fn an_import_short_of_seats_is_refused_whole(engine: Engine) {
     let app = TestApp::spawn_with(engine, seats(2)).await;
     let admin = app.signup("short", "web").await;
@@ -198,8 +202,6 @@ async fn an_import_short_of_seats_is_refused_whole(engine: Engine) {
     let r = app.get(&format!("/v1/orgs/{}/invitations", admin.org), &admin.access).await;
     assert_eq!(r.body["invitations"].as_array().unwrap().len(), 0);
 }
-
-both_engines!(a_worker_killed_midway_is_resumed_without_duplicates);
 
 async fn a_worker_killed_midway_is_resumed_without_duplicates(engine: Engine) {
     let app = TestApp::spawn_holding_imports(engine, seats(400)).await;
@@ -258,8 +260,6 @@ async fn a_worker_killed_midway_is_resumed_without_duplicates(engine: Engine) {
     assert_eq!((figures["pending"].as_u64(), figures["reserved"].as_u64()), (Some(rows), Some(0)), "{figures:?}");
 }
 
-both_engines!(presigned_uploads_and_files_from_real_writers);
-
 async fn presigned_uploads_and_files_from_real_writers(engine: Engine) {
     let app = TestApp::spawn_with(engine, seats(20)).await;
     let admin = app.signup("presign", "web").await;
@@ -317,8 +317,6 @@ async fn presigned_uploads_and_files_from_real_writers(engine: Engine) {
         app.post_auth(&format!("/v1/orgs/{}/imports/uploads", admin.org), &viewer.access, json!({"size": 10})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
-
-both_engines!(login_domains_are_unique_and_renamable);
 
 async fn login_domains_are_unique_and_renamable(engine: Engine) {
     let app = TestApp::spawn_with(engine, seats(5)).await;

@@ -4,7 +4,7 @@ use e2e::{Engine, TestApp, unique_email};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-both_engines!(inboxes_members_and_assignment_lists, invitations_into_inboxes_and_reassignment);
+dynoxide_only!(inboxes_members_and_assignment_lists, invitations_into_inboxes_and_reassignment);
 
 async fn inboxes_members_and_assignment_lists(engine: Engine) {
     let app = TestApp::spawn(engine).await;

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use switchboard::domain::UserId;
 
-both_engines!(each_client_opens_where_it_last_landed);
+dynoxide_only!(each_client_opens_where_it_last_landed);
 
 async fn invitation_to(app: &TestApp, admin: &e2e::User, email: &str) -> String {
     let r = app

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use switchboard::access::{Manage, Scope};
 use switchboard::domain::{OrgId, Role};
 
-both_engines!(contact_groups_are_shared_down_the_tree, message_templates_are_inherited_down_the_tree);
+dynoxide_only!(contact_groups_are_shared_down_the_tree, message_templates_are_inherited_down_the_tree);
 
 /// A chain of sub-accounts beneath `root`, `levels` deep; returns root first.
 async fn chain(app: &TestApp, token: &str, root: &str, levels: usize) -> Vec<String> {

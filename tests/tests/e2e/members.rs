@@ -4,12 +4,11 @@ use e2e::{Engine, TestApp, User, unique_email};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-both_engines!(
+both_engines!(seats_are_never_oversold, concurrent_acceptance_creates_one_membership);
+dynoxide_only!(
     invite_many_then_accept_as_new_and_existing_logins,
-    seats_are_never_oversold,
     pending_invitations_resend_edit_revoke,
     member_lifecycle,
-    concurrent_acceptance_creates_one_membership,
     forgot_password_answers_alike_and_resets,
     reset_emails_are_limited_per_address_and_per_client,
     shared_accounts_are_acted_as_by_linked_people,

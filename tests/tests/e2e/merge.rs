@@ -9,7 +9,7 @@ use switchboard::auth::secret;
 use switchboard::domain::{Email, Role, UserId};
 use switchboard::service::identity::merge;
 
-both_engines!(merge_two_logins);
+dynoxide_only!(merge_two_logins, merge_requires_both_second_factors);
 
 async fn merge_two_logins(engine: Engine) {
     let app = TestApp::spawn(engine).await;
@@ -112,8 +112,6 @@ async fn merge_two_logins(engine: Engine) {
     let r = app.call(Method::GET, "/v1/me", Some(&main.access), None).await;
     assert_eq!(r.body["user"]["email"], main.email);
 }
-
-both_engines!(merge_requires_both_second_factors);
 
 fn totp_code(secret_b32: &str, at: i64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret_b32.to_owned()).to_bytes().unwrap();

@@ -34,7 +34,8 @@ async fn owners(app: &TestApp, orgs: &[String]) -> Vec<String> {
     app.ctx.store.get_orgs(&ids).await.unwrap().into_iter().map(|o| o.owner_id.to_string()).collect()
 }
 
-both_engines!(large_merge_through_http);
+both_engines!(large_merge_resumes_after_its_runner_dies);
+dynoxide_only!(large_merge_through_http);
 
 async fn large_merge_through_http(engine: Engine) {
     let app = TestApp::spawn(engine).await;
@@ -52,8 +53,6 @@ async fn large_merge_through_http(engine: Engine) {
     let r = app.post("/v1/auth/login", json!({"email": old.email, "password": old.password, "client": "web"})).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
-
-both_engines!(large_merge_resumes_after_its_runner_dies);
 
 async fn large_merge_resumes_after_its_runner_dies(engine: Engine) {
     let app = TestApp::spawn(engine).await;

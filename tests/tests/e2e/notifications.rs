@@ -9,12 +9,8 @@ use serde_json::{Value, json};
 use switchboard::access::{Manage, Scope};
 use switchboard::domain::Role;
 
-both_engines!(
-    events_fill_the_feed_once_each,
-    immediate_emails_carry_one_click_unsubscribe,
-    this_services_events_reach_the_right_people,
-    bounces_and_complaints_stop_email,
-);
+both_engines!(events_fill_the_feed_once_each, bounces_and_complaints_stop_email);
+dynoxide_only!(immediate_emails_carry_one_click_unsubscribe, this_services_events_reach_the_right_people);
 
 /// The messaging service posts an event to the internal route.
 pub async fn post_event(app: &TestApp, event: Value) -> e2e::Reply {

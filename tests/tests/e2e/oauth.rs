@@ -10,7 +10,7 @@ use e2e::{Engine, TestApp, User};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-both_engines!(oauth_code_flow_with_a_real_client, oauth_registration_and_refusals);
+dynoxide_only!(oauth_code_flow_with_a_real_client, oauth_registration_and_refusals);
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 

@@ -6,14 +6,13 @@ use serde_json::json;
 use switchboard::access::{Manage, Scope};
 use switchboard::domain::Role;
 
-both_engines!(
+both_engines!(renames_use_optimistic_versions, concurrent_sub_account_creation_keeps_the_tree_whole);
+dynoxide_only!(
     many_orgs_one_login_and_nested_sub_accounts,
     switching_is_per_client_and_login_reopens_the_last_one,
     suspended_sub_accounts_cannot_be_entered,
-    renames_use_optimistic_versions,
     activity_is_visible_up_the_tree_only,
     removed_membership_takes_effect_on_the_next_request,
-    concurrent_sub_account_creation_keeps_the_tree_whole,
 );
 
 fn ids(v: &serde_json::Value, key: &str) -> Vec<String> {

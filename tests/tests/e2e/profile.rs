@@ -4,7 +4,7 @@ use e2e::{Engine, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-both_engines!(profile_password_and_sessions);
+dynoxide_only!(profile_password_and_sessions);
 
 async fn profile_password_and_sessions(engine: Engine) {
     let app = TestApp::spawn(engine).await;

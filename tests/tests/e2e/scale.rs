@@ -19,7 +19,7 @@ fn grown_by() -> usize {
     std::env::var("SCALE_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_050).max(2_050)
 }
 
-both_engines!(members_are_found_by_any_word_of_their_name_or_address);
+dynoxide_only!(members_are_found_by_any_word_of_their_name_or_address);
 
 /// The members a search finds, following every cursor: (names, pages, the most calls a page
 /// took).

@@ -7,14 +7,13 @@ use e2e::{Engine, TestApp, User};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-both_engines!(
-    settings_inherit_lock_and_need_if_match,
+both_engines!(settings_inherit_lock_and_need_if_match, created_users_and_mobile_codes);
+dynoxide_only!(
     default_language_reaches_new_members_and_orgs,
     company_domains_find_and_join,
     join_requests_are_approved_or_denied,
     company_search_is_limited_per_client_address,
     two_factor_and_client_policies_are_enforced,
-    created_users_and_mobile_codes,
     email_to_sms_domains_resolve_for_the_messaging_service,
 );
 

@@ -13,11 +13,8 @@ use serde_json::{Value, json};
 use switchboard::access::{Manage, Scope};
 use switchboard::domain::Role;
 
-both_engines!(
-    saml_sign_in_end_to_end_and_attacks,
-    saml_just_in_time_members_and_second_factor,
-    a_provider_vouches_for_its_organization_only,
-);
+both_engines!(saml_sign_in_end_to_end_and_attacks);
+dynoxide_only!(saml_just_in_time_members_and_second_factor, a_provider_vouches_for_its_organization_only);
 
 const IDP: &str = "http://www.okta.com/exk1example";
 

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use crate::faults::{OUTLASTS_SDK, TX, assert_retryable};
 
-both_engines!(turning_two_factor_off_ends_its_standing_everywhere, ending_sessions_is_one_write);
+both_engines!(ending_sessions_is_one_write);
+dynoxide_only!(turning_two_factor_off_ends_its_standing_everywhere);
 
 fn totp(secret: &str) -> totp_rs::TOTP {
     let bytes = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::sso::{add_provider, link_as, sign_in};
 
-both_engines!(adding_a_login_is_an_invitation_they_accept, a_verified_domain_adds_and_tells);
+dynoxide_only!(adding_a_login_is_an_invitation_they_accept, a_verified_domain_adds_and_tells);
 
 /// Register `email` and sign in on the web.
 async fn signup_as(app: &TestApp, email: &str) -> User {

@@ -7,7 +7,7 @@ use switchboard::auth::KeySet;
 use switchboard::auth::jwt::{AccessClaims, KeysConfig};
 use switchboard::clock::OsRandom;
 
-both_engines!(tokens_are_refused_when_they_should_be, jwks_lets_others_verify_tokens);
+dynoxide_only!(tokens_are_refused_when_they_should_be, jwks_lets_others_verify_tokens);
 
 fn b64(v: &serde_json::Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::clock::Clock;
 
-both_engines!(two_factor_login);
+dynoxide_only!(two_factor_login);
 
 fn code(secret_b32: &str, at: i64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret_b32.to_owned()).to_bytes().unwrap();

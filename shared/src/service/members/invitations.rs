@@ -24,10 +24,6 @@ pub const MAX_BATCH: usize = 100;
 /// Invitation transactions of one request in flight at once: enough to hide the round trips,
 /// few enough that one bulk request does not crowd out the seat counter for everyone else.
 const INVITE_CONCURRENCY: usize = 8;
-/// An invitation writes two or three items into its organization's partition (the seats, the
-/// invitation, later its email status) and one into its activity feed, in a transaction (2
-/// write units an item): 150 a second keeps one request under 1,000 units a second there.
-const INVITES_PER_SECOND: u32 = 150;
 
 /// An address that passed the checks, waiting for its invitation.
 struct Candidate {
@@ -291,7 +287,7 @@ pub async fn invite(
     let batch = &batch;
     // Each invitation is its own transaction taking a seat (`free >= 1`), so running them side
     // by side cannot oversell; `buffered` keeps the answers in request order.
-    let pace = &crate::service::pace::Pace::new(INVITES_PER_SECOND);
+    let pace = &crate::service::pace::Pace::new(ctx.config.invitations_per_second);
     let written: Vec<(Candidate, Result<OutboxMail>)> = futures::stream::iter(todo.into_iter().enumerate())
         .map(|(i, c)| async move {
             pace.wait_for(i).await;

@@ -30,11 +30,6 @@ pub const CHUNK: usize = 100;
 const HASHING: usize = 4;
 /// Rows committed at once.
 const WRITING: usize = 8;
-/// A row writes about one item into each of its job's results, its organization's activity
-/// feed and its organization's partition, in transactions (2 write units an item): 400 rows a
-/// second keeps each of those partitions under 1,000 units a second (measured by
-/// `hot_keys` in the e2e tests).
-const ROWS_PER_SECOND: u32 = 400;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum RunOutcome {
@@ -85,7 +80,7 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     });
     let mut seen: HashSet<String> = HashSet::new();
     let mut paused = false;
-    let pace = crate::service::pace::Pace::new(ROWS_PER_SECOND);
+    let pace = crate::service::pace::Pace::new(ctx.config.import_rows_per_second);
     let mut rows_done = 0;
     while let Some(rows) = rx.recv().await {
         rows_done += rows.len();
