@@ -29,6 +29,10 @@ pub struct IdempotencyRecord {
     pub created_at: DateTime<Utc>,
 }
 
+impl crate::store::items::Entity for IdempotencyRecord {
+    const TYPE: &'static str = "idempotency";
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StoredAnswer {
     pub status: u16,

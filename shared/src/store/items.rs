@@ -1,5 +1,7 @@
 //! Conversion between records and DynamoDB items. Records carry no key attributes: each
-//! entity module adds its own keys, built beside the entity.
+//! entity module adds its own keys, built beside the entity, and every record written through
+//! [`to_item`] names its entity type in [`ENTITY_TYPE`], so a reader of a partition (an
+//! export) knows what an item is without guessing from its key.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -9,8 +11,22 @@ use crate::store::error::storage;
 use crate::store::ops::{Item, s};
 use crate::store::table::{GSI1, PRIMARY, TTL_ATTRIBUTE};
 
-pub(crate) fn to_item<T: Serialize>(record: &T, pk: String, sk: String) -> Result<Item> {
+/// The attribute naming an item's entity type.
+pub const ENTITY_TYPE: &str = "entity_type";
+
+/// A kind of record kept in the table, with the name its items carry in [`ENTITY_TYPE`].
+pub trait Entity {
+    const TYPE: &'static str;
+}
+
+/// The entity type an item names, if it names one.
+pub fn entity_of(item: &Item) -> Option<&str> {
+    item.get(ENTITY_TYPE).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+pub(crate) fn to_item<T: Serialize + Entity>(record: &T, pk: String, sk: String) -> Result<Item> {
     let mut item: Item = serde_dynamo::to_item(record).map_err(storage)?;
+    item.insert(ENTITY_TYPE.to_owned(), s(T::TYPE));
     item.insert(PRIMARY.hash.to_owned(), s(pk));
     item.insert(PRIMARY.range.to_owned(), s(sk));
     Ok(item)

@@ -59,7 +59,8 @@ pub use notify::notifications::{
 pub use ops::{Item, Page, QueryDir};
 pub use orgs::directory::{JoinRequestRecord, NameEntryRecord};
 pub use orgs::domains::{DomainClaimRecord, DomainGuardRecord, DomainKind};
-pub use orgs::exports::{EXPORT_DAYS, ExportRecord, ExportStatus, exported};
+pub use orgs::exported::{EXPORTED, Exported, exported};
+pub use orgs::exports::{EXPORT_DAYS, ExportRecord, ExportStatus};
 pub use orgs::lifecycle::Deleted;
 pub use orgs::login_domains::LoginDomainRecord;
 pub use orgs::organizations::{

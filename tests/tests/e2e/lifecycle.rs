@@ -440,8 +440,19 @@ async fn export_is_a_job_with_progress_and_a_download(engine: Engine) {
     assert_eq!(doc["members"].as_array().unwrap().len(), 2);
     assert_eq!(doc["invite"].as_array().unwrap().len(), 1);
     assert!(!doc["activity"].as_array().unwrap().is_empty());
-    for secret in ["token_hash", "\"pk\"", "gsi1pk"] {
+    for secret in ["token_hash", "\"pk\"", "gsi1pk", "entity_type", "sessions_before", "lease"] {
         assert!(!body.contains(secret), "the export carries {secret}");
+    }
+    // Each type's listed fields, and nothing of the types that are not the customer's data.
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>();
+    let has = |v: &serde_json::Value, fields: &[&str]| fields.iter().all(|f| keys(v).contains(*f));
+    assert!(has(&doc["invite"][0], &["email", "roles", "invited_by", "expires_at"]), "{:?}", doc["invite"][0]);
+    assert!(has(&doc["members"][0], &["user_id", "roles", "member_email"]), "{:?}", doc["members"][0]);
+    assert!(has(&doc[format!("contacts:{group}")][0], &["name", "phone"]), "{:?}", doc[format!("contacts:{group}")][0]);
+    assert!(has(&doc["cgroup"][0], &["group_id", "name", "contact_count"]), "{:?}", doc["cgroup"][0]);
+    assert!(has(&doc["seats"][0], &["purchased", "free"]), "{:?}", doc["seats"][0]);
+    for internal in ["export", "cleanup", "cgshares", "upload"] {
+        assert!(doc.get(internal).is_none(), "the export lists {internal}");
     }
     let other = app.signup("exportother", "web").await;
     let r = app.get(&format!("/v1/orgs/{}/exports/{id}", other.org), &other.access).await;

@@ -166,10 +166,10 @@ impl Writer {
         self.file.write(&head).await
     }
 
-    async fn record(&mut self, item: crate::store::Item) -> Result<()> {
+    async fn record(&mut self, fields: &serde_json::Value) -> Result<()> {
         let mut bytes = if self.first_record { Vec::new() } else { b",".to_vec() };
         self.first_record = false;
-        serde_json::to_writer(&mut bytes, &exported(item)?).map_err(encode)?;
+        serde_json::to_writer(&mut bytes, fields).map_err(encode)?;
         self.file.write(&bytes).await?;
         if self.file.len() > MAX_BYTES as u64 {
             return Err(crate::error::Error::internal(format!("export larger than {MAX_BYTES} bytes")));
@@ -192,8 +192,11 @@ impl Writer {
         loop {
             let page = next(cursor).await?;
             for item in page.items {
-                self.record(item).await?;
-                n += 1;
+                // Only the exported types (`store::EXPORTED`); a listing may hold others.
+                if let Some((_, fields)) = exported(item)? {
+                    self.record(&fields).await?;
+                    n += 1;
+                }
             }
             match page.next {
                 Some(c) => cursor = Some(c),
@@ -264,30 +267,35 @@ async fn write(ctx: &Ctx, job: &mut ExportRecord) -> Result<()> {
 async fn sections(ctx: &Ctx, job: &mut ExportRecord, org: &OrgRecord, groups: &[String], w: &mut Writer) -> Result<()> {
     let pk = OrgRecord::pk(&org.org_id);
     let own = ctx.store.get_item(&pk, OrgRecord::SK).await?.ok_or(Error::NotFound("organization"))?;
+    let (_, own) = exported(own)?.ok_or_else(|| Error::internal("the organization is not an exported type"))?;
     w.begin("organization").await?;
-    w.record(own).await?;
+    w.record(&own).await?;
     w.end().await?;
     job.items += 1;
-    // The partition's records by kind: keys sort by kind, so each kind is one run of items.
-    let mut kind: Option<String> = None;
+    // The partition's exported records by type: keys sort by kind, so each type is one run of
+    // items; a type met again after its run would repeat a section name, so it is refused.
+    let mut section: Option<&'static str> = None;
+    let mut done: Vec<&'static str> = vec!["organization"];
     let mut cursor = None;
     loop {
         let page = ctx.store.partition_items(&pk, 1000, cursor.as_ref()).await?;
         for item in page.items {
-            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            let k = sk.split('#').next().unwrap_or_default().to_lowercase();
-            // The organization is written above; export jobs are not the organization's data.
-            if sk == OrgRecord::SK || k == "export" || k == "cleanup" {
+            let Some((name, fields)) = exported(item)? else { continue };
+            if name == "organization" {
                 continue;
             }
-            if kind.as_deref() != Some(k.as_str()) {
-                if kind.is_some() {
+            if section != Some(name) {
+                if done.contains(&name) {
+                    return Err(Error::internal(format!("export section {name} is not one run of keys")));
+                }
+                if section.is_some() {
                     w.end().await?;
                 }
-                w.begin(&k).await?;
-                kind = Some(k);
+                w.begin(name).await?;
+                done.push(name);
+                section = Some(name);
             }
-            w.record(item).await?;
+            w.record(&fields).await?;
             job.items += 1;
         }
         match page.next {
@@ -295,7 +303,7 @@ async fn sections(ctx: &Ctx, job: &mut ExportRecord, org: &OrgRecord, groups: &[
             None => break,
         }
     }
-    if kind.is_some() {
+    if section.is_some() {
         w.end().await?;
     }
     progress(ctx, job).await?;

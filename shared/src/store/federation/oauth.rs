@@ -44,6 +44,10 @@ pub struct AppRecord {
     pub version: u64,
 }
 
+impl crate::store::items::Entity for AppRecord {
+    const TYPE: &'static str = "oauth_app";
+}
+
 impl AppRecord {
     pub fn pk(client_id: &str) -> String {
         format!("OAPP#{client_id}")
@@ -71,6 +75,10 @@ pub struct AuthCodeRecord {
     pub grant_id: Option<String>,
 }
 
+impl crate::store::items::Entity for AuthCodeRecord {
+    const TYPE: &'static str = "oauth_code";
+}
+
 impl AuthCodeRecord {
     pub fn pk(hash: &str) -> String {
         format!("OACODE#{hash}")
@@ -93,6 +101,10 @@ pub struct GrantRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+impl crate::store::items::Entity for GrantRecord {
+    const TYPE: &'static str = "oauth_grant";
+}
+
 impl GrantRecord {
     pub fn sk(client_id: &str, grant_id: &str) -> String {
         format!("OAGRANT#{client_id}#{grant_id}")
@@ -105,6 +117,10 @@ pub struct ConsentRecord {
     pub org_id: OrgId,
     pub scopes: Scopes,
     pub granted_at: DateTime<Utc>,
+}
+
+impl crate::store::items::Entity for ConsentRecord {
+    const TYPE: &'static str = "oauth_consent";
 }
 
 impl ConsentRecord {

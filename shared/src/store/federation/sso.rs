@@ -55,6 +55,10 @@ pub struct SsoProviderRecord {
     pub version: u64,
 }
 
+impl crate::store::items::Entity for SsoProviderRecord {
+    const TYPE: &'static str = "sso_provider";
+}
+
 impl SsoProviderRecord {
     pub fn pk(name: &ProviderName) -> String {
         format!("SSO#{}", name.as_str())
@@ -87,6 +91,10 @@ pub struct SamlRequestRecord {
     pub link_for: Option<UserId>,
 }
 
+impl crate::store::items::Entity for SamlRequestRecord {
+    const TYPE: &'static str = "saml_request";
+}
+
 /// A person's consent that a provider signs them in to its organization, although their
 /// address is not on one of its verified company domains. Made by signing in at the provider
 /// from a session opened with their own credentials.
@@ -98,6 +106,10 @@ pub struct SsoLinkRecord {
     /// The provider's entity when linked: another provider under the same name is not it.
     pub entity_id: EntityId,
     pub linked_at: DateTime<Utc>,
+}
+
+impl crate::store::items::Entity for SsoLinkRecord {
+    const TYPE: &'static str = "sso_link";
 }
 
 impl SsoLinkRecord {

@@ -43,6 +43,10 @@ pub struct MergeLockRecord {
     pub lease_until: i64,
 }
 
+impl crate::store::items::Entity for MergeLockRecord {
+    const TYPE: &'static str = "merge_lock";
+}
+
 impl MergeLockRecord {
     pub const SK: &'static str = "MEMBER#~MERGE";
 

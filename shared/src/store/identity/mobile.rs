@@ -22,6 +22,10 @@ pub struct MobileCodeRecord {
     pub attempts: u32,
 }
 
+impl crate::store::items::Entity for MobileCodeRecord {
+    const TYPE: &'static str = "mobile_code";
+}
+
 impl MobileCodeRecord {
     pub const SK: &'static str = "MOBILECODE";
 }

@@ -35,6 +35,10 @@ pub struct MobileReminderRecord {
     pub registered_at: DateTime<Utc>,
 }
 
+impl crate::store::items::Entity for MobileReminderRecord {
+    const TYPE: &'static str = "mobile_reminder";
+}
+
 impl MobileReminderRecord {
     pub const SK: &'static str = "REMIND#mobile";
 

@@ -46,6 +46,10 @@ pub struct SessionRecord {
     pub factor_epoch: u64,
 }
 
+impl crate::store::items::Entity for SessionRecord {
+    const TYPE: &'static str = "session";
+}
+
 impl SessionRecord {
     pub const SK_PREFIX: &'static str = "SESSION#";
 

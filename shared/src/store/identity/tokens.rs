@@ -60,6 +60,10 @@ pub struct TokenRecord {
     pub second_factor: bool,
 }
 
+impl crate::store::items::Entity for TokenRecord {
+    const TYPE: &'static str = "token";
+}
+
 impl TokenRecord {
     pub fn pk(hash: &str) -> String {
         format!("TOKEN#{hash}")
@@ -85,6 +89,10 @@ pub struct ThrottleRecord {
     pub failures: u32,
     pub window_start: Option<DateTime<Utc>>,
     pub blocked_until: Option<DateTime<Utc>>,
+}
+
+impl crate::store::items::Entity for ThrottleRecord {
+    const TYPE: &'static str = "throttle";
 }
 
 impl ThrottleRecord {

@@ -65,6 +65,10 @@ pub struct UserRecord {
     pub factor_epoch: u64,
 }
 
+impl crate::store::items::Entity for UserRecord {
+    const TYPE: &'static str = "user";
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TotpState {
     /// Base64 of the 20-byte secret.
@@ -148,6 +152,10 @@ pub struct CredentialRecord {
     pub login: String,
     /// Argon2id PHC string.
     pub password_hash: String,
+}
+
+impl crate::store::items::Entity for CredentialRecord {
+    const TYPE: &'static str = "credential";
 }
 
 impl CredentialRecord {

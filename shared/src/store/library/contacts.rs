@@ -41,6 +41,10 @@ pub struct GroupRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+impl crate::store::items::Entity for GroupRecord {
+    const TYPE: &'static str = "contact_group";
+}
+
 impl GroupRecord {
     pub const SK_PREFIX: &'static str = "CGROUP#";
 
@@ -67,6 +71,10 @@ pub struct ContactRecord {
     #[serde(flatten)]
     pub contact: Contact,
     pub added_at: DateTime<Utc>,
+}
+
+impl crate::store::items::Entity for ContactRecord {
+    const TYPE: &'static str = "contact";
 }
 
 impl ContactRecord {

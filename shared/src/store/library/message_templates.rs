@@ -38,6 +38,10 @@ pub struct TemplateRecord {
     pub updated_by: UserId,
 }
 
+impl crate::store::items::Entity for TemplateRecord {
+    const TYPE: &'static str = "message_template";
+}
+
 /// What the catalog keeps of a template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateSummary {

@@ -29,6 +29,10 @@ pub struct ImportMailRecord {
     pub claimed_until: Option<i64>,
 }
 
+impl crate::store::items::Entity for ImportMailRecord {
+    const TYPE: &'static str = "import_mail";
+}
+
 impl ImportMailRecord {
     pub(crate) fn pk(job: &str) -> String {
         format!("IMPORTMAIL#{job}")

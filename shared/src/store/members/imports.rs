@@ -40,6 +40,10 @@ pub struct UploadRecord {
     pub ttl: i64,
 }
 
+impl crate::store::items::Entity for UploadRecord {
+    const TYPE: &'static str = "upload";
+}
+
 impl UploadRecord {
     pub const SK_PREFIX: &'static str = "UPLOAD#";
     pub fn sk(id: &str) -> String {
@@ -122,6 +126,10 @@ pub struct ImportJobRecord {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+impl crate::store::items::Entity for ImportJobRecord {
+    const TYPE: &'static str = "import_job";
+}
+
 impl ImportJobRecord {
     pub const SK_PREFIX: &'static str = "IMPORT#";
     pub fn sk(id: &str) -> String {
@@ -152,6 +160,10 @@ pub struct ImportRowRecord {
     pub code: Option<String>,
     pub field: Option<String>,
     pub reason: Option<String>,
+}
+
+impl crate::store::items::Entity for ImportRowRecord {
+    const TYPE: &'static str = "import_row";
 }
 
 impl ImportRowRecord {

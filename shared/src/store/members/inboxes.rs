@@ -29,6 +29,10 @@ pub struct InboxRecord {
     pub created_at: DateTime<Utc>,
 }
 
+impl crate::store::items::Entity for InboxRecord {
+    const TYPE: &'static str = "inbox";
+}
+
 impl InboxRecord {
     pub const SK_PREFIX: &'static str = "INBOX#";
 
@@ -82,6 +86,10 @@ pub struct InboxMemberRecord {
     #[serde(flatten)]
     pub assignments: Assignments,
     pub added_at: DateTime<Utc>,
+}
+
+impl crate::store::items::Entity for InboxMemberRecord {
+    const TYPE: &'static str = "inbox_member";
 }
 
 impl InboxMemberRecord {

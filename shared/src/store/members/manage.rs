@@ -33,6 +33,10 @@ pub struct SeatsRecord {
     pub reserved: u32,
 }
 
+impl crate::store::items::Entity for SeatsRecord {
+    const TYPE: &'static str = "seats";
+}
+
 impl SeatsRecord {
     pub const SK: &'static str = "SEATS";
 
@@ -74,6 +78,10 @@ pub struct InvitationRecord {
     pub inbox: Option<InboxChoice>,
 }
 
+impl crate::store::items::Entity for InvitationRecord {
+    const TYPE: &'static str = "invitation";
+}
+
 /// An existing inbox to join, or a new one the invitee gets (and picks a number for).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -112,6 +120,10 @@ pub struct InviteTokenRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+impl crate::store::items::Entity for InviteTokenRecord {
+    const TYPE: &'static str = "invite_token";
+}
+
 impl InviteTokenRecord {
     pub fn pk(hash: &str) -> String {
         format!("INVTOKEN#{hash}")
@@ -137,6 +149,10 @@ pub struct BillingEvent {
     #[schema(value_type = String)]
     pub actor_id: UserId,
     pub at: DateTime<Utc>,
+}
+
+impl crate::store::items::Entity for BillingEvent {
+    const TYPE: &'static str = "billing_event";
 }
 
 impl BillingEvent {

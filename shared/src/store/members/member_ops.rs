@@ -61,6 +61,10 @@ pub struct OutboxEvent {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
+impl crate::store::items::Entity for OutboxEvent {
+    const TYPE: &'static str = "outbox_event";
+}
+
 impl OutboxEvent {
     pub(crate) fn item(&self) -> Result<Item> {
         // The stream carries it out when it is written; kept a week for inspection, then expired.

@@ -43,6 +43,10 @@ struct SearchEntry {
     dup_below: usize,
 }
 
+impl crate::store::items::Entity for SearchEntry {
+    const TYPE: &'static str = "search_entry";
+}
+
 /// The characters `a` and `b` start with alike.
 fn shared_start(a: &str, b: &str) -> usize {
     a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()

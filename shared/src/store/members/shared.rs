@@ -27,6 +27,10 @@ pub struct SharedLinkRecord {
     pub linked_at: DateTime<Utc>,
 }
 
+impl crate::store::items::Entity for SharedLinkRecord {
+    const TYPE: &'static str = "shared_link";
+}
+
 impl SharedLinkRecord {
     pub const SK_PREFIX: &'static str = "ACTAS#";
 

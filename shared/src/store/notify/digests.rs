@@ -94,6 +94,10 @@ pub struct DigestWindow {
     pub stored_sk: Option<String>,
 }
 
+impl crate::store::items::Entity for DigestWindow {
+    const TYPE: &'static str = "digest_window";
+}
+
 impl DigestWindow {
     /// A window is named by its end and its start (the end of the window before it), so a
     /// window record that exists already can never stand in the way of a later window, even
@@ -126,6 +130,10 @@ pub struct UnsubscribeRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+impl crate::store::items::Entity for UnsubscribeRecord {
+    const TYPE: &'static str = "unsubscribe";
+}
+
 impl UnsubscribeRecord {
     pub fn pk(hash: &str) -> String {
         format!("UNSUB#{hash}")
@@ -146,6 +154,10 @@ pub struct SuppressionRecord {
     pub at: DateTime<Utc>,
     #[serde(default)]
     pub detail: Option<String>,
+}
+
+impl crate::store::items::Entity for SuppressionRecord {
+    const TYPE: &'static str = "suppression";
 }
 
 impl SuppressionRecord {

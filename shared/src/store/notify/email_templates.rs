@@ -39,6 +39,10 @@ pub struct EmailTemplateRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub de: Option<TemplateOverride>,
 }
+impl crate::store::items::Entity for EmailTemplateRecord {
+    const TYPE: &'static str = "email_template";
+}
+
 
 impl EmailTemplateRecord {
     pub fn sk(ty: EmailType) -> String {
@@ -90,15 +94,18 @@ impl Store {
             .expression_attribute_names("#lang", lang.as_str())
             .expression_attribute_values(":v", n(expected_version as i64))
             .expression_attribute_values(":next", n(expected_version as i64 + 1))
-            .expression_attribute_values(":org", s(org.org_id.as_str()));
+            .expression_attribute_values(":org", s(org.org_id.as_str()))
+            .expression_attribute_names("#et", crate::store::items::ENTITY_TYPE)
+            .expression_attribute_values(":et", s(<EmailTemplateRecord as crate::store::items::Entity>::TYPE));
+        // An update makes the item the first time, so it names its type as `to_item` would.
         update = match parts {
             Some(p) => {
-                update.update_expression("SET #lang = :p, version = :next, org_id = :org").expression_attribute_values(
+                update.update_expression("SET #lang = :p, version = :next, org_id = :org, #et = :et").expression_attribute_values(
                     ":p",
                     serde_dynamo::to_attribute_value(p).map_err(crate::store::error::storage)?,
                 )
             }
-            None => update.update_expression("REMOVE #lang SET version = :next, org_id = :org"),
+            None => update.update_expression("REMOVE #lang SET version = :next, org_id = :org, #et = :et"),
         };
         self.update_with_activity(update, org, activity).await
     }

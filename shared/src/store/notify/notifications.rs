@@ -54,6 +54,10 @@ pub struct NotificationRecord {
     pub read_at: Option<DateTime<Utc>>,
 }
 
+impl crate::store::items::Entity for NotificationRecord {
+    const TYPE: &'static str = "notification";
+}
+
 impl NotificationRecord {
     pub fn sk(id: &str) -> String {
         format!("N#{id}")

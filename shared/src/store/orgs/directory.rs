@@ -79,6 +79,10 @@ pub struct JoinRequestRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+impl crate::store::items::Entity for JoinRequestRecord {
+    const TYPE: &'static str = "join_request";
+}
+
 impl JoinRequestRecord {
     pub fn sk(user: &UserId) -> String {
         format!("JOINREQ#{user}")

@@ -59,6 +59,10 @@ pub struct DomainClaimRecord {
     pub checked_at: Option<DateTime<Utc>>,
 }
 
+impl crate::store::items::Entity for DomainClaimRecord {
+    const TYPE: &'static str = "domain_claim";
+}
+
 impl DomainClaimRecord {
     pub fn sk(kind: DomainKind, d: &DomainName) -> String {
         format!("DOMAIN#{}#{}", kind.tag(), d.as_str())
@@ -84,6 +88,10 @@ pub struct DomainGuardRecord {
     pub org_id: OrgId,
     pub domain: DomainName,
     pub verified_at: DateTime<Utc>,
+}
+
+impl crate::store::items::Entity for DomainGuardRecord {
+    const TYPE: &'static str = "domain_guard";
 }
 
 impl DomainGuardRecord {

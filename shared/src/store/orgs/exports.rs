@@ -44,6 +44,10 @@ pub struct ExportRecord {
     pub size: Option<u64>,
 }
 
+impl crate::store::items::Entity for ExportRecord {
+    const TYPE: &'static str = "export";
+}
+
 impl ExportRecord {
     pub fn sk(id: &ExportId) -> String {
         format!("EXPORT#{id}")
@@ -58,33 +62,6 @@ impl ExportRecord {
         let item = to_item(self, OrgRecord::pk(&self.org_id), Self::sk(&self.export_id))?;
         Ok(with_ttl(item, self.created_at + chrono::Duration::days(EXPORT_DAYS)))
     }
-}
-
-/// Attributes that are keys, index keys or secrets' hashes: never part of an export.
-const INTERNAL: &[&str] = &[
-    "pk",
-    "sk",
-    "gsi1pk",
-    "gsi1sk",
-    "gsi2pk",
-    "gsi2sk",
-    "gsi3pk",
-    "gsi3sk",
-    "ttl",
-    "token_hash",
-    "secret_hash",
-    "refresh_hash",
-    "prev_hash",
-    "password_hash",
-    "search",
-];
-
-/// An item as exported: its attributes as JSON, without keys and secrets' hashes.
-pub fn exported(mut item: Item) -> Result<serde_json::Value> {
-    for a in INTERNAL {
-        item.remove(*a);
-    }
-    serde_dynamo::from_item(item).map_err(crate::store::error::storage)
 }
 
 impl Store {

@@ -16,6 +16,10 @@ pub struct LoginDomainRecord {
     pub domain: LoginDomain,
 }
 
+impl crate::store::items::Entity for LoginDomainRecord {
+    const TYPE: &'static str = "login_domain";
+}
+
 impl LoginDomainRecord {
     pub fn pk(d: &LoginDomain) -> String {
         format!("LOGINDOMAIN#{}", d.as_str())

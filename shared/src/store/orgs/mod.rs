@@ -2,6 +2,7 @@
 
 pub(in crate::store) mod directory;
 pub(in crate::store) mod domains;
+pub(in crate::store) mod exported;
 pub(in crate::store) mod exports;
 pub(in crate::store) mod lifecycle;
 pub(in crate::store) mod login_domains;

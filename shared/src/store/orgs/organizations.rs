@@ -84,6 +84,10 @@ pub struct OrgRecord {
     pub company: CompanyFields,
 }
 
+impl crate::store::items::Entity for OrgRecord {
+    const TYPE: &'static str = "organization";
+}
+
 /// What the company settings keep on the organization's item, so that the access check's
 /// read of the lineage brings every ancestor's settings along at no extra round trip.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -210,6 +214,10 @@ pub struct MembershipRecord {
     pub sessions_before: Option<crate::domain::SessionId>,
 }
 
+impl crate::store::items::Entity for MembershipRecord {
+    const TYPE: &'static str = "membership";
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MemberStatus {
@@ -334,6 +342,10 @@ pub struct ActivityRecord {
     pub action: String,
     pub target: Option<String>,
     pub at: DateTime<Utc>,
+}
+
+impl crate::store::items::Entity for ActivityRecord {
+    const TYPE: &'static str = "activity";
 }
 
 impl ActivityRecord {
