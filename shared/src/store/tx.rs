@@ -1,6 +1,7 @@
 //! Transactions: building blocks for conditional transaction items, and a runner that
 //! retries transaction conflicts and reports which conditions failed.
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
@@ -152,9 +153,10 @@ impl Store {
                 Err(e) => e,
             };
             let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
-                // Some engines report a conflict as its own error.
-                let conflict = e.as_service_error().is_some_and(|s| s.is_transaction_in_progress_exception())
-                    || format!("{e:?}").contains("TransactionConflict");
+                // Some engines (moto) report a conflict as an error of its own, by code.
+                let conflict = e.as_service_error().is_some_and(|s| {
+                    s.is_transaction_in_progress_exception() || s.code() == Some("TransactionConflictException")
+                });
                 if conflict && attempt < CONFLICT_RETRIES {
                     attempt += 1;
                     tokio::time::sleep(crate::store::ops::backoff(attempt)).await;
