@@ -37,6 +37,21 @@ macro_rules! id_type {
             }
         }
 
+        // In the OpenAPI document an id is a string of its prefix and a ULID, one schema per
+        // kind, so a client sees which id a field takes.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(concat!("^", $prefix, "[0-9A-HJKMNP-TV-Z]{26}$")))
+                    .description(Some(concat!("Identifier of a ", $what, ": `", $prefix, "` followed by a ULID.")))
+                    .examples([concat!($prefix, "01JF3Q8Z6X2V7M4N9K5T1R0W8Y")])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)

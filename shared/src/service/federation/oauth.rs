@@ -99,7 +99,6 @@ pub struct ConsentPrompt {
     pub client_id: String,
     pub application: String,
     pub description: Option<String>,
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     pub scopes: Vec<ScopeView>,
     /// The person agreed to these scopes before: a client may skip the prompt.
@@ -216,7 +215,6 @@ pub struct UserInfo {
     pub name: String,
     pub given_name: String,
     pub family_name: String,
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
 }
 
@@ -255,7 +253,6 @@ pub async fn userinfo(ctx: &Ctx, bearer: &str) -> Result<UserInfo> {
 pub struct Authorized {
     pub client_id: String,
     pub application: Option<String>,
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     pub scopes: Vec<String>,
     pub granted_at: chrono::DateTime<chrono::Utc>,

@@ -27,7 +27,6 @@ pub struct RegisterInput {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
-    #[schema(value_type = String)]
     pub id: UserId,
     /// Absent for a login with a username only.
     #[schema(value_type = Option<String>)]
@@ -68,7 +67,6 @@ impl From<&UserRecord> for UserView {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgView {
-    #[schema(value_type = String)]
     pub id: OrgId,
     pub name: String,
     #[schema(value_type = Option<String>)]

@@ -15,7 +15,6 @@ use crate::store::{
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Merged {
     /// The login everything now belongs to; sign in with it from now on.
-    #[schema(value_type = String)]
     pub merged_into: UserId,
     pub email: String,
     /// Organizations whose memberships moved.

@@ -61,7 +61,6 @@ pub async fn change_password(
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
-    #[schema(value_type = String)]
     pub session_id: SessionId,
     pub client: ClientType,
     #[schema(value_type = Option<String>)]

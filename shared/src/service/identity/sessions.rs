@@ -34,7 +34,6 @@ pub struct TokenPair {
     pub expires_in: i64,
     /// Opaque; rotated on every use. Presenting a used one ends the session.
     pub refresh_token: String,
-    #[schema(value_type = String)]
     pub session_id: SessionId,
     #[schema(value_type = Option<String>)]
     pub organization_id: Option<OrgId>,
@@ -48,7 +47,6 @@ pub struct TokenPair {
 /// Why a session did not start in an organization.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Refusal {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     pub code: &'static str,
 }

@@ -26,13 +26,11 @@ pub enum Source {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GroupView {
-    #[schema(value_type = String)]
     pub group_id: GroupId,
     pub name: String,
     pub contact_count: u64,
     pub source: Source,
     /// The organization that keeps it.
-    #[schema(value_type = String)]
     pub owner_org_id: OrgId,
     pub owner_org_name: Option<String>,
     /// Whom the group is shared with (own groups only; absent: not shared).

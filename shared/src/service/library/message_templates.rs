@@ -12,7 +12,6 @@ use crate::store::{Cursor, OrgRecord, TemplateRecord};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TemplateView {
-    #[schema(value_type = String)]
     pub template_id: TemplateId,
     pub name: String,
     /// A language tag such as `en` or `nl-BE`.
@@ -21,7 +20,6 @@ pub struct TemplateView {
     /// The placeholders the body uses, in order of first use.
     pub placeholders: Vec<String>,
     pub source: crate::service::library::contact_groups::Source,
-    #[schema(value_type = String)]
     pub owner_org_id: OrgId,
     pub owner_org_name: Option<String>,
     /// `"m<version>"`: send it in `If-Match` to change or delete an own template.

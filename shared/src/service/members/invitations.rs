@@ -395,9 +395,7 @@ pub struct NewMember {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
-    #[schema(value_type = String)]
     pub user_id: UserId,
     pub roles: Vec<Role>,
     /// The inbox joined, if the invitation named one.

@@ -13,7 +13,6 @@ use crate::store::{InvitationRecord, UserRecord};
 /// What the holder of an invitation link sees before accepting.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InvitationPreview {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     pub organization_name: String,
     pub email: String,
@@ -41,7 +40,6 @@ pub async fn preview(ctx: &Ctx, token: &str) -> Result<InvitationPreview> {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MyInvitation {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     pub organization_name: String,
     pub roles: Vec<Role>,

@@ -16,7 +16,6 @@ use crate::store::{
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
-    #[schema(value_type = String)]
     pub user_id: UserId,
     pub email: Option<String>,
     pub name: Option<String>,
@@ -74,7 +73,6 @@ pub struct PendingView {
     pub roles: Vec<Role>,
     pub scope: Scope,
     pub manage: Manage,
-    #[schema(value_type = String)]
     pub invited_by: UserId,
     pub invited_by_name: String,
     pub sent_at: chrono::DateTime<chrono::Utc>,

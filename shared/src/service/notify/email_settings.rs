@@ -88,7 +88,6 @@ pub struct LogoView {
 /// The Email settings tab.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmailSettingsDoc {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     /// The settings' ETag (shared with the company settings): send it in `If-Match`.
     pub etag: String,

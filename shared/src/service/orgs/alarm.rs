@@ -19,7 +19,6 @@ use crate::store::{OrgRecord, OrgStatus};
 /// The alarm service an admin sees.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlarmDoc {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     /// The settings' ETag: send it in `If-Match` to change the alarm service.
     pub etag: String,
@@ -38,7 +37,6 @@ pub struct AlarmDoc {
 /// What the messaging service forwards alarms by.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlarmTarget {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     /// Absent: alarms of this organization are not forwarded.
     pub alarm_service: Option<AlarmService>,

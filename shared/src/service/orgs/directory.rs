@@ -20,7 +20,6 @@ const JOIN_REQUEST_DAYS: i64 = 30;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FoundOrg {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     pub name: String,
     /// The alias that matched, when it was not the name.
@@ -121,7 +120,6 @@ pub enum JoinOutcome {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JoinAnswer {
     pub outcome: JoinOutcome,
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
 }
 

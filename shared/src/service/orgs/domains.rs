@@ -134,7 +134,6 @@ pub async fn remove(ctx: &Ctx, permit: &Permit<UpdateOrg>, kind: DomainKind, d: 
 pub struct SenderAccount {
     #[schema(value_type = String)]
     pub domain: DomainName,
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     /// The account as its people find it: `closed` or `suspended` when it, or an organization
     /// above it, is; then nothing should be routed into it.

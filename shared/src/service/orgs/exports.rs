@@ -61,7 +61,6 @@ impl ExportQueue {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExportView {
-    #[schema(value_type = String)]
     pub export_id: ExportId,
     pub status: ExportStatus,
     /// Sections written so far, of `sections_total` (known once the job has started).

@@ -157,7 +157,6 @@ pub struct Switched {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     pub roles: Vec<Role>,
     pub permissions: Vec<Permission>,

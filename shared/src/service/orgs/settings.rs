@@ -192,7 +192,6 @@ pub fn admit_client(
 /// The settings document admins read and change.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SettingsDoc {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     /// Sent back in `If-Match` to change them (also the `ETag` header).
     pub etag: String,
@@ -349,7 +348,6 @@ pub async fn set_aliases(
 /// that apply to the reader.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PolicyDoc {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     pub disclaimer: Option<String>,
     pub default_language: Language,

@@ -32,7 +32,6 @@ pub enum ThemeSource {
 /// The resolved colors a client applies.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ThemeDoc {
-    #[schema(value_type = String)]
     pub organization_id: OrgId,
     /// The settings' ETag: send it in `If-Match` to change the theme. (The response's `ETag`
     /// header names these colors, for `If-None-Match`.)

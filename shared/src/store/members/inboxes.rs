@@ -16,15 +16,12 @@ use crate::store::{ActivityRecord, OrgRecord, Page, QueryDir, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InboxRecord {
-    #[schema(value_type = String)]
     pub inbox_id: InboxId,
-    #[schema(value_type = String)]
     pub org_id: OrgId,
     pub name: String,
     /// None until a number is chosen (an inbox created by an invitation).
     #[schema(value_type = Option<String>)]
     pub phone: Option<Phone>,
-    #[schema(value_type = String)]
     pub owner_id: UserId,
     pub created_at: DateTime<Utc>,
 }
@@ -77,11 +74,8 @@ impl Assignments {
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InboxMemberRecord {
-    #[schema(value_type = String)]
     pub inbox_id: InboxId,
-    #[schema(value_type = String)]
     pub org_id: OrgId,
-    #[schema(value_type = String)]
     pub user_id: UserId,
     #[serde(flatten)]
     pub assignments: Assignments,

@@ -138,7 +138,6 @@ impl InviteTokenRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BillingEvent {
     pub event_id: String,
-    #[schema(value_type = String)]
     pub org_id: OrgId,
     /// `seats.purchased` or `seats.removed`.
     pub kind: String,
@@ -146,7 +145,6 @@ pub struct BillingEvent {
     /// Total in cents (0 for removals).
     pub amount_cents: u64,
     pub currency: String,
-    #[schema(value_type = String)]
     pub actor_id: UserId,
     pub at: DateTime<Utc>,
 }

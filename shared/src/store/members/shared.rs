@@ -16,13 +16,10 @@ use crate::store::{QueryDir, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SharedLinkRecord {
-    #[schema(value_type = String)]
     pub org_id: OrgId,
-    #[schema(value_type = String)]
     pub shared_user_id: UserId,
     /// The shared account's display name when linked.
     pub shared_name: String,
-    #[schema(value_type = String)]
     pub linked_user_id: UserId,
     pub linked_at: DateTime<Utc>,
 }

@@ -68,9 +68,7 @@ pub(crate) fn new_org_items(t: &str, org: &OrgRecord) -> Result<Vec<aws_sdk_dyna
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinRequestRecord {
-    #[schema(value_type = String)]
     pub org_id: OrgId,
-    #[schema(value_type = String)]
     pub user_id: UserId,
     #[schema(value_type = String)]
     pub email: Email,

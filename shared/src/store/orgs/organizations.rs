@@ -326,9 +326,7 @@ impl MembershipRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivityRecord {
     pub activity_id: String,
-    #[schema(value_type = String)]
     pub org_id: OrgId,
-    #[schema(value_type = String)]
     pub actor_id: UserId,
     /// The login that acted, when it has since been merged into `actor_id` (set when read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
