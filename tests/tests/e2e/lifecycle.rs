@@ -444,7 +444,8 @@ async fn export_is_a_job_with_progress_and_a_download(engine: Engine) {
         assert!(!body.contains(secret), "the export carries {secret}");
     }
     // Each type's listed fields, and nothing of the types that are not the customer's data.
-    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>();
+    let keys =
+        |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>();
     let has = |v: &serde_json::Value, fields: &[&str]| fields.iter().all(|f| keys(v).contains(*f));
     assert!(has(&doc["invite"][0], &["email", "roles", "invited_by", "expires_at"]), "{:?}", doc["invite"][0]);
     assert!(has(&doc["members"][0], &["user_id", "roles", "member_email"]), "{:?}", doc["members"][0]);

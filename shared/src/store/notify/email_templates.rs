@@ -43,7 +43,6 @@ impl crate::store::items::Entity for EmailTemplateRecord {
     const TYPE: &'static str = "email_template";
 }
 
-
 impl EmailTemplateRecord {
     pub fn sk(ty: EmailType) -> String {
         format!("EMAILTPL#{}", ty.key())
@@ -99,12 +98,12 @@ impl Store {
             .expression_attribute_values(":et", s(<EmailTemplateRecord as crate::store::items::Entity>::TYPE));
         // An update makes the item the first time, so it names its type as `to_item` would.
         update = match parts {
-            Some(p) => {
-                update.update_expression("SET #lang = :p, version = :next, org_id = :org, #et = :et").expression_attribute_values(
+            Some(p) => update
+                .update_expression("SET #lang = :p, version = :next, org_id = :org, #et = :et")
+                .expression_attribute_values(
                     ":p",
                     serde_dynamo::to_attribute_value(p).map_err(crate::store::error::storage)?,
-                )
-            }
+                ),
             None => update.update_expression("REMOVE #lang SET version = :next, org_id = :org, #et = :et"),
         };
         self.update_with_activity(update, org, activity).await

@@ -53,7 +53,11 @@ pub const EXPORTED: &[Exported] = &[
             "email_locks",
         ],
     },
-    Exported { entity: SeatsRecord::TYPE, section: "seats", fields: &["purchased", "used", "pending", "free", "reserved"] },
+    Exported {
+        entity: SeatsRecord::TYPE,
+        section: "seats",
+        fields: &["purchased", "used", "pending", "free", "reserved"],
+    },
     Exported {
         entity: InvitationRecord::TYPE,
         section: "invite",
@@ -146,7 +150,11 @@ pub const EXPORTED: &[Exported] = &[
             "updated_by",
         ],
     },
-    Exported { entity: EmailTemplateRecord::TYPE, section: "emailtpl", fields: &["org_id", "version", "en", "nl", "de"] },
+    Exported {
+        entity: EmailTemplateRecord::TYPE,
+        section: "emailtpl",
+        fields: &["org_id", "version", "en", "nl", "de"],
+    },
     Exported {
         entity: SharedLinkRecord::TYPE,
         section: "actas",
@@ -170,7 +178,11 @@ pub const EXPORTED: &[Exported] = &[
         ],
     },
     // A contact's section is its group's (`contacts:<group>`), named by the export itself.
-    Exported { entity: ContactRecord::TYPE, section: "contacts", fields: &["group_id", "name", "phone", "email", "added_at"] },
+    Exported {
+        entity: ContactRecord::TYPE,
+        section: "contacts",
+        fields: &["group_id", "name", "phone", "email", "added_at"],
+    },
     Exported {
         entity: ActivityRecord::TYPE,
         section: "activity",
