@@ -195,8 +195,8 @@ async fn bulk_invitations_keep_every_outcome_under_faults(engine: Engine) {
     for a in &addresses {
         assert_eq!(app.wait_emails_to(a, 1).await.len(), 1, "one invitation email to {a}");
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    app.run_mail_worker().await;
+    // Every recorded email has gone out (a positive signal, not a pause).
+    app.mail_settled().await;
     for a in &addresses {
         assert_eq!(app.emails_to(a).await.len(), 1, "still one invitation email to {a}");
     }
@@ -394,7 +394,7 @@ async fn a_merge_moves_everything_or_nothing_under_faults(engine: Engine) {
     app.run_mail_worker().await;
     app.clock.advance(chrono::Duration::seconds(61));
     app.relay_emails().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.mail_settled().await;
     assert_eq!(combined(app.emails_to(&main.email).await), 0, "no merge notice without the merge");
 
     // The retry, through two conflicts: everything moves once. A notice written after the
@@ -422,8 +422,7 @@ async fn a_merge_moves_everything_or_nothing_under_faults(engine: Engine) {
     }
     app.clock.advance(chrono::Duration::seconds(61));
     app.relay_emails().await;
-    app.run_mail_worker().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.mail_settled().await;
     assert_eq!((notices, combined(app.emails_to(&main.email).await)), (1, 1), "one merge notice, with the merge");
     println!(
         "{engine:?} | merge | TX 500 x3, then the retry through 2 conflicts and a failing BatchWriteItem | 503+Retry-After with nothing moved and no notice; then both organizations on the main login once, the token spent, one notice"
@@ -457,11 +456,10 @@ async fn the_mail_worker_retries_ses_and_sends_once() {
     // sends it again. Bounded: one retry's worth.
     app.faults().inject(Rule::new("SendRawEmail", Fault::DropAfterApply).times(1));
     app.post_auth(&path, &owner.access, json!({"invitations": [{"email": b, "roles": ["agent"]}]})).await;
-    let got = app.wait_emails_to(&b, 1).await.len();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    app.run_mail_worker().await;
-    let got = got.max(app.emails_to(&b).await.len());
-    assert!((1..=2).contains(&got), "{got} emails");
+    app.wait_emails_to(&b, 1).await;
+    app.mail_settled().await;
+    let got = app.emails_to(&b).await.len();
+    assert_eq!(got, 2, "the SDK's one retry after the lost answer sends a second copy");
     println!(
         "Moto | mail worker | SendRawEmail 500 x3 + throttled x2; answer lost after sending | sent once, recorded sent; {got} copies (no SES idempotency)"
     );
