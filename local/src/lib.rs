@@ -292,13 +292,13 @@ pub fn start_mail_relay(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
     // In AWS the digest schedule runs the relay; attributed to it for the IAM check.
     tokio::spawn(switchboard::aws::as_function("digests", async move {
         // What a process before this one recorded and left unsent goes out now, not a minute on.
-        match switchboard::service::notify::mail_outbox::relay_after_restart(&ctx, ctx.now()).await {
+        match switchboard::service::notify::outbox::relay_after_restart(&ctx, ctx.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(relayed = n, "emails left by the previous run handed to the worker"),
             Err(e) => tracing::warn!(error = %e, "email relay failed; it runs again in 30 seconds"),
         }
         loop {
-            match switchboard::service::notify::mail_outbox::relay(&ctx).await {
+            match switchboard::service::notify::outbox::relay(&ctx).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(relayed = n, "waiting emails handed to the worker"),
                 Err(e) => tracing::warn!(error = %e, "email relay failed; it runs again in 30 seconds"),
@@ -418,7 +418,7 @@ pub async fn run_at(
             switchboard::service::orgs::lifecycle::purge_due(ctx, at, deadline).await.map(JobReport::Purge)
         }
         Job::EmailRelay => {
-            switchboard::service::notify::mail_outbox::relay(ctx).await.map(|relayed| JobReport::EmailRelay { relayed })
+            switchboard::service::notify::outbox::relay(ctx).await.map(|relayed| JobReport::EmailRelay { relayed })
         }
         Job::MobileReminders => {
             switchboard::service::identity::reminders::run(ctx, at).await.map(JobReport::MobileReminders)

@@ -92,32 +92,10 @@ pub fn role_permissions(role: Role) -> &'static [Permission] {
     ROLE_PERMISSIONS.iter().find(|(r, _)| *r == role).map(|(_, p)| *p).unwrap_or(&[])
 }
 
-/// How far down the tree a membership reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// The organization and every descendant.
-    #[default]
-    Subtree,
-    /// The organization alone.
-    OrgOnly,
-}
-
-/// For admins: which descendants they may change.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "org_ids")]
-pub enum Manage {
-    #[default]
-    All,
-    None,
-    /// These sub-accounts and what lies beneath them.
-    #[schema(value_type = Vec<String>)]
-    Only(Vec<OrgId>),
-}
-
-pub(crate) fn is_admin(roles: &[Role]) -> bool {
-    roles.iter().any(|r| matches!(r, Role::Owner | Role::Admin))
-}
+// The value types a membership carries live in `domain` (the store keeps them on its items);
+// they are named here too, where the rules that read them are.
+pub(crate) use crate::domain::is_admin;
+pub use crate::domain::{Manage, Scope};
 
 /// What besides memberships decides access to an organization.
 #[derive(Debug, Clone, Copy, Default)]

@@ -570,7 +570,7 @@ impl TestApp {
     /// does every 30 seconds (in AWS the digest schedule), and deliver them; returns how many
     /// were relayed.
     pub async fn relay_emails(&self) -> usize {
-        let n = switchboard::aws::as_function("digests", switchboard::service::notify::mail_outbox::relay(&self.ctx))
+        let n = switchboard::aws::as_function("digests", switchboard::service::notify::outbox::relay(&self.ctx))
             .await
             .expect("relay recorded emails");
         self.run_mail_worker().await;

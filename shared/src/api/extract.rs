@@ -185,7 +185,7 @@ impl FromRequestParts<AppState> for OrgAccess {
             // Acting as a shared account: its access applies, while the link still exists.
             Some(shared) => {
                 let active = auth.session.active_org.as_ref().ok_or(Error::Forbidden)?;
-                service::members::shared::check_link(state, &auth.user_id, active, shared).await?;
+                service::members::shared_accounts::check_link(state, &auth.user_id, active, shared).await?;
                 let mut access = service::access_to(state, shared, &org, started).await?;
                 access.real_user_id = Some(auth.user_id.clone());
                 access

@@ -93,7 +93,7 @@ functions! {
     AlarmServiceLookup "alarm-service-lookup" [] => routes::orgs::alarm::lookup(),
     SsoProviders "sso-providers" [] => routes::federation::sso::providers(),
     Sso "sso" [] => routes::federation::sso::sign_in(),
-    Applications "applications" [] => routes::federation::oauth_apps::routes(),
+    Applications "applications" [] => routes::federation::oauth::apps::routes(),
     OauthAuthorize "oauth-authorize" [] => routes::federation::oauth::authorize(),
     OauthToken "oauth-token" [] => routes::federation::oauth::tokens(),
     OauthIntrospect "oauth-introspect" [] => routes::federation::oauth::introspection(),

@@ -74,6 +74,11 @@ impl Roles {
     }
 }
 
+/// Whether these roles make an owner or admin.
+pub(crate) fn is_admin(roles: &[Role]) -> bool {
+    roles.iter().any(|r| matches!(r, Role::Owner | Role::Admin))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ pub(crate) use error::Transient;
 mod idempotency;
 mod items;
 mod ops;
+pub(crate) use ops::backoff;
 pub mod table;
 mod tx;
 
@@ -45,17 +46,17 @@ pub use members::manage::{
     BillingEvent, EmailStatus, InboxChoice, InvitationRecord, InviteTokenRecord, SeatDelta, SeatsRecord,
 };
 pub use members::member_ops::{MemberRemoval, NewLogin, OutboxEvent};
-pub use members::shared::SharedLinkRecord;
+pub use members::shared_accounts::SharedLinkRecord;
 pub use notify::digests::{
     DUE_SHARDS, DigestState, DigestWindow, Due, LEASE_MINUTES, SuppressionRecord, UnsubscribeRecord, WindowStatus,
     shard_key, shard_of,
 };
 pub use notify::email_templates::{EmailTemplateRecord, TemplateOverride};
-pub use notify::mail_outbox::{MAIL_SHARDS, MailClaim, OutboxMail};
 pub use notify::notifications::due_sk;
 pub use notify::notifications::{
     FeedRecord, NewNotification, NotificationRecord, Recorded, partition as notification_partition,
 };
+pub use notify::outbox::{MAIL_SHARDS, MailClaim, OutboxMail};
 pub use ops::{Item, Page, QueryDir};
 pub use orgs::directory::{JoinRequestRecord, NameEntryRecord};
 pub use orgs::domains::{DomainClaimRecord, DomainGuardRecord, DomainKind};

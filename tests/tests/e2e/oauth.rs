@@ -209,28 +209,28 @@ async fn oauth_registration_and_refusals(engine: Engine) {
     // Round trips of each grant and of userinfo, counted in the service.
     let r = app.post_auth("/v1/oauth/authorize", &owner.access, ask(REDIRECT, "profile")).await;
     let fresh = query(r.body["redirect_to"].as_str().unwrap())["code"].clone();
-    let request = |grant: &str| switchboard::service::federation::oauth_tokens::TokenRequest {
+    let request = |grant: &str| switchboard::service::federation::oauth::tokens::TokenRequest {
         grant_type: grant.into(),
         client_id: Some(client_id.clone()),
         client_secret: Some(secret.clone()),
         ..Default::default()
     };
-    let code_req = switchboard::service::federation::oauth_tokens::TokenRequest {
+    let code_req = switchboard::service::federation::oauth::tokens::TokenRequest {
         code: Some(fresh),
         redirect_uri: Some(REDIRECT.into()),
         code_verifier: Some(verifier.into()),
         ..request("authorization_code")
     };
     let (t, code_calls) =
-        switchboard::store::count_calls(switchboard::service::federation::oauth_tokens::token(&app.ctx, code_req))
+        switchboard::store::count_calls(switchboard::service::federation::oauth::tokens::token(&app.ctx, code_req))
             .await;
     let t = t.unwrap();
-    let refresh_req = switchboard::service::federation::oauth_tokens::TokenRequest {
+    let refresh_req = switchboard::service::federation::oauth::tokens::TokenRequest {
         refresh_token: t.refresh_token.clone(),
         ..request("refresh_token")
     };
     let (_, refresh_calls) =
-        switchboard::store::count_calls(switchboard::service::federation::oauth_tokens::token(&app.ctx, refresh_req))
+        switchboard::store::count_calls(switchboard::service::federation::oauth::tokens::token(&app.ctx, refresh_req))
             .await;
     let (info, info_calls) =
         switchboard::store::count_calls(switchboard::service::federation::oauth::userinfo(&app.ctx, &t.access_token))

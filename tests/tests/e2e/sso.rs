@@ -219,23 +219,24 @@ async fn saml_sign_in_end_to_end_and_attacks(engine: Engine) {
     // answer, the code exchange.
     let name = switchboard::domain::sso::ProviderName::parse("acme", "n").unwrap();
     let web = switchboard::domain::ClientType::Web;
-    let (started, start_calls) =
-        switchboard::store::count_calls(switchboard::service::federation::sso_login::start(&app.ctx, &name, web, None))
-            .await;
+    let (started, start_calls) = switchboard::store::count_calls(switchboard::service::federation::sso::login::start(
+        &app.ctx, &name, web, None,
+    ))
+    .await;
     let started = started.unwrap();
-    let switchboard::service::federation::sso_login::Started::Redirect(location) = started.started else {
+    let switchboard::service::federation::sso::login::Started::Redirect(location) = started.started else {
         panic!("redirect binding")
     };
     let req: Value = serde_json::from_str(&idp(&["--parse-request", &location])).unwrap();
     let response = signed(&app, &p, req["id"].as_str().unwrap(), &owner.email, "valid", "idp-a");
     let browser = Some(started.browser_secret.as_str());
-    let (done, acs_calls) = switchboard::store::count_calls(switchboard::service::federation::sso_login::consume(
+    let (done, acs_calls) = switchboard::store::count_calls(switchboard::service::federation::sso::login::consume(
         &app.ctx, &name, &response, browser,
     ))
     .await;
     let code = done.unwrap().redirect_to.split_once("code=").unwrap().1.to_owned();
     let (_, exchange_calls) =
-        switchboard::store::count_calls(switchboard::service::federation::sso_login::exchange(&app.ctx, &code, "ua"))
+        switchboard::store::count_calls(switchboard::service::federation::sso::login::exchange(&app.ctx, &code, "ua"))
             .await;
     println!("round trips: start {}, ACS {}, exchange {}", start_calls.calls, acs_calls.calls, exchange_calls.calls);
     assert_eq!(
@@ -312,9 +313,10 @@ async fn saml_sign_in_end_to_end_and_attacks(engine: Engine) {
     assert_eq!(patch(etag).send().await.unwrap().status(), StatusCode::OK);
     let r = app.no_redirects().get(format!("{}/v1/sso/acme/login", app.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let (_, start_calls) =
-        switchboard::store::count_calls(switchboard::service::federation::sso_login::start(&app.ctx, &name, web, None))
-            .await;
+    let (_, start_calls) = switchboard::store::count_calls(switchboard::service::federation::sso::login::start(
+        &app.ctx, &name, web, None,
+    ))
+    .await;
     assert_eq!(start_calls.calls, 1, "a disabled provider is one read");
 }
 
@@ -337,7 +339,7 @@ async fn saml_just_in_time_members_and_second_factor(engine: Engine) {
         let response = signed(&app, &p, &begun.id, &newbie, "valid", "idp-a");
         let name = switchboard::domain::sso::ProviderName::parse("jitco", "n").unwrap();
         let secret = begun.cookie.split_once('=').unwrap().1.to_owned();
-        let (out, calls) = switchboard::store::count_calls(switchboard::service::federation::sso_login::consume(
+        let (out, calls) = switchboard::store::count_calls(switchboard::service::federation::sso::login::consume(
             &app.ctx,
             &name,
             &response,
@@ -348,9 +350,10 @@ async fn saml_just_in_time_members_and_second_factor(engine: Engine) {
         (to.split_once("code=").unwrap().1.to_owned(), calls.calls)
     };
     println!("round trips: ACS with just-in-time membership {calls}");
-    let (tokens, exchange_calls) =
-        switchboard::store::count_calls(switchboard::service::federation::sso_login::exchange(&app.ctx, &code, "test"))
-            .await;
+    let (tokens, exchange_calls) = switchboard::store::count_calls(
+        switchboard::service::federation::sso::login::exchange(&app.ctx, &code, "test"),
+    )
+    .await;
     println!("round trips: code exchange {}", exchange_calls.calls);
     let tokens = match tokens.unwrap() {
         switchboard::service::LoginOutcome::Tokens(t) => t,

@@ -8,7 +8,7 @@ use crate::auth::secret;
 use crate::domain::{Email, EmailType, Language, LoginKey, OrgId, OrgName, Password, PersonName, Role, UserId};
 use crate::error::{Error, Result};
 use crate::mail::queue::EmailJob;
-use crate::service::notify::emails;
+use crate::service::notify::compose;
 use crate::service::{Authenticated, Ctx};
 use crate::store::{
     ActivityRecord, CredentialRecord, Cursor, MembershipRecord, OrgRecord, OrgStatus, Plan, RegisterRecords,
@@ -184,12 +184,12 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
         org,
     };
     // A new organization has no templates to read: composing costs no round trip.
-    let scope = emails::Scope::created(&records.org);
+    let scope = compose::Scope::created(&records.org);
     records.mails = verification_mail(ctx, &records.user, Some(&scope), &token).await?;
     let email = input.email.clone();
     let queued = match ctx.store.register(&records).await {
         Ok(()) => {
-            crate::service::notify::mail_outbox::handed_on(ctx, std::mem::take(&mut records.mails)).await;
+            crate::service::notify::outbox::handed_on(ctx, std::mem::take(&mut records.mails)).await;
             Ok(())
         }
         Err(Error::EmailTaken) => {
@@ -209,29 +209,29 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
 /// For the owner of an address someone tried to register with: how to sign in instead.
 /// `None` when the organization they last used switched this type off.
 pub(crate) async fn registration_attempt_email(ctx: &Ctx, user: &UserRecord) -> Result<Option<EmailJob>> {
-    let vars = emails::vars([
+    let vars = compose::vars([
         ("login_link", format!("{}/login", ctx.config.public_url).into()),
         ("reset_link", format!("{}/forgot-password", ctx.config.public_url).into()),
     ]);
-    emails::to_user(ctx, user, None, EmailType::RegistrationAttempt, vars).await
+    compose::to_user(ctx, user, None, EmailType::RegistrationAttempt, vars).await
 }
 
 /// The verification email with `token`'s link, recorded (not yet written).
 async fn verification_mail(
     ctx: &Ctx,
     user: &UserRecord,
-    scope: Option<&emails::Scope>,
+    scope: Option<&compose::Scope>,
     token: &str,
 ) -> Result<Vec<crate::store::OutboxMail>> {
     let link = format!("{}/verify-email?token={token}", ctx.config.public_url);
-    let r = emails::Recipient {
+    let r = compose::Recipient {
         to: user.address()?.clone(),
         language: Some(user.language),
         first_name: user.first_name.clone(),
-        vars: emails::vars([("link", link.into()), ("hours", ctx.config.verify_email_ttl.num_hours().into())]),
+        vars: compose::vars([("link", link.into()), ("hours", ctx.config.verify_email_ttl.num_hours().into())]),
     };
-    let jobs = emails::compose(ctx, scope, EmailType::EmailVerification, vec![r]).await?;
-    crate::service::notify::mail_outbox::record(ctx, jobs.into_iter().map(|j| j.with_secret(token)).collect())
+    let jobs = compose::compose(ctx, scope, EmailType::EmailVerification, vec![r]).await?;
+    crate::service::notify::outbox::record(ctx, jobs.into_iter().map(|j| j.with_secret(token)).collect())
 }
 
 /// Consume an email-verification token.
@@ -247,14 +247,14 @@ pub async fn verify_email(ctx: &Ctx, token: &str) -> Result<()> {
     // The welcome is written with the verification: both or neither.
     let mails = match ctx.store.get_user(&record.user_id).await? {
         Some(user) => {
-            let vars = emails::vars([("link", format!("{}/login", ctx.config.public_url).into())]);
-            let job = emails::to_user(ctx, &user, None, EmailType::Welcome, vars).await;
-            emails::notice(ctx, EmailType::Welcome, job)
+            let vars = compose::vars([("link", format!("{}/login", ctx.config.public_url).into())]);
+            let job = compose::to_user(ctx, &user, None, EmailType::Welcome, vars).await;
+            compose::notice(ctx, EmailType::Welcome, job)
         }
         None => Vec::new(),
     };
     ctx.store.consume_verify_email(&hash, &record, &mails).await?;
-    crate::service::notify::mail_outbox::handed_on(ctx, mails).await;
+    crate::service::notify::outbox::handed_on(ctx, mails).await;
     Ok(())
 }
 
@@ -281,14 +281,14 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
     };
     let scope = match &auth.session.active_org {
         Some(o) => match ctx.store.get_org(o).await? {
-            Some(org) => Some(emails::Scope::resolve(ctx, &org).await?),
+            Some(org) => Some(compose::Scope::resolve(ctx, &org).await?),
             None => None,
         },
         None => None,
     };
     let mails = verification_mail(ctx, &user, scope.as_ref(), &token).await?;
     ctx.store.put_token_with_mail(&hash, &record, &mails).await?;
-    crate::service::notify::mail_outbox::handed_on(ctx, mails).await;
+    crate::service::notify::outbox::handed_on(ctx, mails).await;
     Ok(())
 }
 

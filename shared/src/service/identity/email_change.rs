@@ -7,7 +7,7 @@ use crate::auth::password::Verified;
 use crate::auth::secret;
 use crate::domain::{Email, EmailType, Password};
 use crate::error::{Error, Result};
-use crate::service::notify::emails;
+use crate::service::notify::compose;
 use crate::service::{Authenticated, Ctx};
 use crate::store::{TokenPurpose, TokenRecord};
 
@@ -55,16 +55,16 @@ pub async fn request(
     };
     let link = format!("{}/confirm-email?token={token}", ctx.config.public_url);
     let confirm =
-        emails::vars([("new_email", new.as_str().into()), ("link", link.into()), ("minutes", LINK_MINUTES.into())]);
-    let notice = emails::vars([("new_email", new.as_str().into())]);
+        compose::vars([("new_email", new.as_str().into()), ("link", link.into()), ("minutes", LINK_MINUTES.into())]);
+    let notice = compose::vars([("new_email", new.as_str().into())]);
     let mut jobs = Vec::new();
     jobs.extend(
-        emails::to_user(ctx, &user, Some(new), EmailType::EmailChange, confirm).await?.map(|j| j.with_secret(&token)),
+        compose::to_user(ctx, &user, Some(new), EmailType::EmailChange, confirm).await?.map(|j| j.with_secret(&token)),
     );
-    jobs.extend(emails::to_user(ctx, &user, Some(current), EmailType::EmailChangeNotice, notice).await?);
-    let mails = crate::service::notify::mail_outbox::record(ctx, jobs)?;
+    jobs.extend(compose::to_user(ctx, &user, Some(current), EmailType::EmailChangeNotice, notice).await?);
+    let mails = crate::service::notify::outbox::record(ctx, jobs)?;
     ctx.store.put_token_with_mail(&hash, &record, &mails).await?;
-    crate::service::notify::mail_outbox::handed_on(ctx, mails).await;
+    crate::service::notify::outbox::handed_on(ctx, mails).await;
     Ok(())
 }
 

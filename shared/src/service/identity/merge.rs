@@ -134,7 +134,7 @@ pub async fn merge(
         begin_job(ctx, &plan).await?;
         run_job_from(ctx, &main, old, Some(plan), usize::MAX).await?;
     }
-    crate::service::notify::mail_outbox::handed_on(ctx, notice).await;
+    crate::service::notify::outbox::handed_on(ctx, notice).await;
     Ok(Merged { merged_into: main.user_id.clone(), email: main.login_key().to_owned(), organizations })
 }
 
@@ -144,12 +144,12 @@ async fn merge_notice(ctx: &Ctx, main: &UserRecord, old: &UserRecord) -> Vec<cra
     if main.email.is_none() {
         return Vec::new();
     }
-    let vars = crate::service::notify::emails::vars([
+    let vars = crate::service::notify::compose::vars([
         ("merged_email", old.login_key().into()),
         ("link", format!("{}/login", ctx.config.public_url).into()),
     ]);
-    let job = crate::service::notify::emails::to_user(ctx, main, None, EmailType::MergeNotice, vars).await;
-    crate::service::notify::emails::notice(ctx, EmailType::MergeNotice, job)
+    let job = crate::service::notify::compose::to_user(ctx, main, None, EmailType::MergeNotice, vars).await;
+    crate::service::notify::compose::notice(ctx, EmailType::MergeNotice, job)
 }
 
 /// The first step of a merge too large for one transaction: the proof is consumed, the old

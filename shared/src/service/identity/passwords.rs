@@ -25,7 +25,7 @@ enum Purpose {
 
 /// Create a reset token for `user` and record the email with its link (an admin's request for
 /// a member, who is known to them).
-pub async fn send_reset(ctx: &Ctx, user: &UserRecord, scope: &crate::service::notify::emails::Scope) -> Result<()> {
+pub async fn send_reset(ctx: &Ctx, user: &UserRecord, scope: &crate::service::notify::compose::Scope) -> Result<()> {
     issue(ctx, user, Purpose::Reset, Some(scope), None).await
 }
 
@@ -34,7 +34,7 @@ pub async fn send_first_password(
     ctx: &Ctx,
     user: &UserRecord,
     by: String,
-    scope: &crate::service::notify::emails::Scope,
+    scope: &crate::service::notify::compose::Scope,
 ) -> Result<()> {
     issue(ctx, user, Purpose::FirstPassword { by }, Some(scope), None).await
 }
@@ -51,7 +51,7 @@ async fn issue(
     ctx: &Ctx,
     user: &UserRecord,
     purpose: Purpose,
-    scope: Option<&crate::service::notify::emails::Scope>,
+    scope: Option<&crate::service::notify::compose::Scope>,
     request_id: Option<&str>,
 ) -> Result<()> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
@@ -60,12 +60,12 @@ async fn issue(
         Purpose::Reset => (
             crate::domain::EmailType::PasswordReset,
             chrono::Duration::minutes(RESET_MINUTES),
-            crate::service::notify::emails::vars([("link", link.into()), ("minutes", RESET_MINUTES.into())]),
+            crate::service::notify::compose::vars([("link", link.into()), ("minutes", RESET_MINUTES.into())]),
         ),
         Purpose::FirstPassword { by } => (
             crate::domain::EmailType::AccountCreated,
             chrono::Duration::days(FIRST_PASSWORD_DAYS),
-            crate::service::notify::emails::vars([
+            crate::service::notify::compose::vars([
                 ("by", by.into()),
                 ("link", link.into()),
                 ("days", FIRST_PASSWORD_DAYS.into()),
@@ -87,24 +87,24 @@ async fn issue(
     };
     let job = match scope {
         Some(s) => {
-            crate::service::notify::emails::compose_one(
+            crate::service::notify::compose::compose_one(
                 ctx,
                 Some(s),
                 ty,
-                crate::service::notify::emails::Recipient::user(user, vars)?,
+                crate::service::notify::compose::Recipient::user(user, vars)?,
             )
             .await?
         }
-        None => crate::service::notify::emails::to_user(ctx, user, None, ty, vars).await?,
+        None => crate::service::notify::compose::to_user(ctx, user, None, ty, vars).await?,
     };
     let Some(job) = job else { return Ok(()) };
     let job = job.with_secret(&token);
     let mails = match request_id {
-        Some(id) => vec![crate::service::notify::mail_outbox::record_for(ctx, id, job)?],
-        None => crate::service::notify::mail_outbox::record(ctx, vec![job])?,
+        Some(id) => vec![crate::service::notify::outbox::record_for(ctx, id, job)?],
+        None => crate::service::notify::outbox::record(ctx, vec![job])?,
     };
     match ctx.store.put_token_with_mail(&hash, &record, &mails).await {
-        Ok(()) => crate::service::notify::mail_outbox::handed_on(ctx, mails).await,
+        Ok(()) => crate::service::notify::outbox::handed_on(ctx, mails).await,
         // The token's hash is fresh randomness, so what exists is the email under the
         // request's id: a concurrent delivery of the same request answered it.
         Err(Error::Conflict) if request_id.is_some() => {}
@@ -143,6 +143,6 @@ pub async fn reset(ctx: &Ctx, token: &str, password: &Password) -> Result<()> {
     let sessions = ctx.store.list_sessions(&record.user_id).await?;
     let mails = crate::service::identity::sessions::sessions_ended_notice(ctx, &record.user_id, sessions.len()).await;
     ctx.store.consume_password_reset(&hash, &record, &new_hash, &throttles, &sessions, &mails).await?;
-    crate::service::notify::mail_outbox::handed_on(ctx, mails).await;
+    crate::service::notify::outbox::handed_on(ctx, mails).await;
     Ok(())
 }

@@ -44,7 +44,7 @@ pub async fn run(ctx: &Ctx, at: DateTime<Utc>) -> Result<ReminderReport> {
                 if ctx.store.settle_mobile_reminder(reminder, &mails).await? {
                     if sent {
                         report.sent += 1;
-                        crate::service::notify::mail_outbox::handed_on(ctx, mails).await;
+                        crate::service::notify::outbox::handed_on(ctx, mails).await;
                     } else {
                         report.dropped += 1;
                     }
@@ -69,8 +69,8 @@ fn wants_reminder(user: &UserRecord) -> bool {
 /// The reminder email, branded by the organization the person last used; none when that
 /// organization switched the email type off.
 async fn email(ctx: &Ctx, user: &UserRecord) -> Result<Vec<OutboxMail>> {
-    let vars = crate::service::notify::emails::vars([("link", format!("{}/profile", ctx.config.public_url).into())]);
+    let vars = crate::service::notify::compose::vars([("link", format!("{}/profile", ctx.config.public_url).into())]);
     let job =
-        crate::service::notify::emails::to_user(ctx, user, None, EmailType::MobileVerificationReminder, vars).await?;
-    crate::service::notify::mail_outbox::record(ctx, job.into_iter().collect())
+        crate::service::notify::compose::to_user(ctx, user, None, EmailType::MobileVerificationReminder, vars).await?;
+    crate::service::notify::outbox::record(ctx, job.into_iter().collect())
 }

@@ -345,7 +345,7 @@ pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
     };
     if let (Some(org), Some(shared)) = (&session.active_org, &session.acting_as)
         && access.is_some()
-        && crate::service::members::shared::check_link(ctx, &user, org, shared).await.is_err()
+        && crate::service::members::shared_accounts::check_link(ctx, &user, org, shared).await.is_err()
     {
         access = None;
     }
@@ -395,7 +395,7 @@ pub async fn logout_everywhere(ctx: &Ctx, auth: &Authenticated) -> Result<usize>
     let live = sessions.iter().filter(|s| s.epoch == auth.session.epoch && s.expires_at > ctx.now()).count();
     let mails = sessions_ended_notice(ctx, &auth.user_id, live).await;
     ctx.store.end_sessions_telling(&auth.user_id, &sessions, &mails).await?;
-    crate::service::notify::mail_outbox::handed_on(ctx, mails).await;
+    crate::service::notify::outbox::handed_on(ctx, mails).await;
     Ok(live)
 }
 
@@ -412,14 +412,14 @@ pub(crate) async fn sessions_ended_notice(
     }
     let job = match ctx.store.get_user(user).await {
         Ok(Some(u)) if u.email.is_some() => {
-            let vars = crate::service::notify::emails::vars([
+            let vars = crate::service::notify::compose::vars([
                 ("count", ended.into()),
                 ("link", format!("{}/login", ctx.config.public_url).into()),
             ]);
-            crate::service::notify::emails::to_user(ctx, &u, None, EmailType::SessionsEnded, vars).await
+            crate::service::notify::compose::to_user(ctx, &u, None, EmailType::SessionsEnded, vars).await
         }
         Ok(_) => Ok(None),
         Err(e) => Err(e),
     };
-    crate::service::notify::emails::notice(ctx, EmailType::SessionsEnded, job)
+    crate::service::notify::compose::notice(ctx, EmailType::SessionsEnded, job)
 }

@@ -178,7 +178,7 @@ pub async fn disable(
     let by = user.display_name();
     let mails = two_factor_notice(ctx, &user, None, &by).await;
     ctx.store.clear_totp(&user.user_id, &mails).await?;
-    crate::service::notify::mail_outbox::handed_on(ctx, mails).await;
+    crate::service::notify::outbox::handed_on(ctx, mails).await;
     Ok(())
 }
 
@@ -196,13 +196,13 @@ pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &
     };
     let mails = match ctx.store.get_user(user).await? {
         Some(member) => {
-            two_factor_notice(ctx, &member, Some(&crate::service::notify::emails::Scope::of_permit(permit)), &by).await
+            two_factor_notice(ctx, &member, Some(&crate::service::notify::compose::Scope::of_permit(permit)), &by).await
         }
         None => Vec::new(),
     };
     let sessions = ctx.store.list_sessions(user).await?;
     ctx.store.reset_totp(user, &lineage, &act, &mails, &sessions).await?;
-    crate::service::notify::mail_outbox::handed_on(ctx, mails).await;
+    crate::service::notify::outbox::handed_on(ctx, mails).await;
     use crate::domain::notification::NotificationKind;
     let mut e = crate::service::notify::notifications::tell(
         ctx,
@@ -224,21 +224,21 @@ pub async fn reset_for_member(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &
 async fn two_factor_notice(
     ctx: &Ctx,
     user: &UserRecord,
-    scope: Option<&crate::service::notify::emails::Scope>,
+    scope: Option<&crate::service::notify::compose::Scope>,
     by: &str,
 ) -> Vec<crate::store::OutboxMail> {
     use crate::domain::EmailType;
-    let vars = crate::service::notify::emails::vars([
+    let vars = crate::service::notify::compose::vars([
         ("by", by.into()),
         ("link", format!("{}/profile/security", ctx.config.public_url).into()),
     ]);
-    let Ok(r) = crate::service::notify::emails::Recipient::user(user, vars) else { return Vec::new() };
+    let Ok(r) = crate::service::notify::compose::Recipient::user(user, vars) else { return Vec::new() };
     let job = match scope {
-        Some(s) => crate::service::notify::emails::compose_one(ctx, Some(s), EmailType::TwoFactorReset, r).await,
-        None => match crate::service::notify::emails::scope_of_user(ctx, user).await {
-            Ok(s) => crate::service::notify::emails::compose_one(ctx, s.as_ref(), EmailType::TwoFactorReset, r).await,
+        Some(s) => crate::service::notify::compose::compose_one(ctx, Some(s), EmailType::TwoFactorReset, r).await,
+        None => match crate::service::notify::compose::scope_of_user(ctx, user).await {
+            Ok(s) => crate::service::notify::compose::compose_one(ctx, s.as_ref(), EmailType::TwoFactorReset, r).await,
             Err(e) => Err(e),
         },
     };
-    crate::service::notify::emails::notice(ctx, EmailType::TwoFactorReset, job)
+    crate::service::notify::compose::notice(ctx, EmailType::TwoFactorReset, job)
 }

@@ -6,7 +6,7 @@ use crate::domain::{Email, EmailType, Language};
 use crate::error::Result;
 use crate::mail::queue::{EmailJob, InvitationRef};
 use crate::service::Ctx;
-use crate::service::notify::emails::{self, Recipient};
+use crate::service::notify::compose::{self, Recipient};
 use crate::store::{InvitationRecord, OutboxMail};
 
 /// An invitation's email before its template is read: the recipient and what to record on
@@ -32,7 +32,7 @@ pub(crate) fn invitation_email(ctx: &Ctx, language: Language, inv: &InvitationRe
             to: inv.email.clone(),
             language: Some(language),
             first_name: String::new(),
-            vars: emails::vars([
+            vars: compose::vars([
                 ("inviter", inv.invited_by_name.clone().into()),
                 ("link", link.into()),
                 ("expires", inv.expires_at.format("%Y-%m-%d %H:%M UTC").to_string().into()),
@@ -49,11 +49,11 @@ pub(crate) fn invitation_email(ctx: &Ctx, language: Language, inv: &InvitationRe
 
 /// Invitation emails of one organization, composed before the invitations are written so
 /// each is recorded in its invitation's transaction; one template read for all.
-pub(crate) struct InviteComposer(emails::Composer);
+pub(crate) struct InviteComposer(compose::Composer);
 
 impl InviteComposer {
-    pub(crate) async fn new(ctx: &Ctx, scope: &emails::Scope) -> Result<Self> {
-        Ok(InviteComposer(emails::Composer::new(ctx, scope, EmailType::Invitation).await?))
+    pub(crate) async fn new(ctx: &Ctx, scope: &compose::Scope) -> Result<Self> {
+        Ok(InviteComposer(compose::Composer::new(ctx, scope, EmailType::Invitation).await?))
     }
 
     /// The email of `inv`, whose link carries `token` (sealed in the record).
@@ -66,7 +66,7 @@ impl InviteComposer {
     ) -> Result<OutboxMail> {
         let p = invitation_email(ctx, language, inv, token);
         let job = EmailJob { invitation: Some(p.invitation), ..self.0.render(p.recipient)? }.with_secret(token);
-        crate::service::notify::mail_outbox::record(ctx, vec![job])?
+        crate::service::notify::outbox::record(ctx, vec![job])?
             .pop()
             .ok_or_else(|| crate::error::Error::internal("an invitation email was not recorded"))
     }
@@ -75,10 +75,10 @@ impl InviteComposer {
 /// The jobs for invitation emails of one organization: one template read for all.
 pub(crate) async fn invitation_jobs(
     ctx: &Ctx,
-    scope: &emails::Scope,
+    scope: &compose::Scope,
     pending: Vec<InvitationEmail>,
 ) -> Result<Vec<EmailJob>> {
-    let composer = emails::Composer::new(ctx, scope, EmailType::Invitation).await?;
+    let composer = compose::Composer::new(ctx, scope, EmailType::Invitation).await?;
     // Invitations cannot be switched off, so every recipient has its email.
     pending
         .into_iter()

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 pub(crate) use crate::service::members::invitation_emails::{
     InvitationEmail, InviteComposer, invitation_email, invitation_jobs,
 };
-use crate::service::notify::emails;
+use crate::service::notify::compose;
 use crate::service::{Authenticated, Ctx, activity_record, members::grants, permit_activity};
 use crate::store::{
     Assignments, CredentialRecord, EmailStatus, InboxChoice, InboxMemberRecord, InboxRecord, InvitationRecord,
@@ -281,7 +281,7 @@ pub async fn invite(
         });
     }
     let lineage = org.lineage_ids();
-    let composer = InviteComposer::new(ctx, &emails::Scope::of_permit(permit)).await?;
+    let composer = InviteComposer::new(ctx, &compose::Scope::of_permit(permit)).await?;
     let batch =
         Batch { effective: &effective, inviter_name: &inviter_name, lineage: &lineage, days, composer: &composer };
     let batch = &batch;
@@ -330,7 +330,7 @@ pub async fn invite(
     }
     let mut results: Vec<InviteOutcome> = outcomes.into_iter().flatten().collect();
     let invited = jobs.len();
-    crate::service::notify::mail_outbox::handed_on(ctx, jobs).await;
+    crate::service::notify::outbox::handed_on(ctx, jobs).await;
     for r in results.iter_mut().filter(|r| r.refusal == Some(Refusal::NoSeat)) {
         r.reason = Some(format!("no free seat: buy {seats_to_buy} more seat(s) to invite everyone refused"));
     }
@@ -352,14 +352,14 @@ pub(crate) async fn invite_checked(
     let inviter = ctx.store.get_user(&permit.user_id).await?.ok_or(Error::Unauthenticated)?;
     let inviter_name = inviter.display_name();
     let (effective, lineage) = (crate::service::orgs::settings::of_permit(permit), permit.org.lineage_ids());
-    let composer = InviteComposer::new(ctx, &emails::Scope::of_permit(permit)).await?;
+    let composer = InviteComposer::new(ctx, &compose::Scope::of_permit(permit)).await?;
     let days = ctx.config.invitation_days;
     let b = Batch { effective: &effective, inviter_name: &inviter_name, lineage: &lineage, days, composer: &composer };
     let language = known.and_then(|k| k.language);
     let c =
         Candidate { index: 0, email, roles, scope: Scope::default(), manage: Manage::default(), inbox: None, language };
     let mail = invite_one(ctx, permit, &b, &c).await?;
-    crate::service::notify::mail_outbox::handed_on(ctx, vec![mail]).await;
+    crate::service::notify::outbox::handed_on(ctx, vec![mail]).await;
     Ok(())
 }
 
@@ -551,9 +551,9 @@ pub async fn resend(ctx: &Ctx, permit: &Permit<ManageMembers>, email: &str, days
     let old = pending(ctx, &permit.org.org_id, email).await?;
     crate::service::notify::email_requests::limit_address(ctx, "invitation", &old.email).await?;
     let language = crate::service::orgs::settings::of_permit(permit).language();
-    let composer = InviteComposer::new(ctx, &emails::Scope::of_permit(permit)).await?;
+    let composer = InviteComposer::new(ctx, &compose::Scope::of_permit(permit)).await?;
     let (_, mail) = reissue(ctx, language, &old, days, Some(&composer)).await?;
-    crate::service::notify::mail_outbox::handed_on(ctx, mail.into_iter().collect()).await;
+    crate::service::notify::outbox::handed_on(ctx, mail.into_iter().collect()).await;
     Ok(())
 }
 

@@ -290,7 +290,7 @@ pub async fn reset_password(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &Us
     let m = member(ctx, &permit.org.org_id, user).await?;
     grants::check_not_self(permit, &m)?;
     let profile = ctx.store.get_user(user).await?.ok_or(Error::NotFound("member"))?;
-    passwords::send_reset(ctx, &profile, &crate::service::notify::emails::Scope::of_permit(permit)).await
+    passwords::send_reset(ctx, &profile, &crate::service::notify::compose::Scope::of_permit(permit)).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]

@@ -8,4 +8,4 @@ pub mod invitations;
 pub mod invitee;
 pub mod manage;
 pub mod people;
-pub mod shared;
+pub mod shared_accounts;

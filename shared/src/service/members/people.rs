@@ -107,7 +107,7 @@ pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUs
             .described_login(&user, &display);
         let notice = added_notice(ctx, permit, &user).await;
         ctx.store.add_member(&m, None, None, &org.lineage_ids(), &act, &notice).await?;
-        crate::service::notify::mail_outbox::handed_on(ctx, notice).await;
+        crate::service::notify::outbox::handed_on(ctx, notice).await;
         return Ok(CreatedUser { outcome: UserAdded::Added, user_id: Some(user.user_id) });
     }
     let user_id = UserId::new(ctx.ulid());
@@ -138,7 +138,7 @@ pub async fn create_user(ctx: &Ctx, permit: &Permit<ManageMembers>, input: NewUs
             ctx,
             &user,
             by,
-            &crate::service::notify::emails::Scope::of_permit(permit),
+            &crate::service::notify::compose::Scope::of_permit(permit),
         )
         .await?;
     }
@@ -161,14 +161,14 @@ async fn added_notice(ctx: &Ctx, permit: &Permit<ManageMembers>, user: &UserReco
         return Vec::new();
     }
     let by = admin_name(ctx, permit).await;
-    let vars = crate::service::notify::emails::vars([
+    let vars = crate::service::notify::compose::vars([
         ("by", by.into()),
         ("link", format!("{}/login", ctx.config.public_url).into()),
     ]);
-    let scope = crate::service::notify::emails::Scope::of_permit(permit);
-    let Ok(r) = crate::service::notify::emails::Recipient::user(user, vars) else { return Vec::new() };
-    let job = crate::service::notify::emails::compose_one(ctx, Some(&scope), EmailType::MemberAdded, r).await;
-    crate::service::notify::emails::notice(ctx, EmailType::MemberAdded, job)
+    let scope = crate::service::notify::compose::Scope::of_permit(permit);
+    let Ok(r) = crate::service::notify::compose::Recipient::user(user, vars) else { return Vec::new() };
+    let job = crate::service::notify::compose::compose_one(ctx, Some(&scope), EmailType::MemberAdded, r).await;
+    crate::service::notify::compose::notice(ctx, EmailType::MemberAdded, job)
 }
 
 /// Codes expire after this long and allow this many wrong tries.
@@ -228,13 +228,13 @@ pub async fn send_mobile_code(ctx: &Ctx, auth: &Authenticated) -> Result<CodeSen
     ctx.sms.send(&phone, &text, &ctx.ulid().to_string()).await?;
     if user.email.is_some() {
         use crate::domain::EmailType;
-        let vars = crate::service::notify::emails::vars([
+        let vars = crate::service::notify::compose::vars([
             ("phone_hint", phone_hint(phone.as_str()).into()),
             ("minutes", MOBILE_CODE_MINUTES.into()),
             ("link", format!("{}/profile", ctx.config.public_url).into()),
         ]);
-        let job = crate::service::notify::emails::to_user(ctx, &user, None, EmailType::MobileVerification, vars).await;
-        crate::service::notify::emails::send_quietly(ctx, EmailType::MobileVerification, job).await;
+        let job = crate::service::notify::compose::to_user(ctx, &user, None, EmailType::MobileVerification, vars).await;
+        crate::service::notify::compose::send_quietly(ctx, EmailType::MobileVerification, job).await;
     }
     Ok(CodeSent { mobile: phone.as_str().to_owned(), expires_in: MOBILE_CODE_MINUTES * 60 })
 }

@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::mail::digest::{Item, summary};
 use crate::mail::queue::{EmailJob, WindowRef};
 use crate::service::Ctx;
-use crate::service::notify::emails::{Composer, Recipient, Scope};
+use crate::service::notify::compose::{Composer, Recipient, Scope};
 use crate::service::notify::notifications::{Unsubscribe, absolute_link, opted_out, unsubscribe_link};
 use crate::store::{DUE_SHARDS, DigestState, DigestWindow, Due, LEASE_MINUTES, MemberStatus, OrgStatus, WindowStatus};
 
@@ -175,7 +175,7 @@ pub async fn run(ctx: &Ctx, at: DateTime<Utc>) -> Result<RunReport> {
             // Queued before the windows are closed: a run that dies here leaves them to be
             // taken over, never lost.
             if !jobs.is_empty() {
-                crate::service::notify::mail_outbox::send(ctx, jobs).await?;
+                crate::service::notify::outbox::send(ctx, jobs).await?;
             }
             report.queued += sent.len();
             report.skipped += skipped.len();
@@ -266,7 +266,7 @@ async fn render(ctx: &Ctx, org: &OrgDigest, window: DigestWindow, unsubscribe: U
     let read_or_unwanted = items.len() - wanted.len();
     let total = (window.count.max(0) as usize).saturating_sub(read_or_unwanted).max(wanted.len());
     let (lines, shown) = summary(&wanted, user.language);
-    let vars = crate::service::notify::emails::vars([
+    let vars = crate::service::notify::compose::vars([
         ("period", window.interval.as_str().into()),
         ("count", total.to_string().into()),
         ("summary", lines.into()),
@@ -293,7 +293,7 @@ pub async fn on_schedule(ctx: &Ctx, event: &serde_json::Value) -> Result<RunRepo
     }
     tracing::info!(scheduled, at = %now, ?report, "digest run finished");
     // The same schedule relays emails the stream has not handed on (a pipe that stopped).
-    match crate::service::notify::mail_outbox::relay(ctx).await {
+    match crate::service::notify::outbox::relay(ctx).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(relayed = n, "emails waited past the stream; relayed"),
         Err(e) => tracing::warn!(error = %e, "email relay failed; the next run tries again"),

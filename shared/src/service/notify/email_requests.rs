@@ -143,7 +143,7 @@ async fn fulfil(ctx: &Ctx, request: &EmailRequest, id: &str) -> Result<()> {
         }
         EmailRequest::RegistrationAttempt { .. } => {
             match crate::service::identity::accounts::registration_attempt_email(ctx, &user).await? {
-                Some(job) => crate::service::notify::mail_outbox::send_once(ctx, id, job).await,
+                Some(job) => crate::service::notify::outbox::send_once(ctx, id, job).await,
                 None => Ok(()),
             }
         }

@@ -180,7 +180,7 @@ pub async fn preview(
     vars.insert("org_name".into(), permit.org.name.clone().into());
     let rendered = templates::render_parts(&parts, &serde_json::Value::Object(vars))?;
     let title = rendered.title.clone();
-    let branding = crate::service::notify::emails::branding(
+    let branding = crate::service::notify::compose::branding(
         ctx,
         &crate::service::orgs::settings::of_permit(permit),
         &permit.org.name,

@@ -9,7 +9,7 @@ use crate::access::{Permit, ReadOrg};
 use crate::domain::{DigestTime, EmailGroup, EmailType, Interval};
 use crate::error::{Error, Result};
 use crate::service::Ctx;
-use crate::service::notify::emails::Scope;
+use crate::service::notify::compose::Scope;
 use crate::store::{Cursor, FeedRecord, NotificationRecord};
 
 /// Whether the organization (or one above it) fixed `ty` for its members.

@@ -13,7 +13,7 @@ use crate::domain::{DigestTime, EmailType, Interval, OrgId, Timezone, UserId, ne
 use crate::error::{Error, Result};
 use crate::mail::queue::EmailJob;
 use crate::service::Ctx;
-use crate::service::notify::emails::{Composer, Recipient, Scope};
+use crate::service::notify::compose::{Composer, Recipient, Scope};
 use crate::store::{
     FeedRecord, MemberStatus, MembershipRecord, NewNotification, NotificationRecord, OrgStatus, Recorded,
     UnsubscribeRecord, UserRecord, notification_partition, shard_key, shard_of,
@@ -415,7 +415,7 @@ async fn email_now(ctx: &Ctx, scope: &Scope, event: &Event, users: &[&UserRecord
     }
     ctx.store.put_unsubscribe_links(&links).await?;
     let n = jobs.len();
-    crate::service::notify::mail_outbox::send(ctx, jobs).await?;
+    crate::service::notify::outbox::send(ctx, jobs).await?;
     Ok(n)
 }
 

@@ -173,7 +173,7 @@ pub struct Switched {
 pub async fn switch_org(ctx: &Ctx, auth: &Authenticated, org: &OrgId, act_as: Option<&UserId>) -> Result<Switched> {
     let identity = match act_as {
         Some(shared) => {
-            crate::service::members::shared::check_link(ctx, &auth.user_id, org, shared).await?;
+            crate::service::members::shared_accounts::check_link(ctx, &auth.user_id, org, shared).await?;
             shared
         }
         None => &auth.user_id,

@@ -13,7 +13,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::access::Scope;
+use crate::domain::Scope;
 use crate::domain::{Email, OrgId, Role, UserId};
 use crate::error::{Error, Result};
 use crate::store::items::{from_item, to_item, with_ttl};
@@ -66,7 +66,7 @@ pub struct InvitationRecord {
     pub scope: Scope,
     /// Change rights the invitee gets as an admin.
     #[serde(default)]
-    pub manage: crate::access::Manage,
+    pub manage: crate::domain::Manage,
     pub invited_by: UserId,
     pub invited_by_name: String,
     pub sent_at: DateTime<Utc>,

@@ -6,4 +6,4 @@ pub(in crate::store) mod inboxes;
 pub(in crate::store) mod manage;
 pub(in crate::store) mod member_ops;
 pub(in crate::store) mod member_search;
-pub(in crate::store) mod shared;
+pub(in crate::store) mod shared_accounts;

@@ -2,5 +2,5 @@
 
 pub(in crate::store) mod digests;
 pub(in crate::store) mod email_templates;
-pub(in crate::store) mod mail_outbox;
 pub(in crate::store) mod notifications;
+pub(in crate::store) mod outbox;

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Manage, Scope};
 use crate::domain::{Email, OrgId, Role, UserId};
+use crate::domain::{Manage, Scope};
 use crate::error::Result;
 use crate::store::identity::merge_job::{MergeLockRecord, split_lock};
 use crate::store::items::{from_item, to_item, with_gsi1};
@@ -315,7 +315,7 @@ impl MembershipRecord {
         let mut item = to_item(self, Self::pk(&self.user_id), Self::sk(&self.org_id))?;
         // Owners and admins are also indexed by organization on their own, so "the admins of
         // an organization" is one short read at any number of members.
-        if crate::access::is_admin(&self.roles) {
+        if crate::domain::is_admin(&self.roles) {
             item.insert(GSI2.key.hash.into(), crate::store::ops::s(Self::admins_of(&self.org_id)));
             item.insert(GSI2.key.range.into(), crate::store::ops::s(Self::gsi1sk(&self.user_id)));
         }

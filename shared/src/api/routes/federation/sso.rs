@@ -22,9 +22,9 @@ use crate::domain::sso::{EntityId, ProviderName};
 use crate::domain::{ClientType, Role};
 use crate::error::{Error, Result};
 use crate::service::LoginOutcome;
+use crate::service::federation::sso::link::{self, LinkStart};
+use crate::service::federation::sso::login::{self, Started};
 use crate::service::federation::sso::{self, NewProvider, ProviderChange, ProviderView};
-use crate::service::federation::sso_link::{self, LinkStart};
-use crate::service::federation::sso_login::{self, Started};
 
 pub fn providers() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_handler, create_handler)).routes(routes!(
@@ -250,7 +250,7 @@ async fn start_handler(
 ) -> Result<Response> {
     let name = ProviderName::parse(&name, "name")?;
     let no_store = (axum::http::header::CACHE_CONTROL, "no-store");
-    let start = sso_login::start(&ctx, &name, q.client.unwrap_or(ClientType::Web), q.link.as_deref()).await?;
+    let start = login::start(&ctx, &name, q.client.unwrap_or(ClientType::Web), q.link.as_deref()).await?;
     let cookie = (axum::http::header::SET_COOKIE, browser_cookie(&ctx, &start.browser_secret));
     Ok(match start.started {
         Started::Redirect(url) => (StatusCode::FOUND, [(LOCATION, url)], [no_store], [cookie]).into_response(),
@@ -295,7 +295,7 @@ async fn acs_handler(
         Error::validation("saml_response_required", "SAMLResponse", "the form carries no SAMLResponse")
     })?;
     let browser = cookie_of(&headers, BROWSER_COOKIE);
-    let signed_in = sso_login::consume(&ctx, &name, &response, browser).await?;
+    let signed_in = login::consume(&ctx, &name, &response, browser).await?;
     // The cookie has done its work.
     let spent = format!("{BROWSER_COOKIE}=; Path=/v1/sso/; Max-Age=0; HttpOnly");
     Ok((
@@ -321,7 +321,7 @@ async fn link_handler(
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<LinkStart>)> {
     let name = ProviderName::parse(&name, "name")?;
-    Ok((StatusCode::CREATED, Json(sso_link::start_link(&ctx, &auth, &name).await?)))
+    Ok((StatusCode::CREATED, Json(link::start_link(&ctx, &auth, &name).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -339,5 +339,5 @@ async fn exchange_handler(
     headers: HeaderMap,
     JsonBody(req): JsonBody<ExchangeRequest>,
 ) -> Result<Json<LoginOutcome>> {
-    Ok(Json(sso_login::exchange(&ctx, &req.code, &user_agent(&headers)).await?))
+    Ok(Json(login::exchange(&ctx, &req.code, &user_agent(&headers)).await?))
 }

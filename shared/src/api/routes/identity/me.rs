@@ -27,12 +27,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The shared accounts the user can switch into (with `act_as` on switch).
 #[utoipa::path(get, path = "/v1/me/shared-accounts", tag = "me", security(("bearer" = [])),
-    responses((status = 200, body = crate::service::members::shared::Links), (status = 401, body = Problem)))]
+    responses((status = 200, body = crate::service::members::shared_accounts::Links), (status = 401, body = Problem)))]
 async fn my_shared_handler(
     State(ctx): State<AppState>,
     Auth(auth): Auth,
-) -> Result<Json<crate::service::members::shared::Links>> {
-    Ok(Json(crate::service::members::shared::mine(&ctx, &auth).await?))
+) -> Result<Json<crate::service::members::shared_accounts::Links>> {
+    Ok(Json(crate::service::members::shared_accounts::mine(&ctx, &auth).await?))
 }
 
 /// Every organization the user can enter, directly or through an ancestor, with roles.

@@ -19,7 +19,7 @@ use crate::service::members::invitations::{self, Accepted, InviteEntry, InviteRe
 use crate::service::members::manage::{
     self as members, MemberChange, MemberPage, MemberView, PendingPage, SeatChoice, SeatFigures, SeatQuote,
 };
-use crate::service::members::shared::{self, Links};
+use crate::service::members::shared_accounts::{self, Links};
 use crate::store::{Cursor, MemberStatus, SharedLinkRecord};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -419,7 +419,7 @@ async fn shared_handler(
     JsonBody(req): JsonBody<SharedFlag>,
 ) -> Result<StatusCode> {
     let permit = access.permit::<ManageMembers>()?;
-    shared::set_shared(&ctx, &permit, &user_param(&p)?, req.shared).await?;
+    shared_accounts::set_shared(&ctx, &permit, &user_param(&p)?, req.shared).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -440,7 +440,7 @@ async fn link_handler(
 ) -> Result<(StatusCode, Json<SharedLinkRecord>)> {
     let permit = access.permit::<ManageMembers>()?;
     let person = UserId::parse(&req.user_id, "user_id")?;
-    Ok((StatusCode::CREATED, Json(shared::link(&ctx, &permit, &user_param(&p)?, &person).await?)))
+    Ok((StatusCode::CREATED, Json(shared_accounts::link(&ctx, &permit, &user_param(&p)?, &person).await?)))
 }
 
 /// The people linked to a shared account.
@@ -452,7 +452,7 @@ async fn links_handler(
     Path(p): Path<MemberPath>,
 ) -> Result<Json<Links>> {
     let permit = access.permit::<ManageMembers>()?;
-    Ok(Json(shared::links(&ctx, &permit, &user_param(&p)?).await?))
+    Ok(Json(shared_accounts::links(&ctx, &permit, &user_param(&p)?).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -474,7 +474,7 @@ async fn unlink_handler(
 ) -> Result<StatusCode> {
     let permit = access.permit::<ManageMembers>()?;
     let shared_id = UserId::parse(&p.user_id, "user_id")?;
-    shared::unlink(&ctx, &permit, &shared_id, &UserId::parse(&p.linked_id, "linked_id")?).await?;
+    shared_accounts::unlink(&ctx, &permit, &shared_id, &UserId::parse(&p.linked_id, "linked_id")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

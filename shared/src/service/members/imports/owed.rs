@@ -17,25 +17,24 @@ const MOVE_STEP: usize = 50;
 /// and hand them on; on failure what is left of the record stays for the next run.
 pub(super) async fn queue_owed(
     ctx: &Ctx,
-    scope: &crate::service::notify::emails::Scope,
+    scope: &crate::service::notify::compose::Scope,
     owed: &ImportMailRecord,
     emails: Vec<InvitationEmail>,
 ) {
     let moved = async {
         let jobs = crate::service::members::invitations::invitation_jobs(ctx, scope, emails).await?;
-        let mails = crate::service::notify::mail_outbox::record(ctx, jobs)?;
+        let mails = crate::service::notify::outbox::record(ctx, jobs)?;
         if mails.is_empty() {
             return ctx.store.sent_import_mail(&owed.job_id, owed.first_row).await;
         }
         let steps: Vec<&[OutboxMail]> = mails.chunks(MOVE_STEP).collect();
         for (i, step) in steps.iter().enumerate() {
-            let remaining: Vec<Email> = steps[i + 1..]
-                .iter()
-                .flat_map(|s| s.iter())
-                .filter_map(|m| m.job.invitation.as_ref().map(|r| r.email.clone()))
-                .collect();
+            let mut remaining: Vec<Email> = Vec::new();
+            for m in steps[i + 1..].iter().flat_map(|s| s.iter()) {
+                remaining.extend(crate::service::notify::outbox::job_of(m)?.invitation.map(|r| r.email));
+            }
             ctx.store.move_import_mail(&owed.job_id, owed.first_row, step, &remaining).await?;
-            crate::service::notify::mail_outbox::handed_on(ctx, step.to_vec()).await;
+            crate::service::notify::outbox::handed_on(ctx, step.to_vec()).await;
         }
         Ok::<(), Error>(())
     };
@@ -52,7 +51,7 @@ pub(super) async fn send_owed(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str) -> R
         return Ok(());
     }
     let org = ctx.store.get_org(org_id).await?.ok_or(Error::NotFound("organization"))?;
-    let scope = crate::service::notify::emails::Scope::resolve(ctx, &org).await?;
+    let scope = crate::service::notify::compose::Scope::resolve(ctx, &org).await?;
     let settings = crate::service::orgs::settings::effective(&org, &scope.ancestors);
     for record in owed {
         let now = ctx.now().timestamp();

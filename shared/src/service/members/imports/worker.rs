@@ -51,7 +51,7 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     }
     let mut job = ctx.store.get_import_job(org_id, job_id).await?.ok_or(Error::NotFound("import"))?;
     let org = ctx.store.get_org(org_id).await?.ok_or(Error::NotFound("organization"))?;
-    let scope = crate::service::notify::emails::Scope::resolve(ctx, &org).await?;
+    let scope = crate::service::notify::compose::Scope::resolve(ctx, &org).await?;
     let settings = crate::service::orgs::settings::effective(&org, &scope.ancestors);
     let bytes = match crate::service::members::imports::load(ctx, org_id, &job.upload_id).await {
         Ok((_, b)) => b,
@@ -84,7 +84,7 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     let mut rows_done = 0;
     while let Some(rows) = rx.recv().await {
         rows_done += rows.len();
-        process_chunk(ctx, &scope, &settings, &mut job, rows, &mut seen).await?;
+        chunk_until_done(ctx, &scope, &settings, &mut job, rows, &mut seen).await?;
         pace.wait_for(rows_done).await;
         if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < Duration::from_secs(60)) {
             paused = true;
@@ -211,9 +211,42 @@ enum Plan {
     Import(ImportRow),
 }
 
+/// Runs of a chunk that meets a busy backing service (throttling or conflicts that outlasted
+/// the SDK's retries) before the run gives up and leaves the job to its next delivery.
+const CHUNK_ATTEMPTS: u32 = 4;
+
+/// Process a chunk, running it again after a pause when it fails on a busy backing service:
+/// waiting here costs seconds, where the job's next delivery comes half a lease later. A run
+/// again is safe: the rows it wrote are recorded and count once, and the job's counts and
+/// checkpoint change only when the whole chunk is through.
+async fn chunk_until_done(
+    ctx: &Arc<Ctx>,
+    scope: &crate::service::notify::compose::Scope,
+    settings: &Effective,
+    job: &mut ImportJobRecord,
+    rows: Vec<Row>,
+    seen: &mut HashSet<String>,
+) -> Result<()> {
+    let mut attempt = 1;
+    loop {
+        // The rows of this chunk are not "earlier in the file" when it runs again.
+        let seen_before = seen.clone();
+        match process_chunk(ctx, scope, settings, job, rows.clone(), seen).await {
+            Err(Error::Busy(e)) if attempt < CHUNK_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, job = %job.job_id, "import chunk met a busy service; running it again");
+                *seen = seen_before;
+                // Longer than a conflict's backoff: the SDK has just spent its own retries.
+                tokio::time::sleep(crate::store::backoff(attempt + 4)).await;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 async fn process_chunk(
     ctx: &Arc<Ctx>,
-    scope: &crate::service::notify::emails::Scope,
+    scope: &crate::service::notify::compose::Scope,
     settings: &Effective,
     job: &mut ImportJobRecord,
     rows: Vec<Row>,

@@ -3,6 +3,9 @@
 //! with reuse detection, client credentials for an application acting in its organization,
 //! revocation (RFC 7009), metadata (RFC 8414) and this service's userinfo resource.
 
+pub mod apps;
+pub mod tokens;
+
 use crate::error::OAuthCode;
 use chrono::Duration;
 use serde::Serialize;
@@ -12,7 +15,7 @@ use crate::auth::secret;
 use crate::domain::oauth::{CodeChallenge, ResourceServer, Scope, Scopes};
 use crate::domain::{OrgId, UserId};
 use crate::error::{Error, Result};
-use crate::service::federation::oauth_tokens::still_member;
+use crate::service::federation::oauth::tokens::still_member;
 use crate::service::{Authenticated, Ctx};
 use crate::store::{AppRecord, AuthCodeRecord, ConsentRecord, MemberStatus};
 

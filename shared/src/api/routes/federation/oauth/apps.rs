@@ -18,7 +18,7 @@ use crate::api::routes::orgs::settings::{if_match_tagged, json_with_etag_status}
 use crate::domain::oauth::{REDIRECT_URIS_MAX, RedirectUri, Scopes};
 use crate::domain::settings::parse_text;
 use crate::error::{Error, Result};
-use crate::service::federation::oauth_apps::{self, AppChange, AppView, AppWithSecret, NewApp};
+use crate::service::federation::oauth::apps::{self, AppChange, AppView, AppWithSecret, NewApp};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -94,7 +94,7 @@ fn tagged(status: StatusCode, etag: String, body: impl serde::Serialize) -> Resp
     security(("bearer" = [])), responses((status = 200, body = Vec<AppView>), (status = 403, body = Problem)))]
 async fn list_handler(State(ctx): State<AppState>, OrgAccess(access): OrgAccess) -> Result<Json<Vec<AppView>>> {
     let permit = access.permit::<UpdateOrg>()?;
-    Ok(Json(oauth_apps::list(&ctx, &permit).await?))
+    Ok(Json(apps::list(&ctx, &permit).await?))
 }
 
 /// Register an application. A confidential one gets its `client_secret` in this answer only.
@@ -121,7 +121,7 @@ async fn create_handler(
         resources: resources(&req.resources)?,
         confidential,
     };
-    let created = oauth_apps::create(&ctx, &permit, n).await?;
+    let created = apps::create(&ctx, &permit, n).await?;
     Ok(tagged(StatusCode::CREATED, created.app.etag.clone(), created))
 }
 
@@ -134,7 +134,7 @@ async fn get_handler(
     Path(p): Path<AppPath>,
 ) -> Result<Response> {
     let permit = access.permit::<UpdateOrg>()?;
-    let v = oauth_apps::view(&oauth_apps::own(&ctx, &permit.org.org_id, &p.client_id).await?);
+    let v = apps::view(&apps::own(&ctx, &permit.org.org_id, &p.client_id).await?);
     Ok(tagged(StatusCode::OK, v.etag.clone(), v))
 }
 
@@ -158,7 +158,7 @@ async fn patch_handler(
         resources: req.resources.as_deref().map(resources).transpose()?,
     };
     let version = if_match_tagged(&headers, 'a')?;
-    let v = oauth_apps::update(&ctx, &permit, &p.client_id, version, change).await?;
+    let v = apps::update(&ctx, &permit, &p.client_id, version, change).await?;
     Ok(tagged(StatusCode::OK, v.etag.clone(), v))
 }
 
@@ -171,7 +171,7 @@ async fn delete_handler(
     Path(p): Path<AppPath>,
 ) -> Result<StatusCode> {
     let permit = access.permit::<UpdateOrg>()?;
-    oauth_apps::delete(&ctx, &permit, &p.client_id).await?;
+    apps::delete(&ctx, &permit, &p.client_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,5 +185,5 @@ async fn secret_handler(
     Path(p): Path<AppPath>,
 ) -> Result<Json<AppWithSecret>> {
     let permit = access.permit::<UpdateOrg>()?;
-    Ok(Json(oauth_apps::rotate_secret(&ctx, &permit, &p.client_id).await?))
+    Ok(Json(apps::rotate_secret(&ctx, &permit, &p.client_id).await?))
 }

@@ -188,7 +188,7 @@ pub async fn to_user(
 /// A notice to write in the transaction of the change it tells of: recorded, or nothing
 /// (logged) when it cannot be composed, so no change fails for its notice.
 pub(crate) fn notice(ctx: &Ctx, ty: EmailType, job: Result<Option<EmailJob>>) -> Vec<crate::store::OutboxMail> {
-    match job.and_then(|j| crate::service::notify::mail_outbox::record(ctx, j.into_iter().collect())) {
+    match job.and_then(|j| crate::service::notify::outbox::record(ctx, j.into_iter().collect())) {
         Ok(mails) => mails,
         Err(e) => {
             tracing::warn!(error = %e, email_type = ty.key(), "notice email not recorded");
@@ -201,7 +201,7 @@ pub(crate) fn notice(ctx: &Ctx, ty: EmailType, job: Result<Option<EmailJob>>) ->
 /// it is logged, and the operation still succeeds.
 pub async fn send_quietly(ctx: &Ctx, ty: EmailType, job: Result<Option<EmailJob>>) {
     let queued = match job {
-        Ok(Some(j)) => crate::service::notify::mail_outbox::send(ctx, vec![j]).await,
+        Ok(Some(j)) => crate::service::notify::outbox::send(ctx, vec![j]).await,
         Ok(None) => Ok(()),
         Err(e) => Err(e),
     };

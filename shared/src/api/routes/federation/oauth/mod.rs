@@ -2,6 +2,8 @@
 //! `/oauth/authorize`) calls the authorize API with the person's session; the token and
 //! revocation endpoints speak RFC 6749/7009 (form bodies, `{"error": …}` answers).
 
+pub mod apps;
+
 use crate::error::OAuthCode;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -18,10 +20,10 @@ use crate::api::AppState;
 use crate::api::extract::{Auth, JsonBody, QueryParams, ServiceCaller, form_fields};
 use crate::api::problem::Problem;
 use crate::error::{Error, Result};
+use crate::service::federation::oauth::tokens::{self, TokenRequest, TokenResponse};
 use crate::service::federation::oauth::{
     self, AuthorizeRequest, Authorized, ConsentPrompt, Introspection, RedirectTo, ServerMetadata, UserInfo,
 };
-use crate::service::federation::oauth_tokens::{self, TokenRequest, TokenResponse};
 
 pub fn authorize() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -268,7 +270,7 @@ async fn token_handler(State(ctx): State<AppState>, headers: HeaderMap, body: St
         client_id: f.client_id.clone(),
         client_secret: f.client_secret.clone(),
     };
-    match oauth_tokens::token(&ctx, req).await {
+    match tokens::token(&ctx, req).await {
         Ok(t) => (StatusCode::OK, no_store(), Json(t)).into_response(),
         Err(e) => oauth_error(e, f.basic, wants_problem(&headers)),
     }
@@ -301,7 +303,7 @@ async fn revoke_handler(State(ctx): State<AppState>, headers: HeaderMap, body: S
         let e = Error::OAuth { code: OAuthCode::InvalidRequest, description: "token is required".into() };
         return oauth_error(e, f.basic, wants_problem(&headers));
     };
-    match oauth_tokens::revoke(&ctx, f.client_id.as_deref(), f.client_secret.as_deref(), &token).await {
+    match tokens::revoke(&ctx, f.client_id.as_deref(), f.client_secret.as_deref(), &token).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
         Err(e) => oauth_error(e, f.basic, wants_problem(&headers)),
     }

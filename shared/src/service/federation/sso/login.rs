@@ -58,7 +58,7 @@ pub struct Start {
 pub async fn start(ctx: &Ctx, name: &ProviderName, client: ClientType, link: Option<&str>) -> Result<Start> {
     let p = enabled_provider(ctx, name).await?;
     let link_for = match link {
-        Some(ticket) => Some(crate::service::federation::sso_link::take_ticket(ctx, &p, ticket).await?),
+        Some(ticket) => Some(crate::service::federation::sso::link::take_ticket(ctx, &p, ticket).await?),
         None => None,
     };
     let id_bytes: [u8; 16] = random_bytes(ctx.random.as_ref());
@@ -146,7 +146,7 @@ pub async fn consume(ctx: &Ctx, name: &ProviderName, saml_response: &str, browse
         .find_map(|c| Email::parse(c, "email").ok())
         .ok_or(Error::SsoNotMember("the provider sent no email address to find you by"))?;
     let linked = match &request.link_for {
-        Some(u) => crate::service::federation::sso_link::link(ctx, &p, u, &email).await?,
+        Some(u) => crate::service::federation::sso::link::link(ctx, &p, u, &email).await?,
         None => false,
     };
     let user = member_for(ctx, &p, &email, &verified, linked).await?;
@@ -191,7 +191,7 @@ async fn member_for(ctx: &Ctx, p: &SsoProviderRecord, email: &Email, v: &Verifie
     let effective = crate::service::orgs::settings::resolve(ctx, &org).await?;
     let on_domain = effective.on_company_domain(email);
     if let Some(c) = &existing {
-        if !on_domain && !linked && !crate::service::federation::sso_link::is_linked(ctx, p, &c.user_id).await? {
+        if !on_domain && !linked && !crate::service::federation::sso::link::is_linked(ctx, p, &c.user_id).await? {
             return Err(Error::SsoNotMember(
                 "your address is not on one of the organization's verified company domains: sign in with your password and link this provider first",
             ));

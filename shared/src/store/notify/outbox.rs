@@ -12,7 +12,6 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
 use crate::error::Result;
-use crate::mail::queue::EmailJob;
 use crate::store::error::storage;
 use crate::store::items::with_ttl;
 use crate::store::ops::{Item, key, n, s};
@@ -29,7 +28,9 @@ const SK: &str = "MAIL";
 #[derive(Debug, Clone)]
 pub struct OutboxMail {
     pub id: String,
-    pub job: EmailJob,
+    /// The email job as JSON (its secret sealed). The store keeps it whole and never reads
+    /// it: what a job is belongs to the mail worker (`mail::queue::EmailJob`).
+    pub job: String,
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -61,8 +62,7 @@ fn shard_of(id: &str) -> u32 {
 
 impl OutboxMail {
     fn item(&self) -> Result<Item> {
-        let job = serde_json::to_string(&self.job)
-            .map_err(|e| crate::error::Error::internal_from("an outbox email job", e))?;
+        let job = self.job.clone();
         let mut item = key(pk(&self.id), SK);
         item.insert("entity".into(), s("email"));
         item.insert("id".into(), s(&self.id));
@@ -82,8 +82,6 @@ impl OutboxMail {
     fn from_item(item: &Item) -> Result<Self> {
         let get = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         let job = get("job").ok_or_else(|| crate::error::Error::internal("outbox email without its job"))?;
-        let job: EmailJob =
-            serde_json::from_str(&job).map_err(|e| crate::error::Error::internal_from("an outbox email job", e))?;
         let at = get("at")
             .and_then(|a| chrono::DateTime::parse_from_rfc3339(&a).ok())
             .map(|a| a.with_timezone(&chrono::Utc))

@@ -2,6 +2,9 @@
 //! each from the provider's entity ID and metadata, with this service's own metadata to
 //! install at the provider.
 
+pub mod link;
+pub mod login;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};

@@ -6,7 +6,7 @@
 //! between the commit and the queue loses nothing; the worker's claim on the item makes every
 //! extra hand-over harmless.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mail::queue::EmailJob;
 use crate::service::Ctx;
 use crate::store::{MAIL_SHARDS, OutboxMail};
@@ -32,7 +32,13 @@ pub(crate) fn record_for(ctx: &Ctx, request_id: &str, job: EmailJob) -> Result<O
 
 fn sealed(ctx: &Ctx, id: String, mut job: EmailJob, at: chrono::DateTime<chrono::Utc>) -> Result<OutboxMail> {
     job.seal(&ctx.sealer, &id)?;
+    let job = serde_json::to_string(&job).map_err(|e| Error::internal_from("an outbox email job", e))?;
     Ok(OutboxMail { id, job, at })
+}
+
+/// The job a recorded email carries.
+pub(crate) fn job_of(mail: &OutboxMail) -> Result<EmailJob> {
+    serde_json::from_str(&mail.job).map_err(|e| Error::internal_from("an outbox email job", e))
 }
 
 /// The change that recorded `mails` committed: queue them (locally and on the test engines;
@@ -41,7 +47,13 @@ pub(crate) async fn handed_on(ctx: &Ctx, mails: Vec<OutboxMail>) {
     if ctx.config.email_from_stream || mails.is_empty() {
         return;
     }
-    let jobs: Vec<EmailJob> = mails.into_iter().map(|m| m.job).collect();
+    let jobs = match mails.iter().map(job_of).collect::<Result<Vec<_>>>() {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            tracing::warn!(error = %e, "recorded emails not queued now; the relay sends them");
+            return;
+        }
+    };
     if let Err(e) = ctx.queue.enqueue(jobs).await {
         tracing::warn!(error = %e, "recorded emails not queued now; the relay sends them");
     }
@@ -101,7 +113,7 @@ async fn relay_recorded_before(ctx: &Ctx, before: chrono::DateTime<chrono::Utc>,
                 }
             }
             if !mails.is_empty() {
-                ctx.queue.enqueue(mails.into_iter().map(|m| m.job).collect()).await?;
+                ctx.queue.enqueue(mails.iter().map(job_of).collect::<Result<Vec<_>>>()?).await?;
             }
             match next {
                 Some(c) => cursor = Some(c),
