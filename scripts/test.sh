@@ -46,9 +46,11 @@ rm -f "$actions"
 export SWITCHBOARD_RECORD_ACTIONS="$actions"
 
 # `cargo test` builds no binary target of a package without integration tests, and the crash
-# tests run the `local` binary as a process of its own, so it is built first.
-echo "==> cargo build --workspace --bins"
-cargo build --workspace --bins --locked
+# tests run the `local` binary as a process of its own, so it is built first: with every
+# target, so that features resolve as they do for the tests (dev-dependencies included) and
+# `cargo test` below compiles nothing again (`--bins` alone built eleven crates twice).
+echo "==> cargo build --workspace --all-targets"
+cargo build --workspace --all-targets --locked
 
 # The end-to-end tests spend most of their time waiting on loopback servers (moto above all),
 # not on the CPU: six at once finish in about half the time two (one per core) do.

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// The `local` binary of this build. `cargo test` does not build it (the `local` package has
-/// no integration tests), so `scripts/test.sh` runs `cargo build --workspace --bins` first.
+/// no integration tests), so `scripts/test.sh` runs `cargo build --workspace --all-targets` first.
 fn local_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");

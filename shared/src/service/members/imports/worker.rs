@@ -30,6 +30,9 @@ pub const CHUNK: usize = 100;
 const HASHING: usize = 4;
 /// Rows committed at once.
 const WRITING: usize = 8;
+/// Runs of a chunk that meets a busy backing service (throttling or conflicts that outlasted
+/// the SDK's retries) before the run gives up and leaves the job to its next delivery.
+const CHUNK_ATTEMPTS: u32 = 4;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum RunOutcome {
@@ -84,7 +87,25 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
     let mut rows_done = 0;
     while let Some(rows) = rx.recv().await {
         rows_done += rows.len();
-        chunk_until_done(ctx, &scope, &settings, &mut job, rows, &mut seen).await?;
+        // A chunk that meets a busy service runs again after a pause: waiting here costs
+        // seconds, where the job's next delivery comes half a lease later. Running it again
+        // is safe: the rows it wrote are recorded and count once, the job's counts and
+        // checkpoint change only when the whole chunk is through, and its rows are not
+        // "earlier in the file" the second time.
+        let mut attempt = 1;
+        loop {
+            let seen_before = seen.clone();
+            match process_chunk(ctx, &scope, &settings, &mut job, rows.clone(), &mut seen).await {
+                Err(Error::Busy(e)) if attempt < CHUNK_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, job = %job.job_id, "import chunk met a busy service; again");
+                    seen = seen_before;
+                    // Longer than a conflict's backoff: the SDK has just spent its own retries.
+                    tokio::time::sleep(crate::store::backoff(attempt + 4)).await;
+                    attempt += 1;
+                }
+                done => break done?,
+            }
+        }
         pace.wait_for(rows_done).await;
         if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < Duration::from_secs(60)) {
             paused = true;
@@ -209,39 +230,6 @@ fn skipped(row: u32, login: String, code: &str, reason: &str) -> ImportRowRecord
 enum Plan {
     Record(ImportRowRecord),
     Import(ImportRow),
-}
-
-/// Runs of a chunk that meets a busy backing service (throttling or conflicts that outlasted
-/// the SDK's retries) before the run gives up and leaves the job to its next delivery.
-const CHUNK_ATTEMPTS: u32 = 4;
-
-/// Process a chunk, running it again after a pause when it fails on a busy backing service:
-/// waiting here costs seconds, where the job's next delivery comes half a lease later. A run
-/// again is safe: the rows it wrote are recorded and count once, and the job's counts and
-/// checkpoint change only when the whole chunk is through.
-async fn chunk_until_done(
-    ctx: &Arc<Ctx>,
-    scope: &crate::service::notify::compose::Scope,
-    settings: &Effective,
-    job: &mut ImportJobRecord,
-    rows: Vec<Row>,
-    seen: &mut HashSet<String>,
-) -> Result<()> {
-    let mut attempt = 1;
-    loop {
-        // The rows of this chunk are not "earlier in the file" when it runs again.
-        let seen_before = seen.clone();
-        match process_chunk(ctx, scope, settings, job, rows.clone(), seen).await {
-            Err(Error::Busy(e)) if attempt < CHUNK_ATTEMPTS => {
-                tracing::warn!(error = %e, attempt, job = %job.job_id, "import chunk met a busy service; running it again");
-                *seen = seen_before;
-                // Longer than a conflict's backoff: the SDK has just spent its own retries.
-                tokio::time::sleep(crate::store::backoff(attempt + 4)).await;
-                attempt += 1;
-            }
-            done => return done,
-        }
-    }
 }
 
 async fn process_chunk(
