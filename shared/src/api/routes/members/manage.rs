@@ -17,7 +17,7 @@ use crate::domain::{Language, Password, PersonName, Roles, UserId};
 use crate::error::Result;
 use crate::service::members::invitations::{self, Accepted, InviteEntry, InviteReport, NewMember};
 use crate::service::members::manage::{
-    self as members, MemberChange, MemberPage, MemberView, PendingPage, SeatChoice, SeatFigures, SeatQuote,
+    self, MemberChange, MemberPage, MemberView, PendingPage, SeatChoice, SeatFigures, SeatQuote,
 };
 use crate::service::members::shared_accounts::{self, Links};
 use crate::store::{Cursor, MemberStatus, SharedLinkRecord};
@@ -142,7 +142,7 @@ async fn members_handler(
     QueryParams(q): QueryParams<ListParams>,
 ) -> Result<Json<MemberPage>> {
     let permit = access.permit::<ReadMembers>()?;
-    Ok(Json(members::members(&ctx, &permit, q.q.as_deref(), q.limit(), q.cursor()?.as_ref()).await?))
+    Ok(Json(manage::members(&ctx, &permit, q.q.as_deref(), q.limit(), q.cursor()?.as_ref()).await?))
 }
 
 /// Pending invitations, with who invited, when sent, when they expire.
@@ -154,7 +154,7 @@ async fn pending_handler(
     QueryParams(q): QueryParams<ListParams>,
 ) -> Result<Json<PendingPage>> {
     let permit = access.permit::<ReadMembers>()?;
-    Ok(Json(members::pending(&ctx, &permit, q.q.as_deref(), q.limit(), q.cursor()?.as_ref()).await?))
+    Ok(Json(manage::pending(&ctx, &permit, q.q.as_deref(), q.limit(), q.cursor()?.as_ref()).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -253,7 +253,7 @@ async fn edit_member_handler(
         scope: req.scope,
         manage: req.manage,
     };
-    Ok(Json(members::edit(&ctx, &permit, &user_param(&p)?, change).await?))
+    Ok(Json(manage::edit(&ctx, &permit, &user_param(&p)?, change).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -276,7 +276,7 @@ async fn delete_member_handler(
 ) -> Result<StatusCode> {
     let permit = access.permit::<ManageMembers>()?;
     let heir = UserId::parse(&req.reassign_to, "reassign_to")?;
-    members::delete(&ctx, &permit, &user_param(&p)?, &heir, req.seat).await?;
+    manage::delete(&ctx, &permit, &user_param(&p)?, &heir, req.seat).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -289,7 +289,7 @@ async fn deactivate_handler(
     Path(p): Path<MemberPath>,
 ) -> Result<Json<MemberView>> {
     let permit = access.permit::<ManageMembers>()?;
-    Ok(Json(members::set_status(&ctx, &permit, &user_param(&p)?, MemberStatus::Deactivated).await?))
+    Ok(Json(manage::set_status(&ctx, &permit, &user_param(&p)?, MemberStatus::Deactivated).await?))
 }
 
 /// Reactivate a member.
@@ -301,7 +301,7 @@ async fn reactivate_handler(
     Path(p): Path<MemberPath>,
 ) -> Result<Json<MemberView>> {
     let permit = access.permit::<ManageMembers>()?;
-    Ok(Json(members::set_status(&ctx, &permit, &user_param(&p)?, MemberStatus::Active).await?))
+    Ok(Json(manage::set_status(&ctx, &permit, &user_param(&p)?, MemberStatus::Active).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -318,7 +318,7 @@ async fn sign_out_handler(
     Path(p): Path<MemberPath>,
 ) -> Result<Json<SignedOut>> {
     let permit = access.permit::<ManageMembers>()?;
-    Ok(Json(SignedOut { sessions_ended: members::sign_out(&ctx, &permit, &user_param(&p)?).await? }))
+    Ok(Json(SignedOut { sessions_ended: manage::sign_out(&ctx, &permit, &user_param(&p)?).await? }))
 }
 
 /// Email a member a password-reset link.
@@ -330,7 +330,7 @@ async fn reset_password_handler(
     Path(p): Path<MemberPath>,
 ) -> Result<StatusCode> {
     let permit = access.permit::<ManageMembers>()?;
-    members::reset_password(&ctx, &permit, &user_param(&p)?).await?;
+    manage::reset_password(&ctx, &permit, &user_param(&p)?).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -349,7 +349,7 @@ async fn transfer_handler(
     JsonBody(req): JsonBody<TransferRequest>,
 ) -> Result<StatusCode> {
     let permit = access.permit::<TransferOwnership>()?;
-    members::transfer_ownership(&ctx, &permit, &UserId::parse(&req.user_id, "user_id")?).await?;
+    manage::transfer_ownership(&ctx, &permit, &UserId::parse(&req.user_id, "user_id")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -358,7 +358,7 @@ async fn transfer_handler(
     security(("bearer" = [])), responses((status = 200, body = SeatFigures)))]
 async fn seats_handler(State(ctx): State<AppState>, OrgAccess(access): OrgAccess) -> Result<Json<SeatFigures>> {
     let permit = access.permit::<ReadMembers>()?;
-    Ok(Json(members::seats(&ctx, &permit).await?))
+    Ok(Json(manage::seats(&ctx, &permit).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -376,7 +376,7 @@ async fn quote_handler(
     JsonBody(req): JsonBody<SeatCount>,
 ) -> Result<Json<SeatQuote>> {
     let permit = access.permit::<ManageMembers>()?;
-    Ok(Json(members::quote(&ctx, &permit.org, req.count)?))
+    Ok(Json(manage::quote(&ctx, &permit.org, req.count)?))
 }
 
 /// Buy seats (recorded as a billing event for the billing system to charge).
@@ -388,7 +388,7 @@ async fn purchase_handler(
     JsonBody(req): JsonBody<SeatCount>,
 ) -> Result<Json<SeatQuote>> {
     let permit = access.permit::<ManageMembers>()?;
-    Ok(Json(members::buy_seats(&ctx, &permit, req.count).await?))
+    Ok(Json(manage::buy_seats(&ctx, &permit, req.count).await?))
 }
 
 /// Remove unassigned seats.
@@ -400,7 +400,7 @@ async fn remove_seats_handler(
     JsonBody(req): JsonBody<SeatCount>,
 ) -> Result<Json<SeatFigures>> {
     let permit = access.permit::<ManageMembers>()?;
-    Ok(Json(members::remove_seats(&ctx, &permit, req.count).await?))
+    Ok(Json(manage::remove_seats(&ctx, &permit, req.count).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -14,7 +14,7 @@ use crate::api::problem::Problem;
 use crate::api::routes::members::manage::{InvitePath, MemberPath, user_param};
 use crate::domain::Email;
 use crate::error::Result;
-use crate::service::members::manage::{self as members, MemberView, PendingView};
+use crate::service::members::manage::{self, MemberView, PendingView};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,7 +32,7 @@ async fn member_handler(
     Path(p): Path<MemberPath>,
 ) -> Result<Json<MemberView>> {
     let permit = access.permit::<ReadMembers>()?;
-    Ok(Json(members::member_view(&ctx, &permit, &user_param(&p)?).await?))
+    Ok(Json(manage::member_view(&ctx, &permit, &user_param(&p)?).await?))
 }
 
 /// One pending invitation.
@@ -44,13 +44,13 @@ async fn invitation_handler(
     Path(p): Path<InvitePath>,
 ) -> Result<Json<PendingView>> {
     let permit = access.permit::<ReadMembers>()?;
-    Ok(Json(members::invitation_view(&ctx, &permit, &Email::parse(&p.email, "email")?).await?))
+    Ok(Json(manage::invitation_view(&ctx, &permit, &Email::parse(&p.email, "email")?).await?))
 }
 
 /// Leave the organization (any member but the owner). Their seat stays paid and free.
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/leave", tag = "members", params(("org_id" = String, Path)),
     security(("bearer" = [])), responses((status = 204), (status = 403, body = Problem), (status = 409, body = Problem)))]
 async fn leave_handler(State(ctx): State<AppState>, OrgAccess(access): OrgAccess) -> Result<StatusCode> {
-    members::leave(&ctx, &access).await?;
+    manage::leave(&ctx, &access).await?;
     Ok(StatusCode::NO_CONTENT)
 }

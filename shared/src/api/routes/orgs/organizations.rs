@@ -14,7 +14,7 @@ use crate::api::extract::{Auth, JsonBody, OrgAccess, PageParams, QueryParams};
 use crate::api::problem::Problem;
 use crate::domain::{LoginDomain, OrgName, UserId};
 use crate::error::Result;
-use crate::service::orgs::organizations::{self as orgs, ActivityPage, OrgDetails, OrgPage};
+use crate::service::orgs::organizations::{self, ActivityPage, OrgDetails, OrgPage};
 use crate::service::{self, OrgView};
 use crate::store::OrgStatus;
 
@@ -40,7 +40,7 @@ async fn create_org_handler(
 ) -> Result<(StatusCode, Json<OrgView>)> {
     let name = OrgName::parse(&req.name, "name")?;
     let language = req.language.as_deref().map(|l| crate::domain::Language::parse(l, "language")).transpose()?;
-    Ok((StatusCode::CREATED, Json(orgs::create_org(&ctx, &auth, name, language).await?)))
+    Ok((StatusCode::CREATED, Json(organizations::create_org(&ctx, &auth, name, language).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -67,7 +67,7 @@ async fn create_sub_account_handler(
     let permit = access.permit::<CreateSubAccount>()?;
     let name = OrgName::parse(&req.name, "name")?;
     let owner = req.owner_id.as_deref().map(|o| UserId::parse(o, "owner_id")).transpose()?;
-    Ok((StatusCode::CREATED, Json(orgs::create_sub_account(&ctx, &permit, name, owner).await?)))
+    Ok((StatusCode::CREATED, Json(organizations::create_sub_account(&ctx, &permit, name, owner).await?)))
 }
 
 pub fn manage() -> OpenApiRouter<AppState> {
@@ -103,7 +103,7 @@ async fn login_domain_handler(
 ) -> Result<Json<OrgView>> {
     let permit = access.permit::<UpdateOrg>()?;
     let domain = req.login_domain.as_deref().map(|d| LoginDomain::parse(d, "login_domain")).transpose()?;
-    Ok(Json(orgs::set_login_domain(&ctx, &permit, domain, req.version).await?))
+    Ok(Json(organizations::set_login_domain(&ctx, &permit, domain, req.version).await?))
 }
 
 /// An organization as the caller sees it, with their roles and permissions there.
@@ -111,7 +111,7 @@ async fn login_domain_handler(
     security(("bearer" = [])), responses((status = 200, body = OrgDetails), (status = 403, body = Problem)))]
 async fn get_org_handler(State(ctx): State<AppState>, OrgAccess(access): OrgAccess) -> Result<Json<OrgDetails>> {
     let permit = access.permit::<ReadOrg>()?;
-    Ok(Json(orgs::details(&ctx, &access, &permit).await?))
+    Ok(Json(organizations::details(&ctx, &access, &permit).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -133,7 +133,7 @@ async fn rename_handler(
 ) -> Result<Json<OrgView>> {
     let permit = access.permit::<UpdateOrg>()?;
     let name = OrgName::parse(&req.name, "name")?;
-    Ok(Json(orgs::rename(&ctx, &permit, name, req.version).await?))
+    Ok(Json(organizations::rename(&ctx, &permit, name, req.version).await?))
 }
 
 /// Direct sub-accounts of an organization.
@@ -146,7 +146,7 @@ async fn children_handler(
     QueryParams(q): QueryParams<PageParams>,
 ) -> Result<Json<OrgPage>> {
     let permit = access.permit::<ReadOrg>()?;
-    Ok(Json(orgs::children(&ctx, &permit, q.limit(), q.cursor()?.as_ref()).await?))
+    Ok(Json(organizations::children(&ctx, &permit, q.limit(), q.cursor()?.as_ref()).await?))
 }
 
 /// The organization and every sub-account beneath it, in tree order.
@@ -159,7 +159,7 @@ async fn subtree_handler(
     QueryParams(q): QueryParams<PageParams>,
 ) -> Result<Json<OrgPage>> {
     let permit = access.permit::<ReadOrg>()?;
-    Ok(Json(orgs::subtree(&ctx, &permit, q.limit(), q.cursor()?.as_ref()).await?))
+    Ok(Json(organizations::subtree(&ctx, &permit, q.limit(), q.cursor()?.as_ref()).await?))
 }
 
 /// Suspend a sub-account: its members can no longer switch into it; its parents still see it.
@@ -167,7 +167,7 @@ async fn subtree_handler(
     security(("bearer" = [])), responses((status = 200, body = OrgView), (status = 403, body = Problem)))]
 async fn suspend_handler(State(ctx): State<AppState>, OrgAccess(access): OrgAccess) -> Result<Json<OrgView>> {
     let permit = access.permit::<ManageSubAccount>()?;
-    Ok(Json(orgs::set_status(&ctx, &permit, OrgStatus::Suspended).await?))
+    Ok(Json(organizations::set_status(&ctx, &permit, OrgStatus::Suspended).await?))
 }
 
 /// Reactivate a suspended sub-account.
@@ -175,7 +175,7 @@ async fn suspend_handler(State(ctx): State<AppState>, OrgAccess(access): OrgAcce
     security(("bearer" = [])), responses((status = 200, body = OrgView), (status = 403, body = Problem)))]
 async fn reactivate_handler(State(ctx): State<AppState>, OrgAccess(access): OrgAccess) -> Result<Json<OrgView>> {
     let permit = access.permit::<ManageSubAccount>()?;
-    Ok(Json(orgs::set_status(&ctx, &permit, OrgStatus::Active).await?))
+    Ok(Json(organizations::set_status(&ctx, &permit, OrgStatus::Active).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -203,7 +203,7 @@ async fn activity_handler(
     let permit = access.permit::<ReadActivity>()?;
     let page = PageParams { cursor: q.cursor, limit: q.limit };
     let own_only = q.own_only.unwrap_or(false);
-    Ok(Json(orgs::activity_feed(&ctx, &permit, own_only, page.limit(), page.cursor()?.as_ref()).await?))
+    Ok(Json(organizations::activity_feed(&ctx, &permit, own_only, page.limit(), page.cursor()?.as_ref()).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
