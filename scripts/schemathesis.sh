@@ -7,11 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
-if ! "$venv/bin/python" -c "import schemathesis" 2>/dev/null; then
-  echo "==> installing schemathesis into $venv"
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
-fi
+scripts/venvs.sh test
 # The same targets as `cargo test --workspace`, so the build reuses its artifacts.
 cargo build --locked --workspace --all-targets
 data=$(mktemp -d)

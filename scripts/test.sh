@@ -9,11 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=.venv
-if ! "$venv/bin/python" -c "import moto, cfnlint, signxml, authlib, requests" 2>/dev/null; then
-  echo "==> installing moto[server], cfn-lint and the independent clients into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
-fi
+scripts/venvs.sh test
 
 echo "==> cfn-lint infra/template.yaml"
 "$venv/bin/cfn-lint" infra/template.yaml

@@ -89,16 +89,13 @@ pub async fn run_job(ctx: &Arc<Ctx>, org_id: &OrgId, job_id: &str, deadline: Opt
         rows_done += rows.len();
         // A chunk that meets a busy service runs again after a pause: waiting here costs
         // seconds, where the job's next delivery comes half a lease later. Running it again
-        // is safe: the rows it wrote are recorded and count once, the job's counts and
-        // checkpoint change only when the whole chunk is through, and its rows are not
-        // "earlier in the file" the second time.
+        // is safe: the rows it wrote are recorded and count once, and the job's counts, its
+        // checkpoint and `seen` change only when the whole chunk is through.
         let mut attempt = 1;
         loop {
-            let seen_before = seen.clone();
-            match process_chunk(ctx, &scope, &settings, &mut job, rows.clone(), &mut seen).await {
+            match process_chunk(ctx, &scope, &settings, &mut job, &rows, &mut seen).await {
                 Err(Error::Busy(e)) if attempt < CHUNK_ATTEMPTS => {
                     tracing::warn!(error = %e, attempt, job = %job.job_id, "import chunk met a busy service; again");
-                    seen = seen_before;
                     // Longer than a conflict's backoff: the SDK has just spent its own retries.
                     tokio::time::sleep(crate::store::backoff(attempt + 4)).await;
                     attempt += 1;
@@ -237,7 +234,7 @@ async fn process_chunk(
     scope: &crate::service::notify::compose::Scope,
     settings: &Effective,
     job: &mut ImportJobRecord,
-    rows: Vec<Row>,
+    rows: &[Row],
     seen: &mut HashSet<String>,
 ) -> Result<()> {
     let org = &scope.org;
@@ -246,7 +243,6 @@ async fn process_chunk(
     let domain = org.login_domain.as_ref();
     let validated: Vec<(u32, std::result::Result<ImportRow, RowFailure>)> =
         rows.iter().map(|r| (r.number, validate(r, &job.mapping, domain))).collect();
-    drop(rows);
     // Before the checkpoint: done in an earlier run; only remembered for duplicates.
     let todo: Vec<u32> = validated.iter().map(|(n, _)| *n).filter(|n| *n >= job.next_row).collect();
     if todo.is_empty() {
@@ -257,10 +253,13 @@ async fn process_chunk(
     let mut chunk = ImportCounts::default();
     let mut emails: Vec<EmailJob> = Vec::new();
     let mut plans: Vec<(u32, Plan)> = Vec::new();
+    // This chunk's identities, added to `seen` once the chunk is through (a failed run leaves
+    // `seen` as it was, for the run again).
+    let mut added: HashSet<String> = HashSet::new();
     for (n, res) in validated {
         let id = res.as_ref().ok().map(|r| identity(r, &org.org_id));
         let login = res.as_ref().ok().map(|r| r.login.display());
-        let first = id.as_ref().is_some_and(|i| seen.insert(i.clone()));
+        let first = id.as_ref().is_some_and(|i| !seen.contains(i) && added.insert(i.clone()));
         if n < job.next_row {
             continue;
         }
@@ -368,6 +367,7 @@ async fn process_chunk(
     if let Some(owed) = owed {
         crate::service::members::imports::owed::queue_owed(ctx, scope, &owed, emails).await;
     }
+    seen.extend(added);
     Ok(())
 }
 
