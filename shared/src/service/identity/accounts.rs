@@ -166,19 +166,12 @@ pub async fn register(ctx: &Arc<Ctx>, input: RegisterInput) -> Result<Registered
             at: now,
         },
         verify_token_hash: token_hash,
-        verify_token: TokenRecord {
-            purpose: TokenPurpose::VerifyEmail,
-            user_id: user_id.clone(),
-            email: Some(input.email.clone()),
-            expires_at: now + ctx.config.verify_email_ttl,
-            client: None,
-            attempts: 0,
-            previous_email: None,
-            throttle_keys: Vec::new(),
-            device: None,
-            org: None,
-            second_factor: false,
-        },
+        verify_token: TokenRecord::new(
+            TokenPurpose::VerifyEmail,
+            user_id.clone(),
+            Some(input.email.clone()),
+            now + ctx.config.verify_email_ttl,
+        ),
         mails: Vec::new(),
         user,
         org,
@@ -266,19 +259,12 @@ pub async fn resend_verification(ctx: &Ctx, auth: &Authenticated) -> Result<()> 
     }
     crate::service::notify::email_requests::limit_address(ctx, "verify", user.address()?).await?;
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
-    let record = TokenRecord {
-        purpose: TokenPurpose::VerifyEmail,
-        user_id: user.user_id.clone(),
-        email: Some(user.address()?.clone()),
-        expires_at: ctx.now() + ctx.config.verify_email_ttl,
-        client: None,
-        attempts: 0,
-        previous_email: None,
-        throttle_keys: Vec::new(),
-        device: None,
-        org: None,
-        second_factor: false,
-    };
+    let record = TokenRecord::new(
+        TokenPurpose::VerifyEmail,
+        user.user_id.clone(),
+        Some(user.address()?.clone()),
+        ctx.now() + ctx.config.verify_email_ttl,
+    );
     let scope = match &auth.session.active_org {
         Some(o) => match ctx.store.get_org(o).await? {
             Some(org) => Some(compose::Scope::resolve(ctx, &org).await?),

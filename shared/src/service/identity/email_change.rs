@@ -41,17 +41,8 @@ pub async fn request(
     ctx.store.reserve_pending_email(new, &user.user_id, expires, now).await?;
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
     let record = TokenRecord {
-        purpose: TokenPurpose::ChangeEmail,
-        user_id: user.user_id.clone(),
-        email: Some(new.clone()),
-        expires_at: expires,
-        client: None,
-        attempts: 0,
         previous_email: Some(current.clone()),
-        throttle_keys: Vec::new(),
-        device: None,
-        org: None,
-        second_factor: false,
+        ..TokenRecord::new(TokenPurpose::ChangeEmail, user.user_id.clone(), Some(new.clone()), expires)
     };
     let link = format!("{}/confirm-email?token={token}", ctx.config.public_url);
     let confirm =

@@ -72,19 +72,12 @@ async fn issue(
             ]),
         ),
     };
-    let record = TokenRecord {
-        purpose: TokenPurpose::PasswordReset,
-        user_id: user.user_id.clone(),
-        email: Some(user.address()?.clone()),
-        expires_at: ctx.now() + valid,
-        client: None,
-        attempts: 0,
-        previous_email: None,
-        throttle_keys: Vec::new(),
-        device: None,
-        org: None,
-        second_factor: false,
-    };
+    let record = TokenRecord::new(
+        TokenPurpose::PasswordReset,
+        user.user_id.clone(),
+        Some(user.address()?.clone()),
+        ctx.now() + valid,
+    );
     let job = match scope {
         Some(s) => {
             crate::service::notify::compose::compose_one(

@@ -167,18 +167,18 @@ pub(crate) async fn challenge(
     org: Option<OrgId>,
 ) -> Result<SecondFactorChallenge> {
     let (token, hash) = secret::new_secret(ctx.random.as_ref());
+    let expires = ctx.now() + Duration::minutes(CHALLENGE_MINUTES);
     let record = crate::store::TokenRecord {
-        purpose: crate::store::TokenPurpose::MfaChallenge,
-        user_id: user.user_id.clone(),
-        email: user.email.clone(),
-        expires_at: ctx.now() + Duration::minutes(CHALLENGE_MINUTES),
         client: Some(client),
-        attempts: 0,
-        previous_email: None,
         throttle_keys,
         device: Some(device),
         org,
-        second_factor: false,
+        ..crate::store::TokenRecord::new(
+            crate::store::TokenPurpose::MfaChallenge,
+            user.user_id.clone(),
+            user.email.clone(),
+            expires,
+        )
     };
     ctx.store.put_token(&hash, &record).await?;
     Ok(SecondFactorChallenge { mfa_required: true, mfa_token: token, expires_in: CHALLENGE_MINUTES * 60 })

@@ -65,6 +65,24 @@ impl crate::store::items::Entity for TokenRecord {
 }
 
 impl TokenRecord {
+    /// A token of `purpose` for `user_id`, sent to `email`, with none of the fields that only
+    /// some purposes use (set those with struct update syntax).
+    pub fn new(purpose: TokenPurpose, user_id: UserId, email: Option<Email>, expires_at: DateTime<Utc>) -> Self {
+        TokenRecord {
+            purpose,
+            user_id,
+            email,
+            expires_at,
+            client: None,
+            attempts: 0,
+            previous_email: None,
+            throttle_keys: Vec::new(),
+            device: None,
+            org: None,
+            second_factor: false,
+        }
+    }
+
     pub fn pk(hash: &str) -> String {
         format!("TOKEN#{hash}")
     }

@@ -38,17 +38,13 @@ pub async fn start_link(ctx: &Ctx, auth: &Authenticated, name: &ProviderName) ->
     };
     let (ticket, hash) = secret::new_secret(ctx.random.as_ref());
     let token = TokenRecord {
-        purpose: TokenPurpose::SsoLink,
-        user_id: auth.user_id.clone(),
-        email: None,
-        expires_at: ctx.now() + Duration::seconds(TICKET_SECONDS),
-        client: None,
-        attempts: 0,
-        previous_email: None,
-        throttle_keys: Vec::new(),
-        device: None,
         org: Some(p.org_id),
-        second_factor: false,
+        ..TokenRecord::new(
+            TokenPurpose::SsoLink,
+            auth.user_id.clone(),
+            None,
+            ctx.now() + Duration::seconds(TICKET_SECONDS),
+        )
     };
     ctx.store.put_token(&hash, &token).await?;
     let base = ctx.config.public_url.trim_end_matches('/');

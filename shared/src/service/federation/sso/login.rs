@@ -152,17 +152,10 @@ pub async fn consume(ctx: &Ctx, name: &ProviderName, saml_response: &str, browse
     let user = member_for(ctx, &p, &email, &verified, linked).await?;
     let (code, hash) = secret::new_secret(ctx.random.as_ref());
     let token = TokenRecord {
-        purpose: TokenPurpose::SsoSignIn,
-        user_id: user,
-        email: Some(email),
-        expires_at: ctx.now() + Duration::seconds(CODE_SECONDS),
         client: Some(request.client),
-        attempts: 0,
-        previous_email: None,
-        throttle_keys: Vec::new(),
-        device: None,
         org: Some(p.org_id.clone()),
         second_factor: p.counts_as_second_factor,
+        ..TokenRecord::new(TokenPurpose::SsoSignIn, user, Some(email), ctx.now() + Duration::seconds(CODE_SECONDS))
     };
     ctx.store.put_token(&hash, &token).await?;
     let base = ctx.config.public_url.trim_end_matches('/');
