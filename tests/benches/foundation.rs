@@ -195,7 +195,7 @@ async fn main() {
     let tag = ulid::Ulid::new().to_string().to_lowercase();
     let entries: Vec<Value> =
         (0..100).map(|i| json!({"email": format!("invitee{i}-{tag}@example.com"), "roles": ["agent"]})).collect();
-    let outbox_before = std::fs::read_dir(dir.outbox()).map(|d| d.count()).unwrap_or(0);
+    let outbox_before = e2e::files_in(&dir.outbox()).len();
     let (c0, u0) = (calls(), units());
     let t = Instant::now();
     let (s, report) =
@@ -203,7 +203,7 @@ async fn main() {
     let invite_time = t.elapsed();
     let (invite_calls, invite_units) = (calls() - c0, units() - u0);
     assert_eq!((s, report["invited"].as_u64()), (200, Some(100)));
-    while std::fs::read_dir(dir.outbox()).map(|d| d.count()).unwrap_or(0) < outbox_before + 100 {
+    while e2e::files_in(&dir.outbox()).len() < outbox_before + 100 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let all_sent = t.elapsed();

@@ -39,7 +39,7 @@ struct Client {
     inbox: Inbox,
 }
 
-type Seen = (std::collections::HashSet<std::ffi::OsString>, std::collections::HashMap<String, String>);
+type Seen = (std::collections::HashSet<std::path::PathBuf>, std::collections::HashMap<String, String>);
 
 /// Invitation links by recipient, read from the outbox folder as new files appear, or from
 /// moto's SES after the mail worker ran.
@@ -64,9 +64,9 @@ impl Inbox {
         // Up to 30 s: the mail worker sends at SES's pace, behind everyone else's emails.
         for _ in 0..1200 {
             let mut st = self.state.lock().await;
-            for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-                if st.0.insert(entry.file_name())
-                    && let Some(m) = std::fs::read(entry.path()).ok().and_then(|b| e2e::parse_email(&b))
+            for path in e2e::files_in(&self.dir) {
+                if st.0.insert(path.clone())
+                    && let Some(m) = std::fs::read(&path).ok().and_then(|b| e2e::parse_email(&b))
                     && let Some(link) = m.link("/accept-invitation?token=")
                 {
                     let token = link.split("token=").nth(1).unwrap_or_default().to_owned();

@@ -189,10 +189,13 @@ where
     }
 }
 
-/// The files of an outbox folder, oldest first (their names start with when they were written).
-fn files_in(dir: &std::path::Path) -> Vec<PathBuf> {
+/// The emails of an outbox folder, oldest first: their names are the ULIDs they were recorded
+/// under. A message still being written (a `.part` file) is not one yet.
+pub fn files_in(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Ok(rd) => {
+            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect()
+        }
         Err(_) => Vec::new(),
     };
     names.sort();

@@ -39,7 +39,18 @@ pub struct OutgoingEmail {
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
+/// What a message is sent under: its identity and its date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The local part of its `Message-ID`: the outbox item it was recorded as, so a message
+    /// sent again after a crash between the send and its mark is the same message. Mail
+    /// clients show one copy of a Message-ID; the local outbox keeps one file per id.
+    pub id: String,
+    /// Its `Date`, from the injected clock.
+    pub date: chrono::DateTime<chrono::Utc>,
+}
+
 pub trait Mailer: Send + Sync + 'static {
-    /// Send `msg`; `logo` holds the bytes of its logo, when it has one.
-    fn send<'a>(&'a self, msg: &'a OutgoingEmail, logo: Option<&'a [u8]>) -> SendFuture<'a>;
+    /// Send `msg` under `envelope`; `logo` holds the bytes of its logo, when it has one.
+    fn send<'a>(&'a self, msg: &'a OutgoingEmail, logo: Option<&'a [u8]>, envelope: &'a Envelope) -> SendFuture<'a>;
 }

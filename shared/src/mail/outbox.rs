@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::{Mailer, OutgoingEmail, SendFuture};
+use super::{Envelope, Mailer, OutgoingEmail, SendFuture};
+use crate::error::Error;
 
 #[derive(Debug, Clone)]
 pub struct OutboxMailer {
@@ -20,20 +21,25 @@ impl OutboxMailer {
     }
 }
 
+/// The file an envelope's message is kept in. Outbox ids are ULIDs, so names sort in the
+/// order the emails were recorded.
+pub fn file_name(envelope: &Envelope) -> String {
+    format!("{}.eml", envelope.id)
+}
+
 impl Mailer for OutboxMailer {
-    fn send<'a>(&'a self, msg: &'a OutgoingEmail, logo: Option<&'a [u8]>) -> SendFuture<'a> {
+    fn send<'a>(&'a self, msg: &'a OutgoingEmail, logo: Option<&'a [u8]>, envelope: &'a Envelope) -> SendFuture<'a> {
         Box::pin(async move {
-            let now = chrono::Utc::now();
-            let id = ulid::Ulid::new();
-            let raw = super::mime::render(&self.from, msg, logo, &id.to_string(), now.timestamp())?;
-            tokio::fs::create_dir_all(&self.dir)
-                .await
-                .map_err(|e| crate::error::Error::mail_from("writing an email file", e))?;
-            let name = format!("{}-{id}.eml", now.format("%Y%m%dT%H%M%S%.6f"));
-            let path = self.dir.join(name);
-            tokio::fs::write(&path, raw)
-                .await
-                .map_err(|e| crate::error::Error::mail_from("writing an email file", e))?;
+            let raw = super::mime::render(&self.from, msg, logo, &envelope.id, envelope.date.timestamp())?;
+            let failed = |e| Error::mail_from("writing an email file", e);
+            tokio::fs::create_dir_all(&self.dir).await.map_err(failed)?;
+            // Written aside, then renamed into place: a reader never sees half a message, and
+            // the same message sent again (a crash came between the send and its mark)
+            // replaces its file rather than adding a second.
+            let path = self.dir.join(file_name(envelope));
+            let partial = self.dir.join(format!(".{}.part", envelope.id));
+            tokio::fs::write(&partial, raw).await.map_err(failed)?;
+            tokio::fs::rename(&partial, &path).await.map_err(failed)?;
             tracing::info!(path = %path.display(), "email written to outbox");
             Ok(())
         })

@@ -207,9 +207,10 @@ async fn send_claimed(d: Delivery<'_>, job: &EmailJob, last_chance: bool) -> Res
         tracing::error!(error = %e, to = %job.message.to, "email secret does not open; not sent");
         return finish(store, job, EmailStatus::Failed).await;
     }
+    let envelope = super::Envelope { id: message_id(job), date: d.clock.now() };
     let mut attempt = 0;
     let status = loop {
-        match d.mailer.send(&opened.message, logo.as_deref().map(Vec::as_slice)).await {
+        match d.mailer.send(&opened.message, logo.as_deref().map(Vec::as_slice), &envelope).await {
             Ok(()) => break EmailStatus::Sent,
             Err(Error::MailThrottled) if attempt + 1 < SEND_ATTEMPTS => {
                 attempt += 1;
@@ -228,6 +229,20 @@ async fn send_claimed(d: Delivery<'_>, job: &EmailJob, last_chance: bool) -> Res
         }
     };
     finish(store, job, status).await
+}
+
+/// The Message-ID's local part: the outbox item's id (a ULID), the same however often the job
+/// is sent. A job from outside the outbox (none are made today) gets one from its content.
+fn message_id(job: &EmailJob) -> String {
+    match &job.outbox {
+        Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) => id.clone(),
+        _ => {
+            use sha2::Digest;
+            let m = &job.message;
+            let digest = sha2::Sha256::digest([m.to.as_str(), &m.subject, &m.text].join("\n"));
+            digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        }
+    }
 }
 
 async fn finish(store: &Store, job: &EmailJob, status: EmailStatus) -> Result<&'static str> {

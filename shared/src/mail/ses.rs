@@ -3,7 +3,7 @@
 use aws_sdk_ses::primitives::Blob;
 use aws_sdk_ses::types::RawMessage;
 
-use super::{Mailer, OutgoingEmail, SendFuture};
+use super::{Envelope, Mailer, OutgoingEmail, SendFuture};
 use crate::error::Error;
 
 #[derive(Debug, Clone)]
@@ -39,15 +39,9 @@ impl SesMailer {
 }
 
 impl Mailer for SesMailer {
-    fn send<'a>(&'a self, m: &'a OutgoingEmail, logo: Option<&'a [u8]>) -> SendFuture<'a> {
+    fn send<'a>(&'a self, m: &'a OutgoingEmail, logo: Option<&'a [u8]>, envelope: &'a Envelope) -> SendFuture<'a> {
         Box::pin(async move {
-            let raw = super::mime::render(
-                &self.from,
-                m,
-                logo,
-                &ulid::Ulid::new().to_string(),
-                chrono::Utc::now().timestamp(),
-            )?;
+            let raw = super::mime::render(&self.from, m, logo, &envelope.id, envelope.date.timestamp())?;
             let message = RawMessage::builder()
                 .data(Blob::new(raw))
                 .build()

@@ -307,8 +307,8 @@ async fn an_import_killed_midway_finishes_after_a_restart() {
     let mut counts = std::collections::HashMap::new();
     for _ in 0..1_200 {
         counts.clear();
-        for entry in std::fs::read_dir(&outbox).map(|d| d.flatten().collect::<Vec<_>>()).unwrap_or_default() {
-            let Ok(bytes) = std::fs::read(entry.path()) else { continue };
+        for path in e2e::files_in(&outbox) {
+            let Ok(bytes) = std::fs::read(path) else { continue };
             if let Some(m) = e2e::parse_email(&bytes) {
                 *counts.entry(m.to).or_insert(0) += 1;
             }

@@ -39,7 +39,7 @@ async fn data_survives_a_restart() {
     // The email queue's worker writes it shortly after the answer.
     let mut outbox = 0;
     for _ in 0..100 {
-        outbox = std::fs::read_dir(dir.outbox()).map(|d| d.count()).unwrap_or(0);
+        outbox = e2e::files_in(&dir.outbox()).len();
         if outbox > 0 {
             break;
         }
@@ -93,10 +93,7 @@ fn instant(at: &str) -> DateTime<Utc> {
 
 /// The emails in the outbox, oldest first.
 fn outbox(dir: &DataDir) -> Vec<String> {
-    let mut names: Vec<_> =
-        std::fs::read_dir(dir.outbox()).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-    names.sort();
-    names.iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect()
+    e2e::files_in(&dir.outbox()).iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect()
 }
 
 /// `local run <job> --at …`, as typed: the job's report.

@@ -83,3 +83,40 @@ fn every_email_type_is_a_message_mail_clients_read() {
     assert_eq!(checked, EmailType::ALL.len() * Language::ALL.len());
     assert!(checked >= 57);
 }
+
+/// A crash between a send and its mark sends the email again (issue 34): it goes as the same
+/// message, under the outbox id's Message-ID and the file named by it, so the local outbox
+/// holds it once and a mail client shows it once. Another id is another message.
+#[tokio::test]
+async fn an_email_sent_again_is_the_same_message() {
+    use switchboard::mail::{Envelope, Mailer, OutboxMailer, OutgoingEmail};
+    let dir = std::env::temp_dir().join(format!("switchboard-resend-{}", ulid::Ulid::new()));
+    let mailer = OutboxMailer::new(dir.clone(), "Switchboard <no-reply@switchboard.test>");
+    let to = Email::parse("ann@example.com", "to").unwrap();
+    let message = OutgoingEmail {
+        to,
+        subject: "Your invitation".into(),
+        text: "Join us".into(),
+        html: "<p>Join us</p>".into(),
+        language: Language::En,
+        logo: None,
+        unsubscribe: None,
+    };
+    let date = chrono::DateTime::parse_from_rfc3339("2031-05-04T10:00:00Z").unwrap().to_utc();
+    let first = Envelope { id: "01JS0000000000000000000001".into(), date };
+    let later = Envelope { id: first.id.clone(), date: date + chrono::Duration::minutes(5) };
+    mailer.send(&message, None, &first).await.unwrap();
+    mailer.send(&message, None, &later).await.unwrap();
+    let files = e2e::files_in(&dir);
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(names, ["01JS0000000000000000000001.eml"], "one file, nothing half-written left");
+    let raw = std::fs::read(&files[0]).unwrap();
+    let parsed = MessageParser::default().parse(&raw).expect("parses");
+    assert_eq!(parsed.message_id(), Some("01JS0000000000000000000001@switchboard.test"));
+    let sent_at = parsed.date().map(|d| d.to_timestamp());
+    assert_eq!(sent_at, Some(later.date.timestamp()), "the Date of the send that stood, from the clock given");
+    let other = Envelope { id: "01JS0000000000000000000002".into(), date };
+    mailer.send(&message, None, &other).await.unwrap();
+    assert_eq!(e2e::files_in(&dir).len(), 2, "another outbox id is another email");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
