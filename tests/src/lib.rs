@@ -189,13 +189,15 @@ where
     }
 }
 
-/// The emails of an outbox folder, oldest first: their names are the ULIDs they were recorded
-/// under. A message still being written (a `.part` file) is not one yet.
+/// The messages of an outbox folder (emails or text messages), oldest first: their names are
+/// the ULIDs they were recorded under. One still being written (a hidden `.part` file) is not
+/// one yet.
 pub fn files_in(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => {
-            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect()
-        }
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.')))
+            .collect(),
         Err(_) => Vec::new(),
     };
     names.sort();
