@@ -542,13 +542,19 @@ impl TestApp {
         .await;
     }
 
-    /// Deliver and wait until no recorded email waits to be sent: the worker's last write for
-    /// an email takes it out of the outbox's due index, and until then (on the embedded
-    /// default, where the worker runs beside the test) its calls would land on a count a test
-    /// is taking.
+    /// Deliver and wait until no email request is being decided and no recorded email waits
+    /// to be sent: the worker's last write for an email takes it out of the outbox's due
+    /// index, and until then (on the embedded default, where the worker runs beside the test)
+    /// its calls would land on a count a test is taking. After it, an email that was not sent
+    /// will not be (the positive signal tests wait for instead of a pause).
     pub async fn mail_settled(&self) {
         let far = self.ctx.now() + chrono::Duration::days(3650);
         for _ in 0..500 {
+            if let switchboard::service::notify::email_requests::RequestQueue::InProcess(requests) =
+                &self.ctx.email_requests
+            {
+                requests.idle().await;
+            }
             // On moto they wait in SQS for the worker the test drives.
             self.run_mail_worker().await;
             let mut waiting = 0;

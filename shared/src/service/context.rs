@@ -89,7 +89,7 @@ impl Ctx {
             files,
             imports: imports::ImportQueue::InProcess,
             exports: exports::ExportQueue::InProcess,
-            email_requests: email_requests::RequestQueue::InProcess,
+            email_requests: email_requests::RequestQueue::in_process(),
             dns: crate::dns::Dns::default(),
             sms: crate::sms::SmsSender::Outbox { dir: std::env::temp_dir().join("switchboard-sms") },
             events: notifications::EventQueue::InProcess,

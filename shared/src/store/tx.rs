@@ -11,11 +11,123 @@ use crate::store::error::storage;
 use crate::store::ops::Item;
 use crate::store::table::PRIMARY;
 
+/// What an item's condition guards: a transaction names the items whose failure means
+/// something of its own, and a failure is read by these names, never by position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Guard {
+    /// A single-use token or proof is still there (and still this one).
+    Token,
+    /// The organization has a free seat.
+    Seats,
+    /// The person is not yet a member (or the membership is as read).
+    Membership,
+    /// The person is not yet invited.
+    Invitation,
+    /// The address has no login yet.
+    Login,
+    /// The record changed is still there (a group, an inbox, a template).
+    Exists,
+    /// A name is free (a template's, a login domain's, a company domain's).
+    Name,
+    /// An organization (the parent, or each of a lineage) is there and open.
+    Open,
+    /// The row or event was not recorded before.
+    Once,
+    /// The device is not remembered yet.
+    Device,
+    /// A count stays under its limit (templates, shared groups).
+    Limit,
+    /// The n-th contact of a batch is new.
+    Contact(usize),
+}
+
+/// A transaction being built: its items, and the guard of those whose failure the caller
+/// tells apart.
+#[derive(Debug, Default)]
+pub(crate) struct Tx {
+    items: Vec<TransactWriteItem>,
+    guards: Vec<Option<Guard>>,
+}
+
+impl Tx {
+    pub(crate) fn new() -> Tx {
+        Tx::default()
+    }
+
+    /// Add an item whose failed condition means `guard`.
+    pub(crate) fn guarded(&mut self, guard: Guard, item: TransactWriteItem) -> &mut Tx {
+        self.items.push(item);
+        self.guards.push(Some(guard));
+        self
+    }
+
+    pub(crate) fn push(&mut self, item: TransactWriteItem) -> &mut Tx {
+        self.items.push(item);
+        self.guards.push(None);
+        self
+    }
+
+    pub(crate) fn extend(&mut self, items: impl IntoIterator<Item = TransactWriteItem>) -> &mut Tx {
+        for item in items {
+            self.push(item);
+        }
+        self
+    }
+
+    /// Another transaction's items, with their guards.
+    pub(crate) fn append(&mut self, mut other: Tx) -> &mut Tx {
+        self.items.append(&mut other.items);
+        self.guards.append(&mut other.guards);
+        self
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+impl From<Vec<TransactWriteItem>> for Tx {
+    fn from(items: Vec<TransactWriteItem>) -> Tx {
+        let guards = vec![None; items.len()];
+        Tx { items, guards }
+    }
+}
+
+/// The conditions a cancelled transaction failed.
+#[derive(Debug, Default)]
+pub(crate) struct Failed {
+    guards: Vec<Guard>,
+    /// The engine said which items failed (moto, for some transactions, gives no reasons).
+    explained: bool,
+}
+
+impl Failed {
+    /// The condition named `guard` failed.
+    pub(crate) fn has(&self, guard: Guard) -> bool {
+        self.guards.contains(&guard)
+    }
+
+    /// The engine gave no reasons: any condition may have failed.
+    pub(crate) fn unexplained(&self) -> bool {
+        !self.explained
+    }
+
+    /// `guard` failed, or the engine did not say which did.
+    pub(crate) fn maybe(&self, guard: Guard) -> bool {
+        self.unexplained() || self.has(guard)
+    }
+
+    /// The named conditions that failed, in the order of the items.
+    pub(crate) fn guards(&self) -> impl Iterator<Item = Guard> + '_ {
+        self.guards.iter().copied()
+    }
+}
+
 /// Why a transaction did not commit.
 #[derive(Debug)]
 pub(crate) enum TxError {
-    /// These items' conditions failed (an engine that gives no reasons yields an empty list).
-    Conditions(Vec<usize>),
+    /// Conditions failed.
+    Conditions(Failed),
     Other(Error),
 }
 
@@ -144,7 +256,8 @@ impl Store {
         }
     }
 
-    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+    pub(crate) async fn transact(&self, tx: impl Into<Tx>) -> Result<(), TxError> {
+        let Tx { items, guards } = tx.into();
         let mut attempt = 0;
         loop {
             let res = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
@@ -172,7 +285,8 @@ impl Store {
                 .map(|(i, _)| i)
                 .collect();
             if !failed.is_empty() || reasons.is_empty() {
-                return Err(TxError::Conditions(failed));
+                let guards = failed.iter().filter_map(|i| guards.get(*i).copied().flatten()).collect();
+                return Err(TxError::Conditions(Failed { guards, explained: !reasons.is_empty() }));
             }
             // Conflicts with another transaction, or throttling of one item, pass on their own.
             let transient = reasons.iter().filter_map(|r| r.code()).any(|c| TRANSIENT_REASONS.contains(&c));

@@ -424,9 +424,8 @@ async fn reset_emails_are_limited_per_address_and_per_client(engine: Engine) {
     }
     let limit = switchboard::service::notify::email_requests::PER_ADDRESS_PER_HOUR as usize;
     app.wait_emails_to(&ann.email, 1 + limit).await;
-    // Whatever was still on its way has had time to arrive.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    app.run_mail_worker().await;
+    // Every request decided and every email recorded sent: nothing more is on its way.
+    app.mail_settled().await;
     let resets = app.emails_to(&ann.email).await.iter().filter(|m| m.link("/reset-password?token=").is_some()).count();
     assert_eq!(resets, limit);
     // An hour later the address may ask again.

@@ -288,8 +288,7 @@ async fn bounces_and_complaints_stop_email(engine: Engine) {
                       "bouncedRecipients": [{"emailAddress": format!("Agent <{}>", agent.email)}]}, "mail": {}});
     assert_eq!(app.ses_feedback(sns(hard)).await, 1);
     post_event(&app, message_event(&owner.org, &[&agent.id], "b-2", "2", "y")).await;
-    app.run_mail_worker().await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.mail_settled().await;
     assert_eq!(notification_emails(&app, &agent.email, 0).await.len(), 1, "a hard bounce suppresses the address");
 
     let complaint = json!({"notificationType": "Complaint", "complaint": {"complainedRecipients": [{"emailAddress": owner.email}],
@@ -297,8 +296,7 @@ async fn bounces_and_complaints_stop_email(engine: Engine) {
     assert_eq!(app.ses_feedback(sns(complaint)).await, 1);
     let r = app.post("/v1/auth/forgot-password", json!({"email": owner.email})).await;
     assert!(r.status.is_success(), "{:?}", r.body);
-    app.run_mail_worker().await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.mail_settled().await;
     let resets = app.emails_to(&owner.email).await.iter().filter(|m| m.text.contains("reset")).count();
     assert_eq!(resets, 0, "a complaint suppresses every later email, whatever its kind");
 }

@@ -63,6 +63,20 @@ fn stream_record(item: &HashMap<String, AttributeValue>) -> String {
     .to_string()
 }
 
+/// Queue an email to `to` straight onto the email queue, behind whatever is queued already.
+async fn queue_marker(app: &TestApp, to: &str) {
+    let message = switchboard::mail::OutgoingEmail {
+        to: switchboard::domain::Email::parse(to, "to").expect("marker address"),
+        subject: "Marker".into(),
+        text: "marker".into(),
+        html: "<p>marker</p>".into(),
+        language: switchboard::domain::Language::En,
+        logo: None,
+        unsubscribe: None,
+    };
+    app.ctx.queue.enqueue(vec![switchboard::mail::queue::EmailJob::new(message)]).await.expect("queued");
+}
+
 /// What the mail worker returns to the queue after one batch (run on a task of its own).
 async fn mail_worker(app: &TestApp, bodies: &[String]) -> Vec<String> {
     let batch: Vec<Received> = bodies
@@ -88,8 +102,11 @@ async fn every_email_waits_sealed_in_the_outbox_and_goes_out_once(engine: Engine
         )
         .await;
     assert_eq!(r.body["results"][0]["status"], "invited", "{:?}", r.body);
+    // A marker queued now goes out after anything the request had queued (one worker, in order).
+    let marker = unique_email("outbox-marker");
+    queue_marker(&app, &marker).await;
     app.run_mail_worker().await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.wait_emails_to(&marker, 1).await;
     assert!(app.emails_to(&invitee).await.is_empty(), "the request handed nothing to the queue itself");
 
     // Two items wait: the owner's verification and the invitation, each sealed.
@@ -130,9 +147,9 @@ async fn every_email_waits_sealed_in_the_outbox_and_goes_out_once(engine: Engine
         assert_eq!(attr(&item, "status").as_deref(), Some("sent"), "{item:?}");
         assert!(attr(&item, "job").is_none() && attr(&item, "gsi3pk").is_none(), "{item:?}");
     }
+    // The worker sends a batch's emails before it returns.
     let again = mail_worker(&app, &records).await;
     assert!(again.is_empty());
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(app.emails_to(&invitee).await.len(), 1, "a late duplicate is dropped too");
     println!(
         "{engine:?} | outbox | every stream record delivered twice | each email sent once, its secret sealed at rest"
@@ -163,7 +180,7 @@ async fn an_email_request_delivered_again_sends_one_email(engine: Engine) {
     app.relay_emails().await;
     // The verification, the reset and the notice; then a moment for any extra to land.
     app.wait_emails_to(&email, 3).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.mail_settled().await;
     let mails = app.emails_to(&email).await;
     assert_eq!(count(&mails, "/reset-password?token="), 1, "one reset email: {:?}", subjects(&mails));
     assert_eq!(count(&mails, "/forgot-password"), 1, "one notice: {:?}", subjects(&mails));

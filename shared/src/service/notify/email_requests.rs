@@ -61,7 +61,51 @@ enum QueueItem {
 #[derive(Clone)]
 pub enum RequestQueue {
     Sqs { client: crate::aws::SqsClient, url: String },
-    InProcess,
+    InProcess(Arc<InFlight>),
+}
+
+impl RequestQueue {
+    pub fn in_process() -> RequestQueue {
+        RequestQueue::InProcess(Arc::default())
+    }
+}
+
+/// The requests this process is still deciding: a server stopping, or a test, waits for
+/// them to be done rather than for a while.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    running: std::sync::atomic::AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+/// One request in flight, until dropped.
+struct Running(Arc<InFlight>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+            self.0.done.notify_waiters();
+        }
+    }
+}
+
+impl InFlight {
+    fn start(self: &Arc<Self>) -> Running {
+        self.running.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Running(self.clone())
+    }
+
+    /// Returns once no request is in flight.
+    pub async fn idle(&self) {
+        loop {
+            // Registered before the count is read, so a request ending in between still wakes us.
+            let done = self.done.notified();
+            if self.running.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                return;
+            }
+            done.await;
+        }
+    }
 }
 
 /// Count one event under `key` in the current hour; the seconds until the hour ends when the
@@ -104,11 +148,13 @@ pub async fn submit(ctx: &Arc<Ctx>, request: EmailRequest) -> Result<()> {
             let item = QueueItem::Request { request, id: Some(ctx.ulid().to_string()) };
             crate::aws::send_json(client, url, &item, crate::error::Error::Mail).await?;
         }
-        RequestQueue::InProcess => {
+        RequestQueue::InProcess(in_flight) => {
+            let running = in_flight.start();
             let ctx = ctx.clone();
             let id = ctx.ulid().to_string();
             // In AWS the mail worker fulfils it; attributed to it for the IAM check.
             tokio::spawn(crate::aws::as_function("mail-worker", async move {
+                let _running = running;
                 if let Err(e) = fulfil(&ctx, &request, &id).await {
                     tracing::error!(error = %e, kind = request.kind(), "email request failed");
                 }

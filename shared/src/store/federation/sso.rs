@@ -19,7 +19,7 @@ use crate::store::items::{from_item, to_item, with_gsi1, with_ttl};
 use crate::store::members::member_ops::activity_items;
 use crate::store::ops::{QueryDir, key};
 use crate::store::table::{GSI1, PRIMARY};
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{ActivityRecord, Store};
 
 /// A signing certificate as kept: its DER (base64) and what admins are shown of it.
@@ -226,10 +226,14 @@ impl Store {
             .build()
             .map_err(storage)?;
         let seen = with_ttl(key(format!("SAMLSEEN#{seen_key}"), "SAMLSEEN"), seen_until);
-        let items = vec![TransactWriteItem::builder().delete(delete).build(), tx::put_new(t, seen)?];
+        let mut items = Tx::new();
+        items
+            .guarded(Guard::Token, TransactWriteItem::builder().delete(delete).build())
+            .guarded(Guard::Once, tx::put_new(t, seen)?);
         match self.transact(items).await {
             Ok(()) => Ok(Consumed::Ok(record)),
-            Err(TxError::Conditions(failed)) if failed == [1] => Ok(Consumed::Replayed),
+            // The assertion was seen, and the request it answers is still there: a replay.
+            Err(TxError::Conditions(f)) if f.has(Guard::Once) && !f.has(Guard::Token) => Ok(Consumed::Replayed),
             Err(TxError::Conditions(_)) => Ok(Consumed::UnknownRequest),
             Err(TxError::Other(e)) => Err(e),
         }

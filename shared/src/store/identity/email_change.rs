@@ -13,7 +13,7 @@ use crate::store::error::{is_condition_failed, storage};
 use crate::store::items::to_item;
 use crate::store::ops::{key, s};
 use crate::store::table::PRIMARY;
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, TxError};
 use crate::store::{CredentialRecord, Store, TokenRecord, UserRecord};
 
 fn pending_pk(email: &Email) -> String {
@@ -91,16 +91,19 @@ impl Store {
             .set_key(Some(key(pending_pk(new), PENDING_SK)))
             .build()
             .map_err(storage)?;
-        let items = vec![
-            aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete_token).build(),
-            aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete_old).build(),
-            tx::put_new(t, to_item(&moved, CredentialRecord::pk(new), CredentialRecord::SK.into())?)?,
-            tx::update(profile)?,
-            aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(release).build(),
-        ];
+        let mut items = tx::Tx::new();
+        items
+            .push(aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete_token).build())
+            .push(aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete_old).build())
+            .guarded(
+                Guard::Login,
+                tx::put_new(t, to_item(&moved, CredentialRecord::pk(new), CredentialRecord::SK.into())?)?,
+            )
+            .push(tx::update(profile)?)
+            .push(aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(release).build());
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&2) => Err(Error::EmailTaken),
+            Err(TxError::Conditions(f)) if f.has(Guard::Login) => Err(Error::EmailTaken),
             Err(TxError::Conditions(_)) => Err(Error::InvalidToken),
             Err(TxError::Other(e)) => Err(e),
         }

@@ -17,7 +17,7 @@ use crate::store::members::inboxes::InboxMemberRecord;
 use crate::store::members::manage::tx_delete;
 use crate::store::ops::{Item, key, s};
 use crate::store::table::PRIMARY;
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{
     ActivityRecord, CredentialRecord, InboxRecord, InvitationRecord, MembershipRecord, OrgRecord, SessionRecord,
     SharedLinkRecord, Store, TokenRecord, UserRecord,
@@ -78,14 +78,15 @@ fn token_email(token: &TokenRecord) -> Result<&crate::domain::Email> {
 impl MergePlan {
     /// The items that end the old login and consume the proof; empty when resuming a job
     /// whose first step already did.
-    pub(crate) fn head_items(&self, t: &str) -> Result<Vec<TransactWriteItem>> {
+    pub(crate) fn head_items(&self, t: &str) -> Result<Tx> {
         let (Some(token), Some(cred), Some(old), Some(main)) =
             (&self.token, &self.old_credential, &self.old_user, &self.main_user)
         else {
-            return Ok(Vec::new());
+            return Ok(Tx::new());
         };
-        let mut items = vec![
-            tx_delete(t, key(TokenRecord::pk(&self.token_hash), TokenRecord::SK), None)?,
+        let mut head = Tx::new();
+        head.guarded(Guard::Token, tx_delete(t, key(TokenRecord::pk(&self.token_hash), TokenRecord::SK), None)?);
+        head.extend([
             // The old login can no longer log in.
             {
                 let d = aws_sdk_dynamodb::types::Delete::builder()
@@ -116,11 +117,11 @@ impl MergePlan {
                     .map_err(storage)?;
                 TransactWriteItem::builder().delete(d).build()
             },
-        ];
+        ]);
         for m in &self.notice {
-            items.push(m.put(t)?);
+            head.push(m.put(t)?);
         }
-        Ok(items)
+        Ok(head)
     }
 
     /// The moves, in groups that must commit together: the old login's sessions first (so its
@@ -278,7 +279,7 @@ impl Store {
         }
         match self.transact(items).await {
             Ok(()) => Ok(true),
-            Err(TxError::Conditions(f)) if f.contains(&0) => Err(Error::InvalidToken),
+            Err(TxError::Conditions(f)) if f.has(Guard::Token) => Err(Error::InvalidToken),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }

@@ -19,7 +19,7 @@ use crate::store::identity::merge::pack;
 use crate::store::items::{from_item, to_item};
 use crate::store::ops::{Item, key, n, s};
 use crate::store::table::PRIMARY;
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, TxError};
 use crate::store::{MembershipRecord, MergePlan, Store, UserRecord};
 
 /// Which side of a running merge a login is on.
@@ -117,7 +117,7 @@ impl Store {
         )?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&0) => Err(Error::InvalidToken),
+            Err(TxError::Conditions(f)) if f.has(Guard::Token) => Err(Error::InvalidToken),
             // The main login is already receiving another merge.
             Err(TxError::Conditions(_)) => Err(Error::MergeInProgress),
             Err(TxError::Other(e)) => Err(e),

@@ -14,7 +14,7 @@ use crate::store::items::{from_item, to_item};
 use crate::store::notify::notifications::due_sk;
 use crate::store::ops::{Item, key, s};
 use crate::store::table::GSI3;
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{Cursor, OutboxMail, Store, UserRecord};
 
 /// The due index's partitions for reminders: registrations spread over them; a run reads each.
@@ -83,13 +83,14 @@ impl Store {
             .condition_expression("attribute_exists(gsi3pk)")
             .build()
             .map_err(crate::store::error::storage)?;
-        let mut items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete).build()];
+        let mut items = Tx::new();
+        items.guarded(Guard::Exists, aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete).build());
         for m in mails {
             items.push(m.put(t)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(true),
-            Err(TxError::Conditions(failed)) if failed.is_empty() || failed.contains(&0) => Ok(false),
+            Err(TxError::Conditions(f)) if f.maybe(Guard::Exists) => Ok(false),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }

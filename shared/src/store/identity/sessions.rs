@@ -10,6 +10,7 @@ use crate::store::Store;
 use crate::store::items::{from_item, to_item, with_ttl};
 use crate::store::ops::{Item, key, s};
 use crate::store::table::PRIMARY;
+use crate::store::tx::{Guard, Tx};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -334,13 +335,13 @@ impl Store {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool> {
         let t = self.table_name();
-        let items = vec![
-            crate::store::tx::put_new(t, session.item()?)?,
-            crate::store::tx::put_new(t, device_item(&session.user_id, device, now))?,
-        ];
+        let mut items = Tx::new();
+        items
+            .guarded(Guard::Once, crate::store::tx::put_new(t, session.item()?)?)
+            .guarded(Guard::Device, crate::store::tx::put_new(t, device_item(&session.user_id, device, now))?);
         match self.transact(items).await {
             Ok(()) => Ok(true),
-            Err(crate::store::tx::TxError::Conditions(f)) if f == [1] => {
+            Err(crate::store::tx::TxError::Conditions(f)) if f.has(Guard::Device) && !f.has(Guard::Once) => {
                 self.put_session(session).await.map(|()| false)
             }
             Err(crate::store::tx::TxError::Conditions(_)) => Err(Error::Conflict),

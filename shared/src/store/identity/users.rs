@@ -17,7 +17,7 @@ use crate::store::error::{is_condition_failed, storage};
 use crate::store::items::{from_item, to_item};
 use crate::store::ops::{key, s};
 use crate::store::table::PRIMARY;
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, TxError};
 use crate::store::{ActivityRecord, MembershipRecord, OrgRecord, Store, ThrottleRecord, TokenRecord};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -199,18 +199,13 @@ impl Store {
     /// verification token atomically. A taken email cancels all of it.
     pub async fn register(&self, r: &RegisterRecords) -> Result<()> {
         let t = self.table_name();
-        // The credential (email guard) must stay first: its index identifies a taken email.
-        let mut items = vec![
-            tx::put_new(
-                t,
-                to_item(&r.credential, CredentialRecord::pk_of(&r.credential.login), CredentialRecord::SK.into())?,
-            )?,
-            tx::put_new(t, to_item(&r.user, UserRecord::pk(&r.user.user_id), UserRecord::SK.into())?)?,
-            crate::store::MobileReminderRecord::for_login(&r.user).put_new(t)?,
+        // The credential guards the address: its failure is a taken email.
+        let mut items = crate::store::NewLogin { credential: &r.credential, user: &r.user }.items(t)?;
+        items.extend([
             tx::put_new(t, r.membership.item()?)?,
             tx::put_new(t, r.verify_token.item(&r.verify_token_hash)?)?,
             tx::put_new(t, r.seats.item(&r.org.org_id)?)?,
-        ];
+        ]);
         items.extend(crate::store::orgs::directory::new_org_items(t, &r.org)?);
         for m in &r.mails {
             items.push(m.put(t)?);
@@ -221,7 +216,7 @@ impl Store {
         items.extend(crate::store::members::member_search::puts(t, &r.membership)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(failed)) if failed.is_empty() || failed.contains(&0) => Err(Error::EmailTaken),
+            Err(TxError::Conditions(f)) if f.maybe(Guard::Login) => Err(Error::EmailTaken),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::store::items::{from_item, to_item};
 use crate::store::members::member_ops::activity_items;
 use crate::store::ops::{Item, key, n, s};
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{ActivityRecord, Cursor, OrgRecord, Page, QueryDir, Store};
 
 /// Groups one organization may share at a time (each is an attribute of its catalog item).
@@ -267,11 +267,11 @@ impl Store {
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":max", n(i64::from(MAX_SHARED_GROUPS))),
         };
-        let mut items = vec![check, tx::update(catalog)?];
-        items.extend(activity_items(t, act, lineage)?);
+        let mut items = Tx::new();
+        items.guarded(Guard::Exists, check).push(tx::update(catalog)?).extend(activity_items(t, act, lineage)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&0) => Err(Error::NotFound("contact group")),
+            Err(TxError::Conditions(f)) if f.has(Guard::Exists) => Err(Error::NotFound("contact group")),
             Err(TxError::Conditions(_)) if to.is_some() && !was_shared => {
                 // Either the limit, or another request shared it first: tell apart by reading.
                 match self.share_catalog(&group.org_id).await?.shares.contains_key(&group.group_id) {
@@ -316,25 +316,34 @@ impl Store {
     /// `Err(ContactExists(i))` names the first contact whose number is already there.
     pub async fn add_contacts(&self, group: &GroupRecord, contacts: &[ContactRecord]) -> Result<()> {
         let t = self.table_name();
-        let mut items = Vec::with_capacity(contacts.len() + 1);
-        items.push(tx::update(
-            tx::update_builder(t, GroupRecord::key_of(&group.org_id, &group.group_id))
-                .condition_expression("attribute_exists(#pk)")
-                .update_expression("ADD contact_count :n SET updated_at = :at")
-                .expression_attribute_names("#pk", crate::store::table::PRIMARY.hash)
-                .expression_attribute_values(":n", n(contacts.len() as i64))
-                .expression_attribute_values(
-                    ":at",
-                    s(contacts.first().map(|c| c.added_at).unwrap_or(group.updated_at).to_rfc3339()),
-                ),
-        )?);
-        for c in contacts {
-            items.push(tx::put_new(t, c.item()?)?);
+        let mut items = Tx::new();
+        items.guarded(
+            Guard::Exists,
+            tx::update(
+                tx::update_builder(t, GroupRecord::key_of(&group.org_id, &group.group_id))
+                    .condition_expression("attribute_exists(#pk)")
+                    .update_expression("ADD contact_count :n SET updated_at = :at")
+                    .expression_attribute_names("#pk", crate::store::table::PRIMARY.hash)
+                    .expression_attribute_values(":n", n(contacts.len() as i64))
+                    .expression_attribute_values(
+                        ":at",
+                        s(contacts.first().map(|c| c.added_at).unwrap_or(group.updated_at).to_rfc3339()),
+                    ),
+            )?,
+        );
+        for (i, c) in contacts.iter().enumerate() {
+            items.guarded(Guard::Contact(i), tx::put_new(t, c.item()?)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&0) => Err(Error::NotFound("contact group")),
-            Err(TxError::Conditions(f)) => Err(Error::ContactExists { index: f.first().map(|i| i.saturating_sub(1)) }),
+            Err(TxError::Conditions(f)) if f.has(Guard::Exists) => Err(Error::NotFound("contact group")),
+            Err(TxError::Conditions(f)) => {
+                let index = f.guards().find_map(|g| match g {
+                    Guard::Contact(i) => Some(i),
+                    _ => None,
+                });
+                Err(Error::ContactExists { index })
+            }
             Err(TxError::Other(e)) => Err(e),
         }
     }

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::store::items::{from_item, to_item};
 use crate::store::members::member_ops::activity_items;
 use crate::store::ops::{Item, key, n};
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{ActivityRecord, OrgRecord, Store};
 
 /// Templates one organization keeps (its catalog is one item).
@@ -93,11 +93,12 @@ impl Store {
             .expression_attribute_values(":s", tpl.summary()?)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(i64::from(MAX_TEMPLATES)));
-        let mut items = vec![tx::put_new(t, tpl.item()?)?, tx::update(catalog)?];
+        let mut items = Tx::new();
+        items.push(tx::put_new(t, tpl.item()?)?).guarded(Guard::Limit, tx::update(catalog)?);
         items.extend(activity_items(t, act, lineage)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&1) => Err(Error::validation(
+            Err(TxError::Conditions(f)) if f.has(Guard::Limit) => Err(Error::validation(
                 "too_many_templates",
                 "name",
                 format!("an organization keeps at most {MAX_TEMPLATES} templates"),

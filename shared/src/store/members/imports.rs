@@ -14,7 +14,7 @@ use crate::store::items::{from_item, to_item};
 use crate::store::members::manage::SeatDelta;
 use crate::store::ops::{Item, key, n, s};
 use crate::store::table::PRIMARY;
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{Cursor, OrgRecord, Page, QueryDir, SeatsRecord, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -208,10 +208,11 @@ impl Store {
     pub async fn create_import_job(&self, job: &ImportJobRecord) -> Result<()> {
         let t = self.table_name();
         let need = i64::from(job.seats_reserved);
-        let items = vec![reserve(t, &job.org_id, need)?, tx::put_new(t, job.item()?)?];
+        let mut items = Tx::new();
+        items.guarded(Guard::Seats, reserve(t, &job.org_id, need)?).push(tx::put_new(t, job.item()?)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&0) || f.is_empty() => {
+            Err(TxError::Conditions(f)) if f.maybe(Guard::Seats) => {
                 let free = self.get_seats(&job.org_id).await?.free;
                 Err(Error::NoFreeSeats { needed: job.seats_reserved.saturating_sub(free).max(1) })
             }
@@ -402,10 +403,11 @@ impl Store {
         lineage: &[OrgId],
     ) -> Result<std::result::Result<(), RowConflict>> {
         let t = self.table_name();
-        let mut items = vec![tx::put_new(t, row.item(job)?)?];
+        let mut items = Tx::new();
+        items.guarded(Guard::Once, tx::put_new(t, row.item(job)?)?);
         match effect {
             RowEffect::Created { credential, user, membership } => {
-                items.extend(crate::store::NewLogin { credential, user }.items(t)?);
+                items.append(crate::store::NewLogin { credential, user }.items(t)?);
                 items.push(tx::put_new(t, membership.item()?)?);
                 items.extend(crate::store::members::member_search::puts(t, membership)?);
             }
@@ -423,7 +425,7 @@ impl Store {
         }
         match self.transact(items).await {
             Ok(()) => Ok(Ok(())),
-            Err(TxError::Conditions(f)) if f.contains(&0) => Ok(Err(RowConflict::AlreadyDone)),
+            Err(TxError::Conditions(f)) if f.has(Guard::Once) => Ok(Err(RowConflict::AlreadyDone)),
             Err(TxError::Conditions(_)) => Ok(Err(RowConflict::Exists)),
             Err(TxError::Other(e)) => Err(e),
         }

@@ -11,7 +11,7 @@ use crate::domain::{InboxId, OrgId, Phone, UserId};
 use crate::error::{Error, Result};
 use crate::store::items::{from_item, to_item};
 use crate::store::ops::{Item, key, s};
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{ActivityRecord, OrgRecord, Page, QueryDir, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -187,20 +187,15 @@ impl Store {
     /// Add a member (on conversation assignment and the ring group); the inbox must exist.
     pub async fn add_inbox_member(&self, m: &InboxMemberRecord, activity: &ActivityRecord) -> Result<()> {
         let t = self.table_name();
-        let items = vec![
-            tx::check(
-                t,
-                key(OrgRecord::pk(&m.org_id), InboxRecord::sk(&m.inbox_id)),
-                "attribute_exists(#pk)",
-                &[],
-                &[],
-            )?,
-            tx::put_new(t, m.item()?)?,
-            tx::put_new(t, inbox_activity_item(&m.inbox_id, activity)?)?,
-        ];
+        let inbox = key(OrgRecord::pk(&m.org_id), InboxRecord::sk(&m.inbox_id));
+        let mut items = Tx::new();
+        items
+            .guarded(Guard::Exists, tx::check(t, inbox, "attribute_exists(#pk)", &[], &[])?)
+            .push(tx::put_new(t, m.item()?)?)
+            .push(tx::put_new(t, inbox_activity_item(&m.inbox_id, activity)?)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&0) => Err(Error::NotFound("inbox")),
+            Err(TxError::Conditions(f)) if f.has(Guard::Exists) => Err(Error::NotFound("inbox")),
             Err(TxError::Conditions(_)) => Err(Error::AlreadyMember),
             Err(TxError::Other(e)) => Err(e),
         }

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::store::items::{from_item, to_item, with_ttl};
 use crate::store::ops::{Item, key, n};
 use crate::store::table::GSI2;
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{ActivityRecord, Cursor, OrgRecord, Page, QueryDir, Store};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -224,11 +224,11 @@ impl Store {
         mail: Option<&crate::store::OutboxMail>,
     ) -> Result<()> {
         let t = self.table_name();
-        let mut items = vec![
-            seats_update(t, &inv.org_id, SeatDelta { purchased: 0, used: 1, pending: 1 })?,
-            tx::put_new(t, inv.item()?)?,
-            tx::put_new(t, token.item(&inv.token_hash)?)?,
-        ];
+        let mut items = Tx::new();
+        items
+            .guarded(Guard::Seats, seats_update(t, &inv.org_id, SeatDelta { purchased: 0, used: 1, pending: 1 })?)
+            .guarded(Guard::Invitation, tx::put_new(t, inv.item()?)?)
+            .push(tx::put_new(t, token.item(&inv.token_hash)?)?);
         for item in activity.items(lineage)? {
             items.push(tx::put_new(t, item)?);
         }
@@ -237,8 +237,8 @@ impl Store {
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&0) => Err(Error::NoFreeSeats { needed: 1 }),
-            Err(TxError::Conditions(f)) if f.contains(&1) => Err(Error::AlreadyInvited),
+            Err(TxError::Conditions(f)) if f.has(Guard::Seats) => Err(Error::NoFreeSeats { needed: 1 }),
+            Err(TxError::Conditions(f)) if f.has(Guard::Invitation) => Err(Error::AlreadyInvited),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::store::members::manage::{SeatDelta, seats_update, tx_delete};
 use crate::store::ops::{Item, QueryDir, key, s};
 use crate::store::table::{GSI1, GSI2, PRIMARY};
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{
     ActivityRecord, CredentialRecord, Cursor, InboxMemberRecord, InboxRecord, InvitationRecord, InviteTokenRecord,
     MemberStatus, MembershipRecord, OrgRecord, Page, Store, UserRecord,
@@ -37,16 +37,15 @@ pub struct NewLogin<'a> {
 impl NewLogin<'_> {
     /// The credential and the profile, each put only if new (the credential is the login's guard),
     /// and the reminder to confirm a mobile number.
-    pub(crate) fn items(&self, t: &str) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
+    pub(crate) fn items(&self, t: &str) -> Result<Tx> {
         let login_key = CredentialRecord::pk_of(&self.credential.login);
-        Ok(vec![
-            tx::put_new(t, crate::store::items::to_item(self.credential, login_key, CredentialRecord::SK.into())?)?,
-            tx::put_new(
-                t,
-                crate::store::items::to_item(self.user, UserRecord::pk(&self.user.user_id), UserRecord::SK.into())?,
-            )?,
-            crate::store::MobileReminderRecord::for_login(self.user).put_new(t)?,
-        ])
+        let credential = crate::store::items::to_item(self.credential, login_key, CredentialRecord::SK.into())?;
+        let user = crate::store::items::to_item(self.user, UserRecord::pk(&self.user.user_id), UserRecord::SK.into())?;
+        let mut items = Tx::new();
+        items
+            .guarded(Guard::Login, tx::put_new(t, credential)?)
+            .extend([tx::put_new(t, user)?, crate::store::MobileReminderRecord::for_login(self.user).put_new(t)?]);
+        Ok(items)
     }
 }
 
@@ -99,14 +98,20 @@ impl Store {
         activity: &ActivityRecord,
     ) -> Result<()> {
         let t = self.table_name();
-        let mut items = vec![
-            tx_delete(t, key(InviteTokenRecord::pk(&inv.token_hash), InviteTokenRecord::SK), None)?,
-            tx_delete(t, key(OrgRecord::pk(&inv.org_id), InvitationRecord::sk(&inv.email)), Some(&inv.token_hash))?,
-            tx::put_new(t, membership.item()?)?,
-            seats_update(t, &inv.org_id, SeatDelta { purchased: 0, used: 0, pending: -1 })?,
-        ];
+        let mut items = Tx::new();
+        items
+            .guarded(
+                Guard::Token,
+                tx_delete(t, key(InviteTokenRecord::pk(&inv.token_hash), InviteTokenRecord::SK), None)?,
+            )
+            .guarded(
+                Guard::Token,
+                tx_delete(t, key(OrgRecord::pk(&inv.org_id), InvitationRecord::sk(&inv.email)), Some(&inv.token_hash))?,
+            )
+            .guarded(Guard::Membership, tx::put_new(t, membership.item()?)?)
+            .push(seats_update(t, &inv.org_id, SeatDelta { purchased: 0, used: 0, pending: -1 })?);
         if let Some(l) = &new_login {
-            items.extend(l.items(t)?);
+            items.append(l.items(t)?);
         }
         if let Some((new_inbox, member)) = inbox {
             if let Some(i) = new_inbox {
@@ -116,23 +121,24 @@ impl Store {
         }
         items.extend(activity_items(t, activity, lineage)?);
         // A closed organization's invitations are dead, as are those beneath a closed one.
-        let open_from = items.len();
         for org in lineage {
-            items.push(tx::check(
-                t,
-                key(OrgRecord::pk(org), OrgRecord::SK),
-                "attribute_exists(#pk) AND #status <> :closed",
-                &[("#status", "status")],
-                &[(":closed", "closed")],
-            )?);
+            items.guarded(
+                Guard::Open,
+                tx::check(
+                    t,
+                    key(OrgRecord::pk(org), OrgRecord::SK),
+                    "attribute_exists(#pk) AND #status <> :closed",
+                    &[("#status", "status")],
+                    &[(":closed", "closed")],
+                )?,
+            );
         }
         items.extend(crate::store::members::member_search::puts(t, membership)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&0) || f.contains(&1) || f.is_empty() => Err(Error::InvalidToken),
-            Err(TxError::Conditions(f)) if f.iter().any(|i| *i >= open_from) => Err(Error::InvalidToken),
-            Err(TxError::Conditions(f)) if f.contains(&2) => Err(Error::AlreadyMember),
-            Err(TxError::Conditions(f)) if f.contains(&4) => Err(Error::LoginRequired),
+            Err(TxError::Conditions(f)) if f.maybe(Guard::Token) || f.has(Guard::Open) => Err(Error::InvalidToken),
+            Err(TxError::Conditions(f)) if f.has(Guard::Membership) => Err(Error::AlreadyMember),
+            Err(TxError::Conditions(f)) if f.has(Guard::Login) => Err(Error::LoginRequired),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }
@@ -193,14 +199,15 @@ impl Store {
             .expression_attribute_values(":status", s(status_str(before.status)))
             .build()
             .map_err(crate::store::error::storage)?;
-        let mut items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build()];
+        let mut items = Tx::new();
+        items.push(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build());
         if let Some(d) = seats {
-            items.push(seats_update(t, &after.org_id, d)?);
+            items.guarded(Guard::Seats, seats_update(t, &after.org_id, d)?);
         }
         items.extend(activity_items(t, activity, lineage)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&1) => Err(Error::NoFreeSeats { needed: 1 }),
+            Err(TxError::Conditions(f)) if f.has(Guard::Seats) => Err(Error::NoFreeSeats { needed: 1 }),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }

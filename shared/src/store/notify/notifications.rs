@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::store::error::storage;
 use crate::store::items::{from_item, to_item, with_ttl};
 use crate::store::ops::{Item, Page, QueryDir, key, n, s};
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{Cursor, Store};
 
 /// How long a notification stays in the feed.
@@ -138,14 +138,14 @@ pub fn due_sk(due: DateTime<Utc>) -> String {
 }
 
 impl NewNotification {
-    fn items(&self, t: &str) -> Result<Vec<TransactWriteItem>> {
+    fn items(&self, t: &str) -> Result<Tx> {
         let pk = partition(&self.user_id, &self.org_id);
         let id = &self.record.notification_id;
         let mut guard = key(pk.clone(), format!("KEY#{}", self.guard));
         guard.insert("at".to_owned(), s(self.now.to_rfc3339()));
         let guard = with_ttl(guard, self.now + Duration::days(GUARD_DAYS));
-        let mut items = vec![
-            tx::put_new(t, guard)?,
+        let mut items = Tx::new();
+        items.guarded(Guard::Once, tx::put_new(t, guard)?).extend([
             tx::put_new(
                 t,
                 with_ttl(
@@ -160,7 +160,7 @@ impl NewNotification {
                     .expression_attribute_values(":one", n(1))
                     .expression_attribute_values(":id", s(id)),
             )?,
-        ];
+        ]);
         if let (Some(interval), Some((shard, due))) = (self.record.digest, &self.due) {
             // The notification joins the window waiting (or opens the next one) only with an id
             // after every id counted so far and after the last claimed window, and, opening a
@@ -210,9 +210,9 @@ impl Store {
         let t = self.table_name();
         let mut out = Vec::with_capacity(batch.len());
         for chunk in batch.chunks(crate::store::tx::MAX_ITEMS / ITEMS_EACH) {
-            let mut items = Vec::new();
+            let mut items = Tx::new();
             for n in chunk {
-                items.extend(n.items(t)?);
+                items.append(n.items(t)?);
             }
             match self.transact(items).await {
                 Ok(()) => out.extend(chunk.iter().map(|_| Recorded::New)),
@@ -220,8 +220,8 @@ impl Store {
                     for n in chunk {
                         out.push(match self.transact(n.items(t)?).await {
                             Ok(()) => Recorded::New,
-                            // The guard (first item) exists: seen before.
-                            Err(TxError::Conditions(f)) if f.contains(&0) || f.is_empty() => Recorded::Duplicate,
+                            // Its key was recorded: seen before.
+                            Err(TxError::Conditions(f)) if f.maybe(Guard::Once) => Recorded::Duplicate,
                             Err(TxError::Conditions(_)) => Recorded::Stale,
                             Err(TxError::Other(e)) => return Err(e),
                         });

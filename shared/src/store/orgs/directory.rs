@@ -14,7 +14,7 @@ use crate::domain::{Email, OrgId, UserId, fold_for_search};
 use crate::error::{Error, Result};
 use crate::store::items::{from_item, to_item, with_ttl};
 use crate::store::ops::{Item, key};
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{OrgRecord, QueryDir, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,16 +140,19 @@ impl Store {
     ) -> Result<()> {
         let t = self.table_name();
         let org = &membership.org_id;
-        let mut items = vec![
-            crate::store::members::manage::seats_update(
-                t,
-                org,
-                crate::store::members::manage::SeatDelta { purchased: 0, used: 1, pending: 0 },
-            )?,
-            tx::put_new(t, membership.item()?)?,
-        ];
+        let mut items = Tx::new();
+        items
+            .guarded(
+                Guard::Seats,
+                crate::store::members::manage::seats_update(
+                    t,
+                    org,
+                    crate::store::members::manage::SeatDelta { purchased: 0, used: 1, pending: 0 },
+                )?,
+            )
+            .guarded(Guard::Membership, tx::put_new(t, membership.item()?)?);
         if let Some(l) = &new_login {
-            items.extend(l.items(t)?);
+            items.append(l.items(t)?);
         }
         if let Some(r) = answered {
             // Answered once: a concurrent approval or a withdrawal makes this one fail.
@@ -167,12 +170,11 @@ impl Store {
             items.push(m.put(t)?);
         }
         items.extend(crate::store::members::member_search::puts(t, membership)?);
-        let with_login = new_login.is_some();
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&0) => Err(Error::NoFreeSeats { needed: 1 }),
-            Err(TxError::Conditions(f)) if f.contains(&1) => Err(Error::AlreadyMember),
-            Err(TxError::Conditions(f)) if with_login && f.contains(&2) => Err(Error::EmailTaken),
+            Err(TxError::Conditions(f)) if f.has(Guard::Seats) => Err(Error::NoFreeSeats { needed: 1 }),
+            Err(TxError::Conditions(f)) if f.has(Guard::Membership) => Err(Error::AlreadyMember),
+            Err(TxError::Conditions(f)) if f.has(Guard::Login) => Err(Error::EmailTaken),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }

@@ -15,7 +15,7 @@ use crate::domain::{DomainName, OrgId};
 use crate::error::{Error, Result};
 use crate::store::items::{from_item, to_item, with_ttl};
 use crate::store::ops::{Item, key, s};
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{ActivityRecord, OrgRecord, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -180,10 +180,10 @@ impl Store {
                 .expression_attribute_names("#ttl", crate::store::table::TTL_ATTRIBUTE)
                 .expression_attribute_values(":token", s(&claim.token))
                 .expression_attribute_values(":now", s(now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
-        let mut items = vec![
-            aws_sdk_dynamodb::types::TransactWriteItem::builder().put(guard_put).build(),
-            tx::update(claim_update)?,
-        ];
+        let mut items = Tx::new();
+        items
+            .guarded(Guard::Name, aws_sdk_dynamodb::types::TransactWriteItem::builder().put(guard_put).build())
+            .push(tx::update(claim_update)?);
         if claim.kind == DomainKind::Company {
             let org_update = tx::update_builder(t, key(OrgRecord::pk(&claim.org_id), OrgRecord::SK))
                 .condition_expression("attribute_exists(#pk) AND NOT contains(company_domains, :d)")
@@ -202,7 +202,7 @@ impl Store {
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if f.contains(&0) => Err(Error::DomainTaken),
+            Err(TxError::Conditions(f)) if f.has(Guard::Name) => Err(Error::DomainTaken),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }

@@ -7,7 +7,7 @@ use crate::domain::{LoginDomain, OrgId};
 use crate::error::{Error, Result};
 use crate::store::items::{from_item, to_item};
 use crate::store::ops::{key, n, s};
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{ActivityRecord, OrgRecord, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,11 +54,12 @@ impl Store {
                 .expression_attribute_values(":d", s(d.as_str())),
             None => update.update_expression("REMOVE login_domain SET version = version + :one"),
         };
-        let mut items = Vec::new();
-        // The new guard first: its index tells a taken domain from a concurrent change.
+        let mut items = Tx::new();
+        // The new domain's guard tells a taken domain from a concurrent change.
         if let Some(d) = new {
             let record = LoginDomainRecord { org_id: org.org_id.clone(), domain: d.clone() };
-            items.push(tx::put_new(t, to_item(&record, LoginDomainRecord::pk(d), LoginDomainRecord::SK.into())?)?);
+            let guard = to_item(&record, LoginDomainRecord::pk(d), LoginDomainRecord::SK.into())?;
+            items.guarded(Guard::Name, tx::put_new(t, guard)?);
         }
         items.push(tx::update(update)?);
         if let Some(old) = &org.login_domain {
@@ -76,7 +77,7 @@ impl Store {
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if new.is_some() && f.contains(&0) => Err(Error::LoginDomainTaken),
+            Err(TxError::Conditions(f)) if f.has(Guard::Name) => Err(Error::LoginDomainTaken),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }

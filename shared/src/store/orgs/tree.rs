@@ -5,7 +5,7 @@
 use crate::domain::{ClientType, OrgId, UserId};
 use crate::error::{Error, Result};
 use crate::store::ops::{key, s};
-use crate::store::tx::{self, TxError};
+use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{ActivityRecord, MembershipRecord, OrgRecord, OrgStatus, SessionRecord, Store, UserRecord};
 
 /// A change to an organization's own item.
@@ -35,15 +35,18 @@ impl Store {
         activity: &ActivityRecord,
     ) -> Result<()> {
         let t = self.table_name();
-        let mut items = Vec::new();
+        let mut items = Tx::new();
         if let Some(parent) = &org.parent_id {
-            items.push(tx::check(
-                t,
-                key(OrgRecord::pk(parent), OrgRecord::SK),
-                "attribute_exists(#pk) AND #status = :active",
-                &[("#status", "status")],
-                &[(":active", "active")],
-            )?);
+            items.guarded(
+                Guard::Open,
+                tx::check(
+                    t,
+                    key(OrgRecord::pk(parent), OrgRecord::SK),
+                    "attribute_exists(#pk) AND #status = :active",
+                    &[("#status", "status")],
+                    &[(":active", "active")],
+                )?,
+            );
         }
         items.extend(crate::store::orgs::directory::new_org_items(t, org)?);
         items.push(tx::put_new(t, owner.item()?)?);
@@ -56,7 +59,7 @@ impl Store {
         let with_parent = org.parent_id.is_some();
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Conditions(f)) if with_parent && (f.is_empty() || f.contains(&0)) => Err(Error::OrgSuspended),
+            Err(TxError::Conditions(f)) if with_parent && f.maybe(Guard::Open) => Err(Error::OrgSuspended),
             Err(TxError::Conditions(_)) => Err(Error::Conflict),
             Err(TxError::Other(e)) => Err(e),
         }
