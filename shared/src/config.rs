@@ -62,6 +62,10 @@ pub struct Config {
     /// into its organization's partition and one into its activity feed, in a transaction:
     /// 150 keeps one request under 1,000 write units a second there.
     pub invitations_per_second: u32,
+    /// Answers carry `Server-Timing: dynamodb;calls=N` (the DynamoDB calls the request made),
+    /// for tests and load runs that count round trips per request (`SWITCHBOARD_SERVER_TIMING=on`).
+    /// Off by default: how much a request read can tell an outsider what it found.
+    pub server_timing: bool,
 }
 
 impl Default for Config {
@@ -95,6 +99,7 @@ impl Default for Config {
             export_part_bytes: crate::files::PART_BYTES,
             import_rows_per_second: 400,
             invitations_per_second: 150,
+            server_timing: false,
         }
     }
 }
@@ -229,6 +234,7 @@ impl Config {
         c.messaging_service_role = vars.get("SWITCHBOARD_MESSAGING_SERVICE_ROLE");
         c.service_token = vars.get("SWITCHBOARD_SERVICE_TOKEN");
         c.email_from_stream = choice(vars, "SWITCHBOARD_EMAIL_DELIVERY", &["stream", "queue"])? == Some("stream");
+        c.server_timing = choice(vars, "SWITCHBOARD_SERVER_TIMING", &["on", "off"])? == Some("on");
         if let Some(v) = vars.get("SWITCHBOARD_CURRENCY") {
             if v.len() != 3 || !v.bytes().all(|b| b.is_ascii_uppercase()) {
                 return Err(ConfigError::new(
@@ -373,6 +379,7 @@ mod tests {
             ("SWITCHBOARD_API_URL", "ftp://api.example.com"),
             ("SWITCHBOARD_PUBLIC_URL", "https://app.example.com/?x=1"),
             ("SWITCHBOARD_EMAIL_DELIVERY", "streams"),
+            ("SWITCHBOARD_SERVER_TIMING", "yes"),
             ("SWITCHBOARD_CURRENCY", "euro"),
         ] {
             let err = Config::from_vars(&[(name, bad)]).unwrap_err();
@@ -388,8 +395,10 @@ mod tests {
             ("SWITCHBOARD_MOBILE_REMINDER_AFTER_HOURS", "0"),
             ("SWITCHBOARD_EMAIL_DELIVERY", "stream"),
             ("SWITCHBOARD_CURRENCY", "USD"),
+            ("SWITCHBOARD_SERVER_TIMING", "on"),
         ])
         .unwrap();
+        assert!(c.server_timing && !Config::default().server_timing, "off unless asked for");
         assert_eq!((c.public_url.as_str(), c.issuer.as_str()), ("https://app.example.com", "https://app.example.com"));
         assert_eq!((c.seat_price_active_cents, c.mobile_reminder_after, c.email_from_stream), (1999, None, true));
         assert_eq!(c.currency, "USD");

@@ -96,6 +96,19 @@ impl Reply {
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
     }
+
+    /// The DynamoDB calls the request made, from its `Server-Timing` (what the request itself
+    /// made, whatever the mail worker or another test does meanwhile).
+    pub fn calls(&self) -> u64 {
+        let timing = self.headers.get("server-timing").and_then(|v| v.to_str().ok()).expect("Server-Timing");
+        timing
+            .split(',')
+            .filter_map(|m| m.trim().strip_prefix("dynamodb;"))
+            .flat_map(|params| params.split(';'))
+            .find_map(|p| p.trim().strip_prefix("calls="))
+            .and_then(|n| n.parse().ok())
+            .expect("dynamodb;calls=N")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +230,8 @@ pub const UNPACED: u32 = 100_000;
 fn unpaced(mut config: Config) -> Config {
     config.import_rows_per_second = UNPACED;
     config.invitations_per_second = UNPACED;
+    // Each answer says how many DynamoDB calls it made ([`Reply::calls`]).
+    config.server_timing = true;
     config
 }
 

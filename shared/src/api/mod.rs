@@ -190,7 +190,7 @@ pub fn router(state: AppState, functions: &[Function]) -> Router {
                 None,
             )
         })
-        .layer(axum::middleware::from_fn(telemetry::trace_request))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), telemetry::trace_request))
         .layer(CatchPanicLayer::custom(|_| {
             problem::problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected error".into(), None)
         }))

@@ -15,7 +15,11 @@ use crate::store::count_calls;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
-pub async fn trace_request(req: Request, next: Next) -> Response {
+pub async fn trace_request(
+    axum::extract::State(state): axum::extract::State<crate::api::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let request_id = req
         .headers()
         .get(REQUEST_ID)
@@ -48,6 +52,11 @@ pub async fn trace_request(req: Request, next: Next) -> Response {
             "request finished"
         );
     });
+    if state.config.server_timing
+        && let Ok(v) = HeaderValue::from_str(&format!("dynamodb;calls={}", usage.calls))
+    {
+        resp.headers_mut().append(axum::http::header::HeaderName::from_static("server-timing"), v);
+    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
