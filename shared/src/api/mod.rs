@@ -1,8 +1,10 @@
-//! HTTP: one router per Lambda function, and all of them merged for the local server. Routes
-//! are registered through utoipa-axum, so the OpenAPI document and the routes served are one
-//! list and cannot drift apart.
+//! HTTP: one router per Lambda function, and all of them merged for the local server. Each
+//! route is registered once with its handler's `#[utoipa::path]` (`doc::routes!`), so the
+//! OpenAPI document and the routes served are one list and cannot drift apart; the document
+//! is built only where it is served or checked, never at a function's start.
 
 mod contract;
+mod doc;
 pub mod extract;
 mod idempotency;
 pub mod problem;
@@ -15,7 +17,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::service::Ctx;
 
@@ -47,7 +48,7 @@ macro_rules! functions {
                 }
             }
 
-            fn routes(self) -> OpenApiRouter<AppState> {
+            fn routes(self) -> doc::Routes {
                 match self {
                     $(Function::$variant => $routes,)*
                 }
@@ -151,16 +152,16 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The routes of `functions` and their document. Each function's requests run as that
-/// function: the IAM check attributes AWS calls by it.
-fn api_router(functions: &[Function], state: Option<&AppState>) -> OpenApiRouter<AppState> {
-    functions.iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), |r, &f| {
+/// The routes of `functions`. Each function's requests run as that function: the IAM check
+/// attributes AWS calls by it.
+fn api_router(functions: &[Function], state: &AppState) -> Router<AppState> {
+    functions.iter().fold(Router::new(), |r, &f| {
         let name = f.name();
-        let routes = match state {
-            // Inside the function's scope, so its DynamoDB calls are the function's (IAM).
-            Some(s) => f.routes().route_layer(axum::middleware::from_fn_with_state(s.clone(), idempotency::guard)),
-            None => f.routes(),
-        };
+        // Inside the function's scope, so its DynamoDB calls are the function's (IAM).
+        let routes = f
+            .routes()
+            .into_router()
+            .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::guard));
         r.merge(routes.layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
                 crate::aws::as_function(name, next.run(req))
@@ -171,7 +172,10 @@ fn api_router(functions: &[Function], state: Option<&AppState>) -> OpenApiRouter
 
 /// The OpenAPI document of the given functions (all of them for the published document).
 pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
-    let mut doc = api_router(functions, None).into_openapi();
+    let mut doc = ApiDoc::openapi();
+    for f in functions {
+        f.routes().document(&mut doc);
+    }
     contract::complete_document(&mut doc);
     doc
 }
@@ -179,8 +183,7 @@ pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
 /// The router serving `functions`, with the shared layers: request ids and structured logs
 /// with DynamoDB call counts, problem+json for unknown routes and panics.
 pub fn router(state: AppState, functions: &[Function]) -> Router {
-    let (router, _) = api_router(functions, Some(&state)).split_for_parts();
-    router
+    api_router(functions, &state)
         .fallback(|| async { problem::problem(StatusCode::NOT_FOUND, "route_not_found", "no such route".into(), None) })
         .method_not_allowed_fallback(|| async {
             problem::problem(

@@ -2,6 +2,8 @@
 //! public side a browser walks through (start, the provider's answer, the code exchange),
 //! plus this service's metadata for each provider.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
@@ -9,8 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::UpdateOrg;
 use crate::api::AppState;
@@ -26,16 +26,16 @@ use crate::service::federation::sso::link::{self, LinkStart};
 use crate::service::federation::sso::login::{self, Started};
 use crate::service::federation::sso::{self, NewProvider, ProviderChange, ProviderView};
 
-pub fn providers() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_handler, create_handler)).routes(routes!(
+pub fn providers() -> Routes {
+    Routes::new().routes(routes!(list_handler, create_handler)).routes(routes!(
         get_handler,
         patch_handler,
         delete_handler
     ))
 }
 
-pub fn sign_in() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn sign_in() -> Routes {
+    Routes::new()
         .routes(routes!(metadata_handler))
         .routes(routes!(start_handler))
         .routes(routes!(acs_handler))

@@ -1,12 +1,12 @@
 //! Registration, login, refresh, logout and email verification.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::extract::{Auth, ClientAddr, JsonBody};
@@ -28,8 +28,8 @@ pub struct RegisterRequest {
     language: Option<String>,
 }
 
-pub fn register() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(register_handler))
+pub fn register() -> Routes {
+    Routes::new().routes(routes!(register_handler))
 }
 
 /// Create a login and its first organization (a 14-day trial) owned by the registrant. The
@@ -61,8 +61,8 @@ pub struct LoginRequest {
     client: ClientType,
 }
 
-pub fn login() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(login_handler))
+pub fn login() -> Routes {
+    Routes::new().routes(routes!(login_handler))
 }
 
 /// Start a session for one client; it reopens the organization this client type used last.
@@ -92,8 +92,8 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
-pub fn refresh() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(refresh_handler))
+pub fn refresh() -> Routes {
+    Routes::new().routes(routes!(refresh_handler))
 }
 
 /// Exchange a refresh token for a new access and refresh token.
@@ -109,8 +109,8 @@ async fn refresh_handler(
     Ok(Json(service::refresh(&ctx, &req.refresh_token).await?))
 }
 
-pub fn logout() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(logout_handler)).routes(routes!(logout_all_handler))
+pub fn logout() -> Routes {
+    Routes::new().routes(routes!(logout_handler)).routes(routes!(logout_all_handler))
 }
 
 /// End the current session.
@@ -140,8 +140,8 @@ pub struct VerifyEmailRequest {
     token: String,
 }
 
-pub fn verify_email() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(verify_email_handler)).routes(routes!(resend_handler))
+pub fn verify_email() -> Routes {
+    Routes::new().routes(routes!(verify_email_handler)).routes(routes!(resend_handler))
 }
 
 /// Confirm an email address with the token from the emailed link.

@@ -1,12 +1,12 @@
 //! Changing one's own email address.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::extract::{Auth, JsonBody};
@@ -15,8 +15,8 @@ use crate::domain::{Email, Password};
 use crate::error::Result;
 use crate::service::identity::email_change::{self, Confirmed};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(request_handler)).routes(routes!(confirm_handler))
+pub fn routes() -> Routes {
+    Routes::new().routes(routes!(request_handler)).routes(routes!(confirm_handler))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,11 +1,11 @@
 //! A person deletes their own login (GDPR Art. 17).
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::extract::{Auth, JsonBody};
@@ -14,8 +14,8 @@ use crate::domain::Password;
 use crate::error::Result;
 use crate::service::identity::erasure;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(delete_handler))
+pub fn routes() -> Routes {
+    Routes::new().routes(routes!(delete_handler))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,16 +1,16 @@
 //! Public signing keys, so other services verify access tokens without a shared secret.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::AppState;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(jwks_handler))
+pub fn routes() -> Routes {
+    Routes::new().routes(routes!(jwks_handler))
 }
 
 /// The JSON Web Key Set of the access-token signing keys.

@@ -1,11 +1,11 @@
 //! The signed-in user's own view.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::extract::{Auth, AuthProfile, PageParams, QueryParams};
@@ -21,8 +21,8 @@ pub struct PageQuery {
     cursor: Option<String>,
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me_handler)).routes(routes!(my_orgs_handler)).routes(routes!(my_shared_handler))
+pub fn routes() -> Routes {
+    Routes::new().routes(routes!(me_handler)).routes(routes!(my_orgs_handler)).routes(routes!(my_shared_handler))
 }
 
 /// The shared accounts the user can switch into (with `act_as` on switch).

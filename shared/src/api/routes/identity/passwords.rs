@@ -1,11 +1,11 @@
 //! Forgotten passwords: asking for a reset link, and choosing a new password with it.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::extract::{ClientAddr, JsonBody};
@@ -27,8 +27,8 @@ pub struct ResetRequest {
     password: String,
 }
 
-pub fn passwords() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(forgot_handler)).routes(routes!(reset_handler))
+pub fn passwords() -> Routes {
+    Routes::new().routes(routes!(forgot_handler)).routes(routes!(reset_handler))
 }
 
 /// Ask for a password-reset link. The answer is the same whether or not the address has a login.

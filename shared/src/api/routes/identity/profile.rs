@@ -1,12 +1,12 @@
 //! Personal settings: profile, password, sessions.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::extract::{Auth, JsonBody};
@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::service::identity::profile::{self, Sessions};
 use crate::store::ProfileChange;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .routes(routes!(update_handler))
         .routes(routes!(password_handler))
         .routes(routes!(sessions_handler))

@@ -1,12 +1,12 @@
 //! Two-factor authentication (TOTP).
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::extract::{Auth, JsonBody};
@@ -16,15 +16,12 @@ use crate::error::Result;
 use crate::service::TokenPair;
 use crate::service::identity::two_factor::{self, Enrolment, RecoveryCodes};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(enroll_handler))
-        .routes(routes!(confirm_handler))
-        .routes(routes!(disable_handler))
+pub fn routes() -> Routes {
+    Routes::new().routes(routes!(enroll_handler)).routes(routes!(confirm_handler)).routes(routes!(disable_handler))
 }
 
-pub fn login_step() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(login_2fa_handler))
+pub fn login_step() -> Routes {
+    Routes::new().routes(routes!(login_2fa_handler))
 }
 
 /// Start two-factor enrolment: a new secret, returned once as an `otpauth://` URI.

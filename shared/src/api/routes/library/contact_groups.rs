@@ -1,14 +1,14 @@
 //! Contact groups: an organization's own and those shared with it from above, whom a group is
 //! shared with, and the contacts in it (personal data: read with the contacts permission).
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::{ManageContacts, ReadContacts, ReadOrg, UpdateOrg};
 use crate::api::AppState;
@@ -22,15 +22,15 @@ use crate::error::{Error, Result};
 use crate::service::library::contact_groups::{self, ContactPage, ContactView, GroupPage, GroupView};
 use crate::store::ShareTo;
 
-pub fn groups() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn groups() -> Routes {
+    Routes::new()
         .routes(routes!(list_handler, create_handler))
         .routes(routes!(get_handler, patch_handler, delete_handler))
         .routes(routes!(share_handler))
 }
 
-pub fn contacts() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn contacts() -> Routes {
+    Routes::new()
         .routes(routes!(contacts_handler, add_handler))
         .routes(routes!(put_contact_handler, delete_contact_handler))
 }

@@ -1,13 +1,13 @@
 //! Message templates: an organization's own, and those kept above it (read-only here).
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::{ReadOrg, UpdateOrg};
 use crate::api::AppState;
@@ -19,8 +19,8 @@ use crate::domain::message_template::{TemplateBody, TemplateLanguage, TemplateNa
 use crate::error::Result;
 use crate::service::library::message_templates::{self, TemplateInput, TemplatePage, TemplateView};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_handler, create_handler)).routes(routes!(
+pub fn routes() -> Routes {
+    Routes::new().routes(routes!(list_handler, create_handler)).routes(routes!(
         get_handler,
         put_handler,
         delete_handler

@@ -1,5 +1,7 @@
 //! Importing users from CSV, XLS and XLSX files.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
@@ -7,8 +9,6 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::ManageMembers;
 use crate::api::AppState;
@@ -32,8 +32,8 @@ impl<const LIMIT: usize> FromRequest<AppState> for RawBody<LIMIT> {
     }
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .routes(routes!(upload_file_handler))
         .routes(routes!(presign_handler))
         .routes(routes!(preview_handler))

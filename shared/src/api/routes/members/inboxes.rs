@@ -1,12 +1,12 @@
 //! Inboxes, their members and assignment lists.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::{ManageMembers, ReadMembers, ReadOrg};
 use crate::api::AppState;
@@ -17,8 +17,8 @@ use crate::error::Result;
 use crate::service::members::inboxes::{self, InboxActivity};
 use crate::store::{Assignments, InboxMemberRecord, InboxRecord};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .routes(routes!(create_handler, list_handler))
         .routes(routes!(phone_handler))
         .routes(routes!(add_member_handler, inbox_members_handler))

@@ -1,13 +1,13 @@
 //! The invited person's routes: previewing an invitation link, and the invitations waiting for
 //! a signed-in person, accepted or declined (served by the accept-invitation function).
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::extract::{Auth, JsonBody};
@@ -17,8 +17,8 @@ use crate::error::Result;
 use crate::service::members::invitations::Accepted;
 use crate::service::members::invitee::{self, InvitationPreview, MyInvitations};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .routes(routes!(preview_handler))
         .routes(routes!(mine_handler))
         .routes(routes!(accept_handler))

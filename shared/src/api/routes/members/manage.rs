@@ -1,13 +1,13 @@
 //! Invitations, members and seats.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::{Manage, ManageMembers, ReadMembers, Scope, TransferOwnership};
 use crate::api::AppState;
@@ -31,8 +31,8 @@ pub struct InviteRequest {
     expires_in_days: Option<i64>,
 }
 
-pub fn invite() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(invite_handler))
+pub fn invite() -> Routes {
+    Routes::new().routes(routes!(invite_handler))
 }
 
 /// Invite one or many people by email. Each address gets its own outcome.
@@ -66,8 +66,8 @@ pub struct AcceptRequest {
     language: Option<String>,
 }
 
-pub fn accept() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(accept_handler))
+pub fn accept() -> Routes {
+    Routes::new().routes(routes!(accept_handler))
 }
 
 /// Accept an invitation: signed in with the invited address, or as a new person choosing a name and password.
@@ -111,8 +111,8 @@ impl ListParams {
     }
 }
 
-pub fn manage() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn manage() -> Routes {
+    Routes::new()
         .routes(routes!(members_handler))
         .routes(routes!(pending_handler))
         .routes(routes!(edit_invitation_handler, revoke_handler))

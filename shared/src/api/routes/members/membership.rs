@@ -1,11 +1,11 @@
 //! One member, one pending invitation, and leaving an organization (served by the members
 //! function beside the members page's lists).
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::ReadMembers;
 use crate::api::AppState;
@@ -16,11 +16,8 @@ use crate::domain::Email;
 use crate::error::Result;
 use crate::service::members::manage::{self, MemberView, PendingView};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(member_handler))
-        .routes(routes!(invitation_handler))
-        .routes(routes!(leave_handler))
+pub fn routes() -> Routes {
+    Routes::new().routes(routes!(member_handler)).routes(routes!(invitation_handler)).routes(routes!(leave_handler))
 }
 
 /// One member: roles, reach, change rights, status.

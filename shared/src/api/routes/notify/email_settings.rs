@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::UpdateOrg;
 use crate::api::AppState;
@@ -25,8 +25,8 @@ use crate::service::notify::email_settings::{self, EmailSettingsDoc};
 use crate::service::notify::email_templates::{self, EmailPreview, TemplateDoc};
 use crate::service::orgs::settings::of_access;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .routes(routes!(get_handler, patch_handler))
         .routes(routes!(get_logo_handler, put_logo_handler, delete_logo_handler))
         .routes(routes!(get_template_handler, put_template_handler, reset_template_handler))

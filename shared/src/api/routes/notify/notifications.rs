@@ -1,13 +1,13 @@
 //! Notifications: a person's feed in an organization (unread count, pages, marking read),
 //! their preference page, the messaging service's ingestion route, and one-click unsubscribe.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::ReadOrg;
 use crate::api::AppState;
@@ -21,8 +21,8 @@ use crate::service::notify::notification_prefs::{
 };
 use crate::service::notify::notifications::{self, Ingested};
 
-pub fn feed() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn feed() -> Routes {
+    Routes::new()
         .routes(routes!(list_handler))
         .routes(routes!(unread_handler))
         .routes(routes!(read_handler))
@@ -30,12 +30,12 @@ pub fn feed() -> OpenApiRouter<AppState> {
         .routes(routes!(get_prefs_handler, put_prefs_handler))
 }
 
-pub fn events() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(event_handler))
+pub fn events() -> Routes {
+    Routes::new().routes(routes!(event_handler))
 }
 
-pub fn unsubscribe() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(unsubscribe_preview_handler, unsubscribe_handler))
+pub fn unsubscribe() -> Routes {
+    Routes::new().routes(routes!(unsubscribe_preview_handler, unsubscribe_handler))
 }
 
 /// The organization's notifications for the caller, newest first.

@@ -1,14 +1,14 @@
 //! The alarm service (Advanced tab): an admin's configuration of where the mobile app's
 //! alarm messages go, and the messaging service's read of it.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::UpdateOrg;
 use crate::api::AppState;
@@ -20,12 +20,12 @@ use crate::domain::alarm::{AlarmFields, AlarmService};
 use crate::error::Result;
 use crate::service::orgs::alarm::{self, AlarmDoc, AlarmTarget};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_handler, put_handler, delete_handler))
+pub fn routes() -> Routes {
+    Routes::new().routes(routes!(get_handler, put_handler, delete_handler))
 }
 
-pub fn lookup() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(lookup_handler))
+pub fn lookup() -> Routes {
+    Routes::new().routes(routes!(lookup_handler))
 }
 
 /// An alarm service. `ascom` takes `host`, `port`, `subject` and `call_id`; `none` takes

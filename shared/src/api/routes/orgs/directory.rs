@@ -1,13 +1,13 @@
 //! Finding one's company and joining it; join requests; creating a user directly; proving a
 //! mobile number by SMS.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::ManageMembers;
 use crate::api::AppState;
@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::service::members::people::{self, CodeSent, CreatedUser, NewUser, NewUserLogin};
 use crate::service::orgs::directory::{self, FoundPage, JoinAnswer, JoinRequestPage};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .routes(routes!(find_handler))
         .routes(routes!(join_handler))
         .routes(routes!(requests_handler))
@@ -27,12 +27,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deny_handler))
 }
 
-pub fn create_user() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_user_handler))
+pub fn create_user() -> Routes {
+    Routes::new().routes(routes!(create_user_handler))
 }
 
-pub fn mobile() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(send_code_handler)).routes(routes!(verify_code_handler))
+pub fn mobile() -> Routes {
+    Routes::new().routes(routes!(send_code_handler)).routes(routes!(verify_code_handler))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,13 +1,13 @@
 //! Company domains and email-to-SMS sender domains, and the messaging service's lookup of a
 //! sender's account.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::UpdateOrg;
 use crate::api::AppState;
@@ -18,8 +18,8 @@ use crate::error::Result;
 use crate::service::orgs::domains::{self, DomainView, SenderAccount};
 use crate::store::DomainKind;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .routes(routes!(list_company, add_company))
         .routes(routes!(verify_company))
         .routes(routes!(remove_company))
@@ -28,8 +28,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(remove_e2s))
 }
 
-pub fn sender_lookup() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(sender_account))
+pub fn sender_lookup() -> Routes {
+    Routes::new().routes(routes!(sender_account))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,13 +1,13 @@
 //! Closing and restoring organizations; exporting their data.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::{ManageSubAccount, ReadContacts, TransferOwnership, UpdateOrg};
 use crate::api::AppState;
@@ -19,15 +19,12 @@ use crate::service::identity::accounts::OrgView;
 use crate::service::orgs::exports::{self, Download, ExportView};
 use crate::service::orgs::lifecycle;
 
-pub fn closing() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(close_handler)).routes(routes!(restore_handler))
+pub fn closing() -> Routes {
+    Routes::new().routes(routes!(close_handler)).routes(routes!(restore_handler))
 }
 
-pub fn exports() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(request_handler))
-        .routes(routes!(export_handler))
-        .routes(routes!(download_handler))
+pub fn exports() -> Routes {
+    Routes::new().routes(routes!(request_handler)).routes(routes!(export_handler)).routes(routes!(download_handler))
 }
 
 /// The organization's `version` as last read: closing what one has not seen is refused.

@@ -1,12 +1,12 @@
 //! Organizations and sub-accounts.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::{CreateSubAccount, ManageSubAccount, ReadActivity, ReadOrg, UpdateOrg};
 use crate::api::AppState;
@@ -26,8 +26,8 @@ pub struct CreateOrgRequest {
     language: Option<String>,
 }
 
-pub fn create_org() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_org_handler))
+pub fn create_org() -> Routes {
+    Routes::new().routes(routes!(create_org_handler))
 }
 
 /// Create another top-level organization with the same login (a trial, owned by the caller).
@@ -51,8 +51,8 @@ pub struct CreateSubAccountRequest {
     owner_id: Option<String>,
 }
 
-pub fn create_sub_account() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_sub_account_handler))
+pub fn create_sub_account() -> Routes {
+    Routes::new().routes(routes!(create_sub_account_handler))
 }
 
 /// Create a sub-account beneath an organization (admins of it or of an ancestor allowed to change it).
@@ -70,8 +70,8 @@ async fn create_sub_account_handler(
     Ok((StatusCode::CREATED, Json(organizations::create_sub_account(&ctx, &permit, name, owner).await?)))
 }
 
-pub fn manage() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn manage() -> Routes {
+    Routes::new()
         .routes(routes!(get_org_handler, rename_handler))
         .routes(routes!(children_handler))
         .routes(routes!(subtree_handler))
@@ -187,8 +187,8 @@ pub struct ActivityParams {
     own_only: Option<bool>,
 }
 
-pub fn activity() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(activity_handler))
+pub fn activity() -> Routes {
+    Routes::new().routes(routes!(activity_handler))
 }
 
 /// Activity of an organization and all its sub-accounts, newest first.
@@ -214,8 +214,8 @@ pub struct SwitchRequest {
     act_as: Option<String>,
 }
 
-pub fn switch() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(switch_handler))
+pub fn switch() -> Routes {
+    Routes::new().routes(routes!(switch_handler))
 }
 
 /// Switch this session (this client only) to another organization, without logging in again.

@@ -1,13 +1,13 @@
 //! Company settings (Account and Advanced tabs), aliases, and the policy document clients read.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::{ReadOrg, UpdateOrg};
 use crate::api::AppState;
@@ -21,8 +21,8 @@ use crate::domain::{Alias, ClientType, Country, Email, Language, Phone, Timezone
 use crate::error::{Error, Result};
 use crate::service::orgs::settings::{self, PolicyDoc, SettingsDoc};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .routes(routes!(get_settings_handler, patch_settings_handler))
         .routes(routes!(aliases_handler))
         .routes(routes!(policy_handler))

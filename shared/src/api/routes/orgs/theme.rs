@@ -1,14 +1,14 @@
 //! The Theme tab: the colors every member's client applies, presets to start from, previews
 //! of a draft, saving with a contrast check, and removing the theme.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::{ReadOrg, UpdateOrg};
 use crate::api::AppState;
@@ -19,8 +19,8 @@ use crate::domain::theme::{Color, ComponentColors, PRESETS, Preset, Theme};
 use crate::error::{Error, Result};
 use crate::service::orgs::theme::{self, ThemeDoc};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .routes(routes!(get_handler, put_handler, delete_handler))
         .routes(routes!(preview_handler))
         .routes(routes!(presets_handler))

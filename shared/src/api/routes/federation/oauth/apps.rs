@@ -1,14 +1,14 @@
 //! Applications (Advanced tab): admins register integrations, rotate their secrets and
 //! remove them.
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::access::UpdateOrg;
 use crate::api::AppState;
@@ -20,8 +20,8 @@ use crate::domain::settings::parse_text;
 use crate::error::{Error, Result};
 use crate::service::federation::oauth::apps::{self, AppChange, AppView, AppWithSecret, NewApp};
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .routes(routes!(list_handler, create_handler))
         .routes(routes!(get_handler, patch_handler, delete_handler))
         .routes(routes!(secret_handler))

@@ -4,6 +4,8 @@
 
 pub mod apps;
 
+use crate::api::doc::Routes;
+use crate::api::doc::routes;
 use crate::error::OAuthCode;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,8 +15,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::extract::{Auth, JsonBody, QueryParams, ServiceCaller, form_fields};
@@ -25,19 +25,19 @@ use crate::service::federation::oauth::{
     self, AuthorizeRequest, Authorized, ConsentPrompt, Introspection, RedirectTo, ServerMetadata, UserInfo,
 };
 
-pub fn authorize() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn authorize() -> Routes {
+    Routes::new()
         .routes(routes!(prompt_handler, decide_handler))
         .routes(routes!(authorized_handler))
         .routes(routes!(unauthorize_handler))
 }
 
-pub fn introspection() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(introspect_handler))
+pub fn introspection() -> Routes {
+    Routes::new().routes(routes!(introspect_handler))
 }
 
-pub fn tokens() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn tokens() -> Routes {
+    Routes::new()
         .routes(routes!(token_handler))
         .routes(routes!(revoke_handler))
         .routes(routes!(metadata_handler))
