@@ -1,13 +1,46 @@
-//! The parts of the OpenAPI document that hold for every route, added in one place so that no
-//! route can forget them: errors are `application/problem+json`; a route behind a bearer token
-//! answers 401; a route with a body answers 400, 413, 415 and 422; a route with parameters 422;
-//! every route may answer 429 and 503 (with `Retry-After`) and a `default` problem.
+//! The published OpenAPI document (`openapi`), and the parts of it that hold for every route,
+//! added in one place so that no route can forget them: errors are `application/problem+json`;
+//! a route behind a bearer token answers 401; a route with a body answers 400, 413, 415 and
+//! 422; a route with parameters 422; every route may answer 429 and 503 (with `Retry-After`)
+//! and a `default` problem.
 
+use utoipa::OpenApi as _;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 
 use super::problem::PROBLEM_JSON;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Switchboard API", description = "Accounts, organizations and members for a business-messaging platform."),
+    components(schemas(super::problem::Problem)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The OpenAPI document of the given functions (all of them for the published document).
+pub fn openapi(functions: &[super::Function]) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for f in functions {
+        f.routes().document(&mut doc);
+    }
+    complete_document(&mut doc);
+    doc
+}
 
 fn problem(description: &str) -> RefOr<Response> {
     let content = Content::new(Some(Ref::from_schema_name("Problem")));
@@ -75,7 +108,7 @@ fn idempotent(op: &mut Operation) {
 }
 
 /// Apply the rules above to every operation of `doc`.
-pub fn complete_document(doc: &mut OpenApi) {
+fn complete_document(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         if let Some(op) = item.post.as_mut()
             && super::idempotency::ROUTES.contains(&path.as_str())

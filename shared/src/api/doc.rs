@@ -2,27 +2,29 @@
 //! the document. Each handler is registered once (`routes!`), with its path and methods for
 //! axum and a function that adds its OpenAPI operation and the schemas it names to a
 //! document: a Lambda function's start builds only the router, and the document is built
-//! where it is served or checked (`api::openapi`), from the same list, so the two cannot
-//! drift apart.
+//! where it is served or checked (`api::openapi`, with the `openapi` feature the local server
+//! and the tests turn on), from the same list, so the two cannot drift apart.
 
 use axum::Router;
 use axum::routing::MethodRouter;
-use utoipa::openapi::path::Paths;
-use utoipa::openapi::schema::Schema;
-use utoipa::openapi::{OpenApi, RefOr};
+#[cfg(feature = "openapi")]
+use utoipa::openapi::{OpenApi, RefOr, path::Paths, schema::Schema};
 
 use super::AppState;
 
 /// The schemas a handler's operation names, as utoipa collects them.
+#[cfg(feature = "openapi")]
 pub(crate) type Schemas = Vec<(String, RefOr<Schema>)>;
 
 /// Adds one handler's operation (and the schemas it names) to a document.
+#[cfg(feature = "openapi")]
 pub(crate) type Documents = fn(&mut Paths, &mut Schemas);
 
 /// Routes, served and documented.
 #[derive(Default)]
 pub struct Routes {
     router: Router<AppState>,
+    #[cfg(feature = "openapi")]
     documents: Vec<Documents>,
 }
 
@@ -32,8 +34,14 @@ impl Routes {
     }
 
     /// One handler: `path` in the document's syntax (`/v1/orgs/{id}`, axum's too).
-    pub(crate) fn handler(mut self, path: &str, method_router: MethodRouter<AppState>, documents: Documents) -> Routes {
+    pub(crate) fn handler(mut self, path: &str, method_router: MethodRouter<AppState>) -> Routes {
         self.router = self.router.route(path, method_router);
+        self
+    }
+
+    /// The last handler's documentation.
+    #[cfg(feature = "openapi")]
+    pub(crate) fn documented(mut self, documents: Documents) -> Routes {
         self.documents.push(documents);
         self
     }
@@ -45,6 +53,7 @@ impl Routes {
 
     pub(crate) fn merge(mut self, other: Routes) -> Routes {
         self.router = self.router.merge(other.router);
+        #[cfg(feature = "openapi")]
         self.documents.extend(other.documents);
         self
     }
@@ -54,6 +63,7 @@ impl Routes {
     }
 
     /// Add these routes' operations and schemas to `doc`, in the order they were registered.
+    #[cfg(feature = "openapi")]
     pub(crate) fn document(&self, doc: &mut OpenApi) {
         let mut paths = Paths::new();
         let mut schemas = Schemas::new();
@@ -79,7 +89,10 @@ macro_rules! routes {
                 let method_router = [<__path_ $handler>]::methods()
                     .iter()
                     .fold(::axum::routing::MethodRouter::new(), |r, m| r.on(m.to_method_filter(), $handler));
-                let routes = routes.handler(&[<__path_ $handler>]::path(), method_router, |paths, schemas| {
+                let routes = routes.handler(&[<__path_ $handler>]::path(), method_router);
+                // Without the feature, nothing names the operation: the linker leaves it out.
+                #[cfg(feature = "openapi")]
+                let routes = routes.documented(|paths, schemas| {
                     let mut operation = [<__path_ $handler>]::operation();
                     let tags = [<__path_ $handler>]::tags();
                     if !tags.is_empty() {

@@ -3,8 +3,11 @@
 //! OpenAPI document and the routes served are one list and cannot drift apart; the document
 //! is built only where it is served or checked, never at a function's start.
 
+#[cfg(feature = "openapi")]
 mod contract;
 mod doc;
+#[cfg(feature = "openapi")]
+pub use contract::openapi;
 pub mod extract;
 mod idempotency;
 pub mod problem;
@@ -16,7 +19,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::StatusCode;
 use tower_http::catch_panic::CatchPanicLayer;
-use utoipa::OpenApi;
 
 use crate::service::Ctx;
 
@@ -131,27 +133,6 @@ pub fn resource_id(name: &str) -> String {
     id + "Function"
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Switchboard API", description = "Accounts, organizations and members for a business-messaging platform."),
-    components(schemas(problem::Problem)),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = api.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
-
 /// The routes of `functions`. Each function's requests run as that function: the IAM check
 /// attributes AWS calls by it.
 fn api_router(functions: &[Function], state: &AppState) -> Router<AppState> {
@@ -168,16 +149,6 @@ fn api_router(functions: &[Function], state: &AppState) -> Router<AppState> {
             },
         )))
     })
-}
-
-/// The OpenAPI document of the given functions (all of them for the published document).
-pub fn openapi(functions: &[Function]) -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    for f in functions {
-        f.routes().document(&mut doc);
-    }
-    contract::complete_document(&mut doc);
-    doc
 }
 
 /// The router serving `functions`, with the shared layers: request ids and structured logs
