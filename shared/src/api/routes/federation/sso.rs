@@ -2,8 +2,6 @@
 //! public side a browser walks through (start, the provider's answer, the code exchange),
 //! plus this service's metadata for each provider.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
@@ -14,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::access::UpdateOrg;
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{Auth, JsonBody, OrgAccess, QueryParams, form_fields, user_agent};
 use crate::api::problem::Problem;
 use crate::api::routes::orgs::settings::{if_match_tagged, json_with_etag_status};

@@ -1,13 +1,12 @@
 //! A person deletes their own login (GDPR Art. 17).
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{Auth, JsonBody};
 use crate::api::problem::Problem;
 use crate::domain::Password;

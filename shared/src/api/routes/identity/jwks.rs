@@ -1,13 +1,12 @@
 //! Public signing keys, so other services verify access tokens without a shared secret.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 
 pub fn routes() -> Routes {
     Routes::new().routes(routes!(jwks_handler))

@@ -1,13 +1,12 @@
 //! The signed-in user's own view.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{Auth, AuthProfile, PageParams, QueryParams};
 use crate::api::problem::Problem;
 use crate::error::{Error, Result};

@@ -1,13 +1,12 @@
 //! Forgotten passwords: asking for a reset link, and choosing a new password with it.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{ClientAddr, JsonBody};
 use crate::api::problem::Problem;
 use crate::domain::{Email, Password};

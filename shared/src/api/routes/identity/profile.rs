@@ -1,7 +1,5 @@
 //! Personal settings: profile, password, sessions.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{Auth, JsonBody};
 use crate::api::problem::Problem;
 use crate::domain::{Language, Password, PersonName, Phone, SessionId, Timezone};

@@ -1,7 +1,5 @@
 //! Two-factor authentication (TOTP).
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{Auth, JsonBody};
 use crate::api::problem::Problem;
 use crate::domain::Password;

@@ -1,8 +1,6 @@
 //! Contact groups: an organization's own and those shared with it from above, whom a group is
 //! shared with, and the contacts in it (personal data: read with the contacts permission).
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::access::{ManageContacts, ReadContacts, ReadOrg, UpdateOrg};
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, OrgAccess, PageParams, QueryParams};
 use crate::api::problem::Problem;
 use crate::api::routes::orgs::settings::{if_match_tagged, json_with_etag_status};

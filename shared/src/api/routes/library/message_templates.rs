@@ -1,7 +1,5 @@
 //! Message templates: an organization's own, and those kept above it (read-only here).
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::access::{ReadOrg, UpdateOrg};
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, OrgAccess, PageParams, QueryParams};
 use crate::api::problem::Problem;
 use crate::api::routes::orgs::settings::{if_match_tagged, json_with_etag_status};

@@ -1,7 +1,5 @@
 //! Importing users from CSV, XLS and XLSX files.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
@@ -12,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::access::ManageMembers;
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, OrgAccess, QueryParams};
 use crate::api::problem::Problem;
 use crate::domain::OrgId;

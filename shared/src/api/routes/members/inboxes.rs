@@ -1,7 +1,5 @@
 //! Inboxes, their members and assignment lists.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::access::{ManageMembers, ReadMembers, ReadOrg};
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, OrgAccess, PageParams, QueryParams};
 use crate::api::problem::Problem;
 use crate::domain::{InboxId, Phone, UserId};

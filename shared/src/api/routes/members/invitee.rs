@@ -1,8 +1,6 @@
 //! The invited person's routes: previewing an invitation link, and the invitations waiting for
 //! a signed-in person, accepted or declined (served by the accept-invitation function).
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,6 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{Auth, JsonBody};
 use crate::api::problem::Problem;
 use crate::domain::OrgId;

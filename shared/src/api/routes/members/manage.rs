@@ -1,7 +1,5 @@
 //! Invitations, members and seats.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::access::{Manage, ManageMembers, ReadMembers, Scope, TransferOwnership};
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, MaybeAuth, OrgAccess, QueryParams};
 use crate::api::problem::Problem;
 use crate::domain::{Language, Password, PersonName, Roles, UserId};

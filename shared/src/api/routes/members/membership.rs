@@ -1,14 +1,13 @@
 //! One member, one pending invitation, and leaving an organization (served by the members
 //! function beside the members page's lists).
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use crate::access::ReadMembers;
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::OrgAccess;
 use crate::api::problem::Problem;
 use crate::api::routes::members::manage::{InvitePath, MemberPath, user_param};

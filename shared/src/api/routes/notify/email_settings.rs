@@ -3,8 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::access::UpdateOrg;
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, OrgAccess, QueryParams};
 use crate::api::problem::Problem;
 use crate::api::routes::members::imports::RawBody;

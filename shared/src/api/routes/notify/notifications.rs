@@ -1,8 +1,6 @@
 //! Notifications: a person's feed in an organization (unread count, pages, marking read),
 //! their preference page, the messaging service's ingestion route, and one-click unsubscribe.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::access::ReadOrg;
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, OrgAccess, PageParams, QueryParams, ServiceCaller};
 use crate::api::problem::Problem;
 use crate::domain::notification::EventInput;

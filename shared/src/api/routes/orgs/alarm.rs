@@ -1,8 +1,6 @@
 //! The alarm service (Advanced tab): an admin's configuration of where the mobile app's
 //! alarm messages go, and the messaging service's read of it.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -12,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::access::UpdateOrg;
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, OrgAccess, ServiceCaller};
 use crate::api::problem::Problem;
 use crate::api::routes::orgs::settings::{if_match, json_with_etag};

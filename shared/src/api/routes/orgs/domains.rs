@@ -1,8 +1,6 @@
 //! Company domains and email-to-SMS sender domains, and the messaging service's lookup of a
 //! sender's account.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::access::UpdateOrg;
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, OrgAccess, ServiceCaller};
 use crate::api::problem::Problem;
 use crate::domain::{DomainName, OwnedDomain};

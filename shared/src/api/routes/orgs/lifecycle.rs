@@ -1,7 +1,5 @@
 //! Closing and restoring organizations; exporting their data.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -11,6 +9,7 @@ use utoipa::IntoParams;
 
 use crate::access::{ManageSubAccount, ReadContacts, TransferOwnership, UpdateOrg};
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{Auth, JsonBody, OrgAccess};
 use crate::api::problem::Problem;
 use crate::domain::{ExportId, OrgId};

@@ -1,7 +1,5 @@
 //! Organizations and sub-accounts.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::access::{CreateSubAccount, ManageSubAccount, ReadActivity, ReadOrg, UpdateOrg};
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{Auth, JsonBody, OrgAccess, PageParams, QueryParams};
 use crate::api::problem::Problem;
 use crate::domain::{LoginDomain, OrgName, UserId};

@@ -1,7 +1,5 @@
 //! Company settings (Account and Advanced tabs), aliases, and the policy document clients read.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -11,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::access::{ReadOrg, UpdateOrg};
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, OrgAccess};
 use crate::api::problem::Problem;
 use crate::domain::settings::{

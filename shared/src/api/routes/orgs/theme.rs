@@ -1,8 +1,6 @@
 //! The Theme tab: the colors every member's client applies, presets to start from, previews
 //! of a draft, saving with a contrast check, and removing the theme.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -12,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::access::{ReadOrg, UpdateOrg};
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{Auth, JsonBody, OrgAccess};
 use crate::api::problem::Problem;
 use crate::api::routes::orgs::settings::{if_match, json_with_etag, revalidated};

@@ -1,8 +1,6 @@
 //! Applications (Advanced tab): admins register integrations, rotate their secrets and
 //! remove them.
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::access::UpdateOrg;
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{JsonBody, OrgAccess};
 use crate::api::problem::Problem;
 use crate::api::routes::orgs::settings::{if_match_tagged, json_with_etag_status};

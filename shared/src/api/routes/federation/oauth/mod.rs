@@ -4,8 +4,6 @@
 
 pub mod apps;
 
-use crate::api::doc::Routes;
-use crate::api::doc::routes;
 use crate::error::OAuthCode;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -17,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::AppState;
+use crate::api::doc::{Routes, routes};
 use crate::api::extract::{Auth, JsonBody, QueryParams, ServiceCaller, form_fields};
 use crate::api::problem::Problem;
 use crate::error::{Error, Result};
