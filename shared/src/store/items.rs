@@ -24,6 +24,20 @@ pub fn entity_of(item: &Item) -> Option<&str> {
     item.get(ENTITY_TYPE).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
+/// An item written by hand (a guard, an index entry, a catalog), named as `T`.
+pub(crate) fn typed<T: Entity>(mut item: Item) -> Item {
+    item.insert(ENTITY_TYPE.to_owned(), s(T::TYPE));
+    item
+}
+
+/// For an update that may create its item: `SET #et = :et` names it as `T` (add `#et = :et` to
+/// the update's `SET` clause).
+pub(crate) fn typed_update<T: Entity>(
+    b: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    b.expression_attribute_names("#et", ENTITY_TYPE).expression_attribute_values(":et", s(T::TYPE))
+}
+
 pub(crate) fn to_item<T: Serialize + Entity>(record: &T, pk: String, sk: String) -> Result<Item> {
     let mut item: Item = serde_dynamo::to_item(record).map_err(storage)?;
     item.insert(ENTITY_TYPE.to_owned(), s(T::TYPE));

@@ -34,6 +34,7 @@ pub use identity::sessions::SessionRecord;
 pub use identity::tokens::{ThrottleRecord, TokenPurpose, TokenRecord};
 pub use identity::users::{CredentialRecord, ProfileChange, TotpState, UserRecord};
 pub use identity::users::{LoginLookup, RegisterRecords};
+pub use items::{ENTITY_TYPE, entity_of};
 pub use library::contacts::{ContactRecord, GroupRecord, MAX_SHARE_TARGETS, MAX_SHARED_GROUPS, ShareCatalog, ShareTo};
 pub use library::message_templates::{MAX_TEMPLATES, TemplateCatalog, TemplateRecord, TemplateSummary};
 pub use members::import_mail::ImportMailRecord;

@@ -65,6 +65,37 @@ fn strings(v: &AttributeValue, out: &mut Vec<String>) {
     }
 }
 
+/// The kinds of item (the key prefixes before `#` of pk and sk) that carry no entity type.
+async fn untyped_kinds(app: &TestApp) -> std::collections::BTreeSet<(String, String)> {
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut start = None;
+    loop {
+        let out = app
+            .ctx
+            .store
+            .client()
+            .scan()
+            .table_name(app.ctx.store.table_name())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        for item in out.items() {
+            if switchboard::store::entity_of(item).is_none() {
+                let kind = |k: &str| {
+                    let v = item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                    v.split('#').next().unwrap_or_default().to_owned()
+                };
+                kinds.insert((kind("pk"), kind("sk")));
+            }
+        }
+        match out.last_evaluated_key {
+            Some(k) => start = Some(k),
+            None => return kinds,
+        }
+    }
+}
+
 /// Items (pk, sk) that mention any of `needles` in a key or value, except items whose TTL
 /// has passed by the test's clock (DynamoDB deletes those itself). A scan: tests only.
 async fn items_mentioning(app: &TestApp, needles: &[&str]) -> Vec<(String, String)> {
@@ -300,6 +331,10 @@ async fn purge_after_thirty_days_leaves_nothing_of_the_organization(engine: Engi
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     assert!(!app.ctx.files.keys().await.unwrap().is_empty(), "the upload is in the bucket");
     let before = items_mentioning(&app, &[&root, &sub]).await.len();
+    // Every item of all that says what it is (issue 34): a reader of the table never guesses
+    // an item's kind from its key.
+    let untyped = untyped_kinds(&app).await;
+    assert!(untyped.is_empty(), "items without an entity type (pk kind, sk kind): {untyped:?}");
 
     // Closed, and 30 days later purged by the scheduled run.
     let r = close(&app, &owner.access, &root).await;

@@ -138,6 +138,13 @@ pub enum Consumed {
     Replayed,
 }
 
+/// An assertion already used: the same one again is a replay.
+struct SeenAssertion;
+
+impl crate::store::items::Entity for SeenAssertion {
+    const TYPE: &'static str = "saml_assertion_seen";
+}
+
 impl Store {
     /// Add a provider with its activity entry; `Ok(false)` when the name is taken (by anyone).
     pub async fn put_sso_provider(
@@ -225,7 +232,8 @@ impl Store {
             .expression_attribute_names("#pk", PRIMARY.hash)
             .build()
             .map_err(storage)?;
-        let seen = with_ttl(key(format!("SAMLSEEN#{seen_key}"), "SAMLSEEN"), seen_until);
+        let seen = key(format!("SAMLSEEN#{seen_key}"), "SAMLSEEN");
+        let seen = with_ttl(crate::store::items::typed::<SeenAssertion>(seen), seen_until);
         let mut items = Tx::new();
         items
             .guarded(Guard::Token, TransactWriteItem::builder().delete(delete).build())

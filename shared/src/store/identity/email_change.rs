@@ -21,6 +21,13 @@ fn pending_pk(email: &Email) -> String {
 }
 const PENDING_SK: &str = "PENDING";
 
+/// An address reserved for a change to it that waits for its confirmation.
+struct PendingEmail;
+
+impl crate::store::items::Entity for PendingEmail {
+    const TYPE: &'static str = "pending_email";
+}
+
 impl Store {
     /// Reserve `email` as pending for `user` unless it is pending for someone else.
     pub async fn reserve_pending_email(
@@ -36,6 +43,7 @@ impl Store {
         item.insert("user_id".into(), s(user.as_str()));
         item.insert("expires_at".into(), s(expires.to_rfc3339()));
         item.insert(crate::store::table::TTL_ATTRIBUTE.into(), crate::store::ops::n(expires.timestamp()));
+        let item = crate::store::items::typed::<PendingEmail>(item);
         let res = self
             .client
             .put_item()

@@ -283,12 +283,19 @@ fn device_sk(device: &str) -> String {
     format!("DEVICE#{device}")
 }
 
+/// A device a login signed in from.
+struct Device;
+
+impl crate::store::items::Entity for Device {
+    const TYPE: &'static str = "device";
+}
+
 /// A device a login signed in from (TTL 180 days).
 fn device_item(user: &UserId, device: &str, now: chrono::DateTime<chrono::Utc>) -> crate::store::ops::Item {
     let mut item: crate::store::ops::Item =
         [("seen_at".to_owned(), crate::store::ops::s(now.to_rfc3339()))].into_iter().collect();
     item.extend(crate::store::ops::key(crate::store::UserRecord::pk(user), device_sk(device)));
-    crate::store::items::with_ttl(item, now + chrono::Duration::days(180))
+    crate::store::items::with_ttl(crate::store::items::typed::<Device>(item), now + chrono::Duration::days(180))
 }
 
 impl Store {

@@ -132,8 +132,12 @@ impl Store {
             .update_item()
             .table_name(self.table_name())
             .set_key(Some(key(ThrottleRecord::pk(counter_key), ThrottleRecord::SK)))
-            .update_expression("SET window_start = if_not_exists(window_start, :now), #ttl = :ttl ADD failures :one")
+            .update_expression(
+                "SET window_start = if_not_exists(window_start, :now), #ttl = :ttl, #et = :et ADD failures :one",
+            )
             .expression_attribute_names("#ttl", crate::store::table::TTL_ATTRIBUTE)
+            .expression_attribute_names("#et", crate::store::items::ENTITY_TYPE)
+            .expression_attribute_values(":et", s(<ThrottleRecord as crate::store::items::Entity>::TYPE))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .expression_attribute_values(":ttl", n((now + keep).timestamp()))
             .expression_attribute_values(":one", n(1))

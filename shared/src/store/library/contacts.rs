@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::contact::Contact;
 use crate::domain::{GroupId, OrgId, UserId};
 use crate::error::{Error, Result};
+use crate::store::items::typed_update;
 use crate::store::items::{from_item, to_item};
 use crate::store::members::member_ops::activity_items;
 use crate::store::ops::{Item, key, n, s};
@@ -117,6 +118,13 @@ pub struct ShareCatalog {
 
 const CATALOG_SK: &str = "CGSHARES";
 const SHARE_PREFIX: &str = "s_";
+
+/// The item listing the groups an organization shares.
+struct ShareCatalogItem;
+
+impl crate::store::items::Entity for ShareCatalogItem {
+    const TYPE: &'static str = "share_catalog";
+}
 
 fn catalog_key(owner: &OrgId) -> Item {
     key(OrgRecord::pk(owner), CATALOG_SK)
@@ -255,11 +263,11 @@ impl Store {
                     ":to",
                     serde_dynamo::to_attribute_value(to).map_err(crate::store::error::storage)?,
                 ),
-            (Some(to), false) => b
+            (Some(to), false) => typed_update::<ShareCatalogItem>(b)
                 .condition_expression(
                     "attribute_not_exists(#a) AND (attribute_not_exists(shared_count) OR shared_count < :max)",
                 )
-                .update_expression("SET #a = :to ADD shared_count :one")
+                .update_expression("SET #a = :to, #et = :et ADD shared_count :one")
                 .expression_attribute_values(
                     ":to",
                     serde_dynamo::to_attribute_value(to).map_err(crate::store::error::storage)?,

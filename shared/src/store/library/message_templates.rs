@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{OrgId, TemplateId, UserId};
 use crate::error::{Error, Result};
+use crate::store::items::typed_update;
 use crate::store::items::{from_item, to_item};
 use crate::store::members::member_ops::activity_items;
 use crate::store::ops::{Item, key, n};
@@ -71,6 +72,13 @@ impl TemplateRecord {
 const CATALOG_SK: &str = "MSGTPLS";
 const PREFIX: &str = "t_";
 
+/// The item listing an organization's templates.
+struct TemplateCatalogItem;
+
+impl crate::store::items::Entity for TemplateCatalogItem {
+    const TYPE: &'static str = "template_catalog";
+}
+
 fn catalog_key(owner: &OrgId) -> Item {
     key(OrgRecord::pk(owner), CATALOG_SK)
 }
@@ -85,9 +93,9 @@ pub type TemplateCatalog = BTreeMap<TemplateId, TemplateSummary>;
 impl Store {
     pub async fn create_template(&self, tpl: &TemplateRecord, act: &ActivityRecord, lineage: &[OrgId]) -> Result<()> {
         let t = self.table_name();
-        let catalog = tx::update_builder(t, catalog_key(&tpl.org_id))
+        let catalog = typed_update::<TemplateCatalogItem>(tx::update_builder(t, catalog_key(&tpl.org_id)))
             .condition_expression("attribute_not_exists(#count) OR #count < :max")
-            .update_expression("SET #a = :s ADD #count :one")
+            .update_expression("SET #a = :s, #et = :et ADD #count :one")
             .expression_attribute_names("#a", attr(&tpl.template_id))
             .expression_attribute_names("#count", "count")
             .expression_attribute_values(":s", tpl.summary()?)
@@ -124,8 +132,8 @@ impl Store {
             .expression_attribute_values(":v", n(expected_version as i64))
             .build()
             .map_err(crate::store::error::storage)?;
-        let catalog = tx::update_builder(t, catalog_key(&after.org_id))
-            .update_expression("SET #a = :s")
+        let catalog = typed_update::<TemplateCatalogItem>(tx::update_builder(t, catalog_key(&after.org_id)))
+            .update_expression("SET #a = :s, #et = :et")
             .expression_attribute_names("#a", attr(&after.template_id))
             .expression_attribute_values(":s", after.summary()?);
         let mut items =

@@ -17,7 +17,7 @@ use crate::domain::notification::NotificationKind;
 use crate::domain::{EmailType, Interval, OrgId, UserId};
 use crate::error::Result;
 use crate::store::error::storage;
-use crate::store::items::{from_item, to_item, with_ttl};
+use crate::store::items::{ENTITY_TYPE, Entity, from_item, to_item, typed, typed_update, with_ttl};
 use crate::store::ops::{Item, Page, QueryDir, key, n, s};
 use crate::store::tx::{self, Guard, Tx, TxError};
 use crate::store::{Cursor, Store};
@@ -137,11 +137,29 @@ pub fn due_sk(due: DateTime<Utc>) -> String {
     due.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The key of an event already recorded for a recipient: the same event again records nothing.
+struct EventGuard;
+
+impl crate::store::items::Entity for EventGuard {
+    const TYPE: &'static str = "notification_event_guard";
+}
+
+/// A notification's message text, kept apart and for less time than the notification.
+struct NotificationContent;
+
+impl crate::store::items::Entity for NotificationContent {
+    const TYPE: &'static str = "notification_content";
+}
+
+impl Entity for FeedRecord {
+    const TYPE: &'static str = "notification_feed";
+}
+
 impl NewNotification {
     fn items(&self, t: &str) -> Result<Tx> {
         let pk = partition(&self.user_id, &self.org_id);
         let id = &self.record.notification_id;
-        let mut guard = key(pk.clone(), format!("KEY#{}", self.guard));
+        let mut guard = typed::<EventGuard>(key(pk.clone(), format!("KEY#{}", self.guard)));
         guard.insert("at".to_owned(), s(self.now.to_rfc3339()));
         let guard = with_ttl(guard, self.now + Duration::days(GUARD_DAYS));
         let mut items = Tx::new();
@@ -154,8 +172,8 @@ impl NewNotification {
                 ),
             )?,
             tx::update(
-                tx::update_builder(t, key(pk.clone(), FeedRecord::SK))
-                    .update_expression("ADD unread :one")
+                typed_update::<FeedRecord>(tx::update_builder(t, key(pk.clone(), FeedRecord::SK)))
+                    .update_expression("SET #et = :et ADD unread :one")
                     .condition_expression("attribute_not_exists(read_before) OR read_before < :id")
                     .expression_attribute_values(":one", n(1))
                     .expression_attribute_values(":id", s(id)),
@@ -196,6 +214,7 @@ impl NewNotification {
         if let Some((content, until)) = &self.content {
             let mut item: Item = [("content".to_owned(), s(content))].into_iter().collect();
             item.extend(key(pk, NotificationRecord::content_sk(id)));
+            let item = typed::<NotificationContent>(item);
             items.push(tx::put(t, with_ttl(item, *until))?);
         }
         Ok(items)
@@ -327,8 +346,10 @@ impl Store {
             .update_item()
             .table_name(self.table_name())
             .set_key(Some(key(partition(user, org), FeedRecord::SK)))
-            .update_expression("SET read_before = :m, unread = :zero")
+            .update_expression("SET read_before = :m, unread = :zero, #et = :et")
             .condition_expression("attribute_not_exists(read_before) OR read_before < :m")
+            .expression_attribute_names("#et", ENTITY_TYPE)
+            .expression_attribute_values(":et", s(<FeedRecord as Entity>::TYPE))
             .expression_attribute_values(":m", s(mark))
             .expression_attribute_values(":zero", n(0))
             .send()
@@ -345,8 +366,10 @@ impl Store {
             .table_name(self.table_name())
             .set_key(Some(key(partition(user, org), FeedRecord::SK)))
             .expression_attribute_names("#off", "off")
-            .expression_attribute_values(":off", AttributeValue::L(off));
-        let mut set = vec!["#off = :off"];
+            .expression_attribute_values(":off", AttributeValue::L(off))
+            .expression_attribute_names("#et", ENTITY_TYPE)
+            .expression_attribute_values(":et", s(<FeedRecord as Entity>::TYPE));
+        let mut set = vec!["#off = :off", "#et = :et"];
         let mut remove = Vec::new();
         match prefs.digest_hour {
             Some(h) => {

@@ -25,6 +25,10 @@ pub struct NameEntryRecord {
     pub alias: bool,
 }
 
+impl crate::store::items::Entity for NameEntryRecord {
+    const TYPE: &'static str = "organization_name_entry";
+}
+
 impl NameEntryRecord {
     /// `None` for a name with nothing to search by (no letters or digits).
     pub fn keys(org: &OrgId, name: &str) -> Option<Item> {
@@ -40,7 +44,7 @@ impl NameEntryRecord {
         let Some(k) = Self::keys(&self.org_id, &self.name) else { return Ok(None) };
         let mut item: Item = serde_dynamo::to_item(self).map_err(crate::store::error::storage)?;
         item.extend(k);
-        Ok(Some(item))
+        Ok(Some(crate::store::items::typed::<Self>(item)))
     }
 }
 
