@@ -748,9 +748,9 @@ impl TestApp {
         out
     }
 
-    /// Count items in the table whose partition key starts with `prefix` (test inspection only).
-    pub async fn count_items(&self, prefix: &str) -> usize {
-        let mut n = 0;
+    /// Every item of the table, every page of a scan (test inspection only).
+    pub async fn all_items(&self) -> Vec<switchboard::store::Item> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let out = self
@@ -763,16 +763,18 @@ impl TestApp {
                 .send()
                 .await
                 .expect("scan");
-            n += out
-                .items()
-                .iter()
-                .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|s| s.starts_with(prefix)))
-                .count();
+            items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(k) => start = Some(k),
-                None => return n,
+                None => return items,
             }
         }
+    }
+
+    /// Count items in the table whose partition key starts with `prefix` (test inspection only).
+    pub async fn count_items(&self, prefix: &str) -> usize {
+        let pk = |i: &switchboard::store::Item| i.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        self.all_items().await.iter().filter(|i| pk(i).starts_with(prefix)).count()
     }
 }
 

@@ -67,33 +67,13 @@ fn strings(v: &AttributeValue, out: &mut Vec<String>) {
 
 /// The kinds of item (the key prefixes before `#` of pk and sk) that carry no entity type.
 async fn untyped_kinds(app: &TestApp) -> std::collections::BTreeSet<(String, String)> {
-    let mut kinds = std::collections::BTreeSet::new();
-    let mut start = None;
-    loop {
-        let out = app
-            .ctx
-            .store
-            .client()
-            .scan()
-            .table_name(app.ctx.store.table_name())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        for item in out.items() {
-            if switchboard::store::entity_of(item).is_none() {
-                let kind = |k: &str| {
-                    let v = item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                    v.split('#').next().unwrap_or_default().to_owned()
-                };
-                kinds.insert((kind("pk"), kind("sk")));
-            }
-        }
-        match out.last_evaluated_key {
-            Some(k) => start = Some(k),
-            None => return kinds,
-        }
-    }
+    let kind = |item: &switchboard::store::Item, k: &str| {
+        let v = item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        v.split('#').next().unwrap_or_default().to_owned()
+    };
+    let items = app.all_items().await;
+    let untyped = items.iter().filter(|i| switchboard::store::entity_of(i).is_none());
+    untyped.map(|i| (kind(i, "pk"), kind(i, "sk"))).collect()
 }
 
 /// Items (pk, sk) that mention any of `needles` in a key or value, except items whose TTL
@@ -101,36 +81,20 @@ async fn untyped_kinds(app: &TestApp) -> std::collections::BTreeSet<(String, Str
 async fn items_mentioning(app: &TestApp, needles: &[&str]) -> Vec<(String, String)> {
     let now = app.clock_now();
     let mut found = Vec::new();
-    let mut start = None;
-    loop {
-        let out = app
-            .ctx
-            .store
-            .client()
-            .scan()
-            .table_name(app.ctx.store.table_name())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        for item in out.items() {
-            if let Some(AttributeValue::N(ttl)) = item.get("ttl")
-                && ttl.parse::<i64>().is_ok_and(|t| t < now)
-            {
-                continue;
-            }
-            let mut all = Vec::new();
-            item.values().for_each(|v| strings(v, &mut all));
-            if all.iter().any(|s| needles.iter().any(|n| s.contains(n))) {
-                let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                found.push((key("pk"), key("sk")));
-            }
+    for item in app.all_items().await {
+        if let Some(AttributeValue::N(ttl)) = item.get("ttl")
+            && ttl.parse::<i64>().is_ok_and(|t| t < now)
+        {
+            continue;
         }
-        match out.last_evaluated_key {
-            Some(k) => start = Some(k),
-            None => return found,
+        let mut all = Vec::new();
+        item.values().for_each(|v| strings(v, &mut all));
+        if all.iter().any(|s| needles.iter().any(|n| s.contains(n))) {
+            let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            found.push((key("pk"), key("sk")));
         }
     }
+    found
 }
 
 async fn closing_cascades_and_restoring_brings_everything_back(engine: Engine) {
