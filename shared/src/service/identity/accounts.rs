@@ -69,7 +69,6 @@ impl From<&UserRecord> for UserView {
 pub struct OrgView {
     pub id: OrgId,
     pub name: String,
-    #[schema(value_type = Option<String>)]
     pub parent_id: Option<OrgId>,
     /// 0 for a top-level organization.
     pub depth: u32,
@@ -288,7 +287,6 @@ pub struct MeOrg {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub user: UserView,
-    #[schema(value_type = Option<String>)]
     pub active_organization: Option<OrgId>,
     pub organizations: Vec<MeOrg>,
     /// Present when the user has more organizations than this page holds.

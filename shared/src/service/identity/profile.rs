@@ -63,7 +63,6 @@ pub async fn change_password(
 pub struct SessionView {
     pub session_id: SessionId,
     pub client: ClientType,
-    #[schema(value_type = Option<String>)]
     pub active_organization: Option<OrgId>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub last_used_at: chrono::DateTime<chrono::Utc>,

@@ -35,7 +35,6 @@ pub struct TokenPair {
     /// Opaque; rotated on every use. Presenting a used one ends the session.
     pub refresh_token: String,
     pub session_id: SessionId,
-    #[schema(value_type = Option<String>)]
     pub organization_id: Option<OrgId>,
     pub roles: Vec<Role>,
     /// The organization this client used last, when its policy kept the session out of it:

@@ -399,7 +399,6 @@ pub struct Accepted {
     pub user_id: UserId,
     pub roles: Vec<Role>,
     /// The inbox joined, if the invitation named one.
-    #[schema(value_type = Option<String>)]
     pub inbox_id: Option<InboxId>,
     /// True when that inbox is new and waits for its phone number.
     pub inbox_needs_phone: bool,

@@ -45,7 +45,6 @@ pub enum UserAdded {
 pub struct CreatedUser {
     pub outcome: UserAdded,
     /// The member's id, for `added`.
-    #[schema(value_type = Option<String>)]
     pub user_id: Option<UserId>,
 }
 

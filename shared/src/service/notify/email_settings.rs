@@ -31,10 +31,8 @@ pub struct TypeView {
     /// This organization's own choice, if it made one.
     pub own: Option<TypeSetting>,
     /// The ancestor whose choice applies (absent: its own, or the default).
-    #[schema(value_type = Option<String>)]
     pub inherited_from: Option<OrgId>,
     /// The ancestor that fixed it; it cannot be changed here.
-    #[schema(value_type = Option<String>)]
     pub locked_by: Option<OrgId>,
     /// The variables its template may use (the editor's "Add fields").
     pub variables: Vec<Variable>,
@@ -81,7 +79,6 @@ pub fn resolve_type(org: &OrgRecord, ancestors: &[OrgRecord], ty: EmailType) -> 
 pub struct LogoView {
     #[serde(flatten)]
     pub logo: LogoRef,
-    #[schema(value_type = Option<String>)]
     pub inherited_from: Option<OrgId>,
 }
 

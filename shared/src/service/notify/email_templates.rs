@@ -68,7 +68,6 @@ pub struct TemplateDoc {
     /// Send it in `If-Match` to save or reset (also the `ETag` header).
     pub etag: String,
     pub source: TemplateSource,
-    #[schema(value_type = Option<String>)]
     pub inherited_from: Option<OrgId>,
     pub subject: String,
     pub title: String,

@@ -27,10 +27,8 @@ pub struct AlarmDoc {
     /// What applies here; absent when nothing (or `none`) applies.
     pub effective: Option<AlarmService>,
     /// The ancestor whose configuration applies.
-    #[schema(value_type = Option<String>)]
     pub inherited_from: Option<OrgId>,
     /// An ancestor fixed the alarm service: it cannot be changed here.
-    #[schema(value_type = Option<String>)]
     pub locked_by: Option<OrgId>,
 }
 
@@ -41,7 +39,6 @@ pub struct AlarmTarget {
     /// Absent: alarms of this organization are not forwarded.
     pub alarm_service: Option<AlarmService>,
     /// The organization whose configuration this is (itself or an ancestor).
-    #[schema(value_type = Option<String>)]
     pub configured_by: Option<OrgId>,
 }
 

@@ -161,7 +161,6 @@ pub struct Switched {
     pub roles: Vec<Role>,
     pub permissions: Vec<Permission>,
     /// The shared account the session acts as, if any.
-    #[schema(value_type = Option<String>)]
     pub acting_as: Option<UserId>,
 }
 

@@ -37,7 +37,6 @@ pub struct ThemeDoc {
     /// header names these colors, for `If-None-Match`.)
     pub settings_etag: String,
     pub source: ThemeSource,
-    #[schema(value_type = Option<String>)]
     pub inherited_from: Option<OrgId>,
     pub theme: Theme,
     /// The same colors as CSS custom properties, e.g. `--sb-header-bg`.
@@ -47,7 +46,6 @@ pub struct ThemeDoc {
     /// Pairs under 4.5:1 (WCAG 2.2 AA), by `component.state`.
     pub low_contrast: Vec<String>,
     /// An ancestor fixed the theme: it cannot be changed here.
-    #[schema(value_type = Option<String>)]
     pub locked_by: Option<OrgId>,
 }
 

@@ -330,11 +330,9 @@ pub struct ActivityRecord {
     pub actor_id: UserId,
     /// The login that acted, when it has since been merged into `actor_id` (set when read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     pub merged_actor_id: Option<UserId>,
     /// The person, when they acted in the name of the shared account `actor_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     pub real_actor_id: Option<UserId>,
     /// e.g. `organization.created`, `organization.renamed`, `member.invited`.
     pub action: String,

@@ -342,7 +342,6 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     pub org: Option<OrgId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
