@@ -25,6 +25,5 @@ pub enum Manage {
     All,
     None,
     /// These sub-accounts and what lies beneath them.
-    #[schema(value_type = Vec<String>)]
     Only(Vec<OrgId>),
 }
