@@ -217,6 +217,19 @@ pub fn files_in(dir: &std::path::Path) -> Vec<PathBuf> {
     names
 }
 
+/// A plain English email to `to`: no logo, no unsubscribe link.
+pub fn plain_email(to: &str, subject: &str, text: &str) -> switchboard::mail::OutgoingEmail {
+    switchboard::mail::OutgoingEmail {
+        to: switchboard::domain::Email::parse(to, "to").expect("an address"),
+        subject: subject.into(),
+        text: text.into(),
+        html: format!("<p>{text}</p>"),
+        language: switchboard::domain::Language::En,
+        logo: None,
+        unsubscribe: None,
+    }
+}
+
 pub fn unique_email(tag: &str) -> String {
     format!("{}-{}@example.com", tag.to_lowercase(), ulid::Ulid::new().to_string().to_lowercase())
 }

@@ -46,11 +46,7 @@ impl Routes {
         self
     }
 
-    /// Both sets of routes (`routes!` gives one set per handler list).
-    pub(crate) fn routes(self, other: Routes) -> Routes {
-        self.merge(other)
-    }
-
+    /// Both sets of routes (a function serving the routes of two files).
     pub(crate) fn merge(mut self, other: Routes) -> Routes {
         self.router = self.router.merge(other.router);
         #[cfg(feature = "openapi")]

@@ -21,12 +21,6 @@ impl OutboxMailer {
     }
 }
 
-/// The file an envelope's message is kept in. Outbox ids are ULIDs, so names sort in the
-/// order the emails were recorded.
-pub fn file_name(envelope: &Envelope) -> String {
-    format!("{}.eml", envelope.id)
-}
-
 impl Mailer for OutboxMailer {
     fn send<'a>(&'a self, msg: &'a OutgoingEmail, logo: Option<&'a [u8]>, envelope: &'a Envelope) -> SendFuture<'a> {
         Box::pin(async move {
@@ -36,7 +30,8 @@ impl Mailer for OutboxMailer {
             // Written aside, then renamed into place: a reader never sees half a message, and
             // the same message sent again (a crash came between the send and its mark)
             // replaces its file rather than adding a second.
-            let path = self.dir.join(file_name(envelope));
+            // Outbox ids are ULIDs: the files sort in the order the emails were recorded.
+            let path = self.dir.join(format!("{}.eml", envelope.id));
             let partial = self.dir.join(format!(".{}.part", envelope.id));
             tokio::fs::write(&partial, raw).await.map_err(failed)?;
             tokio::fs::rename(&partial, &path).await.map_err(failed)?;

@@ -232,7 +232,8 @@ async fn send_claimed(d: Delivery<'_>, job: &EmailJob, last_chance: bool) -> Res
 }
 
 /// The Message-ID's local part: the outbox item's id (a ULID), the same however often the job
-/// is sent. A job from outside the outbox (none are made today) gets one from its content.
+/// is sent. A job never recorded in the outbox (a test's marker, or one queued by an older
+/// release) gets one from its content.
 fn message_id(job: &EmailJob) -> String {
     match &job.outbox {
         Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) => id.clone(),

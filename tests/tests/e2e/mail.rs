@@ -89,19 +89,10 @@ fn every_email_type_is_a_message_mail_clients_read() {
 /// holds it once and a mail client shows it once. Another id is another message.
 #[tokio::test]
 async fn an_email_sent_again_is_the_same_message() {
-    use switchboard::mail::{Envelope, Mailer, OutboxMailer, OutgoingEmail};
+    use switchboard::mail::{Envelope, Mailer, OutboxMailer};
     let dir = std::env::temp_dir().join(format!("switchboard-resend-{}", ulid::Ulid::new()));
     let mailer = OutboxMailer::new(dir.clone(), "Switchboard <no-reply@switchboard.test>");
-    let to = Email::parse("ann@example.com", "to").unwrap();
-    let message = OutgoingEmail {
-        to,
-        subject: "Your invitation".into(),
-        text: "Join us".into(),
-        html: "<p>Join us</p>".into(),
-        language: Language::En,
-        logo: None,
-        unsubscribe: None,
-    };
+    let message = e2e::plain_email("ann@example.com", "Your invitation", "Join us");
     let date = chrono::DateTime::parse_from_rfc3339("2031-05-04T10:00:00Z").unwrap().to_utc();
     let first = Envelope { id: "01JS0000000000000000000001".into(), date };
     let later = Envelope { id: first.id.clone(), date: date + chrono::Duration::minutes(5) };

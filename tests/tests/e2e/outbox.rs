@@ -55,15 +55,7 @@ fn stream_record(item: &HashMap<String, AttributeValue>) -> String {
 
 /// Queue an email to `to` straight onto the email queue, behind whatever is queued already.
 async fn queue_marker(app: &TestApp, to: &str) {
-    let message = switchboard::mail::OutgoingEmail {
-        to: switchboard::domain::Email::parse(to, "to").expect("marker address"),
-        subject: "Marker".into(),
-        text: "marker".into(),
-        html: "<p>marker</p>".into(),
-        language: switchboard::domain::Language::En,
-        logo: None,
-        unsubscribe: None,
-    };
+    let message = e2e::plain_email(to, "Marker", "marker");
     app.ctx.queue.enqueue(vec![switchboard::mail::queue::EmailJob::new(message)]).await.expect("queued");
 }
 

@@ -70,7 +70,7 @@ impl RequestQueue {
     }
 }
 
-/// The requests this process is still deciding: a server stopping, or a test, waits for
+/// The requests this process is still deciding, so that a caller (the tests) can wait for
 /// them to be done rather than for a while.
 #[derive(Debug, Default)]
 pub struct InFlight {

@@ -26,20 +26,11 @@ use crate::service::federation::sso::login::{self, Started};
 use crate::service::federation::sso::{self, NewProvider, ProviderChange, ProviderView};
 
 pub fn providers() -> Routes {
-    Routes::new().routes(routes!(list_handler, create_handler)).routes(routes!(
-        get_handler,
-        patch_handler,
-        delete_handler
-    ))
+    routes!(list_handler, create_handler, get_handler, patch_handler, delete_handler)
 }
 
 pub fn sign_in() -> Routes {
-    Routes::new()
-        .routes(routes!(metadata_handler))
-        .routes(routes!(start_handler))
-        .routes(routes!(acs_handler))
-        .routes(routes!(exchange_handler))
-        .routes(routes!(link_handler))
+    routes!(metadata_handler, start_handler, acs_handler, exchange_handler, link_handler)
 }
 
 /// The cookie that binds a sign-in to the browser that started it.

@@ -28,7 +28,7 @@ pub struct RegisterRequest {
 }
 
 pub fn register() -> Routes {
-    Routes::new().routes(routes!(register_handler))
+    routes!(register_handler)
 }
 
 /// Create a login and its first organization (a 14-day trial) owned by the registrant. The
@@ -61,7 +61,7 @@ pub struct LoginRequest {
 }
 
 pub fn login() -> Routes {
-    Routes::new().routes(routes!(login_handler))
+    routes!(login_handler)
 }
 
 /// Start a session for one client; it reopens the organization this client type used last.
@@ -92,7 +92,7 @@ pub struct RefreshRequest {
 }
 
 pub fn refresh() -> Routes {
-    Routes::new().routes(routes!(refresh_handler))
+    routes!(refresh_handler)
 }
 
 /// Exchange a refresh token for a new access and refresh token.
@@ -109,7 +109,7 @@ async fn refresh_handler(
 }
 
 pub fn logout() -> Routes {
-    Routes::new().routes(routes!(logout_handler)).routes(routes!(logout_all_handler))
+    routes!(logout_handler, logout_all_handler)
 }
 
 /// End the current session.
@@ -140,7 +140,7 @@ pub struct VerifyEmailRequest {
 }
 
 pub fn verify_email() -> Routes {
-    Routes::new().routes(routes!(verify_email_handler)).routes(routes!(resend_handler))
+    routes!(verify_email_handler, resend_handler)
 }
 
 /// Confirm an email address with the token from the emailed link.

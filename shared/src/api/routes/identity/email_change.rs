@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::service::identity::email_change::{self, Confirmed};
 
 pub fn routes() -> Routes {
-    Routes::new().routes(routes!(request_handler)).routes(routes!(confirm_handler))
+    routes!(request_handler, confirm_handler)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::service::identity::erasure;
 
 pub fn routes() -> Routes {
-    Routes::new().routes(routes!(delete_handler))
+    routes!(delete_handler)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -9,7 +9,7 @@ use crate::api::AppState;
 use crate::api::doc::{Routes, routes};
 
 pub fn routes() -> Routes {
-    Routes::new().routes(routes!(jwks_handler))
+    routes!(jwks_handler)
 }
 
 /// The JSON Web Key Set of the access-token signing keys.

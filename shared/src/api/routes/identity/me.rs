@@ -21,7 +21,7 @@ pub struct PageQuery {
 }
 
 pub fn routes() -> Routes {
-    Routes::new().routes(routes!(me_handler)).routes(routes!(my_orgs_handler)).routes(routes!(my_shared_handler))
+    routes!(me_handler, my_orgs_handler, my_shared_handler)
 }
 
 /// The shared accounts the user can switch into (with `act_as` on switch).

@@ -27,7 +27,7 @@ pub struct ResetRequest {
 }
 
 pub fn passwords() -> Routes {
-    Routes::new().routes(routes!(forgot_handler)).routes(routes!(reset_handler))
+    routes!(forgot_handler, reset_handler)
 }
 
 /// Ask for a password-reset link. The answer is the same whether or not the address has a login.

@@ -16,11 +16,7 @@ use crate::service::identity::profile::{self, Sessions};
 use crate::store::ProfileChange;
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .routes(routes!(update_handler))
-        .routes(routes!(password_handler))
-        .routes(routes!(sessions_handler))
-        .routes(routes!(end_session_handler))
+    routes!(update_handler, password_handler, sessions_handler, end_session_handler)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

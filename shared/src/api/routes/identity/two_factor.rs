@@ -16,11 +16,11 @@ use crate::service::TokenPair;
 use crate::service::identity::two_factor::{self, Enrolment, RecoveryCodes};
 
 pub fn routes() -> Routes {
-    Routes::new().routes(routes!(enroll_handler)).routes(routes!(confirm_handler)).routes(routes!(disable_handler))
+    routes!(enroll_handler, confirm_handler, disable_handler)
 }
 
 pub fn login_step() -> Routes {
-    Routes::new().routes(routes!(login_2fa_handler))
+    routes!(login_2fa_handler)
 }
 
 /// Start two-factor enrolment: a new secret, returned once as an `otpauth://` URI.

@@ -22,16 +22,11 @@ use crate::service::library::contact_groups::{self, ContactPage, ContactView, Gr
 use crate::store::ShareTo;
 
 pub fn groups() -> Routes {
-    Routes::new()
-        .routes(routes!(list_handler, create_handler))
-        .routes(routes!(get_handler, patch_handler, delete_handler))
-        .routes(routes!(share_handler))
+    routes!(list_handler, create_handler, get_handler, patch_handler, delete_handler, share_handler)
 }
 
 pub fn contacts() -> Routes {
-    Routes::new()
-        .routes(routes!(contacts_handler, add_handler))
-        .routes(routes!(put_contact_handler, delete_contact_handler))
+    routes!(contacts_handler, add_handler, put_contact_handler, delete_contact_handler)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -19,11 +19,7 @@ use crate::error::Result;
 use crate::service::library::message_templates::{self, TemplateInput, TemplatePage, TemplateView};
 
 pub fn routes() -> Routes {
-    Routes::new().routes(routes!(list_handler, create_handler)).routes(routes!(
-        get_handler,
-        put_handler,
-        delete_handler
-    ))
+    routes!(list_handler, create_handler, get_handler, put_handler, delete_handler)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -32,14 +32,15 @@ impl<const LIMIT: usize> FromRequest<AppState> for RawBody<LIMIT> {
 }
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .routes(routes!(upload_file_handler))
-        .routes(routes!(presign_handler))
-        .routes(routes!(preview_handler))
-        .routes(routes!(start_handler))
-        .routes(routes!(job_handler))
-        .routes(routes!(report_handler))
-        .routes(routes!(local_upload_handler))
+    routes!(
+        upload_file_handler,
+        presign_handler,
+        preview_handler,
+        start_handler,
+        job_handler,
+        report_handler,
+        local_upload_handler
+    )
 }
 
 #[derive(Deserialize)]

@@ -17,14 +17,17 @@ use crate::service::members::inboxes::{self, InboxActivity};
 use crate::store::{Assignments, InboxMemberRecord, InboxRecord};
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .routes(routes!(create_handler, list_handler))
-        .routes(routes!(phone_handler))
-        .routes(routes!(add_member_handler, inbox_members_handler))
-        .routes(routes!(delete_handler))
-        .routes(routes!(remove_member_handler))
-        .routes(routes!(assignments_handler))
-        .routes(routes!(activity_handler))
+    routes!(
+        create_handler,
+        list_handler,
+        phone_handler,
+        add_member_handler,
+        inbox_members_handler,
+        delete_handler,
+        remove_member_handler,
+        assignments_handler,
+        activity_handler
+    )
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -17,11 +17,7 @@ use crate::service::members::invitations::Accepted;
 use crate::service::members::invitee::{self, InvitationPreview, MyInvitations};
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .routes(routes!(preview_handler))
-        .routes(routes!(mine_handler))
-        .routes(routes!(accept_handler))
-        .routes(routes!(decline_handler))
+    routes!(preview_handler, mine_handler, accept_handler, decline_handler)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -31,7 +31,7 @@ pub struct InviteRequest {
 }
 
 pub fn invite() -> Routes {
-    Routes::new().routes(routes!(invite_handler))
+    routes!(invite_handler)
 }
 
 /// Invite one or many people by email. Each address gets its own outcome.
@@ -66,7 +66,7 @@ pub struct AcceptRequest {
 }
 
 pub fn accept() -> Routes {
-    Routes::new().routes(routes!(accept_handler))
+    routes!(accept_handler)
 }
 
 /// Accept an invitation: signed in with the invited address, or as a new person choosing a name and password.
@@ -111,25 +111,29 @@ impl ListParams {
 }
 
 pub fn manage() -> Routes {
-    Routes::new()
-        .routes(routes!(members_handler))
-        .routes(routes!(pending_handler))
-        .routes(routes!(edit_invitation_handler, revoke_handler))
-        .routes(routes!(resend_handler))
-        .routes(routes!(edit_member_handler, delete_member_handler))
-        .routes(routes!(deactivate_handler))
-        .routes(routes!(reactivate_handler))
-        .routes(routes!(sign_out_handler))
-        .routes(routes!(reset_password_handler))
-        .routes(routes!(transfer_handler))
-        .routes(routes!(seats_handler))
-        .routes(routes!(quote_handler))
-        .routes(routes!(purchase_handler))
-        .routes(routes!(remove_seats_handler))
-        .routes(routes!(shared_handler))
-        .routes(routes!(link_handler, links_handler))
-        .routes(routes!(unlink_handler))
-        .routes(routes!(reset_2fa_handler))
+    routes!(
+        members_handler,
+        pending_handler,
+        edit_invitation_handler,
+        revoke_handler,
+        resend_handler,
+        edit_member_handler,
+        delete_member_handler,
+        deactivate_handler,
+        reactivate_handler,
+        sign_out_handler,
+        reset_password_handler,
+        transfer_handler,
+        seats_handler,
+        quote_handler,
+        purchase_handler,
+        remove_seats_handler,
+        shared_handler,
+        link_handler,
+        links_handler,
+        unlink_handler,
+        reset_2fa_handler
+    )
 }
 
 /// Active members, searchable by name or address.

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::service::members::manage::{self, MemberView, PendingView};
 
 pub fn routes() -> Routes {
-    Routes::new().routes(routes!(member_handler)).routes(routes!(invitation_handler)).routes(routes!(leave_handler))
+    routes!(member_handler, invitation_handler, leave_handler)
 }
 
 /// One member: roles, reach, change rights, status.

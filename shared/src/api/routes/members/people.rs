@@ -17,11 +17,11 @@ use crate::error::{Error, Result};
 use crate::service::members::people::{self, CodeSent, CreatedUser, NewUser, NewUserLogin};
 
 pub fn create_user() -> Routes {
-    Routes::new().routes(routes!(create_user_handler))
+    routes!(create_user_handler)
 }
 
 pub fn mobile() -> Routes {
-    Routes::new().routes(routes!(send_code_handler)).routes(routes!(verify_code_handler))
+    routes!(send_code_handler, verify_code_handler)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

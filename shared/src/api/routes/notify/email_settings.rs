@@ -25,11 +25,17 @@ use crate::service::notify::email_templates::{self, EmailPreview, TemplateDoc};
 use crate::service::orgs::settings::of_access;
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .routes(routes!(get_handler, patch_handler))
-        .routes(routes!(get_logo_handler, put_logo_handler, delete_logo_handler))
-        .routes(routes!(get_template_handler, put_template_handler, reset_template_handler))
-        .routes(routes!(preview_handler))
+    routes!(
+        get_handler,
+        patch_handler,
+        get_logo_handler,
+        put_logo_handler,
+        delete_logo_handler,
+        get_template_handler,
+        put_template_handler,
+        reset_template_handler,
+        preview_handler
+    )
 }
 
 /// One type's change: a field left out keeps its current value.

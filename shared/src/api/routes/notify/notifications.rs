@@ -21,20 +21,15 @@ use crate::service::notify::notification_prefs::{
 use crate::service::notify::notifications::{self, Ingested};
 
 pub fn feed() -> Routes {
-    Routes::new()
-        .routes(routes!(list_handler))
-        .routes(routes!(unread_handler))
-        .routes(routes!(read_handler))
-        .routes(routes!(read_all_handler))
-        .routes(routes!(get_prefs_handler, put_prefs_handler))
+    routes!(list_handler, unread_handler, read_handler, read_all_handler, get_prefs_handler, put_prefs_handler)
 }
 
 pub fn events() -> Routes {
-    Routes::new().routes(routes!(event_handler))
+    routes!(event_handler)
 }
 
 pub fn unsubscribe() -> Routes {
-    Routes::new().routes(routes!(unsubscribe_preview_handler, unsubscribe_handler))
+    routes!(unsubscribe_preview_handler, unsubscribe_handler)
 }
 
 /// The organization's notifications for the caller, newest first.

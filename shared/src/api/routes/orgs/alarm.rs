@@ -20,11 +20,11 @@ use crate::error::Result;
 use crate::service::orgs::alarm::{self, AlarmDoc, AlarmTarget};
 
 pub fn routes() -> Routes {
-    Routes::new().routes(routes!(get_handler, put_handler, delete_handler))
+    routes!(get_handler, put_handler, delete_handler)
 }
 
 pub fn lookup() -> Routes {
-    Routes::new().routes(routes!(lookup_handler))
+    routes!(lookup_handler)
 }
 
 /// An alarm service. `ascom` takes `host`, `port`, `subject` and `call_id`; `none` takes

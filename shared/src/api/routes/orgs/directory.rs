@@ -16,12 +16,7 @@ use crate::error::{Error, Result};
 use crate::service::orgs::directory::{self, FoundPage, JoinAnswer, JoinRequestPage};
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .routes(routes!(find_handler))
-        .routes(routes!(join_handler))
-        .routes(routes!(requests_handler))
-        .routes(routes!(approve_handler))
-        .routes(routes!(deny_handler))
+    routes!(find_handler, join_handler, requests_handler, approve_handler, deny_handler)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

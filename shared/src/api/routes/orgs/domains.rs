@@ -18,17 +18,11 @@ use crate::service::orgs::domains::{self, DomainView, SenderAccount};
 use crate::store::DomainKind;
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .routes(routes!(list_company, add_company))
-        .routes(routes!(verify_company))
-        .routes(routes!(remove_company))
-        .routes(routes!(list_e2s, add_e2s))
-        .routes(routes!(verify_e2s))
-        .routes(routes!(remove_e2s))
+    routes!(list_company, add_company, verify_company, remove_company, list_e2s, add_e2s, verify_e2s, remove_e2s)
 }
 
 pub fn sender_lookup() -> Routes {
-    Routes::new().routes(routes!(sender_account))
+    routes!(sender_account)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -19,11 +19,11 @@ use crate::service::orgs::exports::{self, Download, ExportView};
 use crate::service::orgs::lifecycle;
 
 pub fn closing() -> Routes {
-    Routes::new().routes(routes!(close_handler)).routes(routes!(restore_handler))
+    routes!(close_handler, restore_handler)
 }
 
 pub fn exports() -> Routes {
-    Routes::new().routes(routes!(request_handler)).routes(routes!(export_handler)).routes(routes!(download_handler))
+    routes!(request_handler, export_handler, download_handler)
 }
 
 /// The organization's `version` as last read: closing what one has not seen is refused.

@@ -26,7 +26,7 @@ pub struct CreateOrgRequest {
 }
 
 pub fn create_org() -> Routes {
-    Routes::new().routes(routes!(create_org_handler))
+    routes!(create_org_handler)
 }
 
 /// Create another top-level organization with the same login (a trial, owned by the caller).
@@ -51,7 +51,7 @@ pub struct CreateSubAccountRequest {
 }
 
 pub fn create_sub_account() -> Routes {
-    Routes::new().routes(routes!(create_sub_account_handler))
+    routes!(create_sub_account_handler)
 }
 
 /// Create a sub-account beneath an organization (admins of it or of an ancestor allowed to change it).
@@ -70,13 +70,15 @@ async fn create_sub_account_handler(
 }
 
 pub fn manage() -> Routes {
-    Routes::new()
-        .routes(routes!(get_org_handler, rename_handler))
-        .routes(routes!(children_handler))
-        .routes(routes!(subtree_handler))
-        .routes(routes!(suspend_handler))
-        .routes(routes!(reactivate_handler))
-        .routes(routes!(login_domain_handler))
+    routes!(
+        get_org_handler,
+        rename_handler,
+        children_handler,
+        subtree_handler,
+        suspend_handler,
+        reactivate_handler,
+        login_domain_handler
+    )
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -187,7 +189,7 @@ pub struct ActivityParams {
 }
 
 pub fn activity() -> Routes {
-    Routes::new().routes(routes!(activity_handler))
+    routes!(activity_handler)
 }
 
 /// Activity of an organization and all its sub-accounts, newest first.
@@ -214,7 +216,7 @@ pub struct SwitchRequest {
 }
 
 pub fn switch() -> Routes {
-    Routes::new().routes(routes!(switch_handler))
+    routes!(switch_handler)
 }
 
 /// Switch this session (this client only) to another organization, without logging in again.

@@ -21,10 +21,7 @@ use crate::error::{Error, Result};
 use crate::service::orgs::settings::{self, PolicyDoc, SettingsDoc};
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .routes(routes!(get_settings_handler, patch_settings_handler))
-        .routes(routes!(aliases_handler))
-        .routes(routes!(policy_handler))
+    routes!(get_settings_handler, patch_settings_handler, aliases_handler, policy_handler)
 }
 
 /// Absent stays `None`; `null` becomes `Some(None)`: RFC 7396 merge-patch semantics.

@@ -19,10 +19,7 @@ use crate::error::{Error, Result};
 use crate::service::orgs::theme::{self, ThemeDoc};
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .routes(routes!(get_handler, put_handler, delete_handler))
-        .routes(routes!(preview_handler))
-        .routes(routes!(presets_handler))
+    routes!(get_handler, put_handler, delete_handler, preview_handler, presets_handler)
 }
 
 /// One component's colors, `#RRGGBB`.

@@ -20,10 +20,7 @@ use crate::error::{Error, Result};
 use crate::service::federation::oauth::apps::{self, AppChange, AppView, AppWithSecret, NewApp};
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .routes(routes!(list_handler, create_handler))
-        .routes(routes!(get_handler, patch_handler, delete_handler))
-        .routes(routes!(secret_handler))
+    routes!(list_handler, create_handler, get_handler, patch_handler, delete_handler, secret_handler)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -25,22 +25,15 @@ use crate::service::federation::oauth::{
 };
 
 pub fn authorize() -> Routes {
-    Routes::new()
-        .routes(routes!(prompt_handler, decide_handler))
-        .routes(routes!(authorized_handler))
-        .routes(routes!(unauthorize_handler))
+    routes!(prompt_handler, decide_handler, authorized_handler, unauthorize_handler)
 }
 
 pub fn introspection() -> Routes {
-    Routes::new().routes(routes!(introspect_handler))
+    routes!(introspect_handler)
 }
 
 pub fn tokens() -> Routes {
-    Routes::new()
-        .routes(routes!(token_handler))
-        .routes(routes!(revoke_handler))
-        .routes(routes!(metadata_handler))
-        .routes(routes!(userinfo_handler))
+    routes!(token_handler, revoke_handler, metadata_handler, userinfo_handler)
 }
 
 /// An authorization request's parameters (RFC 6749 §4.1.1, RFC 7636).
